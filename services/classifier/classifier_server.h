@@ -1,0 +1,66 @@
+// Wires the classifier's gRPC server: the classification service, the
+// standard health service and server reflection, on one listening address.
+// Tests start it in-process on "127.0.0.1:0" and read the chosen port.
+//
+//   OPPMATRIX_ASSIGN_OR_RETURN(auto server, ClassifierServer::Start(
+//       {.listen = "0.0.0.0:50051"}, watcher.get()));
+//   ...
+//   server->Shutdown(absl::Seconds(10));  // drain, then cancel
+#ifndef OPPMATRIX_SERVICES_CLASSIFIER_CLASSIFIER_SERVER_H_
+#define OPPMATRIX_SERVICES_CLASSIFIER_CLASSIFIER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/classifier/classification_service.h"
+#include "services/classifier/ruleset_watcher.h"
+
+namespace oppmatrix {
+
+// The name under which the health service reports the classifier.
+inline constexpr char kClassificationServiceName[] =
+    "oppmatrix.v1.ClassificationService";
+
+class ClassifierServer {
+ public:
+  struct Options {
+    // host:port to listen on; port 0 picks a free one.
+    std::string listen = "0.0.0.0:50051";
+    // Largest request message accepted, in bytes.
+    int max_message_bytes = 16 << 20;
+    ClassificationServiceImpl::Options service;
+  };
+
+  // Builds and starts the server. UNAVAILABLE when the address can't be
+  // bound. `rules` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<ClassifierServer>> Start(
+      Options options, const RulesetSource* rules);
+
+  ~ClassifierServer();
+
+  // The bound port.
+  int port() const { return port_; }
+
+  // Marks the health status NOT_SERVING, stops accepting calls, lets
+  // in-flight calls finish for up to `grace`, then cancels the rest.
+  void Shutdown(absl::Duration grace);
+
+  // Blocks until the server has shut down.
+  void Wait();
+
+ private:
+  ClassifierServer() = default;
+
+  std::unique_ptr<ClassificationServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_SERVICES_CLASSIFIER_CLASSIFIER_SERVER_H_

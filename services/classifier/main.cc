@@ -1,0 +1,133 @@
+// oppmatrix-classifier: the classification gRPC server.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "services/classifier/classifier_server.h"
+#include "services/classifier/ruleset_watcher.h"
+#include "services/common/env_flags.h"
+#include "services/common/log.h"
+#include "services/engine/ruleset.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+          "gRPC listen address, host:port");
+ABSL_FLAG(std::string, rules, "rules/default.yaml",
+          "The ruleset YAML file; reloaded when it changes and on SIGHUP");
+ABSL_FLAG(absl::Duration, rules_poll_interval, absl::Seconds(2),
+          "How often to check the ruleset file for changes; 0 disables");
+ABSL_FLAG(std::string, check_rules, "",
+          "Validate this ruleset file, print its version or its errors, and "
+          "exit 0 (valid) or 1 (invalid)");
+ABSL_FLAG(int, max_batch_size, 1000,
+          "Largest BatchClassify request, in opportunities");
+ABSL_FLAG(int, max_message_bytes, 16 << 20,
+          "Largest request message, in bytes");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long in-flight calls may take to finish");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+
+namespace oppmatrix {
+namespace {
+
+int CheckRules(const std::string& path) {
+  absl::StatusOr<std::shared_ptr<const CompiledRuleset>> rules =
+      LoadRulesetFile(path);
+  if (!rules.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(rules.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%s: OK, version %s\n", path.c_str(), (*rules)->version.c_str());
+  return 0;
+}
+
+int Run() {
+  LogLevel level;
+  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "--log_level: unknown level \"%s\"\n",
+                 absl::GetFlag(FLAGS_log_level).c_str());
+    return 2;
+  }
+  SetMinLogLevel(level);
+  if (!absl::GetFlag(FLAGS_check_rules).empty()) {
+    return CheckRules(absl::GetFlag(FLAGS_check_rules));
+  }
+  if (absl::GetFlag(FLAGS_max_batch_size) < 1) {
+    std::fprintf(stderr, "--max_batch_size must be at least 1\n");
+    return 2;
+  }
+
+  // Signals go to one thread that waits for them; block them everywhere
+  // else before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<RulesetWatcher>> watcher =
+      RulesetWatcher::Create(
+          {.path = absl::GetFlag(FLAGS_rules),
+           .poll_interval = absl::GetFlag(FLAGS_rules_poll_interval)});
+  if (!watcher.ok()) {
+    Log(LogLevel::kError, "classifier",
+        absl::StrCat("cannot start: ", watcher.status().message()));
+    return 1;
+  }
+  (*watcher)->Start();
+
+  ClassifierServer::Options options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.service.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  absl::StatusOr<std::unique_ptr<ClassifierServer>> server =
+      ClassifierServer::Start(options, watcher->get());
+  if (!server.ok()) {
+    Log(LogLevel::kError, "classifier",
+        absl::StrCat("cannot start: ", server.status().message()));
+    return 1;
+  }
+  Log(LogLevel::kInfo, "classifier",
+      absl::StrCat("serving on ", options.listen, " (port ", (*server)->port(),
+                   "), ruleset ", (*watcher)->Current()->version));
+
+  int stop_signal = 0;
+  while (stop_signal == 0) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      Log(LogLevel::kInfo, "classifier", "SIGHUP: reloading the ruleset");
+      (*watcher)->Reload().IgnoreError();
+    } else {
+      stop_signal = sig;
+    }
+  }
+  absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
+  Log(LogLevel::kInfo, "classifier",
+      absl::StrCat(stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                   ": draining for up to ", absl::FormatDuration(grace)));
+  (*server)->Shutdown(grace);
+  (*watcher)->Stop();
+  Log(LogLevel::kInfo, "classifier", "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace oppmatrix
+
+int main(int argc, char** argv) {
+  oppmatrix::ParseFlagsWithEnv(
+      argc, argv,
+      {"listen", "rules", "rules_poll_interval", "check_rules",
+       "max_batch_size", "max_message_bytes", "shutdown_grace", "log_level"},
+      "oppmatrix-classifier: classifies sales opportunities over gRPC.\n"
+      "Every flag can also be set as OPPMATRIX_<FLAG>, e.g. "
+      "OPPMATRIX_LISTEN=0.0.0.0:50051.");
+  return oppmatrix::Run();
+}

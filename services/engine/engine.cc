@@ -1,0 +1,444 @@
+#include "services/engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/time_util.h"
+#include "oppmatrix/v1/dimensions.pb.h"
+#include "services/common/status_util.h"
+#include "services/engine/opportunity_validator.h"
+
+namespace oppmatrix {
+namespace {
+
+using v1::Classification;
+using v1::Opportunity;
+
+double Round2(double v) { return std::round(v * 100.0) / 100.0; }
+
+absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+double EvalCurve(const std::vector<std::pair<double, double>>& curve,
+                 double x) {
+  if (x <= curve.front().first) return curve.front().second;
+  if (x >= curve.back().first) return curve.back().second;
+  for (size_t i = 1; i < curve.size(); ++i) {
+    if (x <= curve[i].first) {
+      const auto& [x0, y0] = curve[i - 1];
+      const auto& [x1, y1] = curve[i];
+      return y0 + (y1 - y0) * (x - x0) / (x1 - x0);
+    }
+  }
+  return curve.back().second;
+}
+
+template <typename E>
+std::string EnumText(E value, const google::protobuf::EnumDescriptor* type) {
+  return ShortEnumName(type->FindValueByNumber(value));
+}
+
+// The dimensions that factors read, derived once per opportunity.
+struct Derived {
+  v1::CustomerType customer_type = v1::CUSTOMER_TYPE_UNSPECIFIED;
+  v1::NeedUrgency need_urgency = v1::NEED_URGENCY_UNSPECIFIED;
+  v1::BuyingStage buying_stage = v1::BUYING_STAGE_UNSPECIFIED;
+  v1::Industry industry = v1::INDUSTRY_UNSPECIFIED;
+  std::optional<double> amount;           // base currency
+  std::optional<double> annual_revenue;   // base currency
+  std::optional<double> days_since_interaction;
+  bool unknown_amount_currency = false;
+  bool unknown_revenue_currency = false;
+};
+
+bool HasMoney(bool present, const google::type::Money& m) {
+  return present && (m.units() != 0 || m.nanos() != 0);
+}
+
+Derived Derive(const Opportunity& opp, const CompiledRuleset& rules,
+               absl::Time now) {
+  Derived d;
+  const v1::Ruleset& r = rules.proto;
+  if (HasMoney(opp.has_amount(), opp.amount())) {
+    d.amount = rules.ToBaseCurrency(opp.amount());
+    d.unknown_amount_currency = !d.amount.has_value();
+  }
+  const v1::Account& account = opp.account();
+  if (HasMoney(account.has_annual_revenue(), account.annual_revenue())) {
+    d.annual_revenue = rules.ToBaseCurrency(account.annual_revenue());
+    d.unknown_revenue_currency = !d.annual_revenue.has_value();
+  }
+
+  d.customer_type = account.customer_type();
+  if (d.customer_type == v1::CUSTOMER_TYPE_UNSPECIFIED) {
+    for (const v1::SizeRule& rule : r.customer_type().by_size()) {
+      bool by_employees =
+          rule.min_employees() > 0 && account.employees() >= rule.min_employees();
+      bool by_revenue = rule.min_annual_revenue() > 0 &&
+                        d.annual_revenue.has_value() &&
+                        *d.annual_revenue >= rule.min_annual_revenue();
+      if (by_employees || by_revenue) {
+        d.customer_type = rule.type();
+        break;
+      }
+    }
+  }
+
+  d.need_urgency = opp.need_urgency();
+  if (d.need_urgency == v1::NEED_URGENCY_UNSPECIFIED) {
+    const google::protobuf::Timestamp* due = nullptr;
+    if (opp.has_need_by_time()) {
+      due = &opp.need_by_time();
+    } else if (opp.has_expected_close_time()) {
+      due = &opp.expected_close_time();
+    }
+    if (due != nullptr) {
+      double days = absl::ToDoubleHours(ToAbslTime(*due) - now) / 24.0;
+      if (days <= r.urgency().urgent_within_days()) {
+        d.need_urgency = v1::NEED_URGENCY_URGENT;
+      } else if (days <= r.urgency().general_within_days()) {
+        d.need_urgency = v1::NEED_URGENCY_GENERAL;
+      } else {
+        d.need_urgency = v1::NEED_URGENCY_LATENT;
+      }
+    }
+  }
+
+  d.buying_stage = rules.LookupStage(opp.stage());
+  d.industry = rules.LookupIndustry(account.industry());
+  if (opp.relationship().has_last_interaction_time()) {
+    absl::Duration since =
+        now - ToAbslTime(opp.relationship().last_interaction_time());
+    d.days_since_interaction =
+        std::max(0.0, std::floor(absl::ToDoubleHours(since) / 24.0));
+  }
+  return d;
+}
+
+// One factor's value in [0, 1] and what it saw.
+struct Evaluated {
+  double value = 0;
+  bool missing = false;
+  // What the factor saw, written only when reasons are wanted.
+  std::string detail;
+};
+
+std::string FormatNumber(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    return absl::StrFormat("%.0f", v);
+  }
+  return absl::StrFormat("%.2f", v);
+}
+
+Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
+                     const Derived& d, bool explain) {
+  Evaluated e;
+  auto numeric = [&](std::optional<double> x, absl::string_view what,
+                     absl::string_view unit) {
+    if (!x.has_value()) {
+      e.missing = true;
+      e.value = f.missing;
+      if (explain) e.detail = absl::StrCat("no ", what);
+      return;
+    }
+    e.value = EvalCurve(f.curve, *x);
+    if (explain) {
+      e.detail = absl::StrCat(what, " ", FormatNumber(*x), unit);
+    }
+  };
+  auto categorical = [&](int number, const google::protobuf::EnumDescriptor* t,
+                         absl::string_view what) {
+    if (number == 0) {
+      e.missing = true;
+      e.value = f.missing;
+      if (explain) e.detail = absl::StrCat(what, " unknown");
+      return;
+    }
+    e.value = number < static_cast<int>(f.by_value.size())
+                  ? f.by_value[number]
+                  : 0.0;
+    if (explain) {
+      e.detail = absl::StrCat(what, " ", ShortEnumName(t->FindValueByNumber(number)));
+    }
+  };
+  auto boolean = [&](bool b, absl::string_view yes, absl::string_view no) {
+    e.value = f.by_value[b ? 1 : 0];
+    if (explain) e.detail = std::string(b ? yes : no);
+  };
+  auto count = [&](int64_t n, absl::string_view what) {
+    e.value = EvalCurve(f.curve, static_cast<double>(n));
+    if (explain) e.detail = absl::StrCat(n, " ", what);
+  };
+  const v1::Relationship& rel = opp.relationship();
+  switch (f.signal) {
+    case v1::SIGNAL_AMOUNT:
+      numeric(d.amount, "amount", "");
+      break;
+    case v1::SIGNAL_ANNUAL_REVENUE:
+      numeric(d.annual_revenue, "annual revenue", "");
+      break;
+    case v1::SIGNAL_EMPLOYEES:
+      numeric(opp.account().employees() > 0
+                  ? std::optional<double>(opp.account().employees())
+                  : std::nullopt,
+              "employees", "");
+      break;
+    case v1::SIGNAL_PROBABILITY:
+      numeric(opp.probability() > 0 ? std::optional<double>(opp.probability())
+                                    : std::nullopt,
+              "win probability", "%");
+      break;
+    case v1::SIGNAL_DAYS_SINCE_LAST_INTERACTION:
+      if (!d.days_since_interaction.has_value()) {
+        e.missing = true;
+        e.value = f.missing;
+        if (explain) e.detail = "no interaction recorded";
+      } else {
+        e.value = EvalCurve(f.curve, *d.days_since_interaction);
+        if (explain) {
+          e.detail = absl::StrCat("last interaction ",
+                                  FormatNumber(*d.days_since_interaction),
+                                  " days ago");
+        }
+      }
+      break;
+    case v1::SIGNAL_CUSTOMER_TYPE:
+      categorical(d.customer_type, v1::CustomerType_descriptor(),
+                  "customer type");
+      break;
+    case v1::SIGNAL_NEED_URGENCY:
+      categorical(d.need_urgency, v1::NeedUrgency_descriptor(), "need");
+      break;
+    case v1::SIGNAL_BUYING_STAGE:
+      categorical(d.buying_stage, v1::BuyingStage_descriptor(), "stage");
+      break;
+    case v1::SIGNAL_BUDGET_STATUS:
+      categorical(opp.budget_status(), v1::BudgetStatus_descriptor(),
+                  "budget");
+      break;
+    case v1::SIGNAL_INDUSTRY:
+      categorical(d.industry, v1::Industry_descriptor(), "industry");
+      break;
+    case v1::SIGNAL_HAS_CHAMPION:
+      boolean(rel.has_champion(), "has a champion", "no champion");
+      break;
+    case v1::SIGNAL_EXECUTIVE_SPONSOR:
+      boolean(rel.executive_sponsor(), "executive sponsor",
+              "no executive sponsor");
+      break;
+    case v1::SIGNAL_EXISTING_CUSTOMER:
+      boolean(rel.existing_customer(), "existing customer", "new customer");
+      break;
+    case v1::SIGNAL_CONTACTS_ENGAGED:
+      count(rel.contacts_engaged(), "contacts engaged");
+      break;
+    case v1::SIGNAL_MEETINGS_LAST_90_DAYS:
+      count(rel.meetings_last_90_days(), "meetings in the last 90 days");
+      break;
+    case v1::SIGNAL_WON_DEALS_WITH_ACCOUNT:
+      count(rel.won_deals_with_account(), "deals won with the account");
+      break;
+    default:
+      e.missing = true;
+      e.value = f.missing;
+      break;
+  }
+  return e;
+}
+
+// Scores one axis; appends a reason per factor with a non-zero effect when
+// `reasons` is not null.
+double ScoreAxis(const CompiledAxis& axis, v1::Axis which,
+                 const Opportunity& opp, const Derived& d,
+                 std::vector<v1::Reason>* reasons) {
+  double sum = 0;
+  for (const CompiledFactor& f : axis.factors) {
+    if (f.weight == 0) continue;
+    Evaluated e = EvalFactor(f, opp, d, reasons != nullptr);
+    sum += f.weight * e.value;
+    if (reasons != nullptr) {
+      double contribution =
+          Round2(100.0 * f.weight * (e.value - 0.5) / axis.total_weight);
+      if (contribution == 0) continue;
+      v1::Reason& r = reasons->emplace_back();
+      r.set_factor(f.label);
+      r.set_axis(which);
+      r.set_contribution(contribution);
+      r.set_detail(std::move(e.detail));
+    }
+  }
+  return std::clamp(100.0 * sum / axis.total_weight, 0.0, 100.0);
+}
+
+// Keeps the strongest positive and negative reasons, `max` in all: the top
+// positive and top negative are always kept when present, the rest go by
+// size. Output: positives (largest first), then negatives (most negative
+// first). Ties break by axis then factor name, so the order is stable.
+void SelectReasons(std::vector<v1::Reason>& reasons, int max) {
+  auto by_strength = [](const v1::Reason& a, const v1::Reason& b) {
+    double fa = std::fabs(a.contribution()), fb = std::fabs(b.contribution());
+    if (fa != fb) return fa > fb;
+    if (a.axis() != b.axis()) return a.axis() < b.axis();
+    return a.factor() < b.factor();
+  };
+  std::stable_sort(reasons.begin(), reasons.end(), by_strength);
+  if (static_cast<int>(reasons.size()) > max && max >= 2) {
+    auto first_negative =
+        std::find_if(reasons.begin(), reasons.end(),
+                     [](const v1::Reason& r) { return r.contribution() < 0; });
+    auto first_positive =
+        std::find_if(reasons.begin(), reasons.end(),
+                     [](const v1::Reason& r) { return r.contribution() > 0; });
+    auto last_kept = reasons.begin() + max;
+    // Make room for the strongest of a sign the cut would drop entirely.
+    for (auto it : {first_negative, first_positive}) {
+      if (it != reasons.end() && it >= last_kept) {
+        std::rotate(last_kept - 1, it, it + 1);
+      }
+    }
+  }
+  if (static_cast<int>(reasons.size()) > max) reasons.resize(max);
+  std::stable_sort(reasons.begin(), reasons.end(),
+                   [&](const v1::Reason& a, const v1::Reason& b) {
+                     bool pa = a.contribution() > 0, pb = b.contribution() > 0;
+                     if (pa != pb) return pa;
+                     if (pa) return by_strength(a, b);
+                     return a.contribution() != b.contribution()
+                                ? a.contribution() < b.contribution()
+                                : by_strength(a, b);
+                   });
+}
+
+void AddNote(std::vector<v1::Reason>& notes, absl::string_view factor,
+             std::string detail) {
+  v1::Reason& r = notes.emplace_back();
+  r.set_factor(std::string(factor));
+  r.set_axis(v1::AXIS_UNSPECIFIED);
+  r.set_detail(std::move(detail));
+}
+
+}  // namespace
+
+Classification ClassifyValidated(const Opportunity& opp,
+                                 const CompiledRuleset& rules, absl::Time now,
+                                 const ClassifyOptions& options) {
+  const v1::Ruleset& r = rules.proto;
+  Derived d = Derive(opp, rules, now);
+
+  std::vector<v1::Reason> reasons;
+  std::vector<v1::Reason>* sink = options.with_reasons ? &reasons : nullptr;
+  if (sink != nullptr) reasons.reserve(rules.potential.factors.size() +
+                                       rules.relationship.factors.size());
+  double potential =
+      Round2(ScoreAxis(rules.potential, v1::AXIS_POTENTIAL, opp, d, sink));
+  double relationship = Round2(
+      ScoreAxis(rules.relationship, v1::AXIS_RELATIONSHIP, opp, d, sink));
+
+  Classification c;
+  c.set_tenant_id(opp.tenant_id());
+  c.set_opportunity_id(opp.id());
+  c.set_opportunity_version(opp.version());
+  c.set_potential_score(potential);
+  c.set_relationship_score(relationship);
+  c.set_customer_type(d.customer_type);
+  c.set_need_urgency(d.need_urgency);
+  c.set_buying_stage(d.buying_stage);
+  c.set_industry(d.industry);
+
+  v1::ValueTier tier = v1::VALUE_TIER_LOW;
+  if (potential >= r.value_tier().high_min()) {
+    tier = v1::VALUE_TIER_HIGH;
+  } else if (potential >= r.value_tier().medium_min()) {
+    tier = v1::VALUE_TIER_MEDIUM;
+  }
+  c.set_value_tier(tier);
+
+  double priority = rules.priority_potential_share * potential +
+                    (1.0 - rules.priority_potential_share) * relationship;
+  if (d.need_urgency < static_cast<int>(rules.urgency_bonus.size())) {
+    priority += rules.urgency_bonus[d.need_urgency];
+  }
+  if (d.buying_stage < static_cast<int>(rules.stage_bonus.size())) {
+    priority += rules.stage_bonus[d.buying_stage];
+  }
+  priority = Round2(std::clamp(priority, 0.0, 100.0));
+  c.set_priority_score(priority);
+  const v1::GradeRules& g = r.grade();
+  c.set_grade(priority >= g.a_min()   ? v1::GRADE_A
+              : priority >= g.b_min() ? v1::GRADE_B
+              : priority >= g.c_min() ? v1::GRADE_C
+                                      : v1::GRADE_D);
+
+  int pband = CompiledRuleset::Band(potential, r.matrix().potential_thresholds());
+  int rband =
+      CompiledRuleset::Band(relationship, r.matrix().relationship_thresholds());
+  const v1::Cell* cell = rules.cells[pband * rules.relationship_bands + rband];
+  c.set_cell(cell->id());
+  c.set_cell_label(cell->label());
+  c.set_potential_band(pband);
+  c.set_relationship_band(rband);
+  const v1::Action* action = &cell->action();
+  for (const v1::ActionRefinement& refinement : cell->refinements()) {
+    bool type_ok = refinement.customer_type() == v1::CUSTOMER_TYPE_UNSPECIFIED ||
+                   refinement.customer_type() == d.customer_type;
+    bool tier_ok = refinement.value_tier() == v1::VALUE_TIER_UNSPECIFIED ||
+                   refinement.value_tier() == tier;
+    if (type_ok && tier_ok) {
+      action = &refinement.action();
+      break;
+    }
+  }
+  *c.mutable_action() = *action;
+
+  if (options.with_reasons) {
+    SelectReasons(reasons, r.explain().max_reasons());
+    if (!opp.stage().empty() && d.buying_stage == v1::BUYING_STAGE_UNSPECIFIED) {
+      AddNote(reasons, "stage",
+              absl::StrCat("unknown stage \"", opp.stage(),
+                           "\": add an alias to the ruleset's stages"));
+    }
+    if (!opp.account().industry().empty() &&
+        d.industry == v1::INDUSTRY_UNSPECIFIED) {
+      AddNote(reasons, "industry",
+              absl::StrCat("unknown industry \"", opp.account().industry(),
+                           "\": add an alias to the ruleset's industries"));
+    }
+    if (d.unknown_amount_currency) {
+      AddNote(reasons, "amount",
+              absl::StrCat("unknown currency \"", opp.amount().currency_code(),
+                           "\": add it to the ruleset's currency_rates"));
+    }
+    if (d.unknown_revenue_currency) {
+      AddNote(reasons, "annual_revenue",
+              absl::StrCat("unknown currency \"",
+                           opp.account().annual_revenue().currency_code(),
+                           "\": add it to the ruleset's currency_rates"));
+    }
+    for (v1::Reason& reason : reasons) *c.add_reasons() = std::move(reason);
+  }
+  c.set_ruleset_version(rules.version);
+  *c.mutable_classified_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      absl::ToUnixNanos(now));
+  return c;
+}
+
+absl::StatusOr<Classification> Classify(const Opportunity& opp,
+                                        const CompiledRuleset& rules,
+                                        absl::Time now,
+                                        const ClassifyOptions& options,
+                                        absl::string_view field_path) {
+  std::vector<FieldViolation> violations;
+  ValidateOpportunity(opp, field_path, violations);
+  if (!violations.empty()) {
+    return InvalidArgumentWithViolations("invalid opportunity", violations);
+  }
+  return ClassifyValidated(opp, rules, now, options);
+}
+
+}  // namespace oppmatrix

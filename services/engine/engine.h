@@ -1,0 +1,44 @@
+// The scoring engine: a pure function of (opportunity, ruleset, now). No
+// I/O, no clock of its own, no global state; the same inputs give the same
+// bytes. It derives the five dimensions of seed 000 (customer type, value
+// tier, need urgency, buying stage, industry), scores customer potential and
+// relationship quality 0-100 from the ruleset's weighted factors, places the
+// opportunity on the sales opportunity matrix, picks the cell's action and
+// explains the result with its top reasons.
+//
+//   absl::StatusOr<v1::Classification> c =
+//       Classify(opportunity, *rules, absl::Now(), ClassifyOptions{});
+//   if (c.ok()) std::cout << c->cell() << " " << c->action().code();
+#ifndef OPPMATRIX_SERVICES_ENGINE_ENGINE_H_
+#define OPPMATRIX_SERVICES_ENGINE_ENGINE_H_
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "oppmatrix/v1/classification.pb.h"
+#include "oppmatrix/v1/opportunity.pb.h"
+#include "services/engine/ruleset.h"
+
+namespace oppmatrix {
+
+struct ClassifyOptions {
+  // Fill Classification.reasons.
+  bool with_reasons = true;
+};
+
+// Validates `opportunity` (INVALID_ARGUMENT with BadRequest details whose
+// paths start with `field_path`) and classifies it.
+absl::StatusOr<v1::Classification> Classify(
+    const v1::Opportunity& opportunity, const CompiledRuleset& rules,
+    absl::Time now, const ClassifyOptions& options,
+    absl::string_view field_path = "opportunity");
+
+// Classifies an opportunity that ValidateOpportunity accepted. Scores are
+// rounded to two decimals.
+v1::Classification ClassifyValidated(const v1::Opportunity& opportunity,
+                                     const CompiledRuleset& rules,
+                                     absl::Time now,
+                                     const ClassifyOptions& options);
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_SERVICES_ENGINE_ENGINE_H_

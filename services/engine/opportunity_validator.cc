@@ -1,0 +1,182 @@
+#include "services/engine/opportunity_validator.h"
+
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace oppmatrix {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+class Checker {
+ public:
+  Checker(absl::string_view prefix, std::vector<FieldViolation>& out)
+      : prefix_(prefix), out_(out) {}
+
+  void Add(absl::string_view field, absl::string_view what) {
+    AddViolation(out_, absl::StrCat(prefix_, ".", field), what);
+  }
+
+  // Length limit and no control characters.
+  void Text(absl::string_view field, absl::string_view value, size_t max) {
+    if (value.size() > max) {
+      Add(field, absl::StrCat("must be at most ", max, " bytes, got ",
+                              value.size()));
+      return;
+    }
+    for (char c : value) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7f) {
+        Add(field, "must not contain control characters");
+        return;
+      }
+    }
+  }
+
+  void NonNegative(absl::string_view field, int64_t value) {
+    if (value < 0) {
+      Add(field, absl::StrCat("must not be negative, got ", value));
+    }
+  }
+
+  template <typename IsValid>
+  void Enum(absl::string_view field, int value, IsValid is_valid) {
+    if (!is_valid(value)) {
+      Add(field, absl::StrCat("unknown enum value ", value));
+    }
+  }
+
+  void Time(absl::string_view field, bool present,
+            const google::protobuf::Timestamp& ts) {
+    if (!present) return;
+    if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
+        ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 ||
+        ts.nanos() > 999999999) {
+      Add(field, "must be a valid timestamp between years 1 and 9999");
+    }
+  }
+
+  void Money(absl::string_view field, bool present,
+             const google::type::Money& m, bool required_currency) {
+    if (!present) return;
+    if (m.nanos() < -999999999 || m.nanos() > 999999999) {
+      Add(absl::StrCat(field, ".nanos"),
+          "must be between -999999999 and 999999999");
+    } else if ((m.units() > 0 && m.nanos() < 0) ||
+               (m.units() < 0 && m.nanos() > 0)) {
+      Add(absl::StrCat(field, ".nanos"), "must have the sign of units");
+    }
+    if (m.units() < 0 || m.nanos() < 0) {
+      Add(absl::StrCat(field, ".units"), "must not be negative");
+    }
+    const std::string& code = m.currency_code();
+    bool zero = m.units() == 0 && m.nanos() == 0;
+    if (code.empty()) {
+      if (!zero && required_currency) {
+        Add(absl::StrCat(field, ".currency_code"),
+            "is required for a non-zero amount");
+      }
+    } else if (code.size() != 3 || !absl::ascii_isupper(code[0]) ||
+               !absl::ascii_isupper(code[1]) || !absl::ascii_isupper(code[2])) {
+      Add(absl::StrCat(field, ".currency_code"),
+          absl::StrCat("must be a three-letter ISO 4217 code such as USD, "
+                       "got \"",
+                       absl::CHexEscape(code.substr(0, 16)), "\""));
+    }
+  }
+
+ private:
+  absl::string_view prefix_;
+  std::vector<FieldViolation>& out_;
+};
+
+bool IsTenantChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+         c == '_' || c == '-';
+}
+
+}  // namespace
+
+void ValidateOpportunity(const v1::Opportunity& opp, absl::string_view prefix,
+                         std::vector<FieldViolation>& violations) {
+  Checker c(prefix, violations);
+  if (opp.id().empty()) {
+    c.Add("id", "is required");
+  } else {
+    c.Text("id", opp.id(), kMaxIdBytes);
+  }
+  if (opp.tenant_id().empty()) {
+    c.Add("tenant_id", "is required");
+  } else if (opp.tenant_id().size() > kMaxTenantIdBytes) {
+    c.Add("tenant_id", absl::StrCat("must be at most ", kMaxTenantIdBytes,
+                                    " bytes, got ", opp.tenant_id().size()));
+  } else {
+    for (char ch : opp.tenant_id()) {
+      if (!IsTenantChar(ch)) {
+        c.Add("tenant_id", "must contain only [A-Za-z0-9._-]");
+        break;
+      }
+    }
+  }
+  c.NonNegative("version", opp.version());
+  c.Text("name", opp.name(), kMaxNameBytes);
+  c.Text("stage", opp.stage(), kMaxShortTextBytes);
+  c.Money("amount", opp.has_amount(), opp.amount(), true);
+  c.Time("created_time", opp.has_created_time(), opp.created_time());
+  c.Time("expected_close_time", opp.has_expected_close_time(),
+         opp.expected_close_time());
+  c.Time("need_by_time", opp.has_need_by_time(), opp.need_by_time());
+  c.Text("owner", opp.owner(), kMaxShortTextBytes);
+  c.Text("product", opp.product(), kMaxShortTextBytes);
+  c.Enum("need_urgency", opp.need_urgency(), v1::NeedUrgency_IsValid);
+  c.Enum("budget_status", opp.budget_status(), v1::BudgetStatus_IsValid);
+  if (!std::isfinite(opp.probability())) {
+    c.Add("probability", "must be a finite number");
+  } else if (opp.probability() < 0 || opp.probability() > 100) {
+    c.Add("probability",
+          absl::StrCat("must be between 0 and 100, got ", opp.probability()));
+  }
+
+  const v1::Account& a = opp.account();
+  c.Text("account.id", a.id(), kMaxIdBytes);
+  c.Text("account.name", a.name(), kMaxNameBytes);
+  c.Text("account.industry", a.industry(), kMaxShortTextBytes);
+  c.NonNegative("account.employees", a.employees());
+  c.Money("account.annual_revenue", a.has_annual_revenue(),
+          a.annual_revenue(), true);
+  c.Enum("account.customer_type", a.customer_type(),
+         v1::CustomerType_IsValid);
+  c.Text("account.country", a.country(), kMaxCountryBytes);
+
+  const v1::Relationship& r = opp.relationship();
+  c.NonNegative("relationship.contacts_engaged", r.contacts_engaged());
+  c.NonNegative("relationship.meetings_last_90_days",
+                r.meetings_last_90_days());
+  c.NonNegative("relationship.won_deals_with_account",
+                r.won_deals_with_account());
+  c.Time("relationship.last_interaction_time", r.has_last_interaction_time(),
+         r.last_interaction_time());
+
+  if (opp.attributes_size() > static_cast<int>(kMaxAttributes)) {
+    c.Add("attributes", absl::StrCat("must have at most ", kMaxAttributes,
+                                     " entries, got ",
+                                     opp.attributes_size()));
+  } else {
+    for (const auto& [key, value] : opp.attributes()) {
+      if (key.empty() || key.size() > kMaxAttributeKeyBytes) {
+        c.Add("attributes", absl::StrCat("keys must be 1 to ",
+                                         kMaxAttributeKeyBytes, " bytes"));
+      } else if (value.size() > kMaxAttributeValueBytes) {
+        c.Add(absl::StrCat("attributes[", key, "]"),
+              absl::StrCat("must be at most ", kMaxAttributeValueBytes,
+                           " bytes, got ", value.size()));
+      }
+    }
+  }
+}
+
+}  // namespace oppmatrix
