@@ -130,17 +130,32 @@ struct Evaluated {
 };
 
 std::string FormatNumber(double v) {
-  if (v == std::floor(v) && std::fabs(v) < 1e15) {
-    return absl::StrFormat("%.0f", v);
+  double rounded = Round2(v);
+  if (rounded == std::floor(rounded) && std::fabs(rounded) < 1e15) {
+    return absl::StrFormat("%.0f", rounded);
   }
-  return absl::StrFormat("%.2f", v);
+  return absl::StrFormat("%.2f", rounded);
+}
+
+// " USD", or " USD (60000 EUR)" when converted.
+std::string MoneyUnit(const google::type::Money& original,
+                      const std::string& base_currency) {
+  if (original.currency_code() == base_currency) {
+    return absl::StrCat(" ", base_currency);
+  }
+  return absl::StrCat(
+      " ", base_currency, " (",
+      FormatNumber(static_cast<double>(original.units()) +
+                   original.nanos() * 1e-9),
+      " ", original.currency_code(), ")");
 }
 
 Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
-                     const Derived& d, bool explain) {
+                     const Derived& d, const std::string& base_currency,
+                     bool explain) {
   Evaluated e;
   auto numeric = [&](std::optional<double> x, absl::string_view what,
-                     absl::string_view unit) {
+                     std::string unit) {
     if (!x.has_value()) {
       e.missing = true;
       e.value = f.missing;
@@ -178,10 +193,13 @@ Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
   const v1::Relationship& rel = opp.relationship();
   switch (f.signal) {
     case v1::SIGNAL_AMOUNT:
-      numeric(d.amount, "amount", "");
+      numeric(d.amount, "amount",
+              explain ? MoneyUnit(opp.amount(), base_currency) : "");
       break;
     case v1::SIGNAL_ANNUAL_REVENUE:
-      numeric(d.annual_revenue, "annual revenue", "");
+      numeric(d.annual_revenue, "annual revenue",
+              explain ? MoneyUnit(opp.account().annual_revenue(), base_currency)
+                      : "");
       break;
     case v1::SIGNAL_EMPLOYEES:
       numeric(opp.account().employees() > 0
@@ -256,11 +274,12 @@ Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
 // `reasons` is not null.
 double ScoreAxis(const CompiledAxis& axis, v1::Axis which,
                  const Opportunity& opp, const Derived& d,
+                 const std::string& base_currency,
                  std::vector<v1::Reason>* reasons) {
   double sum = 0;
   for (const CompiledFactor& f : axis.factors) {
     if (f.weight == 0) continue;
-    Evaluated e = EvalFactor(f, opp, d, reasons != nullptr);
+    Evaluated e = EvalFactor(f, opp, d, base_currency, reasons != nullptr);
     sum += f.weight * e.value;
     if (reasons != nullptr) {
       double contribution =
@@ -336,9 +355,11 @@ Classification ClassifyValidated(const Opportunity& opp,
   if (sink != nullptr) reasons.reserve(rules.potential.factors.size() +
                                        rules.relationship.factors.size());
   double potential =
-      Round2(ScoreAxis(rules.potential, v1::AXIS_POTENTIAL, opp, d, sink));
+      Round2(ScoreAxis(rules.potential, v1::AXIS_POTENTIAL, opp, d,
+                          r.base_currency(), sink));
   double relationship = Round2(
-      ScoreAxis(rules.relationship, v1::AXIS_RELATIONSHIP, opp, d, sink));
+      ScoreAxis(rules.relationship, v1::AXIS_RELATIONSHIP, opp, d,
+                r.base_currency(), sink));
 
   Classification c;
   c.set_tenant_id(opp.tenant_id());

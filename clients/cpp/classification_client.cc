@@ -1,0 +1,125 @@
+#include "clients/cpp/classification_client.h"
+
+#include <algorithm>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "services/common/grpc_status.h"
+
+namespace oppmatrix {
+namespace {
+
+std::string Seconds(absl::Duration d) {
+  return absl::StrFormat("%.3fs", absl::ToDoubleSeconds(d));
+}
+
+}  // namespace
+
+std::string ServiceConfigJson(const ClientOptions& options) {
+  int attempts = std::clamp(options.max_attempts, 1, 5);
+  if (attempts < 2) {
+    return R"({"methodConfig":[{"name":[{"service":"oppmatrix.v1.ClassificationService"}],"waitForReady":false}]})";
+  }
+  return absl::StrCat(
+      R"({"methodConfig":[{"name":[{"service":"oppmatrix.v1.ClassificationService"}],)",
+      R"("retryPolicy":{"maxAttempts":)", attempts,
+      R"(,"initialBackoff":")", Seconds(options.initial_backoff),
+      R"(","maxBackoff":")", Seconds(options.max_backoff),
+      R"(","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]})");
+}
+
+ClassifyStreamCall::ClassifyStreamCall(
+    std::unique_ptr<grpc::ClientContext> context,
+    v1::ClassificationService::Stub* stub)
+    : context_(std::move(context)),
+      stream_(stub->ClassifyStream(context_.get())) {}
+
+bool ClassifyStreamCall::Write(const v1::ClassifyRequest& request) {
+  return stream_->Write(request);
+}
+
+bool ClassifyStreamCall::Read(v1::ClassifyResult* result) {
+  return stream_->Read(result);
+}
+
+absl::Status ClassifyStreamCall::Finish() {
+  if (!writes_done_) {
+    writes_done_ = true;
+    stream_->WritesDone();
+  }
+  v1::ClassifyResult ignored;
+  while (stream_->Read(&ignored)) {
+  }
+  return FromGrpcStatus(stream_->Finish());
+}
+
+absl::StatusOr<std::unique_ptr<ClassificationClient>>
+ClassificationClient::Create(const ClientOptions& options) {
+  if (options.target.empty()) {
+    return absl::InvalidArgumentError("target: is required");
+  }
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(ServiceConfigJson(options));
+  args.SetMaxReceiveMessageSize(64 << 20);
+  std::shared_ptr<grpc::ChannelCredentials> creds =
+      options.credentials ? options.credentials
+                          : grpc::InsecureChannelCredentials();
+  return std::make_unique<ClassificationClient>(
+      grpc::CreateCustomChannel(options.target, creds, args), options);
+}
+
+ClassificationClient::ClassificationClient(
+    std::shared_ptr<grpc::Channel> channel, const ClientOptions& options)
+    : channel_(std::move(channel)),
+      stub_(v1::ClassificationService::NewStub(channel_)),
+      options_(options) {}
+
+std::unique_ptr<grpc::ClientContext> ClassificationClient::NewContext(
+    absl::Duration timeout) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+absl::StatusOr<v1::Classification> ClassificationClient::Classify(
+    const v1::Opportunity& opportunity, bool with_reasons) {
+  v1::ClassifyRequest request;
+  *request.mutable_opportunity() = opportunity;
+  request.set_omit_reasons(!with_reasons);
+  v1::ClassifyResponse response;
+  auto context = NewContext(options_.timeout);
+  grpc::Status status = stub_->Classify(context.get(), request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return std::move(*response.mutable_classification());
+}
+
+absl::StatusOr<std::vector<v1::ClassifyResult>>
+ClassificationClient::BatchClassify(
+    const std::vector<v1::Opportunity>& opportunities, bool with_reasons) {
+  v1::BatchClassifyRequest request;
+  request.mutable_opportunities()->Reserve(opportunities.size());
+  for (const v1::Opportunity& o : opportunities) {
+    *request.add_opportunities() = o;
+  }
+  request.set_omit_reasons(!with_reasons);
+  v1::BatchClassifyResponse response;
+  auto context = NewContext(options_.timeout);
+  grpc::Status status =
+      stub_->BatchClassify(context.get(), request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return std::vector<v1::ClassifyResult>(
+      std::make_move_iterator(response.mutable_results()->begin()),
+      std::make_move_iterator(response.mutable_results()->end()));
+}
+
+std::unique_ptr<ClassifyStreamCall> ClassificationClient::OpenStream(
+    absl::Duration timeout) {
+  return std::make_unique<ClassifyStreamCall>(NewContext(timeout),
+                                              stub_.get());
+}
+
+}  // namespace oppmatrix

@@ -1,0 +1,106 @@
+// C++ client of oppmatrix.v1.ClassificationService. Every call has a
+// deadline; UNAVAILABLE is retried by gRPC itself with exponential backoff,
+// through the channel's service config (see ServiceConfigJson()).
+//
+//   oppmatrix::ClientOptions options;
+//   options.target = "127.0.0.1:50051";
+//   auto client = oppmatrix::ClassificationClient::Create(options);
+//   absl::StatusOr<oppmatrix::v1::Classification> c =
+//       (*client)->Classify(opportunity);
+//   if (!c.ok()) {
+//     for (const auto& v : oppmatrix::GetFieldViolations(c.status()))
+//       std::cerr << v.field() << ": " << v.description() << "\n";
+//   }
+#ifndef OPPMATRIX_CLIENTS_CPP_CLASSIFICATION_CLIENT_H_
+#define OPPMATRIX_CLIENTS_CPP_CLASSIFICATION_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "oppmatrix/v1/classification_service.grpc.pb.h"
+#include "services/common/status_util.h"
+
+namespace oppmatrix {
+
+struct ClientOptions {
+  // The server, as a gRPC target: "host:port", "dns:///name:port", ...
+  std::string target = "127.0.0.1:50051";
+  // Deadline of each call, retries included.
+  absl::Duration timeout = absl::Seconds(5);
+  // Attempts per call on UNAVAILABLE (1 disables retries; gRPC caps at 5).
+  int max_attempts = 4;
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(2);
+  // Channel credentials; null means insecure (plaintext).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+};
+
+// The gRPC service config with the retry policy for `options`.
+std::string ServiceConfigJson(const ClientOptions& options);
+
+// A ClassifyStream call: write requests, read one result per request in
+// order, then Finish(). Not thread-safe; one writer and one reader thread
+// may use it concurrently.
+class ClassifyStreamCall {
+ public:
+  ClassifyStreamCall(std::unique_ptr<grpc::ClientContext> context,
+                     v1::ClassificationService::Stub* stub);
+  // False when the stream is broken; Finish() then tells why.
+  bool Write(const v1::ClassifyRequest& request);
+  // False at the end of the stream.
+  bool Read(v1::ClassifyResult* result);
+  // Half-closes, drains nothing, and returns the call's final status.
+  absl::Status Finish();
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::ClassifyRequest, v1::ClassifyResult>>
+      stream_;
+  bool writes_done_ = false;
+};
+
+class ClassificationClient {
+ public:
+  // Creates a channel to options.target.
+  static absl::StatusOr<std::unique_ptr<ClassificationClient>> Create(
+      const ClientOptions& options);
+
+  // Uses an existing channel (tests, in-process servers).
+  ClassificationClient(std::shared_ptr<grpc::Channel> channel,
+                       const ClientOptions& options);
+
+  // Classifies one opportunity. Field violations of an INVALID_ARGUMENT are
+  // readable with GetFieldViolations(status).
+  absl::StatusOr<v1::Classification> Classify(
+      const v1::Opportunity& opportunity, bool with_reasons = true);
+
+  // Classifies a batch (at most the server's --max_batch_size); one result
+  // per opportunity, in order, each with its own status.
+  absl::StatusOr<std::vector<v1::ClassifyResult>> BatchClassify(
+      const std::vector<v1::Opportunity>& opportunities,
+      bool with_reasons = true);
+
+  // Opens a ClassifyStream whose deadline is `timeout` from now.
+  std::unique_ptr<ClassifyStreamCall> OpenStream(absl::Duration timeout);
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) const;
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ClassificationService::Stub> stub_;
+  ClientOptions options_;
+};
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_CLIENTS_CPP_CLASSIFICATION_CLIENT_H_

@@ -1,0 +1,28 @@
+// Reads opportunities for oppctl: one opportunity as JSON (proto3 canonical
+// JSON, as protobuf's JSON mapping reads it) or as YAML (mapped field by
+// field, errors naming the key path).
+//
+//   absl::StatusOr<v1::Opportunity> o = ParseOpportunity(text, "auto", path);
+#ifndef OPPMATRIX_CLIENTS_OPPCTL_OPPORTUNITY_INPUT_H_
+#define OPPMATRIX_CLIENTS_OPPCTL_OPPORTUNITY_INPUT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "oppmatrix/v1/opportunity.pb.h"
+
+namespace oppmatrix {
+
+// `format` is "json", "yaml" or "auto" (by the file name's extension, else
+// JSON when the text starts with '{', else YAML). `name` is used in errors.
+absl::StatusOr<v1::Opportunity> ParseOpportunity(absl::string_view text,
+                                                 absl::string_view format,
+                                                 absl::string_view name);
+
+// Reads a file, or standard input for "-".
+absl::StatusOr<std::string> ReadInput(const std::string& path);
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_CLIENTS_OPPCTL_OPPORTUNITY_INPUT_H_
