@@ -1,0 +1,66 @@
+// An in-process classifier on a free loopback port with the default ruleset
+// and a fixed clock, for server and client tests.
+//
+//   TestClassifier server;
+//   auto stub = v1::ClassificationService::NewStub(server.channel());
+#ifndef OPPMATRIX_TESTS_CLASSIFIER_TEST_SERVER_H_
+#define OPPMATRIX_TESTS_CLASSIFIER_TEST_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "services/classifier/classifier_server.h"
+#include "services/classifier/ruleset_watcher.h"
+#include "services/engine/ruleset.h"
+
+namespace oppmatrix::testing {
+
+// 2026-11-23T12:00:00Z: the `now` of every server test.
+inline absl::Time TestNow() {
+  return absl::FromCivil(absl::CivilSecond(2026, 11, 23, 12, 0, 0),
+                         absl::UTCTimeZone());
+}
+
+inline std::shared_ptr<const CompiledRuleset> DefaultRules() {
+  auto rules = LoadRulesetFile(OPPMATRIX_SOURCE_DIR "/rules/default.yaml");
+  EXPECT_TRUE(rules.ok()) << rules.status();
+  return *rules;
+}
+
+class TestClassifier {
+ public:
+  explicit TestClassifier(int max_batch_size = 1000)
+      : rules_(DefaultRules()) {
+    ClassifierServer::Options options;
+    options.listen = "127.0.0.1:0";
+    options.service.max_batch_size = max_batch_size;
+    options.service.clock = [] { return TestNow(); };
+    auto server = ClassifierServer::Start(options, &rules_);
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    target_ = absl::StrCat("127.0.0.1:", server_->port());
+  }
+
+  ClassifierServer& server() { return *server_; }
+  const std::string& target() const { return target_; }
+  std::shared_ptr<grpc::Channel> channel() const {
+    return grpc::CreateChannel(target_, grpc::InsecureChannelCredentials());
+  }
+  const CompiledRuleset& rules() const { return *rules_.Current(); }
+
+ private:
+  StaticRulesetSource rules_;
+  std::unique_ptr<ClassifierServer> server_;
+  std::string target_;
+};
+
+}  // namespace oppmatrix::testing
+
+#endif  // OPPMATRIX_TESTS_CLASSIFIER_TEST_SERVER_H_

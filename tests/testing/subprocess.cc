@@ -1,0 +1,133 @@
+#include "tests/testing/subprocess.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+
+namespace oppmatrix::testing {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+std::string MakeTempDir() {
+  char pattern[] = "/tmp/oppmatrix-test-XXXXXX";
+  char* dir = mkdtemp(pattern);
+  if (dir == nullptr) {
+    std::perror("mkdtemp");
+    std::abort();
+  }
+  return dir;
+}
+
+void WriteFileAtomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  std::rename(tmp.c_str(), path.c_str());
+}
+
+Subprocess::Subprocess(std::vector<std::string> argv,
+                       std::vector<std::string> env,
+                       const std::string& stdin_text)
+    : dir_(MakeTempDir()) {
+  {
+    std::ofstream in(dir_ + "/stdin");
+    in << stdin_text;
+  }
+  pid_ = fork();
+  if (pid_ == 0) {
+    // Unblock what a parent test may have blocked.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    int in = open((dir_ + "/stdin").c_str(), O_RDONLY);
+    int out = open((dir_ + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                   0644);
+    int err = open((dir_ + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                   0644);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    for (std::string& e : env) putenv(e.data());
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    std::perror("execv");
+    _exit(127);
+  }
+}
+
+Subprocess::~Subprocess() {
+  if (!exited_ && pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+void Subprocess::Signal(int signal) {
+  if (!exited_) kill(pid_, signal);
+}
+
+int Subprocess::Wait(absl::Duration timeout) {
+  if (exited_) return exit_code_;
+  absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exited_ = true;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
+                                     : 128 + WTERMSIG(status);
+      return exit_code_;
+    }
+    if (absl::Now() > deadline) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      exited_ = true;
+      exit_code_ = -1;
+      return -1;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+bool Subprocess::WaitForStderr(const std::string& text,
+                               absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (absl::StrContains(Stderr(), text)) return true;
+    int status = 0;
+    if (!exited_ && waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
+                                     : 128 + WTERMSIG(status);
+      return absl::StrContains(Stderr(), text);
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
+std::string Subprocess::Stdout() const { return Slurp(dir_ + "/stdout"); }
+std::string Subprocess::Stderr() const { return Slurp(dir_ + "/stderr"); }
+
+}  // namespace oppmatrix::testing
