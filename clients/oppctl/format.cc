@@ -1,5 +1,7 @@
 #include "clients/oppctl/format.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -90,6 +92,64 @@ std::string FormatClassificationTable(const v1::Classification& c) {
                            "%Y-%m-%dT%H:%M:%SZ",
                            absl::FromUnixSeconds(c.classified_time().seconds()),
                            absl::UTCTimeZone()))));
+  return out;
+}
+
+std::string FormatMatrixSummary(
+    const std::vector<v1::Classification>& results) {
+  int columns = 0, rows = 0;
+  for (const v1::Classification& c : results) {
+    columns = std::max(columns, c.potential_band() + 1);
+    rows = std::max(rows, c.relationship_band() + 1);
+  }
+  if (columns == 0) return "";
+  struct Box {
+    std::string cell;
+    std::vector<const v1::Classification*> items;
+  };
+  std::vector<Box> boxes(columns * rows);
+  for (const v1::Classification& c : results) {
+    Box& b = boxes[c.relationship_band() * columns + c.potential_band()];
+    b.cell = c.cell();
+    b.items.push_back(&c);
+  }
+  // Lines of every box: the cell id, then "id (priority)" per item.
+  size_t width = 12, height = 1;
+  std::vector<std::vector<std::string>> text(boxes.size());
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    Box& b = boxes[i];
+    std::sort(b.items.begin(), b.items.end(), [](auto* x, auto* y) {
+      return x->priority_score() > y->priority_score();
+    });
+    text[i].push_back(b.cell.empty() ? "-" : b.cell);
+    for (const v1::Classification* c : b.items) {
+      text[i].push_back(absl::StrFormat("%s (%s, %.0f)", c->opportunity_id(),
+                                        GradeLetter(c->grade()),
+                                        c->priority_score()));
+    }
+    for (const std::string& line : text[i]) width = std::max(width, line.size());
+    height = std::max(height, text[i].size());
+  }
+  std::string rule = "+";
+  for (int x = 0; x < columns; ++x) {
+    absl::StrAppend(&rule, std::string(width + 2, '-'), "+");
+  }
+  std::string out = "relationship ^\n";
+  for (int y = rows - 1; y >= 0; --y) {
+    absl::StrAppend(&out, rule, "\n");
+    for (size_t line = 0; line < height; ++line) {
+      absl::StrAppend(&out, "|");
+      for (int x = 0; x < columns; ++x) {
+        const auto& t = text[y * columns + x];
+        absl::StrAppend(&out, " ",
+                        absl::StrFormat("%-*s", width,
+                                        line < t.size() ? t[line] : ""),
+                        " |");
+      }
+      absl::StrAppend(&out, "\n");
+    }
+  }
+  absl::StrAppend(&out, rule, "  potential >\n");
   return out;
 }
 

@@ -6,6 +6,7 @@
 #define OPPMATRIX_CLIENTS_OPPCTL_FORMAT_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "google/protobuf/message.h"
@@ -15,6 +16,12 @@ namespace oppmatrix {
 
 // A readable multi-line table of one classification.
 std::string FormatClassificationTable(const v1::Classification& c);
+
+// The classified opportunities placed on the matrix: one box per
+// (potential band, relationship band) seen, relationship rising upwards,
+// potential rising to the right, with the cell id and the opportunity ids
+// in priority order.
+std::string FormatMatrixSummary(const std::vector<v1::Classification>& results);
 
 // One line of JSON with proto field names (snake_case).
 std::string FormatJson(const google::protobuf::Message& message);

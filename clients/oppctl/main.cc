@@ -15,6 +15,7 @@
 #include "clients/oppctl/format.h"
 #include "clients/oppctl/opportunity_input.h"
 #include "services/common/env_flags.h"
+#include "services/common/status_util.h"
 #include "services/engine/ruleset.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
@@ -39,6 +40,8 @@ constexpr char kUsage[] =
 Usage:
   oppctl [flags] classify [FILE|-]   classify one opportunity (JSON or YAML;
                                       stdin when FILE is - or absent)
+  oppctl [flags] classify FILE...    classify several in one batch and show
+                                      the matrix they make
   oppctl [flags] rules check FILE    validate a ruleset file
 
 Flags: --target, --timeout, --json, --no_reasons, --format (see --helpfull).
@@ -58,22 +61,24 @@ int ExitCodeFor(const absl::Status& status) {
 }
 
 int Classify(const std::vector<std::string>& args) {
-  if (args.size() > 1) {
-    std::fprintf(stderr, "classify takes one FILE (or -)\n");
-    return kExitUsage;
-  }
-  std::string path = args.empty() ? "-" : args[0];
-  absl::StatusOr<std::string> text = ReadInput(path);
-  if (!text.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(text.status().message()).c_str());
-    return kExitUsage;
-  }
-  absl::StatusOr<v1::Opportunity> opportunity = ParseOpportunity(
-      *text, absl::GetFlag(FLAGS_format), path == "-" ? "<stdin>" : path);
-  if (!opportunity.ok()) {
-    std::fprintf(stderr, "%s\n",
-                 std::string(opportunity.status().message()).c_str());
-    return kExitUsage;
+  std::vector<std::string> paths = args;
+  if (paths.empty()) paths.push_back("-");
+  std::vector<v1::Opportunity> opportunities;
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::string> text = ReadInput(path);
+    if (!text.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(text.status().message()).c_str());
+      return kExitUsage;
+    }
+    absl::StatusOr<v1::Opportunity> opportunity = ParseOpportunity(
+        *text, absl::GetFlag(FLAGS_format), path == "-" ? "<stdin>" : path);
+    if (!opportunity.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(opportunity.status().message()).c_str());
+      return kExitUsage;
+    }
+    opportunities.push_back(*std::move(opportunity));
   }
   ClientOptions options;
   options.target = absl::GetFlag(FLAGS_target);
@@ -84,18 +89,46 @@ int Classify(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s", FormatError(client.status()).c_str());
     return kExitUsage;
   }
-  absl::StatusOr<v1::Classification> result = (*client)->Classify(
-      *opportunity, /*with_reasons=*/!absl::GetFlag(FLAGS_no_reasons));
-  if (!result.ok()) {
-    std::fprintf(stderr, "%s", FormatError(result.status()).c_str());
-    return ExitCodeFor(result.status());
+  const bool with_reasons = !absl::GetFlag(FLAGS_no_reasons);
+  const bool json = absl::GetFlag(FLAGS_json);
+  if (opportunities.size() == 1) {
+    absl::StatusOr<v1::Classification> result =
+        (*client)->Classify(opportunities[0], with_reasons);
+    if (!result.ok()) {
+      std::fprintf(stderr, "%s", FormatError(result.status()).c_str());
+      return ExitCodeFor(result.status());
+    }
+    std::cout << (json ? FormatJson(*result) + "\n"
+                       : FormatClassificationTable(*result));
+    return kExitOk;
   }
-  if (absl::GetFlag(FLAGS_json)) {
-    std::cout << FormatJson(*result) << "\n";
-  } else {
-    std::cout << FormatClassificationTable(*result);
+  // Several files: one BatchClassify call, then the matrix they make.
+  absl::StatusOr<std::vector<v1::ClassifyResult>> results =
+      (*client)->BatchClassify(opportunities, with_reasons);
+  if (!results.ok()) {
+    std::fprintf(stderr, "%s", FormatError(results.status()).c_str());
+    return ExitCodeFor(results.status());
   }
-  return kExitOk;
+  int exit_code = kExitOk;
+  std::vector<v1::Classification> classified;
+  for (size_t i = 0; i < results->size(); ++i) {
+    const v1::ClassifyResult& r = (*results)[i];
+    if (r.status().code() != 0) {
+      std::fprintf(stderr, "%s: %s", paths[i].c_str(),
+                   FormatError(FromRpcStatus(r.status())).c_str());
+      exit_code = kExitRejected;
+      continue;
+    }
+    if (json) {
+      std::cout << FormatJson(r.classification()) << "\n";
+    } else {
+      std::cout << "# " << paths[i] << "\n"
+                << FormatClassificationTable(r.classification()) << "\n";
+    }
+    classified.push_back(r.classification());
+  }
+  if (!json) std::cout << FormatMatrixSummary(classified);
+  return exit_code;
 }
 
 int Rules(const std::vector<std::string>& args) {

@@ -73,6 +73,40 @@ TEST_F(OppctlTest, TargetFromTheEnvironment) {
   EXPECT_THAT(p.Stdout(), HasSubstr("EXIT"));
 }
 
+TEST_F(OppctlTest, SeveralFilesGoInOneBatchAndShowTheMatrix) {
+  std::vector<std::string> argv = {kOppctl, Target(), "classify"};
+  for (const char* f :
+       {"1-large-enterprise-decision.yaml", "2-sme-consideration.yaml",
+        "3-small-business-latent.yaml", "4-government-tender.yaml",
+        "5-existing-small-customer.yaml"}) {
+    argv.push_back(absl::StrCat(kCases, f));
+  }
+  Subprocess p(argv);
+  ASSERT_EQ(p.Wait(absl::Seconds(30)), 0) << p.Stderr();
+  std::string out = p.Stdout();
+  // The grid: relationship rises upwards, potential to the right.
+  std::string::size_type maintain = out.find("| MAINTAIN"),
+                         exit = out.find("| EXIT");
+  ASSERT_NE(maintain, std::string::npos) << out;
+  ASSERT_NE(exit, std::string::npos) << out;
+  EXPECT_LT(maintain, exit);
+  EXPECT_THAT(out, HasSubstr("| KEY"));
+  EXPECT_THAT(out, HasSubstr("opp-hanwei-erp (A, 100)"));
+  EXPECT_THAT(out, HasSubstr("opp-city-smartgov (C, 50)"));
+  EXPECT_THAT(out, HasSubstr("potential >"));
+}
+
+TEST_F(OppctlTest, BadItemInABatchIsReportedAndExitsOne) {
+  std::string dir = testing::MakeTempDir();
+  testing::WriteFileAtomically(dir + "/bad.yaml", "tenant_id: acme\n");
+  Subprocess p({kOppctl, Target(), "classify",
+                absl::StrCat(kCases, "3-small-business-latent.yaml"),
+                dir + "/bad.yaml"});
+  EXPECT_EQ(p.Wait(absl::Seconds(30)), 1);
+  EXPECT_THAT(p.Stderr(), HasSubstr("opportunities[1].id: is required"));
+  EXPECT_THAT(p.Stdout(), HasSubstr("opp-corner-pos"));
+}
+
 TEST(OppctlStandaloneTest, UnreachableServerExitsThree) {
   Subprocess p({kOppctl, "--target=127.0.0.1:1", "--timeout=300ms", "classify",
                 absl::StrCat(kCases, "3-small-business-latent.yaml")});
