@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "oppmatrix/v1/dimensions.pb.h"
+#include "services/common/enum_names.h"
 #include "services/common/status_util.h"
 
 namespace oppmatrix {
@@ -18,11 +19,7 @@ template <typename E>
 std::string Short(const google::protobuf::EnumDescriptor* type, E value) {
   if (static_cast<int>(value) == 0) return "-";
   const auto* v = type->FindValueByNumber(value);
-  if (v == nullptr) return absl::StrCat(static_cast<int>(value));
-  const std::string& name = v->name();
-  const std::string& first = type->value(0)->name();  // X_UNSPECIFIED
-  size_t prefix = first.size() - std::string("UNSPECIFIED").size();
-  return name.substr(prefix);
+  return v == nullptr ? absl::StrCat(static_cast<int>(value)) : ShortEnumName(v);
 }
 
 std::string GradeLetter(v1::Grade g) {

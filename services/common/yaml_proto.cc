@@ -13,6 +13,7 @@
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/common/enum_names.h"
 #include "services/common/status_macros.h"
 
 namespace oppmatrix {
@@ -51,24 +52,11 @@ absl::string_view KindName(const YAML::Node& node) {
   }
 }
 
-// "CustomerType" -> "CUSTOMER_TYPE_".
-std::string EnumPrefix(const EnumDescriptor* type) {
-  std::string out;
-  for (char c : type->name()) {
-    if (absl::ascii_isupper(static_cast<unsigned char>(c)) && !out.empty()) {
-      out.push_back('_');
-    }
-    out.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
-  }
-  out.push_back('_');
-  return out;
-}
-
 absl::StatusOr<const EnumValueDescriptor*> ParseEnum(
     const EnumDescriptor* type, absl::string_view text, absl::string_view path) {
   std::string upper = absl::AsciiStrToUpper(text);
   if (const EnumValueDescriptor* v = type->FindValueByName(upper)) return v;
-  std::string prefix = EnumPrefix(type);
+  std::string prefix = EnumValuePrefix(type);
   if (const EnumValueDescriptor* v =
           type->FindValueByName(absl::StrCat(prefix, upper))) {
     return v;

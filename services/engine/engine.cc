@@ -39,11 +39,6 @@ double EvalCurve(const std::vector<std::pair<double, double>>& curve,
   return curve.back().second;
 }
 
-template <typename E>
-std::string EnumText(E value, const google::protobuf::EnumDescriptor* type) {
-  return ShortEnumName(type->FindValueByNumber(value));
-}
-
 // The dimensions that factors read, derived once per opportunity.
 struct Derived {
   v1::CustomerType customer_type = v1::CUSTOMER_TYPE_UNSPECIFIED;

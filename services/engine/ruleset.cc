@@ -463,22 +463,6 @@ std::string NormalizeAlias(absl::string_view text) {
   return out;
 }
 
-std::string ShortEnumName(const google::protobuf::EnumValueDescriptor* value) {
-  if (value == nullptr) return "";
-  const std::string& type = value->type()->name();
-  std::string prefix;
-  for (char c : type) {
-    if (absl::ascii_isupper(static_cast<unsigned char>(c)) && !prefix.empty()) {
-      prefix.push_back('_');
-    }
-    prefix.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
-  }
-  prefix.push_back('_');
-  absl::string_view name = value->name();
-  if (absl::StartsWith(name, prefix)) name.remove_prefix(prefix.size());
-  return std::string(name);
-}
-
 v1::BuyingStage CompiledRuleset::LookupStage(absl::string_view crm_stage) const {
   auto it = stages.find(NormalizeAlias(crm_stage));
   return it == stages.end() ? v1::BUYING_STAGE_UNSPECIFIED : it->second;

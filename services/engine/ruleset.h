@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "google/type/money.pb.h"
 #include "oppmatrix/v1/ruleset.pb.h"
+#include "services/common/enum_names.h"
 
 namespace oppmatrix {
 
@@ -81,9 +82,6 @@ struct CompiledRuleset {
 // other ASCII character dropped, non-ASCII bytes (e.g. Chinese) kept.
 // "Closed Won" and "closed_won" both give "closedwon".
 std::string NormalizeAlias(absl::string_view text);
-
-// The enum value name without its type prefix: CUSTOMER_TYPE_SME -> "SME".
-std::string ShortEnumName(const google::protobuf::EnumValueDescriptor* value);
 
 // Parses YAML onto a Ruleset. Unknown keys and mistyped values are
 // INVALID_ARGUMENT naming the key path.
