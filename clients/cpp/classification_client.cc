@@ -1,10 +1,10 @@
 #include "clients/cpp/classification_client.h"
 
-#include <algorithm>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -26,9 +26,9 @@ std::string ServiceConfigJson(const ClientOptions& options) {
   }
   return absl::StrCat(
       R"({"methodConfig":[{"name":[{"service":"oppmatrix.v1.ClassificationService"}],)",
-      R"("retryPolicy":{"maxAttempts":)", attempts,
-      R"(,"initialBackoff":")", Seconds(options.initial_backoff),
-      R"(","maxBackoff":")", Seconds(options.max_backoff),
+      R"("retryPolicy":{"maxAttempts":)", attempts, R"(,"initialBackoff":")",
+      Seconds(options.initial_backoff), R"(","maxBackoff":")",
+      Seconds(options.max_backoff),
       R"(","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]})");
 }
 
@@ -108,8 +108,7 @@ ClassificationClient::BatchClassify(
   request.set_omit_reasons(!with_reasons);
   v1::BatchClassifyResponse response;
   auto context = NewContext(options_.timeout);
-  grpc::Status status =
-      stub_->BatchClassify(context.get(), request, &response);
+  grpc::Status status = stub_->BatchClassify(context.get(), request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
   return std::vector<v1::ClassifyResult>(
       std::make_move_iterator(response.mutable_results()->begin()),
@@ -118,8 +117,7 @@ ClassificationClient::BatchClassify(
 
 std::unique_ptr<ClassifyStreamCall> ClassificationClient::OpenStream(
     absl::Duration timeout) {
-  return std::make_unique<ClassifyStreamCall>(NewContext(timeout),
-                                              stub_.get());
+  return std::make_unique<ClassifyStreamCall>(NewContext(timeout), stub_.get());
 }
 
 }  // namespace oppmatrix

@@ -14,13 +14,13 @@
 #ifndef OPPMATRIX_CLIENTS_CPP_CLASSIFICATION_CLIENT_H_
 #define OPPMATRIX_CLIENTS_CPP_CLASSIFICATION_CLIENT_H_
 
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/security/credentials.h>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

@@ -19,7 +19,8 @@ template <typename E>
 std::string Short(const google::protobuf::EnumDescriptor* type, E value) {
   if (static_cast<int>(value) == 0) return "-";
   const auto* v = type->FindValueByNumber(value);
-  return v == nullptr ? absl::StrCat(static_cast<int>(value)) : ShortEnumName(v);
+  return v == nullptr ? absl::StrCat(static_cast<int>(value))
+                      : ShortEnumName(v);
 }
 
 std::string GradeLetter(v1::Grade g) {
@@ -34,28 +35,26 @@ std::string Row(absl::string_view label, absl::string_view value) {
 
 std::string FormatClassificationTable(const v1::Classification& c) {
   std::string out;
-  absl::StrAppend(&out, Row("opportunity",
-                            absl::StrCat(c.opportunity_id(), "  (tenant ",
-                                         c.tenant_id(), ", version ",
-                                         c.opportunity_version(), ")")));
-  absl::StrAppend(&out, Row("cell", absl::StrCat(c.cell(), "  ", c.cell_label())));
   absl::StrAppend(
-      &out, Row("grade", absl::StrFormat("%s   priority %.2f",
-                                         GradeLetter(c.grade()),
-                                         c.priority_score())));
+      &out, Row("opportunity",
+                absl::StrCat(c.opportunity_id(), "  (tenant ", c.tenant_id(),
+                             ", version ", c.opportunity_version(), ")")));
   absl::StrAppend(&out,
-                  Row("scores", absl::StrFormat(
-                                    "potential %.2f   relationship %.2f",
-                                    c.potential_score(),
-                                    c.relationship_score())));
+                  Row("cell", absl::StrCat(c.cell(), "  ", c.cell_label())));
+  absl::StrAppend(&out, Row("grade", absl::StrFormat("%s   priority %.2f",
+                                                     GradeLetter(c.grade()),
+                                                     c.priority_score())));
+  absl::StrAppend(
+      &out, Row("scores",
+                absl::StrFormat("potential %.2f   relationship %.2f",
+                                c.potential_score(), c.relationship_score())));
   absl::StrAppend(
       &out,
       Row("customer",
-          absl::StrCat(Short(v1::CustomerType_descriptor(), c.customer_type()),
-                       ", value ",
-                       Short(v1::ValueTier_descriptor(), c.value_tier()),
-                       ", industry ",
-                       Short(v1::Industry_descriptor(), c.industry()))));
+          absl::StrCat(
+              Short(v1::CustomerType_descriptor(), c.customer_type()),
+              ", value ", Short(v1::ValueTier_descriptor(), c.value_tier()),
+              ", industry ", Short(v1::Industry_descriptor(), c.industry()))));
   absl::StrAppend(
       &out,
       Row("need / stage",
@@ -124,7 +123,8 @@ std::string FormatMatrixSummary(
                                         GradeLetter(c->grade()),
                                         c->priority_score()));
     }
-    for (const std::string& line : text[i]) width = std::max(width, line.size());
+    for (const std::string& line : text[i])
+      width = std::max(width, line.size());
     height = std::max(height, text[i].size());
   }
   std::string rule = "+";
@@ -138,10 +138,10 @@ std::string FormatMatrixSummary(
       absl::StrAppend(&out, "|");
       for (int x = 0; x < columns; ++x) {
         const auto& t = text[y * columns + x];
-        absl::StrAppend(&out, " ",
-                        absl::StrFormat("%-*s", width,
-                                        line < t.size() ? t[line] : ""),
-                        " |");
+        absl::StrAppend(
+            &out, " ",
+            absl::StrFormat("%-*s", width, line < t.size() ? t[line] : ""),
+            " |");
       }
       absl::StrAppend(&out, "\n");
     }

@@ -55,9 +55,8 @@ absl::StatusOr<v1::Opportunity> ParseOpportunity(absl::string_view text,
     }
     return opportunity;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--format: expected auto, json or yaml, got \"", format,
-                   "\""));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--format: expected auto, json or yaml, got \"", format, "\""));
 }
 
 }  // namespace oppmatrix

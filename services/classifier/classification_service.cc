@@ -45,8 +45,8 @@ class ClassificationServiceImpl::StreamReactor final
   v1::ClassifyResult result_;
 };
 
-ClassificationServiceImpl::ClassificationServiceImpl(
-    const RulesetSource* rules, Options options)
+ClassificationServiceImpl::ClassificationServiceImpl(const RulesetSource* rules,
+                                                     Options options)
     : rules_(rules), options_(std::move(options)) {}
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::Classify(
@@ -65,9 +65,8 @@ grpc::ServerUnaryReactor* ClassificationServiceImpl::BatchClassify(
     const v1::BatchClassifyRequest* request,
     v1::BatchClassifyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::BatchClassifyResponse> result =
-      ClassifyBatch(*request, *rules_->Current(), options_.clock(),
-                    options_.max_batch_size);
+  absl::StatusOr<v1::BatchClassifyResponse> result = ClassifyBatch(
+      *request, *rules_->Current(), options_.clock(), options_.max_batch_size);
   if (result.ok()) *response = *std::move(result);
   reactor->Finish(ToGrpcStatus(result.status()));
   return reactor;

@@ -9,10 +9,10 @@
 #ifndef OPPMATRIX_SERVICES_CLASSIFIER_CLASSIFIER_SERVER_H_
 #define OPPMATRIX_SERVICES_CLASSIFIER_CLASSIFIER_SERVER_H_
 
+#include <grpcpp/server.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

@@ -16,9 +16,9 @@ absl::StatusOr<std::unique_ptr<RulesetWatcher>> RulesetWatcher::Create(
   absl::StatusOr<std::shared_ptr<const CompiledRuleset>> rules =
       LoadRulesetYaml(bytes);
   if (!rules.ok()) {
-    return absl::Status(rules.status().code(),
-                        absl::StrCat(options.path, ": ",
-                                     rules.status().message()));
+    return absl::Status(
+        rules.status().code(),
+        absl::StrCat(options.path, ": ", rules.status().message()));
   }
   Log(LogLevel::kInfo, "rules",
       absl::StrCat("loaded ", options.path, " version ", (*rules)->version));
@@ -61,14 +61,14 @@ absl::Status RulesetWatcher::Reload() {
                        bytes.status());
   absl::MutexLock lock(&mu_);
   if (!rules.ok()) {
-    std::string error = absl::StrCat(options_.path, ": ",
-                                     rules.status().message());
+    std::string error =
+        absl::StrCat(options_.path, ": ", rules.status().message());
     ++stats_.reloads_failed;
     stats_.last_error = error;
     if (bytes.ok()) failed_bytes_ = *bytes;
     Log(LogLevel::kError, "rules",
-        absl::StrCat("reload failed, keeping version ", current_->version,
-                     ": ", error));
+        absl::StrCat("reload failed, keeping version ", current_->version, ": ",
+                     error));
     return absl::Status(rules.status().code(), error);
   }
   std::string old_version = current_->version;
@@ -102,9 +102,8 @@ void RulesetWatcher::PollLoop() {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return stopping_;
-      };
+      auto stopping = [this]()
+                          ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
       mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.poll_interval);
       if (stopping_) return;
     }

@@ -26,4 +26,11 @@ std::string ShortEnumName(const google::protobuf::EnumValueDescriptor* value) {
   return std::string(name);
 }
 
+const google::protobuf::EnumValueDescriptor* FindEnumValueByLooseName(
+    const google::protobuf::EnumDescriptor* type, const std::string& name) {
+  std::string upper = absl::AsciiStrToUpper(name);
+  if (const auto* v = type->FindValueByName(upper)) return v;
+  return type->FindValueByName(EnumValuePrefix(type) + upper);
+}
+
 }  // namespace oppmatrix

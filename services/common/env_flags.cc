@@ -40,7 +40,8 @@ std::vector<char*> ParseFlagsWithEnv(int argc, char** argv,
   absl::SetProgramUsageMessage(usage);
   absl::Status env = ApplyEnvOverrides(flag_names);
   if (!env.ok()) {
-    std::fprintf(stderr, "%s: %s\n", argv[0], std::string(env.message()).c_str());
+    std::fprintf(stderr, "%s: %s\n", argv[0],
+                 std::string(env.message()).c_str());
     std::exit(2);
   }
   return absl::ParseCommandLine(argc, argv);

@@ -9,10 +9,10 @@
 #define OPPMATRIX_SERVICES_COMMON_ENV_FLAGS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace oppmatrix {
 

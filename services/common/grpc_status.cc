@@ -7,8 +7,7 @@ namespace oppmatrix {
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   google::rpc::Status rpc = ToRpcStatus(status);
-  return grpc::Status(static_cast<grpc::StatusCode>(rpc.code()),
-                      rpc.message(),
+  return grpc::Status(static_cast<grpc::StatusCode>(rpc.code()), rpc.message(),
                       rpc.details_size() > 0 ? rpc.SerializeAsString() : "");
 }
 

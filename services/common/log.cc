@@ -56,9 +56,10 @@ void Log(LogLevel level, absl::string_view component,
   if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed)) {
     return;
   }
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " ", LevelName(level), " ", component, ": ", message, "\n");
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " ", LevelName(level), " ", component, ": ", message, "\n");
   // One write per line keeps concurrent lines whole.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

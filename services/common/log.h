@@ -18,7 +18,8 @@ void SetMinLogLevel(LogLevel level);
 bool ParseLogLevel(absl::string_view text, LogLevel* level);
 
 // Writes "2026-11-23T08:00:00.123Z INFO  component: message\n" to stderr.
-void Log(LogLevel level, absl::string_view component, absl::string_view message);
+void Log(LogLevel level, absl::string_view component,
+         absl::string_view message);
 
 }  // namespace oppmatrix
 

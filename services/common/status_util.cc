@@ -19,8 +19,8 @@ absl::Status InvalidArgumentWithViolations(
   std::string message(summary);
   google::rpc::BadRequest bad_request;
   for (size_t i = 0; i < violations.size(); ++i) {
-    absl::StrAppend(&message, i == 0 ? ": " : "; ", violations[i].field(),
-                    ": ", violations[i].description());
+    absl::StrAppend(&message, i == 0 ? ": " : "; ", violations[i].field(), ": ",
+                    violations[i].description());
     *bad_request.add_field_violations() = violations[i];
   }
   absl::Status status(absl::StatusCode::kInvalidArgument, message);
@@ -54,12 +54,12 @@ google::rpc::Status ToRpcStatus(const absl::Status& status) {
   google::rpc::Status out;
   out.set_code(static_cast<int>(status.code()));
   out.set_message(TruncateStatusMessage(status.message()));
-  status.ForEachPayload([&out](absl::string_view type_url,
-                               const absl::Cord& payload) {
-    google::protobuf::Any* any = out.add_details();
-    any->set_type_url(std::string(type_url));
-    any->set_value(std::string(payload));
-  });
+  status.ForEachPayload(
+      [&out](absl::string_view type_url, const absl::Cord& payload) {
+        google::protobuf::Any* any = out.add_details();
+        any->set_type_url(std::string(type_url));
+        any->set_value(std::string(payload));
+      });
   return out;
 }
 

@@ -9,10 +9,10 @@
 #define OPPMATRIX_SERVICES_COMMON_STATUS_UTIL_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 

@@ -4,6 +4,7 @@
 #include <limits>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -52,15 +53,14 @@ absl::string_view KindName(const YAML::Node& node) {
   }
 }
 
-absl::StatusOr<const EnumValueDescriptor*> ParseEnum(
-    const EnumDescriptor* type, absl::string_view text, absl::string_view path) {
-  std::string upper = absl::AsciiStrToUpper(text);
-  if (const EnumValueDescriptor* v = type->FindValueByName(upper)) return v;
-  std::string prefix = EnumValuePrefix(type);
+absl::StatusOr<const EnumValueDescriptor*> ParseEnum(const EnumDescriptor* type,
+                                                     absl::string_view text,
+                                                     absl::string_view path) {
   if (const EnumValueDescriptor* v =
-          type->FindValueByName(absl::StrCat(prefix, upper))) {
+          FindEnumValueByLooseName(type, std::string(text))) {
     return v;
   }
+  std::string prefix = EnumValuePrefix(type);
   std::vector<std::string> names;
   for (int i = 0; i < type->value_count(); ++i) {
     absl::string_view name = type->value(i)->name();
@@ -68,9 +68,9 @@ absl::StatusOr<const EnumValueDescriptor*> ParseEnum(
     if (absl::EndsWith(name, "UNSPECIFIED")) continue;
     names.emplace_back(name);
   }
-  return PathError(path, absl::StrCat("unknown value ", Quote(text),
-                                      " (expected one of: ",
-                                      absl::StrJoin(names, ", "), ")"));
+  return PathError(
+      path, absl::StrCat("unknown value ", Quote(text), " (expected one of: ",
+                         absl::StrJoin(names, ", "), ")"));
 }
 
 absl::StatusOr<double> ParseDouble(absl::string_view text,
@@ -93,16 +93,17 @@ absl::StatusOr<bool> ParseBool(absl::string_view text, absl::string_view path) {
   std::string lower = absl::AsciiStrToLower(text);
   if (lower == "true" || lower == "yes" || lower == "on") return true;
   if (lower == "false" || lower == "no" || lower == "off") return false;
-  return PathError(path, absl::StrCat("expected true or false, got ",
-                                      Quote(text)));
+  return PathError(path,
+                   absl::StrCat("expected true or false, got ", Quote(text)));
 }
 
 template <typename T>
 absl::StatusOr<T> ParseInt(absl::string_view text, absl::string_view path) {
   T value{};
   if (!absl::SimpleAtoi(text, &value)) {
-    return PathError(path, absl::StrCat("expected a whole number in range, got ",
-                                        Quote(text)));
+    return PathError(
+        path,
+        absl::StrCat("expected a whole number in range, got ", Quote(text)));
   }
   return value;
 }
@@ -117,8 +118,8 @@ absl::Status FillWellKnown(const YAML::Node& node, absl::string_view path,
   }
   *handled = true;
   if (!node.IsScalar()) {
-    return PathError(path, absl::StrCat("expected a string, got ",
-                                        KindName(node)));
+    return PathError(path,
+                     absl::StrCat("expected a string, got ", KindName(node)));
   }
   const std::string& text = node.Scalar();
   if (full_name == "google.protobuf.Timestamp") {
@@ -149,8 +150,8 @@ absl::Status SetScalar(const YAML::Node& node, absl::string_view path,
                        const FieldDescriptor* field, Message* message) {
   const Reflection* r = message->GetReflection();
   if (!node.IsScalar()) {
-    return PathError(path,
-                     absl::StrCat("expected a single value, got ", KindName(node)));
+    return PathError(
+        path, absl::StrCat("expected a single value, got ", KindName(node)));
   }
   const std::string& text = node.Scalar();
   const bool rep = field->is_repeated();
@@ -221,20 +222,23 @@ absl::Status FillValue(const YAML::Node& node, absl::string_view path,
 absl::Status FillMap(const YAML::Node& node, absl::string_view path,
                      const FieldDescriptor* field, Message* message) {
   if (!node.IsMap()) {
-    return PathError(path, absl::StrCat("expected a mapping, got ",
-                                        KindName(node)));
+    return PathError(path,
+                     absl::StrCat("expected a mapping, got ", KindName(node)));
   }
   const Descriptor* entry_type = field->message_type();
   const FieldDescriptor* key_field = entry_type->map_key();
   const FieldDescriptor* value_field = entry_type->map_value();
+  absl::flat_hash_set<std::string> seen;
   for (const auto& kv : node) {
     if (!kv.first.IsScalar()) {
       return PathError(path, "map keys must be single values");
     }
     const std::string& key = kv.first.Scalar();
     std::string entry_path = Join(path, key);
+    if (!seen.insert(key).second) return PathError(entry_path, "duplicate key");
     Message* entry = message->GetReflection()->AddMessage(message, field);
-    OPPMATRIX_RETURN_IF_ERROR(SetScalar(kv.first, entry_path, key_field, entry));
+    OPPMATRIX_RETURN_IF_ERROR(
+        SetScalar(kv.first, entry_path, key_field, entry));
     if (kv.second.IsNull()) {
       return PathError(entry_path, "missing value");
     }
@@ -250,12 +254,12 @@ absl::Status FillField(const YAML::Node& node, absl::string_view path,
   if (field->is_map()) return FillMap(node, path, field, message);
   if (field->is_repeated()) {
     if (!node.IsSequence()) {
-      return PathError(path, absl::StrCat("expected a list, got ",
-                                          KindName(node)));
+      return PathError(path,
+                       absl::StrCat("expected a list, got ", KindName(node)));
     }
     for (size_t i = 0; i < node.size(); ++i) {
-      OPPMATRIX_RETURN_IF_ERROR(FillValue(
-          node[i], absl::StrCat(path, "[", i, "]"), field, message));
+      OPPMATRIX_RETURN_IF_ERROR(
+          FillValue(node[i], absl::StrCat(path, "[", i, "]"), field, message));
     }
     return absl::OkStatus();
   }
@@ -268,10 +272,11 @@ absl::Status FillMessage(const YAML::Node& node, absl::string_view path,
   OPPMATRIX_RETURN_IF_ERROR(FillWellKnown(node, path, message, &handled));
   if (handled || node.IsNull()) return absl::OkStatus();
   if (!node.IsMap()) {
-    return PathError(path, absl::StrCat("expected a mapping, got ",
-                                        KindName(node)));
+    return PathError(path,
+                     absl::StrCat("expected a mapping, got ", KindName(node)));
   }
   const Descriptor* type = message->GetDescriptor();
+  absl::flat_hash_set<const FieldDescriptor*> seen;
   for (const auto& kv : node) {
     if (!kv.first.IsScalar()) {
       return PathError(path, "keys must be single values");
@@ -280,6 +285,9 @@ absl::Status FillMessage(const YAML::Node& node, absl::string_view path,
     const FieldDescriptor* field = type->FindFieldByName(key);
     if (field == nullptr) field = type->FindFieldByCamelcaseName(key);
     std::string field_path = Join(path, key);
+    if (field != nullptr && !seen.insert(field).second) {
+      return PathError(field_path, "duplicate key");
+    }
     if (field == nullptr) {
       std::vector<std::string> names;
       for (int i = 0; i < type->field_count(); ++i) {
@@ -307,9 +315,8 @@ absl::Status ParseYamlToMessage(absl::string_view text, Message* message) {
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("line ", e.mark.line + 1, ", column ", e.mark.column + 1,
-                     ": ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg));
   }
   try {
     return FillMessage(root, "", message);

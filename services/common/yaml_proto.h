@@ -18,9 +18,9 @@
 #define OPPMATRIX_SERVICES_COMMON_YAML_PROTO_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "yaml-cpp/yaml.h"
 

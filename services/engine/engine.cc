@@ -45,8 +45,8 @@ struct Derived {
   v1::NeedUrgency need_urgency = v1::NEED_URGENCY_UNSPECIFIED;
   v1::BuyingStage buying_stage = v1::BUYING_STAGE_UNSPECIFIED;
   v1::Industry industry = v1::INDUSTRY_UNSPECIFIED;
-  std::optional<double> amount;           // base currency
-  std::optional<double> annual_revenue;   // base currency
+  std::optional<double> amount;          // base currency
+  std::optional<double> annual_revenue;  // base currency
   std::optional<double> days_since_interaction;
   bool unknown_amount_currency = false;
   bool unknown_revenue_currency = false;
@@ -73,8 +73,8 @@ Derived Derive(const Opportunity& opp, const CompiledRuleset& rules,
   d.customer_type = account.customer_type();
   if (d.customer_type == v1::CUSTOMER_TYPE_UNSPECIFIED) {
     for (const v1::SizeRule& rule : r.customer_type().by_size()) {
-      bool by_employees =
-          rule.min_employees() > 0 && account.employees() >= rule.min_employees();
+      bool by_employees = rule.min_employees() > 0 &&
+                          account.employees() >= rule.min_employees();
       bool by_revenue = rule.min_annual_revenue() > 0 &&
                         d.annual_revenue.has_value() &&
                         *d.annual_revenue >= rule.min_annual_revenue();
@@ -138,11 +138,10 @@ std::string MoneyUnit(const google::type::Money& original,
   if (original.currency_code() == base_currency) {
     return absl::StrCat(" ", base_currency);
   }
-  return absl::StrCat(
-      " ", base_currency, " (",
-      FormatNumber(static_cast<double>(original.units()) +
-                   original.nanos() * 1e-9),
-      " ", original.currency_code(), ")");
+  return absl::StrCat(" ", base_currency, " (",
+                      FormatNumber(static_cast<double>(original.units()) +
+                                   original.nanos() * 1e-9),
+                      " ", original.currency_code(), ")");
 }
 
 Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
@@ -170,11 +169,11 @@ Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
       if (explain) e.detail = absl::StrCat(what, " unknown");
       return;
     }
-    e.value = number < static_cast<int>(f.by_value.size())
-                  ? f.by_value[number]
-                  : 0.0;
+    e.value =
+        number < static_cast<int>(f.by_value.size()) ? f.by_value[number] : 0.0;
     if (explain) {
-      e.detail = absl::StrCat(what, " ", ShortEnumName(t->FindValueByNumber(number)));
+      e.detail =
+          absl::StrCat(what, " ", ShortEnumName(t->FindValueByNumber(number)));
     }
   };
   auto boolean = [&](bool b, absl::string_view yes, absl::string_view no) {
@@ -232,8 +231,7 @@ Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
       categorical(d.buying_stage, v1::BuyingStage_descriptor(), "stage");
       break;
     case v1::SIGNAL_BUDGET_STATUS:
-      categorical(opp.budget_status(), v1::BudgetStatus_descriptor(),
-                  "budget");
+      categorical(opp.budget_status(), v1::BudgetStatus_descriptor(), "budget");
       break;
     case v1::SIGNAL_INDUSTRY:
       categorical(d.industry, v1::Industry_descriptor(), "industry");
@@ -347,14 +345,14 @@ Classification ClassifyValidated(const Opportunity& opp,
 
   std::vector<v1::Reason> reasons;
   std::vector<v1::Reason>* sink = options.with_reasons ? &reasons : nullptr;
-  if (sink != nullptr) reasons.reserve(rules.potential.factors.size() +
-                                       rules.relationship.factors.size());
-  double potential =
-      Round2(ScoreAxis(rules.potential, v1::AXIS_POTENTIAL, opp, d,
-                          r.base_currency(), sink));
-  double relationship = Round2(
-      ScoreAxis(rules.relationship, v1::AXIS_RELATIONSHIP, opp, d,
-                r.base_currency(), sink));
+  if (sink != nullptr)
+    reasons.reserve(rules.potential.factors.size() +
+                    rules.relationship.factors.size());
+  double potential = Round2(ScoreAxis(rules.potential, v1::AXIS_POTENTIAL, opp,
+                                      d, r.base_currency(), sink));
+  double relationship =
+      Round2(ScoreAxis(rules.relationship, v1::AXIS_RELATIONSHIP, opp, d,
+                       r.base_currency(), sink));
 
   Classification c;
   c.set_tenant_id(opp.tenant_id());
@@ -380,6 +378,9 @@ Classification ClassifyValidated(const Opportunity& opp,
   if (d.need_urgency < static_cast<int>(rules.urgency_bonus.size())) {
     priority += rules.urgency_bonus[d.need_urgency];
   }
+  // The stage bonus comes after a clamp, so -100 always gives 0 (closed
+  // deals) and +100 always gives 100.
+  priority = std::clamp(priority, 0.0, 100.0);
   if (d.buying_stage < static_cast<int>(rules.stage_bonus.size())) {
     priority += rules.stage_bonus[d.buying_stage];
   }
@@ -391,7 +392,8 @@ Classification ClassifyValidated(const Opportunity& opp,
               : priority >= g.c_min() ? v1::GRADE_C
                                       : v1::GRADE_D);
 
-  int pband = CompiledRuleset::Band(potential, r.matrix().potential_thresholds());
+  int pband =
+      CompiledRuleset::Band(potential, r.matrix().potential_thresholds());
   int rband =
       CompiledRuleset::Band(relationship, r.matrix().relationship_thresholds());
   const v1::Cell* cell = rules.cells[pband * rules.relationship_bands + rband];
@@ -401,8 +403,9 @@ Classification ClassifyValidated(const Opportunity& opp,
   c.set_relationship_band(rband);
   const v1::Action* action = &cell->action();
   for (const v1::ActionRefinement& refinement : cell->refinements()) {
-    bool type_ok = refinement.customer_type() == v1::CUSTOMER_TYPE_UNSPECIFIED ||
-                   refinement.customer_type() == d.customer_type;
+    bool type_ok =
+        refinement.customer_type() == v1::CUSTOMER_TYPE_UNSPECIFIED ||
+        refinement.customer_type() == d.customer_type;
     bool tier_ok = refinement.value_tier() == v1::VALUE_TIER_UNSPECIFIED ||
                    refinement.value_tier() == tier;
     if (type_ok && tier_ok) {
@@ -414,7 +417,8 @@ Classification ClassifyValidated(const Opportunity& opp,
 
   if (options.with_reasons) {
     SelectReasons(reasons, r.explain().max_reasons());
-    if (!opp.stage().empty() && d.buying_stage == v1::BUYING_STAGE_UNSPECIFIED) {
+    if (!opp.stage().empty() &&
+        d.buying_stage == v1::BUYING_STAGE_UNSPECIFIED) {
       AddNote(reasons, "stage",
               absl::StrCat("unknown stage \"", opp.stage(),
                            "\": add an alias to the ruleset's stages"));
@@ -439,8 +443,9 @@ Classification ClassifyValidated(const Opportunity& opp,
     for (v1::Reason& reason : reasons) *c.add_reasons() = std::move(reason);
   }
   c.set_ruleset_version(rules.version);
-  *c.mutable_classified_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      absl::ToUnixNanos(now));
+  *c.mutable_classified_time() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+          absl::ToUnixNanos(now));
   return c;
 }
 

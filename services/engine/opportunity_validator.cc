@@ -24,8 +24,8 @@ class Checker {
   // Length limit and no control characters.
   void Text(absl::string_view field, absl::string_view value, size_t max) {
     if (value.size() > max) {
-      Add(field, absl::StrCat("must be at most ", max, " bytes, got ",
-                              value.size()));
+      Add(field,
+          absl::StrCat("must be at most ", max, " bytes, got ", value.size()));
       return;
     }
     for (char c : value) {
@@ -70,8 +70,10 @@ class Checker {
                (m.units() < 0 && m.nanos() > 0)) {
       Add(absl::StrCat(field, ".nanos"), "must have the sign of units");
     }
-    if (m.units() < 0 || m.nanos() < 0) {
+    if (m.units() < 0) {
       Add(absl::StrCat(field, ".units"), "must not be negative");
+    } else if (m.units() == 0 && m.nanos() < 0) {
+      Add(absl::StrCat(field, ".nanos"), "must not be negative");
     }
     const std::string& code = m.currency_code();
     bool zero = m.units() == 0 && m.nanos() == 0;
@@ -146,10 +148,9 @@ void ValidateOpportunity(const v1::Opportunity& opp, absl::string_view prefix,
   c.Text("account.name", a.name(), kMaxNameBytes);
   c.Text("account.industry", a.industry(), kMaxShortTextBytes);
   c.NonNegative("account.employees", a.employees());
-  c.Money("account.annual_revenue", a.has_annual_revenue(),
-          a.annual_revenue(), true);
-  c.Enum("account.customer_type", a.customer_type(),
-         v1::CustomerType_IsValid);
+  c.Money("account.annual_revenue", a.has_annual_revenue(), a.annual_revenue(),
+          true);
+  c.Enum("account.customer_type", a.customer_type(), v1::CustomerType_IsValid);
   c.Text("account.country", a.country(), kMaxCountryBytes);
 
   const v1::Relationship& r = opp.relationship();
@@ -163,8 +164,7 @@ void ValidateOpportunity(const v1::Opportunity& opp, absl::string_view prefix,
 
   if (opp.attributes_size() > static_cast<int>(kMaxAttributes)) {
     c.Add("attributes", absl::StrCat("must have at most ", kMaxAttributes,
-                                     " entries, got ",
-                                     opp.attributes_size()));
+                                     " entries, got ", opp.attributes_size()));
   } else {
     for (const auto& [key, value] : opp.attributes()) {
       if (key.empty() || key.size() > kMaxAttributeKeyBytes) {

@@ -14,9 +14,9 @@
 #ifndef OPPMATRIX_SERVICES_ENGINE_OPPORTUNITY_VALIDATOR_H_
 #define OPPMATRIX_SERVICES_ENGINE_OPPORTUNITY_VALIDATOR_H_
 
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "oppmatrix/v1/opportunity.pb.h"
 #include "services/common/status_util.h"
 

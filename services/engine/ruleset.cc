@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -57,14 +57,12 @@ std::string SignalLabel(Signal signal) {
       ShortEnumName(v1::Signal_descriptor()->FindValueByNumber(signal)));
 }
 
-// Finds a short enum name ("SME") in `type`; excludes UNSPECIFIED.
+// Finds an enum value named in a ruleset map key, by its short or full name
+// in any case; excludes UNSPECIFIED.
 const google::protobuf::EnumValueDescriptor* FindShort(
-    const EnumDescriptor* type, absl::string_view short_name) {
-  for (int i = 0; i < type->value_count(); ++i) {
-    const auto* v = type->value(i);
-    if (v->number() != 0 && ShortEnumName(v) == short_name) return v;
-  }
-  return nullptr;
+    const EnumDescriptor* type, const std::string& name) {
+  const auto* v = FindEnumValueByLooseName(type, name);
+  return v != nullptr && v->number() != 0 ? v : nullptr;
 }
 
 std::string ShortNames(const EnumDescriptor* type) {
@@ -78,9 +76,9 @@ std::string ShortNames(const EnumDescriptor* type) {
 }
 
 bool IsCurrencyCode(absl::string_view code) {
-  return code.size() == 3 &&
-         std::all_of(code.begin(), code.end(),
-                     [](char c) { return c >= 'A' && c <= 'Z'; });
+  return code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) {
+           return c >= 'A' && c <= 'Z';
+         });
 }
 
 bool IsCode(absl::string_view code) {
@@ -114,8 +112,8 @@ class Problems {
     if (!std::isfinite(value)) {
       Add(path, "must be finite");
     } else if (value < lo || value > hi) {
-      Add(path, absl::StrCat("must be between ", lo, " and ", hi, ", got ",
-                             value));
+      Add(path,
+          absl::StrCat("must be between ", lo, " and ", hi, ", got ", value));
     }
   }
   absl::Status ToStatus() const {
@@ -134,18 +132,23 @@ void ValidateEnumKeyedMap(const google::protobuf::Map<std::string, double>& map,
   std::vector<std::string> keys;
   for (const auto& [key, value] : map) keys.push_back(key);
   std::sort(keys.begin(), keys.end());
+  absl::flat_hash_map<int, std::string> seen;
   for (const std::string& key : keys) {
     std::string entry = absl::StrCat(path, ".", key);
-    if (FindShort(type, key) == nullptr) {
+    const auto* value = FindShort(type, key);
+    if (value == nullptr) {
       p.Add(entry, absl::StrCat("unknown value (expected one of: ",
                                 ShortNames(type), ")"));
+    } else if (auto [it, inserted] = seen.emplace(value->number(), key);
+               !inserted) {
+      p.Add(entry,
+            absl::StrCat("names the same value as ", path, ".", it->second));
     }
     p.CheckRange(entry, map.at(key), lo, hi);
   }
 }
 
-void ValidateFactor(const v1::Factor& f, absl::string_view path,
-                    Problems& p) {
+void ValidateFactor(const v1::Factor& f, absl::string_view path, Problems& p) {
   if (f.signal() == v1::SIGNAL_UNSPECIFIED) {
     p.Add(absl::StrCat(path, ".signal"), "is required");
     return;
@@ -243,8 +246,7 @@ void ValidateAxis(const v1::ScoreAxis& axis, absl::string_view path,
 template <typename Entry, typename Getter>
 void ValidateAliases(const google::protobuf::RepeatedPtrField<Entry>& entries,
                      absl::string_view path, absl::string_view enum_field,
-                     const EnumDescriptor* type, Getter get_enum,
-                     Problems& p) {
+                     const EnumDescriptor* type, Getter get_enum, Problems& p) {
   // normalised alias -> (where it was defined, enum short name)
   absl::flat_hash_map<std::string, std::pair<std::string, std::string>> owner;
   for (int i = 0; i < type->value_count(); ++i) {
@@ -267,16 +269,15 @@ void ValidateAliases(const google::protobuf::RepeatedPtrField<Entry>& entries,
       const std::string& alias = e.aliases(j);
       std::string key = NormalizeAlias(alias);
       if (key.empty()) {
-        p.Add(apath, absl::StrCat("alias \"", alias,
-                                  "\" has no letters or digits"));
+        p.Add(apath,
+              absl::StrCat("alias \"", alias, "\" has no letters or digits"));
         continue;
       }
       if (alias.size() > 128) {
         p.Add(apath, "must be at most 128 bytes");
         continue;
       }
-      auto [it, inserted] =
-          owner.emplace(key, std::make_pair(apath, target));
+      auto [it, inserted] = owner.emplace(key, std::make_pair(apath, target));
       if (!inserted) {
         p.Add(apath, absl::StrCat("alias \"", alias, "\" for ", target,
                                   " collides with ", it->second.first, " (",
@@ -290,8 +291,7 @@ void ValidateMatrix(const v1::MatrixRules& m, Problems& p) {
   auto check_thresholds = [&p](const google::protobuf::RepeatedField<double>& t,
                                absl::string_view path) {
     if (t.size() + 1 > kMaxMatrixBands) {
-      p.Add(path, absl::StrCat("at most ", kMaxMatrixBands - 1,
-                               " cut points"));
+      p.Add(path, absl::StrCat("at most ", kMaxMatrixBands - 1, " cut points"));
     }
     for (int i = 0; i < t.size(); ++i) {
       std::string tpath = absl::StrCat(path, "[", i, "]");
@@ -319,8 +319,9 @@ void ValidateMatrix(const v1::MatrixRules& m, Problems& p) {
   absl::flat_hash_map<int, int> by_band;
   auto check_action = [&p](const v1::Action& a, absl::string_view path) {
     if (a.code().empty() && a.playbook().empty()) {
-      p.Add(path, "is required: every cell needs an action with a code and "
-                  "a playbook");
+      p.Add(path,
+            "is required: every cell needs an action with a code and "
+            "a playbook");
       return;
     }
     if (!IsCode(a.code())) {
@@ -360,11 +361,10 @@ void ValidateMatrix(const v1::MatrixRules& m, Problems& p) {
     if (bands_ok) {
       int key = c.potential_band() * rbands + c.relationship_band();
       if (auto [it, inserted] = by_band.emplace(key, i); !inserted) {
-        p.Add(cpath, absl::StrCat("potential_band ", c.potential_band(),
-                                  ", relationship_band ",
-                                  c.relationship_band(),
-                                  " is already matrix.cells[", it->second,
-                                  "]"));
+        p.Add(cpath,
+              absl::StrCat("potential_band ", c.potential_band(),
+                           ", relationship_band ", c.relationship_band(),
+                           " is already matrix.cells[", it->second, "]"));
       }
     }
     check_action(c.action(), absl::StrCat(cpath, ".action"));
@@ -381,9 +381,8 @@ void ValidateMatrix(const v1::MatrixRules& m, Problems& p) {
   for (int pb = 0; pb < pbands; ++pb) {
     for (int rb = 0; rb < rbands; ++rb) {
       if (!by_band.contains(pb * rbands + rb)) {
-        p.Add("matrix.cells",
-              absl::StrCat("no cell for potential_band ", pb,
-                           ", relationship_band ", rb));
+        p.Add("matrix.cells", absl::StrCat("no cell for potential_band ", pb,
+                                           ", relationship_band ", rb));
       }
     }
   }
@@ -463,7 +462,8 @@ std::string NormalizeAlias(absl::string_view text) {
   return out;
 }
 
-v1::BuyingStage CompiledRuleset::LookupStage(absl::string_view crm_stage) const {
+v1::BuyingStage CompiledRuleset::LookupStage(
+    absl::string_view crm_stage) const {
   auto it = stages.find(NormalizeAlias(crm_stage));
   return it == stages.end() ? v1::BUYING_STAGE_UNSPECIFIED : it->second;
 }
@@ -559,22 +559,29 @@ absl::Status ValidateRuleset(const Ruleset& r) {
   const v1::UrgencyRules& u = r.urgency();
   if (!(0 < u.urgent_within_days() &&
         u.urgent_within_days() < u.general_within_days())) {
-    p.Add("urgency",
-          "needs 0 < urgent_within_days < general_within_days");
+    p.Add("urgency", "needs 0 < urgent_within_days < general_within_days");
   }
-  ValidateAliases(r.stages(), "stages", "stage", v1::BuyingStage_descriptor(),
-                  [](const v1::StageAliases& e) { return e.stage(); }, p);
-  ValidateAliases(r.industries(), "industries", "industry",
-                  v1::Industry_descriptor(),
-                  [](const v1::IndustryAliases& e) { return e.industry(); },
-                  p);
+  ValidateAliases(
+      r.stages(), "stages", "stage", v1::BuyingStage_descriptor(),
+      [](const v1::StageAliases& e) { return e.stage(); }, p);
+  ValidateAliases(
+      r.industries(), "industries", "industry", v1::Industry_descriptor(),
+      [](const v1::IndustryAliases& e) { return e.industry(); }, p);
 
   const v1::PriorityRules& pr = r.priority();
-  p.CheckRange("priority.potential_weight", pr.potential_weight(), 0, 1e6);
-  p.CheckRange("priority.relationship_weight", pr.relationship_weight(), 0,
-               1e6);
+  for (auto [path, weight] :
+       {std::pair<const char*, double>{"priority.potential_weight",
+                                       pr.potential_weight()},
+        {"priority.relationship_weight", pr.relationship_weight()}}) {
+    if (!std::isfinite(weight)) {
+      p.Add(path, "must be finite");
+    } else if (weight < 0) {
+      p.Add(path, "must not be negative");
+    }
+  }
   if (!(pr.potential_weight() + pr.relationship_weight() > 0)) {
-    p.Add("priority", "potential_weight + relationship_weight must be positive");
+    p.Add("priority",
+          "potential_weight + relationship_weight must be positive");
   }
   ValidateEnumKeyedMap(pr.urgency_bonus(), v1::NeedUrgency_descriptor(),
                        "priority.urgency_bonus", -100, 100, p);
@@ -592,9 +599,8 @@ absl::Status ValidateRuleset(const Ruleset& r) {
   }
   ValidateMatrix(r.matrix(), p);
   if (r.explain().max_reasons() < 1 || r.explain().max_reasons() > 32) {
-    p.Add("explain.max_reasons",
-          absl::StrCat("must be between 1 and 32, got ",
-                       r.explain().max_reasons()));
+    p.Add("explain.max_reasons", absl::StrCat("must be between 1 and 32, got ",
+                                              r.explain().max_reasons()));
   }
   return p.ToStatus();
 }

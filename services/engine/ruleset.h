@@ -13,12 +13,12 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "google/type/money.pb.h"
 #include "oppmatrix/v1/ruleset.pb.h"
 #include "services/common/enum_names.h"

@@ -8,8 +8,8 @@
 #include <string>
 #include <thread>
 
-#include "google/protobuf/text_format.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "oppmatrix/v1/classification_service.grpc.pb.h"
@@ -35,15 +35,21 @@ T ParseText(const std::string& text) {
 }
 
 constexpr char kKeyAccount[] = R"pb(
-  id: "opp-1" tenant_id: "acme" version: 3
+  id: "opp-1"
+  tenant_id: "acme"
+  version: 3
   stage: "Negotiation/Review"
   amount { currency_code: "USD" units: 1200000 }
   need_urgency: NEED_URGENCY_URGENT
   budget_status: BUDGET_STATUS_APPROVED
   account { industry: "Technology" employees: 2500 }
   relationship {
-    contacts_engaged: 6 has_champion: true executive_sponsor: true
-    meetings_last_90_days: 5 existing_customer: true won_deals_with_account: 2
+    contacts_engaged: 6
+    has_champion: true
+    executive_sponsor: true
+    meetings_last_90_days: 5
+    existing_customer: true
+    won_deals_with_account: 2
     last_interaction_time { seconds: 1763640000 }
   }
 )pb";
@@ -93,7 +99,8 @@ TEST_F(ClassificationServiceTest, ClassifiesAKeyAccount) {
   EXPECT_EQ(c.action().code(), "DEDICATED_TEAM");
   EXPECT_EQ(c.grade(), v1::GRADE_A);
   EXPECT_EQ(c.ruleset_version(), server_.rules().version);
-  EXPECT_EQ(c.classified_time().seconds(), absl::ToUnixSeconds(testing::TestNow()));
+  EXPECT_EQ(c.classified_time().seconds(),
+            absl::ToUnixSeconds(testing::TestNow()));
   EXPECT_FALSE(c.reasons().empty());
 }
 
@@ -119,6 +126,8 @@ struct BadCase {
   std::string field;        // expected violated field
 };
 
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
 class BadRequestTest : public ClassificationServiceTest,
                        public ::testing::WithParamInterface<BadCase> {};
 
@@ -136,17 +145,22 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadCase{"MissingId", R"pb(tenant_id: "acme")pb", "opportunity.id"},
         BadCase{"NegativeAmount",
-                R"pb(id: "o" tenant_id: "acme"
+                R"pb(id: "o"
+                     tenant_id: "acme"
                      amount { currency_code: "USD" units: -5 })pb",
                 "opportunity.amount.units"},
-        BadCase{"NaNProbability",
-                R"pb(id: "o" tenant_id: "acme" probability: nan)pb",
+        BadCase{"NaNProbability", R"pb(id: "o"
+                                       tenant_id: "acme"
+                                       probability: nan)pb",
                 "opportunity.probability"},
-        BadCase{"UnknownEnumNumber",
-                R"pb(id: "o" tenant_id: "acme" need_urgency: 17)pb",
+        BadCase{"UnknownEnumNumber", R"pb(id: "o"
+                                          tenant_id: "acme"
+                                          need_urgency: 17)pb",
                 "opportunity.need_urgency"},
         BadCase{"UnknownNestedEnumNumber",
-                R"pb(id: "o" tenant_id: "acme" account { customer_type: 99 })pb",
+                R"pb(id: "o"
+                     tenant_id: "acme"
+                     account { customer_type: 99 })pb",
                 "opportunity.account.customer_type"},
         BadCase{"OverLongName",
                 absl::StrCat(R"pb(id: "o" tenant_id: "acme" name: ")pb",
@@ -171,9 +185,10 @@ TEST_F(ClassificationServiceTest, MissingOpportunityIsNamed) {
 TEST_F(ClassificationServiceTest, BatchWithOneBadItemAnswersEachItem) {
   v1::BatchClassifyRequest request;
   *request.add_opportunities() = Request(kKeyAccount).opportunity();
-  *request.add_opportunities() =
-      ParseText<v1::Opportunity>(R"pb(id: "bad" tenant_id: "acme"
-                                      amount { currency_code: "USD" units: -1 })pb");
+  *request.add_opportunities() = ParseText<v1::Opportunity>(
+      R"pb(id: "bad"
+           tenant_id: "acme"
+           amount { currency_code: "USD" units: -1 })pb");
   v1::Opportunity third = Request(kKeyAccount).opportunity();
   third.set_id("opp-3");
   *request.add_opportunities() = third;
@@ -218,8 +233,9 @@ TEST(ClassificationServiceLimits, BatchOverTheLimitIsRejected) {
 
 TEST_F(ClassificationServiceTest, EmptyBatchAnswersNoResults) {
   v1::BatchClassifyResponse response;
-  ASSERT_TRUE(stub_->BatchClassify(Context().get(), v1::BatchClassifyRequest(),
-                                   &response)
+  ASSERT_TRUE(stub_
+                  ->BatchClassify(Context().get(), v1::BatchClassifyRequest(),
+                                  &response)
                   .ok());
   EXPECT_THAT(response.results(), SizeIs(0));
 }
@@ -228,9 +244,10 @@ TEST_F(ClassificationServiceTest, StreamAnswersInOrderAndSurvivesBadItems) {
   auto context = Context();
   auto stream = stub_->ClassifyStream(context.get());
   std::vector<v1::ClassifyRequest> requests = {
-      Request(kKeyAccount),
-      Request(R"pb(id: "" tenant_id: "acme")pb"),
-      Request(R"pb(id: "small" tenant_id: "acme" stage: "Prospecting"
+      Request(kKeyAccount), Request(R"pb(id: "" tenant_id: "acme")pb"),
+      Request(R"pb(id: "small"
+                   tenant_id: "acme"
+                   stage: "Prospecting"
                    account { employees: 3 industry: "Retail" })pb")};
   for (const auto& r : requests) {
     ASSERT_TRUE(stream->Write(r));
@@ -239,13 +256,12 @@ TEST_F(ClassificationServiceTest, StreamAnswersInOrderAndSurvivesBadItems) {
     if (&r == &requests[1]) {
       EXPECT_EQ(result.status().code(),
                 static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
-      EXPECT_THAT(
-          GetFieldViolations(FromRpcStatus(result.status())),
-          ElementsAre(::testing::Property(&FieldViolation::field, "opportunity.id")));
+      EXPECT_THAT(GetFieldViolations(FromRpcStatus(result.status())),
+                  ElementsAre(::testing::Property(&FieldViolation::field,
+                                                  "opportunity.id")));
     } else {
       EXPECT_EQ(result.status().code(), 0);
-      EXPECT_EQ(result.classification().opportunity_id(),
-                r.opportunity().id());
+      EXPECT_EQ(result.classification().opportunity_id(), r.opportunity().id());
     }
   }
   ASSERT_TRUE(stream->WritesDone());
@@ -256,8 +272,7 @@ TEST_F(ClassificationServiceTest, StreamAnswersInOrderAndSurvivesBadItems) {
 
 TEST_F(ClassificationServiceTest, HealthReportsServing) {
   auto health = grpc::health::v1::Health::NewStub(server_.channel());
-  for (const std::string service :
-       {"", "oppmatrix.v1.ClassificationService"}) {
+  for (const std::string service : {"", "oppmatrix.v1.ClassificationService"}) {
     grpc::health::v1::HealthCheckRequest request;
     request.set_service(service);
     grpc::health::v1::HealthCheckResponse response;
@@ -283,8 +298,8 @@ TEST_F(ClassificationServiceTest, ReflectionListsTheService) {
   grpc::ByteBuffer send(&slice, 1);
   grpc::CompletionQueue cq;
   auto call = generic.PrepareCall(
-      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      &cq);
+      &context,
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   void* tag;
   bool ok;
   call->StartCall(reinterpret_cast<void*>(1));

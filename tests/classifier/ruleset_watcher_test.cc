@@ -43,7 +43,8 @@ TEST_F(RulesetWatcherTest, InvalidFileFailsCreateNamingTheKey) {
   testing::WriteFileAtomically(path_, "name: x\nbogus: 1\n");
   auto w = RulesetWatcher::Create({.path = path_});
   EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(w.status().message()), HasSubstr("bogus: unknown key"));
+  EXPECT_THAT(std::string(w.status().message()),
+              HasSubstr("bogus: unknown key"));
 }
 
 TEST_F(RulesetWatcherTest, ReloadSwapsAGoodFileAndKeepsTheOldOnABadOne) {

@@ -106,9 +106,9 @@ std::string DefaultRulesText() {
 std::string BrokenRulesText() {
   std::string text = DefaultRulesText();
   std::regex first_weight("weight: 30");
-  std::string broken = std::regex_replace(
-      text, first_weight, "weight: .nan",
-      std::regex_constants::format_first_only);
+  std::string broken =
+      std::regex_replace(text, first_weight, "weight: .nan",
+                         std::regex_constants::format_first_only);
   EXPECT_NE(broken, text);
   return broken;
 }
@@ -116,9 +116,9 @@ std::string BrokenRulesText() {
 // The default ruleset under another name (so another version).
 std::string RenamedRulesText(const std::string& name) {
   std::string text = DefaultRulesText();
-  std::string renamed = std::regex_replace(
-      text, std::regex("\nname: default"), "\nname: " + name,
-      std::regex_constants::format_first_only);
+  std::string renamed =
+      std::regex_replace(text, std::regex("\nname: default"), "\nname: " + name,
+                         std::regex_constants::format_first_only);
   EXPECT_NE(renamed, text);
   return renamed;
 }
@@ -164,8 +164,8 @@ TEST(ExecutableTest, BadEnvironmentValueIsAnErrorNamingTheVariable) {
 TEST(ExecutableTest, BrokenRulesetAtStartupStopsTheServer) {
   std::string dir = testing::MakeTempDir();
   testing::WriteFileAtomically(dir + "/rules.yaml", BrokenRulesText());
-  Subprocess p({kClassifier, "--listen=127.0.0.1:0",
-                "--rules=" + dir + "/rules.yaml"});
+  Subprocess p(
+      {kClassifier, "--listen=127.0.0.1:0", "--rules=" + dir + "/rules.yaml"});
   EXPECT_EQ(p.Wait(absl::Seconds(30)), 1);
   EXPECT_THAT(p.Stderr(), HasSubstr("potential.factors[0].weight: must be "
                                     "finite"));
@@ -207,6 +207,9 @@ TEST(ExecutableTest, ReloadsOnSighupKeepsOldOnBadFileAndDrainsOnSigterm) {
   ASSERT_TRUE(p.WaitForStderr("-> second@", absl::Seconds(30)));
   EXPECT_THAT(version(), HasSubstr("second@"));
 
+  // An idle client connection would hold the drain until gRPC's GOAWAY
+  // timeout; close it like a departing client does.
+  client->reset();
   p.Signal(SIGTERM);
   EXPECT_EQ(p.Wait(absl::Seconds(30)), 0);
   EXPECT_THAT(p.Stderr(), HasSubstr("SIGTERM: draining"));

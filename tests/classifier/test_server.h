@@ -6,11 +6,11 @@
 #ifndef OPPMATRIX_TESTS_CLASSIFIER_TEST_SERVER_H_
 #define OPPMATRIX_TESTS_CLASSIFIER_TEST_SERVER_H_
 
-#include <memory>
-#include <string>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+
+#include <memory>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -36,8 +36,7 @@ inline std::shared_ptr<const CompiledRuleset> DefaultRules() {
 
 class TestClassifier {
  public:
-  explicit TestClassifier(int max_batch_size = 1000)
-      : rules_(DefaultRules()) {
+  explicit TestClassifier(int max_batch_size = 1000) : rules_(DefaultRules()) {
     ClassifierServer::Options options;
     options.listen = "127.0.0.1:0";
     options.service.max_batch_size = max_batch_size;

@@ -65,7 +65,8 @@ TEST(ClassificationClientTest, InvalidArgumentKeepsTheFieldViolations) {
   for (const auto& v : GetFieldViolations(c.status())) {
     fields.push_back(v.field());
   }
-  EXPECT_THAT(fields, ElementsAre("opportunity.id", "opportunity.amount.units"));
+  EXPECT_THAT(fields,
+              ElementsAre("opportunity.id", "opportunity.amount.units"));
 }
 
 TEST(ClassificationClientTest, BatchAndStream) {
@@ -179,7 +180,8 @@ TEST(ClassificationClientRetryTest, ServiceConfigNamesTheRetryPolicy) {
   ClientOptions options;
   std::string json = ServiceConfigJson(options);
   EXPECT_THAT(json, ::testing::HasSubstr(R"("maxAttempts":4)"));
-  EXPECT_THAT(json, ::testing::HasSubstr(R"("retryableStatusCodes":["UNAVAILABLE"])"));
+  EXPECT_THAT(
+      json, ::testing::HasSubstr(R"("retryableStatusCodes":["UNAVAILABLE"])"));
   EXPECT_THAT(json, ::testing::HasSubstr("oppmatrix.v1.ClassificationService"));
 }
 

@@ -114,8 +114,8 @@ TEST(OppctlStandaloneTest, UnreachableServerExitsThree) {
 }
 
 TEST(OppctlStandaloneTest, RulesCheck) {
-  Subprocess good({kOppctl, "rules", "check",
-                   OPPMATRIX_SOURCE_DIR "/rules/default.yaml"});
+  Subprocess good(
+      {kOppctl, "rules", "check", OPPMATRIX_SOURCE_DIR "/rules/default.yaml"});
   EXPECT_EQ(good.Wait(absl::Seconds(30)), 0) << good.Stderr();
   EXPECT_THAT(good.Stdout(), HasSubstr("OK, version default@"));
   Subprocess usage({kOppctl, "frobnicate"});

@@ -107,8 +107,7 @@ inline v1::Ruleset DefaultRulesetProto() {
 
 // Compiles `rules`; a validation error fails the current test and gives
 // null.
-inline std::shared_ptr<const CompiledRuleset> CompileOrFail(
-    v1::Ruleset rules) {
+inline std::shared_ptr<const CompiledRuleset> CompileOrFail(v1::Ruleset rules) {
   absl::StatusOr<std::shared_ptr<const CompiledRuleset>> compiled =
       CompileRuleset(std::move(rules));
   if (!compiled.ok()) {

@@ -59,10 +59,10 @@ Subprocess::Subprocess(std::vector<std::string> argv,
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     int in = open((dir_ + "/stdin").c_str(), O_RDONLY);
-    int out = open((dir_ + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                   0644);
-    int err = open((dir_ + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                   0644);
+    int out =
+        open((dir_ + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err =
+        open((dir_ + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
@@ -95,8 +95,8 @@ int Subprocess::Wait(absl::Duration timeout) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       exited_ = true;
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : 128 + WTERMSIG(status);
+      exit_code_ =
+          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       return exit_code_;
     }
     if (absl::Now() > deadline) {
@@ -118,8 +118,8 @@ bool Subprocess::WaitForStderr(const std::string& text,
     int status = 0;
     if (!exited_ && waitpid(pid_, &status, WNOHANG) == pid_) {
       exited_ = true;
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : 128 + WTERMSIG(status);
+      exit_code_ =
+          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       return absl::StrContains(Stderr(), text);
     }
     absl::SleepFor(absl::Milliseconds(10));
