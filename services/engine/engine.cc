@@ -161,8 +161,7 @@ Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
       e.detail = absl::StrCat(what, " ", FormatNumber(*x), unit);
     }
   };
-  auto categorical = [&](int number, const google::protobuf::EnumDescriptor* t,
-                         absl::string_view what) {
+  auto categorical = [&](int number, absl::string_view what) {
     if (number == 0) {
       e.missing = true;
       e.value = f.missing;
@@ -172,8 +171,7 @@ Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
     e.value =
         number < static_cast<int>(f.by_value.size()) ? f.by_value[number] : 0.0;
     if (explain) {
-      e.detail =
-          absl::StrCat(what, " ", ShortEnumName(t->FindValueByNumber(number)));
+      e.detail = absl::StrCat(what, " ", f.value_names[number]);
     }
   };
   auto boolean = [&](bool b, absl::string_view yes, absl::string_view no) {
@@ -221,20 +219,19 @@ Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
       }
       break;
     case v1::SIGNAL_CUSTOMER_TYPE:
-      categorical(d.customer_type, v1::CustomerType_descriptor(),
-                  "customer type");
+      categorical(d.customer_type, "customer type");
       break;
     case v1::SIGNAL_NEED_URGENCY:
-      categorical(d.need_urgency, v1::NeedUrgency_descriptor(), "need");
+      categorical(d.need_urgency, "need");
       break;
     case v1::SIGNAL_BUYING_STAGE:
-      categorical(d.buying_stage, v1::BuyingStage_descriptor(), "stage");
+      categorical(d.buying_stage, "stage");
       break;
     case v1::SIGNAL_BUDGET_STATUS:
-      categorical(opp.budget_status(), v1::BudgetStatus_descriptor(), "budget");
+      categorical(opp.budget_status(), "budget");
       break;
     case v1::SIGNAL_INDUSTRY:
-      categorical(d.industry, v1::Industry_descriptor(), "industry");
+      categorical(d.industry, "industry");
       break;
     case v1::SIGNAL_HAS_CHAMPION:
       boolean(rel.has_champion(), "has a champion", "no champion");
@@ -263,76 +260,78 @@ Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
   return e;
 }
 
-// Scores one axis; appends a reason per factor with a non-zero effect when
-// `reasons` is not null.
+// One factor's effect on its axis score; reasons are built from the few
+// effects that are kept, so only those pay for text.
+struct Effect {
+  const CompiledFactor* factor;
+  v1::Axis axis;
+  double contribution;
+};
+
+// Scores one axis; records each factor's non-zero effect when `effects` is
+// not null.
 double ScoreAxis(const CompiledAxis& axis, v1::Axis which,
                  const Opportunity& opp, const Derived& d,
                  const std::string& base_currency,
-                 std::vector<v1::Reason>* reasons) {
+                 std::vector<Effect>* effects) {
   double sum = 0;
   for (const CompiledFactor& f : axis.factors) {
     if (f.weight == 0) continue;
-    Evaluated e = EvalFactor(f, opp, d, base_currency, reasons != nullptr);
+    Evaluated e = EvalFactor(f, opp, d, base_currency, /*explain=*/false);
     sum += f.weight * e.value;
-    if (reasons != nullptr) {
+    if (effects != nullptr) {
       double contribution =
           Round2(100.0 * f.weight * (e.value - 0.5) / axis.total_weight);
-      if (contribution == 0) continue;
-      v1::Reason& r = reasons->emplace_back();
-      r.set_factor(f.label);
-      r.set_axis(which);
-      r.set_contribution(contribution);
-      r.set_detail(std::move(e.detail));
+      if (contribution != 0) effects->push_back({&f, which, contribution});
     }
   }
   return std::clamp(100.0 * sum / axis.total_weight, 0.0, 100.0);
 }
 
-// Keeps the strongest positive and negative reasons, `max` in all: the top
+// Keeps the strongest positive and negative effects, `max` in all: the top
 // positive and top negative are always kept when present, the rest go by
 // size. Output: positives (largest first), then negatives (most negative
 // first). Ties break by axis then factor name, so the order is stable.
-void SelectReasons(std::vector<v1::Reason>& reasons, int max) {
-  auto by_strength = [](const v1::Reason& a, const v1::Reason& b) {
-    double fa = std::fabs(a.contribution()), fb = std::fabs(b.contribution());
+void SelectEffects(std::vector<Effect>& effects, int max) {
+  auto by_strength = [](const Effect& a, const Effect& b) {
+    double fa = std::fabs(a.contribution), fb = std::fabs(b.contribution);
     if (fa != fb) return fa > fb;
-    if (a.axis() != b.axis()) return a.axis() < b.axis();
-    return a.factor() < b.factor();
+    if (a.axis != b.axis) return a.axis < b.axis;
+    return a.factor->label < b.factor->label;
   };
-  std::stable_sort(reasons.begin(), reasons.end(), by_strength);
-  if (static_cast<int>(reasons.size()) > max && max >= 2) {
+  std::stable_sort(effects.begin(), effects.end(), by_strength);
+  if (static_cast<int>(effects.size()) > max && max >= 2) {
     auto first_negative =
-        std::find_if(reasons.begin(), reasons.end(),
-                     [](const v1::Reason& r) { return r.contribution() < 0; });
+        std::find_if(effects.begin(), effects.end(),
+                     [](const Effect& e) { return e.contribution < 0; });
     auto first_positive =
-        std::find_if(reasons.begin(), reasons.end(),
-                     [](const v1::Reason& r) { return r.contribution() > 0; });
-    auto last_kept = reasons.begin() + max;
+        std::find_if(effects.begin(), effects.end(),
+                     [](const Effect& e) { return e.contribution > 0; });
+    auto last_kept = effects.begin() + max;
     // Make room for the strongest of a sign the cut would drop entirely.
     for (auto it : {first_negative, first_positive}) {
-      if (it != reasons.end() && it >= last_kept) {
+      if (it != effects.end() && it >= last_kept) {
         std::rotate(last_kept - 1, it, it + 1);
       }
     }
   }
-  if (static_cast<int>(reasons.size()) > max) reasons.resize(max);
-  std::stable_sort(reasons.begin(), reasons.end(),
-                   [&](const v1::Reason& a, const v1::Reason& b) {
-                     bool pa = a.contribution() > 0, pb = b.contribution() > 0;
+  if (static_cast<int>(effects.size()) > max) effects.resize(max);
+  std::stable_sort(effects.begin(), effects.end(),
+                   [&](const Effect& a, const Effect& b) {
+                     bool pa = a.contribution > 0, pb = b.contribution > 0;
                      if (pa != pb) return pa;
                      if (pa) return by_strength(a, b);
-                     return a.contribution() != b.contribution()
-                                ? a.contribution() < b.contribution()
+                     return a.contribution != b.contribution
+                                ? a.contribution < b.contribution
                                 : by_strength(a, b);
                    });
 }
 
-void AddNote(std::vector<v1::Reason>& notes, absl::string_view factor,
-             std::string detail) {
-  v1::Reason& r = notes.emplace_back();
-  r.set_factor(std::string(factor));
-  r.set_axis(v1::AXIS_UNSPECIFIED);
-  r.set_detail(std::move(detail));
+void AddNote(Classification& c, absl::string_view factor, std::string detail) {
+  v1::Reason* r = c.add_reasons();
+  r->set_factor(std::string(factor));
+  r->set_axis(v1::AXIS_UNSPECIFIED);
+  r->set_detail(std::move(detail));
 }
 
 }  // namespace
@@ -343,10 +342,10 @@ Classification ClassifyValidated(const Opportunity& opp,
   const v1::Ruleset& r = rules.proto;
   Derived d = Derive(opp, rules, now);
 
-  std::vector<v1::Reason> reasons;
-  std::vector<v1::Reason>* sink = options.with_reasons ? &reasons : nullptr;
+  std::vector<Effect> effects;
+  std::vector<Effect>* sink = options.with_reasons ? &effects : nullptr;
   if (sink != nullptr)
-    reasons.reserve(rules.potential.factors.size() +
+    effects.reserve(rules.potential.factors.size() +
                     rules.relationship.factors.size());
   double potential = Round2(ScoreAxis(rules.potential, v1::AXIS_POTENTIAL, opp,
                                       d, r.base_currency(), sink));
@@ -416,31 +415,40 @@ Classification ClassifyValidated(const Opportunity& opp,
   *c.mutable_action() = *action;
 
   if (options.with_reasons) {
-    SelectReasons(reasons, r.explain().max_reasons());
+    SelectEffects(effects, r.explain().max_reasons());
+    c.mutable_reasons()->Reserve(static_cast<int>(effects.size()) + 2);
+    for (const Effect& e : effects) {
+      v1::Reason* reason = c.add_reasons();
+      reason->set_factor(e.factor->label);
+      reason->set_axis(e.axis);
+      reason->set_contribution(e.contribution);
+      reason->set_detail(
+          EvalFactor(*e.factor, opp, d, r.base_currency(), /*explain=*/true)
+              .detail);
+    }
     if (!opp.stage().empty() &&
         d.buying_stage == v1::BUYING_STAGE_UNSPECIFIED) {
-      AddNote(reasons, "stage",
+      AddNote(c, "stage",
               absl::StrCat("unknown stage \"", opp.stage(),
                            "\": add an alias to the ruleset's stages"));
     }
     if (!opp.account().industry().empty() &&
         d.industry == v1::INDUSTRY_UNSPECIFIED) {
-      AddNote(reasons, "industry",
+      AddNote(c, "industry",
               absl::StrCat("unknown industry \"", opp.account().industry(),
                            "\": add an alias to the ruleset's industries"));
     }
     if (d.unknown_amount_currency) {
-      AddNote(reasons, "amount",
+      AddNote(c, "amount",
               absl::StrCat("unknown currency \"", opp.amount().currency_code(),
                            "\": add it to the ruleset's currency_rates"));
     }
     if (d.unknown_revenue_currency) {
-      AddNote(reasons, "annual_revenue",
+      AddNote(c, "annual_revenue",
               absl::StrCat("unknown currency \"",
                            opp.account().annual_revenue().currency_code(),
                            "\": add it to the ruleset's currency_rates"));
     }
-    for (v1::Reason& reason : reasons) *c.add_reasons() = std::move(reason);
   }
   c.set_ruleset_version(rules.version);
   *c.mutable_classified_time() =

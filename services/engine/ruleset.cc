@@ -412,6 +412,11 @@ CompiledFactor CompileFactor(const v1::Factor& f) {
       max = std::max(max, info.enum_type->value(i)->number());
     }
     out.by_value.assign(max + 1, 0.0);
+    out.value_names.assign(max + 1, "");
+    for (int i = 0; i < info.enum_type->value_count(); ++i) {
+      const auto* v = info.enum_type->value(i);
+      out.value_names[v->number()] = ShortEnumName(v);
+    }
     for (const auto& [key, value] : f.values()) {
       out.by_value[FindShort(info.enum_type, key)->number()] = value;
     }

@@ -39,6 +39,8 @@ struct CompiledFactor {
   std::vector<std::pair<double, double>> curve;
   // Categorical signals: score by enum number (booleans: [false, true]).
   std::vector<double> by_value;
+  // Enum signals: the short value name by enum number, for reasons.
+  std::vector<std::string> value_names;
   double missing = 0;
 };
 
