@@ -1,7 +1,5 @@
 #include "services/engine/ruleset.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -10,10 +8,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "oppmatrix/v1/dimensions.pb.h"
 #include "services/common/file_util.h"
+#include "services/common/hash_util.h"
 #include "services/common/status_macros.h"
 #include "services/common/yaml_proto.h"
 
@@ -388,14 +385,6 @@ void ValidateMatrix(const v1::MatrixRules& m, Problems& p) {
   }
 }
 
-std::string Sha256Hex(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), len));
-}
-
 CompiledFactor CompileFactor(const v1::Factor& f) {
   CompiledFactor out;
   out.signal = f.signal();
@@ -611,14 +600,8 @@ absl::Status ValidateRuleset(const Ruleset& r) {
 }
 
 std::string RulesetVersion(const Ruleset& rules) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream raw(&bytes);
-    google::protobuf::io::CodedOutputStream out(&raw);
-    out.SetSerializationDeterministic(true);
-    rules.SerializeToCodedStream(&out);
-  }
-  return absl::StrCat(rules.name(), "@", Sha256Hex(bytes).substr(0, 12));
+  return absl::StrCat(rules.name(), "@",
+                      Sha256Hex(DeterministicBytes(rules)).substr(0, 12));
 }
 
 absl::StatusOr<std::shared_ptr<const CompiledRuleset>> CompileRuleset(
