@@ -8,12 +8,24 @@
 
 namespace oppmatrix {
 
-std::string Sha256Hex(absl::string_view data) {
+namespace {
+
+std::string DigestHex(absl::string_view data, const EVP_MD* md) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr);
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+}  // namespace
+
+std::string Sha256Hex(absl::string_view data) {
+  return DigestHex(data, EVP_sha256());
+}
+
+std::string Sha1Hex(absl::string_view data) {
+  return DigestHex(data, EVP_sha1());
 }
 
 std::string DeterministicBytes(const google::protobuf::MessageLite& message) {

@@ -15,6 +15,9 @@ namespace oppmatrix {
 // Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(absl::string_view data);
 
+// Lower-case hex SHA-1 of `data` (how Redis names a script: EVALSHA).
+std::string Sha1Hex(absl::string_view data);
+
 // The message encoded with deterministic serialization (map entries
 // sorted).
 std::string DeterministicBytes(const google::protobuf::MessageLite& message);

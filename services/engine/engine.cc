@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +53,26 @@ struct Derived {
   bool unknown_amount_currency = false;
   bool unknown_revenue_currency = false;
 };
+
+// `value` (finite, >= 0) as Money in `currency`, rounded to whole nanos.
+google::type::Money ToMoney(double value, const std::string& currency) {
+  google::type::Money m;
+  m.set_currency_code(currency);
+  // Beyond int64 (only reachable through an extreme rate): saturate.
+  if (value >= 9.2e18) {
+    m.set_units(std::numeric_limits<int64_t>::max());
+    return m;
+  }
+  double units = std::floor(value);
+  int64_t nanos = std::llround((value - units) * 1e9);
+  if (nanos >= 1000000000) {
+    units += 1;
+    nanos -= 1000000000;
+  }
+  m.set_units(static_cast<int64_t>(units));
+  m.set_nanos(static_cast<int32_t>(nanos));
+  return m;
+}
 
 bool HasMoney(bool present, const google::type::Money& m) {
   return present && (m.units() != 0 || m.nanos() != 0);
@@ -451,6 +473,9 @@ Classification ClassifyValidated(const Opportunity& opp,
     }
   }
   c.set_ruleset_version(rules.version);
+  if (d.amount.has_value()) {
+    *c.mutable_amount() = ToMoney(*d.amount, r.base_currency());
+  }
   *c.mutable_classified_time() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
           absl::ToUnixNanos(now));

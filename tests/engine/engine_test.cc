@@ -281,6 +281,20 @@ TEST(CustomerTypeTest, AmountIsConvertedToTheBaseCurrency) {
   }
 }
 
+TEST(ResultAmountTest, IsTheAmountInTheBaseCurrency) {
+  Classification eur = ClassifyOk(Opp(R"pb(
+    amount { currency_code: "EUR" units: 100 nanos: 500000000 }
+  )pb"));
+  // 100.5 EUR * 1.08 = 108.54 USD.
+  EXPECT_EQ(eur.amount().currency_code(), "USD");
+  EXPECT_EQ(eur.amount().units(), 108);
+  EXPECT_NEAR(eur.amount().nanos(), 540000000, 1);
+  EXPECT_FALSE(ClassifyOk(Opp("")).has_amount());
+  EXPECT_FALSE(
+      ClassifyOk(Opp(R"pb(amount { currency_code: "XYZ" units: 5 })pb"))
+          .has_amount());
+}
+
 // ---------------------------------------------------------------------------
 // Value tier
 // ---------------------------------------------------------------------------

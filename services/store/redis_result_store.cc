@@ -1,0 +1,510 @@
+#include "services/store/redis_result_store.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/common/hash_util.h"
+#include "services/common/status_macros.h"
+#include "services/store/redis_scripts.h"
+
+namespace oppmatrix {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Largest amount one result adds to a cell total, in cents (10^13 units of
+// the base currency): keeps the totals exact in a double.
+constexpr int64_t kMaxCents = 1'000'000'000'000'000;
+
+int64_t ToCents(const v1::Classification& c) {
+  if (!c.has_amount()) return 0;
+  const google::type::Money& m = c.amount();
+  if (m.units() >= kMaxCents / 100) return kMaxCents;
+  int64_t cents = m.units() * 100 + (m.nanos() + 5'000'000) / 10'000'000;
+  return std::clamp<int64_t>(cents, 0, kMaxCents);
+}
+
+int64_t ToMillis(absl::Time t) { return absl::ToUnixMillis(t); }
+
+// "%.17g": what Redis prints for a sorted-set score, so equal doubles give
+// equal strings.
+std::string Score(double value) { return absl::StrFormat("%.17g", value); }
+
+absl::Status ReplyError(const RedisReply& reply, absl::string_view what) {
+  return absl::InternalError(
+      absl::StrCat("redis ", what, ": ",
+                   reply.is_error() ? reply.str : "unexpected reply type"));
+}
+
+// Parses a stored result, with `prev` as its previous_cell.
+absl::StatusOr<v1::Classification> ParseResult(const std::string& bytes,
+                                               const std::string& prev) {
+  v1::Classification c;
+  if (!c.ParseFromString(bytes)) {
+    return absl::DataLossError("redis: a stored result does not parse");
+  }
+  c.set_previous_cell(prev);
+  return c;
+}
+
+// A reply element as a string ("" for nil).
+const std::string& Str(const RedisReply& r) { return r.str; }
+
+bool IsNil(const RedisReply& r) { return r.type == RedisReply::Type::kNil; }
+
+// The page token of ListOpportunities: "<score>|<id>", web-safe base64.
+std::string ListToken(absl::string_view score, absl::string_view id) {
+  return absl::WebSafeBase64Escape(absl::StrCat(score, "|", id));
+}
+
+absl::Status ParseListToken(absl::string_view token, std::string* score,
+                            std::string* id) {
+  std::string raw;
+  double unused;
+  if (absl::WebSafeBase64Unescape(token, &raw)) {
+    std::pair<std::string, std::string> parts =
+        absl::StrSplit(raw, absl::MaxSplits('|', 1));
+    if (!parts.second.empty() && absl::SimpleAtod(parts.first, &unused)) {
+      *score = parts.first;
+      *id = parts.second;
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError("page_token: is not a token this "
+                                    "service gave out");
+}
+
+// A stream entry id: "<ms>-<seq>".
+bool IsStreamId(absl::string_view id) {
+  std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(id, absl::MaxSplits('-', 1));
+  uint64_t a, b;
+  return absl::SimpleAtoi(parts.first, &a) &&
+         absl::SimpleAtoi(parts.second, &b);
+}
+
+// Members entry: "cell|cents|priority|ct|ind|stage".
+struct Member {
+  std::string cell;
+  int64_t cents = 0;
+  double priority = 0;
+  int customer_type = 0;
+  int industry = 0;
+  int buying_stage = 0;
+};
+
+bool ParseMember(absl::string_view value, Member* m) {
+  std::vector<absl::string_view> f = absl::StrSplit(value, '|');
+  if (f.size() != 6) return false;
+  m->cell = std::string(f[0]);
+  return absl::SimpleAtoi(f[1], &m->cents) &&
+         absl::SimpleAtod(f[2], &m->priority) &&
+         absl::SimpleAtoi(f[3], &m->customer_type) &&
+         absl::SimpleAtoi(f[4], &m->industry) &&
+         absl::SimpleAtoi(f[5], &m->buying_stage);
+}
+
+}  // namespace
+
+RedisResultStore::Script RedisResultStore::MakeScript(const char* body) {
+  std::string source = absl::StrCat(redis_scripts::kPrologue, body);
+  std::string sha = Sha1Hex(source);
+  return {std::move(source), std::move(sha)};
+}
+
+RedisResultStore::RedisResultStore(RedisPool* pool, Options options)
+    : pool_(pool),
+      options_(std::move(options)),
+      put_(MakeScript(redis_scripts::kPut)),
+      delete_(MakeScript(redis_scripts::kDelete)),
+      matrix_(MakeScript(redis_scripts::kMatrix)),
+      list_(MakeScript(redis_scripts::kList)) {}
+
+std::string RedisResultStore::TenantPrefix(absl::string_view tenant_id) const {
+  return absl::StrCat(options_.key_prefix, ":{", tenant_id, "}:");
+}
+
+RedisCommand RedisResultStore::EvalSha(const Script& script,
+                                       absl::string_view tenant_id,
+                                       absl::string_view fifth_key,
+                                       std::vector<std::string> args) const {
+  std::string prefix = TenantPrefix(tenant_id);
+  RedisCommand cmd;
+  cmd.reserve(9 + args.size());
+  cmd.push_back("EVALSHA");
+  cmd.push_back(script.sha);
+  cmd.push_back(fifth_key.empty() ? std::string("4") : std::string("5"));
+  for (const char* key : {"members", "stats", "expiry", "transitions"}) {
+    cmd.push_back(absl::StrCat(prefix, key));
+  }
+  if (!fifth_key.empty()) cmd.push_back(absl::StrCat(prefix, fifth_key));
+  cmd.push_back(std::move(prefix));
+  for (std::string& arg : args) cmd.push_back(std::move(arg));
+  return cmd;
+}
+
+absl::StatusOr<std::vector<RedisReply>> RedisResultStore::Run(
+    std::vector<RedisCommand> cmds, absl::Time deadline) {
+  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
+                             pool_->Pipeline(cmds, deadline));
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].is_error() && absl::StartsWith(replies[i].str, "NOSCRIPT")) {
+      missing.push_back(i);
+    }
+  }
+  if (missing.empty()) return replies;
+  // Redis lost its script cache (restart, SCRIPT FLUSH, failover): load the
+  // scripts and re-run only the commands that were refused, which did not
+  // run.
+  std::vector<RedisCommand> retry;
+  for (const Script* s : {&put_, &delete_, &matrix_, &list_}) {
+    retry.push_back({"SCRIPT", "LOAD", s->source});
+  }
+  const size_t loads = retry.size();
+  for (size_t i : missing) retry.push_back(cmds[i]);
+  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> again,
+                             pool_->Pipeline(retry, deadline));
+  for (size_t i = 0; i < loads; ++i) {
+    if (again[i].is_error()) return ReplyError(again[i], "SCRIPT LOAD");
+  }
+  for (size_t j = 0; j < missing.size(); ++j) {
+    replies[missing[j]] = std::move(again[loads + j]);
+  }
+  return replies;
+}
+
+absl::StatusOr<std::vector<std::optional<v1::Classification>>>
+RedisResultStore::Lookup(absl::Span<const CacheKey> keys,
+                         const CacheCriteria& criteria, absl::Time deadline) {
+  std::vector<std::optional<v1::Classification>> out(keys.size());
+  if (keys.empty()) return out;
+  std::vector<RedisCommand> cmds;
+  cmds.reserve(keys.size());
+  for (const CacheKey& k : keys) {
+    cmds.push_back({"HMGET",
+                    absl::StrCat(TenantPrefix(k.tenant_id), "opp:",
+                                 k.opportunity_id),
+                    "fp", "rv", "rs", "at", "c", "prev"});
+  }
+  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
+                             Run(std::move(cmds), deadline));
+  const int64_t not_before =
+      criteria.not_before == absl::InfinitePast()
+          ? std::numeric_limits<int64_t>::min()
+          : ToMillis(criteria.not_before);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const RedisReply& r = replies[i];
+    if (r.type != RedisReply::Type::kArray || r.elements.size() != 6) {
+      return ReplyError(r, "HMGET");
+    }
+    const std::vector<RedisReply>& f = r.elements;
+    int64_t at = 0;
+    if (IsNil(f[0]) || Str(f[0]) != keys[i].fingerprint ||
+        Str(f[1]) != criteria.ruleset_version ||
+        (criteria.with_reasons && Str(f[2]) != "1") ||
+        !absl::SimpleAtoi(Str(f[3]), &at) || at < not_before || IsNil(f[4])) {
+      continue;
+    }
+    OPPMATRIX_ASSIGN_OR_RETURN(out[i], ParseResult(Str(f[4]), Str(f[5])));
+    if (!criteria.with_reasons) out[i]->clear_reasons();
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
+    absl::Span<const PutItem> items, absl::Time now, absl::Time deadline) {
+  std::vector<PutOutcome> out(items.size());
+  if (items.empty()) return out;
+  const int64_t now_ms = ToMillis(now);
+  const int64_t ttl_ms = absl::ToInt64Milliseconds(options_.result_ttl);
+  std::vector<RedisCommand> cmds;
+  cmds.reserve(items.size());
+  for (const PutItem& item : items) {
+    const v1::Classification& c = *item.classification;
+    v1::Classification stored = c;
+    stored.clear_previous_cell();  // kept in its own field, see "prev"
+    std::string bytes;
+    stored.SerializeToString(&bytes);
+    int64_t at = TimeUtil::TimestampToMilliseconds(c.classified_time());
+    cmds.push_back(EvalSha(
+        put_, c.tenant_id(), "",
+        {c.opportunity_id(), c.cell(), Score(c.priority_score()),
+         absl::StrCat(ToCents(c)),
+         absl::StrCat(static_cast<int>(c.customer_type()), "|",
+                      static_cast<int>(c.industry()), "|",
+                      static_cast<int>(c.buying_stage())),
+         std::move(bytes), item.fingerprint, c.ruleset_version(),
+         item.with_reasons ? "1" : "0", absl::StrCat(at),
+         absl::StrCat(ttl_ms), absl::StrCat(now_ms),
+         absl::StrCat(now_ms + ttl_ms),
+         absl::StrCat(options_.transitions_max_len), c.tenant_id(),
+         Score(c.potential_score()), Score(c.relationship_score())}));
+  }
+  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
+                             Run(std::move(cmds), deadline));
+  for (size_t i = 0; i < items.size(); ++i) {
+    const RedisReply& r = replies[i];
+    if (r.type != RedisReply::Type::kArray || r.elements.size() != 2) {
+      return ReplyError(r, "storing a result");
+    }
+    out[i].previous_cell = Str(r.elements[0]);
+    out[i].moved = r.elements[1].integer == 1;
+  }
+  return out;
+}
+
+absl::StatusOr<v1::Classification> RedisResultStore::Get(
+    absl::string_view tenant_id, absl::string_view id, absl::Time deadline) {
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> replies,
+      Run({{"HMGET", absl::StrCat(TenantPrefix(tenant_id), "opp:", id), "c",
+            "prev"}},
+          deadline));
+  const RedisReply& r = replies[0];
+  if (r.type != RedisReply::Type::kArray || r.elements.size() != 2) {
+    return ReplyError(r, "HMGET");
+  }
+  if (IsNil(r.elements[0])) {
+    return absl::NotFoundError(absl::StrCat(
+        "no stored classification for tenant \"", tenant_id,
+        "\" opportunity \"", id, "\""));
+  }
+  return ParseResult(Str(r.elements[0]), Str(r.elements[1]));
+}
+
+absl::Status RedisResultStore::Delete(absl::string_view tenant_id,
+                                      absl::string_view id,
+                                      absl::Time deadline) {
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> replies,
+      Run({EvalSha(delete_, tenant_id, "", {std::string(id)})}, deadline));
+  if (replies[0].type != RedisReply::Type::kInteger) {
+    return ReplyError(replies[0], "deleting a result");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<StoredCell>> RedisResultStore::Matrix(
+    absl::string_view tenant_id, const MatrixFilter& filter, int top_n,
+    absl::Time now, absl::Time deadline) {
+  const std::string now_ms = absl::StrCat(ToMillis(now));
+  std::vector<StoredCell> cells;
+  if (filter.empty()) {
+    // The running totals answer directly: O(cells + top_n).
+    OPPMATRIX_ASSIGN_OR_RETURN(
+        std::vector<RedisReply> replies,
+        Run({EvalSha(matrix_, tenant_id, "", {now_ms, absl::StrCat(top_n)})},
+            deadline));
+    const RedisReply& r = replies[0];
+    if (r.type != RedisReply::Type::kArray || r.elements.empty()) {
+      return ReplyError(r, "reading the matrix");
+    }
+    std::map<std::string, StoredCell> by_cell;
+    const std::vector<RedisReply>& stats = r.elements[0].elements;
+    for (size_t i = 0; i + 1 < stats.size(); i += 2) {
+      absl::string_view field = stats[i].str;
+      double value = 0;
+      absl::SimpleAtod(stats[i + 1].str, &value);
+      if (absl::ConsumeSuffix(&field, ":n")) {
+        by_cell[std::string(field)].count = static_cast<int64_t>(value);
+      } else if (absl::ConsumeSuffix(&field, ":amt")) {
+        by_cell[std::string(field)].amount_cents = std::llround(value);
+      }
+    }
+    for (size_t i = 1; i < r.elements.size(); ++i) {
+      const RedisReply& entry = r.elements[i];
+      if (entry.elements.size() != 2) return ReplyError(entry, "matrix top");
+      StoredCell& cell = by_cell[entry.elements[0].str];
+      const std::vector<RedisReply>& top = entry.elements[1].elements;
+      for (size_t j = 0; j + 1 < top.size(); j += 2) {
+        OPPMATRIX_ASSIGN_OR_RETURN(v1::Classification c,
+                                   ParseResult(top[j].str, top[j + 1].str));
+        cell.top.push_back(std::move(c));
+      }
+    }
+    for (auto& [id, cell] : by_cell) {
+      if (cell.count <= 0) continue;
+      cell.cell = id;
+      cells.push_back(std::move(cell));
+    }
+    return cells;
+  }
+
+  // Filtered: one pass over the tenant's members, O(opportunities).
+  const std::string prefix = TenantPrefix(tenant_id);
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> replies,
+      Run({EvalSha(matrix_, tenant_id, "", {now_ms, "0"}),
+           {"HGETALL", absl::StrCat(prefix, "members")}},
+          deadline));
+  if (replies[0].is_error()) return ReplyError(replies[0], "purging");
+  if (replies[1].type != RedisReply::Type::kArray) {
+    return ReplyError(replies[1], "HGETALL");
+  }
+  struct Candidate {
+    double priority;
+    const std::string* id;
+  };
+  std::map<std::string, StoredCell> by_cell;
+  std::map<std::string, std::vector<Candidate>> candidates;
+  const std::vector<RedisReply>& members = replies[1].elements;
+  for (size_t i = 0; i + 1 < members.size(); i += 2) {
+    Member m;
+    if (!ParseMember(members[i + 1].str, &m)) continue;
+    if ((filter.customer_type != v1::CUSTOMER_TYPE_UNSPECIFIED &&
+         m.customer_type != filter.customer_type) ||
+        (filter.industry != v1::INDUSTRY_UNSPECIFIED &&
+         m.industry != filter.industry) ||
+        (filter.buying_stage != v1::BUYING_STAGE_UNSPECIFIED &&
+         m.buying_stage != filter.buying_stage)) {
+      continue;
+    }
+    StoredCell& cell = by_cell[m.cell];
+    ++cell.count;
+    cell.amount_cents += m.cents;
+    if (top_n > 0) candidates[m.cell].push_back({m.priority, &members[i].str});
+  }
+  // Top n per cell, in the sorted sets' order: priority, then id, both
+  // descending.
+  std::vector<RedisCommand> fetch;
+  std::vector<std::string> fetch_cell;
+  for (auto& [cell, list] : candidates) {
+    size_t n = std::min(list.size(), static_cast<size_t>(top_n));
+    std::partial_sort(list.begin(), list.begin() + n, list.end(),
+                      [](const Candidate& a, const Candidate& b) {
+                        if (a.priority != b.priority) {
+                          return a.priority > b.priority;
+                        }
+                        return *a.id > *b.id;
+                      });
+    for (size_t j = 0; j < n; ++j) {
+      fetch.push_back(
+          {"HMGET", absl::StrCat(prefix, "opp:", *list[j].id), "c", "prev"});
+      fetch_cell.push_back(cell);
+    }
+  }
+  if (!fetch.empty()) {
+    OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> tops,
+                               Run(std::move(fetch), deadline));
+    for (size_t j = 0; j < tops.size(); ++j) {
+      if (tops[j].elements.size() != 2 || IsNil(tops[j].elements[0])) continue;
+      OPPMATRIX_ASSIGN_OR_RETURN(
+          v1::Classification c,
+          ParseResult(tops[j].elements[0].str, tops[j].elements[1].str));
+      by_cell[fetch_cell[j]].top.push_back(std::move(c));
+    }
+  }
+  for (auto& [id, cell] : by_cell) {
+    cell.cell = id;
+    cells.push_back(std::move(cell));
+  }
+  return cells;
+}
+
+absl::StatusOr<ResultPage> RedisResultStore::List(
+    absl::string_view tenant_id, absl::string_view cell, int page_size,
+    absl::string_view page_token, absl::Time deadline) {
+  std::string score = "0", id;
+  if (!page_token.empty()) {
+    OPPMATRIX_RETURN_IF_ERROR(ParseListToken(page_token, &score, &id));
+  }
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> replies,
+      Run({EvalSha(list_, tenant_id, absl::StrCat("cell:", cell),
+                   {score, id, absl::StrCat(page_size)})},
+          deadline));
+  const RedisReply& r = replies[0];
+  if (r.type != RedisReply::Type::kArray || r.elements.size() != 4) {
+    return ReplyError(r, "listing a cell");
+  }
+  ResultPage page;
+  const std::vector<RedisReply>& entries = r.elements[1].elements;
+  for (size_t i = 0; i + 3 < entries.size(); i += 4) {
+    OPPMATRIX_ASSIGN_OR_RETURN(
+        v1::Classification c,
+        ParseResult(entries[i + 2].str, entries[i + 3].str));
+    page.classifications.push_back(std::move(c));
+  }
+  if (r.elements[0].integer == 1) {
+    page.next_page_token = ListToken(r.elements[3].str, r.elements[2].str);
+  }
+  return page;
+}
+
+absl::StatusOr<TransitionPage> RedisResultStore::Transitions(
+    absl::string_view tenant_id, int page_size, absl::string_view page_token,
+    absl::Time deadline) {
+  std::string end = "+";
+  if (!page_token.empty()) {
+    std::string id;
+    if (!absl::WebSafeBase64Unescape(page_token, &id) || !IsStreamId(id)) {
+      return absl::InvalidArgumentError(
+          "page_token: is not a token this service gave out");
+    }
+    end = absl::StrCat("(", id);
+  }
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> replies,
+      Run({{"XREVRANGE", absl::StrCat(TenantPrefix(tenant_id), "transitions"),
+            end, "-", "COUNT", absl::StrCat(page_size + 1)}},
+          deadline));
+  const RedisReply& r = replies[0];
+  if (r.type != RedisReply::Type::kArray) {
+    return ReplyError(r, "XREVRANGE");
+  }
+  TransitionPage page;
+  for (size_t i = 0; i < r.elements.size(); ++i) {
+    const RedisReply& entry = r.elements[i];
+    if (entry.elements.size() != 2) return ReplyError(entry, "stream entry");
+    if (static_cast<int>(i) == page_size) {
+      page.next_page_token =
+          absl::WebSafeBase64Escape(page.transitions.back().id());
+      break;
+    }
+    v1::Transition t;
+    t.set_id(entry.elements[0].str);
+    const std::vector<RedisReply>& f = entry.elements[1].elements;
+    for (size_t j = 0; j + 1 < f.size(); j += 2) {
+      const std::string& k = f[j].str;
+      const std::string& v = f[j + 1].str;
+      double d = 0;
+      int64_t ms = 0;
+      if (k == "tenant") {
+        t.set_tenant_id(v);
+      } else if (k == "opportunity") {
+        t.set_opportunity_id(v);
+      } else if (k == "from") {
+        t.set_from_cell(v);
+      } else if (k == "to") {
+        t.set_to_cell(v);
+      } else if (k == "potential" && absl::SimpleAtod(v, &d)) {
+        t.set_potential_score(d);
+      } else if (k == "relationship" && absl::SimpleAtod(v, &d)) {
+        t.set_relationship_score(d);
+      } else if (k == "priority" && absl::SimpleAtod(v, &d)) {
+        t.set_priority_score(d);
+      } else if (k == "ruleset") {
+        t.set_ruleset_version(v);
+      } else if (k == "time" && absl::SimpleAtoi(v, &ms)) {
+        *t.mutable_time() = TimeUtil::MillisecondsToTimestamp(ms);
+      }
+    }
+    page.transitions.push_back(std::move(t));
+  }
+  return page;
+}
+
+}  // namespace oppmatrix

@@ -1,0 +1,100 @@
+// ResultStore on Redis. Every key of a tenant carries the `{tenant}` hash
+// tag, so a Redis Cluster keeps a tenant on one shard and the Lua scripts
+// touch one slot:
+//
+//   <prefix>:{t}:opp:<id>      hash: c (Classification bytes), fp, rv, rs,
+//                              at, cell, prev; expires after the TTL
+//   <prefix>:{t}:cell:<CELL>   sorted set: id by priority score
+//   <prefix>:{t}:members       hash: id -> "cell|cents|priority|ct|ind|stage"
+//   <prefix>:{t}:stats         hash: <CELL>:n and <CELL>:amt (cents)
+//   <prefix>:{t}:expiry        sorted set: id by expiry time (ms)
+//   <prefix>:{t}:transitions   stream of cell moves, trimmed (MAXLEN ~)
+//
+// Writes go through Lua scripts loaded once (SCRIPT LOAD on NOSCRIPT) and
+// called by SHA, so storing a result, moving its index entries, adjusting
+// the totals and appending the transition is one atomic step. A batch is
+// one pipeline: one round trip.
+//
+//   RedisPool pool({.endpoint = *ParseRedisUrl(url)});
+//   RedisResultStore store(&pool, {.result_ttl = absl::Hours(24 * 30)});
+#ifndef OPPMATRIX_SERVICES_STORE_REDIS_RESULT_STORE_H_
+#define OPPMATRIX_SERVICES_STORE_REDIS_RESULT_STORE_H_
+
+#include <string>
+#include <vector>
+
+#include "services/store/redis_client.h"
+#include "services/store/result_store.h"
+
+namespace oppmatrix {
+
+class RedisResultStore final : public ResultStore {
+ public:
+  struct Options {
+    // First part of every key.
+    std::string key_prefix = "oppmatrix";
+    // How long a result is kept after its last classification; zero keeps
+    // it until it is deleted.
+    absl::Duration result_ttl = absl::Hours(24 * 90);
+    // Approximate length the transitions stream is trimmed to, per tenant.
+    int64_t transitions_max_len = 10000;
+  };
+
+  // `pool` must outlive the store.
+  RedisResultStore(RedisPool* pool, Options options);
+
+  absl::StatusOr<std::vector<std::optional<v1::Classification>>> Lookup(
+      absl::Span<const CacheKey> keys, const CacheCriteria& criteria,
+      absl::Time deadline) override;
+  absl::StatusOr<std::vector<PutOutcome>> Put(absl::Span<const PutItem> items,
+                                              absl::Time now,
+                                              absl::Time deadline) override;
+  absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,
+                                         absl::string_view id,
+                                         absl::Time deadline) override;
+  absl::Status Delete(absl::string_view tenant_id, absl::string_view id,
+                      absl::Time deadline) override;
+  absl::StatusOr<std::vector<StoredCell>> Matrix(absl::string_view tenant_id,
+                                                 const MatrixFilter& filter,
+                                                 int top_n, absl::Time now,
+                                                 absl::Time deadline) override;
+  absl::StatusOr<ResultPage> List(absl::string_view tenant_id,
+                                  absl::string_view cell, int page_size,
+                                  absl::string_view page_token,
+                                  absl::Time deadline) override;
+  absl::StatusOr<TransitionPage> Transitions(absl::string_view tenant_id,
+                                             int page_size,
+                                             absl::string_view page_token,
+                                             absl::Time deadline) override;
+
+  // "<prefix>:{<tenant>}:" — the start of every key of the tenant.
+  std::string TenantPrefix(absl::string_view tenant_id) const;
+
+ private:
+  struct Script {
+    std::string source;
+    std::string sha;  // SHA-1 of source, as EVALSHA wants
+  };
+  static Script MakeScript(const char* body);
+
+  // Runs the pipeline; commands answered NOSCRIPT (Redis restarted or
+  // flushed its script cache) are re-run after loading the scripts.
+  absl::StatusOr<std::vector<RedisReply>> Run(std::vector<RedisCommand> cmds,
+                                              absl::Time deadline);
+  // EVALSHA with the tenant's four common keys, `fifth_key` (relative to
+  // the tenant prefix) when not empty, then the prefix and `args` as ARGV.
+  RedisCommand EvalSha(const Script& script, absl::string_view tenant_id,
+                       absl::string_view fifth_key,
+                       std::vector<std::string> args) const;
+
+  RedisPool* pool_;
+  const Options options_;
+  const Script put_;
+  const Script delete_;
+  const Script matrix_;
+  const Script list_;
+};
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_SERVICES_STORE_REDIS_RESULT_STORE_H_

@@ -1,0 +1,147 @@
+// The storage-neutral interface the classification service keeps its
+// results behind: the result cache, the per-tenant read model (matrix, cell
+// listings) and the cell-move events. RedisResultStore implements it; the
+// service never sees Redis.
+//
+//   absl::StatusOr<std::vector<PutOutcome>> out =
+//       store->Put({{&classification, fingerprint, /*with_reasons=*/true}},
+//                  now, deadline);
+#ifndef OPPMATRIX_SERVICES_STORE_RESULT_STORE_H_
+#define OPPMATRIX_SERVICES_STORE_RESULT_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "oppmatrix/v1/classification.pb.h"
+#include "oppmatrix/v1/classification_service.pb.h"
+#include "oppmatrix/v1/dimensions.pb.h"
+
+namespace oppmatrix {
+
+// Identifies one opportunity's result and the content it was made from.
+struct CacheKey {
+  std::string tenant_id;
+  std::string opportunity_id;
+  // Content hash of the opportunity (OpportunityFingerprint).
+  std::string fingerprint;
+};
+
+// What a cached result must satisfy to be served instead of rescoring.
+struct CacheCriteria {
+  // The ruleset in force; a result made by another version is stale.
+  std::string ruleset_version;
+  // Results classified before this are stale (scores depend on time).
+  absl::Time not_before = absl::InfinitePast();
+  // Whether the caller wants reasons; a result stored without them then
+  // does not qualify.
+  bool with_reasons = true;
+};
+
+// One result to store.
+struct PutItem {
+  const v1::Classification* classification = nullptr;  // not owned
+  std::string fingerprint;
+  // Whether `classification` carries its reasons.
+  bool with_reasons = true;
+};
+
+// What storing one result did.
+struct PutOutcome {
+  // The cell the opportunity was in before its latest move ("" if never).
+  std::string previous_cell;
+  // Whether this result moved the opportunity to another cell (a
+  // transition was appended).
+  bool moved = false;
+};
+
+// Restricts a matrix to matching opportunities; unspecified means all.
+struct MatrixFilter {
+  v1::CustomerType customer_type = v1::CUSTOMER_TYPE_UNSPECIFIED;
+  v1::Industry industry = v1::INDUSTRY_UNSPECIFIED;
+  v1::BuyingStage buying_stage = v1::BUYING_STAGE_UNSPECIFIED;
+
+  bool empty() const {
+    return customer_type == v1::CUSTOMER_TYPE_UNSPECIFIED &&
+           industry == v1::INDUSTRY_UNSPECIFIED &&
+           buying_stage == v1::BUYING_STAGE_UNSPECIFIED;
+  }
+};
+
+// One cell as stored: whatever cells results were filed under, including
+// cells of an older ruleset.
+struct StoredCell {
+  std::string cell;
+  int64_t count = 0;
+  // Sum of the results' amounts, in hundredths of the base currency.
+  int64_t amount_cents = 0;
+  // The highest-priority results, best first.
+  std::vector<v1::Classification> top;
+};
+
+// One page of a cell's results, highest priority first.
+struct ResultPage {
+  std::vector<v1::Classification> classifications;
+  std::string next_page_token;  // empty on the last page
+};
+
+// One page of transitions, newest first.
+struct TransitionPage {
+  std::vector<v1::Transition> transitions;
+  std::string next_page_token;  // empty when there are no more
+};
+
+class ResultStore {
+ public:
+  virtual ~ResultStore() = default;
+
+  // For each key, the stored result when it was made from the same content
+  // and satisfies `criteria` (with `previous_cell` set), else nullopt.
+  virtual absl::StatusOr<std::vector<std::optional<v1::Classification>>>
+  Lookup(absl::Span<const CacheKey> keys, const CacheCriteria& criteria,
+         absl::Time deadline) = 0;
+
+  // Stores the results, keeps the indexes and totals in step and appends a
+  // transition for each cell move, atomically per item. The whole batch is
+  // one round trip.
+  virtual absl::StatusOr<std::vector<PutOutcome>> Put(
+      absl::Span<const PutItem> items, absl::Time now, absl::Time deadline) = 0;
+
+  // The stored result (with `previous_cell`); NOT_FOUND if there is none.
+  virtual absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,
+                                                 absl::string_view id,
+                                                 absl::Time deadline) = 0;
+
+  // Removes a result and its index entries. OK if there was none.
+  virtual absl::Status Delete(absl::string_view tenant_id, absl::string_view id,
+                              absl::Time deadline) = 0;
+
+  // Per stored cell: count, total amount and the `top_n` best results,
+  // restricted by `filter`. Results expired at `now` are left out.
+  virtual absl::StatusOr<std::vector<StoredCell>> Matrix(
+      absl::string_view tenant_id, const MatrixFilter& filter, int top_n,
+      absl::Time now, absl::Time deadline) = 0;
+
+  // One page of `cell`, highest priority first. `page_token` is empty or
+  // a previous page's next_page_token (INVALID_ARGUMENT if malformed).
+  virtual absl::StatusOr<ResultPage> List(absl::string_view tenant_id,
+                                          absl::string_view cell,
+                                          int page_size,
+                                          absl::string_view page_token,
+                                          absl::Time deadline) = 0;
+
+  // One page of the tenant's transitions, newest first.
+  virtual absl::StatusOr<TransitionPage> Transitions(
+      absl::string_view tenant_id, int page_size, absl::string_view page_token,
+      absl::Time deadline) = 0;
+};
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_SERVICES_STORE_RESULT_STORE_H_

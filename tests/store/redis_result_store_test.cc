@@ -1,0 +1,421 @@
+// RedisResultStore against a real redis-server: results stored and read
+// back, the cache criteria, index and totals consistency across cell moves,
+// exactly one transition per move, the TTL and expiry, one round trip per
+// batch of 1,000, paging, filters, deletion and NOSCRIPT recovery.
+#include "services/store/redis_result_store.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "services/store/redis_url.h"
+#include "tests/testing/redis_server.h"
+
+namespace oppmatrix {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+using ::oppmatrix::testing::RedisServer;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kRules[] = "default@0123456789ab";
+
+absl::Time Now() {
+  return absl::FromUnixSeconds(1795435200);  // 2026-11-23T12:00:00Z
+}
+absl::Time Soon() { return absl::Now() + absl::Seconds(10); }
+
+v1::Classification Result(const std::string& id, const std::string& cell,
+                          double priority, int64_t amount_units = 0,
+                          const std::string& tenant = "acme") {
+  v1::Classification c;
+  c.set_tenant_id(tenant);
+  c.set_opportunity_id(id);
+  c.set_cell(cell);
+  c.set_priority_score(priority);
+  c.set_potential_score(priority);
+  c.set_relationship_score(50);
+  c.set_ruleset_version(kRules);
+  c.set_customer_type(v1::CUSTOMER_TYPE_LARGE_ENTERPRISE);
+  c.set_industry(v1::INDUSTRY_MANUFACTURING);
+  c.set_buying_stage(v1::BUYING_STAGE_DECISION);
+  if (amount_units > 0) {
+    c.mutable_amount()->set_currency_code("USD");
+    c.mutable_amount()->set_units(amount_units);
+  }
+  *c.mutable_classified_time() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(Now()));
+  c.add_reasons()->set_factor("amount");
+  return c;
+}
+
+class ResultStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start().ok());
+    RedisPool::Options o;
+    o.endpoint = *ParseRedisUrl(redis_.url());
+    pool_ = std::make_unique<RedisPool>(o);
+    RedisResultStore::Options so;
+    so.result_ttl = absl::Hours(24);
+    so.transitions_max_len = 1000;
+    store_ = std::make_unique<RedisResultStore>(pool_.get(), so);
+  }
+
+  std::vector<PutOutcome> Put(const std::vector<v1::Classification>& results,
+                              absl::Time now = Now()) {
+    std::vector<PutItem> items;
+    for (const v1::Classification& c : results) {
+      items.push_back({&c, "fp-" + c.opportunity_id(), true});
+    }
+    absl::StatusOr<std::vector<PutOutcome>> out =
+        store_->Put(items, now, Soon());
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.value_or(std::vector<PutOutcome>());
+  }
+
+  std::vector<std::string> CellIds(const std::string& cell) {
+    std::vector<std::string> ids;
+    auto r = redis_.Command(
+        {"ZREVRANGE", absl::StrCat("oppmatrix:{acme}:cell:", cell), "0",
+         "-1"});
+    for (const RedisReply& e : r->elements) ids.push_back(e.str);
+    return ids;
+  }
+
+  std::vector<v1::Transition> AllTransitions() {
+    auto page = store_->Transitions("acme", 500, "", Soon());
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? page->transitions : std::vector<v1::Transition>();
+  }
+
+  RedisServer redis_;
+  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<RedisResultStore> store_;
+};
+
+TEST_F(ResultStoreTest, StoredResultIsReadBack) {
+  v1::Classification c = Result("opp-1", "KEY", 80, 120000);
+  Put({c});
+  absl::StatusOr<v1::Classification> got = store_->Get("acme", "opp-1", Soon());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->SerializeAsString(), c.SerializeAsString());
+  EXPECT_EQ(store_->Get("acme", "nope", Soon()).status().code(),
+            absl::StatusCode::kNotFound);
+  // Tenants are apart.
+  EXPECT_EQ(store_->Get("other", "opp-1", Soon()).status().code(),
+            absl::StatusCode::kNotFound);
+  // The binary result is what is stored.
+  auto raw = redis_.Command({"HGET", "oppmatrix:{acme}:opp:opp-1", "c"});
+  v1::Classification parsed;
+  ASSERT_TRUE(parsed.ParseFromString(raw->str));
+  EXPECT_EQ(parsed.cell(), "KEY");
+}
+
+TEST_F(ResultStoreTest, TtlIsSetOnTheResult) {
+  Put({Result("opp-1", "KEY", 80)});
+  auto ttl = redis_.Command({"PTTL", "oppmatrix:{acme}:opp:opp-1"});
+  EXPECT_GT(ttl->integer, absl::ToInt64Milliseconds(absl::Hours(23)));
+  EXPECT_LE(ttl->integer, absl::ToInt64Milliseconds(absl::Hours(24)));
+}
+
+TEST_F(ResultStoreTest, ZeroTtlKeepsTheResult) {
+  RedisResultStore forever(pool_.get(), {.result_ttl = absl::ZeroDuration()});
+  v1::Classification c = Result("opp-1", "KEY", 80);
+  PutItem item{&c, "fp", true};
+  ASSERT_TRUE(forever.Put({item}, Now(), Soon()).ok());
+  EXPECT_EQ(redis_.Command({"PTTL", "oppmatrix:{acme}:opp:opp-1"})->integer,
+            -1);
+}
+
+TEST_F(ResultStoreTest, ReclassifiedIntoAnotherCellMovesItsIndexEntry) {
+  Put({Result("opp-1", "DEVELOP", 40, 1000), Result("opp-2", "DEVELOP", 30)});
+  EXPECT_THAT(CellIds("DEVELOP"), ElementsAre("opp-1", "opp-2"));
+
+  std::vector<PutOutcome> out = Put({Result("opp-1", "KEY", 90, 1000)});
+  EXPECT_EQ(out[0].previous_cell, "DEVELOP");
+  EXPECT_TRUE(out[0].moved);
+  EXPECT_THAT(CellIds("DEVELOP"), ElementsAre("opp-2"));  // old entry gone
+  EXPECT_THAT(CellIds("KEY"), ElementsAre("opp-1"));
+  auto members = redis_.Command({"HGET", "oppmatrix:{acme}:members", "opp-1"});
+  EXPECT_THAT(members->str, ::testing::StartsWith("KEY|100000|90|"));
+
+  absl::StatusOr<std::vector<StoredCell>> m =
+      store_->Matrix("acme", {}, 5, Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->size(), 2u);
+  EXPECT_EQ((*m)[0].cell, "DEVELOP");
+  EXPECT_EQ((*m)[0].count, 1);
+  EXPECT_EQ((*m)[0].amount_cents, 0);
+  EXPECT_EQ((*m)[1].cell, "KEY");
+  EXPECT_EQ((*m)[1].count, 1);
+  EXPECT_EQ((*m)[1].amount_cents, 100000);
+  ASSERT_EQ((*m)[1].top.size(), 1u);
+  EXPECT_EQ((*m)[1].top[0].previous_cell(), "DEVELOP");
+
+  // Same cell, new priority: the entry is re-scored, not duplicated.
+  out = Put({Result("opp-1", "KEY", 70, 1000)});
+  EXPECT_FALSE(out[0].moved);
+  EXPECT_EQ(out[0].previous_cell, "DEVELOP");  // still its last move
+  auto score =
+      redis_.Command({"ZSCORE", "oppmatrix:{acme}:cell:KEY", "opp-1"});
+  EXPECT_EQ(score->str, "70");
+  EXPECT_EQ(redis_.Command({"ZCARD", "oppmatrix:{acme}:cell:KEY"})->integer,
+            1);
+}
+
+TEST_F(ResultStoreTest, ExactlyOneTransitionPerMove) {
+  Put({Result("opp-1", "DEVELOP", 40)});  // first: no move
+  EXPECT_TRUE(AllTransitions().empty());
+  Put({Result("opp-1", "KEY", 90)});  // move 1
+  Put({Result("opp-1", "KEY", 91)});  // same cell
+  Put({Result("opp-1", "KEY", 91)});  // the same result again
+  Put({Result("opp-1", "MAINTAIN", 20)});  // move 2
+  std::vector<v1::Transition> t = AllTransitions();
+  ASSERT_EQ(t.size(), 2u);
+  // Newest first.
+  EXPECT_EQ(t[0].from_cell(), "KEY");
+  EXPECT_EQ(t[0].to_cell(), "MAINTAIN");
+  EXPECT_EQ(t[1].from_cell(), "DEVELOP");
+  EXPECT_EQ(t[1].to_cell(), "KEY");
+  EXPECT_EQ(t[1].tenant_id(), "acme");
+  EXPECT_EQ(t[1].opportunity_id(), "opp-1");
+  EXPECT_EQ(t[1].priority_score(), 90);
+  EXPECT_EQ(t[1].potential_score(), 90);
+  EXPECT_EQ(t[1].relationship_score(), 50);
+  EXPECT_EQ(t[1].ruleset_version(), kRules);
+  EXPECT_EQ(TimeUtil::TimestampToSeconds(t[1].time()),
+            absl::ToUnixSeconds(Now()));
+}
+
+TEST_F(ResultStoreTest, TransitionsStreamIsTrimmedAndPaged) {
+  RedisResultStore small(pool_.get(), {.transitions_max_len = 10});
+  for (int i = 0; i < 300; ++i) {
+    v1::Classification c = Result("opp-1", i % 2 ? "KEY" : "DEVELOP", 50);
+    PutItem item{&c, "fp", true};
+    ASSERT_TRUE(small.Put({item}, Now(), Soon()).ok());
+  }
+  // MAXLEN ~ trims whole stream nodes: around 10, never all 299.
+  int64_t len =
+      redis_.Command({"XLEN", "oppmatrix:{acme}:transitions"})->integer;
+  EXPECT_GE(len, 10);
+  EXPECT_LT(len, 299);
+
+  std::set<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    auto page = small.Transitions("acme", 7, token, Soon());
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const v1::Transition& t : page->transitions) {
+      EXPECT_TRUE(seen.insert(t.id()).second) << "repeated " << t.id();
+    }
+    token = page->next_page_token;
+    ++pages;
+  } while (!token.empty() && pages < 100);
+  EXPECT_EQ(static_cast<int64_t>(seen.size()), len);
+  EXPECT_EQ(small.Transitions("acme", 5, "!!", Soon()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ResultStoreTest, BatchOfOneThousandIsOneRoundTrip) {
+  std::vector<v1::Classification> results;
+  for (int i = 0; i < 1000; ++i) {
+    results.push_back(Result(absl::StrCat("opp-", i), i % 3 ? "KEY" : "EXIT",
+                             i % 100, 100));
+  }
+  // Load the script first so the count is of the steady state.
+  Put({Result("warm", "KEY", 1)});
+  int64_t trips = pool_->stats().round_trips;
+  int64_t evalsha = *redis_.InfoValue("commandstats", "cmdstat_evalsha:calls");
+  Put(results);
+  // Client side: one write of the whole pipeline, one read of the replies.
+  EXPECT_EQ(pool_->stats().round_trips - trips, 1);
+  // Server side: exactly 1000 script calls, one per result, all in it.
+  EXPECT_EQ(*redis_.InfoValue("commandstats", "cmdstat_evalsha:calls") -
+                evalsha,
+            1000);
+
+  auto m = store_->Matrix("acme", {}, 0, Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  int64_t count = 0;
+  for (const StoredCell& c : *m) count += c.count;
+  EXPECT_EQ(count, 1001);
+}
+
+TEST_F(ResultStoreTest, LookupServesOnlyMatchingFreshResults) {
+  v1::Classification c = Result("opp-1", "KEY", 80);
+  Put({c});
+  CacheCriteria criteria{.ruleset_version = kRules,
+                         .not_before = Now() - absl::Minutes(1)};
+  std::vector<CacheKey> keys = {{"acme", "opp-1", "fp-opp-1"},
+                                {"acme", "opp-1", "other-content"},
+                                {"acme", "missing", "fp-missing"}};
+  auto hits = store_->Lookup(keys, criteria, Soon());
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_TRUE((*hits)[0].has_value());
+  EXPECT_EQ((*hits)[0]->cell(), "KEY");
+  EXPECT_FALSE((*hits)[1].has_value());  // content changed
+  EXPECT_FALSE((*hits)[2].has_value());
+
+  CacheCriteria other_rules = criteria;
+  other_rules.ruleset_version = "default@ffffffffffff";
+  EXPECT_FALSE((*store_->Lookup(keys, other_rules, Soon()))[0].has_value());
+
+  CacheCriteria later = criteria;
+  later.not_before = Now() + absl::Seconds(1);  // older than allowed
+  EXPECT_FALSE((*store_->Lookup(keys, later, Soon()))[0].has_value());
+
+  // Stored without reasons: good for a caller without, not with.
+  v1::Classification bare = Result("opp-2", "KEY", 80);
+  bare.clear_reasons();
+  PutItem item{&bare, "fp-opp-2", false};
+  ASSERT_TRUE(store_->Put({item}, Now(), Soon()).ok());
+  std::vector<CacheKey> k2 = {{"acme", "opp-2", "fp-opp-2"}};
+  EXPECT_FALSE((*store_->Lookup(k2, criteria, Soon()))[0].has_value());
+  CacheCriteria no_reasons = criteria;
+  no_reasons.with_reasons = false;
+  EXPECT_TRUE((*store_->Lookup(k2, no_reasons, Soon()))[0].has_value());
+  // And one stored with reasons serves a caller without, minus reasons.
+  auto stripped = (*store_->Lookup(keys, no_reasons, Soon()))[0];
+  ASSERT_TRUE(stripped.has_value());
+  EXPECT_EQ(stripped->reasons_size(), 0);
+}
+
+TEST_F(ResultStoreTest, ListPagesByPriorityWithoutGapsOrRepeats) {
+  std::vector<v1::Classification> results;
+  for (int i = 0; i < 53; ++i) {
+    // Ties on purpose: priorities 0..9 repeat.
+    results.push_back(Result(absl::StrCat("opp-", i), "KEY", i % 10));
+  }
+  Put(results);
+  std::vector<std::string> order;
+  std::string token;
+  double last = 1e9;
+  do {
+    auto page = store_->List("acme", "KEY", 10, token, Soon());
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const v1::Classification& c : page->classifications) {
+      EXPECT_LE(c.priority_score(), last);
+      last = c.priority_score();
+      order.push_back(c.opportunity_id());
+    }
+    token = page->next_page_token;
+  } while (!token.empty());
+  EXPECT_EQ(order.size(), 53u);
+  EXPECT_EQ(std::set<std::string>(order.begin(), order.end()).size(), 53u);
+  EXPECT_EQ(order, CellIds("KEY"));
+
+  EXPECT_EQ(store_->List("acme", "KEY", 10, "garbage", Soon()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto empty = store_->List("acme", "EXIT", 10, "", Soon());
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->classifications.empty());
+  EXPECT_TRUE(empty->next_page_token.empty());
+}
+
+TEST_F(ResultStoreTest, ListCursorSurvivesTheCursorEntryMoving) {
+  std::vector<v1::Classification> results;
+  for (int i = 0; i < 6; ++i) {
+    results.push_back(Result(absl::StrCat("opp-", i), "KEY", 10 * i));
+  }
+  Put(results);
+  auto first = store_->List("acme", "KEY", 3, "", Soon());
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->classifications.size(), 3u);  // 50, 40, 30
+  // The last entry of the page leaves the cell before the next page.
+  Put({Result("opp-3", "EXIT", 0)});
+  auto second = store_->List("acme", "KEY", 3, first->next_page_token, Soon());
+  ASSERT_TRUE(second.ok());
+  std::vector<std::string> ids;
+  for (const auto& c : second->classifications) {
+    ids.push_back(c.opportunity_id());
+  }
+  EXPECT_THAT(ids, ElementsAre("opp-2", "opp-1", "opp-0"));
+}
+
+TEST_F(ResultStoreTest, FilteredMatrixCountsOnlyMatches) {
+  v1::Classification sme = Result("sme-1", "DEVELOP", 30, 500);
+  sme.set_customer_type(v1::CUSTOMER_TYPE_SME);
+  sme.set_industry(v1::INDUSTRY_RETAIL);
+  v1::Classification big = Result("big-1", "KEY", 90, 90000);
+  v1::Classification big2 = Result("big-2", "KEY", 95, 10000);
+  Put({sme, big, big2});
+  MatrixFilter f;
+  f.customer_type = v1::CUSTOMER_TYPE_LARGE_ENTERPRISE;
+  auto m = store_->Matrix("acme", f, 1, Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ((*m)[0].cell, "KEY");
+  EXPECT_EQ((*m)[0].count, 2);
+  EXPECT_EQ((*m)[0].amount_cents, 10000000);
+  ASSERT_EQ((*m)[0].top.size(), 1u);
+  EXPECT_EQ((*m)[0].top[0].opportunity_id(), "big-2");
+
+  f = {};
+  f.industry = v1::INDUSTRY_RETAIL;
+  m = store_->Matrix("acme", f, 3, Now(), Soon());
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ((*m)[0].cell, "DEVELOP");
+  EXPECT_EQ((*m)[0].amount_cents, 50000);
+}
+
+TEST_F(ResultStoreTest, ExpiredResultsLeaveTheIndexesAndTotals) {
+  Put({Result("old", "KEY", 50, 100)});
+  Put({Result("new", "KEY", 60, 100)}, Now() + absl::Hours(20));
+  // 25 hours later "old" is past its 24 h TTL; "new" is not.
+  auto m = store_->Matrix("acme", {}, 10, Now() + absl::Hours(25), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ((*m)[0].count, 1);
+  EXPECT_EQ((*m)[0].amount_cents, 10000);
+  EXPECT_THAT(CellIds("KEY"), ElementsAre("new"));
+  EXPECT_EQ(redis_.Command({"HEXISTS", "oppmatrix:{acme}:members", "old"})
+                ->integer,
+            0);
+}
+
+TEST_F(ResultStoreTest, DeleteRemovesResultAndIndexEntries) {
+  Put({Result("opp-1", "KEY", 50, 100), Result("opp-2", "KEY", 40, 100)});
+  ASSERT_TRUE(store_->Delete("acme", "opp-1", Soon()).ok());
+  ASSERT_TRUE(store_->Delete("acme", "never-stored", Soon()).ok());
+  EXPECT_EQ(store_->Get("acme", "opp-1", Soon()).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(CellIds("KEY"), ElementsAre("opp-2"));
+  auto m = store_->Matrix("acme", {}, 0, Now(), Soon());
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ((*m)[0].count, 1);
+  EXPECT_EQ((*m)[0].amount_cents, 10000);
+  ASSERT_TRUE(store_->Delete("acme", "opp-2", Soon()).ok());
+  EXPECT_TRUE(store_->Matrix("acme", {}, 0, Now(), Soon())->empty());
+  EXPECT_EQ(redis_.Command({"EXISTS", "oppmatrix:{acme}:stats"})->integer, 0);
+}
+
+TEST_F(ResultStoreTest, ScriptsAreReloadedAfterAScriptFlush) {
+  Put({Result("opp-1", "KEY", 50)});
+  ASSERT_TRUE(redis_.Command({"SCRIPT", "FLUSH"}).ok());
+  std::vector<PutOutcome> out = Put({Result("opp-1", "EXIT", 0)});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].moved);
+  EXPECT_EQ(AllTransitions().size(), 1u);
+}
+
+TEST_F(ResultStoreTest, RedisDownIsUnavailableNotACrash) {
+  redis_.Kill();
+  EXPECT_EQ(store_->Get("acme", "opp-1", Soon()).status().code(),
+            absl::StatusCode::kUnavailable);
+  v1::Classification c = Result("opp-1", "KEY", 50);
+  PutItem item{&c, "fp", true};
+  EXPECT_EQ(store_->Put({item}, Now(), Soon()).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace oppmatrix

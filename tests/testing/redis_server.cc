@@ -1,0 +1,148 @@
+#include "tests/testing/redis_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "tests/testing/subprocess.h"
+
+namespace oppmatrix::testing {
+
+int PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+RedisServer::RedisServer(std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)), dir_(MakeTempDir()) {}
+
+RedisServer::~RedisServer() { Kill(); }
+
+std::string RedisServer::url(int db) const {
+  return absl::StrCat("redis://127.0.0.1:", port_, "/", db);
+}
+
+absl::Status RedisServer::Start() {
+  if (running()) return absl::OkStatus();
+  const bool fixed_port = port_ != 0;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (!fixed_port) port_ = PickFreePort();
+    std::vector<std::string> args = {
+        "redis-server", "--port",   absl::StrCat(port_), "--bind",
+        "127.0.0.1",    "--save",   "",                  "--appendonly",
+        "no",           "--dir",    dir_,                "--logfile",
+        dir_ + "/redis.log",        "--daemonize",       "no"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      int devnull = open("/dev/null", O_RDWR);
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp(argv[0], argv.data());
+      _exit(127);
+    }
+    // Wait until it answers (or dies, e.g. the port was taken meanwhile).
+    absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < give_up) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+          return absl::FailedPreconditionError(
+              "redis-server is not installed (./run deps installs it)");
+        }
+        break;
+      }
+      RedisEndpoint endpoint;
+      endpoint.host = "127.0.0.1";
+      endpoint.port = port_;
+      auto conn = RedisConnection::Connect(endpoint, absl::Milliseconds(200));
+      if (conn.ok()) {
+        auto pong = (*conn)->Pipeline({{"PING"}}, absl::Seconds(1));
+        if (pong.ok() && !(*pong)[0].is_error()) return absl::OkStatus();
+        // With --requirepass PING is refused, but the server is up.
+        if (pong.ok()) return absl::OkStatus();
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    if (running()) Kill();
+    if (fixed_port) absl::SleepFor(absl::Milliseconds(200));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("redis-server did not start on port ", port_));
+}
+
+void RedisServer::Kill() {
+  if (!running()) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+absl::StatusOr<RedisReply> RedisServer::Command(const RedisCommand& command,
+                                                int db) const {
+  RedisEndpoint endpoint;
+  endpoint.host = "127.0.0.1";
+  endpoint.port = port_;
+  endpoint.db = db;
+  auto conn = RedisConnection::Connect(endpoint, absl::Seconds(1));
+  if (!conn.ok()) return conn.status();
+  auto replies = (*conn)->Pipeline({command}, absl::Seconds(5));
+  if (!replies.ok()) return replies.status();
+  return (*replies)[0];
+}
+
+absl::StatusOr<int64_t> RedisServer::InfoValue(const std::string& section,
+                                               const std::string& field) const {
+  auto info = Command({"INFO", section});
+  if (!info.ok()) return info.status();
+  // "cmdstat_evalsha:calls" is a sub-field: "cmdstat_evalsha:calls=3,...".
+  std::pair<std::string, std::string> key =
+      absl::StrSplit(field, absl::MaxSplits(':', 1));
+  for (absl::string_view line : absl::StrSplit(info->str, "\r\n")) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(line, absl::MaxSplits(':', 1));
+    if (kv.first != key.first) continue;
+    absl::string_view value = kv.second;
+    if (!key.second.empty()) {
+      for (absl::string_view part : absl::StrSplit(kv.second, ',')) {
+        std::pair<absl::string_view, absl::string_view> sub =
+            absl::StrSplit(part, absl::MaxSplits('=', 1));
+        if (sub.first == key.second) value = sub.second;
+      }
+    }
+    int64_t n = 0;
+    if (absl::SimpleAtoi(value, &n)) return n;
+  }
+  return int64_t{0};  // absent counters (e.g. a command never run) are 0
+}
+
+}  // namespace oppmatrix::testing
