@@ -28,7 +28,8 @@ class PythonClientTest(unittest.TestCase):
                                     "oppmatrix-python-test-%d.log" % os.getpid()),
                        "w+")
         cls.server = subprocess.Popen(
-            [ARGS.classifier, "--listen=127.0.0.1:0", "--rules=" + ARGS.rules,
+            [ARGS.classifier, "--listen=127.0.0.1:0", "--redis=",
+             "--rules=" + ARGS.rules,
              "--rules_poll_interval=0"], stderr=cls.log)
         deadline = time.time() + 30
         port = None

@@ -1,80 +1,413 @@
 #include "services/classifier/classification_core.h"
 
+#include <algorithm>
+#include <map>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/hash_util.h"
+#include "services/common/log.h"
 #include "services/common/status_util.h"
 #include "services/engine/engine.h"
+#include "services/engine/opportunity_validator.h"
 
 namespace oppmatrix {
 namespace {
 
-absl::StatusOr<v1::Classification> ClassifyRequestItem(
-    const v1::ClassifyRequest& request, const CompiledRuleset& rules,
-    absl::Time now) {
-  if (!request.has_opportunity()) {
-    std::vector<FieldViolation> v;
-    AddViolation(v, "opportunity", "is required");
-    return InvalidArgumentWithViolations("invalid request", v);
+constexpr size_t kMaxCellIdBytes = 64;
+
+google::type::Money CentsToMoney(int64_t cents, const std::string& currency) {
+  google::type::Money m;
+  m.set_currency_code(currency);
+  m.set_units(cents / 100);
+  m.set_nanos(static_cast<int32_t>((cents % 100) * 10'000'000));
+  return m;
+}
+
+void CheckTenant(const std::string& tenant, std::vector<FieldViolation>& v) {
+  if (tenant.empty()) {
+    AddViolation(v, "tenant_id", "is required");
+  } else if (tenant.size() > kMaxTenantIdBytes) {
+    AddViolation(v, "tenant_id",
+                 absl::StrCat("must be at most ", kMaxTenantIdBytes,
+                              " bytes, got ", tenant.size()));
+  } else if (!std::all_of(tenant.begin(), tenant.end(), [](char c) {
+               return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                      c == '.' || c == '_' || c == '-';
+             })) {
+    AddViolation(v, "tenant_id", "must contain only [A-Za-z0-9._-]");
   }
-  return Classify(request.opportunity(), rules, now,
-                  ClassifyOptions{.with_reasons = !request.omit_reasons()});
+}
+
+void CheckPageSize(int page_size, std::vector<FieldViolation>& v) {
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    AddViolation(v, "page_size",
+                 absl::StrCat("must be between 0 (default ", kDefaultPageSize,
+                              ") and ", kMaxPageSize, ", got ", page_size));
+  }
+}
+
+template <typename Enum>
+void CheckEnum(const google::protobuf::EnumDescriptor* descriptor, Enum value,
+               absl::string_view field, std::vector<FieldViolation>& v) {
+  if (descriptor->FindValueByNumber(static_cast<int>(value)) == nullptr) {
+    AddViolation(v, field,
+                 absl::StrCat("unknown ", descriptor->name(), " value ",
+                              static_cast<int>(value)));
+  }
+}
+
+absl::Status Invalid(const std::vector<FieldViolation>& v) {
+  return InvalidArgumentWithViolations("invalid request", v);
 }
 
 }  // namespace
 
-absl::StatusOr<v1::ClassifyResponse> ClassifyOne(
-    const v1::ClassifyRequest& request, const CompiledRuleset& rules,
-    absl::Time now) {
-  absl::StatusOr<v1::Classification> c =
-      ClassifyRequestItem(request, rules, now);
-  if (!c.ok()) return c.status();
+std::string OpportunityFingerprint(const v1::Opportunity& opportunity) {
+  return Sha256Hex(DeterministicBytes(opportunity)).substr(0, 32);
+}
+
+struct ClassificationCore::Item {
+  const v1::Opportunity* opportunity;
+  v1::ClassifyResult* result;
+  std::string fingerprint;
+};
+
+ClassificationCore::ClassificationCore(const RulesetSource* rules,
+                                       ResultStore* store, Options options)
+    : rules_(rules), store_(store), options_(std::move(options)) {}
+
+ClassificationCore::Stats ClassificationCore::stats() const {
+  return {stored_.load(), cache_hits_.load(), store_errors_.load()};
+}
+
+absl::Time ClassificationCore::StoreDeadline(absl::Time call_deadline) const {
+  return std::min(call_deadline, absl::Now() + options_.store_timeout);
+}
+
+void ClassificationCore::NoteStoreError(const absl::Status& status) {
+  ++store_errors_;
+  int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  int64_t last = last_error_log_ms_.load();
+  if (now_ms - last >= 10'000 &&
+      last_error_log_ms_.compare_exchange_strong(last, now_ms)) {
+    Log(LogLevel::kWarning, "store",
+        absl::StrCat("results not stored (answering without storage): ",
+                     status.message()));
+  }
+}
+
+void ClassificationCore::ClassifyItems(std::vector<Item>& items,
+                                       const CompiledRuleset& rules,
+                                       bool with_reasons, absl::Time deadline) {
+  const absl::Time now = options_.clock();
+  const ClassifyOptions classify_options{.with_reasons = with_reasons};
+  std::vector<bool> hit(items.size(), false);
+  bool store_ok = store_ != nullptr;
+  if (store_ok) {
+    for (Item& item : items) {
+      item.fingerprint = OpportunityFingerprint(*item.opportunity);
+    }
+  }
+  if (store_ok && options_.cache_max_age > absl::ZeroDuration()) {
+    std::vector<CacheKey> keys;
+    keys.reserve(items.size());
+    for (const Item& item : items) {
+      keys.push_back({item.opportunity->tenant_id(), item.opportunity->id(),
+                      item.fingerprint});
+    }
+    absl::StatusOr<std::vector<std::optional<v1::Classification>>> cached =
+        store_->Lookup(keys,
+                       {.ruleset_version = rules.version,
+                        .not_before = now - options_.cache_max_age,
+                        .with_reasons = with_reasons},
+                       StoreDeadline(deadline));
+    if (cached.ok()) {
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (!(*cached)[i].has_value()) continue;
+        hit[i] = true;
+        *items[i].result->mutable_classification() = *std::move((*cached)[i]);
+        items[i].result->set_cached(true);
+        items[i].result->set_stored(true);
+        ++cache_hits_;
+      }
+    } else {
+      NoteStoreError(cached.status());
+      store_ok = false;  // don't wait for a store that just failed
+    }
+  }
+  std::vector<PutItem> puts;
+  std::vector<size_t> put_index;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (hit[i]) continue;
+    *items[i].result->mutable_classification() =
+        ClassifyValidated(*items[i].opportunity, rules, now, classify_options);
+    if (store_ok) {
+      puts.push_back({&items[i].result->classification(), items[i].fingerprint,
+                      with_reasons});
+      put_index.push_back(i);
+    }
+  }
+  if (puts.empty()) return;
+  absl::StatusOr<std::vector<PutOutcome>> outcome =
+      store_->Put(puts, now, StoreDeadline(deadline));
+  if (!outcome.ok()) {
+    NoteStoreError(outcome.status());
+    return;
+  }
+  for (size_t j = 0; j < put_index.size(); ++j) {
+    v1::ClassifyResult* result = items[put_index[j]].result;
+    result->set_stored(true);
+    result->mutable_classification()->set_previous_cell(
+        (*outcome)[j].previous_cell);
+  }
+  stored_ += static_cast<int64_t>(puts.size());
+}
+
+absl::StatusOr<v1::ClassifyResponse> ClassificationCore::Classify(
+    const v1::ClassifyRequest& request, absl::Time deadline) {
+  std::vector<FieldViolation> violations;
+  if (!request.has_opportunity()) {
+    AddViolation(violations, "opportunity", "is required");
+  } else {
+    ValidateOpportunity(request.opportunity(), "opportunity", violations);
+  }
+  if (!violations.empty()) {
+    return InvalidArgumentWithViolations("invalid opportunity", violations);
+  }
+  v1::ClassifyResult result;
+  std::vector<Item> items = {{&request.opportunity(), &result, ""}};
+  ClassifyItems(items, *rules_->Current(), !request.omit_reasons(), deadline);
   v1::ClassifyResponse response;
-  *response.mutable_classification() = *std::move(c);
+  *response.mutable_classification() =
+      std::move(*result.mutable_classification());
+  response.set_stored(result.stored());
+  response.set_cached(result.cached());
   return response;
 }
 
-v1::ClassifyResult ClassifyStreamItem(const v1::ClassifyRequest& request,
-                                      const CompiledRuleset& rules,
-                                      absl::Time now) {
+v1::ClassifyResult ClassificationCore::ClassifyStreamItem(
+    const v1::ClassifyRequest& request, absl::Time deadline) {
+  absl::StatusOr<v1::ClassifyResponse> response = Classify(request, deadline);
   v1::ClassifyResult result;
   result.set_opportunity_id(request.opportunity().id());
-  absl::StatusOr<v1::Classification> c =
-      ClassifyRequestItem(request, rules, now);
-  if (c.ok()) {
-    *result.mutable_classification() = *std::move(c);
-  } else {
-    *result.mutable_status() = ToRpcStatus(c.status());
+  if (!response.ok()) {
+    *result.mutable_status() = ToRpcStatus(response.status());
+    return result;
   }
+  *result.mutable_classification() =
+      std::move(*response->mutable_classification());
+  result.set_stored(response->stored());
+  result.set_cached(response->cached());
   return result;
 }
 
-absl::StatusOr<v1::BatchClassifyResponse> ClassifyBatch(
-    const v1::BatchClassifyRequest& request, const CompiledRuleset& rules,
-    absl::Time now, int max_batch_size) {
-  if (request.opportunities_size() > max_batch_size) {
+absl::StatusOr<v1::BatchClassifyResponse> ClassificationCore::BatchClassify(
+    const v1::BatchClassifyRequest& request, absl::Time deadline) {
+  if (request.opportunities_size() > options_.max_batch_size) {
     std::vector<FieldViolation> v;
     AddViolation(v, "opportunities",
-                 absl::StrCat("at most ", max_batch_size,
+                 absl::StrCat("at most ", options_.max_batch_size,
                               " opportunities per batch, got ",
                               request.opportunities_size()));
     return InvalidArgumentWithViolations("batch too large", v);
   }
   v1::BatchClassifyResponse response;
   response.mutable_results()->Reserve(request.opportunities_size());
-  const ClassifyOptions options{.with_reasons = !request.omit_reasons()};
+  std::vector<Item> items;
+  items.reserve(request.opportunities_size());
   for (int i = 0; i < request.opportunities_size(); ++i) {
     const v1::Opportunity& opp = request.opportunities(i);
     v1::ClassifyResult* result = response.add_results();
     result->set_opportunity_id(opp.id());
-    absl::StatusOr<v1::Classification> c = Classify(
-        opp, rules, now, options, absl::StrCat("opportunities[", i, "]"));
-    if (c.ok()) {
-      *result->mutable_classification() = *std::move(c);
-    } else {
-      *result->mutable_status() = ToRpcStatus(c.status());
+    std::vector<FieldViolation> violations;
+    ValidateOpportunity(opp, absl::StrCat("opportunities[", i, "]"),
+                        violations);
+    if (!violations.empty()) {
+      *result->mutable_status() = ToRpcStatus(
+          InvalidArgumentWithViolations("invalid opportunity", violations));
+      continue;
     }
+    items.push_back({&opp, result, ""});
   }
+  if (!items.empty()) {
+    ClassifyItems(items, *rules_->Current(), !request.omit_reasons(), deadline);
+  }
+  return response;
+}
+
+absl::Status ClassificationCore::ReadStatus(const absl::Status& status) const {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return absl::UnavailableError(
+          absl::StrCat("the result store is unavailable, try again later: ",
+                       status.message()));
+    case absl::StatusCode::kNotFound:
+      return status;
+    case absl::StatusCode::kInvalidArgument: {
+      // The store only rejects page tokens.
+      std::vector<FieldViolation> v;
+      AddViolation(v, "page_token", "is not a token this service gave out");
+      return Invalid(v);
+    }
+    default:
+      return absl::InternalError(
+          absl::StrCat("result store: ", status.message()));
+  }
+}
+
+absl::StatusOr<v1::GetClassificationResponse>
+ClassificationCore::GetClassification(
+    const v1::GetClassificationRequest& request, absl::Time deadline) {
+  std::vector<FieldViolation> v;
+  CheckTenant(request.tenant_id(), v);
+  if (request.opportunity_id().empty()) {
+    AddViolation(v, "opportunity_id", "is required");
+  } else if (request.opportunity_id().size() > kMaxIdBytes) {
+    AddViolation(v, "opportunity_id",
+                 absl::StrCat("must be at most ", kMaxIdBytes, " bytes, got ",
+                              request.opportunity_id().size()));
+  }
+  if (!v.empty()) return Invalid(v);
+  if (store_ == nullptr) {
+    return absl::UnavailableError("no result store is configured (--redis)");
+  }
+  absl::StatusOr<v1::Classification> c = store_->Get(
+      request.tenant_id(), request.opportunity_id(), StoreDeadline(deadline));
+  if (!c.ok()) return ReadStatus(c.status());
+  v1::GetClassificationResponse response;
+  *response.mutable_classification() = *std::move(c);
+  return response;
+}
+
+absl::StatusOr<v1::GetMatrixResponse> ClassificationCore::GetMatrix(
+    const v1::GetMatrixRequest& request, absl::Time deadline) {
+  std::vector<FieldViolation> v;
+  CheckTenant(request.tenant_id(), v);
+  if (request.top_n() < 0 || request.top_n() > kMaxTopN) {
+    AddViolation(v, "top_n",
+                 absl::StrCat("must be between 0 and ", kMaxTopN, ", got ",
+                              request.top_n()));
+  }
+  CheckEnum(v1::CustomerType_descriptor(), request.customer_type(),
+            "customer_type", v);
+  CheckEnum(v1::Industry_descriptor(), request.industry(), "industry", v);
+  CheckEnum(v1::BuyingStage_descriptor(), request.buying_stage(),
+            "buying_stage", v);
+  if (!v.empty()) return Invalid(v);
+  if (store_ == nullptr) {
+    return absl::UnavailableError("no result store is configured (--redis)");
+  }
+  std::shared_ptr<const CompiledRuleset> rules = rules_->Current();
+  MatrixFilter filter{.customer_type = request.customer_type(),
+                      .industry = request.industry(),
+                      .buying_stage = request.buying_stage()};
+  absl::StatusOr<std::vector<StoredCell>> stored =
+      store_->Matrix(request.tenant_id(), filter, request.top_n(),
+                     options_.clock(), StoreDeadline(deadline));
+  if (!stored.ok()) return ReadStatus(stored.status());
+
+  const v1::Ruleset& r = rules->proto;
+  v1::GetMatrixResponse response;
+  response.set_tenant_id(request.tenant_id());
+  response.set_ruleset_version(rules->version);
+  *response.mutable_potential_thresholds() = r.matrix().potential_thresholds();
+  *response.mutable_relationship_thresholds() =
+      r.matrix().relationship_thresholds();
+  std::map<std::string, StoredCell*> by_id;
+  for (StoredCell& cell : *stored) by_id[cell.cell] = &cell;
+  auto fill = [&](v1::MatrixCellSummary* summary, StoredCell* cell) {
+    *summary->mutable_total_amount() =
+        CentsToMoney(cell ? cell->amount_cents : 0, r.base_currency());
+    if (cell == nullptr) return;
+    summary->set_count(cell->count);
+    for (v1::Classification& c : cell->top) *summary->add_top() = std::move(c);
+  };
+  // The ruleset's cells, by potential band then relationship band.
+  for (const v1::Cell* cell : rules->cells) {
+    v1::MatrixCellSummary* summary = response.add_cells();
+    summary->set_cell(cell->id());
+    summary->set_label(cell->label());
+    summary->set_potential_band(cell->potential_band());
+    summary->set_relationship_band(cell->relationship_band());
+    *summary->mutable_action() = cell->action();
+    auto it = by_id.find(cell->id());
+    fill(summary, it == by_id.end() ? nullptr : it->second);
+    if (it != by_id.end()) by_id.erase(it);
+  }
+  // Results still filed under cells an older ruleset had.
+  for (auto& [id, cell] : by_id) {
+    v1::MatrixCellSummary* summary = response.add_cells();
+    summary->set_cell(id);
+    summary->set_label("(not in the current ruleset)");
+    summary->set_potential_band(-1);
+    summary->set_relationship_band(-1);
+    fill(summary, cell);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ListOpportunitiesResponse>
+ClassificationCore::ListOpportunities(
+    const v1::ListOpportunitiesRequest& request, absl::Time deadline) {
+  std::vector<FieldViolation> v;
+  CheckTenant(request.tenant_id(), v);
+  const std::string& cell = request.cell();
+  if (cell.empty()) {
+    AddViolation(v, "cell", "is required, e.g. \"KEY\"");
+  } else if (cell.size() > kMaxCellIdBytes ||
+             !std::all_of(cell.begin(), cell.end(), [](char c) {
+               return absl::ascii_isupper(static_cast<unsigned char>(c)) ||
+                      absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
+                      c == '_';
+             })) {
+    AddViolation(v, "cell",
+                 absl::StrCat("must be a cell id (upper-case letters, digits "
+                              "and '_', at most ",
+                              kMaxCellIdBytes, " bytes)"));
+  }
+  CheckPageSize(request.page_size(), v);
+  if (!v.empty()) return Invalid(v);
+  if (store_ == nullptr) {
+    return absl::UnavailableError("no result store is configured (--redis)");
+  }
+  int page_size =
+      request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  absl::StatusOr<ResultPage> page =
+      store_->List(request.tenant_id(), cell, page_size, request.page_token(),
+                   StoreDeadline(deadline));
+  if (!page.ok()) return ReadStatus(page.status());
+  v1::ListOpportunitiesResponse response;
+  for (v1::Classification& c : page->classifications) {
+    *response.add_classifications() = std::move(c);
+  }
+  response.set_next_page_token(page->next_page_token);
+  return response;
+}
+
+absl::StatusOr<v1::ListTransitionsResponse> ClassificationCore::ListTransitions(
+    const v1::ListTransitionsRequest& request, absl::Time deadline) {
+  std::vector<FieldViolation> v;
+  CheckTenant(request.tenant_id(), v);
+  CheckPageSize(request.page_size(), v);
+  if (!v.empty()) return Invalid(v);
+  if (store_ == nullptr) {
+    return absl::UnavailableError("no result store is configured (--redis)");
+  }
+  int page_size =
+      request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  absl::StatusOr<TransitionPage> page =
+      store_->Transitions(request.tenant_id(), page_size, request.page_token(),
+                          StoreDeadline(deadline));
+  if (!page.ok()) return ReadStatus(page.status());
+  v1::ListTransitionsResponse response;
+  for (v1::Transition& t : page->transitions) {
+    *response.add_transitions() = std::move(t);
+  }
+  response.set_next_page_token(page->next_page_token);
   return response;
 }
 

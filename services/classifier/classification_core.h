@@ -1,35 +1,113 @@
-// The request-level work of the classification RPCs, with no gRPC: request
-// validation with field paths, batch limits and per-item results. The service
-// glue calls these; tests can too.
+// The request-level work of ClassificationService, with no gRPC: request
+// validation with field paths, batch and page limits, the result cache and
+// storage through a ResultStore, and the read model. The service glue calls
+// these; tests can too.
 //
-//   absl::StatusOr<v1::ClassifyResponse> r =
-//       ClassifyOne(request, *rules, now);
+//   ClassificationCore core(&rules, store.get(), {});
+//   absl::StatusOr<v1::ClassifyResponse> r = core.Classify(request, deadline);
+//
+// Storage is best effort on the classify path: when the store fails (Redis
+// down), results are still answered, marked `stored: false`. Reads need the
+// store and answer UNAVAILABLE without it.
 #ifndef OPPMATRIX_SERVICES_CLASSIFIER_CLASSIFICATION_CORE_H_
 #define OPPMATRIX_SERVICES_CLASSIFIER_CLASSIFICATION_CORE_H_
 
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "oppmatrix/v1/classification_service.pb.h"
-#include "services/engine/ruleset.h"
+#include "services/classifier/ruleset_watcher.h"
+#include "services/store/result_store.h"
 
 namespace oppmatrix {
 
-// Classify: INVALID_ARGUMENT (with BadRequest) for a missing or bad
-// opportunity.
-absl::StatusOr<v1::ClassifyResponse> ClassifyOne(
-    const v1::ClassifyRequest& request, const CompiledRuleset& rules,
-    absl::Time now);
+// Limits of the read RPCs (documented in the proto and the README).
+inline constexpr int kDefaultPageSize = 50;
+inline constexpr int kMaxPageSize = 500;
+inline constexpr int kMaxTopN = 100;
 
-// One item of ClassifyStream: the status travels inside the result.
-v1::ClassifyResult ClassifyStreamItem(const v1::ClassifyRequest& request,
-                                      const CompiledRuleset& rules,
-                                      absl::Time now);
+// The content hash results are cached under: SHA-256 of the opportunity's
+// deterministic encoding (every field, version included).
+std::string OpportunityFingerprint(const v1::Opportunity& opportunity);
 
-// BatchClassify: INVALID_ARGUMENT only for a batch over `max_batch_size`;
-// bad items get their own status ("opportunities[3].id: is required").
-absl::StatusOr<v1::BatchClassifyResponse> ClassifyBatch(
-    const v1::BatchClassifyRequest& request, const CompiledRuleset& rules,
-    absl::Time now, int max_batch_size);
+class ClassificationCore {
+ public:
+  struct Options {
+    // Largest BatchClassify request, in opportunities.
+    int max_batch_size = 1000;
+    // A stored result older than this is rescored even when the
+    // opportunity and the ruleset are unchanged (scores depend on time).
+    // Zero disables the cache.
+    absl::Duration cache_max_age = absl::Hours(1);
+    // Upper bound of each store call, within the call's own deadline.
+    absl::Duration store_timeout = absl::Milliseconds(500);
+    // The clock classification reads; tests inject a fixed one.
+    std::function<absl::Time()> clock = [] { return absl::Now(); };
+  };
+
+  // Counters for logs and tests.
+  struct Stats {
+    int64_t stored = 0;        // results written
+    int64_t cache_hits = 0;    // results served from the store
+    int64_t store_errors = 0;  // store calls that failed
+  };
+
+  // `rules` must outlive the core; `store` too, and may be null (no
+  // storage: every result is `stored: false`, reads are UNAVAILABLE).
+  ClassificationCore(const RulesetSource* rules, ResultStore* store,
+                     Options options);
+
+  // Classify: INVALID_ARGUMENT (with BadRequest) for a missing or bad
+  // opportunity.
+  absl::StatusOr<v1::ClassifyResponse> Classify(
+      const v1::ClassifyRequest& request, absl::Time deadline);
+
+  // One item of ClassifyStream: the status travels inside the result.
+  v1::ClassifyResult ClassifyStreamItem(const v1::ClassifyRequest& request,
+                                        absl::Time deadline);
+
+  // BatchClassify: INVALID_ARGUMENT only for a batch over max_batch_size;
+  // bad items get their own status ("opportunities[3].id: is required").
+  // The cache lookup and the store are one round trip each.
+  absl::StatusOr<v1::BatchClassifyResponse> BatchClassify(
+      const v1::BatchClassifyRequest& request, absl::Time deadline);
+
+  absl::StatusOr<v1::GetClassificationResponse> GetClassification(
+      const v1::GetClassificationRequest& request, absl::Time deadline);
+  absl::StatusOr<v1::GetMatrixResponse> GetMatrix(
+      const v1::GetMatrixRequest& request, absl::Time deadline);
+  absl::StatusOr<v1::ListOpportunitiesResponse> ListOpportunities(
+      const v1::ListOpportunitiesRequest& request, absl::Time deadline);
+  absl::StatusOr<v1::ListTransitionsResponse> ListTransitions(
+      const v1::ListTransitionsRequest& request, absl::Time deadline);
+
+  Stats stats() const;
+  bool has_store() const { return store_ != nullptr; }
+
+ private:
+  struct Item;
+  // Classifies validated items: cache lookup, scoring of the misses, store.
+  void ClassifyItems(std::vector<Item>& items, const CompiledRuleset& rules,
+                     bool with_reasons, absl::Time deadline);
+  // The deadline of one store call.
+  absl::Time StoreDeadline(absl::Time call_deadline) const;
+  // Logs a store failure (at most once per 10 s) and counts it.
+  void NoteStoreError(const absl::Status& status);
+  absl::Status ReadStatus(const absl::Status& status) const;
+
+  const RulesetSource* rules_;
+  ResultStore* store_;
+  const Options options_;
+  std::atomic<int64_t> stored_{0};
+  std::atomic<int64_t> cache_hits_{0};
+  std::atomic<int64_t> store_errors_{0};
+  std::atomic<int64_t> last_error_log_ms_{0};
+};
 
 }  // namespace oppmatrix
 

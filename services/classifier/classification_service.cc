@@ -2,10 +2,30 @@
 
 #include <utility>
 
-#include "services/classifier/classification_core.h"
+#include "absl/time/time.h"
 #include "services/common/grpc_status.h"
 
 namespace oppmatrix {
+namespace {
+
+// The call's deadline (InfiniteFuture when the client set none).
+absl::Time Deadline(const grpc::CallbackServerContext* context) {
+  return absl::FromChrono(context->deadline());
+}
+
+// Runs `method` of the core and finishes the call with its status.
+template <typename Request, typename Response, typename Method>
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
+                                ClassificationCore& core, Method method,
+                                const Request* request, Response* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Response> result = (core.*method)(*request, Deadline(context));
+  if (result.ok()) *response = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+}  // namespace
 
 // Reads a request, writes its result, reads the next: one result per
 // request, in order. Ends when the client half-closes or the call is
@@ -13,8 +33,8 @@ namespace oppmatrix {
 class ClassificationServiceImpl::StreamReactor final
     : public grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResult> {
  public:
-  explicit StreamReactor(const ClassificationServiceImpl* service)
-      : service_(service) {
+  StreamReactor(ClassificationCore* core, absl::Time deadline)
+      : core_(core), deadline_(deadline) {
     StartRead(&request_);
   }
 
@@ -23,8 +43,7 @@ class ClassificationServiceImpl::StreamReactor final
       Finish(grpc::Status::OK);
       return;
     }
-    result_ = ClassifyStreamItem(request_, *service_->rules_->Current(),
-                                 service_->options_.clock());
+    result_ = core_->ClassifyStreamItem(request_, deadline_);
     StartWrite(&result_);
   }
 
@@ -40,41 +59,67 @@ class ClassificationServiceImpl::StreamReactor final
   void OnDone() override { delete this; }
 
  private:
-  const ClassificationServiceImpl* service_;
+  ClassificationCore* core_;
+  const absl::Time deadline_;
   v1::ClassifyRequest request_;
   v1::ClassifyResult result_;
 };
 
 ClassificationServiceImpl::ClassificationServiceImpl(const RulesetSource* rules,
+                                                     ResultStore* store,
                                                      Options options)
-    : rules_(rules), options_(std::move(options)) {}
+    : core_(rules, store, std::move(options)) {}
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::Classify(
     grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
     v1::ClassifyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::ClassifyResponse> result =
-      ClassifyOne(*request, *rules_->Current(), options_.clock());
-  if (result.ok()) *response = *std::move(result);
-  reactor->Finish(ToGrpcStatus(result.status()));
-  return reactor;
+  return Unary(context, core_, &ClassificationCore::Classify, request,
+               response);
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::BatchClassify(
     grpc::CallbackServerContext* context,
     const v1::BatchClassifyRequest* request,
     v1::BatchClassifyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::BatchClassifyResponse> result = ClassifyBatch(
-      *request, *rules_->Current(), options_.clock(), options_.max_batch_size);
-  if (result.ok()) *response = *std::move(result);
-  reactor->Finish(ToGrpcStatus(result.status()));
-  return reactor;
+  return Unary(context, core_, &ClassificationCore::BatchClassify, request,
+               response);
 }
 
 grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResult>*
-ClassificationServiceImpl::ClassifyStream(grpc::CallbackServerContext*) {
-  return new StreamReactor(this);
+ClassificationServiceImpl::ClassifyStream(
+    grpc::CallbackServerContext* context) {
+  return new StreamReactor(&core_, Deadline(context));
+}
+
+grpc::ServerUnaryReactor* ClassificationServiceImpl::GetClassification(
+    grpc::CallbackServerContext* context,
+    const v1::GetClassificationRequest* request,
+    v1::GetClassificationResponse* response) {
+  return Unary(context, core_, &ClassificationCore::GetClassification, request,
+               response);
+}
+
+grpc::ServerUnaryReactor* ClassificationServiceImpl::GetMatrix(
+    grpc::CallbackServerContext* context, const v1::GetMatrixRequest* request,
+    v1::GetMatrixResponse* response) {
+  return Unary(context, core_, &ClassificationCore::GetMatrix, request,
+               response);
+}
+
+grpc::ServerUnaryReactor* ClassificationServiceImpl::ListOpportunities(
+    grpc::CallbackServerContext* context,
+    const v1::ListOpportunitiesRequest* request,
+    v1::ListOpportunitiesResponse* response) {
+  return Unary(context, core_, &ClassificationCore::ListOpportunities, request,
+               response);
+}
+
+grpc::ServerUnaryReactor* ClassificationServiceImpl::ListTransitions(
+    grpc::CallbackServerContext* context,
+    const v1::ListTransitionsRequest* request,
+    v1::ListTransitionsResponse* response) {
+  return Unary(context, core_, &ClassificationCore::ListTransitions, request,
+               response);
 }
 
 }  // namespace oppmatrix

@@ -11,13 +11,13 @@
 namespace oppmatrix {
 
 absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
-    Options options, const RulesetSource* rules) {
+    Options options, const RulesetSource* rules, ResultStore* store) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<ClassifierServer> out(new ClassifierServer());
   out->service_ = std::make_unique<ClassificationServiceImpl>(
-      rules, std::move(options.service));
+      rules, store, std::move(options.service));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &out->port_);

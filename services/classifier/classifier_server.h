@@ -36,11 +36,15 @@ class ClassifierServer {
   };
 
   // Builds and starts the server. UNAVAILABLE when the address can't be
-  // bound. `rules` must outlive the server.
+  // bound. `rules` and `store` must outlive the server; `store` may be null
+  // (results are then answered, not stored).
   static absl::StatusOr<std::unique_ptr<ClassifierServer>> Start(
-      Options options, const RulesetSource* rules);
+      Options options, const RulesetSource* rules,
+      ResultStore* store = nullptr);
 
   ~ClassifierServer();
+
+  ClassificationServiceImpl& service() { return *service_; }
 
   // The bound port.
   int port() const { return port_; }

@@ -14,6 +14,9 @@
 #include "services/common/env_flags.h"
 #include "services/common/log.h"
 #include "services/engine/ruleset.h"
+#include "services/store/redis_client.h"
+#include "services/store/redis_result_store.h"
+#include "services/store/redis_url.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "gRPC listen address, host:port");
@@ -31,6 +34,20 @@ ABSL_FLAG(int, max_message_bytes, 16 << 20,
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
+          "Result store: redis://[[user]:password@]host[:port][/db] or "
+          "unix:///path[?db=N&password=P]; empty runs without storage");
+ABSL_FLAG(int, redis_pool_size, 8, "Most connections to Redis at once");
+ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(500),
+          "Upper bound of one Redis round trip (and of connecting)");
+ABSL_FLAG(absl::Duration, result_ttl, absl::Hours(24 * 90),
+          "How long a stored result lives after its last classification; "
+          "0 keeps results until deleted");
+ABSL_FLAG(int64_t, transitions_max_len, 10000,
+          "Approximate length each tenant's transitions stream is trimmed to");
+ABSL_FLAG(absl::Duration, cache_max_age, absl::Hours(1),
+          "Serve a stored result for an unchanged opportunity and ruleset if "
+          "it is younger than this; 0 always rescores");
 
 namespace oppmatrix {
 namespace {
@@ -61,6 +78,52 @@ int Run() {
     std::fprintf(stderr, "--max_batch_size must be at least 1\n");
     return 2;
   }
+  if (absl::GetFlag(FLAGS_redis_pool_size) < 1 ||
+      absl::GetFlag(FLAGS_transitions_max_len) < 1 ||
+      absl::GetFlag(FLAGS_redis_timeout) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_result_ttl) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_cache_max_age) < absl::ZeroDuration()) {
+    std::fprintf(stderr,
+                 "--redis_pool_size and --transitions_max_len must be at "
+                 "least 1, --redis_timeout positive, --result_ttl and "
+                 "--cache_max_age not negative\n");
+    return 2;
+  }
+  std::unique_ptr<RedisPool> pool;
+  std::unique_ptr<RedisResultStore> store;
+  if (!absl::GetFlag(FLAGS_redis).empty()) {
+    absl::StatusOr<RedisEndpoint> endpoint =
+        ParseRedisUrl(absl::GetFlag(FLAGS_redis));
+    if (!endpoint.ok()) {
+      std::fprintf(stderr, "--redis: %s\n",
+                   std::string(endpoint.status().message()).c_str());
+      return 2;
+    }
+    RedisPool::Options pool_options;
+    pool_options.endpoint = *endpoint;
+    pool_options.max_connections = absl::GetFlag(FLAGS_redis_pool_size);
+    pool_options.connect_timeout = absl::GetFlag(FLAGS_redis_timeout);
+    pool_options.command_timeout = absl::GetFlag(FLAGS_redis_timeout);
+    pool = std::make_unique<RedisPool>(pool_options);
+    store = std::make_unique<RedisResultStore>(
+        pool.get(),
+        RedisResultStore::Options{
+            .result_ttl = absl::GetFlag(FLAGS_result_ttl),
+            .transitions_max_len = absl::GetFlag(FLAGS_transitions_max_len)});
+    // Redis being down is not fatal: classification goes on unstored and
+    // the pool reconnects when Redis is back.
+    absl::StatusOr<std::vector<RedisReply>> ping = pool->Pipeline(
+        {{"PING"}}, absl::Now() + absl::GetFlag(FLAGS_redis_timeout));
+    Log(ping.ok() ? LogLevel::kInfo : LogLevel::kWarning, "classifier",
+        ping.ok()
+            ? absl::StrCat("result store: redis ", endpoint->ToSafeString())
+            : absl::StrCat("result store: redis ", endpoint->ToSafeString(),
+                           " not reachable yet (", ping.status().message(),
+                           "); classifying without storage until it is"));
+  } else {
+    Log(LogLevel::kWarning, "classifier",
+        "no --redis: results are not stored and reads are unavailable");
+  }
 
   // Signals go to one thread that waits for them; block them everywhere
   // else before any thread starts.
@@ -86,8 +149,10 @@ int Run() {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.service.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  options.service.cache_max_age = absl::GetFlag(FLAGS_cache_max_age);
+  options.service.store_timeout = absl::GetFlag(FLAGS_redis_timeout);
   absl::StatusOr<std::unique_ptr<ClassifierServer>> server =
-      ClassifierServer::Start(options, watcher->get());
+      ClassifierServer::Start(options, watcher->get(), store.get());
   if (!server.ok()) {
     Log(LogLevel::kError, "classifier",
         absl::StrCat("cannot start: ", server.status().message()));
@@ -125,7 +190,9 @@ int main(int argc, char** argv) {
   oppmatrix::ParseFlagsWithEnv(
       argc, argv,
       {"listen", "rules", "rules_poll_interval", "check_rules",
-       "max_batch_size", "max_message_bytes", "shutdown_grace", "log_level"},
+       "max_batch_size", "max_message_bytes", "shutdown_grace", "log_level",
+       "redis", "redis_pool_size", "redis_timeout", "result_ttl",
+       "transitions_max_len", "cache_max_age"},
       "oppmatrix-classifier: classifies sales opportunities over gRPC.\n"
       "Every flag can also be set as OPPMATRIX_<FLAG>, e.g. "
       "OPPMATRIX_LISTEN=0.0.0.0:50051.");

@@ -164,8 +164,8 @@ TEST(ExecutableTest, BadEnvironmentValueIsAnErrorNamingTheVariable) {
 TEST(ExecutableTest, BrokenRulesetAtStartupStopsTheServer) {
   std::string dir = testing::MakeTempDir();
   testing::WriteFileAtomically(dir + "/rules.yaml", BrokenRulesText());
-  Subprocess p(
-      {kClassifier, "--listen=127.0.0.1:0", "--rules=" + dir + "/rules.yaml"});
+  Subprocess p({kClassifier, "--listen=127.0.0.1:0",
+                "--redis=", "--rules=" + dir + "/rules.yaml"});
   EXPECT_EQ(p.Wait(absl::Seconds(30)), 1);
   EXPECT_THAT(p.Stderr(), HasSubstr("potential.factors[0].weight: must be "
                                     "finite"));
@@ -175,8 +175,8 @@ TEST(ExecutableTest, ReloadsOnSighupKeepsOldOnBadFileAndDrainsOnSigterm) {
   std::string dir = testing::MakeTempDir();
   std::string rules = dir + "/rules.yaml";
   testing::WriteFileAtomically(rules, DefaultRulesText());
-  Subprocess p({kClassifier, "--listen=127.0.0.1:0", "--rules=" + rules,
-                "--rules_poll_interval=0"});
+  Subprocess p({kClassifier, "--listen=127.0.0.1:0",
+                "--redis=", "--rules=" + rules, "--rules_poll_interval=0"});
   ASSERT_TRUE(p.WaitForStderr("serving on", absl::Seconds(30))) << p.Stderr();
   int port = PortFromLog(p.Stderr());
   ASSERT_GT(port, 0);
@@ -220,8 +220,8 @@ TEST(ExecutableTest, ReloadsWhenTheFileChanges) {
   std::string dir = testing::MakeTempDir();
   std::string rules = dir + "/rules.yaml";
   testing::WriteFileAtomically(rules, DefaultRulesText());
-  Subprocess p({kClassifier, "--listen=127.0.0.1:0", "--rules=" + rules,
-                "--rules_poll_interval=50ms"});
+  Subprocess p({kClassifier, "--listen=127.0.0.1:0",
+                "--redis=", "--rules=" + rules, "--rules_poll_interval=50ms"});
   ASSERT_TRUE(p.WaitForStderr("serving on", absl::Seconds(30))) << p.Stderr();
   testing::WriteFileAtomically(rules, RenamedRulesText("polled"));
   EXPECT_TRUE(p.WaitForStderr("-> polled@", absl::Seconds(30))) << p.Stderr();

@@ -1,0 +1,425 @@
+// The classifier with its Redis result store, as real processes and real
+// sockets: a gRPC server on loopback, a redis-server started for each test
+// on a free port. Stored and cached results, the read RPCs, cell moves, and
+// Redis going away and coming back.
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "oppmatrix/v1/classification_service.grpc.pb.h"
+#include "services/classifier/classifier_server.h"
+#include "services/common/grpc_status.h"
+#include "services/common/status_util.h"
+#include "services/store/redis_result_store.h"
+#include "services/store/redis_url.h"
+#include "tests/classifier/test_server.h"
+#include "tests/testing/redis_server.h"
+
+namespace oppmatrix {
+namespace {
+
+using ::oppmatrix::testing::DefaultRules;
+using ::oppmatrix::testing::RedisServer;
+using ::oppmatrix::testing::TestNow;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+template <typename T>
+T ParseText(const std::string& text) {
+  T message;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message))
+      << text;
+  return message;
+}
+
+// A strong, large account at decision stage: KEY under the default rules.
+constexpr char kKeyAccount[] = R"pb(
+  tenant_id: "acme"
+  version: 3
+  stage: "Negotiation/Review"
+  amount { currency_code: "USD" units: 1200000 }
+  need_urgency: NEED_URGENCY_URGENT
+  account { industry: "Technology" employees: 2500 }
+  relationship {
+    contacts_engaged: 6
+    has_champion: true
+    executive_sponsor: true
+    meetings_last_90_days: 5
+    existing_customer: true
+    won_deals_with_account: 2
+    last_interaction_time { seconds: 1795003200 }
+  }
+)pb";
+
+// The same deal with no relationship at all: DEVELOP.
+constexpr char kNoRelationship[] = R"pb(
+  tenant_id: "acme"
+  version: 4
+  stage: "Negotiation/Review"
+  amount { currency_code: "USD" units: 1200000 }
+  need_urgency: NEED_URGENCY_URGENT
+  account { industry: "Technology" employees: 2500 }
+)pb";
+
+v1::Opportunity Opp(const std::string& id, const char* text = kKeyAccount) {
+  v1::Opportunity o = ParseText<v1::Opportunity>(text);
+  o.set_id(id);
+  return o;
+}
+
+std::unique_ptr<grpc::ClientContext> Context(
+    absl::Duration timeout = absl::Seconds(10)) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+std::vector<std::string> ViolatedFields(const grpc::Status& status) {
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : GetFieldViolations(FromGrpcStatus(status))) {
+    fields.push_back(v.field());
+  }
+  return fields;
+}
+
+class ClassifierRedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start().ok());
+    RedisPool::Options po;
+    po.endpoint = *ParseRedisUrl(redis_.url());
+    po.min_backoff = absl::Milliseconds(20);
+    po.max_backoff = absl::Milliseconds(100);
+    pool_ = std::make_unique<RedisPool>(po);
+    store_ = std::make_unique<RedisResultStore>(
+        pool_.get(), RedisResultStore::Options{.result_ttl = absl::Hours(24)});
+    ClassifierServer::Options options;
+    options.listen = "127.0.0.1:0";
+    options.service.clock = [this] {
+      absl::MutexLock lock(&clock_mu_);
+      return now_;
+    };
+    auto server = ClassifierServer::Start(options, &rules_, store_.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = v1::ClassificationService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                            grpc::InsecureChannelCredentials()));
+  }
+
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&clock_mu_);
+    now_ += d;
+  }
+
+  v1::ClassifyResponse Classify(const v1::Opportunity& opp) {
+    v1::ClassifyRequest request;
+    *request.mutable_opportunity() = opp;
+    v1::ClassifyResponse response;
+    grpc::Status s = stub_->Classify(Context().get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+
+  grpc::Status Get(const std::string& id, v1::Classification* out) {
+    v1::GetClassificationRequest request;
+    request.set_tenant_id("acme");
+    request.set_opportunity_id(id);
+    v1::GetClassificationResponse response;
+    grpc::Status s =
+        stub_->GetClassification(Context().get(), request, &response);
+    *out = response.classification();
+    return s;
+  }
+
+  v1::GetMatrixResponse Matrix(const std::string& request_text = "") {
+    auto request = ParseText<v1::GetMatrixRequest>(request_text);
+    request.set_tenant_id("acme");
+    v1::GetMatrixResponse response;
+    grpc::Status s = stub_->GetMatrix(Context().get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+
+  const v1::MatrixCellSummary* Cell(const v1::GetMatrixResponse& m,
+                                    const std::string& id) {
+    for (const auto& c : m.cells()) {
+      if (c.cell() == id) return &c;
+    }
+    ADD_FAILURE() << "no cell " << id;
+    return nullptr;
+  }
+
+  RedisServer redis_;
+  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<RedisResultStore> store_;
+  StaticRulesetSource rules_{DefaultRules()};
+  absl::Mutex clock_mu_;
+  absl::Time now_ = TestNow();
+  std::unique_ptr<ClassifierServer> server_;
+  std::unique_ptr<v1::ClassificationService::Stub> stub_;
+};
+
+TEST_F(ClassifierRedisTest, ClassifyStoresAndGetReadsItBack) {
+  v1::ClassifyResponse r = Classify(Opp("opp-1"));
+  EXPECT_TRUE(r.stored());
+  EXPECT_FALSE(r.cached());
+  EXPECT_EQ(r.classification().cell(), "KEY");
+  v1::Classification got;
+  ASSERT_TRUE(Get("opp-1", &got).ok());
+  EXPECT_EQ(got.SerializeAsString(), r.classification().SerializeAsString());
+
+  grpc::Status missing = Get("nope", &got);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(missing.error_message(), HasSubstr("\"nope\""));
+}
+
+TEST_F(ClassifierRedisTest, UnchangedOpportunityIsServedFromTheCache) {
+  v1::ClassifyResponse first = Classify(Opp("opp-1"));
+  Advance(absl::Minutes(10));
+  v1::ClassifyResponse second = Classify(Opp("opp-1"));
+  EXPECT_TRUE(second.cached());
+  EXPECT_TRUE(second.stored());
+  // Not rescored: the result made ten minutes ago, byte for byte.
+  EXPECT_EQ(second.classification().SerializeAsString(),
+            first.classification().SerializeAsString());
+  EXPECT_EQ(server_->service().core().stats().cache_hits, 1);
+
+  // Changed content: rescored.
+  v1::Opportunity changed = Opp("opp-1");
+  changed.set_version(4);
+  v1::ClassifyResponse third = Classify(changed);
+  EXPECT_FALSE(third.cached());
+  EXPECT_EQ(third.classification().opportunity_version(), 4);
+
+  // Older than --cache_max_age (1 h): rescored with the new time.
+  Advance(absl::Hours(2));
+  v1::ClassifyResponse fourth = Classify(changed);
+  EXPECT_FALSE(fourth.cached());
+  EXPECT_EQ(fourth.classification().classified_time().seconds(),
+            absl::ToUnixSeconds(TestNow() + absl::Minutes(130)));
+}
+
+TEST_F(ClassifierRedisTest, BatchIsStoredAndTheMatrixAddsUp) {
+  v1::BatchClassifyRequest request;
+  for (int i = 0; i < 300; ++i) {
+    *request.add_opportunities() = Opp(
+        absl::StrCat("opp-", i), i % 3 == 0 ? kNoRelationship : kKeyAccount);
+  }
+  request.mutable_opportunities(7)->clear_id();  // one bad item
+  v1::BatchClassifyResponse response;
+  ASSERT_TRUE(stub_->BatchClassify(Context().get(), request, &response).ok());
+  int stored = 0;
+  for (const auto& r : response.results()) stored += r.stored();
+  EXPECT_EQ(stored, 299);
+  EXPECT_FALSE(response.results(7).stored());
+  EXPECT_EQ(response.results(7).status().code(), grpc::INVALID_ARGUMENT);
+
+  v1::GetMatrixResponse m = Matrix("top_n: 3");
+  EXPECT_EQ(m.tenant_id(), "acme");
+  EXPECT_EQ(m.ruleset_version(), rules_.Current()->version);
+  ASSERT_EQ(m.cells_size(), 4);  // the default 2x2, every cell listed
+  const v1::MatrixCellSummary* key = Cell(m, "KEY");
+  const v1::MatrixCellSummary* develop = Cell(m, "DEVELOP");
+  ASSERT_TRUE(key && develop);
+  EXPECT_EQ(key->count(), 199);  // 200 strong ones minus the bad one
+  EXPECT_EQ(develop->count(), 100);
+  EXPECT_EQ(key->total_amount().currency_code(), "USD");
+  EXPECT_EQ(key->total_amount().units(), 199 * 1200000);
+  EXPECT_EQ(key->top_size(), 3);
+  EXPECT_FALSE(key->action().code().empty());
+  EXPECT_EQ(Cell(m, "EXIT")->count(), 0);
+
+  // Filters: none of them is a retailer.
+  v1::GetMatrixResponse retail = Matrix("industry: INDUSTRY_RETAIL");
+  for (const auto& c : retail.cells()) EXPECT_EQ(c.count(), 0);
+}
+
+TEST_F(ClassifierRedisTest, ListOpportunitiesPagesACellInPriorityOrder) {
+  v1::BatchClassifyRequest request;
+  for (int i = 0; i < 120; ++i) {
+    v1::Opportunity o = Opp(absl::StrCat("opp-", i));
+    o.mutable_amount()->set_units(100000 + 10000 * i);  // distinct priorities
+    *request.add_opportunities() = o;
+  }
+  v1::BatchClassifyResponse response;
+  ASSERT_TRUE(stub_->BatchClassify(Context().get(), request, &response).ok());
+  std::set<std::string> seen;
+  double last = 101;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::ListOpportunitiesRequest list;
+    list.set_tenant_id("acme");
+    list.set_cell("KEY");
+    list.set_page_size(50);
+    list.set_page_token(token);
+    v1::ListOpportunitiesResponse page;
+    grpc::Status s = stub_->ListOpportunities(Context().get(), list, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    for (const auto& c : page.classifications()) {
+      EXPECT_LE(c.priority_score(), last);
+      last = c.priority_score();
+      EXPECT_TRUE(seen.insert(c.opportunity_id()).second);
+    }
+    token = page.next_page_token();
+    ++pages;
+  } while (!token.empty());
+  EXPECT_EQ(seen.size(), 120u);
+  EXPECT_EQ(pages, 3);
+}
+
+TEST_F(ClassifierRedisTest, CellMoveIsOneTransitionAndSetsPreviousCell) {
+  EXPECT_EQ(Classify(Opp("opp-1")).classification().cell(), "KEY");
+  v1::Opportunity lost = Opp("opp-1", kNoRelationship);
+  v1::ClassifyResponse moved = Classify(lost);
+  EXPECT_EQ(moved.classification().cell(), "DEVELOP");
+  EXPECT_EQ(moved.classification().previous_cell(), "KEY");
+  Classify(lost);  // cached: no second transition
+
+  v1::ListTransitionsRequest request;
+  request.set_tenant_id("acme");
+  v1::ListTransitionsResponse response;
+  ASSERT_TRUE(stub_->ListTransitions(Context().get(), request, &response).ok());
+  ASSERT_EQ(response.transitions_size(), 1);
+  const v1::Transition& t = response.transitions(0);
+  EXPECT_EQ(t.opportunity_id(), "opp-1");
+  EXPECT_EQ(t.from_cell(), "KEY");
+  EXPECT_EQ(t.to_cell(), "DEVELOP");
+  EXPECT_EQ(t.ruleset_version(), rules_.Current()->version);
+  EXPECT_EQ(t.time().seconds(), absl::ToUnixSeconds(TestNow()));
+  EXPECT_TRUE(response.next_page_token().empty());
+
+  v1::Classification got;
+  ASSERT_TRUE(Get("opp-1", &got).ok());
+  EXPECT_EQ(got.previous_cell(), "KEY");
+}
+
+TEST_F(ClassifierRedisTest, BadReadRequestsNameTheField) {
+  struct Case {
+    std::string field;
+    grpc::Status status;
+  };
+  v1::GetMatrixResponse m;
+  v1::ListOpportunitiesResponse l;
+  v1::ListTransitionsResponse t;
+  v1::GetClassificationResponse g;
+  std::vector<Case> cases = {
+      {"tenant_id", stub_->GetMatrix(Context().get(), {}, &m)},
+      {"top_n", stub_->GetMatrix(Context().get(),
+                                 ParseText<v1::GetMatrixRequest>(
+                                     "tenant_id: 'acme' top_n: 101"),
+                                 &m)},
+      {"industry", stub_->GetMatrix(Context().get(),
+                                    ParseText<v1::GetMatrixRequest>(
+                                        "tenant_id: 'acme' industry: 999"),
+                                    &m)},
+      {"cell", stub_->ListOpportunities(Context().get(),
+                                        ParseText<v1::ListOpportunitiesRequest>(
+                                            "tenant_id: 'acme' cell: 'key!'"),
+                                        &l)},
+      {"page_size", stub_->ListOpportunities(
+                        Context().get(),
+                        ParseText<v1::ListOpportunitiesRequest>(
+                            "tenant_id: 'acme' cell: 'KEY' page_size: 501"),
+                        &l)},
+      {"page_token", stub_->ListOpportunities(
+                         Context().get(),
+                         ParseText<v1::ListOpportunitiesRequest>(
+                             "tenant_id: 'acme' cell: 'KEY' page_token: 'x'"),
+                         &l)},
+      {"page_token",
+       stub_->ListTransitions(Context().get(),
+                              ParseText<v1::ListTransitionsRequest>(
+                                  "tenant_id: 'acme' page_token: 'bad-token'"),
+                              &t)},
+      {"tenant_id",
+       stub_->ListTransitions(
+           Context().get(),
+           ParseText<v1::ListTransitionsRequest>("tenant_id: '{acme}'"), &t)},
+      {"opportunity_id",
+       stub_->GetClassification(
+           Context().get(),
+           ParseText<v1::GetClassificationRequest>("tenant_id: 'acme'"), &g)},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.field << ": " << c.status.error_message();
+    EXPECT_THAT(ViolatedFields(c.status), ElementsAre(c.field));
+  }
+}
+
+TEST_F(ClassifierRedisTest, RedisKilledAndRestartedClassifyKeepsAnswering) {
+  EXPECT_TRUE(Classify(Opp("before")).stored());
+  redis_.Kill();
+
+  // Classify answers within its deadline, unstored.
+  for (int i = 0; i < 5; ++i) {
+    absl::Time start = absl::Now();
+    v1::ClassifyRequest request;
+    *request.mutable_opportunity() = Opp(absl::StrCat("down-", i));
+    v1::ClassifyResponse response;
+    grpc::Status s =
+        stub_->Classify(Context(absl::Seconds(2)).get(), request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_FALSE(response.stored());
+    EXPECT_EQ(response.classification().cell(), "KEY");
+    EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  }
+  v1::BatchClassifyRequest batch;
+  *batch.add_opportunities() = Opp("down-batch");
+  v1::BatchClassifyResponse batch_response;
+  ASSERT_TRUE(
+      stub_->BatchClassify(Context().get(), batch, &batch_response).ok());
+  EXPECT_FALSE(batch_response.results(0).stored());
+  EXPECT_TRUE(batch_response.results(0).has_classification());
+
+  // Reads say why they can't answer.
+  v1::Classification got;
+  grpc::Status read = Get("before", &got);
+  EXPECT_EQ(read.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(read.error_message(), HasSubstr("result store is unavailable"));
+  EXPECT_GT(server_->service().core().stats().store_errors, 0);
+
+  // Redis comes back (empty: it had no persistence); storage resumes by
+  // itself.
+  ASSERT_TRUE(redis_.Start().ok());
+  bool stored = false;
+  absl::Time give_up = absl::Now() + absl::Seconds(15);
+  while (!stored && absl::Now() < give_up) {
+    stored = Classify(Opp("after")).stored();
+    if (!stored) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(stored);
+  ASSERT_TRUE(Get("after", &got).ok());
+  EXPECT_EQ(got.opportunity_id(), "after");
+}
+
+TEST(ClassifierWithoutStoreTest, ClassifiesUnstoredAndReadsAreUnavailable) {
+  testing::TestClassifier server;  // no --redis
+  auto stub = v1::ClassificationService::NewStub(server.channel());
+  v1::ClassifyRequest request;
+  *request.mutable_opportunity() = Opp("opp-1");
+  v1::ClassifyResponse response;
+  ASSERT_TRUE(stub->Classify(Context().get(), request, &response).ok());
+  EXPECT_FALSE(response.stored());
+  v1::GetMatrixResponse m;
+  grpc::Status s =
+      stub->GetMatrix(Context().get(),
+                      ParseText<v1::GetMatrixRequest>("tenant_id: 'acme'"), &m);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("--redis"));
+}
+
+}  // namespace
+}  // namespace oppmatrix
