@@ -115,6 +115,55 @@ ClassificationClient::BatchClassify(
       std::make_move_iterator(response.mutable_results()->end()));
 }
 
+template <typename Request, typename Response, typename Method>
+absl::StatusOr<Response> ClassificationClient::Call(Method method,
+                                                    const Request& request) {
+  Response response;
+  auto context = NewContext(options_.timeout);
+  grpc::Status status =
+      (stub_.get()->*method)(context.get(), request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::ClassifyResponse> ClassificationClient::Classify(
+    const v1::ClassifyRequest& request) {
+  return Call<v1::ClassifyRequest, v1::ClassifyResponse>(
+      &v1::ClassificationService::Stub::Classify, request);
+}
+
+absl::StatusOr<v1::Classification> ClassificationClient::GetClassification(
+    const std::string& tenant_id, const std::string& opportunity_id) {
+  v1::GetClassificationRequest request;
+  request.set_tenant_id(tenant_id);
+  request.set_opportunity_id(opportunity_id);
+  absl::StatusOr<v1::GetClassificationResponse> response =
+      Call<v1::GetClassificationRequest, v1::GetClassificationResponse>(
+          &v1::ClassificationService::Stub::GetClassification, request);
+  if (!response.ok()) return response.status();
+  return std::move(*response->mutable_classification());
+}
+
+absl::StatusOr<v1::GetMatrixResponse> ClassificationClient::GetMatrix(
+    const v1::GetMatrixRequest& request) {
+  return Call<v1::GetMatrixRequest, v1::GetMatrixResponse>(
+      &v1::ClassificationService::Stub::GetMatrix, request);
+}
+
+absl::StatusOr<v1::ListOpportunitiesResponse>
+ClassificationClient::ListOpportunities(
+    const v1::ListOpportunitiesRequest& request) {
+  return Call<v1::ListOpportunitiesRequest, v1::ListOpportunitiesResponse>(
+      &v1::ClassificationService::Stub::ListOpportunities, request);
+}
+
+absl::StatusOr<v1::ListTransitionsResponse>
+ClassificationClient::ListTransitions(
+    const v1::ListTransitionsRequest& request) {
+  return Call<v1::ListTransitionsRequest, v1::ListTransitionsResponse>(
+      &v1::ClassificationService::Stub::ListTransitions, request);
+}
+
 std::unique_ptr<ClassifyStreamCall> ClassificationClient::OpenStream(
     absl::Duration timeout) {
   return std::make_unique<ClassifyStreamCall>(NewContext(timeout), stub_.get());

@@ -82,11 +82,33 @@ class ClassificationClient {
   absl::StatusOr<v1::Classification> Classify(
       const v1::Opportunity& opportunity, bool with_reasons = true);
 
+  // Classify with the whole response: whether the result was stored and
+  // whether it was served from the cache.
+  absl::StatusOr<v1::ClassifyResponse> Classify(
+      const v1::ClassifyRequest& request);
+
   // Classifies a batch (at most the server's --max_batch_size); one result
   // per opportunity, in order, each with its own status.
   absl::StatusOr<std::vector<v1::ClassifyResult>> BatchClassify(
       const std::vector<v1::Opportunity>& opportunities,
       bool with_reasons = true);
+
+  // The stored classification; NOT_FOUND when there is none, UNAVAILABLE
+  // while the server's Redis is unreachable.
+  absl::StatusOr<v1::Classification> GetClassification(
+      const std::string& tenant_id, const std::string& opportunity_id);
+
+  // A tenant's matrix: per cell count, total amount and top opportunities.
+  absl::StatusOr<v1::GetMatrixResponse> GetMatrix(
+      const v1::GetMatrixRequest& request);
+
+  // One page of a cell, highest priority first.
+  absl::StatusOr<v1::ListOpportunitiesResponse> ListOpportunities(
+      const v1::ListOpportunitiesRequest& request);
+
+  // One page of a tenant's cell moves, newest first.
+  absl::StatusOr<v1::ListTransitionsResponse> ListTransitions(
+      const v1::ListTransitionsRequest& request);
 
   // Opens a ClassifyStream whose deadline is `timeout` from now.
   std::unique_ptr<ClassifyStreamCall> OpenStream(absl::Duration timeout);
@@ -95,6 +117,9 @@ class ClassificationClient {
 
  private:
   std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) const;
+  // Runs one unary method of the stub with the client's deadline.
+  template <typename Request, typename Response, typename Method>
+  absl::StatusOr<Response> Call(Method method, const Request& request);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ClassificationService::Stub> stub_;

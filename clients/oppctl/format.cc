@@ -150,6 +150,107 @@ std::string FormatMatrixSummary(
   return out;
 }
 
+std::string FormatMoney(const google::type::Money& money) {
+  double v = static_cast<double>(money.units()) + money.nanos() / 1e9;
+  std::string number;
+  if (v >= 1e9) {
+    number = absl::StrFormat("%.3gB", v / 1e9);
+  } else if (v >= 1e6) {
+    number = absl::StrFormat("%.3gM", v / 1e6);
+  } else if (v >= 1e3) {
+    number = absl::StrFormat("%.3gk", v / 1e3);
+  } else {
+    number = absl::StrFormat("%.0f", v);
+  }
+  return absl::StrCat(number, " ", money.currency_code());
+}
+
+std::string FormatStoredMatrix(const v1::GetMatrixResponse& matrix) {
+  int columns = matrix.potential_thresholds_size() + 1;
+  int rows = matrix.relationship_thresholds_size() + 1;
+  std::vector<std::vector<std::string>> text(columns * rows);
+  std::vector<std::string> extra;  // cells of an older ruleset
+  int64_t total = 0;
+  for (const v1::MatrixCellSummary& cell : matrix.cells()) {
+    total += cell.count();
+    std::vector<std::string> lines = {
+        absl::StrCat(cell.cell(), "  ", cell.label()),
+        absl::StrCat(cell.count(), " opportunities, ",
+                     FormatMoney(cell.total_amount())),
+        absl::StrCat("-> ", cell.action().code())};
+    for (const v1::Classification& c : cell.top()) {
+      lines.push_back(absl::StrFormat("  %s (%s, %.0f)", c.opportunity_id(),
+                                      GradeLetter(c.grade()),
+                                      c.priority_score()));
+    }
+    if (cell.potential_band() < 0 || cell.potential_band() >= columns ||
+        cell.relationship_band() < 0 || cell.relationship_band() >= rows) {
+      extra.push_back(absl::StrCat(lines[0], ": ", lines[1]));
+      continue;
+    }
+    text[cell.relationship_band() * columns + cell.potential_band()] = lines;
+  }
+  size_t width = 16, height = 1;
+  for (const auto& t : text) {
+    for (const std::string& line : t) {
+      // Width in columns: count UTF-8 lead bytes, not bytes.
+      size_t w = 0;
+      for (unsigned char ch : line) w += (ch & 0xC0) != 0x80;
+      width = std::max(width, w);
+    }
+    height = std::max(height, t.size());
+  }
+  std::string rule = "+";
+  for (int x = 0; x < columns; ++x) {
+    absl::StrAppend(&rule, std::string(width + 2, '-'), "+");
+  }
+  std::string out =
+      absl::StrCat("tenant ", matrix.tenant_id(), ", ", total,
+                   " opportunities, ruleset ", matrix.ruleset_version(), "\n");
+  absl::StrAppend(&out, "relationship ^\n");
+  for (int y = rows - 1; y >= 0; --y) {
+    absl::StrAppend(&out, rule, "\n");
+    for (size_t line = 0; line < height; ++line) {
+      absl::StrAppend(&out, "|");
+      for (int x = 0; x < columns; ++x) {
+        const auto& t = text[y * columns + x];
+        std::string s = line < t.size() ? t[line] : "";
+        size_t w = 0;
+        for (unsigned char ch : s) w += (ch & 0xC0) != 0x80;
+        absl::StrAppend(&out, " ", s, std::string(width - w, ' '), " |");
+      }
+      absl::StrAppend(&out, "\n");
+    }
+  }
+  absl::StrAppend(&out, rule, "  potential >\n");
+  for (const std::string& e : extra) {
+    absl::StrAppend(&out, "not in the current ruleset: ", e, "\n");
+  }
+  return out;
+}
+
+std::string FormatClassificationLine(const v1::Classification& c) {
+  return absl::StrFormat(
+      "%-14s %-8s %s  priority %6.2f  potential %6.2f  relationship %6.2f  "
+      "%s%s\n",
+      c.opportunity_id(), c.cell(), GradeLetter(c.grade()), c.priority_score(),
+      c.potential_score(), c.relationship_score(),
+      c.has_amount() ? FormatMoney(c.amount()) : "-",
+      c.previous_cell().empty()
+          ? ""
+          : absl::StrCat("  (was ", c.previous_cell(), ")"));
+}
+
+std::string FormatTransitionLine(const v1::Transition& t) {
+  return absl::StrFormat(
+      "%s  %-14s %8s -> %-8s priority %6.2f  %s\n",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                       absl::FromUnixSeconds(t.time().seconds()),
+                       absl::UTCTimeZone()),
+      t.opportunity_id(), t.from_cell(), t.to_cell(), t.priority_score(),
+      t.ruleset_version());
+}
+
 std::string FormatJson(const google::protobuf::Message& message) {
   std::string out;
   google::protobuf::util::JsonPrintOptions options;

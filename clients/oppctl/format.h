@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "google/protobuf/message.h"
 #include "oppmatrix/v1/classification.pb.h"
+#include "oppmatrix/v1/classification_service.pb.h"
 
 namespace oppmatrix {
 
@@ -22,6 +23,20 @@ std::string FormatClassificationTable(const v1::Classification& c);
 // potential rising to the right, with the cell id and the opportunity ids
 // in priority order.
 std::string FormatMatrixSummary(const std::vector<v1::Classification>& results);
+
+// A tenant's stored matrix as a boxed grid, relationship rising upwards and
+// potential to the right: per cell its id and label, count, total amount,
+// action, and the top opportunities.
+std::string FormatStoredMatrix(const v1::GetMatrixResponse& matrix);
+
+// "1.25M USD": an amount for people, three significant digits.
+std::string FormatMoney(const google::type::Money& money);
+
+// One line per classification: id, grade, priority, scores, amount.
+std::string FormatClassificationLine(const v1::Classification& c);
+
+// One line per cell move: time, opportunity, from -> to, priority.
+std::string FormatTransitionLine(const v1::Transition& t);
 
 // One line of JSON with proto field names (snake_case).
 std::string FormatJson(const google::protobuf::Message& message);

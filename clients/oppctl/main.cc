@@ -9,11 +9,17 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/cpp/classification_client.h"
 #include "clients/oppctl/format.h"
 #include "clients/oppctl/opportunity_input.h"
+#include "clients/sim/opportunity_generator.h"
+#include "services/common/enum_names.h"
 #include "services/common/env_flags.h"
 #include "services/common/status_util.h"
 #include "services/engine/ruleset.h"
@@ -24,7 +30,25 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline per call");
 ABSL_FLAG(bool, json, false, "Print JSON (proto field names) for scripts");
 ABSL_FLAG(bool, no_reasons, false, "Ask for results without reasons");
 ABSL_FLAG(std::string, format, "auto",
-          "Input format of classify: auto, json or yaml");
+          "Input format of classify: auto, json, yaml or jsonl (one JSON "
+          "opportunity per line, classified in batches)");
+ABSL_FLAG(int, batch_size, 500, "classify of JSONL: opportunities per batch");
+ABSL_FLAG(std::string, tenant, "",
+          "The tenant of get, matrix, list, transitions and generate");
+ABSL_FLAG(int, top, 3, "matrix: top opportunities shown per cell (0-100)");
+ABSL_FLAG(std::string, customer_type, "",
+          "matrix: only this customer type, e.g. SME");
+ABSL_FLAG(std::string, industry, "", "matrix: only this industry, e.g. RETAIL");
+ABSL_FLAG(std::string, stage, "",
+          "matrix: only this buying stage, e.g. DECISION");
+ABSL_FLAG(std::string, cell, "", "list: the cell, e.g. KEY");
+ABSL_FLAG(int, page_size, 0,
+          "list, transitions: results per page (0: the server's 50)");
+ABSL_FLAG(std::string, page_token, "",
+          "list, transitions: continue from this next_page_token");
+ABSL_FLAG(bool, all, false, "list, transitions: follow every page");
+ABSL_FLAG(int, count, 100, "generate: how many opportunities");
+ABSL_FLAG(uint64_t, seed, 1, "generate: the random seed");
 
 namespace oppmatrix {
 namespace {
@@ -42,9 +66,22 @@ Usage:
                                       stdin when FILE is - or absent)
   oppctl [flags] classify FILE...    classify several in one batch and show
                                       the matrix they make
+  oppctl [flags] classify --format=jsonl [FILE|-]
+                                      classify one JSON opportunity per line,
+                                      --batch_size at a time; prints a summary
+  oppctl --tenant=T get ID            the stored classification of ID
+  oppctl --tenant=T matrix            the stored matrix: count, amount and top
+                                      --top per cell; filters --customer_type,
+                                      --industry, --stage
+  oppctl --tenant=T list --cell=KEY   a cell's opportunities by priority
+                                      (--page_size, --page_token, --all)
+  oppctl --tenant=T transitions       recent cell moves, newest first
+  oppctl --tenant=T generate          --count generated opportunities as JSONL
+                                      (--seed), for classify --format=jsonl
   oppctl [flags] rules check FILE    validate a ruleset file
 
-Flags: --target, --timeout, --json, --no_reasons, --format (see --helpfull).
+Flags: --target, --timeout, --json, --no_reasons, --format, --tenant, ...
+(see --helpfull).
 Every flag can be set as OPPMATRIX_<FLAG>, e.g. OPPMATRIX_TARGET.
 Exit codes: 0 ok, 1 rejected, 2 usage or input error, 3 server unreachable.)";
 
@@ -60,9 +97,90 @@ int ExitCodeFor(const absl::Status& status) {
   }
 }
 
+absl::StatusOr<std::unique_ptr<ClassificationClient>> NewClient() {
+  ClientOptions options;
+  options.target = absl::GetFlag(FLAGS_target);
+  options.timeout = absl::GetFlag(FLAGS_timeout);
+  return ClassificationClient::Create(options);
+}
+
+// Prints the error and returns its exit code.
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "%s", FormatError(status).c_str());
+  return ExitCodeFor(status);
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  return kExitUsage;
+}
+
+bool NeedTenant() {
+  if (!absl::GetFlag(FLAGS_tenant).empty()) return true;
+  std::fprintf(stderr, "--tenant (or OPPMATRIX_TENANT) is required\n");
+  return false;
+}
+
+// One JSON opportunity per line, classified in batches.
+int ClassifyJsonl(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadInput(path);
+  if (!text.ok()) return Usage(std::string(text.status().message()));
+  const int batch_size = absl::GetFlag(FLAGS_batch_size);
+  if (batch_size < 1) return Usage("--batch_size must be at least 1");
+  std::vector<v1::Opportunity> all;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    ++line_no;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    absl::StatusOr<v1::Opportunity> o = ParseOpportunity(
+        line, "json",
+        absl::StrCat(path == "-" ? "<stdin>" : path, ":", line_no));
+    if (!o.ok()) return Usage(std::string(o.status().message()));
+    all.push_back(*std::move(o));
+  }
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return Fail(client.status());
+  const bool json = absl::GetFlag(FLAGS_json);
+  int64_t stored = 0, cached = 0, rejected = 0, batches = 0;
+  absl::Time start = absl::Now();
+  for (size_t i = 0; i < all.size(); i += batch_size) {
+    std::vector<v1::Opportunity> batch(
+        all.begin() + i, all.begin() + std::min(all.size(), i + batch_size));
+    absl::StatusOr<std::vector<v1::ClassifyResult>> results =
+        (*client)->BatchClassify(batch, !absl::GetFlag(FLAGS_no_reasons));
+    if (!results.ok()) return Fail(results.status());
+    ++batches;
+    for (const v1::ClassifyResult& r : *results) {
+      if (r.status().code() != 0) {
+        ++rejected;
+        std::fprintf(stderr, "%s: %s", r.opportunity_id().c_str(),
+                     FormatError(FromRpcStatus(r.status())).c_str());
+        continue;
+      }
+      stored += r.stored();
+      cached += r.cached();
+      if (json) std::cout << FormatJson(r) << "\n";
+    }
+  }
+  std::fprintf(json ? stderr : stdout,
+               "classified %zu opportunities in %lld batches of up to %d "
+               "(%.2f s): %lld stored, %lld from the cache, %lld rejected\n",
+               all.size() - rejected, static_cast<long long>(batches),
+               batch_size, absl::ToDoubleSeconds(absl::Now() - start),
+               static_cast<long long>(stored), static_cast<long long>(cached),
+               static_cast<long long>(rejected));
+  return rejected > 0 ? kExitRejected : kExitOk;
+}
+
 int Classify(const std::vector<std::string>& args) {
   std::vector<std::string> paths = args;
   if (paths.empty()) paths.push_back("-");
+  if (absl::GetFlag(FLAGS_format) == "jsonl" ||
+      (absl::GetFlag(FLAGS_format) == "auto" && paths.size() == 1 &&
+       absl::EndsWith(paths[0], ".jsonl"))) {
+    if (paths.size() != 1) return Usage("classify of JSONL takes one FILE");
+    return ClassifyJsonl(paths[0]);
+  }
   std::vector<v1::Opportunity> opportunities;
   for (const std::string& path : paths) {
     absl::StatusOr<std::string> text = ReadInput(path);
@@ -80,11 +198,7 @@ int Classify(const std::vector<std::string>& args) {
     }
     opportunities.push_back(*std::move(opportunity));
   }
-  ClientOptions options;
-  options.target = absl::GetFlag(FLAGS_target);
-  options.timeout = absl::GetFlag(FLAGS_timeout);
-  absl::StatusOr<std::unique_ptr<ClassificationClient>> client =
-      ClassificationClient::Create(options);
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
   if (!client.ok()) {
     std::fprintf(stderr, "%s", FormatError(client.status()).c_str());
     return kExitUsage;
@@ -131,6 +245,148 @@ int Classify(const std::vector<std::string>& args) {
   return exit_code;
 }
 
+int Get(const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("usage: oppctl --tenant=T get ID");
+  if (!NeedTenant()) return kExitUsage;
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return Fail(client.status());
+  absl::StatusOr<v1::Classification> c =
+      (*client)->GetClassification(absl::GetFlag(FLAGS_tenant), args[0]);
+  if (!c.ok()) return Fail(c.status());
+  std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(*c) + "\n"
+                                          : FormatClassificationTable(*c));
+  return kExitOk;
+}
+
+// Sets `*out` to the enum value named `name` (any case, with or without
+// the type prefix); false with a message when there is none.
+template <typename Enum>
+bool ParseEnumFlag(const google::protobuf::EnumDescriptor* type,
+                   const std::string& flag, const std::string& name,
+                   Enum* out) {
+  if (name.empty()) return true;
+  const google::protobuf::EnumValueDescriptor* v =
+      FindEnumValueByLooseName(type, name);
+  if (v == nullptr || v->number() == 0) {
+    std::string known;
+    for (int i = 1; i < type->value_count(); ++i) {
+      absl::StrAppend(&known, i > 1 ? ", " : "", ShortEnumName(type->value(i)));
+    }
+    std::fprintf(stderr, "--%s: unknown value \"%s\"; one of %s\n",
+                 flag.c_str(), name.c_str(), known.c_str());
+    return false;
+  }
+  *out = static_cast<Enum>(v->number());
+  return true;
+}
+
+int Matrix(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("usage: oppctl --tenant=T matrix");
+  if (!NeedTenant()) return kExitUsage;
+  v1::GetMatrixRequest request;
+  request.set_tenant_id(absl::GetFlag(FLAGS_tenant));
+  request.set_top_n(absl::GetFlag(FLAGS_top));
+  v1::CustomerType type = v1::CUSTOMER_TYPE_UNSPECIFIED;
+  v1::Industry industry = v1::INDUSTRY_UNSPECIFIED;
+  v1::BuyingStage stage = v1::BUYING_STAGE_UNSPECIFIED;
+  if (!ParseEnumFlag(v1::CustomerType_descriptor(), "customer_type",
+                     absl::GetFlag(FLAGS_customer_type), &type) ||
+      !ParseEnumFlag(v1::Industry_descriptor(), "industry",
+                     absl::GetFlag(FLAGS_industry), &industry) ||
+      !ParseEnumFlag(v1::BuyingStage_descriptor(), "stage",
+                     absl::GetFlag(FLAGS_stage), &stage)) {
+    return kExitUsage;
+  }
+  request.set_customer_type(type);
+  request.set_industry(industry);
+  request.set_buying_stage(stage);
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return Fail(client.status());
+  absl::StatusOr<v1::GetMatrixResponse> m = (*client)->GetMatrix(request);
+  if (!m.ok()) return Fail(m.status());
+  std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(*m) + "\n"
+                                          : FormatStoredMatrix(*m));
+  return kExitOk;
+}
+
+// Pages through `fetch` (one page per call with the token), printing each
+// item; only the first page unless --all.
+template <typename Response, typename Fetch, typename Print>
+int Pages(Fetch fetch, Print print) {
+  std::string token = absl::GetFlag(FLAGS_page_token);
+  do {
+    absl::StatusOr<Response> page = fetch(token);
+    if (!page.ok()) return Fail(page.status());
+    if (absl::GetFlag(FLAGS_json)) {
+      std::cout << FormatJson(*page) << "\n";
+    } else {
+      print(*page);
+    }
+    token = page->next_page_token();
+    if (!token.empty() && !absl::GetFlag(FLAGS_all) &&
+        !absl::GetFlag(FLAGS_json)) {
+      std::cout << "more: --page_token=" << token << "\n";
+    }
+  } while (!token.empty() && absl::GetFlag(FLAGS_all));
+  return kExitOk;
+}
+
+int List(const std::vector<std::string>& args) {
+  if (!args.empty() || absl::GetFlag(FLAGS_cell).empty()) {
+    return Usage("usage: oppctl --tenant=T list --cell=KEY");
+  }
+  if (!NeedTenant()) return kExitUsage;
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return Fail(client.status());
+  return Pages<v1::ListOpportunitiesResponse>(
+      [&](const std::string& token) {
+        v1::ListOpportunitiesRequest request;
+        request.set_tenant_id(absl::GetFlag(FLAGS_tenant));
+        request.set_cell(absl::GetFlag(FLAGS_cell));
+        request.set_page_size(absl::GetFlag(FLAGS_page_size));
+        request.set_page_token(token);
+        return (*client)->ListOpportunities(request);
+      },
+      [](const v1::ListOpportunitiesResponse& page) {
+        for (const v1::Classification& c : page.classifications()) {
+          std::cout << FormatClassificationLine(c);
+        }
+      });
+}
+
+int Transitions(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("usage: oppctl --tenant=T transitions");
+  if (!NeedTenant()) return kExitUsage;
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return Fail(client.status());
+  return Pages<v1::ListTransitionsResponse>(
+      [&](const std::string& token) {
+        v1::ListTransitionsRequest request;
+        request.set_tenant_id(absl::GetFlag(FLAGS_tenant));
+        request.set_page_size(absl::GetFlag(FLAGS_page_size));
+        request.set_page_token(token);
+        return (*client)->ListTransitions(request);
+      },
+      [](const v1::ListTransitionsResponse& page) {
+        for (const v1::Transition& t : page.transitions()) {
+          std::cout << FormatTransitionLine(t);
+        }
+      });
+}
+
+int Generate(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("usage: oppctl --tenant=T generate");
+  if (!NeedTenant()) return kExitUsage;
+  if (absl::GetFlag(FLAGS_count) < 0) return Usage("--count must be >= 0");
+  OpportunityGenerator gen({.tenant_id = absl::GetFlag(FLAGS_tenant),
+                            .seed = absl::GetFlag(FLAGS_seed)},
+                           absl::Now());
+  for (int i = 0; i < absl::GetFlag(FLAGS_count); ++i) {
+    std::cout << FormatJson(gen.Next()) << "\n";
+  }
+  return kExitOk;
+}
+
 int Rules(const std::vector<std::string>& args) {
   if (args.size() != 2 || args[0] != "check") {
     std::fprintf(stderr, "usage: oppctl rules check FILE\n");
@@ -158,7 +414,10 @@ int Rules(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   std::vector<char*> positional = oppmatrix::ParseFlagsWithEnv(
-      argc, argv, {"target", "timeout", "json", "no_reasons", "format"},
+      argc, argv,
+      {"target", "timeout", "json", "no_reasons", "format", "batch_size",
+       "tenant", "top", "customer_type", "industry", "stage", "cell",
+       "page_size", "page_token", "all", "count", "seed"},
       oppmatrix::kUsage);
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty() || args[0] == "help") {
@@ -169,6 +428,11 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "classify") return oppmatrix::Classify(args);
   if (command == "rules") return oppmatrix::Rules(args);
+  if (command == "get") return oppmatrix::Get(args);
+  if (command == "matrix") return oppmatrix::Matrix(args);
+  if (command == "list") return oppmatrix::List(args);
+  if (command == "transitions") return oppmatrix::Transitions(args);
+  if (command == "generate") return oppmatrix::Generate(args);
   std::fprintf(stderr, "unknown command \"%s\"\n\n%s\n", command.c_str(),
                oppmatrix::kUsage);
   return oppmatrix::kExitUsage;

@@ -36,12 +36,15 @@ inline std::shared_ptr<const CompiledRuleset> DefaultRules() {
 
 class TestClassifier {
  public:
-  explicit TestClassifier(int max_batch_size = 1000) : rules_(DefaultRules()) {
+  // With `store` (not owned) results are kept there; without, unstored.
+  explicit TestClassifier(int max_batch_size = 1000,
+                          ResultStore* store = nullptr)
+      : rules_(DefaultRules()) {
     ClassifierServer::Options options;
     options.listen = "127.0.0.1:0";
     options.service.max_batch_size = max_batch_size;
     options.service.clock = [] { return TestNow(); };
-    auto server = ClassifierServer::Start(options, &rules_);
+    auto server = ClassifierServer::Start(options, &rules_, store);
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     target_ = absl::StrCat("127.0.0.1:", server_->port());

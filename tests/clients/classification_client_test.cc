@@ -11,7 +11,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/status_util.h"
+#include "services/store/redis_result_store.h"
+#include "services/store/redis_url.h"
 #include "tests/classifier/test_server.h"
+#include "tests/testing/redis_server.h"
 
 namespace oppmatrix {
 namespace {
@@ -52,6 +55,57 @@ TEST(ClassificationClientTest, ClassifiesOne) {
       client->Classify(Opp("o-1"), /*with_reasons=*/false);
   ASSERT_TRUE(bare.ok());
   EXPECT_TRUE(bare->reasons().empty());
+}
+
+TEST(ClassificationClientTest, StoredResultsAndTheReadModel) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  RedisPool pool({.endpoint = *ParseRedisUrl(redis.url())});
+  RedisResultStore store(&pool, {});
+  TestClassifier server(1000, &store);
+  auto client = ClientFor(server.target());
+
+  v1::ClassifyRequest request;
+  *request.mutable_opportunity() = Opp("o-1");
+  absl::StatusOr<v1::ClassifyResponse> first = client->Classify(request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->stored());
+  EXPECT_FALSE(first->cached());
+  absl::StatusOr<v1::ClassifyResponse> again = client->Classify(request);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->cached());
+
+  absl::StatusOr<v1::Classification> got =
+      client->GetClassification("acme", "o-1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->cell(), first->classification().cell());
+  EXPECT_EQ(client->GetClassification("acme", "o-2").status().code(),
+            absl::StatusCode::kNotFound);
+
+  v1::GetMatrixRequest matrix;
+  matrix.set_tenant_id("acme");
+  matrix.set_top_n(1);
+  absl::StatusOr<v1::GetMatrixResponse> m = client->GetMatrix(matrix);
+  ASSERT_TRUE(m.ok()) << m.status();
+  int64_t count = 0;
+  for (const auto& cell : m->cells()) count += cell.count();
+  EXPECT_EQ(count, 1);
+
+  v1::ListOpportunitiesRequest list;
+  list.set_tenant_id("acme");
+  list.set_cell(got->cell());
+  absl::StatusOr<v1::ListOpportunitiesResponse> page =
+      client->ListOpportunities(list);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->classifications_size(), 1);
+  EXPECT_EQ(page->classifications(0).opportunity_id(), "o-1");
+
+  v1::ListTransitionsRequest transitions;
+  transitions.set_tenant_id("acme");
+  absl::StatusOr<v1::ListTransitionsResponse> moves =
+      client->ListTransitions(transitions);
+  ASSERT_TRUE(moves.ok()) << moves.status();
+  EXPECT_EQ(moves->transitions_size(), 0);
 }
 
 TEST(ClassificationClientTest, InvalidArgumentKeepsTheFieldViolations) {

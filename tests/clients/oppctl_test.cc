@@ -1,12 +1,19 @@
 // oppctl as a user runs it, against an in-process classifier.
+#include <algorithm>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "oppmatrix/v1/classification.pb.h"
+#include "oppmatrix/v1/classification_service.pb.h"
+#include "services/store/redis_result_store.h"
+#include "services/store/redis_url.h"
 #include "tests/classifier/test_server.h"
+#include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
 
 namespace oppmatrix {
@@ -105,6 +112,115 @@ TEST_F(OppctlTest, BadItemInABatchIsReportedAndExitsOne) {
   EXPECT_EQ(p.Wait(absl::Seconds(30)), 1);
   EXPECT_THAT(p.Stderr(), HasSubstr("opportunities[1].id: is required"));
   EXPECT_THAT(p.Stdout(), HasSubstr("opp-corner-pos"));
+}
+
+// oppctl's read commands against a classifier that stores in a real Redis.
+class OppctlStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start().ok());
+    RedisPool::Options po;
+    po.endpoint = *ParseRedisUrl(redis_.url());
+    pool_ = std::make_unique<RedisPool>(po);
+    store_ = std::make_unique<RedisResultStore>(pool_.get(),
+                                                RedisResultStore::Options{});
+    server_ = std::make_unique<testing::TestClassifier>(1000, store_.get());
+  }
+
+  // Runs oppctl with the target and tenant set; returns its exit code.
+  int Run(std::vector<std::string> args, const std::string& stdin_text = "") {
+    args.insert(args.begin(),
+                {kOppctl, "--target=" + server_->target(), "--tenant=demo"});
+    last_ = std::make_unique<Subprocess>(args, std::vector<std::string>{},
+                                         stdin_text);
+    return last_->Wait(absl::Seconds(60));
+  }
+  std::string Out() const { return last_->Stdout(); }
+  std::string Err() const { return last_->Stderr(); }
+
+  // `count` generated opportunities as JSONL.
+  std::string Generated(int count, int seed) {
+    EXPECT_EQ(Run({"generate", absl::StrCat("--count=", count),
+                   absl::StrCat("--seed=", seed)}),
+              0)
+        << Err();
+    return Out();
+  }
+
+  testing::RedisServer redis_;
+  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<RedisResultStore> store_;
+  std::unique_ptr<testing::TestClassifier> server_;
+  std::unique_ptr<Subprocess> last_;
+};
+
+TEST_F(OppctlStoreTest, ClassifiesJsonlInBatchesThenServesTheCache) {
+  std::string jsonl = Generated(250, 7);
+  ASSERT_EQ(Run({"classify", "--format=jsonl", "--batch_size=100", "-"}, jsonl),
+            0)
+      << Err();
+  EXPECT_THAT(Out(), HasSubstr("classified 250 opportunities in 3 batches"));
+  EXPECT_THAT(Out(), HasSubstr("250 stored, 0 from the cache, 0 rejected"));
+  ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, jsonl), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("250 stored, 250 from the cache"));
+}
+
+TEST_F(OppctlStoreTest, MatrixGetListAndTransitions) {
+  ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, Generated(200, 7)), 0)
+      << Err();
+
+  ASSERT_EQ(Run({"matrix"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("tenant demo, 200 opportunities, ruleset "
+                               "default@"));
+  EXPECT_THAT(Out(), HasSubstr("KEY  Key: invest"));
+  EXPECT_THAT(Out(), HasSubstr("potential >"));
+
+  ASSERT_EQ(Run({"matrix", "--json", "--top=0"}), 0) << Err();
+  v1::GetMatrixResponse m;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Out(), &m).ok());
+  int64_t total = 0, key = 0;
+  for (const auto& cell : m.cells()) {
+    total += cell.count();
+    if (cell.cell() == "KEY") key = cell.count();
+  }
+  EXPECT_EQ(total, 200);
+  ASSERT_GT(key, 0);
+
+  // Every KEY opportunity once, over pages of 7.
+  ASSERT_EQ(Run({"list", "--cell=KEY", "--page_size=7", "--all"}), 0) << Err();
+  std::string listed = Out();
+  EXPECT_EQ(std::count(listed.begin(), listed.end(), '\n'), key);
+  EXPECT_THAT(listed, HasSubstr(" KEY "));
+  EXPECT_THAT(listed, ::testing::Not(HasSubstr(" EXIT ")));
+
+  ASSERT_EQ(Run({"get", "opp-000001"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("opp-000001  (tenant demo, version 1)"));
+  EXPECT_EQ(Run({"get", "opp-999999"}), 1);
+  EXPECT_THAT(Err(), HasSubstr("NOT_FOUND"));
+
+  // The same ids with other content: some move, and the moves are listed.
+  ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, Generated(200, 8)), 0)
+      << Err();
+  ASSERT_EQ(Run({"transitions", "--page_size=500"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr(" -> "));
+  EXPECT_THAT(Out(), ::testing::Not(HasSubstr("more:")));
+}
+
+TEST_F(OppctlStoreTest, UsageErrorsExitTwo) {
+  Subprocess no_tenant({kOppctl, "--target=" + server_->target(), "matrix"});
+  EXPECT_EQ(no_tenant.Wait(absl::Seconds(30)), 2);
+  EXPECT_THAT(no_tenant.Stderr(), HasSubstr("--tenant"));
+  EXPECT_EQ(Run({"list"}), 2);  // no --cell
+  EXPECT_EQ(Run({"matrix", "--stage=sideways"}), 2);
+  EXPECT_THAT(Err(), HasSubstr("--stage: unknown value \"sideways\""));
+  EXPECT_EQ(Run({"classify", "--format=jsonl", "-"}, "{not json\n"), 2);
+  EXPECT_THAT(Err(), HasSubstr("<stdin>:1"));
+}
+
+TEST_F(OppctlStoreTest, RedisDownMakesReadsExitThree) {
+  redis_.Kill();
+  EXPECT_EQ(Run({"matrix"}), 3);
+  EXPECT_THAT(Err(), HasSubstr("result store is unavailable"));
 }
 
 TEST(OppctlStandaloneTest, UnreachableServerExitsThree) {
