@@ -64,8 +64,8 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     return absl::ResourceExhaustedError("redis: cannot allocate a context");
   }
   if (c->err != 0) {
-    std::string error = absl::StrCat("redis ", endpoint.ToSafeString(), ": ",
-                                     c->errstr);
+    std::string error =
+        absl::StrCat("redis ", endpoint.ToSafeString(), ": ", c->errstr);
     redisFree(c);
     return absl::UnavailableError(error);
   }
@@ -85,8 +85,8 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     if (!replies.ok()) return replies.status();
     for (const RedisReply& r : *replies) {
       if (r.is_error()) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "redis ", endpoint.ToSafeString(), ": ", r.str));
+        return absl::PermissionDeniedError(
+            absl::StrCat("redis ", endpoint.ToSafeString(), ": ", r.str));
       }
     }
   }
@@ -153,8 +153,7 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisPool::Acquire(
   {
     absl::MutexLock lock(&mu_);
     auto available = [this, allow_idle]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return (allow_idle && !idle_.empty()) ||
-             open_ < options_.max_connections;
+      return (allow_idle && !idle_.empty()) || open_ < options_.max_connections;
     };
     if (!mu_.AwaitWithDeadline(absl::Condition(&available), deadline)) {
       return absl::DeadlineExceededError(
@@ -169,8 +168,8 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisPool::Acquire(
     if (allow_idle && absl::Now() < retry_after_) {
       return absl::UnavailableError(absl::StrCat(
           "redis unavailable (", stats_.last_error, "); retrying in ",
-          absl::FormatDuration(absl::Ceil(retry_after_ - absl::Now(),
-                                          absl::Milliseconds(1)))));
+          absl::FormatDuration(
+              absl::Ceil(retry_after_ - absl::Now(), absl::Milliseconds(1)))));
     }
     ++open_;
     ++stats_.connects;

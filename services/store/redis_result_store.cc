@@ -24,9 +24,10 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-// Largest amount one result adds to a cell total, in cents (10^13 units of
-// the base currency): keeps the totals exact in a double.
-constexpr int64_t kMaxCents = 1'000'000'000'000'000;
+// Largest amount one result adds to a cell total, in cents (10^11 units of
+// the base currency), so a cell's total (an integer HINCRBY) cannot
+// overflow before ~90 million such results.
+constexpr int64_t kMaxCents = 10'000'000'000'000;
 
 int64_t ToCents(const v1::Classification& c) {
   if (!c.has_amount()) return 0;
@@ -82,8 +83,9 @@ absl::Status ParseListToken(absl::string_view token, std::string* score,
       return absl::OkStatus();
     }
   }
-  return absl::InvalidArgumentError("page_token: is not a token this "
-                                    "service gave out");
+  return absl::InvalidArgumentError(
+      "page_token: is not a token this "
+      "service gave out");
 }
 
 // A stream entry id: "<ms>-<seq>".
@@ -95,7 +97,7 @@ bool IsStreamId(absl::string_view id) {
          absl::SimpleAtoi(parts.second, &b);
 }
 
-// Members entry: "cell|cents|priority|ct|ind|stage".
+// Members entry: "cell|cents|priority|ct|ind|stage|prev".
 struct Member {
   std::string cell;
   int64_t cents = 0;
@@ -107,7 +109,7 @@ struct Member {
 
 bool ParseMember(absl::string_view value, Member* m) {
   std::vector<absl::string_view> f = absl::StrSplit(value, '|');
-  if (f.size() != 6) return false;
+  if (f.size() != 7) return false;
   m->cell = std::string(f[0]);
   return absl::SimpleAtoi(f[1], &m->cents) &&
          absl::SimpleAtod(f[2], &m->priority) &&
@@ -194,17 +196,16 @@ RedisResultStore::Lookup(absl::Span<const CacheKey> keys,
   std::vector<RedisCommand> cmds;
   cmds.reserve(keys.size());
   for (const CacheKey& k : keys) {
-    cmds.push_back({"HMGET",
-                    absl::StrCat(TenantPrefix(k.tenant_id), "opp:",
-                                 k.opportunity_id),
-                    "fp", "rv", "rs", "at", "c", "prev"});
+    cmds.push_back(
+        {"HMGET",
+         absl::StrCat(TenantPrefix(k.tenant_id), "opp:", k.opportunity_id),
+         "fp", "rv", "rs", "at", "c", "prev"});
   }
   OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
                              Run(std::move(cmds), deadline));
-  const int64_t not_before =
-      criteria.not_before == absl::InfinitePast()
-          ? std::numeric_limits<int64_t>::min()
-          : ToMillis(criteria.not_before);
+  const int64_t not_before = criteria.not_before == absl::InfinitePast()
+                                 ? std::numeric_limits<int64_t>::min()
+                                 : ToMillis(criteria.not_before);
   for (size_t i = 0; i < keys.size(); ++i) {
     const RedisReply& r = replies[i];
     if (r.type != RedisReply::Type::kArray || r.elements.size() != 6) {
@@ -232,6 +233,7 @@ absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
   const int64_t ttl_ms = absl::ToInt64Milliseconds(options_.result_ttl);
   std::vector<RedisCommand> cmds;
   cmds.reserve(items.size());
+  bool first = true;
   for (const PutItem& item : items) {
     const v1::Classification& c = *item.classification;
     v1::Classification stored = c;
@@ -247,11 +249,13 @@ absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
                       static_cast<int>(c.industry()), "|",
                       static_cast<int>(c.buying_stage())),
          std::move(bytes), item.fingerprint, c.ruleset_version(),
-         item.with_reasons ? "1" : "0", absl::StrCat(at),
-         absl::StrCat(ttl_ms), absl::StrCat(now_ms),
-         absl::StrCat(now_ms + ttl_ms),
+         item.with_reasons ? "1" : "0", absl::StrCat(at), absl::StrCat(ttl_ms),
+         absl::StrCat(now_ms), absl::StrCat(now_ms + ttl_ms),
          absl::StrCat(options_.transitions_max_len), c.tenant_id(),
-         Score(c.potential_score()), Score(c.relationship_score())}));
+         Score(c.potential_score()), Score(c.relationship_score()),
+         // The batch's first script also forgets a few expired results.
+         first ? "32" : "0"}));
+    first = false;
   }
   OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
                              Run(std::move(cmds), deadline));
@@ -278,9 +282,9 @@ absl::StatusOr<v1::Classification> RedisResultStore::Get(
     return ReplyError(r, "HMGET");
   }
   if (IsNil(r.elements[0])) {
-    return absl::NotFoundError(absl::StrCat(
-        "no stored classification for tenant \"", tenant_id,
-        "\" opportunity \"", id, "\""));
+    return absl::NotFoundError(
+        absl::StrCat("no stored classification for tenant \"", tenant_id,
+                     "\" opportunity \"", id, "\""));
   }
   return ParseResult(Str(r.elements[0]), Str(r.elements[1]));
 }
@@ -414,9 +418,11 @@ absl::StatusOr<std::vector<StoredCell>> RedisResultStore::Matrix(
   return cells;
 }
 
-absl::StatusOr<ResultPage> RedisResultStore::List(
-    absl::string_view tenant_id, absl::string_view cell, int page_size,
-    absl::string_view page_token, absl::Time deadline) {
+absl::StatusOr<ResultPage> RedisResultStore::List(absl::string_view tenant_id,
+                                                  absl::string_view cell,
+                                                  int page_size,
+                                                  absl::string_view page_token,
+                                                  absl::Time deadline) {
   std::string score = "0", id;
   if (!page_token.empty()) {
     OPPMATRIX_RETURN_IF_ERROR(ParseListToken(page_token, &score, &id));

@@ -5,10 +5,11 @@
 //   <prefix>:{t}:opp:<id>      hash: c (Classification bytes), fp, rv, rs,
 //                              at, cell, prev; expires after the TTL
 //   <prefix>:{t}:cell:<CELL>   sorted set: id by priority score
-//   <prefix>:{t}:members       hash: id -> "cell|cents|priority|ct|ind|stage"
-//   <prefix>:{t}:stats         hash: <CELL>:n and <CELL>:amt (cents)
-//   <prefix>:{t}:expiry        sorted set: id by expiry time (ms)
-//   <prefix>:{t}:transitions   stream of cell moves, trimmed (MAXLEN ~)
+//   <prefix>:{t}:members       hash: id ->
+//   "cell|cents|priority|ct|ind|stage|prev" <prefix>:{t}:stats         hash:
+//   <CELL>:n and <CELL>:amt (cents) <prefix>:{t}:expiry        sorted set: id
+//   by expiry time (ms) <prefix>:{t}:transitions   stream of cell moves,
+//   trimmed (MAXLEN ~)
 //
 // Writes go through Lua scripts loaded once (SCRIPT LOAD on NOSCRIPT) and
 // called by SHA, so storing a result, moving its index entries, adjusting

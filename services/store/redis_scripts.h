@@ -8,7 +8,8 @@
 
 namespace oppmatrix::redis_scripts {
 
-// Helpers every script starts with.
+// Helpers every script starts with. A members entry is
+// "cell|cents|priority|ct|ind|stage|prev".
 //   unindex(id): drops id from its cell set, the totals and members;
 //                returns the cell it was in, or false.
 //   purge(now, limit, keep): forgets up to `limit` results whose expiry is
@@ -23,7 +24,7 @@ local function unindex(id)
   if redis.call('HINCRBY', KEYS[2], cell .. ':n', -1) <= 0 then
     redis.call('HDEL', KEYS[2], cell .. ':n', cell .. ':amt')
   elseif cents ~= '0' then
-    redis.call('HINCRBYFLOAT', KEYS[2], cell .. ':amt', '-' .. cents)
+    redis.call('HINCRBY', KEYS[2], cell .. ':amt', '-' .. cents)
   end
   redis.call('HDEL', KEYS[1], id)
   return cell
@@ -44,16 +45,29 @@ end
 // Stores one result. ARGV: 2 id, 3 cell, 4 priority, 5 cents, 6 "ct|ind|stage",
 // 7 Classification bytes, 8 fingerprint, 9 ruleset version, 10 with-reasons
 // flag, 11 classified-at ms, 12 TTL ms (0: none), 13 now ms, 14 expires-at
-// ms, 15 transitions MAXLEN, 16 tenant, 17 potential, 18 relationship.
-// Returns {previous cell, moved (0/1)}.
+// ms, 15 transitions MAXLEN, 16 tenant, 17 potential, 18 relationship,
+// 19 how many due expiries to purge first (0: none).
+// Returns {previous cell, moved (0/1)}. A result that stays in its cell
+// costs seven commands; a move adds the old cell's and the transition's.
 inline constexpr char kPut[] = R"lua(
-purge(ARGV[13], 32, ARGV[2])
-local id, cell = ARGV[2], ARGV[3]
+if ARGV[19] ~= '0' then purge(ARGV[13], tonumber(ARGV[19]), ARGV[2]) end
+local id, cell, cents = ARGV[2], ARGV[3], ARGV[5]
 local okey = P .. 'opp:' .. id
-local from = unindex(id)
-local prev = redis.call('HGET', okey, 'prev') or ''
+local from, oldcents, prev = false, '0', ''
+local m = redis.call('HGET', KEYS[1], id)
+if m then
+  from, oldcents, prev = string.match(m,
+      '^([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|(.*)$')
+  if not from then from, oldcents, prev = false, '0', '' end
+end
 local moved = 0
 if from and from ~= cell then
+  redis.call('ZREM', P .. 'cell:' .. from, id)
+  if redis.call('HINCRBY', KEYS[2], from .. ':n', -1) <= 0 then
+    redis.call('HDEL', KEYS[2], from .. ':n', from .. ':amt')
+  elseif oldcents ~= '0' then
+    redis.call('HINCRBY', KEYS[2], from .. ':amt', '-' .. oldcents)
+  end
   prev = from
   moved = 1
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[15], '*',
@@ -61,13 +75,20 @@ if from and from ~= cell then
              'potential', ARGV[17], 'relationship', ARGV[18],
              'priority', ARGV[4], 'ruleset', ARGV[9], 'time', ARGV[13])
 end
+if from == cell then
+  if cents ~= oldcents then
+    redis.call('HINCRBY', KEYS[2], cell .. ':amt',
+               string.format('%d', tonumber(cents) - tonumber(oldcents)))
+  end
+else
+  redis.call('HINCRBY', KEYS[2], cell .. ':n', 1)
+  if cents ~= '0' then redis.call('HINCRBY', KEYS[2], cell .. ':amt', cents) end
+end
 redis.call('HSET', okey, 'c', ARGV[7], 'fp', ARGV[8], 'rv', ARGV[9],
            'rs', ARGV[10], 'at', ARGV[11], 'cell', cell, 'prev', prev)
 redis.call('ZADD', P .. 'cell:' .. cell, ARGV[4], id)
-redis.call('HINCRBY', KEYS[2], cell .. ':n', 1)
-redis.call('HINCRBYFLOAT', KEYS[2], cell .. ':amt', ARGV[5])
-redis.call('HSET', KEYS[1], id,
-           cell .. '|' .. ARGV[5] .. '|' .. ARGV[4] .. '|' .. ARGV[6])
+redis.call('HSET', KEYS[1], id, cell .. '|' .. cents .. '|' .. ARGV[4] ..
+           '|' .. ARGV[6] .. '|' .. prev)
 if tonumber(ARGV[12]) > 0 then
   redis.call('PEXPIRE', okey, ARGV[12])
   redis.call('ZADD', KEYS[3], ARGV[14], id)

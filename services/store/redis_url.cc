@@ -21,8 +21,7 @@ absl::StatusOr<std::string> PercentDecode(absl::string_view s) {
       continue;
     }
     int value = 0;
-    if (i + 2 >= s.size() ||
-        !absl::SimpleHexAtoi(s.substr(i + 1, 2), &value)) {
+    if (i + 2 >= s.size() || !absl::SimpleHexAtoi(s.substr(i + 1, 2), &value)) {
       return Bad("bad %-escape");
     }
     out.push_back(static_cast<char>(value));

@@ -2,7 +2,8 @@
 //   redis://[[user]:password@]host[:port][/db]   (default port 6379, db 0)
 //   unix:///path/to/redis.sock[?db=N&password=P]
 //
-//   absl::StatusOr<RedisEndpoint> e = ParseRedisUrl("redis://:s3cret@cache:6380/2");
+//   absl::StatusOr<RedisEndpoint> e =
+//   ParseRedisUrl("redis://:s3cret@cache:6380/2");
 #ifndef OPPMATRIX_SERVICES_STORE_REDIS_URL_H_
 #define OPPMATRIX_SERVICES_STORE_REDIS_URL_H_
 
@@ -14,7 +15,7 @@
 namespace oppmatrix {
 
 struct RedisEndpoint {
-  std::string host;       // empty for a unix socket
+  std::string host;  // empty for a unix socket
   int port = 6379;
   std::string unix_path;  // set for unix:// URLs
   std::string username;   // ACL user; empty means the default user

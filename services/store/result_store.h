@@ -103,9 +103,9 @@ class ResultStore {
 
   // For each key, the stored result when it was made from the same content
   // and satisfies `criteria` (with `previous_cell` set), else nullopt.
-  virtual absl::StatusOr<std::vector<std::optional<v1::Classification>>>
-  Lookup(absl::Span<const CacheKey> keys, const CacheCriteria& criteria,
-         absl::Time deadline) = 0;
+  virtual absl::StatusOr<std::vector<std::optional<v1::Classification>>> Lookup(
+      absl::Span<const CacheKey> keys, const CacheCriteria& criteria,
+      absl::Time deadline) = 0;
 
   // Stores the results, keeps the indexes and totals in step and appends a
   // transition for each cell move, atomically per item. The whole batch is
@@ -131,8 +131,7 @@ class ResultStore {
   // One page of `cell`, highest priority first. `page_token` is empty or
   // a previous page's next_page_token (INVALID_ARGUMENT if malformed).
   virtual absl::StatusOr<ResultPage> List(absl::string_view tenant_id,
-                                          absl::string_view cell,
-                                          int page_size,
+                                          absl::string_view cell, int page_size,
                                           absl::string_view page_token,
                                           absl::Time deadline) = 0;
 

@@ -37,8 +37,7 @@ TEST(RedisPoolTest, PipelineIsOneRoundTrip) {
     cmds.push_back({"SET", absl::StrCat("k", i), absl::StrCat(i)});
   }
   int64_t before = *redis.InfoValue("stats", "total_commands_processed");
-  absl::StatusOr<std::vector<RedisReply>> replies =
-      pool.Pipeline(cmds, Soon());
+  absl::StatusOr<std::vector<RedisReply>> replies = pool.Pipeline(cmds, Soon());
   ASSERT_TRUE(replies.ok()) << replies.status();
   ASSERT_EQ(replies->size(), 1000u);
   EXPECT_EQ((*replies)[999].str, "OK");

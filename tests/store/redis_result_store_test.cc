@@ -84,8 +84,7 @@ class ResultStoreTest : public ::testing::Test {
   std::vector<std::string> CellIds(const std::string& cell) {
     std::vector<std::string> ids;
     auto r = redis_.Command(
-        {"ZREVRANGE", absl::StrCat("oppmatrix:{acme}:cell:", cell), "0",
-         "-1"});
+        {"ZREVRANGE", absl::StrCat("oppmatrix:{acme}:cell:", cell), "0", "-1"});
     for (const RedisReply& e : r->elements) ids.push_back(e.str);
     return ids;
   }
@@ -164,19 +163,24 @@ TEST_F(ResultStoreTest, ReclassifiedIntoAnotherCellMovesItsIndexEntry) {
   out = Put({Result("opp-1", "KEY", 70, 1000)});
   EXPECT_FALSE(out[0].moved);
   EXPECT_EQ(out[0].previous_cell, "DEVELOP");  // still its last move
-  auto score =
-      redis_.Command({"ZSCORE", "oppmatrix:{acme}:cell:KEY", "opp-1"});
+  auto score = redis_.Command({"ZSCORE", "oppmatrix:{acme}:cell:KEY", "opp-1"});
   EXPECT_EQ(score->str, "70");
-  EXPECT_EQ(redis_.Command({"ZCARD", "oppmatrix:{acme}:cell:KEY"})->integer,
-            1);
+  EXPECT_EQ(redis_.Command({"ZCARD", "oppmatrix:{acme}:cell:KEY"})->integer, 1);
+
+  // Same cell, new amount: the total follows, the count does not.
+  Put({Result("opp-1", "KEY", 70, 3000)});
+  m = store_->Matrix("acme", {}, 0, Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ((*m)[1].count, 1);
+  EXPECT_EQ((*m)[1].amount_cents, 300000);
 }
 
 TEST_F(ResultStoreTest, ExactlyOneTransitionPerMove) {
   Put({Result("opp-1", "DEVELOP", 40)});  // first: no move
   EXPECT_TRUE(AllTransitions().empty());
-  Put({Result("opp-1", "KEY", 90)});  // move 1
-  Put({Result("opp-1", "KEY", 91)});  // same cell
-  Put({Result("opp-1", "KEY", 91)});  // the same result again
+  Put({Result("opp-1", "KEY", 90)});       // move 1
+  Put({Result("opp-1", "KEY", 91)});       // same cell
+  Put({Result("opp-1", "KEY", 91)});       // the same result again
   Put({Result("opp-1", "MAINTAIN", 20)});  // move 2
   std::vector<v1::Transition> t = AllTransitions();
   ASSERT_EQ(t.size(), 2u);
@@ -228,8 +232,8 @@ TEST_F(ResultStoreTest, TransitionsStreamIsTrimmedAndPaged) {
 TEST_F(ResultStoreTest, BatchOfOneThousandIsOneRoundTrip) {
   std::vector<v1::Classification> results;
   for (int i = 0; i < 1000; ++i) {
-    results.push_back(Result(absl::StrCat("opp-", i), i % 3 ? "KEY" : "EXIT",
-                             i % 100, 100));
+    results.push_back(
+        Result(absl::StrCat("opp-", i), i % 3 ? "KEY" : "EXIT", i % 100, 100));
   }
   // Load the script first so the count is of the steady state.
   Put({Result("warm", "KEY", 1)});
@@ -239,9 +243,9 @@ TEST_F(ResultStoreTest, BatchOfOneThousandIsOneRoundTrip) {
   // Client side: one write of the whole pipeline, one read of the replies.
   EXPECT_EQ(pool_->stats().round_trips - trips, 1);
   // Server side: exactly 1000 script calls, one per result, all in it.
-  EXPECT_EQ(*redis_.InfoValue("commandstats", "cmdstat_evalsha:calls") -
-                evalsha,
-            1000);
+  EXPECT_EQ(
+      *redis_.InfoValue("commandstats", "cmdstat_evalsha:calls") - evalsha,
+      1000);
 
   auto m = store_->Matrix("acme", {}, 0, Now(), Soon());
   ASSERT_TRUE(m.ok()) << m.status();
@@ -377,9 +381,9 @@ TEST_F(ResultStoreTest, ExpiredResultsLeaveTheIndexesAndTotals) {
   EXPECT_EQ((*m)[0].count, 1);
   EXPECT_EQ((*m)[0].amount_cents, 10000);
   EXPECT_THAT(CellIds("KEY"), ElementsAre("new"));
-  EXPECT_EQ(redis_.Command({"HEXISTS", "oppmatrix:{acme}:members", "old"})
-                ->integer,
-            0);
+  EXPECT_EQ(
+      redis_.Command({"HEXISTS", "oppmatrix:{acme}:members", "old"})->integer,
+      0);
 }
 
 TEST_F(ResultStoreTest, DeleteRemovesResultAndIndexEntries) {

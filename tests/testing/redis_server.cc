@@ -48,11 +48,21 @@ absl::Status RedisServer::Start() {
   const bool fixed_port = port_ != 0;
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (!fixed_port) port_ = PickFreePort();
-    std::vector<std::string> args = {
-        "redis-server", "--port",   absl::StrCat(port_), "--bind",
-        "127.0.0.1",    "--save",   "",                  "--appendonly",
-        "no",           "--dir",    dir_,                "--logfile",
-        dir_ + "/redis.log",        "--daemonize",       "no"};
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     absl::StrCat(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--dir",
+                                     dir_,
+                                     "--logfile",
+                                     dir_ + "/redis.log",
+                                     "--daemonize",
+                                     "no"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = fork();
     if (pid_ == 0) {
@@ -62,6 +72,7 @@ absl::Status RedisServer::Start() {
       int devnull = open("/dev/null", O_RDWR);
       dup2(devnull, 0);
       dup2(devnull, 1);
+      dup2(devnull, 2);  // it logs to --logfile
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
