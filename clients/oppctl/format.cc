@@ -31,6 +31,43 @@ std::string Row(absl::string_view label, absl::string_view value) {
   return absl::StrFormat("%-13s %s\n", label, value);
 }
 
+// Display width of UTF-8 text: one column per code point.
+size_t Width(absl::string_view text) {
+  size_t w = 0;
+  for (unsigned char ch : text) w += (ch & 0xC0) != 0x80;
+  return w;
+}
+
+// Boxes of lines on a columns x rows grid, row 0 at the bottom
+// (relationship rising upwards, potential to the right).
+std::string DrawGrid(const std::vector<std::vector<std::string>>& text,
+                     int columns, int rows, size_t min_width) {
+  size_t width = min_width, height = 1;
+  for (const auto& box : text) {
+    for (const std::string& line : box) width = std::max(width, Width(line));
+    height = std::max(height, box.size());
+  }
+  std::string rule = "+";
+  for (int x = 0; x < columns; ++x) {
+    absl::StrAppend(&rule, std::string(width + 2, '-'), "+");
+  }
+  std::string out = "relationship ^\n";
+  for (int y = rows - 1; y >= 0; --y) {
+    absl::StrAppend(&out, rule, "\n");
+    for (size_t line = 0; line < height; ++line) {
+      absl::StrAppend(&out, "|");
+      for (int x = 0; x < columns; ++x) {
+        const auto& box = text[y * columns + x];
+        std::string s = line < box.size() ? box[line] : "";
+        absl::StrAppend(&out, " ", s, std::string(width - Width(s), ' '), " |");
+      }
+      absl::StrAppend(&out, "\n");
+    }
+  }
+  absl::StrAppend(&out, rule, "  potential >\n");
+  return out;
+}
+
 }  // namespace
 
 std::string FormatClassificationTable(const v1::Classification& c) {
@@ -109,8 +146,7 @@ std::string FormatMatrixSummary(
     b.cell = c.cell();
     b.items.push_back(&c);
   }
-  // Lines of every box: the cell id, then "id (priority)" per item.
-  size_t width = 12, height = 1;
+  // Lines of every box: the cell id, then "id (grade, priority)" per item.
   std::vector<std::vector<std::string>> text(boxes.size());
   for (size_t i = 0; i < boxes.size(); ++i) {
     Box& b = boxes[i];
@@ -123,31 +159,8 @@ std::string FormatMatrixSummary(
                                         GradeLetter(c->grade()),
                                         c->priority_score()));
     }
-    for (const std::string& line : text[i])
-      width = std::max(width, line.size());
-    height = std::max(height, text[i].size());
   }
-  std::string rule = "+";
-  for (int x = 0; x < columns; ++x) {
-    absl::StrAppend(&rule, std::string(width + 2, '-'), "+");
-  }
-  std::string out = "relationship ^\n";
-  for (int y = rows - 1; y >= 0; --y) {
-    absl::StrAppend(&out, rule, "\n");
-    for (size_t line = 0; line < height; ++line) {
-      absl::StrAppend(&out, "|");
-      for (int x = 0; x < columns; ++x) {
-        const auto& t = text[y * columns + x];
-        absl::StrAppend(
-            &out, " ",
-            absl::StrFormat("%-*s", width, line < t.size() ? t[line] : ""),
-            " |");
-      }
-      absl::StrAppend(&out, "\n");
-    }
-  }
-  absl::StrAppend(&out, rule, "  potential >\n");
-  return out;
+  return DrawGrid(text, columns, rows, 12);
 }
 
 std::string FormatMoney(const google::type::Money& money) {
@@ -190,39 +203,10 @@ std::string FormatStoredMatrix(const v1::GetMatrixResponse& matrix) {
     }
     text[cell.relationship_band() * columns + cell.potential_band()] = lines;
   }
-  size_t width = 16, height = 1;
-  for (const auto& t : text) {
-    for (const std::string& line : t) {
-      // Width in columns: count UTF-8 lead bytes, not bytes.
-      size_t w = 0;
-      for (unsigned char ch : line) w += (ch & 0xC0) != 0x80;
-      width = std::max(width, w);
-    }
-    height = std::max(height, t.size());
-  }
-  std::string rule = "+";
-  for (int x = 0; x < columns; ++x) {
-    absl::StrAppend(&rule, std::string(width + 2, '-'), "+");
-  }
   std::string out =
       absl::StrCat("tenant ", matrix.tenant_id(), ", ", total,
                    " opportunities, ruleset ", matrix.ruleset_version(), "\n");
-  absl::StrAppend(&out, "relationship ^\n");
-  for (int y = rows - 1; y >= 0; --y) {
-    absl::StrAppend(&out, rule, "\n");
-    for (size_t line = 0; line < height; ++line) {
-      absl::StrAppend(&out, "|");
-      for (int x = 0; x < columns; ++x) {
-        const auto& t = text[y * columns + x];
-        std::string s = line < t.size() ? t[line] : "";
-        size_t w = 0;
-        for (unsigned char ch : s) w += (ch & 0xC0) != 0x80;
-        absl::StrAppend(&out, " ", s, std::string(width - w, ' '), " |");
-      }
-      absl::StrAppend(&out, "\n");
-    }
-  }
-  absl::StrAppend(&out, rule, "  potential >\n");
+  absl::StrAppend(&out, DrawGrid(text, columns, rows, 16));
   for (const std::string& e : extra) {
     absl::StrAppend(&out, "not in the current ruleset: ", e, "\n");
   }

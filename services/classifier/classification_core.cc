@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/hash_util.h"
 #include "services/common/log.h"
+#include "services/common/status_macros.h"
 #include "services/common/status_util.h"
 #include "services/engine/engine.h"
 #include "services/engine/opportunity_validator.h"
@@ -61,6 +62,21 @@ void CheckEnum(const google::protobuf::EnumDescriptor* descriptor, Enum value,
 
 absl::Status Invalid(const std::vector<FieldViolation>& v) {
   return InvalidArgumentWithViolations("invalid request", v);
+}
+
+// What a read RPC checks before it reads: the request's violations, then
+// that there is a store.
+absl::Status ReadPreconditions(const std::vector<FieldViolation>& v,
+                               const ResultStore* store) {
+  if (!v.empty()) return Invalid(v);
+  if (store == nullptr) {
+    return absl::UnavailableError("no result store is configured (--redis)");
+  }
+  return absl::OkStatus();
+}
+
+int PageSize(int requested) {
+  return requested == 0 ? kDefaultPageSize : requested;
 }
 
 }  // namespace
@@ -271,10 +287,7 @@ ClassificationCore::GetClassification(
                  absl::StrCat("must be at most ", kMaxIdBytes, " bytes, got ",
                               request.opportunity_id().size()));
   }
-  if (!v.empty()) return Invalid(v);
-  if (store_ == nullptr) {
-    return absl::UnavailableError("no result store is configured (--redis)");
-  }
+  OPPMATRIX_RETURN_IF_ERROR(ReadPreconditions(v, store_));
   absl::StatusOr<v1::Classification> c = store_->Get(
       request.tenant_id(), request.opportunity_id(), StoreDeadline(deadline));
   if (!c.ok()) return ReadStatus(c.status());
@@ -297,10 +310,7 @@ absl::StatusOr<v1::GetMatrixResponse> ClassificationCore::GetMatrix(
   CheckEnum(v1::Industry_descriptor(), request.industry(), "industry", v);
   CheckEnum(v1::BuyingStage_descriptor(), request.buying_stage(),
             "buying_stage", v);
-  if (!v.empty()) return Invalid(v);
-  if (store_ == nullptr) {
-    return absl::UnavailableError("no result store is configured (--redis)");
-  }
+  OPPMATRIX_RETURN_IF_ERROR(ReadPreconditions(v, store_));
   std::shared_ptr<const CompiledRuleset> rules = rules_->Current();
   MatrixFilter filter{.customer_type = request.customer_type(),
                       .industry = request.industry(),
@@ -370,12 +380,8 @@ ClassificationCore::ListOpportunities(
                               kMaxCellIdBytes, " bytes)"));
   }
   CheckPageSize(request.page_size(), v);
-  if (!v.empty()) return Invalid(v);
-  if (store_ == nullptr) {
-    return absl::UnavailableError("no result store is configured (--redis)");
-  }
-  int page_size =
-      request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  OPPMATRIX_RETURN_IF_ERROR(ReadPreconditions(v, store_));
+  const int page_size = PageSize(request.page_size());
   absl::StatusOr<ResultPage> page =
       store_->List(request.tenant_id(), cell, page_size, request.page_token(),
                    StoreDeadline(deadline));
@@ -393,12 +399,8 @@ absl::StatusOr<v1::ListTransitionsResponse> ClassificationCore::ListTransitions(
   std::vector<FieldViolation> v;
   CheckTenant(request.tenant_id(), v);
   CheckPageSize(request.page_size(), v);
-  if (!v.empty()) return Invalid(v);
-  if (store_ == nullptr) {
-    return absl::UnavailableError("no result store is configured (--redis)");
-  }
-  int page_size =
-      request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  OPPMATRIX_RETURN_IF_ERROR(ReadPreconditions(v, store_));
+  const int page_size = PageSize(request.page_size());
   absl::StatusOr<TransitionPage> page =
       store_->Transitions(request.tenant_id(), page_size, request.page_token(),
                           StoreDeadline(deadline));

@@ -10,22 +10,26 @@ namespace oppmatrix::redis_scripts {
 
 // Helpers every script starts with. A members entry is
 // "cell|cents|priority|ct|ind|stage|prev".
+//   drop(id, cell, cents): takes id out of `cell`'s set and totals.
 //   unindex(id): drops id from its cell set, the totals and members;
 //                returns the cell it was in, or false.
 //   purge(now, limit, keep): forgets up to `limit` results whose expiry is
 //                due at `now` (except `keep`); returns how many.
 inline constexpr char kPrologue[] = R"lua(
 local P = ARGV[1]
-local function unindex(id)
-  local m = redis.call('HGET', KEYS[1], id)
-  if not m then return false end
-  local cell, cents = string.match(m, '^([^|]*)|([^|]*)|')
+local function drop(id, cell, cents)
   redis.call('ZREM', P .. 'cell:' .. cell, id)
   if redis.call('HINCRBY', KEYS[2], cell .. ':n', -1) <= 0 then
     redis.call('HDEL', KEYS[2], cell .. ':n', cell .. ':amt')
   elseif cents ~= '0' then
     redis.call('HINCRBY', KEYS[2], cell .. ':amt', '-' .. cents)
   end
+end
+local function unindex(id)
+  local m = redis.call('HGET', KEYS[1], id)
+  if not m then return false end
+  local cell, cents = string.match(m, '^([^|]*)|([^|]*)|')
+  drop(id, cell, cents)
   redis.call('HDEL', KEYS[1], id)
   return cell
 end
@@ -62,12 +66,7 @@ if m then
 end
 local moved = 0
 if from and from ~= cell then
-  redis.call('ZREM', P .. 'cell:' .. from, id)
-  if redis.call('HINCRBY', KEYS[2], from .. ':n', -1) <= 0 then
-    redis.call('HDEL', KEYS[2], from .. ':n', from .. ':amt')
-  elseif oldcents ~= '0' then
-    redis.call('HINCRBY', KEYS[2], from .. ':amt', '-' .. oldcents)
-  end
+  drop(id, from, oldcents)
   prev = from
   moved = 1
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[15], '*',

@@ -25,6 +25,7 @@ using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using testing::TestClassifier;
+using testing::ViolatedFields;
 
 template <typename T>
 T ParseText(const std::string& text) {
@@ -65,14 +66,6 @@ std::unique_ptr<grpc::ClientContext> Context() {
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::seconds(10));
   return context;
-}
-
-std::vector<std::string> ViolatedFields(const grpc::Status& status) {
-  std::vector<std::string> fields;
-  for (const FieldViolation& v : GetFieldViolations(FromGrpcStatus(status))) {
-    fields.push_back(v.field());
-  }
-  return fields;
 }
 
 class ClassificationServiceTest : public ::testing::Test {

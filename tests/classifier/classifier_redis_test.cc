@@ -31,6 +31,7 @@ namespace {
 using ::oppmatrix::testing::DefaultRules;
 using ::oppmatrix::testing::RedisServer;
 using ::oppmatrix::testing::TestNow;
+using ::oppmatrix::testing::ViolatedFields;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -82,14 +83,6 @@ std::unique_ptr<grpc::ClientContext> Context(
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return context;
-}
-
-std::vector<std::string> ViolatedFields(const grpc::Status& status) {
-  std::vector<std::string> fields;
-  for (const FieldViolation& v : GetFieldViolations(FromGrpcStatus(status))) {
-    fields.push_back(v.field());
-  }
-  return fields;
 }
 
 class ClassifierRedisTest : public ::testing::Test {

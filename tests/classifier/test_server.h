@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -18,6 +19,8 @@
 #include "gtest/gtest.h"
 #include "services/classifier/classifier_server.h"
 #include "services/classifier/ruleset_watcher.h"
+#include "services/common/grpc_status.h"
+#include "services/common/status_util.h"
 #include "services/engine/ruleset.h"
 
 namespace oppmatrix::testing {
@@ -32,6 +35,15 @@ inline std::shared_ptr<const CompiledRuleset> DefaultRules() {
   auto rules = LoadRulesetFile(OPPMATRIX_SOURCE_DIR "/rules/default.yaml");
   EXPECT_TRUE(rules.ok()) << rules.status();
   return *rules;
+}
+
+// The field of each BadRequest violation in a failed call's status.
+inline std::vector<std::string> ViolatedFields(const grpc::Status& status) {
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : GetFieldViolations(FromGrpcStatus(status))) {
+    fields.push_back(v.field());
+  }
+  return fields;
 }
 
 class TestClassifier {
