@@ -398,6 +398,41 @@ TEST_F(ClassifierRedisTest, RedisKilledAndRestartedClassifyKeepsAnswering) {
   EXPECT_EQ(got.opportunity_id(), "after");
 }
 
+TEST_F(ClassifierRedisTest, HungRedisDelaysNoCallPastItsBound) {
+  EXPECT_TRUE(Classify(Opp("before")).stored());
+  redis_.Pause();  // connections stay open, nothing is answered
+  absl::Time start = absl::Now();
+  v1::ClassifyRequest request;
+  *request.mutable_opportunity() = Opp("while-hung");
+  v1::ClassifyResponse response;
+  grpc::Status s =
+      stub_->Classify(Context(absl::Seconds(3)).get(), request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(response.stored());
+  // Bounded by the store timeout (500 ms per round trip), not the hang.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+
+  // A read with a short deadline ends by its deadline.
+  v1::GetClassificationRequest get;
+  get.set_tenant_id("acme");
+  get.set_opportunity_id("before");
+  v1::GetClassificationResponse got;
+  start = absl::Now();
+  grpc::Status read = stub_->GetClassification(
+      Context(absl::Milliseconds(300)).get(), get, &got);
+  EXPECT_NE(read.error_code(), grpc::StatusCode::OK);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+
+  redis_.Resume();
+  bool stored = false;
+  absl::Time give_up = absl::Now() + absl::Seconds(15);
+  while (!stored && absl::Now() < give_up) {
+    stored = Classify(Opp("after")).stored();
+    if (!stored) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(stored);
+}
+
 TEST(ClassifierWithoutStoreTest, ClassifiesUnstoredAndReadsAreUnavailable) {
   testing::TestClassifier server;  // no --redis
   auto stub = v1::ClassificationService::NewStub(server.channel());

@@ -113,9 +113,18 @@ absl::Status RedisServer::Start() {
 void RedisServer::Kill() {
   if (!running()) return;
   kill(pid_, SIGKILL);
+  kill(pid_, SIGCONT);  // a paused process dies only once continued
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+void RedisServer::Pause() {
+  if (running()) kill(pid_, SIGSTOP);
+}
+
+void RedisServer::Resume() {
+  if (running()) kill(pid_, SIGCONT);
 }
 
 absl::StatusOr<RedisReply> RedisServer::Command(const RedisCommand& command,

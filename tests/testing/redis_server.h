@@ -36,6 +36,10 @@ class RedisServer {
   absl::Status Start();
   // SIGKILLs it and waits for it to exit.
   void Kill();
+  // SIGSTOP / SIGCONT: a hung Redis that accepts connections but never
+  // answers.
+  void Pause();
+  void Resume();
 
   int port() const { return port_; }
   bool running() const { return pid_ > 0; }
