@@ -1,9 +1,11 @@
 #include "services/store/redis_client.h"
 
 #include <hiredis/hiredis.h>
+#include <signal.h>
 #include <sys/time.h>
 
 #include <algorithm>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -55,6 +57,7 @@ RedisReply Copy(const redisReply* r) {
 
 absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     const RedisEndpoint& endpoint, absl::Duration connect_timeout) {
+  const absl::Time start = absl::Now();
   timeval tv = TimevalOf(connect_timeout);
   redisContext* c =
       endpoint.unix_path.empty()
@@ -70,6 +73,8 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     return absl::UnavailableError(error);
   }
   std::unique_ptr<RedisConnection> conn(new RedisConnection(c));
+  // AUTH and SELECT share what is left of the connect timeout.
+  const absl::Time setup_deadline = start + connect_timeout;
   std::vector<RedisCommand> setup;
   if (!endpoint.password.empty()) {
     if (endpoint.username.empty()) {
@@ -81,13 +86,16 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
   if (endpoint.db != 0) setup.push_back({"SELECT", absl::StrCat(endpoint.db)});
   if (!setup.empty()) {
     absl::StatusOr<std::vector<RedisReply>> replies =
-        conn->Pipeline(setup, connect_timeout);
+        conn->Pipeline(setup, setup_deadline - absl::Now());
     if (!replies.ok()) return replies.status();
-    for (const RedisReply& r : *replies) {
-      if (r.is_error()) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("redis ", endpoint.ToSafeString(), ": ", r.str));
-      }
+    for (size_t i = 0; i < replies->size(); ++i) {
+      const RedisReply& r = (*replies)[i];
+      if (!r.is_error()) continue;
+      std::string message =
+          absl::StrCat("redis ", endpoint.ToSafeString(), ": ", r.str);
+      // A refused login vs. a database the server does not have.
+      return setup[i][0] == "AUTH" ? absl::PermissionDeniedError(message)
+                                   : absl::FailedPreconditionError(message);
     }
   }
   return conn;
@@ -98,6 +106,9 @@ RedisConnection::~RedisConnection() { redisFree(context_); }
 absl::StatusOr<std::vector<RedisReply>> RedisConnection::Pipeline(
     absl::Span<const RedisCommand> commands, absl::Duration timeout) {
   if (broken_) return absl::UnavailableError("redis: connection broken");
+  // hiredis times out each read and write; the time left bounds the whole
+  // pipeline, so a Redis that answers slowly can't stretch it.
+  const absl::Time deadline = absl::Now() + timeout;
   redisSetTimeout(context_, TimevalOf(timeout));
   std::vector<const char*> argv;
   std::vector<size_t> lens;
@@ -118,6 +129,12 @@ absl::StatusOr<std::vector<RedisReply>> RedisConnection::Pipeline(
   replies.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
     void* raw = nullptr;
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      broken_ = true;  // replies still owed: the connection is unusable
+      return absl::UnavailableError("redis: timed out");
+    }
+    redisSetTimeout(context_, TimevalOf(left));
     if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
       broken_ = true;
       return absl::UnavailableError(absl::StrCat(
@@ -130,7 +147,19 @@ absl::StatusOr<std::vector<RedisReply>> RedisConnection::Pipeline(
 }
 
 RedisPool::RedisPool(Options options)
-    : options_(std::move(options)), backoff_(options_.min_backoff) {}
+    : options_(std::move(options)), backoff_(options_.min_backoff) {
+  // hiredis writes with write(2): a peer that closed the socket would
+  // raise SIGPIPE and kill the process. Ignore it (unless the program
+  // installed its own handler); the write then fails with EPIPE.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 &&
+        current.sa_handler == SIG_DFL) {
+      signal(SIGPIPE, SIG_IGN);
+    }
+  });
+}
 
 RedisPool::~RedisPool() = default;
 
@@ -171,6 +200,15 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisPool::Acquire(
           absl::FormatDuration(
               absl::Ceil(retry_after_ - absl::Now(), absl::Milliseconds(1)))));
     }
+    // After a failure one caller at a time tries Redis again; the others
+    // fail fast instead of each waiting out a connect timeout.
+    if (!stats_.healthy) {
+      if (probing_) {
+        return absl::UnavailableError(absl::StrCat(
+            "redis unavailable (", stats_.last_error, "); reconnecting"));
+      }
+      probing_ = true;
+    }
     ++open_;
     ++stats_.connects;
   }
@@ -178,13 +216,12 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisPool::Acquire(
       std::min(options_.connect_timeout, deadline - absl::Now());
   absl::StatusOr<std::unique_ptr<RedisConnection>> c =
       RedisConnection::Connect(options_.endpoint, timeout);
-  if (!c.ok()) {
-    {
-      absl::MutexLock lock(&mu_);
-      --open_;
-    }
-    RecordFailure(c.status());
+  {
+    absl::MutexLock lock(&mu_);
+    probing_ = false;
+    if (!c.ok()) --open_;
   }
+  if (!c.ok()) RecordFailure(c.status());
   return c;
 }
 

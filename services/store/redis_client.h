@@ -43,16 +43,18 @@ using RedisCommand = std::vector<std::string>;
 
 class RedisConnection {
  public:
-  // Connects, then AUTHs and SELECTs as the endpoint says. UNAVAILABLE when
-  // Redis can't be reached in `connect_timeout`; PERMISSION_DENIED when
-  // AUTH fails.
+  // Connects, then AUTHs and SELECTs as the endpoint says, all within
+  // `connect_timeout` (a host name is resolved first, without a bound:
+  // prefer addresses or a local resolver). UNAVAILABLE when Redis can't be
+  // reached; PERMISSION_DENIED when AUTH fails; FAILED_PRECONDITION when
+  // the database does not exist.
   static absl::StatusOr<std::unique_ptr<RedisConnection>> Connect(
       const RedisEndpoint& endpoint, absl::Duration connect_timeout);
   ~RedisConnection();
 
   // Writes every command, then reads every reply; Redis errors come back as
-  // kError replies. An I/O error or a timeout (after `timeout`) is
-  // UNAVAILABLE and breaks the connection.
+  // kError replies. An I/O error, or `timeout` passing before the last
+  // reply, is UNAVAILABLE and breaks the connection.
   absl::StatusOr<std::vector<RedisReply>> Pipeline(
       absl::Span<const RedisCommand> commands, absl::Duration timeout);
 
@@ -114,6 +116,7 @@ class RedisPool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + in use + connecting
   absl::Time retry_after_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Duration backoff_ ABSL_GUARDED_BY(mu_);
+  bool probing_ ABSL_GUARDED_BY(mu_) = false;  // a reconnect is under way
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -26,7 +26,7 @@ using google::protobuf::util::TimeUtil;
 
 // Largest amount one result adds to a cell total, in cents (10^11 units of
 // the base currency), so a cell's total (an integer HINCRBY) cannot
-// overflow before ~90 million such results.
+// overflow before ~900,000 results of that size.
 constexpr int64_t kMaxCents = 10'000'000'000'000;
 
 int64_t ToCents(const v1::Classification& c) {
@@ -320,12 +320,12 @@ absl::StatusOr<std::vector<StoredCell>> RedisResultStore::Matrix(
     const std::vector<RedisReply>& stats = r.elements[0].elements;
     for (size_t i = 0; i + 1 < stats.size(); i += 2) {
       absl::string_view field = stats[i].str;
-      double value = 0;
-      absl::SimpleAtod(stats[i + 1].str, &value);
+      int64_t value = 0;
+      if (!absl::SimpleAtoi(stats[i + 1].str, &value)) continue;
       if (absl::ConsumeSuffix(&field, ":n")) {
-        by_cell[std::string(field)].count = static_cast<int64_t>(value);
+        by_cell[std::string(field)].count = value;
       } else if (absl::ConsumeSuffix(&field, ":amt")) {
-        by_cell[std::string(field)].amount_cents = std::llround(value);
+        by_cell[std::string(field)].amount_cents = value;
       }
     }
     for (size_t i = 1; i < r.elements.size(); ++i) {
@@ -423,6 +423,9 @@ absl::StatusOr<ResultPage> RedisResultStore::List(absl::string_view tenant_id,
                                                   int page_size,
                                                   absl::string_view page_token,
                                                   absl::Time deadline) {
+  if (page_size < 1) {
+    return absl::InvalidArgumentError("page_size: must be at least 1");
+  }
   std::string score = "0", id;
   if (!page_token.empty()) {
     OPPMATRIX_RETURN_IF_ERROR(ParseListToken(page_token, &score, &id));
@@ -453,6 +456,9 @@ absl::StatusOr<ResultPage> RedisResultStore::List(absl::string_view tenant_id,
 absl::StatusOr<TransitionPage> RedisResultStore::Transitions(
     absl::string_view tenant_id, int page_size, absl::string_view page_token,
     absl::Time deadline) {
+  if (page_size < 1) {
+    return absl::InvalidArgumentError("page_size: must be at least 1");
+  }
   std::string end = "+";
   if (!page_token.empty()) {
     std::string id;

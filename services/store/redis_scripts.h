@@ -141,6 +141,14 @@ return out
 // size. Entries whose result has expired are skipped. Returns {more (0/1),
 // {id, score, bytes, prev, ...}, last id scanned, its score}.
 inline constexpr char kList[] = R"lua(
+local function bytes_after(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
 local key = KEYS[5]
 local start = 0
 if ARGV[3] ~= '' then
@@ -148,7 +156,13 @@ if ARGV[3] ~= '' then
   if s and tonumber(s) == tonumber(ARGV[2]) then
     start = redis.call('ZREVRANK', key, ARGV[3]) + 1
   else
+    -- The cursor's entry moved: resume after every entry that sorts
+    -- before it: higher scores, then equal scores with a greater id
+    -- (byte order, as sorted sets compare).
     start = redis.call('ZCOUNT', key, '(' .. ARGV[2], '+inf')
+    for _, tie in ipairs(redis.call('ZRANGEBYSCORE', key, ARGV[2], ARGV[2])) do
+      if bytes_after(tie, ARGV[3]) then start = start + 1 end
+    end
   end
 end
 local n = tonumber(ARGV[4])

@@ -239,9 +239,23 @@ TEST_F(ResultStoreTest, BatchOfOneThousandIsOneRoundTrip) {
   Put({Result("warm", "KEY", 1)});
   int64_t trips = pool_->stats().round_trips;
   int64_t evalsha = *redis_.InfoValue("commandstats", "cmdstat_evalsha:calls");
+  int64_t reads = *redis_.InfoValue("stats", "total_reads_processed");
+  int64_t writes = *redis_.InfoValue("stats", "total_writes_processed");
   Put(results);
   // Client side: one write of the whole pipeline, one read of the replies.
   EXPECT_EQ(pool_->stats().round_trips - trips, 1);
+  // Server side: Redis read the 1000 commands in a handful of socket reads
+  // (the pipeline arrives in 16 KiB chunks) and answered in a handful of
+  // writes; one command per round trip would be 1000 of each. The INFO
+  // calls that read the counters add one read and one write each.
+  int64_t read_events =
+      *redis_.InfoValue("stats", "total_reads_processed") - reads;
+  int64_t write_events =
+      *redis_.InfoValue("stats", "total_writes_processed") - writes;
+  EXPECT_LT(read_events, 1000 / 5) << read_events;
+  EXPECT_LT(write_events, 1000 / 5) << write_events;
+  RecordProperty("server_read_events", static_cast<int>(read_events));
+  RecordProperty("server_write_events", static_cast<int>(write_events));
   // Server side: exactly 1000 script calls, one per result, all in it.
   EXPECT_EQ(
       *redis_.InfoValue("commandstats", "cmdstat_evalsha:calls") - evalsha,
@@ -343,6 +357,31 @@ TEST_F(ResultStoreTest, ListCursorSurvivesTheCursorEntryMoving) {
     ids.push_back(c.opportunity_id());
   }
   EXPECT_THAT(ids, ElementsAre("opp-2", "opp-1", "opp-0"));
+}
+
+TEST_F(ResultStoreTest, ListCursorAmongTiesSurvivesTheCursorEntryMoving) {
+  // a, b, c, d all at priority 5: the set orders them d, c, b, a.
+  Put({Result("a", "KEY", 5), Result("b", "KEY", 5), Result("c", "KEY", 5),
+       Result("d", "KEY", 5)});
+  auto first = store_->List("acme", "KEY", 2, "", Soon());
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->classifications.size(), 2u);
+  EXPECT_EQ(first->classifications[1].opportunity_id(), "c");
+  Put({Result("c", "EXIT", 0)});  // the cursor's entry leaves
+  auto second = store_->List("acme", "KEY", 2, first->next_page_token, Soon());
+  ASSERT_TRUE(second.ok());
+  std::vector<std::string> ids;
+  for (const auto& c : second->classifications) {
+    ids.push_back(c.opportunity_id());
+  }
+  EXPECT_THAT(ids, ElementsAre("b", "a"));  // no repeat of d
+}
+
+TEST_F(ResultStoreTest, PageSizeBelowOneIsInvalid) {
+  EXPECT_EQ(store_->List("acme", "KEY", 0, "", Soon()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Transitions("acme", 0, "", Soon()).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ResultStoreTest, FilteredMatrixCountsOnlyMatches) {

@@ -64,6 +64,11 @@ absl::Status RedisServer::Start() {
                                      "--daemonize",
                                      "no"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    // Everything the child needs is allocated before fork(): other threads
+    // may hold the allocator's locks.
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       sigset_t none;
@@ -73,9 +78,6 @@ absl::Status RedisServer::Start() {
       dup2(devnull, 0);
       dup2(devnull, 1);
       dup2(devnull, 2);  // it logs to --logfile
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
       execvp(argv[0], argv.data());
       _exit(127);
     }
@@ -113,7 +115,6 @@ absl::Status RedisServer::Start() {
 void RedisServer::Kill() {
   if (!running()) return;
   kill(pid_, SIGKILL);
-  kill(pid_, SIGCONT);  // a paused process dies only once continued
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
