@@ -129,13 +129,21 @@ absl::StatusOr<std::vector<RedisReply>> RedisConnection::Pipeline(
   replies.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
     void* raw = nullptr;
-    absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      broken_ = true;  // replies still owed: the connection is unusable
-      return absl::UnavailableError("redis: timed out");
+    // A reply already read into the buffer needs no I/O (and no timeout).
+    if (i > 0 && redisReaderGetReply(context_->reader, &raw) != REDIS_OK) {
+      broken_ = true;
+      return absl::UnavailableError("redis: unreadable reply");
     }
-    redisSetTimeout(context_, TimevalOf(left));
-    if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
+    if (raw == nullptr) {
+      absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        broken_ = true;  // replies still owed: the connection is unusable
+        return absl::UnavailableError("redis: timed out");
+      }
+      if (i > 0) redisSetTimeout(context_, TimevalOf(left));
+    }
+    if (raw == nullptr &&
+        (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr)) {
       broken_ = true;
       return absl::UnavailableError(absl::StrCat(
           "redis: ", context_->err != 0 ? context_->errstr : "no reply"));
