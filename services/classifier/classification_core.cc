@@ -28,18 +28,7 @@ google::type::Money CentsToMoney(int64_t cents, const std::string& currency) {
 }
 
 void CheckTenant(const std::string& tenant, std::vector<FieldViolation>& v) {
-  if (tenant.empty()) {
-    AddViolation(v, "tenant_id", "is required");
-  } else if (tenant.size() > kMaxTenantIdBytes) {
-    AddViolation(v, "tenant_id",
-                 absl::StrCat("must be at most ", kMaxTenantIdBytes,
-                              " bytes, got ", tenant.size()));
-  } else if (!std::all_of(tenant.begin(), tenant.end(), [](char c) {
-               return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                      c == '.' || c == '_' || c == '-';
-             })) {
-    AddViolation(v, "tenant_id", "must contain only [A-Za-z0-9._-]");
-  }
+  ValidateTenantId(tenant, "tenant_id", v);
 }
 
 void CheckPageSize(int page_size, std::vector<FieldViolation>& v) {

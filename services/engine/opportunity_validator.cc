@@ -1,5 +1,6 @@
 #include "services/engine/opportunity_validator.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/ascii.h"
@@ -12,13 +13,20 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// "opportunity" + "amount" -> "opportunity.amount"; either may be empty.
+std::string JoinPath(absl::string_view prefix, absl::string_view field) {
+  if (prefix.empty()) return std::string(field);
+  if (field.empty()) return std::string(prefix);
+  return absl::StrCat(prefix, ".", field);
+}
+
 class Checker {
  public:
   Checker(absl::string_view prefix, std::vector<FieldViolation>& out)
       : prefix_(prefix), out_(out) {}
 
   void Add(absl::string_view field, absl::string_view what) {
-    AddViolation(out_, absl::StrCat(prefix_, ".", field), what);
+    AddViolation(out_, JoinPath(prefix_, field), what);
   }
 
   // Length limit and no control characters.
@@ -103,6 +111,28 @@ bool IsTenantChar(char c) {
 
 }  // namespace
 
+void ValidateTenantId(absl::string_view value, absl::string_view field,
+                      std::vector<FieldViolation>& violations) {
+  if (value.empty()) {
+    AddViolation(violations, field, "is required");
+  } else if (value.size() > kMaxTenantIdBytes) {
+    AddViolation(violations, field,
+                 absl::StrCat("must be at most ", kMaxTenantIdBytes,
+                              " bytes, got ", value.size()));
+  } else if (!std::all_of(value.begin(), value.end(), IsTenantChar)) {
+    AddViolation(violations, field, "must contain only [A-Za-z0-9._-]");
+  }
+}
+
+void ValidateRequiredId(absl::string_view value, absl::string_view field,
+                        std::vector<FieldViolation>& violations) {
+  if (value.empty()) {
+    AddViolation(violations, field, "is required");
+    return;
+  }
+  Checker(field, violations).Text("", value, kMaxIdBytes);
+}
+
 void ValidateOpportunity(const v1::Opportunity& opp, absl::string_view prefix,
                          std::vector<FieldViolation>& violations) {
   Checker c(prefix, violations);
@@ -111,19 +141,7 @@ void ValidateOpportunity(const v1::Opportunity& opp, absl::string_view prefix,
   } else {
     c.Text("id", opp.id(), kMaxIdBytes);
   }
-  if (opp.tenant_id().empty()) {
-    c.Add("tenant_id", "is required");
-  } else if (opp.tenant_id().size() > kMaxTenantIdBytes) {
-    c.Add("tenant_id", absl::StrCat("must be at most ", kMaxTenantIdBytes,
-                                    " bytes, got ", opp.tenant_id().size()));
-  } else {
-    for (char ch : opp.tenant_id()) {
-      if (!IsTenantChar(ch)) {
-        c.Add("tenant_id", "must contain only [A-Za-z0-9._-]");
-        break;
-      }
-    }
-  }
+  ValidateTenantId(opp.tenant_id(), JoinPath(prefix, "tenant_id"), violations);
   c.NonNegative("version", opp.version());
   c.Text("name", opp.name(), kMaxNameBytes);
   c.Text("stage", opp.stage(), kMaxShortTextBytes);

@@ -31,6 +31,16 @@ inline constexpr size_t kMaxAttributes = 64;
 inline constexpr size_t kMaxAttributeKeyBytes = 64;
 inline constexpr size_t kMaxAttributeValueBytes = 1024;
 
+// `field` (a full path) must be a tenant id: 1 to kMaxTenantIdBytes bytes of
+// [A-Za-z0-9._-] (so it is safe inside Redis key hash tags).
+void ValidateTenantId(absl::string_view value, absl::string_view field,
+                      std::vector<FieldViolation>& violations);
+
+// `field` must be a non-empty id of at most kMaxIdBytes bytes without
+// control characters.
+void ValidateRequiredId(absl::string_view value, absl::string_view field,
+                        std::vector<FieldViolation>& violations);
+
 // Appends one violation per problem of `opp`; `prefix` (e.g. "opportunity"
 // or "opportunities[3]") starts every field path.
 void ValidateOpportunity(const v1::Opportunity& opp, absl::string_view prefix,
