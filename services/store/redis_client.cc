@@ -280,4 +280,39 @@ absl::StatusOr<std::vector<RedisReply>> RedisPool::Pipeline(
   return replies;
 }
 
+absl::StatusOr<std::vector<RedisReply>> PipelineLoadingScripts(
+    RedisPool& pool, const std::vector<RedisCommand>& commands,
+    absl::Span<const std::string* const> scripts, absl::Time deadline) {
+  absl::StatusOr<std::vector<RedisReply>> replies =
+      pool.Pipeline(commands, deadline);
+  if (!replies.ok()) return replies;
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < replies->size(); ++i) {
+    const RedisReply& r = (*replies)[i];
+    if (r.is_error() && absl::StartsWith(r.str, "NOSCRIPT")) {
+      missing.push_back(i);
+    }
+  }
+  if (missing.empty()) return replies;
+  std::vector<RedisCommand> retry;
+  for (const std::string* source : scripts) {
+    retry.push_back({"SCRIPT", "LOAD", *source});
+  }
+  const size_t loads = retry.size();
+  for (size_t i : missing) retry.push_back(commands[i]);
+  absl::StatusOr<std::vector<RedisReply>> again =
+      pool.Pipeline(retry, deadline);
+  if (!again.ok()) return again.status();
+  for (size_t i = 0; i < loads; ++i) {
+    if ((*again)[i].is_error()) {
+      return absl::InternalError(
+          absl::StrCat("redis SCRIPT LOAD: ", (*again)[i].str));
+    }
+  }
+  for (size_t j = 0; j < missing.size(); ++j) {
+    (*replies)[missing[j]] = std::move((*again)[loads + j]);
+  }
+  return replies;
+}
+
 }  // namespace oppmatrix

@@ -120,6 +120,14 @@ class RedisPool {
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };
 
+// Runs `commands` on `pool`; the ones Redis answers NOSCRIPT (it restarted
+// or flushed its script cache) are re-run, in a second round trip, after
+// SCRIPT LOAD of every source in `scripts`. Refused commands did not run,
+// so nothing runs twice.
+absl::StatusOr<std::vector<RedisReply>> PipelineLoadingScripts(
+    RedisPool& pool, const std::vector<RedisCommand>& commands,
+    absl::Span<const std::string* const> scripts, absl::Time deadline);
+
 }  // namespace oppmatrix
 
 #endif  // OPPMATRIX_SERVICES_STORE_REDIS_CLIENT_H_

@@ -159,33 +159,9 @@ RedisCommand RedisResultStore::EvalSha(const Script& script,
 
 absl::StatusOr<std::vector<RedisReply>> RedisResultStore::Run(
     std::vector<RedisCommand> cmds, absl::Time deadline) {
-  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             pool_->Pipeline(cmds, deadline));
-  std::vector<size_t> missing;
-  for (size_t i = 0; i < replies.size(); ++i) {
-    if (replies[i].is_error() && absl::StartsWith(replies[i].str, "NOSCRIPT")) {
-      missing.push_back(i);
-    }
-  }
-  if (missing.empty()) return replies;
-  // Redis lost its script cache (restart, SCRIPT FLUSH, failover): load the
-  // scripts and re-run only the commands that were refused, which did not
-  // run.
-  std::vector<RedisCommand> retry;
-  for (const Script* s : {&put_, &delete_, &matrix_, &list_}) {
-    retry.push_back({"SCRIPT", "LOAD", s->source});
-  }
-  const size_t loads = retry.size();
-  for (size_t i : missing) retry.push_back(cmds[i]);
-  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> again,
-                             pool_->Pipeline(retry, deadline));
-  for (size_t i = 0; i < loads; ++i) {
-    if (again[i].is_error()) return ReplyError(again[i], "SCRIPT LOAD");
-  }
-  for (size_t j = 0; j < missing.size(); ++j) {
-    replies[missing[j]] = std::move(again[loads + j]);
-  }
-  return replies;
+  const std::string* scripts[] = {&put_.source, &delete_.source,
+                                  &matrix_.source, &list_.source};
+  return PipelineLoadingScripts(*pool_, cmds, scripts, deadline);
 }
 
 absl::StatusOr<std::vector<std::optional<v1::Classification>>>

@@ -1,0 +1,82 @@
+// The latest OpportunitySnapshot per (tenant, opportunity), kept by the
+// ingestion service, with an atomic version gate: a snapshot is written only
+// if the stored one is still the one it was made from.
+//
+//   auto current = store->Get({{"acme", "opp-1"}}, deadline);
+//   ... apply events ...
+//   auto written = store->CompareAndSet({{"acme", "opp-1", 3, &next}},
+//   deadline);
+#ifndef OPPMATRIX_SERVICES_STORE_SNAPSHOT_STORE_H_
+#define OPPMATRIX_SERVICES_STORE_SNAPSHOT_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "oppmatrix/v1/snapshot.pb.h"
+#include "services/store/redis_client.h"
+
+namespace oppmatrix {
+
+struct SnapshotKey {
+  std::string tenant_id;
+  std::string opportunity_id;
+};
+
+struct SnapshotWrite {
+  std::string tenant_id;
+  std::string opportunity_id;
+  // The version of the snapshot this one was made from (0: there was
+  // none). The write happens only if that is still the stored version.
+  int64_t expected_version = 0;
+  const v1::OpportunitySnapshot* snapshot = nullptr;  // not owned
+};
+
+class SnapshotStore {
+ public:
+  virtual ~SnapshotStore() = default;
+
+  // The stored snapshot of each key (nullopt when none), one round trip.
+  virtual absl::StatusOr<std::vector<std::optional<v1::OpportunitySnapshot>>>
+  Get(absl::Span<const SnapshotKey> keys, absl::Time deadline) = 0;
+
+  // Writes each snapshot whose expected version still holds; false for a
+  // write that lost the race (re-read and re-apply). One round trip.
+  virtual absl::StatusOr<std::vector<bool>> CompareAndSet(
+      absl::Span<const SnapshotWrite> writes, absl::Time deadline) = 0;
+};
+
+// SnapshotStore on Redis: hash <prefix>:{tenant}:snap:<id> with fields
+// `s` (snapshot bytes) and `v` (its version); the gate is a Lua script.
+// Tombstones (deleted snapshots) expire after `tombstone_ttl`.
+class RedisSnapshotStore final : public SnapshotStore {
+ public:
+  struct Options {
+    std::string key_prefix = "oppmatrix";
+    absl::Duration tombstone_ttl = absl::Hours(24 * 30);
+  };
+
+  // `pool` must outlive the store.
+  RedisSnapshotStore(RedisPool* pool, Options options);
+
+  absl::StatusOr<std::vector<std::optional<v1::OpportunitySnapshot>>> Get(
+      absl::Span<const SnapshotKey> keys, absl::Time deadline) override;
+  absl::StatusOr<std::vector<bool>> CompareAndSet(
+      absl::Span<const SnapshotWrite> writes, absl::Time deadline) override;
+
+  std::string Key(absl::string_view tenant_id, absl::string_view id) const;
+
+ private:
+  RedisPool* pool_;
+  const Options options_;
+  const std::string cas_source_;
+  const std::string cas_sha_;
+};
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_SERVICES_STORE_SNAPSHOT_STORE_H_

@@ -1,0 +1,110 @@
+// RedisSnapshotStore against a real redis-server: the atomic version gate,
+// tombstone expiry, one round trip per batch and script reloading.
+#include "services/store/snapshot_store.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "services/store/redis_url.h"
+#include "tests/testing/redis_server.h"
+
+namespace oppmatrix {
+namespace {
+
+absl::Time Soon() { return absl::Now() + absl::Seconds(10); }
+
+v1::OpportunitySnapshot Snap(int64_t version, const std::string& stage = "") {
+  v1::OpportunitySnapshot s;
+  s.mutable_opportunity()->set_id("opp-1");
+  s.mutable_opportunity()->set_tenant_id("acme");
+  s.mutable_opportunity()->set_version(version);
+  s.mutable_opportunity()->set_stage(stage);
+  return s;
+}
+
+class SnapshotStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start().ok());
+    pool_ = std::make_unique<RedisPool>(
+        RedisPool::Options{.endpoint = *ParseRedisUrl(redis_.url())});
+    store_ = std::make_unique<RedisSnapshotStore>(
+        pool_.get(),
+        RedisSnapshotStore::Options{.tombstone_ttl = absl::Hours(1)});
+  }
+
+  bool Cas(int64_t expected, const v1::OpportunitySnapshot& s) {
+    SnapshotWrite w{"acme", "opp-1", expected, &s};
+    auto out = store_->CompareAndSet({w}, Soon());
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() && (*out)[0];
+  }
+
+  std::optional<v1::OpportunitySnapshot> Read() {
+    auto out = store_->Get({{"acme", "opp-1"}}, Soon());
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? (*out)[0] : std::nullopt;
+  }
+
+  testing::RedisServer redis_;
+  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<RedisSnapshotStore> store_;
+};
+
+TEST_F(SnapshotStoreTest, VersionGate) {
+  EXPECT_FALSE(Read().has_value());
+  EXPECT_TRUE(Cas(0, Snap(1, "a")));
+  EXPECT_EQ(Read()->opportunity().stage(), "a");
+  EXPECT_FALSE(Cas(0, Snap(2, "lost race")));  // made from nothing; stale
+  EXPECT_FALSE(Cas(1, Snap(1, "same version")));
+  EXPECT_TRUE(Cas(1, Snap(3, "b")));
+  EXPECT_FALSE(Cas(1, Snap(4, "made from v1")));
+  EXPECT_EQ(Read()->opportunity().stage(), "b");
+  EXPECT_EQ(Read()->opportunity().version(), 3);
+  // No TTL on a live snapshot.
+  EXPECT_EQ(redis_.Command({"PTTL", store_->Key("acme", "opp-1")})->integer,
+            -1);
+}
+
+TEST_F(SnapshotStoreTest, TombstonesExpireAndRevivalPersists) {
+  ASSERT_TRUE(Cas(0, Snap(1)));
+  v1::OpportunitySnapshot tomb = Snap(2);
+  tomb.set_deleted(true);
+  ASSERT_TRUE(Cas(1, tomb));
+  int64_t ttl = redis_.Command({"PTTL", store_->Key("acme", "opp-1")})->integer;
+  EXPECT_GT(ttl, 0);
+  EXPECT_LE(ttl, 3600 * 1000);
+  ASSERT_TRUE(Cas(2, Snap(3)));
+  EXPECT_EQ(redis_.Command({"PTTL", store_->Key("acme", "opp-1")})->integer,
+            -1);
+}
+
+TEST_F(SnapshotStoreTest, BatchIsOneRoundTripAndScriptsReload) {
+  std::vector<v1::OpportunitySnapshot> snaps;
+  for (int i = 0; i < 200; ++i) {
+    snaps.push_back(Snap(1, absl::StrCat("s", i)));
+    snaps.back().mutable_opportunity()->set_id(absl::StrCat("o-", i));
+  }
+  std::vector<SnapshotWrite> writes;
+  std::vector<SnapshotKey> keys;
+  for (const auto& s : snaps) {
+    writes.push_back({"acme", s.opportunity().id(), 0, &s});
+    keys.push_back({"acme", s.opportunity().id()});
+  }
+  ASSERT_TRUE(redis_.Command({"SCRIPT", "FLUSH"}).ok());
+  auto written = store_->CompareAndSet(writes, Soon());  // NOSCRIPT, reload
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(std::count(written->begin(), written->end(), true), 200);
+  int64_t trips = pool_->stats().round_trips;
+  auto read = store_->Get(keys, Soon());
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(pool_->stats().round_trips - trips, 1);
+  EXPECT_EQ((*read)[199]->opportunity().stage(), "s199");
+}
+
+}  // namespace
+}  // namespace oppmatrix
