@@ -164,11 +164,15 @@ void ClassificationCore::ClassifyItems(std::vector<Item>& items,
   }
   for (size_t j = 0; j < put_index.size(); ++j) {
     v1::ClassifyResult* result = items[put_index[j]].result;
+    if ((*outcome)[j].superseded) {
+      result->set_superseded(true);
+      continue;
+    }
     result->set_stored(true);
+    ++stored_;
     result->mutable_classification()->set_previous_cell(
         (*outcome)[j].previous_cell);
   }
-  stored_ += static_cast<int64_t>(puts.size());
 }
 
 absl::StatusOr<v1::ClassifyResponse> ClassificationCore::Classify(
@@ -190,6 +194,7 @@ absl::StatusOr<v1::ClassifyResponse> ClassificationCore::Classify(
       std::move(*result.mutable_classification());
   response.set_stored(result.stored());
   response.set_cached(result.cached());
+  response.set_superseded(result.superseded());
   return response;
 }
 
@@ -206,6 +211,7 @@ v1::ClassifyResult ClassificationCore::ClassifyStreamItem(
       std::move(*response->mutable_classification());
   result.set_stored(response->stored());
   result.set_cached(response->cached());
+  result.set_superseded(response->superseded());
   return result;
 }
 

@@ -97,7 +97,7 @@ bool IsStreamId(absl::string_view id) {
          absl::SimpleAtoi(parts.second, &b);
 }
 
-// Members entry: "cell|cents|priority|ct|ind|stage|prev".
+// Members entry: "cell|cents|priority|ct|ind|stage|version|prev".
 struct Member {
   std::string cell;
   int64_t cents = 0;
@@ -109,7 +109,7 @@ struct Member {
 
 bool ParseMember(absl::string_view value, Member* m) {
   std::vector<absl::string_view> f = absl::StrSplit(value, '|');
-  if (f.size() != 7) return false;
+  if (f.size() != 8) return false;
   m->cell = std::string(f[0]);
   return absl::SimpleAtoi(f[1], &m->cents) &&
          absl::SimpleAtod(f[2], &m->priority) &&
@@ -230,18 +230,19 @@ absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
          absl::StrCat(options_.transitions_max_len), c.tenant_id(),
          Score(c.potential_score()), Score(c.relationship_score()),
          // The batch's first script also forgets a few expired results.
-         first ? "32" : "0"}));
+         first ? "32" : "0", absl::StrCat(c.opportunity_version())}));
     first = false;
   }
   OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
                              Run(std::move(cmds), deadline));
   for (size_t i = 0; i < items.size(); ++i) {
     const RedisReply& r = replies[i];
-    if (r.type != RedisReply::Type::kArray || r.elements.size() != 2) {
+    if (r.type != RedisReply::Type::kArray || r.elements.size() != 3) {
       return ReplyError(r, "storing a result");
     }
     out[i].previous_cell = Str(r.elements[0]);
     out[i].moved = r.elements[1].integer == 1;
+    out[i].superseded = r.elements[2].integer == 1;
   }
   return out;
 }

@@ -9,7 +9,7 @@
 namespace oppmatrix::redis_scripts {
 
 // Helpers every script starts with. A members entry is
-// "cell|cents|priority|ct|ind|stage|prev".
+// "cell|cents|priority|ct|ind|stage|version|prev".
 //   drop(id, cell, cents): takes id out of `cell`'s set and totals.
 //   unindex(id): drops id from its cell set, the totals and members;
 //                returns the cell it was in, or false.
@@ -50,19 +50,22 @@ end
 // 7 Classification bytes, 8 fingerprint, 9 ruleset version, 10 with-reasons
 // flag, 11 classified-at ms, 12 TTL ms (0: none), 13 now ms, 14 expires-at
 // ms, 15 transitions MAXLEN, 16 tenant, 17 potential, 18 relationship,
-// 19 how many due expiries to purge first (0: none).
-// Returns {previous cell, moved (0/1)}. A result that stays in its cell
-// costs seven commands; a move adds the old cell's and the transition's.
+// 19 how many due expiries to purge first (0: none), 20 the opportunity
+// version. A result for an older opportunity version than the stored one
+// is not kept. Returns {previous cell, moved (0/1), superseded (0/1)}. A result
+// that stays in its cell costs seven commands; a move adds the old cell's and
+// the transition's.
 inline constexpr char kPut[] = R"lua(
 if ARGV[19] ~= '0' then purge(ARGV[13], tonumber(ARGV[19]), ARGV[2]) end
 local id, cell, cents = ARGV[2], ARGV[3], ARGV[5]
 local okey = P .. 'opp:' .. id
-local from, oldcents, prev = false, '0', ''
+local from, oldcents, oldversion, prev = false, '0', '0', ''
 local m = redis.call('HGET', KEYS[1], id)
 if m then
-  from, oldcents, prev = string.match(m,
-      '^([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|(.*)$')
-  if not from then from, oldcents, prev = false, '0', '' end
+  from, oldcents, oldversion, prev = string.match(m,
+      '^([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|(.*)$')
+  if not from then from, oldcents, oldversion, prev = false, '0', '0', '' end
+  if tonumber(ARGV[20]) < tonumber(oldversion) then return {prev, 0, 1} end
 end
 local moved = 0
 if from and from ~= cell then
@@ -87,7 +90,7 @@ redis.call('HSET', okey, 'c', ARGV[7], 'fp', ARGV[8], 'rv', ARGV[9],
            'rs', ARGV[10], 'at', ARGV[11], 'cell', cell, 'prev', prev)
 redis.call('ZADD', P .. 'cell:' .. cell, ARGV[4], id)
 redis.call('HSET', KEYS[1], id, cell .. '|' .. cents .. '|' .. ARGV[4] ..
-           '|' .. ARGV[6] .. '|' .. prev)
+           '|' .. ARGV[6] .. '|' .. ARGV[20] .. '|' .. prev)
 if tonumber(ARGV[12]) > 0 then
   redis.call('PEXPIRE', okey, ARGV[12])
   redis.call('ZADD', KEYS[3], ARGV[14], id)
@@ -95,7 +98,7 @@ else
   redis.call('PERSIST', okey)
   redis.call('ZREM', KEYS[3], id)
 end
-return {prev, moved}
+return {prev, moved, 0}
 )lua";
 
 // Removes one result. ARGV: 2 id. Returns 1 if there was one, else 0.

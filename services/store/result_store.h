@@ -59,6 +59,9 @@ struct PutOutcome {
   // Whether this result moved the opportunity to another cell (a
   // transition was appended).
   bool moved = false;
+  // The stored result is of a newer opportunity version: this one was not
+  // kept (an update that arrived late loses to the one it preceded).
+  bool superseded = false;
 };
 
 // Restricts a matrix to matching opportunities; unspecified means all.
@@ -108,8 +111,9 @@ class ResultStore {
       absl::Time deadline) = 0;
 
   // Stores the results, keeps the indexes and totals in step and appends a
-  // transition for each cell move, atomically per item. The whole batch is
-  // one round trip.
+  // transition for each cell move, atomically per item; a result whose
+  // opportunity_version is below the stored one's is not kept. The whole
+  // batch is one round trip.
   virtual absl::StatusOr<std::vector<PutOutcome>> Put(
       absl::Span<const PutItem> items, absl::Time now, absl::Time deadline) = 0;
 

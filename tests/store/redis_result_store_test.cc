@@ -145,6 +145,7 @@ TEST_F(ResultStoreTest, ReclassifiedIntoAnotherCellMovesItsIndexEntry) {
   EXPECT_THAT(CellIds("KEY"), ElementsAre("opp-1"));
   auto members = redis_.Command({"HGET", "oppmatrix:{acme}:members", "opp-1"});
   EXPECT_THAT(members->str, ::testing::StartsWith("KEY|100000|90|"));
+  EXPECT_THAT(members->str, ::testing::EndsWith("|0|DEVELOP"));
 
   absl::StatusOr<std::vector<StoredCell>> m =
       store_->Matrix("acme", {}, 5, Now(), Soon());
@@ -197,6 +198,25 @@ TEST_F(ResultStoreTest, ExactlyOneTransitionPerMove) {
   EXPECT_EQ(t[1].ruleset_version(), kRules);
   EXPECT_EQ(TimeUtil::TimestampToSeconds(t[1].time()),
             absl::ToUnixSeconds(Now()));
+}
+
+TEST_F(ResultStoreTest, OlderOpportunityVersionDoesNotOverwrite) {
+  v1::Classification v5 = Result("opp-1", "KEY", 80);
+  v5.set_opportunity_version(5);
+  Put({v5});
+  v1::Classification v4 = Result("opp-1", "EXIT", 10);
+  v4.set_opportunity_version(4);
+  std::vector<PutOutcome> out = Put({v4});
+  EXPECT_TRUE(out[0].superseded);
+  EXPECT_FALSE(out[0].moved);
+  EXPECT_EQ(store_->Get("acme", "opp-1", Soon())->opportunity_version(), 5);
+  EXPECT_THAT(CellIds("KEY"), ElementsAre("opp-1"));
+  EXPECT_TRUE(AllTransitions().empty());
+  v1::Classification again = v5;  // the same version may be restored
+  again.set_cell("DEVELOP");
+  out = Put({again});
+  EXPECT_FALSE(out[0].superseded);
+  EXPECT_TRUE(out[0].moved);
 }
 
 TEST_F(ResultStoreTest, TransitionsStreamIsTrimmedAndPaged) {
