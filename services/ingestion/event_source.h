@@ -1,0 +1,66 @@
+// Where CRM events come from: a small interface over the event bus, so the
+// ingestion pipeline does not know whether it reads a Redis stream or a
+// Kafka topic. Delivery is at least once: an event comes back until it is
+// acknowledged or dead-lettered.
+//
+//   absl::StatusOr<std::vector<BusEvent>> batch = source->Read(200, wait);
+//   ... store what the events say ...
+//   source->Ack(ids);
+#ifndef OPPMATRIX_SERVICES_INGESTION_EVENT_SOURCE_H_
+#define OPPMATRIX_SERVICES_INGESTION_EVENT_SOURCE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+
+namespace oppmatrix {
+
+// One event as the bus delivered it.
+struct BusEvent {
+  // The bus's id of the entry (a Redis stream id, a Kafka offset).
+  std::string id;
+  // The event's JSON, or empty when the entry has none.
+  std::string payload;
+  // Deliveries so far, this one included.
+  int64_t deliveries = 1;
+};
+
+// What the bus says about the backlog.
+struct SourceStats {
+  // Events on the bus not yet delivered to this consumer group.
+  int64_t lag = 0;
+  // Events delivered but not yet acknowledged, across the group.
+  int64_t pending = 0;
+  // Consumers of the group.
+  int64_t consumers = 0;
+};
+
+class EventSource {
+ public:
+  virtual ~EventSource() = default;
+
+  // Up to `max` events, waiting up to `wait` when there are none: this
+  // consumer's unacknowledged events first (after a restart), then those
+  // another consumer left idle too long (it died), then new ones.
+  virtual absl::StatusOr<std::vector<BusEvent>> Read(int max,
+                                                     absl::Duration wait) = 0;
+
+  // Marks events done; they are not delivered again.
+  virtual absl::Status Ack(absl::Span<const std::string> ids) = 0;
+
+  // Appends the event to the dead-letter stream with `reason`, its
+  // payload and delivery count, then acknowledges it.
+  virtual absl::Status DeadLetter(const BusEvent& event,
+                                  absl::string_view reason) = 0;
+
+  virtual absl::StatusOr<SourceStats> Stats() = 0;
+};
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_SERVICES_INGESTION_EVENT_SOURCE_H_

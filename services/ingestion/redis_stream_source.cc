@@ -1,0 +1,201 @@
+#include "services/ingestion/redis_stream_source.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/common/status_macros.h"
+
+namespace oppmatrix {
+namespace {
+
+absl::Status ReplyError(const RedisReply& r, absl::string_view what) {
+  return absl::InternalError(absl::StrCat(
+      "redis ", what, ": ", r.is_error() ? r.str : "unexpected reply"));
+}
+
+// [[id, [field, value, ...]], ...] -> events; entries whose fields are gone
+// (trimmed from the stream while pending) have an empty payload.
+void AppendEntries(const RedisReply& entries, std::vector<BusEvent>& out) {
+  for (const RedisReply& entry : entries.elements) {
+    if (entry.elements.size() != 2) continue;
+    BusEvent e;
+    e.id = entry.elements[0].str;
+    const std::vector<RedisReply>& fields = entry.elements[1].elements;
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+      if (fields[i].str == "event") e.payload = fields[i + 1].str;
+    }
+    out.push_back(std::move(e));
+  }
+}
+
+int64_t Int(const RedisReply& r) {
+  if (r.type == RedisReply::Type::kInteger) return r.integer;
+  int64_t v = 0;
+  absl::SimpleAtoi(r.str, &v);
+  return v;
+}
+
+}  // namespace
+
+RedisStreamSource::RedisStreamSource(RedisPool* pool, Options options)
+    : pool_(pool), options_(std::move(options)) {}
+
+absl::Status RedisStreamSource::EnsureGroup() {
+  if (group_ready_) return absl::OkStatus();
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> r,
+      pool_->Pipeline({{"XGROUP", "CREATE", options_.stream, options_.group,
+                        "0", "MKSTREAM"}},
+                      absl::Now() + options_.timeout));
+  if (r[0].is_error() && !absl::StartsWith(r[0].str, "BUSYGROUP")) {
+    return ReplyError(r[0], "XGROUP CREATE");
+  }
+  group_ready_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status RedisStreamSource::CountDeliveries(std::vector<BusEvent>& events) {
+  if (events.empty()) return absl::OkStatus();
+  std::vector<RedisCommand> cmds;
+  for (const BusEvent& e : events) {
+    cmds.push_back(
+        {"XPENDING", options_.stream, options_.group, e.id, e.id, "1"});
+  }
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> replies,
+      pool_->Pipeline(cmds, absl::Now() + options_.timeout));
+  for (size_t i = 0; i < events.size(); ++i) {
+    // [[id, consumer, idle ms, deliveries]]
+    const RedisReply& r = replies[i];
+    if (r.elements.size() == 1 && r.elements[0].elements.size() == 4) {
+      events[i].deliveries = Int(r.elements[0].elements[3]);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
+    int max, absl::Duration wait) {
+  OPPMATRIX_RETURN_IF_ERROR(EnsureGroup());
+  std::vector<BusEvent> out;
+  const std::string count = absl::StrCat(max);
+  // 1. What this consumer had before it restarted.
+  if (!own_pending_drained_) {
+    OPPMATRIX_ASSIGN_OR_RETURN(
+        std::vector<RedisReply> r,
+        pool_->Pipeline(
+            {{"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+              count, "STREAMS", options_.stream, "0"}},
+            absl::Now() + options_.timeout));
+    if (r[0].is_error()) {
+      if (absl::StartsWith(r[0].str, "NOGROUP")) group_ready_ = false;
+      return ReplyError(r[0], "XREADGROUP");
+    }
+    if (r[0].type == RedisReply::Type::kArray && !r[0].elements.empty()) {
+      AppendEntries(r[0].elements[0].elements[1], out);
+    }
+    if (out.empty()) {
+      own_pending_drained_ = true;
+    } else {
+      OPPMATRIX_RETURN_IF_ERROR(CountDeliveries(out));
+      return out;
+    }
+  }
+  // 2. What a dead consumer left behind.
+  if (absl::Now() >= next_claim_) {
+    OPPMATRIX_ASSIGN_OR_RETURN(
+        std::vector<RedisReply> r,
+        pool_->Pipeline(
+            {{"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
+              absl::StrCat(absl::ToInt64Milliseconds(options_.claim_idle)),
+              "0-0", "COUNT", count}},
+            absl::Now() + options_.timeout));
+    if (r[0].is_error()) return ReplyError(r[0], "XAUTOCLAIM");
+    // [next cursor, entries, deleted ids]
+    if (r[0].elements.size() >= 2) AppendEntries(r[0].elements[1], out);
+    // A full page: there may be more; look again on the next read.
+    next_claim_ = static_cast<int>(out.size()) == max
+                      ? absl::InfinitePast()
+                      : absl::Now() + options_.claim_interval;
+    if (!out.empty()) {
+      OPPMATRIX_RETURN_IF_ERROR(CountDeliveries(out));
+      return out;
+    }
+  }
+  // 3. New events, waiting up to `wait`.
+  const int64_t block_ms =
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(wait));
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> r,
+      pool_->Pipeline(
+          {{"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+            count, "BLOCK", absl::StrCat(block_ms), "STREAMS", options_.stream,
+            ">"}},
+          absl::Now() + wait + options_.timeout));
+  if (r[0].is_error()) {
+    if (absl::StartsWith(r[0].str, "NOGROUP")) group_ready_ = false;
+    return ReplyError(r[0], "XREADGROUP");
+  }
+  if (r[0].type == RedisReply::Type::kArray && !r[0].elements.empty()) {
+    AppendEntries(r[0].elements[0].elements[1], out);
+  }
+  return out;  // first deliveries: the count is 1
+}
+
+absl::Status RedisStreamSource::Ack(absl::Span<const std::string> ids) {
+  if (ids.empty()) return absl::OkStatus();
+  RedisCommand cmd = {"XACK", options_.stream, options_.group};
+  cmd.insert(cmd.end(), ids.begin(), ids.end());
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> r,
+      pool_->Pipeline({cmd}, absl::Now() + options_.timeout));
+  if (r[0].is_error()) return ReplyError(r[0], "XACK");
+  return absl::OkStatus();
+}
+
+absl::Status RedisStreamSource::DeadLetter(const BusEvent& event,
+                                           absl::string_view reason) {
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> r,
+      pool_->Pipeline({{"XADD", options_.dead_letter_stream, "MAXLEN", "~",
+                        absl::StrCat(options_.dead_letter_max_len), "*",
+                        "event", event.payload, "reason", std::string(reason),
+                        "deliveries", absl::StrCat(event.deliveries),
+                        "source_stream", options_.stream, "source_id", event.id,
+                        "time", absl::StrCat(absl::ToUnixMillis(absl::Now()))},
+                       {"XACK", options_.stream, options_.group, event.id}},
+                      absl::Now() + options_.timeout));
+  if (r[0].is_error()) return ReplyError(r[0], "XADD dead letter");
+  if (r[1].is_error()) return ReplyError(r[1], "XACK");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SourceStats> RedisStreamSource::Stats() {
+  OPPMATRIX_RETURN_IF_ERROR(EnsureGroup());
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> r,
+      pool_->Pipeline({{"XINFO", "GROUPS", options_.stream}},
+                      absl::Now() + options_.timeout));
+  if (r[0].is_error()) return ReplyError(r[0], "XINFO GROUPS");
+  SourceStats stats;
+  for (const RedisReply& group : r[0].elements) {
+    const std::vector<RedisReply>& f = group.elements;
+    bool ours = false;
+    for (size_t i = 0; i + 1 < f.size(); i += 2) {
+      if (f[i].str == "name" && f[i + 1].str == options_.group) ours = true;
+    }
+    if (!ours) continue;
+    for (size_t i = 0; i + 1 < f.size(); i += 2) {
+      if (f[i].str == "pending") stats.pending = Int(f[i + 1]);
+      if (f[i].str == "consumers") stats.consumers = Int(f[i + 1]);
+      if (f[i].str == "lag") stats.lag = Int(f[i + 1]);
+    }
+  }
+  return stats;
+}
+
+}  // namespace oppmatrix

@@ -1,0 +1,67 @@
+// EventSource on a Redis stream read through a consumer group: XREADGROUP
+// with COUNT and BLOCK, XAUTOCLAIM of events another consumer left pending
+// longer than `claim_idle`, XACK, and a dead-letter stream. Several
+// replicas with distinct consumer names share the group's work.
+//
+//   RedisStreamSource source(&pool, {.consumer = "ingestion-0"});
+//   auto events = source.Read(200, absl::Milliseconds(100));
+#ifndef OPPMATRIX_SERVICES_INGESTION_REDIS_STREAM_SOURCE_H_
+#define OPPMATRIX_SERVICES_INGESTION_REDIS_STREAM_SOURCE_H_
+
+#include <string>
+#include <vector>
+
+#include "services/ingestion/event_source.h"
+#include "services/store/redis_client.h"
+
+namespace oppmatrix {
+
+class RedisStreamSource final : public EventSource {
+ public:
+  struct Options {
+    std::string stream = "oppmatrix:crm-events";
+    std::string group = "oppmatrix-ingestion";
+    // This replica's name in the group; stable across restarts, so its
+    // unacknowledged events come back to it.
+    std::string consumer = "ingestion";
+    std::string dead_letter_stream = "oppmatrix:crm-events:dead";
+    // Approximate length the dead-letter stream is trimmed to.
+    int64_t dead_letter_max_len = 100000;
+    // An event pending this long with another consumer is taken over.
+    absl::Duration claim_idle = absl::Seconds(30);
+    // How often to look for such events.
+    absl::Duration claim_interval = absl::Seconds(5);
+    // Bound of one Redis round trip (a blocking read adds its wait).
+    absl::Duration timeout = absl::Seconds(1);
+  };
+
+  // `pool` must outlive the source; give it a command timeout above the
+  // longest wait passed to Read().
+  RedisStreamSource(RedisPool* pool, Options options);
+
+  absl::StatusOr<std::vector<BusEvent>> Read(int max,
+                                             absl::Duration wait) override;
+  absl::Status Ack(absl::Span<const std::string> ids) override;
+  absl::Status DeadLetter(const BusEvent& event,
+                          absl::string_view reason) override;
+  absl::StatusOr<SourceStats> Stats() override;
+
+  const Options& options() const { return options_; }
+
+ private:
+  // Creates the group (and the stream) if missing, from the start of the
+  // stream so events pushed before the first consumer are not skipped.
+  absl::Status EnsureGroup();
+  // Fills in delivery counts from XPENDING for events read again.
+  absl::Status CountDeliveries(std::vector<BusEvent>& events);
+
+  RedisPool* pool_;
+  const Options options_;
+  bool group_ready_ = false;
+  bool own_pending_drained_ = false;
+  absl::Time next_claim_ = absl::InfinitePast();
+};
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_SERVICES_INGESTION_REDIS_STREAM_SOURCE_H_

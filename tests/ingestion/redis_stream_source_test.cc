@@ -1,0 +1,190 @@
+// RedisStreamSource against a real redis-server: consumer-group reads,
+// acknowledgement, a restarted consumer getting its own pending events
+// back, taking over a dead consumer's events, shared work, dead letters
+// and the backlog figures.
+#include "services/ingestion/redis_stream_source.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/store/redis_url.h"
+#include "tests/testing/redis_server.h"
+
+namespace oppmatrix {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+class RedisStreamSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start().ok());
+    RedisPool::Options po;
+    po.endpoint = *ParseRedisUrl(redis_.url());
+    po.command_timeout = absl::Seconds(5);
+    pool_ = std::make_unique<RedisPool>(po);
+  }
+
+  std::unique_ptr<RedisStreamSource> Source(
+      const std::string& consumer,
+      absl::Duration claim_idle = absl::Seconds(30)) {
+    RedisStreamSource::Options o;
+    o.consumer = consumer;
+    o.claim_idle = claim_idle;
+    o.claim_interval = absl::ZeroDuration();
+    return std::make_unique<RedisStreamSource>(pool_.get(), o);
+  }
+
+  void Push(int n, int from = 0) {
+    for (int i = from; i < from + n; ++i) {
+      ASSERT_TRUE(redis_
+                      .Command({"XADD", "oppmatrix:crm-events", "*", "event",
+                                absl::StrCat("{\"n\":", i, "}")})
+                      .ok());
+    }
+  }
+
+  static std::vector<std::string> Payloads(const std::vector<BusEvent>& e) {
+    std::vector<std::string> out;
+    for (const BusEvent& b : e) out.push_back(b.payload);
+    return out;
+  }
+
+  testing::RedisServer redis_;
+  std::unique_ptr<RedisPool> pool_;
+};
+
+TEST_F(RedisStreamSourceTest, ReadsWhatWasPushedBeforeTheGroupExisted) {
+  Push(3);
+  auto source = Source("a");
+  auto events = source->Read(10, absl::Milliseconds(10));
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_THAT(Payloads(*events),
+              ElementsAre("{\"n\":0}", "{\"n\":1}", "{\"n\":2}"));
+  EXPECT_EQ((*events)[0].deliveries, 1);
+}
+
+TEST_F(RedisStreamSourceTest, AckedEventsDoNotComeBack) {
+  auto source = Source("a");
+  Push(2);
+  auto events = source->Read(10, absl::Milliseconds(10));
+  ASSERT_THAT(*events, SizeIs(2));
+  ASSERT_TRUE(source->Ack({(*events)[0].id, (*events)[1].id}).ok());
+  auto stats = source->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->pending, 0);
+  EXPECT_EQ(stats->lag, 0);
+  // Nothing new: the read waits, then returns empty.
+  absl::Time start = absl::Now();
+  auto none = source->Read(10, absl::Milliseconds(100));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(90));
+}
+
+TEST_F(RedisStreamSourceTest, RestartedConsumerGetsItsPendingEventsFirst) {
+  Push(3);
+  {
+    auto before = Source("a");
+    auto events = before->Read(2, absl::Milliseconds(10));
+    ASSERT_THAT(*events, SizeIs(2));
+    // Killed here: nothing acknowledged.
+  }
+  Push(1, 3);
+  auto after = Source("a");
+  auto again = after->Read(10, absl::Milliseconds(10));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(Payloads(*again), ElementsAre("{\"n\":0}", "{\"n\":1}"));
+  EXPECT_EQ((*again)[0].deliveries, 2);
+  ASSERT_TRUE(after->Ack({(*again)[0].id, (*again)[1].id}).ok());
+  auto rest = after->Read(10, absl::Milliseconds(10));
+  EXPECT_THAT(Payloads(*rest), ElementsAre("{\"n\":2}", "{\"n\":3}"));
+}
+
+TEST_F(RedisStreamSourceTest, TakesOverADeadConsumersEventsAfterTheIdleTime) {
+  Push(2);
+  auto dead = Source("dead");
+  ASSERT_THAT(*dead->Read(10, absl::Milliseconds(10)), SizeIs(2));
+  auto alive = Source("alive", absl::Milliseconds(100));
+  // Too early: nothing to claim, nothing new.
+  EXPECT_THAT(*alive->Read(10, absl::Milliseconds(10)), SizeIs(0));
+  absl::SleepFor(absl::Milliseconds(150));
+  auto claimed = alive->Read(10, absl::Milliseconds(10));
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_THAT(Payloads(*claimed), ElementsAre("{\"n\":0}", "{\"n\":1}"));
+  EXPECT_EQ((*claimed)[0].deliveries, 2);
+}
+
+TEST_F(RedisStreamSourceTest, TwoConsumersShareTheWork) {
+  Push(100);
+  auto a = Source("a");
+  auto b = Source("b");
+  std::set<std::string> seen;
+  int from_a = 0, from_b = 0;
+  for (int round = 0; round < 20; ++round) {
+    for (auto* s : {a.get(), b.get()}) {
+      auto events = s->Read(7, absl::Milliseconds(5));
+      ASSERT_TRUE(events.ok());
+      for (const BusEvent& e : *events) {
+        EXPECT_TRUE(seen.insert(e.id).second) << "delivered twice: " << e.id;
+        ASSERT_TRUE(s->Ack({e.id}).ok());
+      }
+      (s == a.get() ? from_a : from_b) += static_cast<int>(events->size());
+    }
+  }
+  EXPECT_EQ(seen.size(), 100u);
+  EXPECT_GT(from_a, 0);
+  EXPECT_GT(from_b, 0);
+  EXPECT_EQ(a->Stats()->consumers, 2);
+}
+
+TEST_F(RedisStreamSourceTest, DeadLetterKeepsReasonPayloadAndDeliveries) {
+  auto source = Source("a");
+  Push(1);
+  auto events = source->Read(10, absl::Milliseconds(10));
+  ASSERT_THAT(*events, SizeIs(1));
+  BusEvent e = (*events)[0];
+  e.deliveries = 5;
+  ASSERT_TRUE(source->DeadLetter(e, "invalid: version: must be positive").ok());
+  EXPECT_EQ(source->Stats()->pending, 0);
+  auto dead = redis_.Command({"XRANGE", "oppmatrix:crm-events:dead", "-", "+"});
+  ASSERT_EQ(dead->elements.size(), 1u);
+  std::vector<std::string> fields;
+  for (const RedisReply& f : dead->elements[0].elements[1].elements) {
+    fields.push_back(f.str);
+  }
+  std::vector<std::string> expected = {
+      "event",      "{\"n\":0}",
+      "reason",     "invalid: version: must be positive",
+      "deliveries", "5",
+      "source_id",  e.id};
+  EXPECT_THAT(fields, ::testing::IsSupersetOf(expected));
+}
+
+TEST_F(RedisStreamSourceTest, EntryWithoutAnEventFieldHasAnEmptyPayload) {
+  ASSERT_TRUE(
+      redis_.Command({"XADD", "oppmatrix:crm-events", "*", "other", "x"}).ok());
+  auto events = Source("a")->Read(10, absl::Milliseconds(10));
+  ASSERT_THAT(*events, SizeIs(1));
+  EXPECT_EQ((*events)[0].payload, "");
+}
+
+TEST_F(RedisStreamSourceTest, LagCountsUndeliveredEvents) {
+  auto source = Source("a");
+  ASSERT_TRUE(source->Stats().ok());  // creates the group
+  Push(5);
+  EXPECT_EQ(source->Stats()->lag, 5);
+  ASSERT_THAT(*source->Read(2, absl::Milliseconds(10)), SizeIs(2));
+  auto stats = source->Stats();
+  EXPECT_EQ(stats->lag, 3);
+  EXPECT_EQ(stats->pending, 2);
+}
+
+}  // namespace
+}  // namespace oppmatrix
