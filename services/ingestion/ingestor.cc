@@ -1,0 +1,309 @@
+#include "services/ingestion/ingestor.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "services/common/log.h"
+#include "services/common/status_util.h"
+#include "services/ingestion/crm_event.h"
+
+namespace oppmatrix {
+namespace {
+
+// "invalid: version: must be positive; tenant_id: is required".
+std::string Describe(const absl::Status& status) {
+  std::vector<FieldViolation> v = GetFieldViolations(status);
+  if (v.empty()) return std::string(status.message());
+  return absl::StrJoin(v, "; ", [](std::string* out, const FieldViolation& f) {
+    absl::StrAppend(out, f.field(), ": ", f.description());
+  });
+}
+
+}  // namespace
+
+struct Ingestor::Work {
+  BusEvent bus;
+  v1::CrmEvent event;
+  bool finished = false;  // dead-lettered (and so acknowledged)
+};
+
+struct Ingestor::Key {
+  std::string tenant_id;
+  std::string opportunity_id;
+  std::vector<Work*> events;  // by version
+  // The state after the batch's events (nullopt: there is none).
+  std::optional<v1::OpportunitySnapshot> snapshot;
+  bool snapshot_written = false;
+  bool result_done = false;
+  int64_t stale = 0;
+};
+
+Ingestor::Ingestor(EventSource* source, SnapshotStore* snapshots,
+                   ResultStore* results, ClassificationClient* classifier,
+                   Options options)
+    : source_(source),
+      snapshots_(snapshots),
+      results_(results),
+      classifier_(classifier),
+      options_(std::move(options)) {}
+
+Ingestor::Stats Ingestor::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void Ingestor::NoteError(int64_t Stats::*counter, const absl::Status& status) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++(stats_.*counter);
+    stats_.last_error = std::string(status.message());
+    stats_.last_error_time = absl::Now();
+  }
+  Log(LogLevel::kWarning, "ingestion", status.message());
+}
+
+void Ingestor::DeadLetter(Work& work, const std::string& reason) {
+  absl::Status s = source_->DeadLetter(work.bus, reason);
+  if (!s.ok()) {
+    // Not acknowledged: it comes back and is judged again.
+    NoteError(&Stats::store_errors, s);
+    return;
+  }
+  work.finished = true;
+  absl::MutexLock lock(&mu_);
+  ++stats_.dead_lettered;
+}
+
+void Ingestor::Backoff(absl::Duration& backoff, const std::atomic<bool>& stop) {
+  absl::Time until = absl::Now() + backoff;
+  while (!stop.load() && absl::Now() < until) {
+    absl::SleepFor(std::min(absl::Milliseconds(20), until - absl::Now()));
+  }
+  backoff = std::min(backoff * 2, options_.max_backoff);
+}
+
+bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
+  for (int attempt = 0; attempt < options_.max_snapshot_attempts; ++attempt) {
+    std::vector<Key*> pending;
+    for (Key& k : keys) {
+      if (!k.snapshot_written) pending.push_back(&k);
+    }
+    if (pending.empty()) return true;
+    std::vector<SnapshotKey> ids;
+    for (Key* k : pending) ids.push_back({k->tenant_id, k->opportunity_id});
+    auto current = snapshots_->Get(ids, absl::Now() + options_.store_timeout);
+    if (!current.ok()) {
+      NoteError(&Stats::store_errors, current.status());
+      return false;
+    }
+    std::vector<SnapshotWrite> writes;
+    std::vector<Key*> written;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      Key& k = *pending[i];
+      std::optional<v1::OpportunitySnapshot> state = (*current)[i];
+      const int64_t expected = state ? state->opportunity().version() : 0;
+      bool changed = false;
+      k.stale = 0;
+      for (Work* w : k.events) {
+        if (w->finished) continue;
+        absl::StatusOr<ApplyOutcome> out = ApplyEvent(state, w->event);
+        if (!out.ok()) {
+          DeadLetter(*w,
+                     absl::StrCat("cannot apply: ", Describe(out.status())));
+          continue;
+        }
+        if (out->kind == ApplyOutcome::Kind::kStale) {
+          ++k.stale;
+          continue;
+        }
+        state = std::move(out->snapshot);
+        changed = true;
+      }
+      k.snapshot = std::move(state);
+      if (!changed) {
+        k.snapshot_written = true;  // nothing new to write
+        continue;
+      }
+      writes.push_back({k.tenant_id, k.opportunity_id, expected, &*k.snapshot});
+      written.push_back(&k);
+    }
+    auto ok =
+        snapshots_->CompareAndSet(writes, absl::Now() + options_.store_timeout);
+    if (!ok.ok()) {
+      NoteError(&Stats::store_errors, ok.status());
+      return false;
+    }
+    // Lost races are re-read and re-applied on the next attempt.
+    for (size_t i = 0; i < written.size(); ++i) {
+      if ((*ok)[i]) written[i]->snapshot_written = true;
+    }
+  }
+  for (const Key& k : keys) {
+    if (!k.snapshot_written) return false;
+  }
+  return true;
+}
+
+bool Ingestor::StoreResults(std::vector<Key>& keys) {
+  bool all_done = true;
+  std::vector<Key*> classify;
+  for (Key& k : keys) {
+    if (k.result_done) continue;
+    if (!k.snapshot.has_value()) {
+      k.result_done = true;  // every event was dead-lettered
+      continue;
+    }
+    if (k.snapshot->deleted()) {
+      absl::Status s = results_->Delete(k.tenant_id, k.opportunity_id,
+                                        absl::Now() + options_.store_timeout);
+      if (s.ok()) {
+        k.result_done = true;
+      } else {
+        NoteError(&Stats::store_errors, s);
+        all_done = false;
+      }
+      continue;
+    }
+    // Also when every event was stale: a crash after the snapshot write
+    // may have left its classification unstored (the cache makes this
+    // cheap when it was).
+    classify.push_back(&k);
+  }
+  if (classify.empty()) return all_done;
+  std::vector<v1::Opportunity> opportunities;
+  for (Key* k : classify) opportunities.push_back(k->snapshot->opportunity());
+  absl::StatusOr<std::vector<v1::ClassifyResult>> results =
+      classifier_->BatchClassify(opportunities);
+  if (!results.ok()) {
+    NoteError(&Stats::classifier_errors, results.status());
+    return false;
+  }
+  for (size_t i = 0; i < classify.size(); ++i) {
+    Key& k = *classify[i];
+    const v1::ClassifyResult& r = (*results)[i];
+    if (r.status().code() != 0) {
+      std::string reason = absl::StrCat("classifier rejected: ",
+                                        Describe(FromRpcStatus(r.status())));
+      for (Work* w : k.events) {
+        if (!w->finished) DeadLetter(*w, reason);
+      }
+      k.result_done = true;
+    } else if (r.stored() || r.superseded()) {
+      k.result_done = true;
+    } else {
+      NoteError(&Stats::classifier_errors,
+                absl::UnavailableError(
+                    "the classifier answered but could not store the result "
+                    "(its Redis is down?)"));
+      all_done = false;
+    }
+  }
+  return all_done;
+}
+
+absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
+  absl::StatusOr<std::vector<BusEvent>> read =
+      source_->Read(options_.batch_size, options_.linger);
+  if (!read.ok()) {
+    NoteError(&Stats::store_errors, read.status());
+    return read.status();
+  }
+  const int n = static_cast<int>(read->size());
+  if (n == 0) return 0;
+  std::string last_error;
+  {
+    absl::MutexLock lock(&mu_);
+    last_error = stats_.last_error;
+  }
+  std::vector<Work> work(read->size());
+  std::map<std::pair<std::string, std::string>, size_t> index;
+  std::vector<Key> keys;
+  for (size_t i = 0; i < work.size(); ++i) {
+    Work& w = work[i];
+    w.bus = std::move((*read)[i]);
+    if (w.bus.deliveries > options_.max_deliveries) {
+      DeadLetter(w, absl::StrCat("failed ", w.bus.deliveries - 1,
+                                 " deliveries; last error: ",
+                                 last_error.empty() ? "none" : last_error));
+      continue;
+    }
+    if (w.bus.payload.empty()) {
+      DeadLetter(w, "unparseable: the stream entry has no `event` field");
+      continue;
+    }
+    absl::StatusOr<v1::CrmEvent> event = ParseCrmEventJson(w.bus.payload);
+    if (!event.ok()) {
+      DeadLetter(w, absl::StrCat("unparseable: ", event.status().message()));
+      continue;
+    }
+    if (absl::Status s = CheckCrmEvent(*event); !s.ok()) {
+      DeadLetter(w, absl::StrCat("invalid: ", Describe(s)));
+      continue;
+    }
+    w.event = *std::move(event);
+    auto [it, added] = index.emplace(
+        std::make_pair(w.event.tenant_id(), w.event.opportunity_id()),
+        keys.size());
+    if (added) {
+      Key& k = keys.emplace_back();
+      k.tenant_id = w.event.tenant_id();
+      k.opportunity_id = w.event.opportunity_id();
+    }
+    keys[it->second].events.push_back(&w);
+  }
+  // Within a batch, older versions first: the order they were meant in.
+  for (Key& k : keys) {
+    std::stable_sort(k.events.begin(), k.events.end(),
+                     [](const Work* a, const Work* b) {
+                       return a->event.version() < b->event.version();
+                     });
+  }
+  absl::Duration backoff = options_.min_backoff;
+  while (!UpdateSnapshots(keys)) {
+    if (stop.load()) return n;  // unacknowledged: delivered again later
+    Backoff(backoff, stop);
+  }
+  backoff = options_.min_backoff;
+  while (!StoreResults(keys)) {
+    if (stop.load()) return n;
+    Backoff(backoff, stop);
+  }
+  std::vector<std::string> ids;
+  int64_t stale = 0;
+  for (const Key& k : keys) {
+    stale += k.stale;
+    for (const Work* w : k.events) {
+      if (!w->finished) ids.push_back(w->bus.id);
+    }
+  }
+  if (absl::Status s = source_->Ack(ids); !s.ok()) {
+    // Delivered again later; applying them again is a no-op.
+    NoteError(&Stats::store_errors, s);
+    return s;
+  }
+  absl::MutexLock lock(&mu_);
+  ++stats_.batches;
+  stats_.processed += static_cast<int64_t>(ids.size());
+  stats_.stale += stale;
+  return n;
+}
+
+void Ingestor::Run(const std::atomic<bool>& stop) {
+  absl::Duration backoff = options_.min_backoff;
+  while (!stop.load()) {
+    absl::StatusOr<int> n = ProcessBatch(stop);
+    if (n.ok()) {
+      backoff = options_.min_backoff;
+    } else {
+      Backoff(backoff, stop);  // the bus itself is unreachable
+    }
+  }
+}
+
+}  // namespace oppmatrix

@@ -1,0 +1,100 @@
+// The ingestion pipeline: reads CRM events in batches from an EventSource,
+// merges them into the opportunities' snapshots (atomically, newest version
+// wins), classifies the new snapshots through the classifier's gRPC API,
+// and acknowledges an event only once its opportunity's result is stored.
+// Events that can't be parsed or validated, or that failed too many
+// deliveries, go to the dead-letter stream with their reason.
+//
+// One batch is in flight at a time: while the classifier or Redis is down
+// the batch is retried with backoff and no new events are read
+// (back-pressure); nothing is acknowledged, so nothing is lost.
+//
+//   Ingestor ingestor(&source, &snapshots, &results, &client, {});
+//   std::atomic<bool> stop{false};
+//   ingestor.Run(stop);  // until stop is set
+#ifndef OPPMATRIX_SERVICES_INGESTION_INGESTOR_H_
+#define OPPMATRIX_SERVICES_INGESTION_INGESTOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "clients/cpp/classification_client.h"
+#include "services/ingestion/event_source.h"
+#include "services/store/result_store.h"
+#include "services/store/snapshot_store.h"
+
+namespace oppmatrix {
+
+class Ingestor {
+ public:
+  struct Options {
+    // Events per batch: also the bound on events in flight.
+    int batch_size = 200;
+    // How long a read waits for events when there are none.
+    absl::Duration linger = absl::Milliseconds(50);
+    // An event delivered more often than this (the process kept dying on
+    // it) is dead-lettered.
+    int max_deliveries = 5;
+    // Bound of each snapshot or result store call.
+    absl::Duration store_timeout = absl::Seconds(2);
+    // Retry backoff while the classifier or Redis fails.
+    absl::Duration min_backoff = absl::Milliseconds(100);
+    absl::Duration max_backoff = absl::Seconds(5);
+    // Snapshot writes that lose a race with another replica are re-read
+    // and re-applied up to this many times within the batch.
+    int max_snapshot_attempts = 5;
+  };
+
+  struct Stats {
+    int64_t batches = 0;
+    int64_t processed = 0;  // events acknowledged after storing
+    int64_t stale = 0;      // of those, duplicates or older versions
+    int64_t dead_lettered = 0;
+    int64_t classifier_errors = 0;
+    int64_t store_errors = 0;  // Redis errors (snapshots, results, bus)
+    std::string last_error;
+    absl::Time last_error_time = absl::InfinitePast();
+  };
+
+  // Every pointer must outlive the ingestor.
+  Ingestor(EventSource* source, SnapshotStore* snapshots, ResultStore* results,
+           ClassificationClient* classifier, Options options);
+
+  // Reads one batch and sees it through (retrying until done or `stop`).
+  // Returns how many events it read.
+  absl::StatusOr<int> ProcessBatch(const std::atomic<bool>& stop);
+
+  // Processes batches until `stop` is set; the batch in hand is finished
+  // (or, if its dependencies are down, left unacknowledged) first.
+  void Run(const std::atomic<bool>& stop);
+
+  Stats stats() const;
+
+ private:
+  struct Work;
+  struct Key;
+
+  void NoteError(int64_t Stats::*counter, const absl::Status& status);
+  void DeadLetter(Work& work, const std::string& reason);
+  // Sleeps the current backoff (cut short by `stop`) and doubles it.
+  void Backoff(absl::Duration& backoff, const std::atomic<bool>& stop);
+  // Merges the events into the snapshots; true when every key is written.
+  bool UpdateSnapshots(std::vector<Key>& keys);
+  // Stores (or deletes) each key's result; true when all are done.
+  bool StoreResults(std::vector<Key>& keys);
+
+  EventSource* source_;
+  SnapshotStore* snapshots_;
+  ResultStore* results_;
+  ClassificationClient* classifier_;
+  const Options options_;
+  mutable absl::Mutex mu_;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_SERVICES_INGESTION_INGESTOR_H_
