@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "services/classifier/classification_service.h"
 #include "services/classifier/ruleset_watcher.h"
+#include "services/common/grpc_server.h"
 
 namespace oppmatrix {
 
@@ -42,12 +43,10 @@ class ClassifierServer {
       Options options, const RulesetSource* rules,
       ResultStore* store = nullptr);
 
-  ~ClassifierServer();
-
   ClassificationServiceImpl& service() { return *service_; }
 
   // The bound port.
-  int port() const { return port_; }
+  int port() const { return server_->port(); }
 
   // Marks the health status NOT_SERVING, stops accepting calls, lets
   // in-flight calls finish for up to `grace`, then cancels the rest.
@@ -60,9 +59,7 @@ class ClassifierServer {
   ClassifierServer() = default;
 
   std::unique_ptr<ClassificationServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
-  bool shut_down_ = false;
+  std::unique_ptr<GrpcServer> server_;  // destroyed (shut down) first
 };
 
 }  // namespace oppmatrix

@@ -61,6 +61,17 @@ class EventSource {
   virtual absl::StatusOr<SourceStats> Stats() = 0;
 };
 
+// Where accepted events go: the bus's write side.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+
+  // Appends each payload (an event's JSON) as one bus entry, in order, in
+  // one round trip. UNAVAILABLE when the bus can't be reached; entries
+  // before a failure may have been appended.
+  virtual absl::Status Append(absl::Span<const std::string> payloads) = 0;
+};
+
 }  // namespace oppmatrix
 
 #endif  // OPPMATRIX_SERVICES_INGESTION_EVENT_SOURCE_H_

@@ -198,4 +198,28 @@ absl::StatusOr<SourceStats> RedisStreamSource::Stats() {
   return stats;
 }
 
+RedisStreamSink::RedisStreamSink(RedisPool* pool, Options options)
+    : pool_(pool), options_(std::move(options)) {}
+
+absl::Status RedisStreamSink::Append(absl::Span<const std::string> payloads) {
+  if (payloads.empty()) return absl::OkStatus();
+  std::vector<RedisCommand> cmds;
+  cmds.reserve(payloads.size());
+  for (const std::string& p : payloads) {
+    if (options_.max_len > 0) {
+      cmds.push_back({"XADD", options_.stream, "MAXLEN", "~",
+                      absl::StrCat(options_.max_len), "*", "event", p});
+    } else {
+      cmds.push_back({"XADD", options_.stream, "*", "event", p});
+    }
+  }
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> r,
+      pool_->Pipeline(cmds, absl::Now() + options_.timeout));
+  for (const RedisReply& reply : r) {
+    if (reply.is_error()) return ReplyError(reply, "XADD");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace oppmatrix

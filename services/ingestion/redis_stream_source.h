@@ -62,6 +62,26 @@ class RedisStreamSource final : public EventSource {
   absl::Time next_claim_ = absl::InfinitePast();
 };
 
+// EventSink on a Redis stream: XADD with field `event`, trimmed to about
+// `max_len` entries (0: never trimmed).
+class RedisStreamSink final : public EventSink {
+ public:
+  struct Options {
+    std::string stream = "oppmatrix:crm-events";
+    int64_t max_len = 0;
+    absl::Duration timeout = absl::Seconds(1);
+  };
+
+  // `pool` must outlive the sink.
+  RedisStreamSink(RedisPool* pool, Options options);
+
+  absl::Status Append(absl::Span<const std::string> payloads) override;
+
+ private:
+  RedisPool* pool_;
+  const Options options_;
+};
+
 }  // namespace oppmatrix
 
 #endif  // OPPMATRIX_SERVICES_INGESTION_REDIS_STREAM_SOURCE_H_

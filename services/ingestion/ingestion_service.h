@@ -1,0 +1,54 @@
+// gRPC glue for oppmatrix.v1.IngestionService (callback API): PushEvents
+// hands each message to the EventPusher, GetStatus reads the bus's and the
+// pipeline's figures. No event logic lives here.
+//
+//   IngestionServiceImpl service(&pusher, &source, &ingestor, identity);
+#ifndef OPPMATRIX_SERVICES_INGESTION_INGESTION_SERVICE_H_
+#define OPPMATRIX_SERVICES_INGESTION_INGESTION_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "oppmatrix/v1/ingestion_service.grpc.pb.h"
+#include "services/ingestion/event_source.h"
+#include "services/ingestion/ingestor.h"
+#include "services/ingestion/push.h"
+
+namespace oppmatrix {
+
+class IngestionServiceImpl final
+    : public v1::IngestionService::CallbackService {
+ public:
+  // Names reported by GetStatus.
+  struct Identity {
+    std::string stream;
+    std::string group;
+    std::string consumer;
+  };
+
+  // Every pointer must outlive the service; `ingestor` may be null (a
+  // push-only replica).
+  IngestionServiceImpl(EventPusher* pusher, EventSource* source,
+                       const Ingestor* ingestor, Identity identity);
+
+  grpc::ServerReadReactor<v1::PushEventsRequest>* PushEvents(
+      grpc::CallbackServerContext* context,
+      v1::PushEventsResponse* response) override;
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
+                                      const v1::GetStatusRequest* request,
+                                      v1::GetStatusResponse* response) override;
+
+ private:
+  class PushReactor;
+
+  EventPusher* pusher_;
+  EventSource* source_;
+  const Ingestor* ingestor_;
+  const Identity identity_;
+  std::atomic<int64_t> pushed_{0};
+};
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_SERVICES_INGESTION_INGESTION_SERVICE_H_

@@ -1,0 +1,204 @@
+// oppmatrix-ingestion: CRM events from the bus into classifications.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "clients/cpp/classification_client.h"
+#include "services/common/env_flags.h"
+#include "services/common/grpc_server.h"
+#include "services/common/log.h"
+#include "services/ingestion/ingestion_service.h"
+#include "services/ingestion/ingestor.h"
+#include "services/ingestion/push.h"
+#include "services/ingestion/redis_stream_source.h"
+#include "services/store/redis_result_store.h"
+#include "services/store/redis_url.h"
+#include "services/store/snapshot_store.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50052",
+          "gRPC listen address (PushEvents, GetStatus), host:port");
+ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
+          "Redis holding the event stream, the snapshots and the results");
+ABSL_FLAG(std::string, classifier, "127.0.0.1:50051",
+          "The classifier's gRPC target");
+ABSL_FLAG(std::string, stream, "oppmatrix:crm-events", "The event stream");
+ABSL_FLAG(std::string, group, "oppmatrix-ingestion",
+          "The consumer group replicas share");
+ABSL_FLAG(std::string, consumer, "",
+          "This replica's name in the group; default: the host name (a "
+          "Kubernetes pod name), stable across restarts");
+ABSL_FLAG(std::string, dead_letter_stream, "oppmatrix:crm-events:dead",
+          "Where events that can't be processed go, with their reason");
+ABSL_FLAG(bool, ingest, true,
+          "Run the pipeline; false serves PushEvents and GetStatus only");
+ABSL_FLAG(int, batch_size, 200,
+          "Events per batch (1-1000): the bound on events in flight");
+ABSL_FLAG(absl::Duration, linger, absl::Milliseconds(50),
+          "How long a read waits for events to fill a batch");
+ABSL_FLAG(int, max_deliveries, 5,
+          "Dead-letter an event delivered more often than this");
+ABSL_FLAG(absl::Duration, claim_idle, absl::Seconds(30),
+          "Take over events another replica left unacknowledged this long");
+ABSL_FLAG(absl::Duration, classifier_timeout, absl::Seconds(5),
+          "Deadline of each classifier call, retries included");
+ABSL_FLAG(absl::Duration, redis_timeout, absl::Seconds(1),
+          "Bound of one Redis round trip");
+ABSL_FLAG(int64_t, stream_max_len, 0,
+          "Trim the event stream to about this many entries on push; 0 "
+          "never trims");
+ABSL_FLAG(absl::Duration, tombstone_ttl, absl::Hours(24 * 30),
+          "How long a deleted opportunity's version is remembered");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long in-flight calls may take to finish");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+
+namespace oppmatrix {
+namespace {
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') {
+    return "ingestion";
+  }
+  return name;
+}
+
+int Run() {
+  LogLevel level;
+  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "--log_level: unknown level \"%s\"\n",
+                 absl::GetFlag(FLAGS_log_level).c_str());
+    return 2;
+  }
+  SetMinLogLevel(level);
+  const int batch_size = absl::GetFlag(FLAGS_batch_size);
+  if (batch_size < 1 || batch_size > 1000 ||
+      absl::GetFlag(FLAGS_max_deliveries) < 1 ||
+      absl::GetFlag(FLAGS_linger) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_redis_timeout) <= absl::ZeroDuration()) {
+    std::fprintf(stderr,
+                 "--batch_size must be 1-1000, --max_deliveries at least 1, "
+                 "--linger not negative, --redis_timeout positive\n");
+    return 2;
+  }
+  absl::StatusOr<RedisEndpoint> endpoint =
+      ParseRedisUrl(absl::GetFlag(FLAGS_redis));
+  if (!endpoint.ok()) {
+    std::fprintf(stderr, "--redis: %s\n",
+                 std::string(endpoint.status().message()).c_str());
+    return 2;
+  }
+  std::string consumer = absl::GetFlag(FLAGS_consumer);
+  if (consumer.empty()) consumer = HostName();
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const absl::Duration redis_timeout = absl::GetFlag(FLAGS_redis_timeout);
+  // The bus pool's reads block for up to --linger.
+  RedisPool bus_pool(
+      {.endpoint = *endpoint,
+       .max_connections = 4,
+       .connect_timeout = redis_timeout,
+       .command_timeout = redis_timeout + absl::GetFlag(FLAGS_linger)});
+  RedisPool store_pool({.endpoint = *endpoint,
+                        .max_connections = 4,
+                        .connect_timeout = redis_timeout,
+                        .command_timeout = redis_timeout});
+  RedisStreamSource source(
+      &bus_pool, {.stream = absl::GetFlag(FLAGS_stream),
+                  .group = absl::GetFlag(FLAGS_group),
+                  .consumer = consumer,
+                  .dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
+                  .claim_idle = absl::GetFlag(FLAGS_claim_idle),
+                  .timeout = redis_timeout});
+  RedisStreamSink sink(&bus_pool,
+                       {.stream = absl::GetFlag(FLAGS_stream),
+                        .max_len = absl::GetFlag(FLAGS_stream_max_len),
+                        .timeout = redis_timeout});
+  RedisSnapshotStore snapshots(
+      &store_pool, {.tombstone_ttl = absl::GetFlag(FLAGS_tombstone_ttl)});
+  RedisResultStore results(&store_pool, {});
+  ClientOptions client_options;
+  client_options.target = absl::GetFlag(FLAGS_classifier);
+  client_options.timeout = absl::GetFlag(FLAGS_classifier_timeout);
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> classifier =
+      ClassificationClient::Create(client_options);
+  if (!classifier.ok()) {
+    std::fprintf(stderr, "--classifier: %s\n",
+                 std::string(classifier.status().message()).c_str());
+    return 2;
+  }
+  Ingestor ingestor(&source, &snapshots, &results, classifier->get(),
+                    {.batch_size = batch_size,
+                     .linger = absl::GetFlag(FLAGS_linger),
+                     .max_deliveries = absl::GetFlag(FLAGS_max_deliveries),
+                     .store_timeout = redis_timeout});
+  EventPusher pusher(&sink);
+  const bool ingest = absl::GetFlag(FLAGS_ingest);
+  IngestionServiceImpl service(&pusher, &source, ingest ? &ingestor : nullptr,
+                               {.stream = absl::GetFlag(FLAGS_stream),
+                                .group = absl::GetFlag(FLAGS_group),
+                                .consumer = consumer});
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server =
+      GrpcServer::Start({.listen = absl::GetFlag(FLAGS_listen)}, {&service},
+                        {"oppmatrix.v1.IngestionService"});
+  if (!server.ok()) {
+    Log(LogLevel::kError, "ingestion",
+        absl::StrCat("cannot start: ", server.status().message()));
+    return 1;
+  }
+  Log(LogLevel::kInfo, "ingestion",
+      absl::StrCat("serving on ", absl::GetFlag(FLAGS_listen), " (port ",
+                   (*server)->port(), "); stream ", absl::GetFlag(FLAGS_stream),
+                   ", group ", absl::GetFlag(FLAGS_group), ", consumer ",
+                   consumer, ", redis ", endpoint->ToSafeString(),
+                   ", classifier ", client_options.target,
+                   ingest ? "" : " (push only)"));
+
+  std::atomic<bool> stop{false};
+  std::thread worker;
+  if (ingest) worker = std::thread([&] { ingestor.Run(stop); });
+
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  Log(LogLevel::kInfo, "ingestion",
+      absl::StrCat(sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                   ": finishing the batch in hand, then stopping"));
+  stop = true;
+  if (worker.joinable()) worker.join();
+  (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  Ingestor::Stats s = ingestor.stats();
+  Log(LogLevel::kInfo, "ingestion",
+      absl::StrCat("stopped: ", s.processed, " events processed, ",
+                   s.dead_lettered, " dead-lettered"));
+  return 0;
+}
+
+}  // namespace
+}  // namespace oppmatrix
+
+int main(int argc, char** argv) {
+  oppmatrix::ParseFlagsWithEnv(
+      argc, argv,
+      {"listen", "redis", "classifier", "stream", "group", "consumer",
+       "dead_letter_stream", "ingest", "batch_size", "linger", "max_deliveries",
+       "claim_idle", "classifier_timeout", "redis_timeout", "stream_max_len",
+       "tombstone_ttl", "shutdown_grace", "log_level"},
+      "oppmatrix-ingestion: CRM events from the bus into classifications.\n"
+      "Every flag can also be set as OPPMATRIX_<FLAG>, e.g. "
+      "OPPMATRIX_CLASSIFIER=classifier:50051.");
+  return oppmatrix::Run();
+}

@@ -1,0 +1,40 @@
+// The PushEvents path: validates pushed events and appends the valid ones,
+// as canonical JSON, to the bus. No classification happens here.
+//
+//   EventPusher pusher(&sink);
+//   absl::Status s = pusher.Push(request, &response);  // accumulates
+#ifndef OPPMATRIX_SERVICES_INGESTION_PUSH_H_
+#define OPPMATRIX_SERVICES_INGESTION_PUSH_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "oppmatrix/v1/ingestion_service.pb.h"
+#include "services/ingestion/event_source.h"
+
+namespace oppmatrix {
+
+// Most events in one PushEventsRequest message.
+inline constexpr int kMaxEventsPerPush = 1000;
+// Most rejections listed in a PushEventsResponse.
+inline constexpr int kMaxListedRejections = 1000;
+
+class EventPusher {
+ public:
+  // `sink` must outlive the pusher.
+  explicit EventPusher(EventSink* sink) : sink_(sink) {}
+
+  // Validates the message's events (indexes continue from what `response`
+  // already counts), appends the valid ones, and adds the outcome to
+  // `response`. INVALID_ARGUMENT for a message over kMaxEventsPerPush;
+  // UNAVAILABLE (saying how many were appended before) when the bus fails.
+  absl::Status Push(const v1::PushEventsRequest& request,
+                    v1::PushEventsResponse* response);
+
+ private:
+  EventSink* sink_;
+};
+
+}  // namespace oppmatrix
+
+#endif  // OPPMATRIX_SERVICES_INGESTION_PUSH_H_
