@@ -150,15 +150,14 @@ absl::Status CheckCrmEvent(const v1::CrmEvent& event) {
   return InvalidArgumentWithViolations("invalid event", v);
 }
 
-absl::StatusOr<ApplyOutcome> ApplyEvent(
+namespace {
+
+// The state after one event on top of `current` (nullopt: nothing yet).
+// Only the state fields of the snapshot are set.
+absl::StatusOr<ApplyOutcome> ApplyOne(
     const std::optional<v1::OpportunitySnapshot>& current,
     const v1::CrmEvent& event) {
   ApplyOutcome out;
-  if (current.has_value() &&
-      event.version() <= current->opportunity().version()) {
-    out.kind = ApplyOutcome::Kind::kStale;
-    return out;
-  }
   // A tombstone is a fresh start for a newer upsert or activity.
   if (current.has_value() && !current->deleted()) out.snapshot = *current;
   v1::Opportunity* opp = out.snapshot.mutable_opportunity();
@@ -228,6 +227,97 @@ absl::StatusOr<ApplyOutcome> ApplyEvent(
                                            v);
     }
   }
+  return out;
+}
+
+bool IsReplacement(const v1::CrmEvent& e) {
+  return e.type() == v1::OPPORTUNITY_DELETED ||
+         (e.type() == v1::OPPORTUNITY_UPSERTED && !e.has_update_mask());
+}
+
+std::optional<v1::OpportunitySnapshot> FromBase(const v1::SnapshotBase& b) {
+  if (!b.exists()) return std::nullopt;
+  v1::OpportunitySnapshot s;
+  *s.mutable_opportunity() = b.opportunity();
+  *s.mutable_meeting_times() = b.meeting_times();
+  s.set_deleted(b.deleted());
+  return s;
+}
+
+v1::SnapshotBase ToBase(const v1::OpportunitySnapshot& s, int64_t version) {
+  v1::SnapshotBase b;
+  b.set_exists(true);
+  b.set_version(version);
+  *b.mutable_opportunity() = s.opportunity();
+  *b.mutable_meeting_times() = s.meeting_times();
+  b.set_deleted(s.deleted());
+  return b;
+}
+
+}  // namespace
+
+absl::StatusOr<ApplyOutcome> ApplyEvent(
+    const std::optional<v1::OpportunitySnapshot>& current,
+    const v1::CrmEvent& event) {
+  ApplyOutcome out;
+  v1::SnapshotBase base;
+  std::vector<v1::CrmEvent> events;
+  if (current.has_value()) {
+    base = current->base();
+    events.assign(current->events().begin(), current->events().end());
+  }
+  // Stale: at or below the base, or a version already applied.
+  if (event.version() <= base.version() ||
+      std::any_of(events.begin(), events.end(), [&](const v1::CrmEvent& e) {
+        return e.version() == event.version();
+      })) {
+    out.kind = ApplyOutcome::Kind::kStale;
+    return out;
+  }
+  events.insert(
+      std::upper_bound(events.begin(), events.end(), event,
+                       [](const v1::CrmEvent& a, const v1::CrmEvent& b) {
+                         return a.version() < b.version();
+                       }),
+      event);
+  // The last full replacement is the new base: nothing before it matters.
+  for (size_t k = events.size(); k-- > 0;) {
+    if (!IsReplacement(events[k])) continue;
+    absl::StatusOr<ApplyOutcome> replaced = ApplyOne(std::nullopt, events[k]);
+    if (!replaced.ok()) return replaced.status();
+    base = ToBase(replaced->snapshot, events[k].version());
+    events.erase(events.begin(), events.begin() + k + 1);
+    break;
+  }
+  // Keep the log bounded: the oldest events join the base.
+  std::optional<v1::OpportunitySnapshot> state = FromBase(base);
+  while (static_cast<int>(events.size()) > kMaxEventLog) {
+    absl::StatusOr<ApplyOutcome> folded = ApplyOne(state, events.front());
+    if (!folded.ok()) return folded.status();
+    state = std::move(folded->snapshot);
+    base = ToBase(*state, events.front().version());
+    events.erase(events.begin());
+  }
+  std::string last_event_id = current ? current->last_event_id() : "";
+  for (const v1::CrmEvent& e : events) {
+    absl::StatusOr<ApplyOutcome> next = ApplyOne(state, e);
+    if (!next.ok()) return next.status();
+    state = std::move(next->snapshot);
+  }
+  if (state.has_value()) out.snapshot = *std::move(state);
+  // The identity of the newest event applied.
+  int64_t newest = std::max(
+      base.version(), events.empty() ? int64_t{0} : events.back().version());
+  if (current.has_value()) {
+    newest = std::max(newest, current->opportunity().version());
+  }
+  out.snapshot.mutable_opportunity()->set_version(newest);
+  out.snapshot.set_last_event_id(event.event_id());
+  *out.snapshot.mutable_base() = std::move(base);
+  for (v1::CrmEvent& e : events) *out.snapshot.add_events() = std::move(e);
+  out.snapshot.set_revision((current ? current->revision() : 0) + 1);
+  out.kind = out.snapshot.deleted() ? ApplyOutcome::Kind::kDeleted
+                                    : ApplyOutcome::Kind::kUpdated;
   return out;
 }
 

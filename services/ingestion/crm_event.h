@@ -22,6 +22,8 @@ namespace oppmatrix {
 
 // Largest event JSON accepted, in bytes.
 inline constexpr size_t kMaxEventJsonBytes = 64 * 1024;
+// Events kept after a snapshot's base, for late ones to be ordered in.
+inline constexpr int kMaxEventLog = 32;
 // Meetings count towards meetings_last_90_days for this long.
 inline constexpr absl::Duration kMeetingWindow = absl::Hours(24 * 90);
 
@@ -48,7 +50,11 @@ struct ApplyOutcome {
   v1::OpportunitySnapshot snapshot;
 };
 
-// Applies a validated event to the current snapshot (nullopt: none yet).
+// Applies a validated event to the current snapshot (nullopt: none yet):
+// the result is the snapshot's base with all its events, this one
+// included, applied in version order, so the order events arrive in does
+// not matter. Stale (a duplicate version, or at or below the base) changes
+// nothing. The new snapshot's `revision` is one above the current's.
 // INVALID_ARGUMENT when the merged opportunity is invalid (e.g. a mask
 // that clears the amount's currency but keeps its units).
 absl::StatusOr<ApplyOutcome> ApplyEvent(

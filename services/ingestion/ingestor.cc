@@ -107,7 +107,7 @@ bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
     for (size_t i = 0; i < pending.size(); ++i) {
       Key& k = *pending[i];
       std::optional<v1::OpportunitySnapshot> state = (*current)[i];
-      const int64_t expected = state ? state->opportunity().version() : 0;
+      const int64_t expected = state ? state->revision() : 0;
       bool changed = false;
       k.stale = 0;
       for (Work* w : k.events) {
@@ -184,6 +184,7 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
     NoteError(&Stats::classifier_errors, results.status());
     return false;
   }
+  std::vector<Key*> stored;
   for (size_t i = 0; i < classify.size(); ++i) {
     Key& k = *classify[i];
     const v1::ClassifyResult& r = (*results)[i];
@@ -196,12 +197,36 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
       k.result_done = true;
     } else if (r.stored() || r.superseded()) {
       k.result_done = true;
+      stored.push_back(&k);
     } else {
       NoteError(&Stats::classifier_errors,
                 absl::UnavailableError(
                     "the classifier answered but could not store the result "
                     "(its Redis is down?)"));
       all_done = false;
+    }
+  }
+  // Another replica may have written a newer snapshot (a late event for
+  // the same opportunity) while this one was classifying; whichever of
+  // the two stores last must have classified the newest. Check after
+  // storing, and classify the newest again if it changed.
+  if (!stored.empty()) {
+    std::vector<SnapshotKey> ids;
+    for (Key* k : stored) ids.push_back({k->tenant_id, k->opportunity_id});
+    auto latest = snapshots_->Get(ids, absl::Now() + options_.store_timeout);
+    if (!latest.ok()) {
+      NoteError(&Stats::store_errors, latest.status());
+      for (Key* k : stored) k->result_done = false;
+      return false;
+    }
+    for (size_t i = 0; i < stored.size(); ++i) {
+      const auto& now = (*latest)[i];
+      if (now.has_value() &&
+          now->revision() != stored[i]->snapshot->revision()) {
+        stored[i]->snapshot = now;
+        stored[i]->result_done = false;
+        all_done = false;
+      }
     }
   }
   return all_done;

@@ -11,9 +11,9 @@
 namespace oppmatrix {
 namespace {
 
-// KEYS[1] the snapshot hash. ARGV: 1 expected version, 2 new version,
+// KEYS[1] the snapshot hash. ARGV: 1 expected revision, 2 new revision,
 // 3 snapshot bytes, 4 TTL ms (0: none). Returns 1 when written, 0 when the
-// stored version is no longer the expected one.
+// stored revision is no longer the expected one.
 constexpr char kCompareAndSet[] = R"lua(
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) or tonumber(ARGV[2]) <= v then return 0 end
@@ -77,12 +77,11 @@ absl::StatusOr<std::vector<bool>> RedisSnapshotStore::CompareAndSet(
   std::vector<RedisCommand> cmds;
   cmds.reserve(writes.size());
   for (const SnapshotWrite& w : writes) {
-    cmds.push_back({"EVALSHA", cas_sha_, "1",
-                    Key(w.tenant_id, w.opportunity_id),
-                    absl::StrCat(w.expected_version),
-                    absl::StrCat(w.snapshot->opportunity().version()),
-                    w.snapshot->SerializeAsString(),
-                    absl::StrCat(w.snapshot->deleted() ? tombstone_ms : 0)});
+    cmds.push_back(
+        {"EVALSHA", cas_sha_, "1", Key(w.tenant_id, w.opportunity_id),
+         absl::StrCat(w.expected_revision),
+         absl::StrCat(w.snapshot->revision()), w.snapshot->SerializeAsString(),
+         absl::StrCat(w.snapshot->deleted() ? tombstone_ms : 0)});
   }
   const std::string* scripts[] = {&cas_source_};
   OPPMATRIX_ASSIGN_OR_RETURN(

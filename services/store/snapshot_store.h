@@ -1,6 +1,7 @@
 // The latest OpportunitySnapshot per (tenant, opportunity), kept by the
-// ingestion service, with an atomic version gate: a snapshot is written only
-// if the stored one is still the one it was made from.
+// ingestion service, with an atomic compare-and-set on the snapshot's
+// `revision`: a snapshot is written only if the stored one is still the one
+// it was made from.
 //
 //   auto current = store->Get({{"acme", "opp-1"}}, deadline);
 //   ... apply events ...
@@ -30,9 +31,10 @@ struct SnapshotKey {
 struct SnapshotWrite {
   std::string tenant_id;
   std::string opportunity_id;
-  // The version of the snapshot this one was made from (0: there was
-  // none). The write happens only if that is still the stored version.
-  int64_t expected_version = 0;
+  // The revision of the snapshot this one was made from (0: there was
+  // none). The write happens only if that is still the stored revision
+  // and `snapshot->revision()` is above it.
+  int64_t expected_revision = 0;
   const v1::OpportunitySnapshot* snapshot = nullptr;  // not owned
 };
 
@@ -51,7 +53,7 @@ class SnapshotStore {
 };
 
 // SnapshotStore on Redis: hash <prefix>:{tenant}:snap:<id> with fields
-// `s` (snapshot bytes) and `v` (its version); the gate is a Lua script.
+// `s` (snapshot bytes) and `v` (its revision); the gate is a Lua script.
 // Tombstones (deleted snapshots) expire after `tombstone_ttl`.
 class RedisSnapshotStore final : public SnapshotStore {
  public:

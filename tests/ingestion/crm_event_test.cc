@@ -179,6 +179,49 @@ TEST(ApplyEventTest, DuplicateAndOlderVersionsChangeNothing) {
   }
 }
 
+TEST(ApplyEventTest, PartialUpdatesInAnyOrderGiveTheInOrderState) {
+  v1::CrmEvent v2 = Event(R"pb(type: OPPORTUNITY_UPSERTED
+                               version: 2
+                               opportunity { stage: "Needs Analysis" }
+                               update_mask { paths: "stage" })pb");
+  v1::CrmEvent v3 =
+      Event(R"pb(type: OPPORTUNITY_UPSERTED
+                 version: 3
+                 opportunity { amount { currency_code: "EUR" units: 7 } }
+                 update_mask { paths: "amount" })pb");
+  v1::CrmEvent v4 = Event(R"pb(type: OPPORTUNITY_UPSERTED
+                               version: 4
+                               opportunity { stage: "Negotiation" }
+                               update_mask { paths: "stage" })pb");
+  v1::OpportunitySnapshot start = Apply(std::nullopt, Event(kFull));
+  v1::OpportunitySnapshot in_order = Apply(Apply(Apply(start, v2), v3), v4);
+  v1::OpportunitySnapshot shuffled = Apply(Apply(Apply(start, v4), v2), v3);
+  EXPECT_EQ(shuffled.opportunity().SerializeAsString(),
+            in_order.opportunity().SerializeAsString());
+  EXPECT_EQ(in_order.opportunity().stage(), "Negotiation");
+  EXPECT_EQ(in_order.opportunity().amount().currency_code(), "EUR");
+  EXPECT_EQ(shuffled.opportunity().version(), 4);
+  EXPECT_EQ(shuffled.revision(), 4);
+  // Each is applied once: all three again are stale.
+  for (const auto& e : {v2, v3, v4}) {
+    EXPECT_EQ(ApplyEvent(shuffled, e)->kind, ApplyOutcome::Kind::kStale);
+  }
+}
+
+TEST(ApplyEventTest, ALateEventOlderThanAFullReplacementIsStale) {
+  v1::OpportunitySnapshot s = Apply(std::nullopt, Event(kFull));
+  s = Apply(s, Event(R"pb(type: OPPORTUNITY_UPSERTED
+                          version: 5
+                          opportunity { stage: "Closed Won" })pb"));
+  v1::CrmEvent late = Event(R"pb(type: OPPORTUNITY_UPSERTED
+                                 version: 3
+                                 opportunity { stage: "Lost" }
+                                 update_mask { paths: "stage" })pb");
+  EXPECT_EQ(ApplyEvent(s, late)->kind, ApplyOutcome::Kind::kStale);
+  EXPECT_EQ(s.events_size(), 0);  // the replacement became the base
+  EXPECT_EQ(s.base().version(), 5);
+}
+
 TEST(ApplyEventTest, DeleteLeavesATombstoneThatStaleEventsCannotRevive) {
   v1::OpportunitySnapshot s = Apply(std::nullopt, Event(kFull));
   absl::StatusOr<ApplyOutcome> del =

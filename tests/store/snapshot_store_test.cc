@@ -22,6 +22,7 @@ v1::OpportunitySnapshot Snap(int64_t version, const std::string& stage = "") {
   s.mutable_opportunity()->set_id("opp-1");
   s.mutable_opportunity()->set_tenant_id("acme");
   s.mutable_opportunity()->set_version(version);
+  s.set_revision(version);
   s.mutable_opportunity()->set_stage(stage);
   return s;
 }

@@ -1,0 +1,166 @@
+// oppmatrix-crm-sim: a reproducible stream of CRM events, written to the
+// Redis event stream or through the ingestion service's PushEvents.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "clients/sim/crm_simulator.h"
+#include "grpcpp/create_channel.h"
+#include "oppmatrix/v1/ingestion_service.grpc.pb.h"
+#include "services/common/env_flags.h"
+#include "services/ingestion/crm_event.h"
+#include "services/ingestion/redis_stream_source.h"
+#include "services/store/redis_url.h"
+
+ABSL_FLAG(std::string, mode, "redis",
+          "redis: XADD to --stream; push: PushEvents to --target");
+ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0", "Redis (redis mode)");
+ABSL_FLAG(std::string, stream, "oppmatrix:crm-events",
+          "The event stream (redis mode)");
+ABSL_FLAG(std::string, target, "127.0.0.1:50052",
+          "The ingestion service (push mode)");
+ABSL_FLAG(uint64_t, seed, 1, "Random seed: the same seed, the same events");
+ABSL_FLAG(int, tenants, 3, "Tenants");
+ABSL_FLAG(int, opportunities, 100, "Opportunities created per tenant");
+ABSL_FLAG(double, rate, 0, "Events per second; 0 as fast as possible");
+ABSL_FLAG(int64_t, max_events, 0,
+          "Stop after this many events; 0 runs to "
+          "the end of every opportunity");
+ABSL_FLAG(int, batch, 100, "Events per write (XADD pipeline or message)");
+ABSL_FLAG(double, duplicate_fraction, 0.03, "Fraction of duplicated events");
+ABSL_FLAG(double, replay_fraction, 0.03,
+          "Fraction of older versions replayed late");
+ABSL_FLAG(double, malformed_fraction, 0.01, "Fraction of malformed events");
+
+namespace oppmatrix {
+namespace {
+
+int Run() {
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if ((mode != "redis" && mode != "push") || absl::GetFlag(FLAGS_batch) < 1 ||
+      absl::GetFlag(FLAGS_tenants) < 1 || absl::GetFlag(FLAGS_rate) < 0) {
+    std::fprintf(stderr,
+                 "--mode must be redis or push, --batch and --tenants at "
+                 "least 1, --rate not negative\n");
+    return 2;
+  }
+  CrmSimulator sim(
+      {.seed = absl::GetFlag(FLAGS_seed),
+       .tenants = absl::GetFlag(FLAGS_tenants),
+       .opportunities_per_tenant = absl::GetFlag(FLAGS_opportunities),
+       .duplicate_fraction = absl::GetFlag(FLAGS_duplicate_fraction),
+       .replay_fraction = absl::GetFlag(FLAGS_replay_fraction),
+       .malformed_fraction = absl::GetFlag(FLAGS_malformed_fraction)},
+      absl::Now());
+
+  std::unique_ptr<RedisPool> pool;
+  std::unique_ptr<RedisStreamSink> sink;
+  std::unique_ptr<v1::IngestionService::Stub> stub;
+  if (mode == "redis") {
+    absl::StatusOr<RedisEndpoint> endpoint =
+        ParseRedisUrl(absl::GetFlag(FLAGS_redis));
+    if (!endpoint.ok()) {
+      std::fprintf(stderr, "--redis: %s\n",
+                   std::string(endpoint.status().message()).c_str());
+      return 2;
+    }
+    pool = std::make_unique<RedisPool>(RedisPool::Options{
+        .endpoint = *endpoint, .command_timeout = absl::Seconds(10)});
+    sink = std::make_unique<RedisStreamSink>(
+        pool.get(),
+        RedisStreamSink::Options{.stream = absl::GetFlag(FLAGS_stream),
+                                 .timeout = absl::Seconds(10)});
+  } else {
+    stub = v1::IngestionService::NewStub(grpc::CreateChannel(
+        absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
+  }
+
+  int64_t emitted = 0, repeats = 0, malformed = 0, rejected = 0;
+  const absl::Time start = absl::Now();
+  const double rate = absl::GetFlag(FLAGS_rate);
+  const int64_t max_events = absl::GetFlag(FLAGS_max_events);
+  bool done = false;
+  while (!done) {
+    std::vector<std::string> batch;
+    std::vector<v1::CrmEvent> events;
+    while (static_cast<int>(batch.size()) < absl::GetFlag(FLAGS_batch)) {
+      if (max_events > 0 && emitted >= max_events) {
+        done = true;
+        break;
+      }
+      std::optional<CrmSimulator::Emitted> e = sim.Next();
+      if (!e) {
+        done = true;
+        break;
+      }
+      ++emitted;
+      repeats += e->repeat;
+      malformed += e->malformed;
+      if (mode == "push") {
+        // Push carries protos: what is not even JSON can't be pushed.
+        absl::StatusOr<v1::CrmEvent> parsed = ParseCrmEventJson(e->json);
+        if (!parsed.ok()) {
+          ++rejected;
+          continue;
+        }
+        events.push_back(*std::move(parsed));
+      }
+      batch.push_back(std::move(e->json));
+    }
+    if (mode == "redis") {
+      if (absl::Status s = sink->Append(batch); !s.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+        return 3;
+      }
+    } else if (!events.empty()) {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      v1::PushEventsResponse response;
+      auto writer = stub->PushEvents(&context, &response);
+      v1::PushEventsRequest request;
+      for (auto& ev : events) *request.add_events() = std::move(ev);
+      writer->Write(request);
+      writer->WritesDone();
+      grpc::Status s = writer->Finish();
+      if (!s.ok()) {
+        std::fprintf(stderr, "PushEvents: %s\n", s.error_message().c_str());
+        return 3;
+      }
+      rejected += response.rejected();
+    }
+    if (rate > 0) {
+      absl::Time due = start + absl::Seconds(emitted / rate);
+      if (due > absl::Now()) absl::SleepFor(due - absl::Now());
+    }
+  }
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::printf(
+      "emitted %lld events (%lld duplicates or late replays, %lld malformed"
+      "%s) for %d tenants in %.2f s: %.0f events/s\n",
+      static_cast<long long>(emitted), static_cast<long long>(repeats),
+      static_cast<long long>(malformed),
+      mode == "push" ? absl::StrCat("; ", rejected, " rejected on push").c_str()
+                     : "",
+      absl::GetFlag(FLAGS_tenants), seconds,
+      seconds > 0 ? emitted / seconds : 0.0);
+  return 0;
+}
+
+}  // namespace
+}  // namespace oppmatrix
+
+int main(int argc, char** argv) {
+  oppmatrix::ParseFlagsWithEnv(
+      argc, argv,
+      {"mode", "redis", "stream", "target", "seed", "tenants", "opportunities",
+       "rate", "max_events", "batch", "duplicate_fraction", "replay_fraction",
+       "malformed_fraction"},
+      "oppmatrix-crm-sim: a reproducible stream of CRM events.\n"
+      "Every flag can also be set as OPPMATRIX_<FLAG>.");
+  return oppmatrix::Run();
+}

@@ -1,0 +1,231 @@
+// The whole pipeline as real processes on loopback: a redis-server, the
+// classifier, one or two ingestion replicas, and the CRM simulator's events
+// on the bus. Every test ends by checking that each opportunity ended in
+// the state the simulator expects (its valid events applied once, in
+// version order) and that its stored classification is what classifying
+// that state gives.
+#include <signal.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "clients/sim/crm_simulator.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "services/engine/engine.h"
+#include "services/engine/ruleset.h"
+#include "services/ingestion/redis_stream_source.h"
+#include "services/store/redis_result_store.h"
+#include "services/store/redis_url.h"
+#include "services/store/snapshot_store.h"
+#include "tests/testing/redis_server.h"
+#include "tests/testing/subprocess.h"
+
+namespace oppmatrix {
+namespace {
+
+using testing::Subprocess;
+
+constexpr char kClassifier[] =
+    OPPMATRIX_BINARY_DIR "/services/classifier/oppmatrix-classifier";
+constexpr char kIngestion[] =
+    OPPMATRIX_BINARY_DIR "/services/ingestion/oppmatrix-ingestion";
+constexpr char kRules[] = OPPMATRIX_SOURCE_DIR "/rules/default.yaml";
+
+absl::Time Soon() { return absl::Now() + absl::Seconds(10); }
+
+// The port a server logged as "(port N)"; 0 if it did not start.
+int LoggedPort(Subprocess& p) {
+  if (!p.WaitForStderr("(port ", absl::Seconds(30))) return 0;
+  std::smatch m;
+  std::string err = p.Stderr();
+  if (!std::regex_search(err, m, std::regex("\\(port ([0-9]+)\\)"))) return 0;
+  return std::stoi(m[1]);
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start().ok());
+    RedisPool::Options po;
+    po.endpoint = *ParseRedisUrl(redis_.url());
+    po.command_timeout = absl::Seconds(10);
+    pool_ = std::make_unique<RedisPool>(po);
+    results_ = std::make_unique<RedisResultStore>(pool_.get(),
+                                                  RedisResultStore::Options{});
+    snapshots_ = std::make_unique<RedisSnapshotStore>(
+        pool_.get(), RedisSnapshotStore::Options{});
+    auto rules = LoadRulesetFile(kRules);
+    ASSERT_TRUE(rules.ok()) << rules.status();
+    rules_ = *rules;
+    StartClassifier("127.0.0.1:0");
+  }
+
+  void StartClassifier(const std::string& listen) {
+    classifier_ = std::make_unique<Subprocess>(std::vector<std::string>{
+        kClassifier, "--listen=" + listen, "--rules=" + std::string(kRules),
+        "--redis=" + redis_.url(), "--rules_poll_interval=0"});
+    classifier_port_ = LoggedPort(*classifier_);
+    ASSERT_GT(classifier_port_, 0) << classifier_->Stderr();
+  }
+
+  std::unique_ptr<Subprocess> StartIngestion(const std::string& consumer) {
+    auto p = std::make_unique<Subprocess>(std::vector<std::string>{
+        kIngestion, "--listen=127.0.0.1:0", "--redis=" + redis_.url(),
+        absl::StrCat("--classifier=127.0.0.1:", classifier_port_),
+        "--consumer=" + consumer, "--batch_size=100", "--linger=20ms",
+        "--classifier_timeout=1s", "--claim_idle=1s"});
+    EXPECT_GT(LoggedPort(*p), 0) << p->Stderr();
+    return p;
+  }
+
+  // Puts `events` simulated events on the bus (all of them when 0).
+  void Simulate(uint64_t seed, int64_t events = 0) {
+    if (!sim_) {
+      sim_ = std::make_unique<CrmSimulator>(
+          CrmSimulator::Options{
+              .seed = seed, .tenants = 3, .opportunities_per_tenant = 40},
+          absl::Now());
+    }
+    RedisStreamSink sink(pool_.get(), {.timeout = absl::Seconds(10)});
+    std::vector<std::string> batch;
+    int64_t n = 0;
+    while (events == 0 || n < events) {
+      auto e = sim_->Next();
+      if (!e) break;
+      ++n;
+      malformed_ += e->malformed;
+      batch.push_back(std::move(e->json));
+      if (batch.size() == 200) {
+        ASSERT_TRUE(sink.Append(batch).ok());
+        batch.clear();
+      }
+    }
+    ASSERT_TRUE(sink.Append(batch).ok());
+  }
+
+  // Waits until the group has nothing undelivered or unacknowledged.
+  bool WaitDrained(absl::Duration timeout) {
+    RedisStreamSource probe(pool_.get(), {.consumer = "probe"});
+    absl::Time give_up = absl::Now() + timeout;
+    while (absl::Now() < give_up) {
+      auto s = probe.Stats();
+      if (s.ok() && s->lag == 0 && s->pending == 0) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  }
+
+  // Every opportunity is in its expected state, classified accordingly;
+  // every malformed event is dead-lettered with a reason.
+  void ExpectFinalState() {
+    int checked = 0;
+    for (const auto& [key, expected] : sim_->expected()) {
+      const auto& [tenant, id] = key;
+      auto got = (*snapshots_->Get({{tenant, id}}, Soon()))[0];
+      ASSERT_TRUE(got.has_value()) << tenant << "/" << id;
+      EXPECT_EQ(got->opportunity().SerializeAsString(),
+                expected.opportunity().SerializeAsString())
+          << tenant << "/" << id;
+      EXPECT_EQ(got->deleted(), expected.deleted()) << id;
+      absl::StatusOr<v1::Classification> stored =
+          results_->Get(tenant, id, Soon());
+      if (expected.deleted()) {
+        EXPECT_EQ(stored.status().code(), absl::StatusCode::kNotFound) << id;
+        continue;
+      }
+      ASSERT_TRUE(stored.ok())
+          << tenant << "/" << id << ": " << stored.status();
+      absl::Time at = absl::FromUnixNanos(
+          google::protobuf::util::TimeUtil::TimestampToNanoseconds(
+              stored->classified_time()));
+      v1::Classification direct =
+          *Classify(expected.opportunity(), *rules_, at, {});
+      stored->clear_previous_cell();
+      EXPECT_EQ(stored->SerializeAsString(), direct.SerializeAsString())
+          << tenant << "/" << id;
+      ++checked;
+    }
+    EXPECT_GT(checked, 50);
+    auto dead =
+        redis_.Command({"XRANGE", "oppmatrix:crm-events:dead", "-", "+"});
+    ASSERT_TRUE(dead.ok());
+    EXPECT_EQ(static_cast<int64_t>(dead->elements.size()), malformed_);
+    for (const RedisReply& entry : dead->elements) {
+      bool has_reason = false;
+      const auto& f = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < f.size(); i += 2) {
+        if (f[i].str == "reason" && !f[i + 1].str.empty()) has_reason = true;
+      }
+      EXPECT_TRUE(has_reason);
+    }
+  }
+
+  testing::RedisServer redis_;
+  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<RedisResultStore> results_;
+  std::unique_ptr<RedisSnapshotStore> snapshots_;
+  std::shared_ptr<const CompiledRuleset> rules_;
+  std::unique_ptr<Subprocess> classifier_;
+  int classifier_port_ = 0;
+  std::unique_ptr<CrmSimulator> sim_;
+  int64_t malformed_ = 0;
+};
+
+TEST_F(PipelineTest, EveryEventEndsStoredOrDeadLettered) {
+  auto ingestion = StartIngestion("i0");
+  Simulate(7);
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
+  ingestion->Signal(SIGTERM);
+  EXPECT_EQ(ingestion->Wait(absl::Seconds(30)), 0) << ingestion->Stderr();
+  EXPECT_THAT(ingestion->Stderr(), ::testing::HasSubstr("stopped: "));
+}
+
+TEST_F(PipelineTest, KilledMidRunAndRestartedNothingLostNothingTwice) {
+  auto ingestion = StartIngestion("i0");
+  Simulate(8, 600);
+  // Let it get going, then kill it without warning.
+  absl::SleepFor(absl::Milliseconds(300));
+  ingestion->Signal(SIGKILL);
+  ingestion->Wait(absl::Seconds(10));
+  Simulate(8);  // the rest of the run arrives meanwhile
+  auto restarted = StartIngestion("i0");  // same consumer: same pending
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
+}
+
+TEST_F(PipelineTest, ClassifierStoppedForAWhileEventsWaitThenComplete) {
+  auto ingestion = StartIngestion("i0");
+  const std::string listen = absl::StrCat("127.0.0.1:", classifier_port_);
+  classifier_->Signal(SIGKILL);
+  classifier_->Wait(absl::Seconds(10));
+  Simulate(9);
+  // Nothing can complete: events are delivered, none acknowledged.
+  RedisStreamSource probe(pool_.get(), {.consumer = "probe"});
+  absl::SleepFor(absl::Seconds(1));
+  auto waiting = probe.Stats();
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_GT(waiting->pending + waiting->lag, 0);
+  StartClassifier(listen);
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
+}
+
+TEST_F(PipelineTest, TwoReplicasShareTheGroupAndReachTheSameState) {
+  auto a = StartIngestion("i0");
+  auto b = StartIngestion("i1");
+  Simulate(10);
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
+}
+
+}  // namespace
+}  // namespace oppmatrix
