@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -19,10 +20,16 @@
 #include "clients/oppctl/format.h"
 #include "clients/oppctl/opportunity_input.h"
 #include "clients/sim/opportunity_generator.h"
+#include "google/protobuf/struct.pb.h"
+#include "grpcpp/create_channel.h"
+#include "oppmatrix/v1/ingestion_service.grpc.pb.h"
 #include "services/common/enum_names.h"
 #include "services/common/env_flags.h"
+#include "services/common/grpc_status.h"
 #include "services/common/status_util.h"
 #include "services/engine/ruleset.h"
+#include "services/ingestion/dead_letters.h"
+#include "services/store/redis_url.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "The classifier's gRPC address");
@@ -47,8 +54,17 @@ ABSL_FLAG(int, page_size, 0,
 ABSL_FLAG(std::string, page_token, "",
           "list, transitions: continue from this next_page_token");
 ABSL_FLAG(bool, all, false, "list, transitions: follow every page");
-ABSL_FLAG(int, count, 100, "generate: how many opportunities");
+ABSL_FLAG(int, count, 100,
+          "generate: how many opportunities; dlq list: how many entries");
 ABSL_FLAG(uint64_t, seed, 1, "generate: the random seed");
+ABSL_FLAG(std::string, ingestion, "127.0.0.1:50052",
+          "status: the ingestion service's gRPC address");
+ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
+          "dlq: the Redis holding the streams");
+ABSL_FLAG(std::string, stream, "oppmatrix:crm-events",
+          "dlq replay: the event stream replayed events go to");
+ABSL_FLAG(std::string, dead_letter_stream, "oppmatrix:crm-events:dead",
+          "dlq: the dead-letter stream");
 
 namespace oppmatrix {
 namespace {
@@ -78,6 +94,13 @@ Usage:
   oppctl --tenant=T transitions       recent cell moves, newest first
   oppctl --tenant=T generate          --count generated opportunities as JSONL
                                       (--seed), for classify --format=jsonl
+  oppctl [flags] status               the ingestion pipeline's figures
+                                      (--ingestion)
+  oppctl [flags] dlq list             dead-lettered events with their reason
+                                      (--redis, --count, --page_token)
+  oppctl [flags] dlq replay ID...|--all
+                                      put dead-lettered events back on the
+                                      event stream
   oppctl [flags] rules check FILE    validate a ruleset file
 
 Flags: --target, --timeout, --json, --no_reasons, --format, --tenant, ...
@@ -387,6 +410,109 @@ int Generate(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+int Status(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("usage: oppctl status");
+  auto stub = v1::IngestionService::NewStub(grpc::CreateChannel(
+      absl::GetFlag(FLAGS_ingestion), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_timeout)));
+  v1::GetStatusResponse s;
+  grpc::Status status = stub->GetStatus(&context, {}, &s);
+  if (!status.ok()) return Fail(FromGrpcStatus(status));
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << FormatJson(s) << "\n";
+    return kExitOk;
+  }
+  std::cout << absl::StrFormat(
+      "stream          %s (group %s, %d consumers; this is %s)\n"
+      "lag             %d events not yet delivered\n"
+      "pending         %d delivered, not yet acknowledged\n"
+      "processed       %d (%d duplicates or stale) in %d batches\n"
+      "dead-lettered   %d\n"
+      "errors          classifier %d, redis %d\n"
+      "pushed          %d\n",
+      s.stream(), s.group(), s.consumers(), s.consumer(), s.lag(), s.pending(),
+      s.processed(), s.stale(), s.batches(), s.dead_lettered(),
+      s.classifier_errors(), s.store_errors(), s.pushed());
+  if (!s.last_error().empty()) {
+    std::cout << "last error      "
+              << absl::FormatTime(
+                     "%Y-%m-%dT%H:%M:%SZ ",
+                     absl::FromUnixSeconds(s.last_error_time().seconds()),
+                     absl::UTCTimeZone())
+              << s.last_error() << "\n";
+  }
+  return kExitOk;
+}
+
+int Dlq(const std::vector<std::string>& args) {
+  if (args.empty() || (args[0] != "list" && args[0] != "replay")) {
+    return Usage("usage: oppctl dlq list | oppctl dlq replay ID...|--all");
+  }
+  absl::StatusOr<RedisEndpoint> endpoint =
+      ParseRedisUrl(absl::GetFlag(FLAGS_redis));
+  if (!endpoint.ok()) {
+    return Usage(absl::StrCat("--redis: ", endpoint.status().message()));
+  }
+  RedisPool pool(
+      {.endpoint = *endpoint, .command_timeout = absl::GetFlag(FLAGS_timeout)});
+  DeadLetterQueue dlq(
+      &pool, {.dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
+              .stream = absl::GetFlag(FLAGS_stream),
+              .timeout = absl::GetFlag(FLAGS_timeout)});
+  const int count = absl::GetFlag(FLAGS_count);
+  if (args[0] == "list") {
+    if (args.size() != 1) return Usage("usage: oppctl dlq list");
+    auto entries = dlq.List(count, absl::GetFlag(FLAGS_page_token));
+    if (!entries.ok()) return Fail(entries.status());
+    for (const DeadLetterEntry& e : *entries) {
+      if (absl::GetFlag(FLAGS_json)) {
+        google::protobuf::Struct row;
+        auto& f = *row.mutable_fields();
+        f["id"].set_string_value(e.id);
+        f["reason"].set_string_value(e.reason);
+        f["deliveries"].set_number_value(static_cast<double>(e.deliveries));
+        f["source_id"].set_string_value(e.source_id);
+        f["event"].set_string_value(e.event);
+        std::cout << FormatJson(row) << "\n";
+        continue;
+      }
+      std::string event = e.event.size() > 160
+                              ? absl::StrCat(e.event.substr(0, 157), "...")
+                              : e.event;
+      std::cout << e.id << "  "
+                << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", e.time,
+                                    absl::UTCTimeZone())
+                << "  deliveries " << e.deliveries << "\n  reason: " << e.reason
+                << "\n  event:  " << (event.empty() ? "(none)" : event) << "\n";
+    }
+    if (static_cast<int>(entries->size()) == count && !entries->empty()) {
+      std::cerr << "more: --page_token=" << entries->back().id << "\n";
+    }
+    return kExitOk;
+  }
+  std::vector<std::string> ids(args.begin() + 1, args.end());
+  if (absl::GetFlag(FLAGS_all)) {
+    if (!ids.empty()) return Usage("dlq replay: IDs or --all, not both");
+    std::string after;
+    while (true) {
+      auto page = dlq.List(500, after);
+      if (!page.ok()) return Fail(page.status());
+      if (page->empty()) break;
+      for (const DeadLetterEntry& e : *page) ids.push_back(e.id);
+      after = page->back().id;
+    }
+  }
+  if (ids.empty()) return Usage("usage: oppctl dlq replay ID...|--all");
+  absl::StatusOr<int> replayed = dlq.Replay(ids);
+  if (!replayed.ok()) return Fail(replayed.status());
+  std::cout << "replayed " << *replayed << " of " << ids.size()
+            << " dead-lettered events onto " << absl::GetFlag(FLAGS_stream)
+            << "\n";
+  return kExitOk;
+}
+
 int Rules(const std::vector<std::string>& args) {
   if (args.size() != 2 || args[0] != "check") {
     std::fprintf(stderr, "usage: oppctl rules check FILE\n");
@@ -414,10 +540,13 @@ int Rules(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   std::vector<char*> positional = oppmatrix::ParseFlagsWithEnv(
-      argc, argv,
-      {"target", "timeout", "json", "no_reasons", "format", "batch_size",
-       "tenant", "top", "customer_type", "industry", "stage", "cell",
-       "page_size", "page_token", "all", "count", "seed"},
+      argc, argv, {"target",     "timeout",    "json",
+                   "no_reasons", "format",     "batch_size",
+                   "tenant",     "top",        "customer_type",
+                   "industry",   "stage",      "cell",
+                   "page_size",  "page_token", "all",
+                   "count",      "seed",       "ingestion",
+                   "redis",      "stream",     "dead_letter_stream"},
       oppmatrix::kUsage);
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty() || args[0] == "help") {
@@ -433,6 +562,8 @@ int main(int argc, char** argv) {
   if (command == "list") return oppmatrix::List(args);
   if (command == "transitions") return oppmatrix::Transitions(args);
   if (command == "generate") return oppmatrix::Generate(args);
+  if (command == "status") return oppmatrix::Status(args);
+  if (command == "dlq") return oppmatrix::Dlq(args);
   std::fprintf(stderr, "unknown command \"%s\"\n\n%s\n", command.c_str(),
                oppmatrix::kUsage);
   return oppmatrix::kExitUsage;

@@ -223,6 +223,38 @@ TEST_F(OppctlStoreTest, RedisDownMakesReadsExitThree) {
   EXPECT_THAT(Err(), HasSubstr("result store is unavailable"));
 }
 
+TEST_F(OppctlStoreTest, DeadLettersAreListedAndReplayed) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(redis_
+                    .Command({"XADD", "oppmatrix:crm-events:dead", "*", "event",
+                              absl::StrCat("{\"n\":", i, "}"), "reason",
+                              absl::StrCat("invalid: reason ", i), "deliveries",
+                              "1", "source_id", "1-1", "time", "1795435200000"})
+                    .ok());
+  }
+  const std::string redis = "--redis=" + redis_.url();
+  ASSERT_EQ(Run({redis, "dlq", "list"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("reason: invalid: reason 2"));
+  EXPECT_THAT(Out(), HasSubstr("event:  {\"n\":0}"));
+  ASSERT_EQ(Run({redis, "--json", "dlq", "list", "--count=1"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("\"reason\":\"invalid: reason 0\""));
+  EXPECT_THAT(Err(), HasSubstr("more: --page_token="));
+
+  auto first = redis_.Command(
+      {"XRANGE", "oppmatrix:crm-events:dead", "-", "+", "COUNT", "1"});
+  std::string id = first->elements[0].elements[0].str;
+  ASSERT_EQ(Run({redis, "dlq", "replay", id}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("replayed 1 of 1"));
+  EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events:dead"})->integer, 2);
+  EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events"})->integer, 1);
+  ASSERT_EQ(Run({redis, "dlq", "replay", "--all"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("replayed 2 of 2"));
+  EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events"})->integer, 3);
+  EXPECT_EQ(Run({redis, "dlq", "replay", "99-0"}), 1);
+  EXPECT_THAT(Err(), HasSubstr("NOT_FOUND"));
+  EXPECT_EQ(Run({redis, "dlq"}), 2);
+}
+
 TEST(OppctlStandaloneTest, UnreachableServerExitsThree) {
   Subprocess p({kOppctl, "--target=127.0.0.1:1", "--timeout=300ms", "classify",
                 absl::StrCat(kCases, "3-small-business-latent.yaml")});

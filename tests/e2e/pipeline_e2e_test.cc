@@ -82,7 +82,8 @@ class PipelineTest : public ::testing::Test {
         absl::StrCat("--classifier=127.0.0.1:", classifier_port_),
         "--consumer=" + consumer, "--batch_size=100", "--linger=20ms",
         "--classifier_timeout=1s", "--claim_idle=1s"});
-    EXPECT_GT(LoggedPort(*p), 0) << p->Stderr();
+    ingestion_port_ = LoggedPort(*p);
+    EXPECT_GT(ingestion_port_, 0) << p->Stderr();
     return p;
   }
 
@@ -175,6 +176,7 @@ class PipelineTest : public ::testing::Test {
   std::shared_ptr<const CompiledRuleset> rules_;
   std::unique_ptr<Subprocess> classifier_;
   int classifier_port_ = 0;
+  int ingestion_port_ = 0;
   std::unique_ptr<CrmSimulator> sim_;
   int64_t malformed_ = 0;
 };
@@ -184,6 +186,15 @@ TEST_F(PipelineTest, EveryEventEndsStoredOrDeadLettered) {
   Simulate(7);
   ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
   ExpectFinalState();
+
+  // oppctl status reads the figures through GetStatus.
+  Subprocess status({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl",
+                     absl::StrCat("--ingestion=127.0.0.1:", ingestion_port_),
+                     "status"});
+  ASSERT_EQ(status.Wait(absl::Seconds(30)), 0) << status.Stderr();
+  EXPECT_THAT(status.Stdout(), ::testing::HasSubstr("lag             0"));
+  EXPECT_THAT(status.Stdout(), ::testing::HasSubstr(absl::StrCat(
+                                   "dead-lettered   ", malformed_)));
   ingestion->Signal(SIGTERM);
   EXPECT_EQ(ingestion->Wait(absl::Seconds(30)), 0) << ingestion->Stderr();
   EXPECT_THAT(ingestion->Stderr(), ::testing::HasSubstr("stopped: "));
