@@ -103,7 +103,9 @@ std::vector<v1::Opportunity> Batch(int size, const std::string& tenant) {
 
 void Run(benchmark::State& state, ClassificationClient& client,
          std::vector<v1::Opportunity>& batch, bool change_each_time) {
-  int64_t version = 1;
+  // Versions only grow, across the repeated runs the library makes: an
+  // older version would not be stored (superseded).
+  static int64_t version = 1;
   int64_t not_stored = 0;
   for (auto _ : state) {
     if (change_each_time) {
@@ -122,7 +124,8 @@ void Run(benchmark::State& state, ClassificationClient& client,
 }
 
 void BM_BatchStored(benchmark::State& state) {
-  auto batch = Batch(static_cast<int>(state.range(0)), "bench-stored");
+  auto batch = Batch(static_cast<int>(state.range(0)),
+                     absl::StrCat("bench-stored-", state.range(0)));
   Run(state, *Shared().stored, batch, /*change_each_time=*/true);
 }
 BENCHMARK(BM_BatchStored)->Arg(500)->Arg(100)->UseRealTime();
