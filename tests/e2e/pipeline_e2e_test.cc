@@ -238,5 +238,24 @@ TEST_F(PipelineTest, TwoReplicasShareTheGroupAndReachTheSameState) {
   ExpectFinalState();
 }
 
+TEST_F(PipelineTest, SimulatorPushesThroughPushEvents) {
+  auto ingestion = StartIngestion("i0");
+  Subprocess sim({OPPMATRIX_BINARY_DIR "/clients/sim/oppmatrix-crm-sim",
+                  "--mode=push",
+                  absl::StrCat("--target=127.0.0.1:", ingestion_port_),
+                  "--seed=3", "--max_events=400", "--batch=50"});
+  ASSERT_EQ(sim.Wait(absl::Seconds(60)), 0) << sim.Stderr();
+  EXPECT_THAT(sim.Stdout(), ::testing::HasSubstr("emitted 400 events"));
+  EXPECT_THAT(sim.Stdout(), ::testing::HasSubstr("rejected on push"));
+  ASSERT_TRUE(WaitDrained(absl::Seconds(60)));
+  // Invalid events were refused at the door: nothing to dead-letter.
+  EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events:dead"})->integer, 0);
+  auto m = results_->Matrix("tenant-1", {}, 0, absl::Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  int64_t count = 0;
+  for (const StoredCell& c : *m) count += c.count;
+  EXPECT_GT(count, 0);
+}
+
 }  // namespace
 }  // namespace oppmatrix
