@@ -8,7 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/common/file_util.h"
 #include "services/common/grpc_status.h"
+#include "services/common/status_macros.h"
 
 namespace oppmatrix {
 namespace {
@@ -57,19 +59,58 @@ absl::Status ClassifyStreamCall::Finish() {
   return FromGrpcStatus(stream_->Finish());
 }
 
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
+    const TlsFiles& files) {
+  grpc::SslCredentialsOptions ssl;
+  if (files.cert_file.empty() != files.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate needs both its certificate and its key file");
+  }
+  auto read = [](const std::string& path, std::string* out) -> absl::Status {
+    if (path.empty()) return absl::OkStatus();
+    absl::StatusOr<std::string> text = ReadFileToString(path);
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(text.status().message());
+    }
+    *out = *std::move(text);
+    return absl::OkStatus();
+  };
+  OPPMATRIX_RETURN_IF_ERROR(read(files.ca_file, &ssl.pem_root_certs));
+  OPPMATRIX_RETURN_IF_ERROR(read(files.cert_file, &ssl.pem_cert_chain));
+  OPPMATRIX_RETURN_IF_ERROR(read(files.key_file, &ssl.pem_private_key));
+  return grpc::SslCredentials(ssl);
+}
+
+std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(ServiceConfigJson(options));
+  args.SetMaxReceiveMessageSize(64 << 20);
+  if (!options.tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(options.tls_server_name);
+  }
+  std::shared_ptr<grpc::ChannelCredentials> creds =
+      options.credentials ? options.credentials
+                          : grpc::InsecureChannelCredentials();
+  return grpc::CreateCustomChannel(options.target, creds, args);
+}
+
+std::unique_ptr<grpc::ClientContext> NewCallContext(
+    const ClientOptions& options, absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (!options.token.empty()) {
+    context->AddMetadata("authorization",
+                         absl::StrCat("Bearer ", options.token));
+  }
+  return context;
+}
+
 absl::StatusOr<std::unique_ptr<ClassificationClient>>
 ClassificationClient::Create(const ClientOptions& options) {
   if (options.target.empty()) {
     return absl::InvalidArgumentError("target: is required");
   }
-  grpc::ChannelArguments args;
-  args.SetServiceConfigJSON(ServiceConfigJson(options));
-  args.SetMaxReceiveMessageSize(64 << 20);
-  std::shared_ptr<grpc::ChannelCredentials> creds =
-      options.credentials ? options.credentials
-                          : grpc::InsecureChannelCredentials();
-  return std::make_unique<ClassificationClient>(
-      grpc::CreateCustomChannel(options.target, creds, args), options);
+  return std::make_unique<ClassificationClient>(NewChannel(options), options);
 }
 
 ClassificationClient::ClassificationClient(
@@ -80,9 +121,7 @@ ClassificationClient::ClassificationClient(
 
 std::unique_ptr<grpc::ClientContext> ClassificationClient::NewContext(
     absl::Duration timeout) const {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return context;
+  return NewCallContext(options_, timeout);
 }
 
 absl::StatusOr<v1::Classification> ClassificationClient::Classify(

@@ -38,12 +38,42 @@ struct ClientOptions {
   int max_attempts = 4;
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(2);
-  // Channel credentials; null means insecure (plaintext).
+  // Channel credentials; null means insecure (plaintext). See
+  // TlsCredentials().
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // The name the server's TLS certificate must carry, when not the
+  // target's host (e.g. connecting by IP address).
+  std::string tls_server_name;
+  // When set, every call carries "authorization: Bearer <token>".
+  std::string token;
 };
 
 // The gRPC service config with the retry policy for `options`.
 std::string ServiceConfigJson(const ClientOptions& options);
+
+// PEM files of a TLS connection.
+struct TlsFiles {
+  // Root certificates to trust; empty: the system's roots.
+  std::string ca_file;
+  // This client's certificate chain and key, for servers asking for one
+  // (mutual TLS); both or neither.
+  std::string cert_file;
+  std::string key_file;
+};
+
+// TLS channel credentials from PEM files; INVALID_ARGUMENT naming the file
+// when one can't be read or only one of cert_file and key_file is given.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
+    const TlsFiles& files);
+
+// A channel to options.target with the retry policy, the credentials and
+// the TLS server name of `options`; for any service of the server.
+std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options);
+
+// A context for one call on such a channel: the deadline `timeout` from
+// now and the options' token.
+std::unique_ptr<grpc::ClientContext> NewCallContext(
+    const ClientOptions& options, absl::Duration timeout);
 
 // A ClassifyStream call: write requests, read one result per request in
 // order, then Finish(). Not thread-safe; one writer and one reader thread
@@ -115,8 +145,12 @@ class ClassificationClient {
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
- private:
+  // A context for a call of any service on channel(): the deadline
+  // `timeout` from now and the options' token. Calls of other stubs on the
+  // same channel (health, IngestionService) use it too.
   std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) const;
+
+ private:
   // Runs one unary method of the stub with the client's deadline.
   template <typename Request, typename Response, typename Method>
   absl::StatusOr<Response> Call(Method method, const Request& request);

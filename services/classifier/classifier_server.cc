@@ -11,7 +11,11 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
       rules, store, std::move(options.service));
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
       GrpcServer::Start({.listen = options.listen,
-                         .max_message_bytes = options.max_message_bytes},
+                         .max_message_bytes = options.max_message_bytes,
+                         .tls_cert_file = options.tls_cert_file,
+                         .tls_key_file = options.tls_key_file,
+                         .tls_client_ca_file = options.tls_client_ca_file,
+                         .auth_token = options.auth_token},
                         {out->service_.get()}, {kClassificationServiceName});
   if (!server.ok()) return server.status();
   out->server_ = *std::move(server);

@@ -33,6 +33,11 @@ class ClassifierServer {
     std::string listen = "0.0.0.0:50051";
     // Largest request message accepted, in bytes.
     int max_message_bytes = 16 << 20;
+    // TLS and bearer-token settings (see GrpcServer::Options).
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    std::string tls_client_ca_file;
+    std::string auth_token;
     ClassificationServiceImpl::Options service;
   };
 

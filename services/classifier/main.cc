@@ -13,6 +13,7 @@
 #include "services/classifier/ruleset_watcher.h"
 #include "services/common/env_flags.h"
 #include "services/common/log.h"
+#include "services/common/server_flags.h"
 #include "services/engine/ruleset.h"
 #include "services/store/redis_client.h"
 #include "services/store/redis_result_store.h"
@@ -151,6 +152,16 @@ int Run() {
   options.service.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   options.service.cache_max_age = absl::GetFlag(FLAGS_cache_max_age);
   options.service.store_timeout = absl::GetFlag(FLAGS_redis_timeout);
+  GrpcServer::Options security;
+  if (absl::Status s = ApplyServerSecurityFlags(&security); !s.ok()) {
+    Log(LogLevel::kError, "classifier",
+        absl::StrCat("cannot start: ", s.message()));
+    return 1;
+  }
+  options.tls_cert_file = security.tls_cert_file;
+  options.tls_key_file = security.tls_key_file;
+  options.tls_client_ca_file = security.tls_client_ca_file;
+  options.auth_token = security.auth_token;
   absl::StatusOr<std::unique_ptr<ClassifierServer>> server =
       ClassifierServer::Start(options, watcher->get(), store.get());
   if (!server.ok()) {
@@ -160,7 +171,9 @@ int Run() {
   }
   Log(LogLevel::kInfo, "classifier",
       absl::StrCat("serving on ", options.listen, " (port ", (*server)->port(),
-                   "), ruleset ", (*watcher)->Current()->version));
+                   ")", options.tls_cert_file.empty() ? "" : " with TLS",
+                   options.auth_token.empty() ? "" : " and a bearer token",
+                   ", ruleset ", (*watcher)->Current()->version));
 
   int stop_signal = 0;
   while (stop_signal == 0) {
@@ -187,12 +200,25 @@ int Run() {
 }  // namespace oppmatrix
 
 int main(int argc, char** argv) {
+  std::vector<std::string> flags = {"listen",
+                                    "rules",
+                                    "rules_poll_interval",
+                                    "check_rules",
+                                    "max_batch_size",
+                                    "max_message_bytes",
+                                    "shutdown_grace",
+                                    "log_level",
+                                    "redis",
+                                    "redis_pool_size",
+                                    "redis_timeout",
+                                    "result_ttl",
+                                    "transitions_max_len",
+                                    "cache_max_age"};
+  for (std::string& name : oppmatrix::ServerSecurityFlagNames()) {
+    flags.push_back(std::move(name));
+  }
   oppmatrix::ParseFlagsWithEnv(
-      argc, argv,
-      {"listen", "rules", "rules_poll_interval", "check_rules",
-       "max_batch_size", "max_message_bytes", "shutdown_grace", "log_level",
-       "redis", "redis_pool_size", "redis_timeout", "result_ttl",
-       "transitions_max_len", "cache_max_age"},
+      argc, argv, flags,
       "oppmatrix-classifier: classifies sales opportunities over gRPC.\n"
       "Every flag can also be set as OPPMATRIX_<FLAG>, e.g. "
       "OPPMATRIX_LISTEN=0.0.0.0:50051.");

@@ -27,8 +27,20 @@ class GrpcServer {
     std::string listen = "0.0.0.0:0";
     // Largest request message accepted, in bytes.
     int max_message_bytes = 16 << 20;
+    // TLS: this server's certificate chain and private key (PEM files),
+    // both or neither; neither means plaintext.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    // With TLS: ask for client certificates and require ones signed by
+    // these roots (mutual TLS).
+    std::string tls_client_ca_file;
+    // With TLS: every call must carry "authorization: Bearer <token>",
+    // else UNAUTHENTICATED. Health checks are exempt (probes carry none).
+    std::string auth_token;
   };
 
+  // INVALID_ARGUMENT naming the option for a bad TLS or token setting (an
+  // unreadable file, a key without its certificate, a token without TLS);
   // UNAVAILABLE when the address can't be bound. The services must outlive
   // the server.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
@@ -38,6 +50,7 @@ class GrpcServer {
   ~GrpcServer();
 
   int port() const { return port_; }
+  bool tls() const { return tls_; }
 
   // Health NOT_SERVING, stop accepting calls, let in-flight calls finish
   // for up to `grace`, then cancel the rest.
@@ -48,6 +61,7 @@ class GrpcServer {
   GrpcServer() = default;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  bool tls_ = false;
   bool shut_down_ = false;
 };
 

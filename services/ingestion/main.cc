@@ -9,12 +9,15 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "clients/cpp/classification_client.h"
 #include "services/common/env_flags.h"
+#include "services/common/file_util.h"
 #include "services/common/grpc_server.h"
 #include "services/common/log.h"
+#include "services/common/server_flags.h"
 #include "services/ingestion/ingestion_service.h"
 #include "services/ingestion/ingestor.h"
 #include "services/ingestion/push.h"
@@ -47,6 +50,17 @@ ABSL_FLAG(int, max_deliveries, 5,
           "Dead-letter an event delivered more often than this");
 ABSL_FLAG(absl::Duration, claim_idle, absl::Seconds(30),
           "Take over events another replica left unacknowledged this long");
+ABSL_FLAG(bool, classifier_tls, false,
+          "Connect to the classifier over TLS (implied by "
+          "--classifier_tls_ca_file)");
+ABSL_FLAG(std::string, classifier_tls_ca_file, "",
+          "Roots (PEM) the classifier's certificate must chain to; empty: the "
+          "system's");
+ABSL_FLAG(std::string, classifier_tls_server_name, "",
+          "The name the classifier's certificate must carry, when not the "
+          "target's host");
+ABSL_FLAG(std::string, classifier_token_file, "",
+          "A file holding the bearer token sent on every classifier call");
 ABSL_FLAG(absl::Duration, classifier_timeout, absl::Seconds(5),
           "Deadline of each classifier call, retries included");
 ABSL_FLAG(absl::Duration, redis_timeout, absl::Seconds(1),
@@ -133,6 +147,32 @@ int Run() {
   ClientOptions client_options;
   client_options.target = absl::GetFlag(FLAGS_classifier);
   client_options.timeout = absl::GetFlag(FLAGS_classifier_timeout);
+  client_options.tls_server_name =
+      absl::GetFlag(FLAGS_classifier_tls_server_name);
+  if (absl::GetFlag(FLAGS_classifier_tls) ||
+      !absl::GetFlag(FLAGS_classifier_tls_ca_file).empty()) {
+    auto creds =
+        TlsCredentials({.ca_file = absl::GetFlag(FLAGS_classifier_tls_ca_file),
+                        .cert_file = "",
+                        .key_file = ""});
+    if (!creds.ok()) {
+      std::fprintf(stderr, "--classifier_tls_ca_file: %s\n",
+                   std::string(creds.status().message()).c_str());
+      return 2;
+    }
+    client_options.credentials = *creds;
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_classifier_token_file);
+      !path.empty()) {
+    absl::StatusOr<std::string> token = ReadFileToString(path, 4096);
+    if (!token.ok() || absl::StripAsciiWhitespace(*token).empty()) {
+      std::fprintf(stderr, "--classifier_token_file: %s\n",
+                   token.ok() ? "the file is empty"
+                              : std::string(token.status().message()).c_str());
+      return 2;
+    }
+    client_options.token = std::string(absl::StripAsciiWhitespace(*token));
+  }
   absl::StatusOr<std::unique_ptr<ClassificationClient>> classifier =
       ClassificationClient::Create(client_options);
   if (!classifier.ok()) {
@@ -151,21 +191,30 @@ int Run() {
                                {.stream = absl::GetFlag(FLAGS_stream),
                                 .group = absl::GetFlag(FLAGS_group),
                                 .consumer = consumer});
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server =
-      GrpcServer::Start({.listen = absl::GetFlag(FLAGS_listen)}, {&service},
-                        {"oppmatrix.v1.IngestionService"});
+  GrpcServer::Options server_options;
+  server_options.listen = absl::GetFlag(FLAGS_listen);
+  if (absl::Status s = ApplyServerSecurityFlags(&server_options); !s.ok()) {
+    Log(LogLevel::kError, "ingestion",
+        absl::StrCat("cannot start: ", s.message()));
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
+      server_options, {&service}, {"oppmatrix.v1.IngestionService"});
   if (!server.ok()) {
     Log(LogLevel::kError, "ingestion",
         absl::StrCat("cannot start: ", server.status().message()));
     return 1;
   }
   Log(LogLevel::kInfo, "ingestion",
-      absl::StrCat("serving on ", absl::GetFlag(FLAGS_listen), " (port ",
-                   (*server)->port(), "); stream ", absl::GetFlag(FLAGS_stream),
-                   ", group ", absl::GetFlag(FLAGS_group), ", consumer ",
-                   consumer, ", redis ", endpoint->ToSafeString(),
-                   ", classifier ", client_options.target,
-                   ingest ? "" : " (push only)"));
+      absl::StrCat(
+          "serving on ", absl::GetFlag(FLAGS_listen), " (port ",
+          (*server)->port(), ")",
+          server_options.tls_cert_file.empty() ? "" : " with TLS",
+          server_options.auth_token.empty() ? "" : " and a bearer token",
+          "; stream ", absl::GetFlag(FLAGS_stream), ", group ",
+          absl::GetFlag(FLAGS_group), ", consumer ", consumer, ", redis ",
+          endpoint->ToSafeString(), ", classifier ", client_options.target,
+          ingest ? "" : " (push only)"));
 
   std::atomic<bool> stop{false};
   std::thread worker;
@@ -191,12 +240,33 @@ int Run() {
 }  // namespace oppmatrix
 
 int main(int argc, char** argv) {
+  std::vector<std::string> flags = {"listen",
+                                    "redis",
+                                    "classifier",
+                                    "stream",
+                                    "group",
+                                    "consumer",
+                                    "dead_letter_stream",
+                                    "ingest",
+                                    "batch_size",
+                                    "linger",
+                                    "max_deliveries",
+                                    "claim_idle",
+                                    "classifier_timeout",
+                                    "classifier_tls",
+                                    "classifier_tls_ca_file",
+                                    "classifier_tls_server_name",
+                                    "classifier_token_file",
+                                    "redis_timeout",
+                                    "stream_max_len",
+                                    "tombstone_ttl",
+                                    "shutdown_grace",
+                                    "log_level"};
+  for (std::string& name : oppmatrix::ServerSecurityFlagNames()) {
+    flags.push_back(std::move(name));
+  }
   oppmatrix::ParseFlagsWithEnv(
-      argc, argv,
-      {"listen", "redis", "classifier", "stream", "group", "consumer",
-       "dead_letter_stream", "ingest", "batch_size", "linger", "max_deliveries",
-       "claim_idle", "classifier_timeout", "redis_timeout", "stream_max_len",
-       "tombstone_ttl", "shutdown_grace", "log_level"},
+      argc, argv, flags,
       "oppmatrix-ingestion: CRM events from the bus into classifications.\n"
       "Every flag can also be set as OPPMATRIX_<FLAG>, e.g. "
       "OPPMATRIX_CLASSIFIER=classifier:50051.");

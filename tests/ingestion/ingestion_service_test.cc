@@ -50,8 +50,9 @@ class IngestionServiceTest : public ::testing::Test {
         pusher_.get(), source_.get(), nullptr,
         IngestionServiceImpl::Identity{"oppmatrix:crm-events",
                                        "oppmatrix-ingestion", "c"});
-    auto server =
-        GrpcServer::Start({.listen = "127.0.0.1:0"}, {service_.get()}, {});
+    GrpcServer::Options options;
+    options.listen = "127.0.0.1:0";
+    auto server = GrpcServer::Start(options, {service_.get()}, {});
     ASSERT_TRUE(server.ok());
     server_ = *std::move(server);
     stub_ = v1::IngestionService::NewStub(
