@@ -58,6 +58,10 @@ class EventSource {
   virtual absl::Status DeadLetter(const BusEvent& event,
                                   absl::string_view reason) = 0;
 
+  // Tells the bus these delivered events are still being worked on (a
+  // retry is waiting), so other consumers don't take them over as
+  // abandoned. Does not count as a delivery.
+  virtual absl::Status KeepClaimed(absl::Span<const std::string> ids) = 0;
   virtual absl::StatusOr<SourceStats> Stats() = 0;
 };
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "services/common/log.h"
+#include "services/common/status_macros.h"
 #include "services/common/status_util.h"
 #include "services/ingestion/crm_event.h"
 
@@ -31,6 +32,9 @@ struct Ingestor::Work {
   BusEvent bus;
   v1::CrmEvent event;
   bool finished = false;  // dead-lettered (and so acknowledged)
+  // The dead-letter write failed: not applied, not acknowledged; it is
+  // delivered again and judged again.
+  bool held_back = false;
 };
 
 struct Ingestor::Key {
@@ -73,6 +77,7 @@ void Ingestor::DeadLetter(Work& work, const std::string& reason) {
   if (!s.ok()) {
     // Not acknowledged: it comes back and is judged again.
     NoteError(&Stats::store_errors, s);
+    work.held_back = true;
     return;
   }
   work.finished = true;
@@ -86,6 +91,18 @@ void Ingestor::Backoff(absl::Duration& backoff, const std::atomic<bool>& stop) {
     absl::SleepFor(std::min(absl::Milliseconds(20), until - absl::Now()));
   }
   backoff = std::min(backoff * 2, options_.max_backoff);
+}
+
+void Ingestor::KeepClaimed(const std::vector<Key>& keys) {
+  std::vector<std::string> ids;
+  for (const Key& k : keys) {
+    for (const Work* w : k.events) {
+      if (!w->finished) ids.push_back(w->bus.id);
+    }
+  }
+  if (absl::Status s = source_->KeepClaimed(ids); !s.ok()) {
+    NoteError(&Stats::store_errors, s);
+  }
 }
 
 bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
@@ -111,7 +128,7 @@ bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
       bool changed = false;
       k.stale = 0;
       for (Work* w : k.events) {
-        if (w->finished) continue;
+        if (w->finished || w->held_back) continue;
         absl::StatusOr<ApplyOutcome> out = ApplyEvent(state, w->event);
         if (!out.ok()) {
           DeadLetter(*w,
@@ -176,23 +193,19 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
     classify.push_back(&k);
   }
   if (classify.empty()) return all_done;
-  std::vector<v1::Opportunity> opportunities;
-  for (Key* k : classify) opportunities.push_back(k->snapshot->opportunity());
-  absl::StatusOr<std::vector<v1::ClassifyResult>> results =
-      classifier_->BatchClassify(opportunities);
-  if (!results.ok()) {
-    NoteError(&Stats::classifier_errors, results.status());
-    return false;
+  std::vector<std::pair<Key*, v1::ClassifyResult>> answered;
+  if (absl::Status s = Classify(classify, answered); !s.ok()) {
+    NoteError(&Stats::classifier_errors, s);
+    all_done = false;  // the unanswered wait for the retry
   }
   std::vector<Key*> stored;
-  for (size_t i = 0; i < classify.size(); ++i) {
-    Key& k = *classify[i];
-    const v1::ClassifyResult& r = (*results)[i];
+  for (auto& [key, r] : answered) {
+    Key& k = *key;
     if (r.status().code() != 0) {
       std::string reason = absl::StrCat("classifier rejected: ",
                                         Describe(FromRpcStatus(r.status())));
       for (Work* w : k.events) {
-        if (!w->finished) DeadLetter(*w, reason);
+        if (!w->finished && !w->held_back) DeadLetter(*w, reason);
       }
       k.result_done = true;
     } else if (r.stored() || r.superseded()) {
@@ -230,6 +243,55 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
     }
   }
   return all_done;
+}
+
+namespace {
+
+// The classifier refuses this call as a whole (too many opportunities, too
+// large a message): smaller calls may pass, retrying the same cannot.
+bool IsRefusal(absl::StatusCode code) {
+  return code == absl::StatusCode::kInvalidArgument ||
+         code == absl::StatusCode::kResourceExhausted ||
+         code == absl::StatusCode::kOutOfRange;
+}
+
+}  // namespace
+
+absl::Status Ingestor::Classify(
+    absl::Span<Key* const> keys,
+    std::vector<std::pair<Key*, v1::ClassifyResult>>& answered) {
+  if (keys.empty()) return absl::OkStatus();
+  std::vector<v1::Opportunity> opportunities;
+  opportunities.reserve(keys.size());
+  for (Key* k : keys) opportunities.push_back(k->snapshot->opportunity());
+  absl::StatusOr<std::vector<v1::ClassifyResult>> results =
+      classifier_->BatchClassify(opportunities);
+  if (results.ok()) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      answered.emplace_back(keys[i], std::move((*results)[i]));
+    }
+    return absl::OkStatus();
+  }
+  if (!IsRefusal(results.status().code())) return results.status();
+  if (keys.size() == 1) {
+    // One opportunity the classifier refuses whatever the batch: retrying
+    // cannot help, so its events go to the dead letters.
+    Key& k = *keys[0];
+    std::string reason =
+        absl::StrCat("classifier refused: ", Describe(results.status()));
+    for (Work* w : k.events) {
+      if (!w->finished && !w->held_back) DeadLetter(*w, reason);
+    }
+    k.result_done = true;
+    return absl::OkStatus();
+  }
+  NoteError(&Stats::classifier_errors,
+            absl::Status(results.status().code(),
+                         absl::StrCat("splitting a batch of ", keys.size(),
+                                      ": ", results.status().message())));
+  const size_t half = keys.size() / 2;
+  OPPMATRIX_RETURN_IF_ERROR(Classify(keys.subspan(0, half), answered));
+  return Classify(keys.subspan(half), answered);
 }
 
 absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
@@ -292,11 +354,13 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
   absl::Duration backoff = options_.min_backoff;
   while (!UpdateSnapshots(keys)) {
     if (stop.load()) return n;  // unacknowledged: delivered again later
+    KeepClaimed(keys);
     Backoff(backoff, stop);
   }
   backoff = options_.min_backoff;
   while (!StoreResults(keys)) {
     if (stop.load()) return n;
+    KeepClaimed(keys);
     Backoff(backoff, stop);
   }
   std::vector<std::string> ids;
@@ -304,7 +368,7 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
   for (const Key& k : keys) {
     stale += k.stale;
     for (const Work* w : k.events) {
-      if (!w->finished) ids.push_back(w->bus.id);
+      if (!w->finished && !w->held_back) ids.push_back(w->bus.id);
     }
   }
   if (absl::Status s = source_->Ack(ids); !s.ok()) {

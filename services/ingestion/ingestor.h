@@ -18,6 +18,8 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -85,6 +87,17 @@ class Ingestor {
   bool UpdateSnapshots(std::vector<Key>& keys);
   // Stores (or deletes) each key's result; true when all are done.
   bool StoreResults(std::vector<Key>& keys);
+  // Classifies the keys' snapshots into `answered`. A call the classifier
+  // refuses as a whole (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, OUT_OF_RANGE:
+  // too many or too large) is split in halves; a single opportunity still
+  // refused has its events dead-lettered. Returns the first other error;
+  // the keys not answered then wait for the retry.
+  absl::Status Classify(
+      absl::Span<Key* const> keys,
+      std::vector<std::pair<Key*, v1::ClassifyResult>>& answered);
+  // Tells the bus the batch's events are still being worked on, so that
+  // other replicas don't take them over while this one retries.
+  void KeepClaimed(const std::vector<Key>& keys);
 
   EventSource* source_;
   SnapshotStore* snapshots_;

@@ -45,7 +45,8 @@ ABSL_FLAG(bool, ingest, true,
 ABSL_FLAG(int, batch_size, 200,
           "Events per batch (1-1000): the bound on events in flight");
 ABSL_FLAG(absl::Duration, linger, absl::Milliseconds(50),
-          "How long a read waits for events to fill a batch");
+          "A batch is processed when it holds --batch_size events or this "
+          "long after its read began, whichever comes first");
 ABSL_FLAG(int, max_deliveries, 5,
           "Dead-letter an event delivered more often than this");
 ABSL_FLAG(absl::Duration, claim_idle, absl::Seconds(30),

@@ -126,24 +126,46 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
       return out;
     }
   }
-  // 3. New events, waiting up to `wait`.
-  const int64_t block_ms =
-      std::max<int64_t>(1, absl::ToInt64Milliseconds(wait));
+  // 3. New events: until `max` are in hand or `wait` has passed since the
+  // read began (the batch's linger).
+  const absl::Time until = absl::Now() + wait;
+  do {
+    const int64_t block_ms =
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(until - absl::Now()));
+    OPPMATRIX_ASSIGN_OR_RETURN(
+        std::vector<RedisReply> r,
+        pool_->Pipeline(
+            {{"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+              absl::StrCat(max - static_cast<int>(out.size())), "BLOCK",
+              absl::StrCat(block_ms), "STREAMS", options_.stream, ">"}},
+            absl::Now() + absl::Milliseconds(block_ms) + options_.timeout));
+    if (r[0].is_error()) {
+      if (absl::StartsWith(r[0].str, "NOGROUP")) group_ready_ = false;
+      // Events already read stay pending and come back after a restart;
+      // hand over what is in hand rather than fail the read.
+      if (!out.empty()) break;
+      return ReplyError(r[0], "XREADGROUP");
+    }
+    if (r[0].type == RedisReply::Type::kArray && !r[0].elements.empty()) {
+      AppendEntries(r[0].elements[0].elements[1], out);
+    }
+  } while (static_cast<int>(out.size()) < max && absl::Now() < until);
+  return out;  // first deliveries: the count is 1
+}
+
+absl::Status RedisStreamSource::KeepClaimed(absl::Span<const std::string> ids) {
+  if (ids.empty()) return absl::OkStatus();
+  // XCLAIM to ourselves with min-idle 0 resets the idle time; JUSTID does
+  // not count a delivery.
+  RedisCommand cmd = {"XCLAIM", options_.stream, options_.group,
+                      options_.consumer, "0"};
+  cmd.insert(cmd.end(), ids.begin(), ids.end());
+  cmd.push_back("JUSTID");
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline(
-          {{"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-            count, "BLOCK", absl::StrCat(block_ms), "STREAMS", options_.stream,
-            ">"}},
-          absl::Now() + wait + options_.timeout));
-  if (r[0].is_error()) {
-    if (absl::StartsWith(r[0].str, "NOGROUP")) group_ready_ = false;
-    return ReplyError(r[0], "XREADGROUP");
-  }
-  if (r[0].type == RedisReply::Type::kArray && !r[0].elements.empty()) {
-    AppendEntries(r[0].elements[0].elements[1], out);
-  }
-  return out;  // first deliveries: the count is 1
+      pool_->Pipeline({cmd}, absl::Now() + options_.timeout));
+  if (r[0].is_error()) return ReplyError(r[0], "XCLAIM");
+  return absl::OkStatus();
 }
 
 absl::Status RedisStreamSource::Ack(absl::Span<const std::string> ids) {
@@ -159,6 +181,8 @@ absl::Status RedisStreamSource::Ack(absl::Span<const std::string> ids) {
 
 absl::Status RedisStreamSource::DeadLetter(const BusEvent& event,
                                            absl::string_view reason) {
+  // Two round trips: the acknowledgement only once the dead letter is
+  // written (in one pipeline a failed XADD would not stop the XACK).
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
       pool_->Pipeline({{"XADD", options_.dead_letter_stream, "MAXLEN", "~",
@@ -166,12 +190,12 @@ absl::Status RedisStreamSource::DeadLetter(const BusEvent& event,
                         "event", event.payload, "reason", std::string(reason),
                         "deliveries", absl::StrCat(event.deliveries),
                         "source_stream", options_.stream, "source_id", event.id,
-                        "time", absl::StrCat(absl::ToUnixMillis(absl::Now()))},
-                       {"XACK", options_.stream, options_.group, event.id}},
+                        "time", absl::StrCat(absl::ToUnixMillis(absl::Now()))}},
                       absl::Now() + options_.timeout));
   if (r[0].is_error()) return ReplyError(r[0], "XADD dead letter");
-  if (r[1].is_error()) return ReplyError(r[1], "XACK");
-  return absl::OkStatus();
+  // Should this fail, the event comes back and is dead-lettered again: a
+  // duplicate dead letter, never a lost event.
+  return Ack({event.id});
 }
 
 absl::StatusOr<SourceStats> RedisStreamSource::Stats() {

@@ -3,11 +3,15 @@
 // longer than `claim_idle`, XACK, and a dead-letter stream. Several
 // replicas with distinct consumer names share the group's work.
 //
+// A read returns when it holds `max` events or when `wait` has passed
+// since it began (empty if none came), so a batch fills for up to `wait`.
+//
 //   RedisStreamSource source(&pool, {.consumer = "ingestion-0"});
 //   auto events = source.Read(200, absl::Milliseconds(100));
 #ifndef OPPMATRIX_SERVICES_INGESTION_REDIS_STREAM_SOURCE_H_
 #define OPPMATRIX_SERVICES_INGESTION_REDIS_STREAM_SOURCE_H_
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -44,6 +48,7 @@ class RedisStreamSource final : public EventSource {
   absl::Status Ack(absl::Span<const std::string> ids) override;
   absl::Status DeadLetter(const BusEvent& event,
                           absl::string_view reason) override;
+  absl::Status KeepClaimed(absl::Span<const std::string> ids) override;
   absl::StatusOr<SourceStats> Stats() override;
 
   const Options& options() const { return options_; }
@@ -57,7 +62,8 @@ class RedisStreamSource final : public EventSource {
 
   RedisPool* pool_;
   const Options options_;
-  bool group_ready_ = false;
+  // Also read by Stats() on gRPC threads.
+  std::atomic<bool> group_ready_{false};
   bool own_pending_drained_ = false;
   absl::Time next_claim_ = absl::InfinitePast();
 };

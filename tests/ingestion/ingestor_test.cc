@@ -94,6 +94,7 @@ class IngestorTest : public ::testing::Test {
   void StartClassifier(int port) {
     ClassifierServer::Options options;
     options.listen = absl::StrCat("127.0.0.1:", port);
+    options.service.max_batch_size = max_batch_size_;
     options.service.clock = [] { return testing::TestNow(); };
     auto server = ClassifierServer::Start(options, &rules_, results_.get());
     ASSERT_TRUE(server.ok()) << server.status();
@@ -170,6 +171,7 @@ class IngestorTest : public ::testing::Test {
   std::unique_ptr<RedisResultStore> results_;
   std::unique_ptr<RedisSnapshotStore> snapshots_;
   StaticRulesetSource rules_{testing::DefaultRules()};
+  int max_batch_size_ = 1000;
   std::unique_ptr<ClassifierServer> classifier_;
   std::unique_ptr<ClassificationClient> client_;
   std::unique_ptr<RedisStreamSource> source_;
@@ -264,6 +266,45 @@ TEST_F(IngestorTest, MalformedEventsAreDeadLetteredWithTheirReason) {
   EXPECT_TRUE(Stored("acme", "good").has_value());
   EXPECT_EQ(ingestor_->stats().dead_lettered, 4);
   EXPECT_EQ(source_->Stats()->pending, 0);
+}
+
+TEST_F(IngestorTest, FailedDeadLetterWriteLeavesTheEventPending) {
+  // The dead-letter stream's key holds a string: XADD to it fails.
+  ASSERT_TRUE(
+      redis_.Command({"SET", "oppmatrix:crm-events:dead", "not a stream"})
+          .ok());
+  Push("{not json");
+  Push(Upsert("acme", "good", 1, kSmall));
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(ingestor_->ProcessBatch(stop).ok());
+  EXPECT_TRUE(Stored("acme", "good").has_value());
+  EXPECT_EQ(source_->Stats()->pending, 1);  // held back, not acknowledged
+  EXPECT_EQ(ingestor_->stats().dead_lettered, 0);
+  ASSERT_TRUE(redis_.Command({"DEL", "oppmatrix:crm-events:dead"}).ok());
+  auto restarted = Source("ingestion-0");
+  auto ingestor = NewIngestor(restarted.get());
+  Drain(*ingestor);
+  EXPECT_THAT(DeadReasons(), ElementsAre(HasSubstr("unparseable")));
+  EXPECT_EQ(source_->Stats()->pending, 0);
+}
+
+TEST_F(IngestorTest, BatchTheClassifierRefusesAsTooLargeIsSplit) {
+  // A classifier taking at most 3 per call, and batches of up to 50.
+  const int port = classifier_->port();
+  classifier_.reset();
+  max_batch_size_ = 3;
+  StartClassifier(port);
+  for (int i = 0; i < 20; ++i) {
+    Push(Upsert("acme", absl::StrCat("opp-", i), 1, kSmall));
+  }
+  Drain(*ingestor_);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(Stored("acme", absl::StrCat("opp-", i)).has_value()) << i;
+  }
+  EXPECT_TRUE(DeadReasons().empty());
+  EXPECT_EQ(ingestor_->stats().processed, 20);
+  EXPECT_GT(ingestor_->stats().classifier_errors, 0);  // the splits
+  EXPECT_THAT(ingestor_->stats().last_error, HasSubstr("splitting a batch"));
 }
 
 TEST_F(IngestorTest, DeletionRemovesTheResultAndStaleEventsCannotRevive) {

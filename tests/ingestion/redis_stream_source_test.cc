@@ -6,6 +6,7 @@
 
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -119,6 +120,38 @@ TEST_F(RedisStreamSourceTest, TakesOverADeadConsumersEventsAfterTheIdleTime) {
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   EXPECT_THAT(Payloads(*claimed), ElementsAre("{\"n\":0}", "{\"n\":1}"));
   EXPECT_EQ((*claimed)[0].deliveries, 2);
+}
+
+TEST_F(RedisStreamSourceTest, ReadFillsTheBatchWhileItLingers) {
+  Push(3);
+  auto source = Source("a");
+  // Seven more arrive after the read has taken the first three; the read
+  // lingers (up to 30 s) until it holds its 10.
+  std::thread later([&] {
+    absl::SleepFor(absl::Milliseconds(100));
+    Push(7, 3);
+  });
+  auto events = source->Read(10, absl::Seconds(30));
+  later.join();
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_THAT(*events, SizeIs(10));
+}
+
+TEST_F(RedisStreamSourceTest, KeptClaimedEventsAreNotTakenOver) {
+  Push(2);
+  auto busy = Source("busy");
+  auto events = busy->Read(10, absl::Milliseconds(10));
+  ASSERT_THAT(*events, SizeIs(2));
+  auto other = Source("other", absl::Seconds(1));
+  absl::SleepFor(absl::Milliseconds(1100));
+  // Idle past claim_idle, but the busy consumer says it is still working.
+  ASSERT_TRUE(busy->KeepClaimed({(*events)[0].id, (*events)[1].id}).ok());
+  EXPECT_THAT(*other->Read(10, absl::Milliseconds(10)), SizeIs(0));
+  // Keeping does not count as a delivery: still 1 when read again.
+  auto restarted = Source("busy");
+  auto again = restarted->Read(10, absl::Milliseconds(10));
+  ASSERT_THAT(*again, SizeIs(2));
+  EXPECT_EQ((*again)[0].deliveries, 2);  // the first read and this one
 }
 
 TEST_F(RedisStreamSourceTest, TwoConsumersShareTheWork) {
