@@ -159,9 +159,24 @@ absl::StatusOr<ApplyOutcome> ApplyOne(
     const v1::CrmEvent& event) {
   ApplyOutcome out;
   // A tombstone is a fresh start for a newer upsert or activity.
-  if (current.has_value() && !current->deleted()) out.snapshot = *current;
+  const bool fresh = !current.has_value() || current->deleted();
+  if (!fresh) out.snapshot = *current;
   v1::Opportunity* opp = out.snapshot.mutable_opportunity();
   out.snapshot.set_deleted(false);
+  // Partial events with nothing whole beneath them wait for a full upsert.
+  if (fresh) out.snapshot.set_awaiting_full(true);
+  // meetings_last_90_days: the CRM's count plus the meetings logged since.
+  auto recount = [&] {
+    opp->mutable_relationship()->set_meetings_last_90_days(
+        out.snapshot.crm_meetings_last_90_days() +
+        out.snapshot.meeting_times_size());
+  };
+  // The CRM gives its own count: it covers every meeting so far.
+  auto take_crm_count = [&] {
+    out.snapshot.set_crm_meetings_last_90_days(
+        opp->relationship().meetings_last_90_days());
+    out.snapshot.clear_meeting_times();
+  };
   switch (event.type()) {
     case v1::OPPORTUNITY_DELETED:
       out.kind = ApplyOutcome::Kind::kDeleted;
@@ -177,10 +192,17 @@ absl::StatusOr<ApplyOutcome> ApplyOne(
         options.set_replace_repeated_fields(true);
         FieldMaskUtil::MergeMessageTo(event.opportunity(), event.update_mask(),
                                       options, opp);
+        bool gives_count = false;
+        for (const std::string& path : event.update_mask().paths()) {
+          gives_count |= path == "relationship" ||
+                         path == "relationship.meetings_last_90_days";
+        }
+        if (gives_count) take_crm_count();
+        recount();
       } else {
         *opp = event.opportunity();
-        // The counted meetings belong to the activities, not the CRM copy.
-        out.snapshot.clear_meeting_times();
+        out.snapshot.set_awaiting_full(false);
+        take_crm_count();
       }
       break;
     case v1::ACTIVITY_LOGGED: {
@@ -197,7 +219,8 @@ absl::StatusOr<ApplyOutcome> ApplyOne(
       if (IsMeeting(a.kind())) {
         *out.snapshot.add_meeting_times() = a.occurred_time();
       }
-      // Keep the meetings within the window of the newest interaction.
+      // Keep the logged meetings within the window of the newest
+      // interaction.
       const int64_t newest =
           TimeUtil::TimestampToNanoseconds(r->last_interaction_time());
       const int64_t window = absl::ToInt64Nanoseconds(kMeetingWindow);
@@ -209,7 +232,7 @@ absl::StatusOr<ApplyOutcome> ApplyOne(
                                   window;
                          }),
           times->end());
-      r->set_meetings_last_90_days(static_cast<int32_t>(times->size()));
+      recount();
       break;
     }
     default:
@@ -219,7 +242,8 @@ absl::StatusOr<ApplyOutcome> ApplyOne(
   opp->set_tenant_id(event.tenant_id());
   opp->set_version(event.version());
   out.snapshot.set_last_event_id(event.event_id());
-  if (out.kind == ApplyOutcome::Kind::kUpdated) {
+  if (out.kind == ApplyOutcome::Kind::kUpdated &&
+      !out.snapshot.awaiting_full()) {
     std::vector<FieldViolation> v;
     ValidateOpportunity(*opp, "opportunity", v);
     if (!v.empty()) {
@@ -241,6 +265,8 @@ std::optional<v1::OpportunitySnapshot> FromBase(const v1::SnapshotBase& b) {
   *s.mutable_opportunity() = b.opportunity();
   *s.mutable_meeting_times() = b.meeting_times();
   s.set_deleted(b.deleted());
+  s.set_crm_meetings_last_90_days(b.crm_meetings_last_90_days());
+  s.set_awaiting_full(b.awaiting_full());
   return s;
 }
 
@@ -251,6 +277,8 @@ v1::SnapshotBase ToBase(const v1::OpportunitySnapshot& s, int64_t version) {
   *b.mutable_opportunity() = s.opportunity();
   *b.mutable_meeting_times() = s.meeting_times();
   b.set_deleted(s.deleted());
+  b.set_crm_meetings_last_90_days(s.crm_meetings_last_90_days());
+  b.set_awaiting_full(s.awaiting_full());
   return b;
 }
 

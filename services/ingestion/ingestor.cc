@@ -172,8 +172,10 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
   std::vector<Key*> classify;
   for (Key& k : keys) {
     if (k.result_done) continue;
-    if (!k.snapshot.has_value()) {
-      k.result_done = true;  // every event was dead-lettered
+    if (!k.snapshot.has_value() || k.snapshot->awaiting_full()) {
+      // Every event was dead-lettered, or only partial events so far:
+      // nothing to classify until a full upsert arrives.
+      k.result_done = true;
       continue;
     }
     if (k.snapshot->deleted()) {

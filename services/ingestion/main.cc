@@ -67,8 +67,12 @@ ABSL_FLAG(absl::Duration, classifier_timeout, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, redis_timeout, absl::Seconds(1),
           "Bound of one Redis round trip");
 ABSL_FLAG(int64_t, stream_max_len, 0,
-          "Trim the event stream to about this many entries on push; 0 "
-          "never trims");
+          "A hard cap: trim the event stream to about this many entries on "
+          "push, even entries not yet processed (they are then lost); 0 "
+          "never caps. --stream_trim_interval is the safe way to bound it");
+ABSL_FLAG(absl::Duration, stream_trim_interval, absl::Seconds(10),
+          "How often the event stream is trimmed of the entries every "
+          "consumer group has acknowledged (XTRIM MINID); 0 never trims");
 ABSL_FLAG(absl::Duration, tombstone_ttl, absl::Hours(24 * 30),
           "How long a deleted opportunity's version is remembered");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
@@ -137,6 +141,7 @@ int Run() {
                   .consumer = consumer,
                   .dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
                   .claim_idle = absl::GetFlag(FLAGS_claim_idle),
+                  .trim_interval = absl::GetFlag(FLAGS_stream_trim_interval),
                   .timeout = redis_timeout});
   RedisStreamSink sink(&bus_pool,
                        {.stream = absl::GetFlag(FLAGS_stream),

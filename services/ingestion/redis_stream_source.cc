@@ -39,6 +39,18 @@ int64_t Int(const RedisReply& r) {
   return v;
 }
 
+// "1763900000000-3" -> {1763900000000, 3}; {0, 0} when malformed.
+std::pair<uint64_t, uint64_t> StreamId(absl::string_view id) {
+  std::pair<uint64_t, uint64_t> out{0, 0};
+  size_t dash = id.find('-');
+  if (!absl::SimpleAtoi(id.substr(0, dash), &out.first)) return {0, 0};
+  if (dash != absl::string_view::npos &&
+      !absl::SimpleAtoi(id.substr(dash + 1), &out.second)) {
+    return {0, 0};
+  }
+  return out;
+}
+
 }  // namespace
 
 RedisStreamSource::RedisStreamSource(RedisPool* pool, Options options)
@@ -153,6 +165,62 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
   return out;  // first deliveries: the count is 1
 }
 
+absl::StatusOr<int64_t> RedisStreamSource::TrimAcknowledged() {
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> groups,
+      pool_->Pipeline({{"XINFO", "GROUPS", options_.stream}},
+                      absl::Now() + options_.timeout));
+  if (groups[0].is_error()) return ReplyError(groups[0], "XINFO GROUPS");
+  // Per group: the oldest event it still needs is its oldest pending one,
+  // or, with none pending, the one after the last it was given.
+  std::vector<std::string> names;
+  std::vector<std::string> floors;
+  for (const RedisReply& group : groups[0].elements) {
+    const std::vector<RedisReply>& f = group.elements;
+    std::string name, last;
+    int64_t pending = 0;
+    for (size_t i = 0; i + 1 < f.size(); i += 2) {
+      if (f[i].str == "name") name = f[i + 1].str;
+      if (f[i].str == "pending") pending = Int(f[i + 1]);
+      if (f[i].str == "last-delivered-id") last = f[i + 1].str;
+    }
+    if (pending > 0) {
+      names.push_back(name);
+    } else {
+      floors.push_back(last);
+    }
+  }
+  if (groups[0].elements.empty()) return 0;  // no reader yet: keep all
+  if (!names.empty()) {
+    std::vector<RedisCommand> cmds;
+    for (const std::string& name : names) {
+      cmds.push_back({"XPENDING", options_.stream, name});
+    }
+    OPPMATRIX_ASSIGN_OR_RETURN(
+        std::vector<RedisReply> r,
+        pool_->Pipeline(cmds, absl::Now() + options_.timeout));
+    for (const RedisReply& summary : r) {
+      // [count, smallest id, greatest id, [[consumer, count], ...]]
+      if (summary.is_error() || summary.elements.size() < 2) {
+        return ReplyError(summary, "XPENDING");
+      }
+      floors.push_back(summary.elements[1].str);
+    }
+  }
+  std::string floor = floors.front();
+  for (const std::string& f : floors) {
+    if (StreamId(f) < StreamId(floor)) floor = f;
+  }
+  if (StreamId(floor) == std::make_pair<uint64_t, uint64_t>(0, 0)) return 0;
+  // Entries below the floor: every group has acknowledged them.
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> r,
+      pool_->Pipeline({{"XTRIM", options_.stream, "MINID", floor}},
+                      absl::Now() + options_.timeout));
+  if (r[0].is_error()) return ReplyError(r[0], "XTRIM");
+  return Int(r[0]);
+}
+
 absl::Status RedisStreamSource::KeepClaimed(absl::Span<const std::string> ids) {
   if (ids.empty()) return absl::OkStatus();
   // XCLAIM to ourselves with min-idle 0 resets the idle time; JUSTID does
@@ -176,6 +244,13 @@ absl::Status RedisStreamSource::Ack(absl::Span<const std::string> ids) {
       std::vector<RedisReply> r,
       pool_->Pipeline({cmd}, absl::Now() + options_.timeout));
   if (r[0].is_error()) return ReplyError(r[0], "XACK");
+  if (options_.trim_interval > absl::ZeroDuration() &&
+      absl::Now() >= next_trim_) {
+    next_trim_ = absl::Now() + options_.trim_interval;
+    // A failed trim is tried again at the next interval; the events are
+    // acknowledged either way.
+    TrimAcknowledged().IgnoreError();
+  }
   return absl::OkStatus();
 }
 

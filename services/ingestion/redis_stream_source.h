@@ -35,6 +35,9 @@ class RedisStreamSource final : public EventSource {
     absl::Duration claim_idle = absl::Seconds(30);
     // How often to look for such events.
     absl::Duration claim_interval = absl::Seconds(5);
+    // How often acknowledging also trims the stream of the events every
+    // consumer group has acknowledged (XTRIM MINID); zero never trims.
+    absl::Duration trim_interval = absl::Seconds(10);
     // Bound of one Redis round trip (a blocking read adds its wait).
     absl::Duration timeout = absl::Seconds(1);
   };
@@ -51,6 +54,11 @@ class RedisStreamSource final : public EventSource {
   absl::Status KeepClaimed(absl::Span<const std::string> ids) override;
   absl::StatusOr<SourceStats> Stats() override;
 
+  // Removes the entries every consumer group of the stream has
+  // acknowledged: those older than each group's oldest pending event (or,
+  // with none pending, its last delivered one). Returns how many went.
+  absl::StatusOr<int64_t> TrimAcknowledged();
+
   const Options& options() const { return options_; }
 
  private:
@@ -66,6 +74,7 @@ class RedisStreamSource final : public EventSource {
   std::atomic<bool> group_ready_{false};
   bool own_pending_drained_ = false;
   absl::Time next_claim_ = absl::InfinitePast();
+  absl::Time next_trim_ = absl::InfinitePast();
 };
 
 // EventSink on a Redis stream: XADD with field `event`, trimmed to about

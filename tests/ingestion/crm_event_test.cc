@@ -244,6 +244,72 @@ TEST(ApplyEventTest, DeleteLeavesATombstoneThatStaleEventsCannotRevive) {
   EXPECT_FALSE(back.deleted());
   EXPECT_EQ(back.opportunity().stage(), "New");
   EXPECT_FALSE(back.opportunity().has_amount());
+  // Only a part of an opportunity: not classified until a full upsert.
+  EXPECT_TRUE(back.awaiting_full());
+  v1::CrmEvent whole = Event(kFull);
+  whole.set_version(6);
+  EXPECT_FALSE(Apply(back, whole).awaiting_full());
+}
+
+TEST(ApplyEventTest, PartialEventsBeforeTheCreateWaitForIt) {
+  v1::CrmEvent meeting = Event(R"pb(
+    type: ACTIVITY_LOGGED
+    version: 2
+    activity {
+      kind: MEETING
+      contact_role: CHAMPION
+      occurred_time { seconds: 1795435200 }
+    })pb");
+  v1::OpportunitySnapshot early = Apply(std::nullopt, meeting);
+  EXPECT_TRUE(early.awaiting_full());
+  // The create (version 1) arrives late: folded first, then the meeting.
+  v1::OpportunitySnapshot s = Apply(early, Event(kFull));
+  EXPECT_FALSE(s.awaiting_full());
+  EXPECT_EQ(s.opportunity().stage(), "Prospecting");
+  EXPECT_TRUE(s.opportunity().relationship().has_champion());
+  EXPECT_EQ(s.opportunity().relationship().meetings_last_90_days(), 1);
+  EXPECT_EQ(s.opportunity().version(), 2);
+}
+
+TEST(ApplyEventTest, LoggedMeetingsAddToTheCrmsOwnCount) {
+  v1::CrmEvent full = Event(kFull);
+  full.mutable_opportunity()->mutable_relationship()->set_meetings_last_90_days(
+      4);
+  v1::OpportunitySnapshot s = Apply(std::nullopt, full);
+  auto meetings = [&] {
+    return s.opportunity().relationship().meetings_last_90_days();
+  };
+  EXPECT_EQ(meetings(), 4);
+  auto meeting = [&](int version) {
+    v1::CrmEvent e = Event(R"pb(
+      type: ACTIVITY_LOGGED
+      activity {
+        kind: VISIT
+        contact_role: USER
+        occurred_time { seconds: 1795435200 }
+      })pb");
+    e.set_version(version);
+    return e;
+  };
+  s = Apply(s, meeting(2));
+  EXPECT_EQ(meetings(), 5);
+  // A partial update of something else keeps the count.
+  s = Apply(s, Event(R"pb(type: OPPORTUNITY_UPSERTED
+                         version: 3
+                         opportunity { stage: "Qualification" }
+                         update_mask { paths: "stage" })pb"));
+  EXPECT_EQ(meetings(), 5);
+  // The CRM's new count covers every meeting so far.
+  s = Apply(s, Event(R"pb(type: OPPORTUNITY_UPSERTED
+                         version: 4
+                         opportunity { relationship { meetings_last_90_days: 2 } }
+                         update_mask { paths: "relationship.meetings_last_90_days" })pb"));
+  EXPECT_EQ(meetings(), 2);
+  s = Apply(s, meeting(5));
+  EXPECT_EQ(meetings(), 3);
+  full.set_version(6);
+  s = Apply(s, full);
+  EXPECT_EQ(meetings(), 4);
 }
 
 TEST(ApplyEventTest, ActivitiesUpdateTheRelationshipSignals) {

@@ -288,6 +288,23 @@ TEST_F(IngestorTest, FailedDeadLetterWriteLeavesTheEventPending) {
   EXPECT_EQ(source_->Stats()->pending, 0);
 }
 
+TEST_F(IngestorTest, PartialEventsWithoutACreateAreKeptNotClassified) {
+  Push(Upsert("acme", "opp-1", 2, R"pb(stage: "Negotiation")pb", {"stage"}));
+  Drain(*ingestor_);
+  EXPECT_FALSE(Stored("acme", "opp-1").has_value());
+  ASSERT_TRUE(Snapshot("acme", "opp-1").has_value());
+  EXPECT_TRUE(Snapshot("acme", "opp-1")->awaiting_full());
+  EXPECT_TRUE(DeadReasons().empty());
+  // The create arrives late; both fold in version order.
+  Push(Upsert("acme", "opp-1", 1, kSmall));
+  Drain(*ingestor_);
+  auto stored = Stored("acme", "opp-1");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->opportunity_version(), 2);
+  EXPECT_EQ(stored->buying_stage(), v1::BUYING_STAGE_DECISION)
+      << stored->ShortDebugString();
+}
+
 TEST_F(IngestorTest, BatchTheClassifierRefusesAsTooLargeIsSplit) {
   // A classifier taking at most 3 per call, and batches of up to 50.
   const int port = classifier_->port();

@@ -39,6 +39,7 @@ class RedisStreamSourceTest : public ::testing::Test {
     o.consumer = consumer;
     o.claim_idle = claim_idle;
     o.claim_interval = absl::ZeroDuration();
+    o.trim_interval = absl::ZeroDuration();  // trimmed explicitly
     return std::make_unique<RedisStreamSource>(pool_.get(), o);
   }
 
@@ -152,6 +153,29 @@ TEST_F(RedisStreamSourceTest, KeptClaimedEventsAreNotTakenOver) {
   auto again = restarted->Read(10, absl::Milliseconds(10));
   ASSERT_THAT(*again, SizeIs(2));
   EXPECT_EQ((*again)[0].deliveries, 2);  // the first read and this one
+}
+
+TEST_F(RedisStreamSourceTest, TrimsOnlyWhatEveryGroupAcknowledged) {
+  Push(10);
+  auto source = Source("a");
+  auto events = source->Read(10, absl::Milliseconds(10));
+  ASSERT_THAT(*events, SizeIs(10));
+  std::vector<std::string> ids;
+  for (const BusEvent& e : *events) ids.push_back(e.id);
+  // Events 0-5 acknowledged; 6-9 pending and so kept.
+  ASSERT_TRUE(source->Ack(absl::MakeConstSpan(ids).subspan(0, 6)).ok());
+  auto trimmed = source->TrimAcknowledged();
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status();
+  EXPECT_EQ(*trimmed, 6);
+  EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events"})->integer, 4);
+  // A second group that has read nothing holds everything back.
+  ASSERT_TRUE(redis_
+                  .Command({"XGROUP", "CREATE", "oppmatrix:crm-events",
+                            "audit", "0"})
+                  .ok());
+  ASSERT_TRUE(source->Ack(absl::MakeConstSpan(ids).subspan(6)).ok());
+  EXPECT_EQ(*source->TrimAcknowledged(), 0);
+  EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events"})->integer, 4);
 }
 
 TEST_F(RedisStreamSourceTest, TwoConsumersShareTheWork) {
