@@ -1,0 +1,253 @@
+// oppmatrix-bench: closed- or open-loop load on the classifier's RPCs, with
+// QPS, latency percentiles and errors per RPC, each compared with the
+// health check (the null RPC) of the same server, as a table or JSON.
+//
+//   oppmatrix-bench --target=127.0.0.1:50051 --rpc=all --duration=5s
+//   oppmatrix-bench --rpc=classify --rate=2000 --duration=10s --json
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "clients/bench/bench_report.h"
+#include "clients/bench/bench_runner.h"
+#include "clients/cpp/classification_client.h"
+#include "services/common/env_flags.h"
+#include "services/common/file_util.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:50051", "The classifier");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "Deadline per call");
+// Connection flags as oppctl has them.
+ABSL_FLAG(bool, tls, false,
+          "Connect over TLS, trusting the system's roots (implied by "
+          "--tls_ca_file)");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "TLS: roots (PEM) the server's certificate must chain to");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "TLS: this client's certificate (PEM), for mutual TLS");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "TLS: the private key (PEM) of --tls_cert_file");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "TLS: the name the server's certificate must carry, when not the "
+          "target's host");
+ABSL_FLAG(std::string, token, "",
+          "Bearer token sent with every call (prefer OPPMATRIX_TOKEN or "
+          "--token_file: a flag shows in the process list)");
+ABSL_FLAG(std::string, token_file, "", "A file holding the bearer token");
+ABSL_FLAG(std::string, rpc, "all",
+          "classify, batch, stream, get, health, or all (each in turn); the "
+          "health check always runs first as the baseline");
+ABSL_FLAG(int, concurrency, 16, "Closed loop: calls outstanding");
+ABSL_FLAG(double, rate, 0,
+          "Open loop: calls started per second (latency from each call's "
+          "scheduled time); 0 for a closed loop");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(5),
+          "Measured load per RPC (0 with --requests: no time limit)");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1),
+          "Unmeasured load before each RPC's measurement");
+ABSL_FLAG(int64_t, requests, 0,
+          "Stop each RPC after this many calls (0: no limit)");
+ABSL_FLAG(int, batch_size, 100, "batch: opportunities per BatchClassify");
+ABSL_FLAG(int, streams, 4,
+          "stream: ClassifyStream calls the requests are spread over");
+ABSL_FLAG(int64_t, max_outstanding, 10000,
+          "Open loop: calls outstanding beyond which sends are dropped");
+ABSL_FLAG(std::string, tenant, "bench", "Tenant of the opportunities");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of the generated opportunities");
+ABSL_FLAG(int, opportunities, 1000,
+          "Distinct generated opportunities (each call sends a new version)");
+ABSL_FLAG(bool, reasons, true, "Ask for results with their reasons");
+ABSL_FLAG(bool, json, false, "Print the report as one JSON object");
+
+namespace oppmatrix {
+namespace {
+
+const std::vector<std::string>& FlagNames() {
+  static const auto* names = new std::vector<std::string>{"target",
+                                                          "timeout",
+                                                          "tls",
+                                                          "tls_ca_file",
+                                                          "tls_cert_file",
+                                                          "tls_key_file",
+                                                          "tls_server_name",
+                                                          "token",
+                                                          "token_file",
+                                                          "rpc",
+                                                          "concurrency",
+                                                          "rate",
+                                                          "duration",
+                                                          "warmup",
+                                                          "requests",
+                                                          "batch_size",
+                                                          "streams",
+                                                          "max_outstanding",
+                                                          "tenant",
+                                                          "seed",
+                                                          "opportunities",
+                                                          "reasons",
+                                                          "json"};
+  return *names;
+}
+
+// absl exits with 1 on an unknown flag or a value it can't parse; this
+// finds those first, so that every usage error exits with 2.
+bool CheckCommandLine(int argc, char** argv) {
+  static constexpr absl::string_view kBuiltin[] = {
+      "help",     "helpfull", "helpshort",  "helppackage", "version",
+      "flagfile", "fromenv",  "tryfromenv", "undefok",     "only_check_args"};
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "-")) continue;  // positional
+    absl::ConsumePrefix(&arg, "-");
+    absl::string_view name = arg.substr(0, arg.find('='));
+    const bool has_value = name.size() < arg.size();
+    if (std::find(std::begin(kBuiltin), std::end(kBuiltin), name) !=
+        std::end(kBuiltin)) {
+      continue;
+    }
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && !has_value && absl::StartsWith(name, "no")) {
+      absl::CommandLineFlag* negated =
+          absl::FindCommandLineFlag(name.substr(2));
+      if (negated != nullptr && negated->IsOfType<bool>()) continue;
+    }
+    if (flag == nullptr) {
+      std::fprintf(stderr, "%s: unknown flag --%s (see --help)\n", argv[0],
+                   std::string(name).c_str());
+      return false;
+    }
+    std::string value;
+    if (has_value) {
+      value = std::string(arg.substr(name.size() + 1));
+    } else if (flag->IsOfType<bool>()) {
+      continue;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "%s: --%s needs a value\n", argv[0],
+                   std::string(name).c_str());
+      return false;
+    }
+    const std::string saved = flag->CurrentValue();
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "%s: --%s=%s: %s\n", argv[0],
+                   std::string(name).c_str(), value.c_str(), error.c_str());
+      return false;
+    }
+    flag->ParseFrom(saved, &error);
+  }
+  return true;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "oppmatrix-bench: %s\n", message.c_str());
+  return 2;
+}
+
+int Run() {
+  BenchOptions options;
+  options.target = absl::GetFlag(FLAGS_target);
+  options.rpc = absl::GetFlag(FLAGS_rpc);
+  options.load.concurrency = absl::GetFlag(FLAGS_concurrency);
+  options.load.rate = absl::GetFlag(FLAGS_rate);
+  options.load.duration = absl::GetFlag(FLAGS_duration);
+  options.load.max_requests = absl::GetFlag(FLAGS_requests);
+  options.load.max_outstanding = absl::GetFlag(FLAGS_max_outstanding);
+  options.warmup = absl::GetFlag(FLAGS_warmup);
+  options.calls.timeout = absl::GetFlag(FLAGS_timeout);
+  options.calls.batch_size = absl::GetFlag(FLAGS_batch_size);
+  options.calls.streams = absl::GetFlag(FLAGS_streams);
+  options.calls.with_reasons = absl::GetFlag(FLAGS_reasons);
+  options.tenant = absl::GetFlag(FLAGS_tenant);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.opportunities = absl::GetFlag(FLAGS_opportunities);
+  if (absl::Status s = ValidateBenchOptions(options); !s.ok()) {
+    return Usage(std::string(s.message()));
+  }
+
+  ClientOptions client_options;
+  client_options.target = options.target;
+  client_options.timeout = options.calls.timeout;
+  // A benchmark counts failures instead of hiding them behind retries.
+  client_options.max_attempts = 1;
+  if (absl::GetFlag(FLAGS_tls) || !absl::GetFlag(FLAGS_tls_ca_file).empty() ||
+      !absl::GetFlag(FLAGS_tls_cert_file).empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        TlsCredentials({.ca_file = absl::GetFlag(FLAGS_tls_ca_file),
+                        .cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+                        .key_file = absl::GetFlag(FLAGS_tls_key_file)});
+    if (!credentials.ok()) {
+      return Usage(std::string(credentials.status().message()));
+    }
+    client_options.credentials = *std::move(credentials);
+  }
+  client_options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  client_options.token = absl::GetFlag(FLAGS_token);
+  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
+    absl::StatusOr<std::string> token = ReadFileToString(path, 4096);
+    if (!token.ok()) {
+      return Usage(absl::StrCat("--token_file: ", token.status().message()));
+    }
+    client_options.token = std::string(absl::StripAsciiWhitespace(*token));
+    if (client_options.token.empty()) {
+      return Usage(absl::StrCat("--token_file: ", path, " is empty"));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client =
+      ClassificationClient::Create(client_options);
+  if (!client.ok()) return Usage(std::string(client.status().message()));
+
+  absl::StatusOr<BenchReport> report =
+      RunBench(**client, options, [](const RpcReport& r) {
+        std::fprintf(stderr, "%s: %lld calls, %lld errors%s\n",
+                     std::string(RpcName(r.rpc)).c_str(),
+                     static_cast<long long>(r.result.requests),
+                     static_cast<long long>(r.result.error_count()),
+                     r.skipped.empty()
+                         ? ""
+                         : (" (not measured: " + r.skipped + ")").c_str());
+      });
+  if (!report.ok()) return Usage(std::string(report.status().message()));
+  if (absl::GetFlag(FLAGS_json)) {
+    absl::StatusOr<std::string> json = ReportToJson(*report);
+    if (!json.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(json.status().message()).c_str());
+      return 1;
+    }
+    std::printf("%s\n", json->c_str());
+  } else {
+    std::printf("%s", FormatReportTable(*report).c_str());
+  }
+  // Calls that all failed (server unreachable, ...) are a failed run.
+  for (const RpcReport& r : report->rpcs) {
+    if (r.skipped.empty() && r.result.ok == 0) return 3;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace oppmatrix
+
+int main(int argc, char** argv) {
+  if (!oppmatrix::CheckCommandLine(argc, argv)) return 2;
+  std::vector<char*> rest = oppmatrix::ParseFlagsWithEnv(
+      argc, argv, oppmatrix::FlagNames(),
+      "oppmatrix-bench: load on the classifier's RPCs, compared with its "
+      "health check.\n"
+      "  oppmatrix-bench --target=HOST:PORT --rpc=all --duration=5s\n"
+      "Every flag can also be set as OPPMATRIX_<FLAG>.");
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "oppmatrix-bench: unexpected argument %s\n", rest[1]);
+    return 2;
+  }
+  return oppmatrix::Run();
+}

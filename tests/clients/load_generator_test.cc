@@ -1,0 +1,158 @@
+// The closed- and open-loop drivers against a fake RPC that completes on
+// its own thread: how many calls start, how many are outstanding at once,
+// and how outcomes are counted. Nothing here depends on speed.
+#include "clients/bench/load_generator.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace oppmatrix {
+namespace {
+
+// Completes calls in order on a worker thread; every `fail_every`-th call
+// fails with UNAVAILABLE.
+class FakeTarget : public RpcTarget {
+ public:
+  explicit FakeTarget(int fail_every = 0, int64_t items = 1)
+      : fail_every_(fail_every), items_(items), worker_([this] { Work(); }) {}
+
+  ~FakeTarget() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+
+  void Start(Done done) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++started_;
+    ++in_flight_;
+    max_in_flight_ = std::max(max_in_flight_, in_flight_);
+    const bool fail = fail_every_ > 0 && started_ % fail_every_ == 0;
+    queue_.push_back({std::move(done), fail});
+    cv_.notify_all();
+  }
+
+  int64_t started() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return started_;
+  }
+  int64_t max_in_flight() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_in_flight_;
+  }
+
+ private:
+  struct Pending {
+    Done done;
+    bool fail;
+  };
+
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      Pending p = std::move(queue_.front());
+      queue_.pop_front();
+      --in_flight_;
+      lock.unlock();
+      p.done(p.fail ? Outcome{grpc::StatusCode::UNAVAILABLE, 0}
+                    : Outcome{grpc::StatusCode::OK, items_});
+      lock.lock();
+    }
+  }
+
+  const int fail_every_;
+  const int64_t items_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  int64_t started_ = 0;
+  int64_t in_flight_ = 0;
+  int64_t max_in_flight_ = 0;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+TEST(LoadGeneratorTest, ClosedLoopStartsExactlyMaxRequests) {
+  FakeTarget target;
+  PhaseResult r = RunLoad(target, {.concurrency = 4,
+                                   .duration = absl::InfiniteDuration(),
+                                   .max_requests = 250});
+  EXPECT_EQ(target.started(), 250);
+  EXPECT_EQ(r.requests, 250);
+  EXPECT_EQ(r.ok, 250);
+  EXPECT_EQ(r.items, 250);
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_EQ(r.latency.count, 250);
+  EXPECT_LE(target.max_in_flight(), 4);
+  EXPECT_EQ(r.late, 0);
+  EXPECT_EQ(r.dropped, 0);
+}
+
+TEST(LoadGeneratorTest, ClosedLoopKeepsAtMostConcurrencyOutstanding) {
+  FakeTarget target;
+  RunLoad(target, {.concurrency = 1,
+                   .duration = absl::InfiniteDuration(),
+                   .max_requests = 50});
+  EXPECT_EQ(target.max_in_flight(), 1);
+  // Fewer calls than chains: each chain's first call is the only one.
+  FakeTarget few;
+  PhaseResult r = RunLoad(few, {.concurrency = 8,
+                                .duration = absl::InfiniteDuration(),
+                                .max_requests = 3});
+  EXPECT_EQ(few.started(), 3);
+  EXPECT_EQ(r.requests, 3);
+}
+
+TEST(LoadGeneratorTest, ErrorsAreCountedByCodeAndNotTimed) {
+  FakeTarget target(/*fail_every=*/10, /*items=*/5);
+  PhaseResult r = RunLoad(target, {.concurrency = 3,
+                                   .duration = absl::InfiniteDuration(),
+                                   .max_requests = 100});
+  EXPECT_EQ(r.requests, 100);
+  EXPECT_EQ(r.ok, 90);
+  EXPECT_EQ(r.error_count(), 10);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors.at(grpc::StatusCode::UNAVAILABLE), 10);
+  EXPECT_EQ(r.latency.count, 90);
+  EXPECT_EQ(r.items, 450);
+}
+
+TEST(LoadGeneratorTest, OpenLoopSendsEveryScheduledRequest) {
+  FakeTarget target;
+  // A rate far above what the fake can take makes every send due at once;
+  // max_outstanding above the total means none is dropped.
+  PhaseResult r = RunLoad(target, {.rate = 1e9,
+                                   .duration = absl::InfiniteDuration(),
+                                   .max_requests = 200,
+                                   .max_outstanding = 1000});
+  EXPECT_EQ(target.started(), 200);
+  EXPECT_EQ(r.requests, 200);
+  EXPECT_EQ(r.ok, 200);
+  EXPECT_EQ(r.dropped, 0);
+  EXPECT_EQ(r.latency.count, 200);
+}
+
+TEST(LoadGeneratorTest, OpenLoopNeverExceedsMaxOutstanding) {
+  FakeTarget target;
+  PhaseResult r = RunLoad(target, {.rate = 1e9,
+                                   .duration = absl::InfiniteDuration(),
+                                   .max_requests = 300,
+                                   .max_outstanding = 2});
+  EXPECT_LE(target.max_in_flight(), 2);
+  // Every scheduled send is either finished or dropped.
+  EXPECT_EQ(r.requests + r.dropped, 300);
+  EXPECT_EQ(target.started(), r.requests);
+}
+
+}  // namespace
+}  // namespace oppmatrix
