@@ -213,6 +213,27 @@ std::string FormatStoredMatrix(const v1::GetMatrixResponse& matrix) {
   return out;
 }
 
+std::string FormatStoredMatrixPlain(const v1::GetMatrixResponse& matrix) {
+  int64_t total = 0;
+  for (const v1::MatrixCellSummary& cell : matrix.cells()) {
+    total += cell.count();
+  }
+  std::string out =
+      absl::StrCat("tenant ", matrix.tenant_id(), ", ", total,
+                   " opportunities, ruleset ", matrix.ruleset_version(), "\n");
+  for (const v1::MatrixCellSummary& cell : matrix.cells()) {
+    absl::StrAppendFormat(&out, "%-9s %-34s %6d opportunities %10s  -> %s\n",
+                          cell.cell(), cell.label(), cell.count(),
+                          FormatMoney(cell.total_amount()),
+                          cell.action().code());
+    for (const v1::Classification& c : cell.top()) {
+      absl::StrAppendFormat(&out, "  %s (%s, %.0f)\n", c.opportunity_id(),
+                            GradeLetter(c.grade()), c.priority_score());
+    }
+  }
+  return out;
+}
+
 std::string FormatClassificationLine(const v1::Classification& c) {
   return absl::StrFormat(
       "%-14s %-8s %s  priority %6.2f  potential %6.2f  relationship %6.2f  "

@@ -29,6 +29,10 @@ std::string FormatMatrixSummary(const std::vector<v1::Classification>& results);
 // action, and the top opportunities.
 std::string FormatStoredMatrix(const v1::GetMatrixResponse& matrix);
 
+// The same as plain text for pipes and files: a header line, then one
+// block per cell (id, label, count, amount, action, top opportunities).
+std::string FormatStoredMatrixPlain(const v1::GetMatrixResponse& matrix);
+
 // "1.25M USD": an amount for people, three significant digits.
 std::string FormatMoney(const google::type::Money& money);
 

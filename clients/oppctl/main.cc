@@ -2,13 +2,21 @@
 //
 // Exit codes: 0 success; 1 the server or the ruleset said no (e.g.
 // INVALID_ARGUMENT, an invalid ruleset); 2 usage or input error; 3 the
-// server could not be reached (UNAVAILABLE, DEADLINE_EXCEEDED).
+// server could not be reached (UNAVAILABLE, DEADLINE_EXCEEDED); 4 not found;
+// 5 not authorized (UNAUTHENTICATED, PERMISSION_DENIED).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -18,13 +26,16 @@
 #include "absl/time/time.h"
 #include "clients/cpp/classification_client.h"
 #include "clients/oppctl/format.h"
+#include "clients/oppctl/matrix_svg.h"
 #include "clients/oppctl/opportunity_input.h"
+#include "clients/oppctl/rules_diff.h"
 #include "clients/sim/opportunity_generator.h"
 #include "google/protobuf/struct.pb.h"
 #include "grpcpp/create_channel.h"
 #include "oppmatrix/v1/ingestion_service.grpc.pb.h"
 #include "services/common/enum_names.h"
 #include "services/common/env_flags.h"
+#include "services/common/file_util.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_util.h"
 #include "services/engine/ruleset.h"
@@ -65,6 +76,37 @@ ABSL_FLAG(std::string, stream, "oppmatrix:crm-events",
           "dlq replay: the event stream replayed events go to");
 ABSL_FLAG(std::string, dead_letter_stream, "oppmatrix:crm-events:dead",
           "dlq: the dead-letter stream");
+ABSL_FLAG(bool, tls, false,
+          "Connect over TLS, trusting the system's roots (implied by "
+          "--tls_ca_file)");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "TLS: roots (PEM) the server's certificate must chain to");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "TLS: this client's certificate (PEM), for mutual TLS");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "TLS: the private key (PEM) of --tls_cert_file");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "TLS: the name the server's certificate must carry, when not the "
+          "target's host");
+ABSL_FLAG(std::string, token, "",
+          "Bearer token sent with every call (prefer OPPMATRIX_TOKEN or "
+          "--token_file: a flag shows in the process list)");
+ABSL_FLAG(std::string, token_file, "", "A file holding the bearer token");
+ABSL_FLAG(std::string, style, "auto",
+          "matrix: grid (boxes), plain (one block per cell) or auto (grid "
+          "on a terminal, plain otherwise)");
+ABSL_FLAG(std::string, svg, "",
+          "matrix: also draw the matrix as an SVG picture into this file "
+          "(- for stdout, then without the text)");
+ABSL_FLAG(int, svg_max_points, 5000,
+          "matrix --svg: most opportunities drawn, shared among the cells by "
+          "their counts (highest priority first)");
+ABSL_FLAG(absl::Duration, interval, absl::Seconds(2),
+          "watch: how often to look for new cell moves");
+ABSL_FLAG(int, max_moves, 0,
+          "watch: stop after printing this many moves (0: until interrupted)");
+ABSL_FLAG(int, max_listed, 20,
+          "rules diff: how many moved opportunities to list");
 
 namespace oppmatrix {
 namespace {
@@ -73,40 +115,13 @@ constexpr int kExitOk = 0;
 constexpr int kExitRejected = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitUnreachable = 3;
+constexpr int kExitNotFound = 4;
+constexpr int kExitUnauthorized = 5;
 
-constexpr char kUsage[] =
-    R"(oppctl: the oppmatrix command-line tool.
-
-Usage:
-  oppctl [flags] classify [FILE|-]   classify one opportunity (JSON or YAML;
-                                      stdin when FILE is - or absent)
-  oppctl [flags] classify FILE...    classify several in one batch and show
-                                      the matrix they make
-  oppctl [flags] classify --format=jsonl [FILE|-]
-                                      classify one JSON opportunity per line,
-                                      --batch_size at a time; prints a summary
-  oppctl --tenant=T get ID            the stored classification of ID
-  oppctl --tenant=T matrix            the stored matrix: count, amount and top
-                                      --top per cell; filters --customer_type,
-                                      --industry, --stage
-  oppctl --tenant=T list --cell=KEY   a cell's opportunities by priority
-                                      (--page_size, --page_token, --all)
-  oppctl --tenant=T transitions       recent cell moves, newest first
-  oppctl --tenant=T generate          --count generated opportunities as JSONL
-                                      (--seed), for classify --format=jsonl
-  oppctl [flags] status               the ingestion pipeline's figures
-                                      (--ingestion)
-  oppctl [flags] dlq list             dead-lettered events with their reason
-                                      (--redis, --count, --page_token)
-  oppctl [flags] dlq replay ID...|--all
-                                      put dead-lettered events back on the
-                                      event stream
-  oppctl [flags] rules check FILE    validate a ruleset file
-
-Flags: --target, --timeout, --json, --no_reasons, --format, --tenant, ...
-(see --helpfull).
-Every flag can be set as OPPMATRIX_<FLAG>, e.g. OPPMATRIX_TARGET.
-Exit codes: 0 ok, 1 rejected, 2 usage or input error, 3 server unreachable.)";
+constexpr char kExitCodes[] =
+    "exit codes: 0 ok; 1 rejected (the server or the ruleset said no); 2 "
+    "usage or input error; 3 server unreachable or too slow; 4 not found; 5 "
+    "not authorized.\n";
 
 int ExitCodeFor(const absl::Status& status) {
   switch (status.code()) {
@@ -115,22 +130,60 @@ int ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
       return kExitUnreachable;
+    case absl::StatusCode::kNotFound:
+      return kExitNotFound;
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return kExitUnauthorized;
     default:
       return kExitRejected;
   }
 }
 
-absl::StatusOr<std::unique_ptr<ClassificationClient>> NewClient() {
+// The connection settings of --target (or `target`), TLS and token flags.
+absl::StatusOr<ClientOptions> ConnectionOptions(const std::string& target) {
   ClientOptions options;
-  options.target = absl::GetFlag(FLAGS_target);
+  options.target = target;
   options.timeout = absl::GetFlag(FLAGS_timeout);
-  return ClassificationClient::Create(options);
+  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  if (absl::GetFlag(FLAGS_tls) || !absl::GetFlag(FLAGS_tls_ca_file).empty() ||
+      !absl::GetFlag(FLAGS_tls_cert_file).empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+        TlsCredentials({.ca_file = absl::GetFlag(FLAGS_tls_ca_file),
+                        .cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+                        .key_file = absl::GetFlag(FLAGS_tls_key_file)});
+    if (!creds.ok()) return creds.status();
+    options.credentials = *creds;
+  }
+  options.token = absl::GetFlag(FLAGS_token);
+  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
+    absl::StatusOr<std::string> token = ReadFileToString(path, 4096);
+    if (!token.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token_file: ", token.status().message()));
+    }
+    options.token = std::string(absl::StripAsciiWhitespace(*token));
+  }
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<ClassificationClient>> NewClient() {
+  absl::StatusOr<ClientOptions> options =
+      ConnectionOptions(absl::GetFlag(FLAGS_target));
+  if (!options.ok()) return options.status();
+  return ClassificationClient::Create(*options);
 }
 
 // Prints the error and returns its exit code.
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "%s", FormatError(status).c_str());
   return ExitCodeFor(status);
+}
+
+// A connection flag is wrong (an unreadable certificate, ...).
+int BadConnection(const absl::Status& status) {
+  std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+  return kExitUsage;
 }
 
 int Usage(const std::string& message) {
@@ -162,7 +215,7 @@ int ClassifyJsonl(const std::string& path) {
     all.push_back(*std::move(o));
   }
   absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return BadConnection(client.status());
   const bool json = absl::GetFlag(FLAGS_json);
   int64_t stored = 0, cached = 0, rejected = 0, batches = 0;
   absl::Time start = absl::Now();
@@ -272,7 +325,7 @@ int Get(const std::vector<std::string>& args) {
   if (args.size() != 1) return Usage("usage: oppctl --tenant=T get ID");
   if (!NeedTenant()) return kExitUsage;
   absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return BadConnection(client.status());
   absl::StatusOr<v1::Classification> c =
       (*client)->GetClassification(absl::GetFlag(FLAGS_tenant), args[0]);
   if (!c.ok()) return Fail(c.status());
@@ -303,6 +356,52 @@ bool ParseEnumFlag(const google::protobuf::EnumDescriptor* type,
   return true;
 }
 
+// The opportunities to draw: up to `max_points`, shared among the cells in
+// proportion to their counts, each cell's highest priority first.
+absl::StatusOr<std::vector<v1::Classification>> MatrixPoints(
+    ClassificationClient& client, const v1::GetMatrixRequest& filter,
+    const v1::GetMatrixResponse& matrix, int max_points) {
+  int64_t total = 0;
+  for (const v1::MatrixCellSummary& c : matrix.cells()) total += c.count();
+  std::vector<v1::Classification> points;
+  for (const v1::MatrixCellSummary& cell : matrix.cells()) {
+    int64_t want = cell.count();
+    if (total > max_points) {
+      want = std::min<int64_t>(cell.count(),
+                               (cell.count() * max_points + total - 1) / total);
+    }
+    std::string token;
+    int64_t got = 0;
+    while (got < want) {
+      v1::ListOpportunitiesRequest request;
+      request.set_tenant_id(matrix.tenant_id());
+      request.set_cell(cell.cell());
+      request.set_page_size(
+          static_cast<int>(std::min<int64_t>(500, want - got)));
+      request.set_page_token(token);
+      absl::StatusOr<v1::ListOpportunitiesResponse> page =
+          client.ListOpportunities(request);
+      if (!page.ok()) return page.status();
+      for (const v1::Classification& c : page->classifications()) {
+        // The filters of the matrix apply to the dots too.
+        if ((filter.customer_type() != v1::CUSTOMER_TYPE_UNSPECIFIED &&
+             c.customer_type() != filter.customer_type()) ||
+            (filter.industry() != v1::INDUSTRY_UNSPECIFIED &&
+             c.industry() != filter.industry()) ||
+            (filter.buying_stage() != v1::BUYING_STAGE_UNSPECIFIED &&
+             c.buying_stage() != filter.buying_stage())) {
+          continue;
+        }
+        points.push_back(c);
+        if (++got == want) break;
+      }
+      token = page->next_page_token();
+      if (token.empty()) break;
+    }
+  }
+  return points;
+}
+
 int Matrix(const std::vector<std::string>& args) {
   if (!args.empty()) return Usage("usage: oppctl --tenant=T matrix");
   if (!NeedTenant()) return kExitUsage;
@@ -323,12 +422,47 @@ int Matrix(const std::vector<std::string>& args) {
   request.set_customer_type(type);
   request.set_industry(industry);
   request.set_buying_stage(stage);
+  const std::string style = absl::GetFlag(FLAGS_style);
+  if (style != "auto" && style != "grid" && style != "plain") {
+    return Usage("--style: one of auto, grid, plain");
+  }
+  const std::string svg_path = absl::GetFlag(FLAGS_svg);
+  if (absl::GetFlag(FLAGS_svg_max_points) < 0) {
+    return Usage("--svg_max_points must be >= 0");
+  }
   absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return BadConnection(client.status());
   absl::StatusOr<v1::GetMatrixResponse> m = (*client)->GetMatrix(request);
   if (!m.ok()) return Fail(m.status());
-  std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(*m) + "\n"
-                                          : FormatStoredMatrix(*m));
+  if (!svg_path.empty()) {
+    absl::StatusOr<std::vector<v1::Classification>> points = MatrixPoints(
+        **client, request, *m, absl::GetFlag(FLAGS_svg_max_points));
+    if (!points.ok()) return Fail(points.status());
+    std::string svg = RenderMatrixSvg(
+        *m, *points,
+        {.subtitle = absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(),
+                                      absl::UTCTimeZone())});
+    if (svg_path == "-") {
+      std::cout << svg;
+      return kExitOk;
+    }
+    std::ofstream out(svg_path, std::ios::binary | std::ios::trunc);
+    out << svg;
+    out.close();
+    if (!out) return Usage(absl::StrCat("--svg: cannot write ", svg_path));
+    int64_t total = 0;
+    for (const v1::MatrixCellSummary& c : m->cells()) total += c.count();
+    std::fprintf(stderr, "wrote %s: %zu of %lld opportunities\n",
+                 svg_path.c_str(), points->size(),
+                 static_cast<long long>(total));
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << FormatJson(*m) << "\n";
+  } else {
+    const bool grid =
+        style == "grid" || (style == "auto" && isatty(STDOUT_FILENO));
+    std::cout << (grid ? FormatStoredMatrix(*m) : FormatStoredMatrixPlain(*m));
+  }
   return kExitOk;
 }
 
@@ -360,7 +494,7 @@ int List(const std::vector<std::string>& args) {
   }
   if (!NeedTenant()) return kExitUsage;
   absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return BadConnection(client.status());
   return Pages<v1::ListOpportunitiesResponse>(
       [&](const std::string& token) {
         v1::ListOpportunitiesRequest request;
@@ -381,7 +515,7 @@ int Transitions(const std::vector<std::string>& args) {
   if (!args.empty()) return Usage("usage: oppctl --tenant=T transitions");
   if (!NeedTenant()) return kExitUsage;
   absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return BadConnection(client.status());
   return Pages<v1::ListTransitionsResponse>(
       [&](const std::string& token) {
         v1::ListTransitionsRequest request;
@@ -395,6 +529,80 @@ int Transitions(const std::vector<std::string>& args) {
           std::cout << FormatTransitionLine(t);
         }
       });
+}
+
+std::atomic<bool> interrupted{false};
+
+// "1763900000000-3" -> {1763900000000, 3}.
+std::pair<uint64_t, uint64_t> TransitionOrder(const std::string& id) {
+  std::pair<uint64_t, uint64_t> out{0, 0};
+  std::vector<std::string> parts = absl::StrSplit(id, '-');
+  if (parts.size() == 2 && absl::SimpleAtoi(parts[0], &out.first) &&
+      absl::SimpleAtoi(parts[1], &out.second)) {
+    return out;
+  }
+  return {0, 0};
+}
+
+// Prints the latest moves, then each new one as it is recorded, oldest
+// first, until interrupted (or --max_moves).
+int Watch(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("usage: oppctl --tenant=T watch");
+  if (!NeedTenant()) return kExitUsage;
+  const absl::Duration interval = absl::GetFlag(FLAGS_interval);
+  const int max_moves = absl::GetFlag(FLAGS_max_moves);
+  if (interval <= absl::ZeroDuration()) return Usage("--interval must be > 0");
+  if (max_moves < 0) return Usage("--max_moves must be >= 0");
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return BadConnection(client.status());
+  signal(SIGINT, [](int) { interrupted = true; });
+  signal(SIGTERM, [](int) { interrupted = true; });
+  const bool json = absl::GetFlag(FLAGS_json);
+  std::pair<uint64_t, uint64_t> last{0, 0};
+  bool first = true;
+  int printed = 0;
+  while (!interrupted) {
+    // Newest first: page back until the last move already shown.
+    std::vector<v1::Transition> fresh;
+    std::string token;
+    bool reached = false;
+    do {
+      v1::ListTransitionsRequest request;
+      request.set_tenant_id(absl::GetFlag(FLAGS_tenant));
+      request.set_page_size(first ? 10 : 200);
+      request.set_page_token(token);
+      absl::StatusOr<v1::ListTransitionsResponse> page =
+          (*client)->ListTransitions(request);
+      if (!page.ok()) return Fail(page.status());
+      for (const v1::Transition& t : page->transitions()) {
+        if (TransitionOrder(t.id()) <= last) {
+          reached = true;
+          break;
+        }
+        fresh.push_back(t);
+      }
+      token = page->next_page_token();
+    } while (!first && !reached && !token.empty() && fresh.size() < 10000);
+    if (first) {
+      std::fprintf(stderr, "watching tenant %s for cell moves (Ctrl-C stops)\n",
+                   absl::GetFlag(FLAGS_tenant).c_str());
+    }
+    first = false;
+    for (auto it = fresh.rbegin(); it != fresh.rend(); ++it) {
+      std::cout << (json ? FormatJson(*it) + "\n" : FormatTransitionLine(*it));
+      last = std::max(last, TransitionOrder(it->id()));
+      if (max_moves > 0 && ++printed >= max_moves) {
+        std::cout.flush();
+        return kExitOk;
+      }
+    }
+    std::cout.flush();
+    absl::Time until = absl::Now() + interval;
+    while (!interrupted && absl::Now() < until) {
+      absl::SleepFor(std::min(absl::Milliseconds(100), until - absl::Now()));
+    }
+  }
+  return kExitOk;
 }
 
 int Generate(const std::vector<std::string>& args) {
@@ -412,13 +620,13 @@ int Generate(const std::vector<std::string>& args) {
 
 int Status(const std::vector<std::string>& args) {
   if (!args.empty()) return Usage("usage: oppctl status");
-  auto stub = v1::IngestionService::NewStub(grpc::CreateChannel(
-      absl::GetFlag(FLAGS_ingestion), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(
-      absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_timeout)));
+  absl::StatusOr<ClientOptions> options =
+      ConnectionOptions(absl::GetFlag(FLAGS_ingestion));
+  if (!options.ok()) return BadConnection(options.status());
+  auto stub = v1::IngestionService::NewStub(NewChannel(*options));
+  auto context = NewCallContext(*options, options->timeout);
   v1::GetStatusResponse s;
-  grpc::Status status = stub->GetStatus(&context, {}, &s);
+  grpc::Status status = stub->GetStatus(context.get(), {}, &s);
   if (!status.ok()) return Fail(FromGrpcStatus(status));
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << FormatJson(s) << "\n";
@@ -513,58 +721,272 @@ int Dlq(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
-int Rules(const std::vector<std::string>& args) {
-  if (args.size() != 2 || args[0] != "check") {
-    std::fprintf(stderr, "usage: oppctl rules check FILE\n");
-    return kExitUsage;
-  }
+// The ruleset in FILE, or the exit code after saying why not.
+std::variant<std::shared_ptr<const CompiledRuleset>, int> LoadRules(
+    const std::string& path) {
   absl::StatusOr<std::shared_ptr<const CompiledRuleset>> rules =
-      LoadRulesetFile(args[1]);
-  if (!rules.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(rules.status().message()).c_str());
-    return rules.status().code() == absl::StatusCode::kInvalidArgument
-               ? kExitRejected
-               : kExitUsage;
+      LoadRulesetFile(path);
+  if (rules.ok()) return *rules;
+  std::fprintf(stderr, "%s\n", std::string(rules.status().message()).c_str());
+  return rules.status().code() == absl::StatusCode::kInvalidArgument
+             ? kExitRejected
+             : kExitUsage;
+}
+
+// Opportunities from files: JSONL (.jsonl, or - for stdin) one per line,
+// else one JSON or YAML opportunity per file.
+absl::StatusOr<std::vector<v1::Opportunity>> ReadOpportunities(
+    const std::vector<std::string>& paths) {
+  std::vector<v1::Opportunity> out;
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::string> text = ReadInput(path);
+    if (!text.ok()) return text.status();
+    const std::string name = path == "-" ? "<stdin>" : path;
+    if (path == "-" || absl::EndsWith(path, ".jsonl")) {
+      int line_no = 0;
+      for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+        ++line_no;
+        if (absl::StripAsciiWhitespace(line).empty()) continue;
+        absl::StatusOr<v1::Opportunity> o =
+            ParseOpportunity(line, "json", absl::StrCat(name, ":", line_no));
+        if (!o.ok()) return o.status();
+        out.push_back(*std::move(o));
+      }
+      continue;
+    }
+    absl::StatusOr<v1::Opportunity> o = ParseOpportunity(*text, "auto", name);
+    if (!o.ok()) return o.status();
+    out.push_back(*std::move(o));
   }
-  if (absl::GetFlag(FLAGS_json)) {
-    std::cout << absl::StrCat(R"({"file":")", args[1], R"(","valid":true,)",
-                              R"("version":")", (*rules)->version, "\"}\n");
-  } else {
-    std::cout << args[1] << ": OK, version " << (*rules)->version << "\n";
+  return out;
+}
+
+int Rules(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "check" && args.size() == 2) {
+    auto rules = LoadRules(args[1]);
+    if (std::holds_alternative<int>(rules)) return std::get<int>(rules);
+    const auto& r = std::get<0>(rules);
+    if (absl::GetFlag(FLAGS_json)) {
+      google::protobuf::Struct out;
+      (*out.mutable_fields())["file"].set_string_value(args[1]);
+      (*out.mutable_fields())["valid"].set_bool_value(true);
+      (*out.mutable_fields())["version"].set_string_value(r->version);
+      std::cout << FormatJson(out) << "\n";
+    } else {
+      std::cout << args[1] << ": OK, version " << r->version << "\n";
+    }
+    return kExitOk;
   }
-  return kExitOk;
+  if (!args.empty() && args[0] == "diff" && args.size() >= 3) {
+    auto before = LoadRules(args[1]);
+    if (std::holds_alternative<int>(before)) return std::get<int>(before);
+    auto after = LoadRules(args[2]);
+    if (std::holds_alternative<int>(after)) return std::get<int>(after);
+    std::vector<std::string> inputs(args.begin() + 3, args.end());
+    if (inputs.empty()) inputs.push_back("-");
+    absl::StatusOr<std::vector<v1::Opportunity>> opportunities =
+        ReadOpportunities(inputs);
+    if (!opportunities.ok()) {
+      return Usage(std::string(opportunities.status().message()));
+    }
+    const int max_listed = std::max(0, absl::GetFlag(FLAGS_max_listed));
+    RulesDiff diff = DiffRulesets(*std::get<0>(before), *std::get<0>(after),
+                                  *opportunities, absl::Now());
+    std::cout << (absl::GetFlag(FLAGS_json)
+                      ? FormatJson(RulesDiffToStruct(diff, max_listed)) + "\n"
+                      : FormatRulesDiff(diff, max_listed));
+    return kExitOk;
+  }
+  return Usage(
+      "usage: oppctl rules check FILE | oppctl rules diff OLD NEW "
+      "[OPPORTUNITIES...]");
+}
+
+struct Command {
+  const char* name;
+  const char* synopsis;  // after "oppctl [flags] "
+  const char* description;
+  std::vector<const char*> flags;  // beyond the connection flags
+  int (*run)(const std::vector<std::string>&);
+};
+
+const std::vector<const char*>& ConnectionFlags() {
+  static const auto* flags = new std::vector<const char*>{"target",
+                                                          "timeout",
+                                                          "tls",
+                                                          "tls_ca_file",
+                                                          "tls_cert_file",
+                                                          "tls_key_file",
+                                                          "tls_server_name",
+                                                          "token",
+                                                          "token_file",
+                                                          "json"};
+  return *flags;
+}
+
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {"classify",
+       "classify [FILE...|-]",
+       "Classifies opportunities. One FILE (JSON or YAML; stdin when - or "
+       "absent) prints its classification; several go in one BatchClassify "
+       "and print the matrix they make; JSONL (--format=jsonl or a .jsonl "
+       "file) is classified --batch_size at a time with a summary.",
+       {"format", "batch_size", "no_reasons"},
+       Classify},
+      {"get",
+       "--tenant=T get ID",
+       "The stored classification of ID.",
+       {"tenant"},
+       Get},
+      {"list",
+       "--tenant=T list --cell=KEY",
+       "A cell's opportunities, highest priority first, one page at a time.",
+       {"tenant", "cell", "page_size", "page_token", "all"},
+       List},
+      {"matrix",
+       "--tenant=T matrix [--svg=FILE]",
+       "The stored matrix: per cell its count, total amount, action and top "
+       "opportunities; a boxed grid on a terminal, plain text otherwise. "
+       "--svg also draws it as a picture: the potential x relationship "
+       "plane, the cells, and each opportunity as a dot sized by amount.",
+       {"tenant", "top", "customer_type", "industry", "stage", "style", "svg",
+        "svg_max_points"},
+       Matrix},
+      {"transitions",
+       "--tenant=T transitions",
+       "Recent cell moves, newest first, one page at a time.",
+       {"tenant", "page_size", "page_token", "all"},
+       Transitions},
+      {"watch",
+       "--tenant=T watch",
+       "The latest cell moves, then each new one as it happens, until "
+       "interrupted.",
+       {"tenant", "interval", "max_moves"},
+       Watch},
+      {"generate",
+       "--tenant=T generate",
+       "Generated opportunities as JSONL (deterministic for a --seed), for "
+       "classify --format=jsonl. Needs no server.",
+       {"tenant", "count", "seed"},
+       Generate},
+      {"rules",
+       "rules check FILE | rules diff OLD NEW [OPPORTUNITIES...|-]",
+       "check: validates a ruleset file and prints its version. diff: "
+       "classifies the opportunities (JSONL, or JSON/YAML files) with both "
+       "rulesets and tells what the new one would move, e.g. \"312 "
+       "opportunities change cell, 40 KEY->DEVELOP\". Both run locally, "
+       "without a server.",
+       {"max_listed"},
+       Rules},
+      {"status",
+       "status",
+       "The ingestion pipeline's figures (GetStatus): lag, pending, "
+       "processed, dead-lettered, errors and the last error.",
+       {"ingestion"},
+       Status},
+      {"dlq",
+       "dlq list | dlq replay ID...|--all",
+       "Dead-lettered CRM events with their reason, and putting them back on "
+       "the event stream. Talks to Redis directly.",
+       {"redis", "count", "page_token", "all", "stream", "dead_letter_stream"},
+       Dlq},
+  };
+  return *commands;
+}
+
+// "  --name=default  help" lines for the named flags.
+std::string FlagLines(const std::vector<const char*>& names) {
+  std::string out;
+  for (const char* name : names) {
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr) continue;
+    std::string def = flag->DefaultValue();
+    absl::StrAppendFormat(&out, "  --%s%s\n      %s (env %s)\n", name,
+                          def.empty() ? "" : absl::StrCat("=", def),
+                          flag->Help(), EnvNameForFlag(name));
+  }
+  return out;
+}
+
+std::string CommandHelp(const Command& c) {
+  return absl::StrCat("usage: oppctl [flags] ", c.synopsis, "\n\n",
+                      c.description, "\n\nflags:\n", FlagLines(c.flags),
+                      "\nconnection flags:\n", FlagLines(ConnectionFlags()),
+                      "\n", kExitCodes);
+}
+
+std::string GeneralHelp() {
+  std::string out = "oppctl: the oppmatrix command-line tool.\n\ncommands:\n";
+  for (const Command& c : Commands()) {
+    absl::StrAppendFormat(&out, "  %-12s %s\n", c.name, c.synopsis);
+  }
+  absl::StrAppend(&out,
+                  "\n`oppctl help COMMAND` or `oppctl COMMAND --help` "
+                  "describes a command and its flags.\n\nconnection flags:\n",
+                  FlagLines(ConnectionFlags()), "\n", kExitCodes);
+  return out;
+}
+
+const Command* FindCommand(absl::string_view name) {
+  for (const Command& c : Commands()) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
 }
 
 }  // namespace
 }  // namespace oppmatrix
 
 int main(int argc, char** argv) {
-  std::vector<char*> positional = oppmatrix::ParseFlagsWithEnv(
-      argc, argv, {"target",     "timeout",    "json",
-                   "no_reasons", "format",     "batch_size",
-                   "tenant",     "top",        "customer_type",
-                   "industry",   "stage",      "cell",
-                   "page_size",  "page_token", "all",
-                   "count",      "seed",       "ingestion",
-                   "redis",      "stream",     "dead_letter_stream"},
-      oppmatrix::kUsage);
-  std::vector<std::string> args(positional.begin() + 1, positional.end());
-  if (args.empty() || args[0] == "help") {
-    std::fprintf(args.empty() ? stderr : stdout, "%s\n", oppmatrix::kUsage);
-    return args.empty() ? oppmatrix::kExitUsage : oppmatrix::kExitOk;
+  using oppmatrix::Commands;
+  using oppmatrix::FindCommand;
+  // Help before flag parsing: `oppctl [COMMAND] --help`, `oppctl help [C]`.
+  const oppmatrix::Command* named = nullptr;
+  bool help = false;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view a = argv[i];
+    if (a == "--help" || a == "-h" || a == "-help" || a == "--help=true") {
+      help = true;
+    } else if (named == nullptr && !absl::StartsWith(a, "-")) {
+      named = FindCommand(a);
+      if (a == "help") {
+        help = true;
+        if (i + 1 < argc) named = FindCommand(argv[i + 1]);
+        if (i + 1 < argc && named == nullptr) {
+          std::fprintf(stderr, "unknown command \"%s\"\n", argv[i + 1]);
+          return oppmatrix::kExitUsage;
+        }
+        break;
+      }
+    }
   }
-  std::string command = args[0];
+  if (help) {
+    std::cout << (named != nullptr ? oppmatrix::CommandHelp(*named)
+                                   : oppmatrix::GeneralHelp());
+    return oppmatrix::kExitOk;
+  }
+  std::vector<std::string> env_flags;
+  for (const auto& c : Commands()) {
+    for (const char* f : c.flags) env_flags.push_back(f);
+  }
+  for (const char* f : oppmatrix::ConnectionFlags()) env_flags.push_back(f);
+  std::sort(env_flags.begin(), env_flags.end());
+  env_flags.erase(std::unique(env_flags.begin(), env_flags.end()),
+                  env_flags.end());
+  std::vector<char*> positional = oppmatrix::ParseFlagsWithEnv(
+      argc, argv, env_flags, "oppctl: see `oppctl help`");
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  if (args.empty()) {
+    std::fprintf(stderr, "%s", oppmatrix::GeneralHelp().c_str());
+    return oppmatrix::kExitUsage;
+  }
+  const oppmatrix::Command* command = FindCommand(args[0]);
+  if (command == nullptr) {
+    std::fprintf(stderr, "unknown command \"%s\"; `oppctl help` lists them\n",
+                 args[0].c_str());
+    return oppmatrix::kExitUsage;
+  }
   args.erase(args.begin());
-  if (command == "classify") return oppmatrix::Classify(args);
-  if (command == "rules") return oppmatrix::Rules(args);
-  if (command == "get") return oppmatrix::Get(args);
-  if (command == "matrix") return oppmatrix::Matrix(args);
-  if (command == "list") return oppmatrix::List(args);
-  if (command == "transitions") return oppmatrix::Transitions(args);
-  if (command == "generate") return oppmatrix::Generate(args);
-  if (command == "status") return oppmatrix::Status(args);
-  if (command == "dlq") return oppmatrix::Dlq(args);
-  std::fprintf(stderr, "unknown command \"%s\"\n\n%s\n", command.c_str(),
-               oppmatrix::kUsage);
-  return oppmatrix::kExitUsage;
+  return command->run(args);
 }

@@ -6,15 +6,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "oppmatrix/v1/classification.pb.h"
 #include "oppmatrix/v1/classification_service.pb.h"
+#include "services/classifier/ruleset_watcher.h"
 #include "services/store/redis_result_store.h"
 #include "services/store/redis_url.h"
 #include "tests/classifier/test_server.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/test_certs.h"
 
 namespace oppmatrix {
 namespace {
@@ -169,9 +172,15 @@ TEST_F(OppctlStoreTest, MatrixGetListAndTransitions) {
   ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, Generated(200, 7)), 0)
       << Err();
 
+  // Not a terminal: plain text, one block per cell.
   ASSERT_EQ(Run({"matrix"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("tenant demo, 200 opportunities, ruleset "
                                "default@"));
+  EXPECT_THAT(Out(), ::testing::ContainsRegex(
+                         "KEY +Key: invest +[0-9]+ opportunities"));
+  EXPECT_THAT(Out(), ::testing::Not(HasSubstr("potential >")));
+  // The boxed grid on demand.
+  ASSERT_EQ(Run({"matrix", "--style=grid"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("KEY  Key: invest"));
   EXPECT_THAT(Out(), HasSubstr("potential >"));
 
@@ -195,7 +204,7 @@ TEST_F(OppctlStoreTest, MatrixGetListAndTransitions) {
 
   ASSERT_EQ(Run({"get", "opp-000001"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("opp-000001  (tenant demo, version 1)"));
-  EXPECT_EQ(Run({"get", "opp-999999"}), 1);
+  EXPECT_EQ(Run({"get", "opp-999999"}), 4);  // not found
   EXPECT_THAT(Err(), HasSubstr("NOT_FOUND"));
 
   // The same ids with other content: some move, and the moves are listed.
@@ -204,6 +213,52 @@ TEST_F(OppctlStoreTest, MatrixGetListAndTransitions) {
   ASSERT_EQ(Run({"transitions", "--page_size=500"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr(" -> "));
   EXPECT_THAT(Out(), ::testing::Not(HasSubstr("more:")));
+}
+
+TEST_F(OppctlStoreTest, MatrixAsAnSvgPicture) {
+  ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, Generated(120, 9)), 0)
+      << Err();
+  const std::string svg = testing::MakeTempDir() + "/matrix.svg";
+  ASSERT_EQ(Run({"matrix", "--svg=" + svg}), 0) << Err();
+  EXPECT_THAT(Err(), HasSubstr("120 of 120 opportunities"));
+  // Valid XML, by libxml2's own checker.
+  Subprocess lint({"/usr/bin/xmllint", "--noout", svg});
+  EXPECT_EQ(lint.Wait(absl::Seconds(30)), 0) << lint.Stderr();
+  // Every opportunity is a dot; the title names the tenant and ruleset.
+  ASSERT_EQ(Run({"matrix", "--svg=-"}), 0) << Err();
+  std::string text = Out();
+  size_t dots = 0;
+  for (size_t at = text.find("<circle"); at != std::string::npos;
+       at = text.find("<circle", at + 1)) {
+    ++dots;
+  }
+  EXPECT_GE(dots, 120u);  // plus the legend's
+  EXPECT_THAT(text, HasSubstr("tenant demo"));
+  EXPECT_THAT(text, HasSubstr("ruleset default@"));
+  // A cap draws fewer, and says so.
+  ASSERT_EQ(Run({"matrix", "--svg=" + svg, "--svg_max_points=40"}), 0);
+  EXPECT_THAT(Err(), ::testing::ContainsRegex("wrote .*: 4[0-3] of 120"));
+}
+
+TEST_F(OppctlStoreTest, WatchPrintsNewMovesAsTheyHappen) {
+  ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, Generated(100, 7)), 0)
+      << Err();
+  // Reclassify with other data: some opportunities change cell.
+  std::string later = Generated(100, 8);
+  std::vector<std::string> args = {kOppctl,
+                                   "--target=" + server_->target(),
+                                   "--tenant=demo",
+                                   "watch",
+                                   "--interval=100ms",
+                                   "--max_moves=3"};
+  Subprocess watch(args);
+  // It has looked once (no moves yet) before the moves happen.
+  ASSERT_TRUE(watch.WaitForStderr("watching tenant demo", absl::Seconds(30)));
+  ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, later), 0) << Err();
+  ASSERT_EQ(watch.Wait(absl::Seconds(60)), 0) << watch.Stderr();
+  const std::string moves = watch.Stdout();
+  EXPECT_EQ(std::count(moves.begin(), moves.end(), '\n'), 3) << moves;
+  EXPECT_THAT(moves, HasSubstr(" -> "));
 }
 
 TEST_F(OppctlStoreTest, UsageErrorsExitTwo) {
@@ -250,7 +305,7 @@ TEST_F(OppctlStoreTest, DeadLettersAreListedAndReplayed) {
   ASSERT_EQ(Run({redis, "dlq", "replay", "--all"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("replayed 2 of 2"));
   EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events"})->integer, 3);
-  EXPECT_EQ(Run({redis, "dlq", "replay", "99-0"}), 1);
+  EXPECT_EQ(Run({redis, "dlq", "replay", "99-0"}), 4);  // no such entry
   EXPECT_THAT(Err(), HasSubstr("NOT_FOUND"));
   EXPECT_EQ(Run({redis, "dlq"}), 2);
 }
@@ -269,6 +324,98 @@ TEST(OppctlStandaloneTest, RulesCheck) {
   Subprocess usage({kOppctl, "frobnicate"});
   EXPECT_EQ(usage.Wait(absl::Seconds(30)), 2);
   EXPECT_THAT(usage.Stderr(), HasSubstr("unknown command"));
+}
+
+TEST(OppctlStandaloneTest, EveryCommandHasHelp) {
+  for (const char* command :
+       {"classify", "get", "list", "matrix", "transitions", "watch", "generate",
+        "rules", "status", "dlq"}) {
+    Subprocess p({kOppctl, command, "--help"});
+    ASSERT_EQ(p.Wait(absl::Seconds(30)), 0) << command << p.Stderr();
+    EXPECT_THAT(p.Stdout(), HasSubstr("usage: oppctl [flags] ")) << command;
+    EXPECT_THAT(p.Stdout(), HasSubstr("exit codes:")) << command;
+    EXPECT_THAT(p.Stdout(), HasSubstr("--target")) << command;
+  }
+  Subprocess all({kOppctl, "help"});
+  ASSERT_EQ(all.Wait(absl::Seconds(30)), 0);
+  EXPECT_THAT(all.Stdout(), HasSubstr("rules diff OLD NEW"));
+  Subprocess one({kOppctl, "help", "matrix"});
+  ASSERT_EQ(one.Wait(absl::Seconds(30)), 0);
+  EXPECT_THAT(one.Stdout(), HasSubstr("--svg_max_points"));
+}
+
+TEST(OppctlStandaloneTest, RulesDiffCountsTheMoves) {
+  const std::string dir = testing::MakeTempDir();
+  // The same ruleset with the potential cut at 60 instead of 50.
+  Subprocess sed({"/bin/sed",
+                  "s/potential_thresholds: \\[50\\]/"
+                  "potential_thresholds: [60]/",
+                  OPPMATRIX_SOURCE_DIR "/rules/default.yaml"});
+  ASSERT_EQ(sed.Wait(absl::Seconds(30)), 0);
+  ASSERT_THAT(sed.Stdout(), HasSubstr("potential_thresholds: [60]"));
+  testing::WriteFileAtomically(dir + "/new.yaml", sed.Stdout());
+  Subprocess gen({kOppctl, "--tenant=t", "generate", "--count=300"});
+  ASSERT_EQ(gen.Wait(absl::Seconds(30)), 0);
+  Subprocess diff(
+      {kOppctl, "--json", "rules", "diff",
+       OPPMATRIX_SOURCE_DIR "/rules/default.yaml", dir + "/new.yaml", "-"},
+      {}, gen.Stdout());
+  ASSERT_EQ(diff.Wait(absl::Seconds(30)), 0) << diff.Stderr();
+  google::protobuf::Struct report;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(diff.Stdout(), &report).ok())
+      << diff.Stdout();
+  const auto& f = report.fields();
+  EXPECT_EQ(f.at("compared").number_value(), 300);
+  const double changed = f.at("changed_cell").number_value();
+  EXPECT_GT(changed, 0);
+  // A higher potential cut only moves KEY->MAINTAIN and DEVELOP->EXIT.
+  double summed = 0;
+  for (const auto& m : f.at("moves").list_value().values()) {
+    const auto& mf = m.struct_value().fields();
+    const std::string move =
+        mf.at("from").string_value() + "->" + mf.at("to").string_value();
+    EXPECT_TRUE(move == "KEY->MAINTAIN" || move == "DEVELOP->EXIT") << move;
+    summed += mf.at("count").number_value();
+  }
+  EXPECT_EQ(summed, changed);
+  // The same ruleset moves nothing; the headline says so.
+  Subprocess same(
+      {kOppctl, "rules", "diff", OPPMATRIX_SOURCE_DIR "/rules/default.yaml",
+       OPPMATRIX_SOURCE_DIR "/rules/default.yaml", "-"},
+      {}, gen.Stdout());
+  ASSERT_EQ(same.Wait(absl::Seconds(30)), 0) << same.Stderr();
+  EXPECT_THAT(same.Stdout(),
+              HasSubstr("0 opportunities change cell (of 300 compared)"));
+}
+
+TEST(OppctlStandaloneTest, TlsAndTokenFlags) {
+  testing::TestCerts certs = testing::MakeTestCerts();
+  ASSERT_FALSE(certs.ca_cert.empty());
+  StaticRulesetSource rules(testing::DefaultRules());
+  ClassifierServer::Options options;
+  options.listen = "127.0.0.1:0";
+  options.tls_cert_file = certs.server_cert;
+  options.tls_key_file = certs.server_key;
+  options.auth_token = "s3cret";
+  auto server = ClassifierServer::Start(options, &rules, nullptr);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string target = absl::StrCat("localhost:", (*server)->port());
+  const std::string input =
+      absl::StrCat(kCases, "3-small-business-latent.yaml");
+  Subprocess ok({kOppctl, "--target=" + target,
+                 "--tls_ca_file=" + certs.ca_cert, "classify", input},
+                {"OPPMATRIX_TOKEN=s3cret"});
+  EXPECT_EQ(ok.Wait(absl::Seconds(30)), 0) << ok.Stderr();
+  EXPECT_THAT(ok.Stdout(), HasSubstr("EXIT"));
+  Subprocess no_token({kOppctl, "--target=" + target,
+                       "--tls_ca_file=" + certs.ca_cert, "classify", input});
+  EXPECT_EQ(no_token.Wait(absl::Seconds(30)), 5) << no_token.Stderr();
+  EXPECT_THAT(no_token.Stderr(), HasSubstr("UNAUTHENTICATED"));
+  Subprocess bad_file({kOppctl, "--target=" + target,
+                       "--tls_ca_file=/nonexistent.pem", "classify", input});
+  EXPECT_EQ(bad_file.Wait(absl::Seconds(30)), 2);
+  EXPECT_THAT(bad_file.Stderr(), HasSubstr("/nonexistent.pem"));
 }
 
 }  // namespace
