@@ -48,8 +48,10 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline per call");
 ABSL_FLAG(bool, json, false, "Print JSON (proto field names) for scripts");
 ABSL_FLAG(bool, no_reasons, false, "Ask for results without reasons");
 ABSL_FLAG(std::string, format, "auto",
-          "Input format of classify: auto, json, yaml or jsonl (one JSON "
-          "opportunity per line, classified in batches)");
+          "Input format of classify: auto, json, yaml, jsonl (one JSON "
+          "opportunity per line) or csv (a header row of field paths such as "
+          "id, stage, account.industry, amount); jsonl and csv are "
+          "classified in batches; auto goes by the file name");
 ABSL_FLAG(int, batch_size, 500, "classify of JSONL: opportunities per batch");
 ABSL_FLAG(std::string, tenant, "",
           "The tenant of get, matrix, list, transitions and generate");
@@ -198,22 +200,19 @@ bool NeedTenant() {
 }
 
 // One JSON opportunity per line, classified in batches.
-int ClassifyJsonl(const std::string& path) {
+// Many opportunities from one file: JSONL (one JSON opportunity per line)
+// or CSV (a header row of field paths), classified in batches.
+int ClassifyMany(const std::string& path, const std::string& format) {
   absl::StatusOr<std::string> text = ReadInput(path);
   if (!text.ok()) return Usage(std::string(text.status().message()));
   const int batch_size = absl::GetFlag(FLAGS_batch_size);
   if (batch_size < 1) return Usage("--batch_size must be at least 1");
-  std::vector<v1::Opportunity> all;
-  int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-    ++line_no;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    absl::StatusOr<v1::Opportunity> o = ParseOpportunity(
-        line, "json",
-        absl::StrCat(path == "-" ? "<stdin>" : path, ":", line_no));
-    if (!o.ok()) return Usage(std::string(o.status().message()));
-    all.push_back(*std::move(o));
-  }
+  const std::string name = path == "-" ? "<stdin>" : path;
+  absl::StatusOr<std::vector<v1::Opportunity>> parsed =
+      format == "csv" ? ParseOpportunitiesCsv(*text, name)
+                      : ParseOpportunitiesJsonl(*text, name);
+  if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+  std::vector<v1::Opportunity> all = *std::move(parsed);
   absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
   if (!client.ok()) return BadConnection(client.status());
   const bool json = absl::GetFlag(FLAGS_json);
@@ -251,11 +250,17 @@ int ClassifyJsonl(const std::string& path) {
 int Classify(const std::vector<std::string>& args) {
   std::vector<std::string> paths = args;
   if (paths.empty()) paths.push_back("-");
+  const std::string format = absl::GetFlag(FLAGS_format);
+  if (format == "csv" || (format == "auto" && paths.size() == 1 &&
+                          absl::EndsWith(paths[0], ".csv"))) {
+    if (paths.size() != 1) return Usage("classify of CSV takes one FILE");
+    return ClassifyMany(paths[0], "csv");
+  }
   if (absl::GetFlag(FLAGS_format) == "jsonl" ||
       (absl::GetFlag(FLAGS_format) == "auto" && paths.size() == 1 &&
        absl::EndsWith(paths[0], ".jsonl"))) {
     if (paths.size() != 1) return Usage("classify of JSONL takes one FILE");
-    return ClassifyJsonl(paths[0]);
+    return ClassifyMany(paths[0], "jsonl");
   }
   std::vector<v1::Opportunity> opportunities;
   for (const std::string& path : paths) {
@@ -742,16 +747,13 @@ absl::StatusOr<std::vector<v1::Opportunity>> ReadOpportunities(
     absl::StatusOr<std::string> text = ReadInput(path);
     if (!text.ok()) return text.status();
     const std::string name = path == "-" ? "<stdin>" : path;
-    if (path == "-" || absl::EndsWith(path, ".jsonl")) {
-      int line_no = 0;
-      for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-        ++line_no;
-        if (absl::StripAsciiWhitespace(line).empty()) continue;
-        absl::StatusOr<v1::Opportunity> o =
-            ParseOpportunity(line, "json", absl::StrCat(name, ":", line_no));
-        if (!o.ok()) return o.status();
-        out.push_back(*std::move(o));
-      }
+    if (path == "-" || absl::EndsWith(path, ".jsonl") ||
+        absl::EndsWith(path, ".csv")) {
+      absl::StatusOr<std::vector<v1::Opportunity>> many =
+          absl::EndsWith(path, ".csv") ? ParseOpportunitiesCsv(*text, name)
+                                       : ParseOpportunitiesJsonl(*text, name);
+      if (!many.ok()) return many.status();
+      for (v1::Opportunity& o : *many) out.push_back(std::move(o));
       continue;
     }
     absl::StatusOr<v1::Opportunity> o = ParseOpportunity(*text, "auto", name);
@@ -830,8 +832,10 @@ const std::vector<Command>& Commands() {
        "classify [FILE...|-]",
        "Classifies opportunities. One FILE (JSON or YAML; stdin when - or "
        "absent) prints its classification; several go in one BatchClassify "
-       "and print the matrix they make; JSONL (--format=jsonl or a .jsonl "
-       "file) is classified --batch_size at a time with a summary.",
+       "and print the matrix they make; JSONL or CSV (--format, or a .jsonl "
+       "or .csv file; CSV has a header row of field paths such as id, "
+       "tenant_id, stage, account.industry, amount as \"60000 EUR\") is "
+       "classified --batch_size at a time with a summary.",
        {"format", "batch_size", "no_reasons"},
        Classify},
       {"get",

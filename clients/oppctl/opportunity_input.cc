@@ -5,7 +5,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/common/file_util.h"
 #include "services/common/yaml_proto.h"
@@ -57,6 +59,182 @@ absl::StatusOr<v1::Opportunity> ParseOpportunity(absl::string_view text,
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "--format: expected auto, json or yaml, got \"", format, "\""));
+}
+
+namespace {
+
+// Splits CSV text into rows of fields, with the 1-based line each row
+// starts on.
+absl::StatusOr<std::vector<std::pair<int, std::vector<std::string>>>> CsvRows(
+    absl::string_view text, absl::string_view name) {
+  if (absl::StartsWith(text, "\xEF\xBB\xBF")) text.remove_prefix(3);  // BOM
+  std::vector<std::pair<int, std::vector<std::string>>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false, field_started = false;
+  int line = 1, row_line = 1;
+  auto end_row = [&] {
+    row.push_back(std::move(field));
+    field.clear();
+    field_started = false;
+    if (!(row.size() == 1 && row[0].empty())) {  // skip blank lines
+      rows.emplace_back(row_line, std::move(row));
+    }
+    row.clear();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          field += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        if (c == '\n') ++line;
+        field += c;
+      }
+      continue;
+    }
+    if (c == '"' && !field_started) {
+      quoted = field_started = true;
+    } else if (c == ',') {
+      row.push_back(std::move(field));
+      field.clear();
+      field_started = false;
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      continue;
+    } else if (c == '\n') {
+      end_row();
+      row_line = ++line;
+    } else if (c == '"') {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ":", line, ": a quote inside an unquoted field"));
+    } else {
+      field += c;
+      field_started = true;
+    }
+  }
+  if (quoted) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ":", row_line, ": a quoted field is not closed"));
+  }
+  if (field_started || !row.empty() || !field.empty()) end_row();
+  return rows;
+}
+
+// The field at a dotted path of Opportunity; null when there is none (or it
+// goes through a map).
+const google::protobuf::FieldDescriptor* FieldAt(absl::string_view path) {
+  const google::protobuf::Descriptor* d = v1::Opportunity::descriptor();
+  const google::protobuf::FieldDescriptor* f = nullptr;
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    if (d == nullptr) return nullptr;
+    f = d->FindFieldByName(std::string(part));
+    if (f == nullptr || f->is_map()) return nullptr;
+    d = f->message_type();
+  }
+  return f;
+}
+
+// "60000 EUR", "1234.5 USD" -> a Money mapping; false if not that shape.
+bool MoneyNode(absl::string_view value, YAML::Node* out) {
+  std::vector<absl::string_view> parts =
+      absl::StrSplit(value, ' ', absl::SkipEmpty());
+  if (parts.size() != 2) return false;
+  absl::string_view number = parts[0];
+  bool negative = absl::ConsumePrefix(&number, "-");
+  std::vector<absl::string_view> whole_frac = absl::StrSplit(number, '.');
+  int64_t units = 0;
+  if (whole_frac.size() > 2 || !absl::SimpleAtoi(whole_frac[0], &units)) {
+    return false;
+  }
+  int64_t nanos = 0;
+  if (whole_frac.size() == 2) {
+    std::string frac(whole_frac[1]);
+    if (frac.empty() || frac.size() > 9) return false;
+    frac.resize(9, '0');
+    if (!absl::SimpleAtoi(frac, &nanos)) return false;
+  }
+  (*out)["currency_code"] = std::string(parts[1]);
+  (*out)["units"] = negative ? -units : units;
+  (*out)["nanos"] = negative ? -nanos : nanos;
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::Opportunity>> ParseOpportunitiesJsonl(
+    absl::string_view text, absl::string_view name) {
+  std::vector<v1::Opportunity> out;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    absl::StatusOr<v1::Opportunity> o =
+        ParseOpportunity(line, "json", absl::StrCat(name, ":", line_no));
+    if (!o.ok()) return o.status();
+    out.push_back(*std::move(o));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Opportunity>> ParseOpportunitiesCsv(
+    absl::string_view text, absl::string_view name) {
+  auto rows = CsvRows(text, name);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": no header row"));
+  }
+  const std::vector<std::string> header = (*rows)[0].second;
+  for (size_t c = 0; c < header.size(); ++c) {
+    if (absl::StripAsciiWhitespace(header[c]).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ":1: column ", c + 1, " has no name"));
+    }
+  }
+  std::vector<v1::Opportunity> out;
+  for (size_t r = 1; r < rows->size(); ++r) {
+    const auto& [line, fields] = (*rows)[r];
+    if (fields.size() != header.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ":", line, ": ", fields.size(),
+                       " fields, the header has ", header.size()));
+    }
+    YAML::Node node(YAML::NodeType::Map);
+    for (size_t c = 0; c < header.size(); ++c) {
+      std::string path(absl::StripAsciiWhitespace(header[c]));
+      if (fields[c].empty()) continue;
+      std::vector<std::string> parts = absl::StrSplit(path, '.');
+      // yaml-cpp nodes are handles: walk down, creating mappings.
+      YAML::Node at = node;
+      for (size_t k = 0; k + 1 < parts.size(); ++k) {
+        if (!at[parts[k]].IsDefined() || at[parts[k]].IsNull()) {
+          at[parts[k]] = YAML::Node(YAML::NodeType::Map);
+        }
+        at.reset(at[parts[k]]);
+      }
+      const google::protobuf::FieldDescriptor* f = FieldAt(path);
+      YAML::Node money(YAML::NodeType::Map);
+      if (f != nullptr && f->message_type() != nullptr &&
+          f->message_type()->full_name() == "google.type.Money" &&
+          MoneyNode(fields[c], &money)) {
+        at[parts.back()] = money;
+      } else {
+        at[parts.back()] = fields[c];
+      }
+    }
+    v1::Opportunity o;
+    absl::Status s = YamlNodeToMessage(node, "", &o);
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ":", line, ": ", s.message()));
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 }  // namespace oppmatrix

@@ -7,6 +7,7 @@
 #define OPPMATRIX_CLIENTS_OPPCTL_OPPORTUNITY_INPUT_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -19,6 +20,21 @@ namespace oppmatrix {
 absl::StatusOr<v1::Opportunity> ParseOpportunity(absl::string_view text,
                                                  absl::string_view format,
                                                  absl::string_view name);
+
+// Many opportunities from JSONL: one JSON opportunity per line, blank
+// lines skipped; errors name the file and the line.
+absl::StatusOr<std::vector<v1::Opportunity>> ParseOpportunitiesJsonl(
+    absl::string_view text, absl::string_view name);
+
+// Many opportunities from CSV (RFC 4180: quoted fields, "" inside quotes,
+// CRLF or LF). The header row names a field path per column, e.g. `id`,
+// `tenant_id`, `stage`, `account.industry`, `relationship.has_champion`,
+// `attributes.region` (a map key). A Money column takes "60000 EUR" (or use
+// `amount.units` and `amount.currency_code`), a Timestamp RFC 3339, an enum
+// its name; an empty cell leaves the field unset. Errors name the file, the
+// line and the field path.
+absl::StatusOr<std::vector<v1::Opportunity>> ParseOpportunitiesCsv(
+    absl::string_view text, absl::string_view name);
 
 // Reads a file, or standard input for "-".
 absl::StatusOr<std::string> ReadInput(const std::string& path);

@@ -215,6 +215,21 @@ TEST_F(OppctlStoreTest, MatrixGetListAndTransitions) {
   EXPECT_THAT(Out(), ::testing::Not(HasSubstr("more:")));
 }
 
+TEST_F(OppctlStoreTest, ClassifiesCsvInBatches) {
+  const std::string csv =
+      "id,tenant_id,name,stage,amount,account.industry,account.employees\n"
+      "csv-1,demo,\"ERP, phase 2\",Negotiation/Review,1200000 CNY,"
+      "manufacturing,3000\n"
+      "csv-2,demo,Shop POS,Prospecting,3000 USD,Retail,8\n";
+  ASSERT_EQ(Run({"classify", "--format=csv", "--batch_size=1", "-"}, csv), 0)
+      << Err();
+  EXPECT_THAT(Out(), HasSubstr("classified 2 opportunities in 2 batches"));
+  ASSERT_EQ(Run({"get", "csv-1"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("DECISION"));
+  EXPECT_EQ(Run({"classify", "--format=csv", "-"}, "id,colour\nx,red\n"), 2);
+  EXPECT_THAT(Err(), HasSubstr("<stdin>:2: colour: unknown key"));
+}
+
 TEST_F(OppctlStoreTest, MatrixAsAnSvgPicture) {
   ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, Generated(120, 9)), 0)
       << Err();
