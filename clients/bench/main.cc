@@ -18,28 +18,11 @@
 #include "clients/bench/bench_report.h"
 #include "clients/bench/bench_runner.h"
 #include "clients/cpp/classification_client.h"
+#include "clients/cpp/connection_flags.h"
 #include "services/common/env_flags.h"
-#include "services/common/file_util.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "The classifier");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "Deadline per call");
-// Connection flags as oppctl has them.
-ABSL_FLAG(bool, tls, false,
-          "Connect over TLS, trusting the system's roots (implied by "
-          "--tls_ca_file)");
-ABSL_FLAG(std::string, tls_ca_file, "",
-          "TLS: roots (PEM) the server's certificate must chain to");
-ABSL_FLAG(std::string, tls_cert_file, "",
-          "TLS: this client's certificate (PEM), for mutual TLS");
-ABSL_FLAG(std::string, tls_key_file, "",
-          "TLS: the private key (PEM) of --tls_cert_file");
-ABSL_FLAG(std::string, tls_server_name, "",
-          "TLS: the name the server's certificate must carry, when not the "
-          "target's host");
-ABSL_FLAG(std::string, token, "",
-          "Bearer token sent with every call (prefer OPPMATRIX_TOKEN or "
-          "--token_file: a flag shows in the process list)");
-ABSL_FLAG(std::string, token_file, "", "A file holding the bearer token");
 ABSL_FLAG(std::string, rpc, "all",
           "classify, batch, stream, get, health, or all (each in turn); the "
           "health check always runs first as the baseline");
@@ -173,34 +156,13 @@ int Run() {
     return Usage(std::string(s.message()));
   }
 
-  ClientOptions client_options;
-  client_options.target = options.target;
-  client_options.timeout = options.calls.timeout;
+  absl::StatusOr<ClientOptions> connection =
+      ConnectionOptionsFromFlags(options.target, options.calls.timeout);
+  if (!connection.ok())
+    return Usage(std::string(connection.status().message()));
+  ClientOptions client_options = *std::move(connection);
   // A benchmark counts failures instead of hiding them behind retries.
   client_options.max_attempts = 1;
-  if (absl::GetFlag(FLAGS_tls) || !absl::GetFlag(FLAGS_tls_ca_file).empty() ||
-      !absl::GetFlag(FLAGS_tls_cert_file).empty()) {
-    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-        TlsCredentials({.ca_file = absl::GetFlag(FLAGS_tls_ca_file),
-                        .cert_file = absl::GetFlag(FLAGS_tls_cert_file),
-                        .key_file = absl::GetFlag(FLAGS_tls_key_file)});
-    if (!credentials.ok()) {
-      return Usage(std::string(credentials.status().message()));
-    }
-    client_options.credentials = *std::move(credentials);
-  }
-  client_options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
-  client_options.token = absl::GetFlag(FLAGS_token);
-  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
-    absl::StatusOr<std::string> token = ReadFileToString(path, 4096);
-    if (!token.ok()) {
-      return Usage(absl::StrCat("--token_file: ", token.status().message()));
-    }
-    client_options.token = std::string(absl::StripAsciiWhitespace(*token));
-    if (client_options.token.empty()) {
-      return Usage(absl::StrCat("--token_file: ", path, " is empty"));
-    }
-  }
   absl::StatusOr<std::unique_ptr<ClassificationClient>> client =
       ClassificationClient::Create(client_options);
   if (!client.ok()) return Usage(std::string(client.status().message()));

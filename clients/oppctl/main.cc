@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/cpp/classification_client.h"
+#include "clients/cpp/connection_flags.h"
 #include "clients/oppctl/format.h"
 #include "clients/oppctl/matrix_svg.h"
 #include "clients/oppctl/opportunity_input.h"
@@ -78,22 +79,6 @@ ABSL_FLAG(std::string, stream, "oppmatrix:crm-events",
           "dlq replay: the event stream replayed events go to");
 ABSL_FLAG(std::string, dead_letter_stream, "oppmatrix:crm-events:dead",
           "dlq: the dead-letter stream");
-ABSL_FLAG(bool, tls, false,
-          "Connect over TLS, trusting the system's roots (implied by "
-          "--tls_ca_file)");
-ABSL_FLAG(std::string, tls_ca_file, "",
-          "TLS: roots (PEM) the server's certificate must chain to");
-ABSL_FLAG(std::string, tls_cert_file, "",
-          "TLS: this client's certificate (PEM), for mutual TLS");
-ABSL_FLAG(std::string, tls_key_file, "",
-          "TLS: the private key (PEM) of --tls_cert_file");
-ABSL_FLAG(std::string, tls_server_name, "",
-          "TLS: the name the server's certificate must carry, when not the "
-          "target's host");
-ABSL_FLAG(std::string, token, "",
-          "Bearer token sent with every call (prefer OPPMATRIX_TOKEN or "
-          "--token_file: a flag shows in the process list)");
-ABSL_FLAG(std::string, token_file, "", "A file holding the bearer token");
 ABSL_FLAG(std::string, style, "auto",
           "matrix: grid (boxes), plain (one block per cell) or auto (grid "
           "on a terminal, plain otherwise)");
@@ -142,31 +127,9 @@ int ExitCodeFor(const absl::Status& status) {
   }
 }
 
-// The connection settings of --target (or `target`), TLS and token flags.
+// The connection settings of `target` with the TLS and token flags.
 absl::StatusOr<ClientOptions> ConnectionOptions(const std::string& target) {
-  ClientOptions options;
-  options.target = target;
-  options.timeout = absl::GetFlag(FLAGS_timeout);
-  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
-  if (absl::GetFlag(FLAGS_tls) || !absl::GetFlag(FLAGS_tls_ca_file).empty() ||
-      !absl::GetFlag(FLAGS_tls_cert_file).empty()) {
-    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
-        TlsCredentials({.ca_file = absl::GetFlag(FLAGS_tls_ca_file),
-                        .cert_file = absl::GetFlag(FLAGS_tls_cert_file),
-                        .key_file = absl::GetFlag(FLAGS_tls_key_file)});
-    if (!creds.ok()) return creds.status();
-    options.credentials = *creds;
-  }
-  options.token = absl::GetFlag(FLAGS_token);
-  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
-    absl::StatusOr<std::string> token = ReadFileToString(path, 4096);
-    if (!token.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--token_file: ", token.status().message()));
-    }
-    options.token = std::string(absl::StripAsciiWhitespace(*token));
-  }
-  return options;
+  return ConnectionOptionsFromFlags(target, absl::GetFlag(FLAGS_timeout));
 }
 
 absl::StatusOr<std::unique_ptr<ClassificationClient>> NewClient() {
