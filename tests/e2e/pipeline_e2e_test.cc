@@ -228,6 +228,30 @@ TEST_F(PipelineTest, KilledMidRunAndRestartedNothingLostNothingTwice) {
   ExpectFinalState();
 }
 
+TEST_F(PipelineTest, SigtermMidRunFinishesTheBatchInHand) {
+  auto ingestion = StartIngestion("i0", /*batch_size=*/10);
+  Simulate(12, 1500);
+  RedisStreamSource probe(pool_.get(), {.consumer = "probe"});
+  absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < give_up) {
+    auto s = probe.Stats();
+    ASSERT_TRUE(s.ok()) << s.status();
+    if (s->lag < 1300) break;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  ingestion->Signal(SIGTERM);
+  ASSERT_EQ(ingestion->Wait(absl::Seconds(30)), 0) << ingestion->Stderr();
+  // It stopped reading and acknowledged what it had read: nothing pending,
+  // the rest still on the bus.
+  auto after = probe.Stats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->pending, 0);
+  EXPECT_GT(after->lag, 0) << "the run had already finished";
+  auto restarted = StartIngestion("i0");
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
+}
+
 TEST_F(PipelineTest, ClassifierStoppedForAWhileEventsWaitThenComplete) {
   auto ingestion = StartIngestion("i0");
   const std::string listen = absl::StrCat("127.0.0.1:", classifier_port_);
