@@ -108,6 +108,13 @@ std::string FormatReportTable(const BenchReport& report) {
         ratio(P50RatioToHealth(report, r)), ratio(QpsRatioToHealth(report, r)));
     if (open) absl::StrAppendFormat(&out, " %7d %8d", p.late, p.dropped);
     out += "\n";
+    if (p.dropped > 0) {
+      notes.push_back(absl::StrCat(
+          name, ": ", p.dropped,
+          " sends dropped (over --max_outstanding) are in no percentile: the "
+          "server fell behind the rate, and its real tail is worse than "
+          "shown"));
+    }
     if (!p.errors.empty()) {
       std::vector<std::string> codes;
       for (const auto& [code, n] : p.errors) {

@@ -19,10 +19,12 @@ class Collector {
     const absl::Time now = absl::Now();
     std::lock_guard<std::mutex> lock(mu_);
     ++result_.requests;
+    // Failed calls are timed too: a deadline hit is the latency a caller
+    // saw, and leaving it out would flatter the tail.
+    latencies_.Record(latency);
     if (outcome.code == grpc::StatusCode::OK) {
       ++result_.ok;
       result_.items += outcome.items;
-      latencies_.Record(latency);
     } else {
       ++result_.errors[outcome.code];
     }

@@ -73,7 +73,7 @@ struct PhaseResult {
   // Items of the successful calls.
   int64_t items = 0;
   std::map<grpc::StatusCode, int64_t> errors;
-  // Of the successful calls.
+  // Of every completed call, failed ones included.
   LatencySummary latency;
   // From the start to the last completion.
   absl::Duration elapsed;

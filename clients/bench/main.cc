@@ -45,89 +45,27 @@ ABSL_FLAG(std::string, tenant, "bench", "Tenant of the opportunities");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the generated opportunities");
 ABSL_FLAG(int, opportunities, 1000,
           "Distinct generated opportunities (each call sends a new version)");
-ABSL_FLAG(bool, reasons, true, "Ask for results with their reasons");
+ABSL_FLAG(bool, no_reasons, false, "Ask for results without reasons");
 ABSL_FLAG(bool, json, false, "Print the report as one JSON object");
 
 namespace oppmatrix {
 namespace {
 
-const std::vector<std::string>& FlagNames() {
-  static const auto* names = new std::vector<std::string>{"target",
-                                                          "timeout",
-                                                          "tls",
-                                                          "tls_ca_file",
-                                                          "tls_cert_file",
-                                                          "tls_key_file",
-                                                          "tls_server_name",
-                                                          "token",
-                                                          "token_file",
-                                                          "rpc",
-                                                          "concurrency",
-                                                          "rate",
-                                                          "duration",
-                                                          "warmup",
-                                                          "requests",
-                                                          "batch_size",
-                                                          "streams",
-                                                          "max_outstanding",
-                                                          "tenant",
-                                                          "seed",
-                                                          "opportunities",
-                                                          "reasons",
-                                                          "json"};
-  return *names;
+// Shared with oppctl: OPPMATRIX_TARGET, OPPMATRIX_TLS_CA_FILE, ...
+std::vector<std::string> SharedFlagNames() {
+  std::vector<std::string> names = {"target", "timeout"};
+  for (const char* name : ConnectionFlagNames()) names.push_back(name);
+  return names;
 }
 
-// absl exits with 1 on an unknown flag or a value it can't parse; this
-// finds those first, so that every usage error exits with 2.
-bool CheckCommandLine(int argc, char** argv) {
-  static constexpr absl::string_view kBuiltin[] = {
-      "help",     "helpfull", "helpshort",  "helppackage", "version",
-      "flagfile", "fromenv",  "tryfromenv", "undefok",     "only_check_args"};
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (!absl::ConsumePrefix(&arg, "-")) continue;  // positional
-    absl::ConsumePrefix(&arg, "-");
-    absl::string_view name = arg.substr(0, arg.find('='));
-    const bool has_value = name.size() < arg.size();
-    if (std::find(std::begin(kBuiltin), std::end(kBuiltin), name) !=
-        std::end(kBuiltin)) {
-      continue;
-    }
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr && !has_value && absl::StartsWith(name, "no")) {
-      absl::CommandLineFlag* negated =
-          absl::FindCommandLineFlag(name.substr(2));
-      if (negated != nullptr && negated->IsOfType<bool>()) continue;
-    }
-    if (flag == nullptr) {
-      std::fprintf(stderr, "%s: unknown flag --%s (see --help)\n", argv[0],
-                   std::string(name).c_str());
-      return false;
-    }
-    std::string value;
-    if (has_value) {
-      value = std::string(arg.substr(name.size() + 1));
-    } else if (flag->IsOfType<bool>()) {
-      continue;
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      std::fprintf(stderr, "%s: --%s needs a value\n", argv[0],
-                   std::string(name).c_str());
-      return false;
-    }
-    const std::string saved = flag->CurrentValue();
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      std::fprintf(stderr, "%s: --%s=%s: %s\n", argv[0],
-                   std::string(name).c_str(), value.c_str(), error.c_str());
-      return false;
-    }
-    flag->ParseFrom(saved, &error);
-  }
-  return true;
+// The bench's own, as OPPMATRIX_BENCH_<NAME>: an OPPMATRIX_TENANT set for
+// oppctl must not send the bench's writes into a real tenant.
+std::vector<std::string> OwnFlagNames() {
+  return {"rpc",        "concurrency", "rate",
+          "duration",   "warmup",      "requests",
+          "batch_size", "streams",     "max_outstanding",
+          "tenant",     "seed",        "opportunities",
+          "no_reasons", "json"};
 }
 
 int Usage(const std::string& message) {
@@ -148,7 +86,7 @@ int Run() {
   options.calls.timeout = absl::GetFlag(FLAGS_timeout);
   options.calls.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.calls.streams = absl::GetFlag(FLAGS_streams);
-  options.calls.with_reasons = absl::GetFlag(FLAGS_reasons);
+  options.calls.with_reasons = !absl::GetFlag(FLAGS_no_reasons);
   options.tenant = absl::GetFlag(FLAGS_tenant);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.opportunities = absl::GetFlag(FLAGS_opportunities);
@@ -200,13 +138,14 @@ int Run() {
 }  // namespace oppmatrix
 
 int main(int argc, char** argv) {
-  if (!oppmatrix::CheckCommandLine(argc, argv)) return 2;
   std::vector<char*> rest = oppmatrix::ParseFlagsWithEnv(
-      argc, argv, oppmatrix::FlagNames(),
+      argc, argv, oppmatrix::SharedFlagNames(),
       "oppmatrix-bench: load on the classifier's RPCs, compared with its "
       "health check.\n"
       "  oppmatrix-bench --target=HOST:PORT --rpc=all --duration=5s\n"
-      "Every flag can also be set as OPPMATRIX_<FLAG>.");
+      "--target, --timeout, --tls* and --token* can also be set as "
+      "OPPMATRIX_<FLAG>, the others as OPPMATRIX_BENCH_<FLAG>.",
+      oppmatrix::OwnFlagNames(), "OPPMATRIX_BENCH_");
   if (rest.size() > 1) {
     std::fprintf(stderr, "oppmatrix-bench: unexpected argument %s\n", rest[1]);
     return 2;

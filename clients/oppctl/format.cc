@@ -1,6 +1,7 @@
 #include "clients/oppctl/format.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -165,8 +166,18 @@ std::string FormatMatrixSummary(
 
 std::string FormatMoney(const google::type::Money& money) {
   double v = static_cast<double>(money.units()) + money.nanos() / 1e9;
+  const char* sign = v < 0 ? "-" : "";
+  v = std::abs(v);
+  // Round to three significant digits first, then pick the unit, so that
+  // 999,600 is "1M", not "1e+03k".
+  if (v >= 1000) {
+    const double scale = std::pow(10.0, std::floor(std::log10(v)) - 2);
+    v = std::round(v / scale) * scale;
+  }
   std::string number;
-  if (v >= 1e9) {
+  if (v >= 1e12) {
+    number = absl::StrFormat("%.3gT", v / 1e12);
+  } else if (v >= 1e9) {
     number = absl::StrFormat("%.3gB", v / 1e9);
   } else if (v >= 1e6) {
     number = absl::StrFormat("%.3gM", v / 1e6);
@@ -175,7 +186,7 @@ std::string FormatMoney(const google::type::Money& money) {
   } else {
     number = absl::StrFormat("%.0f", v);
   }
-  return absl::StrCat(number, " ", money.currency_code());
+  return absl::StrCat(sign, number, " ", money.currency_code());
 }
 
 std::string FormatStoredMatrix(const v1::GetMatrixResponse& matrix) {

@@ -197,7 +197,8 @@ int ClassifyMany(const std::string& path, const std::string& format) {
       }
       stored += r.stored();
       cached += r.cached();
-      if (json) std::cout << FormatJson(r) << "\n";
+      // The same shape as a single classify's --json: the Classification.
+      if (json) std::cout << FormatJson(r.classification()) << "\n";
     }
   }
   std::fprintf(json ? stderr : stdout,
@@ -680,12 +681,29 @@ int Dlq(const std::vector<std::string>& args) {
       after = page->back().id;
     }
   }
-  if (ids.empty()) return Usage("usage: oppctl dlq replay ID...|--all");
-  absl::StatusOr<int> replayed = dlq.Replay(ids);
-  if (!replayed.ok()) return Fail(replayed.status());
-  std::cout << "replayed " << *replayed << " of " << ids.size()
-            << " dead-lettered events onto " << absl::GetFlag(FLAGS_stream)
-            << "\n";
+  if (ids.empty() && !absl::GetFlag(FLAGS_all)) {
+    return Usage("usage: oppctl dlq replay ID...|--all");
+  }
+  int replayed_count = 0;
+  if (!ids.empty()) {
+    absl::StatusOr<int> replayed = dlq.Replay(ids);
+    if (!replayed.ok()) return Fail(replayed.status());
+    replayed_count = *replayed;
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    google::protobuf::Struct out;
+    auto& f = *out.mutable_fields();
+    f["replayed"].set_number_value(replayed_count);
+    f["requested"].set_number_value(static_cast<double>(ids.size()));
+    f["stream"].set_string_value(absl::GetFlag(FLAGS_stream));
+    std::cout << FormatJson(out) << "\n";
+  } else if (ids.empty()) {
+    std::cout << "nothing to replay: the dead-letter stream is empty\n";
+  } else {
+    std::cout << "replayed " << replayed_count << " of " << ids.size()
+              << " dead-lettered events onto " << absl::GetFlag(FLAGS_stream)
+              << "\n";
+  }
   return kExitOk;
 }
 
@@ -833,8 +851,9 @@ const std::vector<Command>& Commands() {
        Watch},
       {"generate",
        "--tenant=T generate",
-       "Generated opportunities as JSONL (deterministic for a --seed), for "
-       "classify --format=jsonl. Needs no server.",
+       "Generated opportunities as JSONL, for classify --format=jsonl: the "
+       "same --seed gives the same opportunities, with their dates relative "
+       "to now. Needs no server.",
        {"tenant", "count", "seed"},
        Generate},
       {"rules",

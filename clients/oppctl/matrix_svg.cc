@@ -35,6 +35,22 @@ double TextWidth(const std::string& text, double font_size) {
   return chars * font_size * 0.6;
 }
 
+// `text` cut (at a character, with an ellipsis) to fit `max_width` px.
+std::string Fit(const std::string& text, double font_size, double max_width) {
+  if (TextWidth(text, font_size) <= max_width) return text;
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    size_t len = 1;
+    while (i + len < text.size() && (text[i + len] & 0xC0) == 0x80) ++len;
+    if (TextWidth(out + text.substr(i, len) + "…", font_size) > max_width) {
+      break;
+    }
+    out += text.substr(i, len);
+    i += len;
+  }
+  return out + "…";
+}
+
 // Bounds of band `band` on a 0-100 axis cut at `cuts`.
 std::pair<double, double> BandRange(
     const google::protobuf::RepeatedField<double>& cuts, int band) {
@@ -48,31 +64,68 @@ std::pair<double, double> BandRange(
 std::string XmlEscape(const std::string& text) {
   std::string out;
   out.reserve(text.size());
-  for (char ch : text) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // Control characters other than tab and newline are not XML.
-        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n') {
-          out += ' ';
-        } else {
-          out += ch;
-        }
+  // Decodes UTF-8; what XML 1.0 does not allow (control characters but
+  // tab and newline, surrogates, U+FFFE, U+FFFF, malformed bytes) becomes
+  // U+FFFD.
+  constexpr char kReplacement[] = "\xEF\xBF\xBD";
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = text[i];
+    if (c < 0x80) {
+      switch (c) {
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&apos;";
+          break;
+        default:
+          if (c < 0x20 && c != '\t' && c != '\n') {
+            out += kReplacement;
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
     }
+    int len = (c >> 5) == 0x6    ? 2
+              : (c >> 4) == 0xE  ? 3
+              : (c >> 3) == 0x1E ? 4
+                                 : 0;
+    uint32_t cp = len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+    bool ok = len > 0 && i + len <= n;
+    for (int k = 1; ok && k < len; ++k) {
+      const unsigned char cc = text[i + k];
+      ok = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (!ok) {  // a malformed byte: replace it alone
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    // Overlong forms, surrogates, beyond U+10FFFF, and XML's two
+    // non-characters: the whole sequence is replaced.
+    const bool allowed =
+        !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
+        !(len == 4 && cp < 0x10000) && !(cp >= 0xD800 && cp <= 0xDFFF) &&
+        cp <= 0x10FFFF && cp != 0xFFFE && cp != 0xFFFF;
+    if (allowed) {
+      out.append(text, i, len);
+    } else {
+      out += kReplacement;
+    }
+    i += len;
   }
   return out;
 }
@@ -249,43 +302,56 @@ std::string RenderMatrixSvg(const v1::GetMatrixResponse& matrix,
   }
   absl::StrAppend(&svg, "</g>\n");
 
-  // Cell labels, on a light backing so the dots don't hide them.
+  // Cell labels, on a light backing so the dots don't hide them; fitted
+  // into the cell (shortened with an ellipsis, fewer lines in a low cell).
   absl::StrAppend(&svg, "<g id=\"labels\">\n");
   for (const v1::MatrixCellSummary& cell : matrix.cells()) {
     auto [x0, x1] =
         BandRange(matrix.potential_thresholds(), cell.potential_band());
     auto [y0, y1] =
         BandRange(matrix.relationship_thresholds(), cell.relationship_band());
-    (void)x1;
-    (void)y0;
-    std::string line1 = absl::StrCat(cell.cell(), "  ", cell.label());
-    std::string line2 = absl::StrCat("→ ", cell.action().code());
-    std::string line3 = absl::StrCat(cell.count(), " opportunities · ",
-                                     FormatMoney(cell.total_amount()));
+    const double cell_w = x_of(x1) - x_of(x0), cell_h = y_of(y0) - y_of(y1);
+    const double max_text_w = cell_w - 24;
+    if (max_text_w < 30 || cell_h < 30) continue;  // no room for a label
+    const int lines = cell_h >= 70 ? 3 : 1;
+    std::string line1 =
+        Fit(absl::StrCat(cell.cell(), "  ", cell.label()), 13, max_text_w);
+    std::string line2 =
+        Fit(absl::StrCat("→ ", cell.action().code()), 12, max_text_w);
+    std::string line3 = Fit(absl::StrCat(cell.count(), " opportunities · ",
+                                         FormatMoney(cell.total_amount())),
+                            12, max_text_w);
     double bx = x_of(x0) + 6, by = y_of(y1) + 6;
-    double bw = std::max({TextWidth(line1, 13), TextWidth(line2, 12),
-                          TextWidth(line3, 12)}) +
-                12;
+    double bw = TextWidth(line1, 13);
+    if (lines == 3) {
+      bw = std::max({bw, TextWidth(line2, 12), TextWidth(line3, 12)});
+    }
+    bw += 12;
+    const double bh = lines == 3 ? 56 : 24;
     std::string fill = colour_of(cell.cell());
     absl::StrAppend(
         &svg,
-        absl::StrFormat(R"(<rect x="%s" y="%s" width="%s" height="56" )"
+        absl::StrFormat(R"(<rect x="%s" y="%s" width="%s" height="%s" )"
                         R"(rx="4" fill="#ffffff" fill-opacity="0.85" )"
                         R"(stroke="%s"/>)",
-                        Num(bx), Num(by), Num(bw), fill),
+                        Num(bx), Num(by), Num(bw), Num(bh), fill),
         "\n",
         absl::StrFormat(R"(<text x="%s" y="%s" font-size="13" )"
                         R"(font-weight="bold" fill="%s">%s</text>)",
                         Num(bx + 6), Num(by + 17), fill, XmlEscape(line1)),
-        "\n",
-        absl::StrFormat(R"(<text x="%s" y="%s" font-size="12" )"
-                        R"(fill="#424242">%s</text>)",
-                        Num(bx + 6), Num(by + 33), XmlEscape(line2)),
-        "\n",
-        absl::StrFormat(R"(<text x="%s" y="%s" font-size="12" )"
-                        R"(fill="#424242">%s</text>)",
-                        Num(bx + 6), Num(by + 49), XmlEscape(line3)),
         "\n");
+    if (lines == 3) {
+      absl::StrAppend(
+          &svg,
+          absl::StrFormat(R"(<text x="%s" y="%s" font-size="12" )"
+                          R"(fill="#424242">%s</text>)",
+                          Num(bx + 6), Num(by + 33), XmlEscape(line2)),
+          "\n",
+          absl::StrFormat(R"(<text x="%s" y="%s" font-size="12" )"
+                          R"(fill="#424242">%s</text>)",
+                          Num(bx + 6), Num(by + 49), XmlEscape(line3)),
+          "\n");
+    }
   }
   absl::StrAppend(&svg, "</g>\n");
 

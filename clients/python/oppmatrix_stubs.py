@@ -9,6 +9,7 @@ copies of google.rpc.Status, google.rpc.BadRequest and google.type.Money.
     stub = stubs.service_grpc.ClassificationServiceStub(channel)
 """
 
+import atexit
 import glob
 import importlib
 import os
@@ -37,7 +38,10 @@ def load_stubs(proto_dir, out_dir=None):
     """Generates the stubs (into a temporary directory by default) and returns
     a namespace with the modules: opportunity, classification, dimensions,
     service, service_grpc, status, error_details, money."""
-    out_dir = out_dir or tempfile.mkdtemp(prefix="oppmatrix-py-")
+    if out_dir is None:
+        out_dir = tempfile.mkdtemp(prefix="oppmatrix-py-")
+        # The modules are imported below; the files can go when we exit.
+        atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
     generate(proto_dir, out_dir)
     if out_dir not in sys.path:
         sys.path.insert(0, out_dir)

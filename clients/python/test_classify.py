@@ -48,6 +48,7 @@ class PythonClientTest(unittest.TestCase):
         cls.server.terminate()
         cls.server.wait(timeout=30)
         cls.log.close()
+        os.unlink(cls.log.name)
 
     def test_classifies_a_json_opportunity(self):
         opp = json_format.Parse(

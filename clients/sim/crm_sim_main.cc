@@ -156,11 +156,13 @@ int Run() {
 
 int main(int argc, char** argv) {
   oppmatrix::ParseFlagsWithEnv(
-      argc, argv,
-      {"mode", "redis", "stream", "target", "seed", "tenants", "opportunities",
-       "rate", "max_events", "batch", "duplicate_fraction", "replay_fraction",
-       "malformed_fraction"},
+      argc, argv, {"redis", "stream"},
       "oppmatrix-crm-sim: a reproducible stream of CRM events.\n"
-      "Every flag can also be set as OPPMATRIX_<FLAG>.");
+      "--redis and --stream can also be set as OPPMATRIX_<FLAG> (the bus, "
+      "as for the ingestion service), the others as OPPMATRIX_SIM_<FLAG>.",
+      {"mode", "target", "seed", "tenants", "opportunities", "rate",
+       "max_events", "batch", "duplicate_fraction", "replay_fraction",
+       "malformed_fraction"},
+      "OPPMATRIX_SIM_");
   return oppmatrix::Run();
 }

@@ -1,28 +1,96 @@
 #include "services/common/env_flags.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace oppmatrix {
+namespace {
 
-std::string EnvNameForFlag(absl::string_view flag_name) {
-  return absl::StrCat("OPPMATRIX_", absl::AsciiStrToUpper(flag_name));
+// absl exits with 1 on an unknown flag or a value it can't parse; this
+// finds those first, so that every usage error exits with 2.
+bool CheckCommandLine(int argc, char** argv) {
+  static constexpr absl::string_view kBuiltin[] = {
+      "help",     "helpfull", "helpshort",  "helppackage", "version",
+      "flagfile", "fromenv",  "tryfromenv", "undefok",     "only_check_args"};
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "-") continue;  // positional: standard input
+    if (!absl::ConsumePrefix(&arg, "-")) continue;  // positional
+    absl::ConsumePrefix(&arg, "-");
+    absl::string_view name = arg.substr(0, arg.find('='));
+    const bool has_value = name.size() < arg.size();
+    if (std::find(std::begin(kBuiltin), std::end(kBuiltin), name) !=
+        std::end(kBuiltin)) {
+      continue;
+    }
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && !has_value && absl::StartsWith(name, "no")) {
+      absl::CommandLineFlag* negated =
+          absl::FindCommandLineFlag(name.substr(2));
+      if (negated != nullptr && negated->IsOfType<bool>()) continue;
+    }
+    if (flag == nullptr) {
+      std::fprintf(stderr, "%s: unknown flag --%s (see --help)\n", argv[0],
+                   std::string(name).c_str());
+      return false;
+    }
+    std::string value;
+    if (has_value) {
+      value = std::string(arg.substr(name.size() + 1));
+    } else if (flag->IsOfType<bool>()) {
+      continue;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "%s: --%s needs a value\n", argv[0],
+                   std::string(name).c_str());
+      return false;
+    }
+    const std::string saved = flag->CurrentValue();
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "%s: --%s=%s: %s\n", argv[0],
+                   std::string(name).c_str(), value.c_str(), error.c_str());
+      return false;
+    }
+    flag->ParseFrom(saved, &error);
+  }
+  return true;
 }
 
-absl::Status ApplyEnvOverrides(const std::vector<std::string>& flag_names) {
+// --help lists the program's own flags (every file but Abseil's).
+bool OwnFlagFile(absl::string_view file) {
+  return !absl::StrContains(file, "absl/");
+}
+
+}  // namespace
+
+std::string EnvNameForFlag(absl::string_view flag_name,
+                           absl::string_view prefix) {
+  return absl::StrCat(prefix, absl::AsciiStrToUpper(flag_name));
+}
+
+absl::Status ApplyEnvOverrides(const std::vector<std::string>& flag_names,
+                               absl::string_view prefix) {
   for (const std::string& name : flag_names) {
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (flag == nullptr) {
       return absl::InternalError(absl::StrCat("no flag named --", name));
     }
-    std::string env = EnvNameForFlag(name);
+    std::string env = EnvNameForFlag(name, prefix);
     const char* value = std::getenv(env.c_str());
     if (value == nullptr) continue;
     std::string error;
@@ -34,16 +102,23 @@ absl::Status ApplyEnvOverrides(const std::vector<std::string>& flag_names) {
   return absl::OkStatus();
 }
 
-std::vector<char*> ParseFlagsWithEnv(int argc, char** argv,
-                                     const std::vector<std::string>& flag_names,
-                                     absl::string_view usage) {
+std::vector<char*> ParseFlagsWithEnv(
+    int argc, char** argv, const std::vector<std::string>& flag_names,
+    absl::string_view usage, const std::vector<std::string>& own_flag_names,
+    absl::string_view own_prefix) {
   absl::SetProgramUsageMessage(usage);
-  absl::Status env = ApplyEnvOverrides(flag_names);
+  absl::FlagsUsageConfig config;
+  config.contains_helpshort_flags = OwnFlagFile;
+  config.contains_help_flags = OwnFlagFile;
+  absl::SetFlagsUsageConfig(config);
+  absl::Status env = ApplyEnvOverrides(flag_names, "OPPMATRIX_");
+  if (env.ok()) env = ApplyEnvOverrides(own_flag_names, own_prefix);
   if (!env.ok()) {
     std::fprintf(stderr, "%s: %s\n", argv[0],
                  std::string(env.message()).c_str());
     std::exit(2);
   }
+  if (!CheckCommandLine(argc, argv)) std::exit(2);
   return absl::ParseCommandLine(argc, argv);
 }
 

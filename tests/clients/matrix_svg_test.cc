@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -72,8 +73,36 @@ TEST(MatrixSvgTest, SaysWhenItShowsFewerThanAll) {
   EXPECT_THAT(svg, HasSubstr("showing 1 of 3,"));
 }
 
-TEST(XmlEscapeTest, EscapesMarkupAndDropsControlCharacters) {
-  EXPECT_EQ(XmlEscape("a&b<c>\"d'\x01"), "a&amp;b&lt;c&gt;&quot;d&apos; ");
+TEST(MatrixSvgTest, LabelsFitNarrowCells) {
+  v1::GetMatrixResponse m;
+  m.set_tenant_id("t");
+  for (double cut : {10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0}) {
+    m.add_potential_thresholds(cut);
+  }
+  m.add_relationship_thresholds(50);
+  for (int band = 0; band < 10; ++band) {
+    v1::MatrixCellSummary* c = m.add_cells();
+    c->set_cell(absl::StrCat("CELL", band));
+    c->set_label("A label far too long for a tenth of the plane");
+    c->set_potential_band(band);
+    c->set_relationship_band(1);
+  }
+  std::string svg = RenderMatrixSvg(m, {});
+  // Cells are 68 px wide: the label is shortened, never the whole text.
+  EXPECT_THAT(svg, HasSubstr("…"));
+  EXPECT_THAT(svg, Not(HasSubstr("far too long for a tenth")));
+}
+
+TEST(XmlEscapeTest, EscapesMarkupAndReplacesWhatXmlForbids) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(XmlEscape("a&b<c>\"d'\x01"),
+            "a&amp;b&lt;c&gt;&quot;d&apos;" + fffd);
+  // Chinese text passes; U+FFFE, a lone surrogate and a stray byte don't.
+  EXPECT_EQ(XmlEscape("华为"), "华为");
+  EXPECT_EQ(XmlEscape("x\xEF\xBF\xBEy"), "x" + fffd + "y");
+  EXPECT_EQ(XmlEscape("\xED\xA0\x80"), fffd);
+  EXPECT_EQ(XmlEscape("\xFF"), fffd);
+  EXPECT_EQ(XmlEscape("\xC3"), fffd);  // cut short
 }
 
 }  // namespace

@@ -281,6 +281,9 @@ TEST_F(OppctlStoreTest, UsageErrorsExitTwo) {
   EXPECT_EQ(no_tenant.Wait(absl::Seconds(30)), 2);
   EXPECT_THAT(no_tenant.Stderr(), HasSubstr("--tenant"));
   EXPECT_EQ(Run({"list"}), 2);  // no --cell
+  EXPECT_EQ(Run({"--bogus", "matrix"}), 2);
+  EXPECT_THAT(Err(), HasSubstr("unknown flag --bogus"));
+  EXPECT_EQ(Run({"matrix", "--top=many"}), 2);
   EXPECT_EQ(Run({"matrix", "--stage=sideways"}), 2);
   EXPECT_THAT(Err(), HasSubstr("--stage: unknown value \"sideways\""));
   EXPECT_EQ(Run({"classify", "--format=jsonl", "-"}, "{not json\n"), 2);
@@ -320,6 +323,9 @@ TEST_F(OppctlStoreTest, DeadLettersAreListedAndReplayed) {
   ASSERT_EQ(Run({redis, "dlq", "replay", "--all"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("replayed 2 of 2"));
   EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events"})->integer, 3);
+  // Replayed entries leave the dead letters: nothing more to replay.
+  ASSERT_EQ(Run({redis, "--json", "dlq", "replay", "--all"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("\"replayed\":0"));
   EXPECT_EQ(Run({redis, "dlq", "replay", "99-0"}), 4);  // no such entry
   EXPECT_THAT(Err(), HasSubstr("NOT_FOUND"));
   EXPECT_EQ(Run({redis, "dlq"}), 2);
