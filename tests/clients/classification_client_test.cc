@@ -15,6 +15,7 @@
 #include "services/store/redis_url.h"
 #include "tests/classifier/test_server.h"
 #include "tests/testing/redis_server.h"
+#include "tests/testing/subprocess.h"
 
 namespace oppmatrix {
 namespace {
@@ -40,6 +41,16 @@ std::unique_ptr<ClassificationClient> ClientFor(const std::string& target,
   auto client = ClassificationClient::Create(options);
   EXPECT_TRUE(client.ok()) << client.status();
   return *std::move(client);
+}
+
+TEST(ClassificationClientTest, TheExampleProgramRuns) {
+  TestClassifier server;
+  testing::Subprocess example(
+      {OPPMATRIX_BINARY_DIR "/clients/examples/classify_example",
+       server.target()});
+  ASSERT_EQ(example.Wait(absl::Seconds(30)), 0) << example.Stderr();
+  EXPECT_THAT(example.Stdout(), ::testing::StartsWith("opp-1001: "));
+  EXPECT_THAT(example.Stdout(), ::testing::HasSubstr("(grade GRADE_"));
 }
 
 TEST(ClassificationClientTest, ClassifiesOne) {
