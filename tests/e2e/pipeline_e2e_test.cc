@@ -6,9 +6,11 @@
 // that state gives.
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <regex>
 #include <string>
 #include <vector>
@@ -88,8 +90,11 @@ class PipelineTest : public ::testing::Test {
     return p;
   }
 
-  // Puts `events` simulated events on the bus (all of them when 0).
-  void Simulate(uint64_t seed, int64_t events = 0) {
+  // Puts `events` simulated events on the bus (all of them when 0). With
+  // `shuffle_window`, each run of that many events is put on the bus in a
+  // (seeded) random order: newer versions of an opportunity often arrive
+  // before older ones.
+  void Simulate(uint64_t seed, int64_t events = 0, int shuffle_window = 0) {
     if (!sim_) {
       sim_ = std::make_unique<CrmSimulator>(
           CrmSimulator::Options{
@@ -105,11 +110,14 @@ class PipelineTest : public ::testing::Test {
       ++n;
       malformed_ += e->malformed;
       batch.push_back(std::move(e->json));
-      if (batch.size() == 200) {
+      const size_t full = shuffle_window > 0 ? shuffle_window : 200;
+      if (batch.size() == full) {
+        if (shuffle_window > 0) std::shuffle(batch.begin(), batch.end(), rng_);
         ASSERT_TRUE(sink.Append(batch).ok());
         batch.clear();
       }
     }
+    if (shuffle_window > 0) std::shuffle(batch.begin(), batch.end(), rng_);
     ASSERT_TRUE(sink.Append(batch).ok());
   }
 
@@ -179,6 +187,7 @@ class PipelineTest : public ::testing::Test {
   int classifier_port_ = 0;
   int ingestion_port_ = 0;
   std::unique_ptr<CrmSimulator> sim_;
+  std::mt19937_64 rng_{42};
   int64_t malformed_ = 0;
 };
 
@@ -199,6 +208,15 @@ TEST_F(PipelineTest, EveryEventEndsStoredOrDeadLettered) {
   ingestion->Signal(SIGTERM);
   EXPECT_EQ(ingestion->Wait(absl::Seconds(30)), 0) << ingestion->Stderr();
   EXPECT_THAT(ingestion->Stderr(), ::testing::HasSubstr("stopped: "));
+}
+
+TEST_F(PipelineTest, OutOfOrderVersionsReachTheInOrderState) {
+  // Every 60 events shuffled: an opportunity's stage change, activity and
+  // deletion arrive in any order; the final state is the in-order one.
+  auto ingestion = StartIngestion("i0", /*batch_size=*/25);
+  Simulate(13, 0, /*shuffle_window=*/60);
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
 }
 
 TEST_F(PipelineTest, KilledMidRunAndRestartedNothingLostNothingTwice) {
