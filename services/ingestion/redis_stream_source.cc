@@ -256,21 +256,26 @@ absl::Status RedisStreamSource::Ack(absl::Span<const std::string> ids) {
 
 absl::Status RedisStreamSource::DeadLetter(const BusEvent& event,
                                            absl::string_view reason) {
-  // Two round trips: the acknowledgement only once the dead letter is
-  // written (in one pipeline a failed XADD would not stop the XACK).
+  // One script: the dead letter and the acknowledgement happen together or
+  // not at all. A failed XADD raises an error before the XACK, and a crash
+  // can't fall between them (which would dead-letter the event twice).
+  static constexpr char kScript[] = R"lua(
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+  'event', ARGV[2], 'reason', ARGV[3], 'deliveries', ARGV[4],
+  'source_stream', KEYS[2], 'source_id', ARGV[5], 'time', ARGV[6])
+redis.call('XACK', KEYS[2], ARGV[7], ARGV[5])
+return id
+)lua";
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline({{"XADD", options_.dead_letter_stream, "MAXLEN", "~",
-                        absl::StrCat(options_.dead_letter_max_len), "*",
-                        "event", event.payload, "reason", std::string(reason),
-                        "deliveries", absl::StrCat(event.deliveries),
-                        "source_stream", options_.stream, "source_id", event.id,
-                        "time", absl::StrCat(absl::ToUnixMillis(absl::Now()))}},
-                      absl::Now() + options_.timeout));
-  if (r[0].is_error()) return ReplyError(r[0], "XADD dead letter");
-  // Should this fail, the event comes back and is dead-lettered again: a
-  // duplicate dead letter, never a lost event.
-  return Ack({event.id});
+      pool_->Pipeline(
+          {{"EVAL", kScript, "2", options_.dead_letter_stream, options_.stream,
+            absl::StrCat(options_.dead_letter_max_len), event.payload,
+            std::string(reason), absl::StrCat(event.deliveries), event.id,
+            absl::StrCat(absl::ToUnixMillis(absl::Now())), options_.group}},
+          absl::Now() + options_.timeout));
+  if (r[0].is_error()) return ReplyError(r[0], "dead letter");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SourceStats> RedisStreamSource::Stats() {
