@@ -210,11 +210,25 @@ absl::StatusOr<std::vector<v1::Opportunity>> ParseOpportunitiesCsv(
       std::vector<std::string> parts = absl::StrSplit(path, '.');
       // yaml-cpp nodes are handles: walk down, creating mappings.
       YAML::Node at = node;
-      for (size_t k = 0; k + 1 < parts.size(); ++k) {
-        if (!at[parts[k]].IsDefined() || at[parts[k]].IsNull()) {
+      bool conflict = false;
+      for (size_t k = 0; k + 1 < parts.size() && !conflict; ++k) {
+        YAML::Node next = at[parts[k]];
+        if (!next.IsDefined() || next.IsNull()) {
           at[parts[k]] = YAML::Node(YAML::NodeType::Map);
+        } else if (!next.IsMap()) {
+          conflict = true;  // e.g. `amount` and `amount.units` both set
+          break;
         }
         at.reset(at[parts[k]]);
+      }
+      if (!conflict && at[parts.back()].IsDefined() &&
+          at[parts.back()].IsMap()) {
+        conflict = true;  // `account.industry` set, then `account`
+      }
+      if (conflict) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, ":", line, ": column \"", path,
+            "\" conflicts with another column setting the same field"));
       }
       const google::protobuf::FieldDescriptor* f = FieldAt(path);
       YAML::Node money(YAML::NodeType::Map);

@@ -52,8 +52,9 @@ class BearerTokenProcessor : public grpc::AuthMetadataProcessor {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "authorization: the bearer token is not valid");
     }
-    consumed_auth_metadata->insert(
-        std::make_pair(std::string(got.data(), got.size()), ""));
+    // Consumed: the handlers never see the token.
+    consumed_auth_metadata->insert(std::make_pair(
+        std::string("authorization"), std::string(got.data(), got.size())));
     return grpc::Status::OK;
   }
 

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -172,13 +173,13 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
   std::vector<Key*> classify;
   for (Key& k : keys) {
     if (k.result_done) continue;
-    if (!k.snapshot.has_value() || k.snapshot->awaiting_full()) {
-      // Every event was dead-lettered, or only partial events so far:
-      // nothing to classify until a full upsert arrives.
-      k.result_done = true;
+    if (!k.snapshot.has_value()) {
+      k.result_done = true;  // every event was dead-lettered
       continue;
     }
-    if (k.snapshot->deleted()) {
+    // Deleted, or only partial events since a deletion (or since nothing):
+    // no classification may stand until a full upsert arrives.
+    if (k.snapshot->deleted() || k.snapshot->awaiting_full()) {
       absl::Status s = results_->Delete(k.tenant_id, k.opportunity_id,
                                         absl::Now() + options_.store_timeout);
       if (s.ok()) {
@@ -251,10 +252,18 @@ namespace {
 
 // The classifier refuses this call as a whole (too many opportunities, too
 // large a message): smaller calls may pass, retrying the same cannot.
-bool IsRefusal(absl::StatusCode code) {
-  return code == absl::StatusCode::kInvalidArgument ||
-         code == absl::StatusCode::kResourceExhausted ||
-         code == absl::StatusCode::kOutOfRange;
+// RESOURCE_EXHAUSTED counts only for a message size; otherwise it is
+// overload (a thread quota, a rate limit), which a retry outlasts.
+bool IsRefusal(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return true;
+    case absl::StatusCode::kResourceExhausted:
+      return absl::StrContains(status.message(), "larger than max");
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -274,7 +283,7 @@ absl::Status Ingestor::Classify(
     }
     return absl::OkStatus();
   }
-  if (!IsRefusal(results.status().code())) return results.status();
+  if (!IsRefusal(results.status())) return results.status();
   if (keys.size() == 1) {
     // One opportunity the classifier refuses whatever the batch: retrying
     // cannot help, so its events go to the dead letters.

@@ -45,9 +45,9 @@ std::unique_ptr<ClassificationClient> ClientFor(const std::string& target,
 
 TEST(ClassificationClientTest, TheExampleProgramRuns) {
   TestClassifier server;
-  testing::Subprocess example(
-      {OPPMATRIX_BINARY_DIR "/clients/examples/classify_example",
-       server.target()});
+  testing::Subprocess example({OPPMATRIX_BINARY_DIR
+                               "/clients/examples/classify_example",
+                               server.target()});
   ASSERT_EQ(example.Wait(absl::Seconds(30)), 0) << example.Stderr();
   EXPECT_THAT(example.Stdout(), ::testing::StartsWith("opp-1001: "));
   EXPECT_THAT(example.Stdout(), ::testing::HasSubstr("(grade GRADE_"));

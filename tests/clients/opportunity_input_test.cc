@@ -56,6 +56,16 @@ TEST(ParseOpportunitiesCsvTest, ErrorsNameTheLineAndTheField) {
   EXPECT_THAT(
       ParseOpportunitiesCsv("id,name\nx,a\"b\n", "f.csv").status().message(),
       HasSubstr("f.csv:2: a quote inside an unquoted field"));
+  EXPECT_THAT(
+      ParseOpportunitiesCsv("amount,amount.currency_code\n60000,EUR\n", "f.csv")
+          .status()
+          .message(),
+      HasSubstr("f.csv:2: column \"amount.currency_code\" conflicts"));
+  EXPECT_THAT(
+      ParseOpportunitiesCsv("account.industry,account\nretail,x\n", "f.csv")
+          .status()
+          .message(),
+      HasSubstr("column \"account\" conflicts"));
   EXPECT_THAT(ParseOpportunitiesCsv("", "f.csv").status().message(),
               HasSubstr("no header row"));
 }

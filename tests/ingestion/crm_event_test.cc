@@ -295,15 +295,18 @@ TEST(ApplyEventTest, LoggedMeetingsAddToTheCrmsOwnCount) {
   EXPECT_EQ(meetings(), 5);
   // A partial update of something else keeps the count.
   s = Apply(s, Event(R"pb(type: OPPORTUNITY_UPSERTED
-                         version: 3
-                         opportunity { stage: "Qualification" }
-                         update_mask { paths: "stage" })pb"));
+                          version: 3
+                          opportunity { stage: "Qualification" }
+                          update_mask { paths: "stage" })pb"));
   EXPECT_EQ(meetings(), 5);
   // The CRM's new count covers every meeting so far.
-  s = Apply(s, Event(R"pb(type: OPPORTUNITY_UPSERTED
-                         version: 4
-                         opportunity { relationship { meetings_last_90_days: 2 } }
-                         update_mask { paths: "relationship.meetings_last_90_days" })pb"));
+  s = Apply(s,
+            Event(R"pb(type: OPPORTUNITY_UPSERTED
+                       version: 4
+                       opportunity { relationship { meetings_last_90_days: 2 } }
+                       update_mask {
+                         paths: "relationship.meetings_last_90_days"
+                       })pb"));
   EXPECT_EQ(meetings(), 2);
   s = Apply(s, meeting(5));
   EXPECT_EQ(meetings(), 3);

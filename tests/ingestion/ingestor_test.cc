@@ -305,6 +305,24 @@ TEST_F(IngestorTest, PartialEventsWithoutACreateAreKeptNotClassified) {
       << stored->ShortDebugString();
 }
 
+TEST_F(IngestorTest, APartialEventAfterADeletionLeavesNoResult) {
+  Push(Upsert("acme", "opp-1", 1, kSmall));
+  Drain(*ingestor_);
+  ASSERT_TRUE(Stored("acme", "opp-1").has_value());
+  // Deleted, then a stage change: nothing whole to classify.
+  v1::CrmEvent del;
+  del.set_event_id("acme/opp-1/2");
+  del.set_tenant_id("acme");
+  del.set_opportunity_id("opp-1");
+  del.set_type(v1::OPPORTUNITY_DELETED);
+  del.set_version(2);
+  Push(Upsert("acme", "opp-1", 3, R"pb(stage: "Negotiation")pb", {"stage"}));
+  Push(del);  // arrives after the newer event
+  Drain(*ingestor_);
+  EXPECT_FALSE(Stored("acme", "opp-1").has_value());
+  EXPECT_TRUE(Snapshot("acme", "opp-1")->awaiting_full());
+}
+
 TEST_F(IngestorTest, BatchTheClassifierRefusesAsTooLargeIsSplit) {
   // A classifier taking at most 3 per call, and batches of up to 50.
   const int port = classifier_->port();

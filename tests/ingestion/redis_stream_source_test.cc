@@ -171,10 +171,9 @@ TEST_F(RedisStreamSourceTest, TrimsOnlyWhatEveryGroupAcknowledged) {
   EXPECT_EQ(*trimmed, 6);
   EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events"})->integer, 4);
   // A second group that has read nothing holds everything back.
-  ASSERT_TRUE(redis_
-                  .Command({"XGROUP", "CREATE", "oppmatrix:crm-events",
-                            "audit", "0"})
-                  .ok());
+  ASSERT_TRUE(
+      redis_.Command({"XGROUP", "CREATE", "oppmatrix:crm-events", "audit", "0"})
+          .ok());
   ASSERT_TRUE(source->Ack(absl::MakeConstSpan(ids).subspan(6)).ok());
   EXPECT_EQ(*source->TrimAcknowledged(), 0);
   EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events"})->integer, 4);
