@@ -42,6 +42,7 @@
 #include "services/engine/ruleset.h"
 #include "services/ingestion/dead_letters.h"
 #include "services/store/redis_url.h"
+#include "services/store/snapshot_store.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "The classifier's gRPC address");
@@ -92,6 +93,9 @@ ABSL_FLAG(absl::Duration, interval, absl::Seconds(2),
           "watch: how often to look for new cell moves");
 ABSL_FLAG(int, max_moves, 0,
           "watch: stop after printing this many moves (0: until interrupted)");
+ABSL_FLAG(bool, from_snapshots, false,
+          "rules diff: compare --tenant's live opportunities (the ingestion "
+          "service's snapshots in --redis) instead of files");
 ABSL_FLAG(int, max_listed, 20,
           "rules diff: how many moved opportunities to list");
 
@@ -744,6 +748,34 @@ absl::StatusOr<std::vector<v1::Opportunity>> ReadOpportunities(
   return out;
 }
 
+// The tenant's live opportunities: the ingestion service's snapshots in
+// --redis, without tombstones and partial ones.
+absl::StatusOr<std::vector<v1::Opportunity>> TenantOpportunities(
+    const std::string& tenant) {
+  absl::StatusOr<RedisEndpoint> endpoint =
+      ParseRedisUrl(absl::GetFlag(FLAGS_redis));
+  if (!endpoint.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--redis: ", endpoint.status().message()));
+  }
+  RedisPool pool(
+      {.endpoint = *endpoint, .command_timeout = absl::GetFlag(FLAGS_timeout)});
+  RedisSnapshotStore store(&pool, {});
+  std::vector<v1::Opportunity> out;
+  std::string cursor = "0";
+  do {
+    absl::StatusOr<RedisSnapshotStore::Page> page = store.ScanTenant(
+        tenant, cursor, 1000, absl::Now() + absl::GetFlag(FLAGS_timeout));
+    if (!page.ok()) return page.status();
+    for (v1::OpportunitySnapshot& s : page->snapshots) {
+      if (s.deleted() || s.awaiting_full()) continue;
+      out.push_back(std::move(*s.mutable_opportunity()));
+    }
+    cursor = page->cursor;
+  } while (cursor != "0");
+  return out;
+}
+
 int Rules(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "check" && args.size() == 2) {
     auto rules = LoadRules(args[1]);
@@ -766,11 +798,20 @@ int Rules(const std::vector<std::string>& args) {
     auto after = LoadRules(args[2]);
     if (std::holds_alternative<int>(after)) return std::get<int>(after);
     std::vector<std::string> inputs(args.begin() + 3, args.end());
-    if (inputs.empty()) inputs.push_back("-");
-    absl::StatusOr<std::vector<v1::Opportunity>> opportunities =
-        ReadOpportunities(inputs);
-    if (!opportunities.ok()) {
-      return Usage(std::string(opportunities.status().message()));
+    absl::StatusOr<std::vector<v1::Opportunity>> opportunities;
+    if (absl::GetFlag(FLAGS_from_snapshots)) {
+      if (!inputs.empty()) {
+        return Usage("rules diff: files or --from_snapshots, not both");
+      }
+      if (!NeedTenant()) return kExitUsage;
+      opportunities = TenantOpportunities(absl::GetFlag(FLAGS_tenant));
+      if (!opportunities.ok()) return Fail(opportunities.status());
+    } else {
+      if (inputs.empty()) inputs.push_back("-");
+      opportunities = ReadOpportunities(inputs);
+      if (!opportunities.ok()) {
+        return Usage(std::string(opportunities.status().message()));
+      }
     }
     const int max_listed = std::max(0, absl::GetFlag(FLAGS_max_listed));
     RulesDiff diff = DiffRulesets(*std::get<0>(before), *std::get<0>(after),
@@ -857,13 +898,16 @@ const std::vector<Command>& Commands() {
        {"tenant", "count", "seed"},
        Generate},
       {"rules",
-       "rules check FILE | rules diff OLD NEW [OPPORTUNITIES...|-]",
+       "rules check FILE | rules diff OLD NEW [OPPORTUNITIES...|-] | "
+       "--tenant=T rules diff OLD NEW --from_snapshots",
        "check: validates a ruleset file and prints its version. diff: "
-       "classifies the opportunities (JSONL, or JSON/YAML files) with both "
-       "rulesets and tells what the new one would move, e.g. \"312 "
+       "classifies the opportunities (JSONL, CSV, or JSON/YAML files) with "
+       "both rulesets and tells what the new one would move, e.g. \"312 "
        "opportunities change cell, 40 KEY->DEVELOP\". Both run locally, "
-       "without a server.",
-       {"max_listed"},
+       "without a server; with --from_snapshots the opportunities are "
+       "--tenant's live ones, read from the ingestion service's snapshots in "
+       "--redis.",
+       {"max_listed", "from_snapshots", "tenant", "redis"},
        Rules},
       {"status",
        "status",

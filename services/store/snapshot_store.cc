@@ -68,6 +68,49 @@ RedisSnapshotStore::Get(absl::Span<const SnapshotKey> keys,
   return out;
 }
 
+absl::StatusOr<RedisSnapshotStore::Page> RedisSnapshotStore::ScanTenant(
+    absl::string_view tenant_id, const std::string& cursor, int count,
+    absl::Time deadline) {
+  // The tenant's hash tag and key prefix, with glob characters escaped.
+  std::string pattern;
+  for (char c : Key(tenant_id, "")) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') {
+      pattern += '\\';
+    }
+    pattern += c;
+  }
+  pattern += '*';
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> r,
+      pool_->Pipeline({{"SCAN", cursor.empty() ? "0" : cursor, "MATCH", pattern,
+                        "COUNT", absl::StrCat(count)}},
+                      deadline));
+  if (r[0].is_error() || r[0].elements.size() != 2) {
+    return absl::InternalError(absl::StrCat("redis SCAN: ", r[0].str));
+  }
+  Page page;
+  page.cursor = r[0].elements[0].str;
+  std::vector<RedisCommand> gets;
+  for (const RedisReply& key : r[0].elements[1].elements) {
+    gets.push_back({"HGET", key.str, "s"});
+  }
+  if (gets.empty()) return page;
+  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> values,
+                             pool_->Pipeline(gets, deadline));
+  for (const RedisReply& v : values) {
+    if (v.is_error()) {
+      return absl::InternalError(absl::StrCat("redis HGET: ", v.str));
+    }
+    if (v.type != RedisReply::Type::kString) continue;  // gone meanwhile
+    v1::OpportunitySnapshot snapshot;
+    if (!snapshot.ParseFromString(v.str)) {
+      return absl::DataLossError("redis: a snapshot does not parse");
+    }
+    page.snapshots.push_back(std::move(snapshot));
+  }
+  return page;
+}
+
 absl::StatusOr<std::vector<bool>> RedisSnapshotStore::CompareAndSet(
     absl::Span<const SnapshotWrite> writes, absl::Time deadline) {
   std::vector<bool> out(writes.size(), false);

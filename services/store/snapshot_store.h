@@ -72,6 +72,17 @@ class RedisSnapshotStore final : public SnapshotStore {
 
   std::string Key(absl::string_view tenant_id, absl::string_view id) const;
 
+  // One page of a tenant's snapshots (tombstones included), by SCAN over
+  // its keys: pass the returned cursor back until it is "0". For tools
+  // (oppctl rules diff), not for serving: SCAN walks the whole keyspace.
+  struct Page {
+    std::vector<v1::OpportunitySnapshot> snapshots;
+    std::string cursor;
+  };
+  absl::StatusOr<Page> ScanTenant(absl::string_view tenant_id,
+                                  const std::string& cursor, int count,
+                                  absl::Time deadline);
+
  private:
   RedisPool* pool_;
   const Options options_;

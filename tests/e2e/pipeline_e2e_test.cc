@@ -205,6 +205,20 @@ TEST_F(PipelineTest, EveryEventEndsStoredOrDeadLettered) {
   EXPECT_THAT(status.Stdout(), ::testing::HasSubstr("lag             0"));
   EXPECT_THAT(status.Stdout(), ::testing::HasSubstr(absl::StrCat(
                                    "dead-lettered   ", malformed_)));
+  // rules diff over a tenant's live opportunities: the same ruleset moves
+  // none of them, and it compares each live one.
+  int64_t live = 0;
+  for (const auto& [key, expected] : sim_->expected()) {
+    live += key.first == "tenant-1" && !expected.deleted();
+  }
+  Subprocess diff({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl",
+                   "--redis=" + redis_.url(), "--tenant=tenant-1", "--json",
+                   "rules", "diff", kRules, kRules, "--from_snapshots"});
+  ASSERT_EQ(diff.Wait(absl::Seconds(30)), 0) << diff.Stderr();
+  EXPECT_THAT(diff.Stdout(),
+              ::testing::HasSubstr(absl::StrCat("\"compared\":", live, ",")));
+  EXPECT_THAT(diff.Stdout(), ::testing::HasSubstr("\"changed_cell\":0"));
+
   ingestion->Signal(SIGTERM);
   EXPECT_EQ(ingestion->Wait(absl::Seconds(30)), 0) << ingestion->Stderr();
   EXPECT_THAT(ingestion->Stderr(), ::testing::HasSubstr("stopped: "));

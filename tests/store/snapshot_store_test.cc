@@ -71,6 +71,36 @@ TEST_F(SnapshotStoreTest, VersionGate) {
             -1);
 }
 
+TEST_F(SnapshotStoreTest, ScanTenantPagesThroughOneTenantOnly) {
+  std::vector<v1::OpportunitySnapshot> snaps;
+  for (int i = 0; i < 250; ++i) snaps.push_back(Snap(1, "s"));
+  std::vector<SnapshotWrite> writes;
+  for (int i = 0; i < 250; ++i) {
+    writes.push_back({"acme", absl::StrCat("opp-", i), 0, &snaps[i]});
+  }
+  // Another tenant whose name starts the same, and one with glob
+  // characters in its name.
+  writes.push_back({"acme2", "opp-x", 0, &snaps[0]});
+  writes.push_back({"a*", "opp-y", 0, &snaps[0]});
+  ASSERT_TRUE(store_->CompareAndSet(writes, Soon()).ok());
+  auto count = [&](const std::string& tenant) {
+    size_t n = 0;
+    std::string cursor = "0";
+    do {
+      auto page = store_->ScanTenant(tenant, cursor, 50, Soon());
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) return n;
+      n += page->snapshots.size();
+      cursor = page->cursor;
+    } while (cursor != "0");
+    return n;
+  };
+  EXPECT_EQ(count("acme"), 250u);
+  EXPECT_EQ(count("acme2"), 1u);
+  EXPECT_EQ(count("a*"), 1u);
+  EXPECT_EQ(count("nobody"), 0u);
+}
+
 TEST_F(SnapshotStoreTest, TombstonesExpireAndRevivalPersists) {
   ASSERT_TRUE(Cas(0, Snap(1)));
   v1::OpportunitySnapshot tomb = Snap(2);
