@@ -1,8 +1,6 @@
 #include "clients/cpp/connection_flags.h"
 
 #include "absl/flags/flag.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "services/common/file_util.h"
 
 ABSL_FLAG(bool, tls, false,
@@ -49,16 +47,9 @@ absl::StatusOr<ClientOptions> ConnectionOptionsFromFlags(
   }
   options.token = absl::GetFlag(FLAGS_token);
   if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
-    absl::StatusOr<std::string> token = ReadFileToString(path, 4096);
-    if (!token.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--token_file: ", token.status().message()));
-    }
-    options.token = std::string(absl::StripAsciiWhitespace(*token));
-    if (options.token.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--token_file: ", path, " is empty"));
-    }
+    absl::StatusOr<std::string> token = ReadSecretFile("token_file", path);
+    if (!token.ok()) return token.status();
+    options.token = *std::move(token);
   }
   return options;
 }

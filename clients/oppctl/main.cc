@@ -41,6 +41,7 @@
 #include "services/common/status_util.h"
 #include "services/engine/ruleset.h"
 #include "services/ingestion/dead_letters.h"
+#include "services/store/redis_client.h"
 #include "services/store/redis_url.h"
 #include "services/store/snapshot_store.h"
 
@@ -167,6 +168,23 @@ bool NeedTenant() {
 }
 
 // One JSON opportunity per line, classified in batches.
+// "csv" or "jsonl" when `path` holds many opportunities in that format (by
+// `format`, or for "auto" by the file's extension); "" when it holds one.
+std::string ManyFormat(const std::string& format, const std::string& path) {
+  if (format == "csv" || format == "jsonl") return format;
+  if (format != "auto") return "";
+  if (absl::EndsWith(path, ".csv")) return "csv";
+  if (absl::EndsWith(path, ".jsonl")) return "jsonl";
+  return "";
+}
+
+absl::StatusOr<std::vector<v1::Opportunity>> ParseManyOpportunities(
+    absl::string_view text, const std::string& format,
+    const std::string& name) {
+  return format == "csv" ? ParseOpportunitiesCsv(text, name)
+                         : ParseOpportunitiesJsonl(text, name);
+}
+
 // Many opportunities from one file: JSONL (one JSON opportunity per line)
 // or CSV (a header row of field paths), classified in batches.
 int ClassifyMany(const std::string& path, const std::string& format) {
@@ -176,8 +194,7 @@ int ClassifyMany(const std::string& path, const std::string& format) {
   if (batch_size < 1) return Usage("--batch_size must be at least 1");
   const std::string name = path == "-" ? "<stdin>" : path;
   absl::StatusOr<std::vector<v1::Opportunity>> parsed =
-      format == "csv" ? ParseOpportunitiesCsv(*text, name)
-                      : ParseOpportunitiesJsonl(*text, name);
+      ParseManyOpportunities(*text, format, name);
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   std::vector<v1::Opportunity> all = *std::move(parsed);
   absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
@@ -219,16 +236,11 @@ int Classify(const std::vector<std::string>& args) {
   std::vector<std::string> paths = args;
   if (paths.empty()) paths.push_back("-");
   const std::string format = absl::GetFlag(FLAGS_format);
-  if (format == "csv" || (format == "auto" && paths.size() == 1 &&
-                          absl::EndsWith(paths[0], ".csv"))) {
-    if (paths.size() != 1) return Usage("classify of CSV takes one FILE");
-    return ClassifyMany(paths[0], "csv");
-  }
-  if (absl::GetFlag(FLAGS_format) == "jsonl" ||
-      (absl::GetFlag(FLAGS_format) == "auto" && paths.size() == 1 &&
-       absl::EndsWith(paths[0], ".jsonl"))) {
-    if (paths.size() != 1) return Usage("classify of JSONL takes one FILE");
-    return ClassifyMany(paths[0], "jsonl");
+  if (const std::string many = ManyFormat(format, paths[0]); !many.empty()) {
+    if (paths.size() != 1) {
+      return Usage(absl::StrCat("classify of ", many, " takes one FILE"));
+    }
+    return ClassifyMany(paths[0], many);
   }
   std::vector<v1::Opportunity> opportunities;
   for (const std::string& path : paths) {
@@ -506,15 +518,9 @@ int Transitions(const std::vector<std::string>& args) {
 
 std::atomic<bool> interrupted{false};
 
-// "1763900000000-3" -> {1763900000000, 3}.
+// Where a transition stands in its stream; {0, 0} for an unreadable id.
 std::pair<uint64_t, uint64_t> TransitionOrder(const std::string& id) {
-  std::pair<uint64_t, uint64_t> out{0, 0};
-  std::vector<std::string> parts = absl::StrSplit(id, '-');
-  if (parts.size() == 2 && absl::SimpleAtoi(parts[0], &out.first) &&
-      absl::SimpleAtoi(parts[1], &out.second)) {
-    return out;
-  }
-  return {0, 0};
+  return ParseStreamId(id).value_or(std::pair<uint64_t, uint64_t>{0, 0});
 }
 
 // Prints the latest moves, then each new one as it is recorded, oldest
@@ -627,21 +633,28 @@ int Status(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// A pool on --redis; INVALID_ARGUMENT naming the flag for a bad URL.
+absl::StatusOr<std::unique_ptr<RedisPool>> RedisFromFlags() {
+  absl::StatusOr<RedisEndpoint> endpoint =
+      ParseRedisUrl(absl::GetFlag(FLAGS_redis));
+  if (!endpoint.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--redis: ", endpoint.status().message()));
+  }
+  return std::make_unique<RedisPool>(RedisPool::Options{
+      .endpoint = *endpoint, .command_timeout = absl::GetFlag(FLAGS_timeout)});
+}
+
 int Dlq(const std::vector<std::string>& args) {
   if (args.empty() || (args[0] != "list" && args[0] != "replay")) {
     return Usage("usage: oppctl dlq list | oppctl dlq replay ID...|--all");
   }
-  absl::StatusOr<RedisEndpoint> endpoint =
-      ParseRedisUrl(absl::GetFlag(FLAGS_redis));
-  if (!endpoint.ok()) {
-    return Usage(absl::StrCat("--redis: ", endpoint.status().message()));
-  }
-  RedisPool pool(
-      {.endpoint = *endpoint, .command_timeout = absl::GetFlag(FLAGS_timeout)});
-  DeadLetterQueue dlq(
-      &pool, {.dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
-              .stream = absl::GetFlag(FLAGS_stream),
-              .timeout = absl::GetFlag(FLAGS_timeout)});
+  absl::StatusOr<std::unique_ptr<RedisPool>> pool = RedisFromFlags();
+  if (!pool.ok()) return Usage(std::string(pool.status().message()));
+  DeadLetterQueue dlq(pool->get(), {.dead_letter_stream =
+                                        absl::GetFlag(FLAGS_dead_letter_stream),
+                                    .stream = absl::GetFlag(FLAGS_stream),
+                                    .timeout = absl::GetFlag(FLAGS_timeout)});
   const int count = absl::GetFlag(FLAGS_count);
   if (args[0] == "list") {
     if (args.size() != 1) return Usage("usage: oppctl dlq list");
@@ -732,11 +745,11 @@ absl::StatusOr<std::vector<v1::Opportunity>> ReadOpportunities(
     absl::StatusOr<std::string> text = ReadInput(path);
     if (!text.ok()) return text.status();
     const std::string name = path == "-" ? "<stdin>" : path;
-    if (path == "-" || absl::EndsWith(path, ".jsonl") ||
-        absl::EndsWith(path, ".csv")) {
+    // Standard input is JSONL here: many opportunities, one per line.
+    const std::string format = path == "-" ? "jsonl" : ManyFormat("auto", path);
+    if (!format.empty()) {
       absl::StatusOr<std::vector<v1::Opportunity>> many =
-          absl::EndsWith(path, ".csv") ? ParseOpportunitiesCsv(*text, name)
-                                       : ParseOpportunitiesJsonl(*text, name);
+          ParseManyOpportunities(*text, format, name);
       if (!many.ok()) return many.status();
       for (v1::Opportunity& o : *many) out.push_back(std::move(o));
       continue;
@@ -751,16 +764,8 @@ absl::StatusOr<std::vector<v1::Opportunity>> ReadOpportunities(
 // The tenant's live opportunities: the ingestion service's snapshots in
 // --redis, without tombstones and partial ones.
 absl::StatusOr<std::vector<v1::Opportunity>> TenantOpportunities(
-    const std::string& tenant) {
-  absl::StatusOr<RedisEndpoint> endpoint =
-      ParseRedisUrl(absl::GetFlag(FLAGS_redis));
-  if (!endpoint.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--redis: ", endpoint.status().message()));
-  }
-  RedisPool pool(
-      {.endpoint = *endpoint, .command_timeout = absl::GetFlag(FLAGS_timeout)});
-  RedisSnapshotStore store(&pool, {});
+    RedisPool* pool, const std::string& tenant) {
+  RedisSnapshotStore store(pool, {});
   std::vector<v1::Opportunity> out;
   std::string cursor = "0";
   do {
@@ -804,7 +809,10 @@ int Rules(const std::vector<std::string>& args) {
         return Usage("rules diff: files or --from_snapshots, not both");
       }
       if (!NeedTenant()) return kExitUsage;
-      opportunities = TenantOpportunities(absl::GetFlag(FLAGS_tenant));
+      absl::StatusOr<std::unique_ptr<RedisPool>> pool = RedisFromFlags();
+      if (!pool.ok()) return Usage(std::string(pool.status().message()));
+      opportunities =
+          TenantOpportunities(pool->get(), absl::GetFlag(FLAGS_tenant));
       if (!opportunities.ok()) return Fail(opportunities.status());
     } else {
       if (inputs.empty()) inputs.push_back("-");

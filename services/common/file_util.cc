@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace oppmatrix {
@@ -28,6 +29,21 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path,
         path, ": ", text.size(), " bytes, more than the limit of ", max_bytes));
   }
   return text;
+}
+
+absl::StatusOr<std::string> ReadSecretFile(const std::string& flag,
+                                           const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileToString(path, 4096);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": ", text.status().message()));
+  }
+  std::string secret(absl::StripAsciiWhitespace(*text));
+  if (secret.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": ", path, " is empty"));
+  }
+  return secret;
 }
 
 }  // namespace oppmatrix

@@ -15,6 +15,12 @@ namespace oppmatrix {
 absl::StatusOr<std::string> ReadFileToString(const std::string& path,
                                              size_t max_bytes = 16 << 20);
 
+// A secret kept in a file (a bearer token mounted from a Secret): its
+// content without surrounding whitespace. INVALID_ARGUMENT naming `flag`
+// when the file can't be read, is over 4 KiB or is empty.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& flag,
+                                           const std::string& path);
+
 }  // namespace oppmatrix
 
 #endif  // OPPMATRIX_SERVICES_COMMON_FILE_UTIL_H_

@@ -1,8 +1,6 @@
 #include "services/common/server_flags.h"
 
 #include "absl/flags/flag.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "services/common/file_util.h"
 
 ABSL_FLAG(std::string, tls_cert_file, "",
@@ -29,16 +27,10 @@ absl::Status ApplyServerSecurityFlags(GrpcServer::Options* options) {
   options->tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   const std::string token_file = absl::GetFlag(FLAGS_auth_token_file);
   if (!token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadFileToString(token_file, 4096);
-    if (!token.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--auth_token_file: ", token.status().message()));
-    }
-    options->auth_token = std::string(absl::StripAsciiWhitespace(*token));
-    if (options->auth_token.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--auth_token_file: ", token_file, " is empty"));
-    }
+    absl::StatusOr<std::string> token =
+        ReadSecretFile("auth_token_file", token_file);
+    if (!token.ok()) return token.status();
+    options->auth_token = *std::move(token);
   }
   return absl::OkStatus();
 }

@@ -36,6 +36,8 @@ struct Ingestor::Work {
   // The dead-letter write failed: not applied, not acknowledged; it is
   // delivered again and judged again.
   bool held_back = false;
+  // Done with for this batch, one way or the other.
+  bool settled() const { return finished || held_back; }
 };
 
 struct Ingestor::Key {
@@ -129,7 +131,7 @@ bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
       bool changed = false;
       k.stale = 0;
       for (Work* w : k.events) {
-        if (w->finished || w->held_back) continue;
+        if (w->settled()) continue;
         absl::StatusOr<ApplyOutcome> out = ApplyEvent(state, w->event);
         if (!out.ok()) {
           DeadLetter(*w,
@@ -208,7 +210,7 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
       std::string reason = absl::StrCat("classifier rejected: ",
                                         Describe(FromRpcStatus(r.status())));
       for (Work* w : k.events) {
-        if (!w->finished && !w->held_back) DeadLetter(*w, reason);
+        if (!w->settled()) DeadLetter(*w, reason);
       }
       k.result_done = true;
     } else if (r.stored() || r.superseded()) {
@@ -291,7 +293,7 @@ absl::Status Ingestor::Classify(
     std::string reason =
         absl::StrCat("classifier refused: ", Describe(results.status()));
     for (Work* w : k.events) {
-      if (!w->finished && !w->held_back) DeadLetter(*w, reason);
+      if (!w->settled()) DeadLetter(*w, reason);
     }
     k.result_done = true;
     return absl::OkStatus();
@@ -379,7 +381,7 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
   for (const Key& k : keys) {
     stale += k.stale;
     for (const Work* w : k.events) {
-      if (!w->finished && !w->held_back) ids.push_back(w->bus.id);
+      if (!w->settled()) ids.push_back(w->bus.id);
     }
   }
   if (absl::Status s = source_->Ack(ids); !s.ok()) {

@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "clients/cpp/classification_client.h"
@@ -170,14 +169,14 @@ int Run() {
   }
   if (const std::string path = absl::GetFlag(FLAGS_classifier_token_file);
       !path.empty()) {
-    absl::StatusOr<std::string> token = ReadFileToString(path, 4096);
-    if (!token.ok() || absl::StripAsciiWhitespace(*token).empty()) {
-      std::fprintf(stderr, "--classifier_token_file: %s\n",
-                   token.ok() ? "the file is empty"
-                              : std::string(token.status().message()).c_str());
+    absl::StatusOr<std::string> token =
+        ReadSecretFile("classifier_token_file", path);
+    if (!token.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(token.status().message()).c_str());
       return 2;
     }
-    client_options.token = std::string(absl::StripAsciiWhitespace(*token));
+    client_options.token = *std::move(token);
   }
   absl::StatusOr<std::unique_ptr<ClassificationClient>> classifier =
       ClassificationClient::Create(client_options);

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/hash_util.h"
 #include "services/common/status_macros.h"
 
 namespace oppmatrix {
@@ -39,22 +40,26 @@ int64_t Int(const RedisReply& r) {
   return v;
 }
 
-// "1763900000000-3" -> {1763900000000, 3}; {0, 0} when malformed.
-std::pair<uint64_t, uint64_t> StreamId(absl::string_view id) {
-  std::pair<uint64_t, uint64_t> out{0, 0};
-  size_t dash = id.find('-');
-  if (!absl::SimpleAtoi(id.substr(0, dash), &out.first)) return {0, 0};
-  if (dash != absl::string_view::npos &&
-      !absl::SimpleAtoi(id.substr(dash + 1), &out.second)) {
-    return {0, 0};
-  }
-  return out;
-}
+// KEYS: 1 the dead-letter stream, 2 the event stream. ARGV: 1 max length,
+// 2 payload, 3 reason, 4 deliveries, 5 event id, 6 time (ms), 7 group.
+// One script: the dead letter and the acknowledgement happen together or
+// not at all. A failed XADD raises an error before the XACK, and a crash
+// can't fall between them (which would dead-letter the event twice).
+constexpr char kDeadLetterScript[] = R"lua(
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+  'event', ARGV[2], 'reason', ARGV[3], 'deliveries', ARGV[4],
+  'source_stream', KEYS[2], 'source_id', ARGV[5], 'time', ARGV[6])
+redis.call('XACK', KEYS[2], ARGV[7], ARGV[5])
+return id
+)lua";
 
 }  // namespace
 
 RedisStreamSource::RedisStreamSource(RedisPool* pool, Options options)
-    : pool_(pool), options_(std::move(options)) {}
+    : pool_(pool),
+      options_(std::move(options)),
+      dead_letter_source_(kDeadLetterScript),
+      dead_letter_sha_(Sha1Hex(kDeadLetterScript)) {}
 
 absl::Status RedisStreamSource::EnsureGroup() {
   if (group_ready_) return absl::OkStatus();
@@ -171,6 +176,7 @@ absl::StatusOr<int64_t> RedisStreamSource::TrimAcknowledged() {
       pool_->Pipeline({{"XINFO", "GROUPS", options_.stream}},
                       absl::Now() + options_.timeout));
   if (groups[0].is_error()) return ReplyError(groups[0], "XINFO GROUPS");
+  if (groups[0].elements.empty()) return 0;  // no reader yet: keep all
   // Per group: the oldest event it still needs is its oldest pending one,
   // or, with none pending, the one after the last it was given.
   std::vector<std::string> names;
@@ -190,7 +196,6 @@ absl::StatusOr<int64_t> RedisStreamSource::TrimAcknowledged() {
       floors.push_back(last);
     }
   }
-  if (groups[0].elements.empty()) return 0;  // no reader yet: keep all
   if (!names.empty()) {
     std::vector<RedisCommand> cmds;
     for (const std::string& name : names) {
@@ -207,11 +212,20 @@ absl::StatusOr<int64_t> RedisStreamSource::TrimAcknowledged() {
       floors.push_back(summary.elements[1].str);
     }
   }
-  std::string floor = floors.front();
+  // The lowest floor; "0-0" (a group that has read nothing) or anything
+  // unreadable keeps everything.
+  std::string floor;
+  std::pair<uint64_t, uint64_t> lowest{UINT64_MAX, UINT64_MAX};
   for (const std::string& f : floors) {
-    if (StreamId(f) < StreamId(floor)) floor = f;
+    std::optional<std::pair<uint64_t, uint64_t>> id = ParseStreamId(f);
+    if (!id.has_value() || *id == std::pair<uint64_t, uint64_t>{0, 0}) {
+      return 0;
+    }
+    if (*id < lowest) {
+      lowest = *id;
+      floor = f;
+    }
   }
-  if (StreamId(floor) == std::make_pair<uint64_t, uint64_t>(0, 0)) return 0;
   // Entries below the floor: every group has acknowledged them.
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
@@ -256,24 +270,17 @@ absl::Status RedisStreamSource::Ack(absl::Span<const std::string> ids) {
 
 absl::Status RedisStreamSource::DeadLetter(const BusEvent& event,
                                            absl::string_view reason) {
-  // One script: the dead letter and the acknowledgement happen together or
-  // not at all. A failed XADD raises an error before the XACK, and a crash
-  // can't fall between them (which would dead-letter the event twice).
-  static constexpr char kScript[] = R"lua(
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
-  'event', ARGV[2], 'reason', ARGV[3], 'deliveries', ARGV[4],
-  'source_stream', KEYS[2], 'source_id', ARGV[5], 'time', ARGV[6])
-redis.call('XACK', KEYS[2], ARGV[7], ARGV[5])
-return id
-)lua";
+  const std::string* scripts[] = {&dead_letter_source_};
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline(
-          {{"EVAL", kScript, "2", options_.dead_letter_stream, options_.stream,
-            absl::StrCat(options_.dead_letter_max_len), event.payload,
-            std::string(reason), absl::StrCat(event.deliveries), event.id,
-            absl::StrCat(absl::ToUnixMillis(absl::Now())), options_.group}},
-          absl::Now() + options_.timeout));
+      PipelineLoadingScripts(
+          *pool_,
+          {{"EVALSHA", dead_letter_sha_, "2", options_.dead_letter_stream,
+            options_.stream, absl::StrCat(options_.dead_letter_max_len),
+            event.payload, std::string(reason), absl::StrCat(event.deliveries),
+            event.id, absl::StrCat(absl::ToUnixMillis(absl::Now())),
+            options_.group}},
+          scripts, absl::Now() + options_.timeout));
   if (r[0].is_error()) return ReplyError(r[0], "dead letter");
   return absl::OkStatus();
 }

@@ -75,6 +75,9 @@ class RedisStreamSource final : public EventSource {
   bool own_pending_drained_ = false;
   absl::Time next_claim_ = absl::InfinitePast();
   absl::Time next_trim_ = absl::InfinitePast();
+  // The dead-letter script (XADD and XACK at once), run by EVALSHA.
+  const std::string dead_letter_source_;
+  const std::string dead_letter_sha_;
 };
 
 // EventSink on a Redis stream: XADD with field `event`, trimmed to about

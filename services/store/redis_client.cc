@@ -9,7 +9,9 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
 namespace oppmatrix {
@@ -313,6 +315,18 @@ absl::StatusOr<std::vector<RedisReply>> PipelineLoadingScripts(
     (*replies)[missing[j]] = std::move((*again)[loads + j]);
   }
   return replies;
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> ParseStreamId(
+    absl::string_view id) {
+  std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(id, absl::MaxSplits('-', 1));
+  std::pair<uint64_t, uint64_t> out;
+  if (!absl::SimpleAtoi(parts.first, &out.first) ||
+      !absl::SimpleAtoi(parts.second, &out.second)) {
+    return std::nullopt;
+  }
+  return out;
 }
 
 }  // namespace oppmatrix

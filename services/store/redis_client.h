@@ -13,7 +13,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -119,6 +121,11 @@ class RedisPool {
   bool probing_ ABSL_GUARDED_BY(mu_) = false;  // a reconnect is under way
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };
+
+// A stream entry id "<ms>-<seq>" as a pair that orders like the stream;
+// nullopt when `id` is not one.
+std::optional<std::pair<uint64_t, uint64_t>> ParseStreamId(
+    absl::string_view id);
 
 // Runs `commands` on `pool`; the ones Redis answers NOSCRIPT (it restarted
 // or flushed its script cache) are re-run, in a second round trip, after

@@ -88,15 +88,6 @@ absl::Status ParseListToken(absl::string_view token, std::string* score,
       "service gave out");
 }
 
-// A stream entry id: "<ms>-<seq>".
-bool IsStreamId(absl::string_view id) {
-  std::pair<absl::string_view, absl::string_view> parts =
-      absl::StrSplit(id, absl::MaxSplits('-', 1));
-  uint64_t a, b;
-  return absl::SimpleAtoi(parts.first, &a) &&
-         absl::SimpleAtoi(parts.second, &b);
-}
-
 // Members entry: "cell|cents|priority|ct|ind|stage|version|prev".
 struct Member {
   std::string cell;
@@ -439,7 +430,8 @@ absl::StatusOr<TransitionPage> RedisResultStore::Transitions(
   std::string end = "+";
   if (!page_token.empty()) {
     std::string id;
-    if (!absl::WebSafeBase64Unescape(page_token, &id) || !IsStreamId(id)) {
+    if (!absl::WebSafeBase64Unescape(page_token, &id) ||
+        !ParseStreamId(id).has_value()) {
       return absl::InvalidArgumentError(
           "page_token: is not a token this service gave out");
     }
