@@ -47,7 +47,11 @@ class Collector {
 };
 
 // `concurrency` chains of calls: each completion starts the chain's next
-// call until the run's end.
+// call until the run's end. A chain's next Start() runs inside the `done`
+// of its previous call, and that new call may complete (and end the run)
+// on another thread before Start() has returned; so the run ends only when
+// every chain has ended and no Start() is still running: the target is
+// destroyed after Run(), and must not be in use then.
 class ClosedLoop {
  public:
   ClosedLoop(RpcTarget& target, const LoadShape& shape, absl::Time start)
@@ -60,7 +64,7 @@ class ClosedLoop {
     active_ = shape_.concurrency;
     for (int i = 0; i < shape_.concurrency; ++i) Issue();
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return active_ == 0; });
+    cv_.wait(lock, [this] { return active_ == 0 && starting_ == 0; });
     return collector_.Take();
   }
 
@@ -71,13 +75,19 @@ class ClosedLoop {
     const absl::Time now = absl::Now();
     if ((shape_.max_requests > 0 && n >= shape_.max_requests) || now >= end_) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (--active_ == 0) cv_.notify_all();
+      if (--active_ == 0 && starting_ == 0) cv_.notify_all();
       return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++starting_;
     }
     target_.Start([this, now](const Outcome& outcome) {
       collector_.Record(outcome, absl::Now() - now);
       Issue();
     });
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--starting_ == 0 && active_ == 0) cv_.notify_all();
   }
 
   RpcTarget& target_;
@@ -87,7 +97,9 @@ class ClosedLoop {
   std::atomic<int64_t> issued_{0};
   std::mutex mu_;
   std::condition_variable cv_;
+  // Chains still running, and Start() calls not yet returned.
   int active_ = 0;
+  int starting_ = 0;
 };
 
 // Calls started on OpenLoopSchedule's times by this thread.

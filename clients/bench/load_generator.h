@@ -39,6 +39,13 @@ struct Outcome {
 
 // One kind of call. Start() may be called from several threads at once,
 // including from inside a `done` callback.
+//
+// Lifetimes: the last `done` of a run may be followed at once by Finish()
+// and the target's destruction on another thread, so a target releases
+// what a call holds (its ClientContext, which holds the channel) before it
+// runs that call's `done`, and touches nothing of its own afterwards.
+// RunLoad() returns only once every `done` has run and every Start() has
+// returned.
 class RpcTarget {
  public:
   using Done = std::function<void(const Outcome&)>;
@@ -46,9 +53,11 @@ class RpcTarget {
 
   // Before any load: opens connections, stores what later calls read.
   virtual absl::Status Prepare() { return absl::OkStatus(); }
-  // Begins one call; `done` runs exactly once, on any thread.
+  // Begins one call; `done` runs exactly once, on any thread, as the last
+  // thing the target does for that call.
   virtual void Start(Done done) = 0;
-  // After the load, with no call outstanding: closes streams.
+  // After the load, with no call outstanding and no Start() running:
+  // closes streams, and returns once they are over.
   virtual void Finish() {}
 };
 
@@ -86,7 +95,8 @@ struct PhaseResult {
   double items_per_second() const;
 };
 
-// Runs `target` with `shape` and waits for every call it started.
+// Runs `target` with `shape` and waits for every call it started and
+// every Start() it made to return.
 PhaseResult RunLoad(RpcTarget& target, const LoadShape& shape);
 
 }  // namespace oppmatrix

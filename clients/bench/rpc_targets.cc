@@ -35,15 +35,24 @@ struct UnaryCall {
 };
 
 // Starts `method` (a stub->async() member) with `call`, which it owns
-// until `finish(call, status)` has produced the outcome.
+// until `finish(call, status)` has produced the outcome. The call's state
+// (its context holds a reference to the channel) is gone before `done`
+// runs: once `done` has run, the run may be over and the target, its
+// stubs and the channel destroyed, so nothing of theirs may be released
+// after it, on gRPC's thread.
 template <typename Call, typename Method, typename Finish>
 void StartUnary(Method method, std::unique_ptr<Call> call, Finish finish) {
   Call* raw = call.release();
   method(raw->context.get(), &raw->request, &raw->response,
          [raw, finish](grpc::Status status) {
-           std::unique_ptr<Call> owned(raw);
-           Outcome outcome = finish(*owned, status);
-           owned->done(outcome);
+           Outcome outcome;
+           RpcTarget::Done done;
+           {
+             std::unique_ptr<Call> owned(raw);
+             outcome = finish(*owned, status);
+             done = std::move(owned->done);
+           }
+           done(outcome);
          });
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "services/common/file_util.h"
+#include "services/common/grpc_callback_queue.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
 
@@ -82,6 +83,9 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
 }
 
 std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options) {
+  // Callbacks on this channel (the bench's, a caller's) may drop its last
+  // reference; see grpc_callback_queue.h.
+  KeepCallbackQueueAlive();
   grpc::ChannelArguments args;
   args.SetServiceConfigJSON(ServiceConfigJson(options));
   args.SetMaxReceiveMessageSize(64 << 20);
@@ -117,7 +121,9 @@ ClassificationClient::ClassificationClient(
     std::shared_ptr<grpc::Channel> channel, const ClientOptions& options)
     : channel_(std::move(channel)),
       stub_(v1::ClassificationService::NewStub(channel_)),
-      options_(options) {}
+      options_(options) {
+  KeepCallbackQueueAlive();  // for a channel not made by NewChannel
+}
 
 std::unique_ptr<grpc::ClientContext> ClassificationClient::NewContext(
     absl::Duration timeout) const {

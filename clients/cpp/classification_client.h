@@ -67,7 +67,9 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
     const TlsFiles& files);
 
 // A channel to options.target with the retry policy, the credentials and
-// the TLS server name of `options`; for any service of the server.
+// the TLS server name of `options`; for any service of the server. A
+// callback-API call's callback may drop the last reference to it (see
+// services/common/grpc_callback_queue.h).
 std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options);
 
 // A context for one call on such a channel: the deadline `timeout` from

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/file_util.h"
+#include "services/common/grpc_callback_queue.h"
 #include "services/common/status_macros.h"
 
 namespace oppmatrix {
@@ -122,6 +123,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const Options& options, const std::vector<grpc::Service*>& services,
     const std::vector<std::string>& health_names) {
+  // Before the server's reference: its reactors may outlive the last
+  // channel of the process.
+  KeepCallbackQueueAlive();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =

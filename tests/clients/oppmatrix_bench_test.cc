@@ -133,7 +133,9 @@ TEST_F(BenchTest, StreamsPipelineManyRequests) {
 TEST_F(BenchTest, ExpiredStreamsAreReplacedAndEveryCallEnds) {
   // Streams whose deadline passes almost at once: calls pending on them
   // fail (DEADLINE_EXCEEDED), new streams take the next calls, and the run
-  // still accounts for every call instead of waiting on a dead stream.
+  // still accounts for every call instead of waiting on a dead stream. A
+  // call whose replacement stream had broken too before it could be sent
+  // fails with UNAVAILABLE (that takes a slow machine: 1 ms is short).
   OpportunitySource source(GeneratePool("bench", 1, 20), 1);
   std::unique_ptr<RpcTarget> target =
       MakeRpcTarget(Rpc::kStream, *client_, &source,
@@ -146,7 +148,9 @@ TEST_F(BenchTest, ExpiredStreamsAreReplacedAndEveryCallEnds) {
   EXPECT_EQ(r.requests, 60);
   EXPECT_EQ(r.ok + r.error_count(), 60);
   for (const auto& [code, n] : r.errors) {
-    EXPECT_EQ(code, grpc::StatusCode::DEADLINE_EXCEEDED) << n;
+    EXPECT_TRUE(code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                code == grpc::StatusCode::UNAVAILABLE)
+        << code << " x" << n;
   }
 }
 

@@ -1,7 +1,8 @@
 // A throw-away redis-server for tests and benchmarks: started on a free
 // loopback port with no persistence, stopped (and its data gone) when the
-// object is destroyed. Kill() and Start() again model an outage on the same
-// port.
+// object is destroyed, and killed by the kernel if this process dies first
+// (an abort, a SIGKILL: see DieWithParent). Kill() and Start() again model
+// an outage on the same port.
 //
 //   RedisServer redis;
 //   ASSERT_TRUE(redis.Start().ok());
@@ -43,6 +44,7 @@ class RedisServer {
 
   int port() const { return port_; }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   // "redis://127.0.0.1:<port>/<db>".
   std::string url(int db = 0) const;
 

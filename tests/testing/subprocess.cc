@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,17 @@ std::string Slurp(const std::string& path) {
 }
 
 }  // namespace
+
+void DieWithParent(pid_t parent) {
+  // Unblock what a parent test may have blocked.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The parent may have died between fork() and prctl(): then this child
+  // was already re-parented and no signal will come.
+  if (getppid() != parent) _exit(126);
+}
 
 std::string MakeTempDir() {
   char pattern[] = "/tmp/oppmatrix-test-XXXXXX";
@@ -52,12 +64,10 @@ Subprocess::Subprocess(std::vector<std::string> argv,
     std::ofstream in(dir_ + "/stdin");
     in << stdin_text;
   }
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
-    // Unblock what a parent test may have blocked.
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
+    DieWithParent(parent);
     int in = open((dir_ + "/stdin").c_str(), O_RDONLY);
     int out =
         open((dir_ + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

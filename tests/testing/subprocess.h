@@ -45,6 +45,14 @@ class Subprocess {
   std::string dir_;
 };
 
+// In a child the harness has just forked (before exec): unblocks every
+// signal, and has the kernel SIGKILL this process when its parent dies, so
+// a test that aborts or is killed leaves no server behind; exits at once
+// if `parent` (the forking process's pid) is already gone. The signal
+// comes when the thread that forked exits, so the harness forks from
+// threads that live as long as the child (a test's own thread).
+void DieWithParent(pid_t parent);
+
 // A fresh temporary directory (removed by the OS's tmp cleaning; tests keep
 // them small).
 std::string MakeTempDir();
