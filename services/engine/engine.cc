@@ -13,6 +13,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "oppmatrix/v1/dimensions.pb.h"
 #include "services/common/status_util.h"
+#include "services/engine/iso_codes.h"
 #include "services/engine/opportunity_validator.h"
 
 namespace oppmatrix {
@@ -52,6 +53,7 @@ struct Derived {
   std::optional<double> days_since_interaction;
   bool unknown_amount_currency = false;
   bool unknown_revenue_currency = false;
+  std::optional<std::string> country;  // alpha-2
 };
 
 // `value` (finite, >= 0) as Money in `currency`, rounded to whole nanos.
@@ -129,6 +131,9 @@ Derived Derive(const Opportunity& opp, const CompiledRuleset& rules,
 
   d.buying_stage = rules.LookupStage(opp.stage());
   d.industry = rules.LookupIndustry(account.industry());
+  if (!account.country().empty()) {
+    d.country = rules.LookupCountry(account.country());
+  }
   if (opp.relationship().has_last_interaction_time()) {
     absl::Duration since =
         now - ToAbslTime(opp.relationship().last_interaction_time());
@@ -349,6 +354,24 @@ void SelectEffects(std::vector<Effect>& effects, int max) {
                    });
 }
 
+// Why an amount's value is unknown: no currency, not a currency, or no rate.
+std::string CurrencyNote(absl::string_view what,
+                         const google::type::Money& money) {
+  const std::string& raw = money.currency_code();
+  if (raw.empty()) {
+    return absl::StrCat(what, " ", money.units(),
+                        " has no currency code: its value is unknown");
+  }
+  std::optional<std::string> code = NormalizeCurrency(raw);
+  if (!code.has_value()) {
+    return absl::StrCat("unknown currency \"", raw,
+                        "\": not an ISO 4217 code or a known symbol; the ",
+                        what, " is unknown");
+  }
+  return absl::StrCat("unknown currency \"", raw, "\" (", *code,
+                      "): add it to the ruleset's currency_rates");
+}
+
 void AddNote(Classification& c, absl::string_view factor, std::string detail) {
   v1::Reason* r = c.add_reasons();
   r->set_factor(std::string(factor));
@@ -385,6 +408,7 @@ Classification ClassifyValidated(const Opportunity& opp,
   c.set_need_urgency(d.need_urgency);
   c.set_buying_stage(d.buying_stage);
   c.set_industry(d.industry);
+  if (d.country.has_value()) c.set_country(*d.country);
 
   v1::ValueTier tier = v1::VALUE_TIER_LOW;
   if (potential >= r.value_tier().high_min()) {
@@ -460,16 +484,18 @@ Classification ClassifyValidated(const Opportunity& opp,
               absl::StrCat("unknown industry \"", opp.account().industry(),
                            "\": add an alias to the ruleset's industries"));
     }
+    if (!opp.account().country().empty() && !d.country.has_value()) {
+      AddNote(c, "country",
+              absl::StrCat("unknown country \"", opp.account().country(),
+                           "\": add an alias to the ruleset's "
+                           "country_aliases"));
+    }
     if (d.unknown_amount_currency) {
-      AddNote(c, "amount",
-              absl::StrCat("unknown currency \"", opp.amount().currency_code(),
-                           "\": add it to the ruleset's currency_rates"));
+      AddNote(c, "amount", CurrencyNote("amount", opp.amount()));
     }
     if (d.unknown_revenue_currency) {
       AddNote(c, "annual_revenue",
-              absl::StrCat("unknown currency \"",
-                           opp.account().annual_revenue().currency_code(),
-                           "\": add it to the ruleset's currency_rates"));
+              CurrencyNote("annual revenue", opp.account().annual_revenue()));
     }
   }
   c.set_ruleset_version(rules.version);

@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/stubs/common.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace oppmatrix {
@@ -29,13 +29,20 @@ class Checker {
     AddViolation(out_, JoinPath(prefix_, field), what);
   }
 
-  // Length limit and no control characters.
-  void Text(absl::string_view field, absl::string_view value, size_t max) {
+  // The hard limit, and UTF-8; in ids, no control characters either.
+  void Text(absl::string_view field, absl::string_view value, size_t max,
+            bool is_id) {
     if (value.size() > max) {
       Add(field,
           absl::StrCat("must be at most ", max, " bytes, got ", value.size()));
       return;
     }
+    if (!google::protobuf::internal::IsStructurallyValidUTF8(
+            value.data(), static_cast<int>(value.size()))) {
+      Add(field, "must be UTF-8 text");
+      return;
+    }
+    if (!is_id) return;
     for (char c : value) {
       unsigned char u = static_cast<unsigned char>(c);
       if (u < 0x20 || u == 0x7f) {
@@ -68,8 +75,10 @@ class Checker {
     }
   }
 
+  // The amount itself; its currency code is a text (TextLimits()), and an
+  // unknown or missing one is messy: the engine reports it.
   void Money(absl::string_view field, bool present,
-             const google::type::Money& m, bool required_currency) {
+             const google::type::Money& m) {
     if (!present) return;
     if (m.nanos() < -999999999 || m.nanos() > 999999999) {
       Add(absl::StrCat(field, ".nanos"),
@@ -82,20 +91,6 @@ class Checker {
       Add(absl::StrCat(field, ".units"), "must not be negative");
     } else if (m.units() == 0 && m.nanos() < 0) {
       Add(absl::StrCat(field, ".nanos"), "must not be negative");
-    }
-    const std::string& code = m.currency_code();
-    bool zero = m.units() == 0 && m.nanos() == 0;
-    if (code.empty()) {
-      if (!zero && required_currency) {
-        Add(absl::StrCat(field, ".currency_code"),
-            "is required for a non-zero amount");
-      }
-    } else if (code.size() != 3 || !absl::ascii_isupper(code[0]) ||
-               !absl::ascii_isupper(code[1]) || !absl::ascii_isupper(code[2])) {
-      Add(absl::StrCat(field, ".currency_code"),
-          absl::StrCat("must be a three-letter ISO 4217 code such as USD, "
-                       "got \"",
-                       absl::CHexEscape(code.substr(0, 16)), "\""));
     }
   }
 
@@ -110,6 +105,47 @@ bool IsTenantChar(char c) {
 }
 
 }  // namespace
+
+const std::vector<TextLimit>& TextLimits() {
+  using v1::Opportunity;
+  static const auto* const kLimits = new std::vector<TextLimit>{
+      {"id", kMaxIdBytes, true,
+       [](const Opportunity& o) -> const std::string& { return o.id(); }},
+      {"name", kMaxNameBytes, false,
+       [](const Opportunity& o) -> const std::string& { return o.name(); }},
+      {"stage", kMaxLabelBytes, false,
+       [](const Opportunity& o) -> const std::string& { return o.stage(); }},
+      {"amount.currency_code", kMaxCurrencyBytes, false,
+       [](const Opportunity& o) -> const std::string& {
+         return o.amount().currency_code();
+       }},
+      {"owner", kMaxLabelBytes, false,
+       [](const Opportunity& o) -> const std::string& { return o.owner(); }},
+      {"product", kMaxLabelBytes, false,
+       [](const Opportunity& o) -> const std::string& { return o.product(); }},
+      {"account.id", kMaxIdBytes, true,
+       [](const Opportunity& o) -> const std::string& {
+         return o.account().id();
+       }},
+      {"account.name", kMaxNameBytes, false,
+       [](const Opportunity& o) -> const std::string& {
+         return o.account().name();
+       }},
+      {"account.industry", kMaxLabelBytes, false,
+       [](const Opportunity& o) -> const std::string& {
+         return o.account().industry();
+       }},
+      {"account.annual_revenue.currency_code", kMaxCurrencyBytes, false,
+       [](const Opportunity& o) -> const std::string& {
+         return o.account().annual_revenue().currency_code();
+       }},
+      {"account.country", kMaxLabelBytes, false,
+       [](const Opportunity& o) -> const std::string& {
+         return o.account().country();
+       }},
+  };
+  return *kLimits;
+}
 
 void ValidateTenantId(absl::string_view value, absl::string_view field,
                       std::vector<FieldViolation>& violations) {
@@ -130,28 +166,24 @@ void ValidateRequiredId(absl::string_view value, absl::string_view field,
     AddViolation(violations, field, "is required");
     return;
   }
-  Checker(field, violations).Text("", value, kMaxIdBytes);
+  Checker(field, violations).Text("", value, kMaxIdBytes, /*is_id=*/true);
 }
 
 void ValidateOpportunity(const v1::Opportunity& opp, absl::string_view prefix,
                          std::vector<FieldViolation>& violations) {
   Checker c(prefix, violations);
-  if (opp.id().empty()) {
-    c.Add("id", "is required");
-  } else {
-    c.Text("id", opp.id(), kMaxIdBytes);
-  }
+  if (opp.id().empty()) c.Add("id", "is required");
   ValidateTenantId(opp.tenant_id(), JoinPath(prefix, "tenant_id"), violations);
   c.NonNegative("version", opp.version());
-  c.Text("name", opp.name(), kMaxNameBytes);
-  c.Text("stage", opp.stage(), kMaxShortTextBytes);
-  c.Money("amount", opp.has_amount(), opp.amount(), true);
+  for (const TextLimit& limit : TextLimits()) {
+    c.Text(limit.field, limit.get(opp), limit.max_bytes, limit.is_id);
+  }
+
+  c.Money("amount", opp.has_amount(), opp.amount());
   c.Time("created_time", opp.has_created_time(), opp.created_time());
   c.Time("expected_close_time", opp.has_expected_close_time(),
          opp.expected_close_time());
   c.Time("need_by_time", opp.has_need_by_time(), opp.need_by_time());
-  c.Text("owner", opp.owner(), kMaxShortTextBytes);
-  c.Text("product", opp.product(), kMaxShortTextBytes);
   c.Enum("need_urgency", opp.need_urgency(), v1::NeedUrgency_IsValid);
   c.Enum("budget_status", opp.budget_status(), v1::BudgetStatus_IsValid);
   if (!std::isfinite(opp.probability())) {
@@ -162,14 +194,9 @@ void ValidateOpportunity(const v1::Opportunity& opp, absl::string_view prefix,
   }
 
   const v1::Account& a = opp.account();
-  c.Text("account.id", a.id(), kMaxIdBytes);
-  c.Text("account.name", a.name(), kMaxNameBytes);
-  c.Text("account.industry", a.industry(), kMaxShortTextBytes);
   c.NonNegative("account.employees", a.employees());
-  c.Money("account.annual_revenue", a.has_annual_revenue(), a.annual_revenue(),
-          true);
+  c.Money("account.annual_revenue", a.has_annual_revenue(), a.annual_revenue());
   c.Enum("account.customer_type", a.customer_type(), v1::CustomerType_IsValid);
-  c.Text("account.country", a.country(), kMaxCountryBytes);
 
   const v1::Relationship& r = opp.relationship();
   c.NonNegative("relationship.contacts_engaged", r.contacts_engaged());
@@ -183,16 +210,18 @@ void ValidateOpportunity(const v1::Opportunity& opp, absl::string_view prefix,
   if (opp.attributes_size() > static_cast<int>(kMaxAttributes)) {
     c.Add("attributes", absl::StrCat("must have at most ", kMaxAttributes,
                                      " entries, got ", opp.attributes_size()));
-  } else {
-    for (const auto& [key, value] : opp.attributes()) {
-      if (key.empty() || key.size() > kMaxAttributeKeyBytes) {
-        c.Add("attributes", absl::StrCat("keys must be 1 to ",
-                                         kMaxAttributeKeyBytes, " bytes"));
-      } else if (value.size() > kMaxAttributeValueBytes) {
-        c.Add(absl::StrCat("attributes[", key, "]"),
-              absl::StrCat("must be at most ", kMaxAttributeValueBytes,
-                           " bytes, got ", value.size()));
-      }
+    return;
+  }
+  for (const auto& [key, value] : opp.attributes()) {
+    if (key.empty() || key.size() > kMaxAttributeKeyBytes) {
+      c.Add("attributes", absl::StrCat("keys must be 1 to ",
+                                       kMaxAttributeKeyBytes, " bytes"));
+    } else if (!google::protobuf::internal::IsStructurallyValidUTF8(
+                   key.data(), static_cast<int>(key.size()))) {
+      c.Add("attributes", "keys must be UTF-8 text");
+    } else {
+      c.Text(absl::StrCat("attributes[", key, "]"), value,
+             kMaxAttributeValueBytes, /*is_id=*/false);
     }
   }
 }

@@ -13,6 +13,7 @@
 #include "services/common/hash_util.h"
 #include "services/common/status_macros.h"
 #include "services/common/yaml_proto.h"
+#include "services/engine/iso_codes.h"
 
 namespace oppmatrix {
 namespace {
@@ -70,12 +71,6 @@ std::string ShortNames(const EnumDescriptor* type) {
     }
   }
   return absl::StrJoin(names, ", ");
-}
-
-bool IsCurrencyCode(absl::string_view code) {
-  return code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) {
-           return c >= 'A' && c <= 'Z';
-         });
 }
 
 bool IsCode(absl::string_view code) {
@@ -468,11 +463,24 @@ v1::Industry CompiledRuleset::LookupIndustry(
   return it == industries.end() ? v1::INDUSTRY_UNSPECIFIED : it->second;
 }
 
+std::optional<std::string> CompiledRuleset::LookupCountry(
+    absl::string_view crm_country) const {
+  if (!countries.empty()) {
+    auto it = countries.find(CountryKey(crm_country));
+    if (it != countries.end()) return it->second;
+  }
+  return NormalizeCountry(crm_country);
+}
+
 std::optional<double> CompiledRuleset::ToBaseCurrency(
     const google::type::Money& money) const {
   double amount = static_cast<double>(money.units()) + money.nanos() * 1e-9;
+  // The common case first: already the base currency's code.
   if (money.currency_code() == proto.base_currency()) return amount;
-  auto it = proto.currency_rates().find(money.currency_code());
+  std::optional<std::string> code = NormalizeCurrency(money.currency_code());
+  if (!code.has_value()) return std::nullopt;
+  if (*code == proto.base_currency()) return amount;
+  auto it = proto.currency_rates().find(*code);
   if (it == proto.currency_rates().end()) return std::nullopt;
   return amount * it->second;
 }
@@ -492,6 +500,45 @@ absl::StatusOr<Ruleset> ParseRulesetYaml(absl::string_view yaml) {
   return rules;
 }
 
+namespace {
+
+// Each alias has letters or digits and one alpha-2 code; two aliases with
+// one key (after CountryKey) must agree.
+void ValidateCountryAliases(
+    const google::protobuf::Map<std::string, std::string>& aliases,
+    Problems& p) {
+  std::vector<std::string> names;
+  for (const auto& [alias, code] : aliases) names.push_back(alias);
+  std::sort(names.begin(), names.end());
+  absl::flat_hash_map<std::string, std::string> owner;  // key -> alias
+  for (const std::string& alias : names) {
+    const std::string& code = aliases.at(alias);
+    const std::string path = absl::StrCat("country_aliases.", alias);
+    const std::string key = CountryKey(alias);
+    if (key.empty()) {
+      p.Add(path, "has no letters or digits");
+      continue;
+    }
+    if (alias.size() > 128) {
+      p.Add(path, "must be at most 128 bytes");
+      continue;
+    }
+    if (!IsIsoCountryCode(code)) {
+      p.Add(path, absl::StrCat("must be an ISO 3166-1 alpha-2 code such as "
+                               "GB, got \"",
+                               code, "\""));
+      continue;
+    }
+    auto [it, inserted] = owner.emplace(key, alias);
+    if (!inserted && aliases.at(it->second) != code) {
+      p.Add(path, absl::StrCat("is the same name as \"", it->second,
+                               "\", which means ", aliases.at(it->second)));
+    }
+  }
+}
+
+}  // namespace
+
 absl::Status ValidateRuleset(const Ruleset& r) {
   Problems p;
   if (!IsRulesetName(r.name())) {
@@ -499,9 +546,9 @@ absl::Status ValidateRuleset(const Ruleset& r) {
                                "most 64 bytes, got \"",
                                r.name(), "\""));
   }
-  if (!IsCurrencyCode(r.base_currency())) {
+  if (!IsIsoCurrencyCode(r.base_currency())) {
     p.Add("base_currency",
-          absl::StrCat("must be a three-letter ISO 4217 code such as USD, "
+          absl::StrCat("must be an ISO 4217 currency code such as USD, "
                        "got \"",
                        r.base_currency(), "\""));
   }
@@ -512,8 +559,8 @@ absl::Status ValidateRuleset(const Ruleset& r) {
     for (const std::string& key : keys) {
       std::string path = absl::StrCat("currency_rates.", key);
       double rate = r.currency_rates().at(key);
-      if (!IsCurrencyCode(key)) {
-        p.Add(path, "must be a three-letter ISO 4217 code");
+      if (!IsIsoCurrencyCode(key)) {
+        p.Add(path, "must be an ISO 4217 currency code such as EUR");
       }
       if (!std::isfinite(rate)) {
         p.Add(path, "must be finite");
@@ -561,6 +608,7 @@ absl::Status ValidateRuleset(const Ruleset& r) {
   ValidateAliases(
       r.industries(), "industries", "industry", v1::Industry_descriptor(),
       [](const v1::IndustryAliases& e) { return e.industry(); }, p);
+  ValidateCountryAliases(r.country_aliases(), p);
 
   const v1::PriorityRules& pr = r.priority();
   for (auto [path, weight] :
@@ -632,6 +680,9 @@ absl::StatusOr<std::shared_ptr<const CompiledRuleset>> CompileRuleset(
     for (const std::string& a : e.aliases()) {
       out->industries[NormalizeAlias(a)] = e.industry();
     }
+  }
+  for (const auto& [alias, code] : r.country_aliases()) {
+    out->countries[CountryKey(alias)] = code;
   }
   out->urgency_bonus = BonusTable<v1::NeedUrgency>(
       r.priority().urgency_bonus(), v1::NeedUrgency_descriptor());

@@ -60,6 +60,8 @@ struct CompiledRuleset {
   // Normalised alias -> enum number.
   absl::flat_hash_map<std::string, v1::BuyingStage> stages;
   absl::flat_hash_map<std::string, v1::Industry> industries;
+  // CountryKey(alias) -> alpha-2 code, from country_aliases.
+  absl::flat_hash_map<std::string, std::string> countries;
   // Priority bonus by NeedUrgency / BuyingStage number.
   std::vector<double> urgency_bonus;
   std::vector<double> stage_bonus;
@@ -73,7 +75,11 @@ struct CompiledRuleset {
   v1::BuyingStage LookupStage(absl::string_view crm_stage) const;
   // The CRM industry string's industry; UNSPECIFIED when empty or unknown.
   v1::Industry LookupIndustry(absl::string_view crm_industry) const;
-  // `money` in the base currency; nullopt for an unknown currency.
+  // The account's country as an alpha-2 code: the ruleset's aliases, then
+  // the ISO tables (NormalizeCountry); nullopt when empty or unknown.
+  std::optional<std::string> LookupCountry(absl::string_view crm_country) const;
+  // `money` in the base currency; nullopt when its currency is missing,
+  // not a currency (NormalizeCurrency), or has no rate.
   std::optional<double> ToBaseCurrency(const google::type::Money& money) const;
   // The band of `score` given strictly increasing cut points.
   static int Band(double score,

@@ -242,8 +242,8 @@ TEST(CustomerTypeTest, UnknownRevenueCurrencyIsNotDerivedAndNoted) {
   EXPECT_EQ(note.axis(), v1::AXIS_UNSPECIFIED);
   EXPECT_EQ(note.contribution(), 0);
   EXPECT_EQ(note.detail(),
-            "unknown currency \"XYZ\": add it to the ruleset's "
-            "currency_rates");
+            "unknown currency \"XYZ\": not an ISO 4217 code or a known "
+            "symbol; the annual revenue is unknown");
 }
 
 TEST(CustomerTypeTest, UnknownAmountCurrencyIsMissingAndNoted) {
@@ -258,8 +258,8 @@ TEST(CustomerTypeTest, UnknownAmountCurrencyIsMissingAndNoted) {
   EXPECT_EQ(note.axis(), v1::AXIS_UNSPECIFIED);
   EXPECT_EQ(note.contribution(), 0);
   EXPECT_EQ(note.detail(),
-            "unknown currency \"XYZ\": add it to the ruleset's "
-            "currency_rates");
+            "unknown currency \"XYZ\": not an ISO 4217 code or a known "
+            "symbol; the amount is unknown");
 }
 
 TEST(CustomerTypeTest, AmountIsConvertedToTheBaseCurrency) {
@@ -1069,11 +1069,12 @@ TEST(ReasonsTest, NotesComeAfterTheFactorReasonsAndAreNotCounted) {
   Opportunity opp = EnterpriseNoBudget();
   opp.set_stage("Stage 7");
   opp.mutable_account()->set_industry("Basket Weaving");
-  opp.mutable_amount()->set_currency_code("XYZ");
+  opp.mutable_account()->set_country("Atlantis");
+  opp.mutable_amount()->set_currency_code("sek");  // ISO, but no rate
   *opp.mutable_account()->mutable_annual_revenue() =
       ParseText<google::type::Money>(R"pb(currency_code: "QQQ" units: 5)pb");
   Classification c = ClassifyOk(opp);
-  ASSERT_EQ(c.reasons_size(), 6 + 4);
+  ASSERT_EQ(c.reasons_size(), 6 + 5);
   for (int i = 0; i < 6; ++i) {
     EXPECT_NE(c.reasons(i).axis(), v1::AXIS_UNSPECIFIED) << i;
   }
@@ -1090,10 +1091,12 @@ TEST(ReasonsTest, NotesComeAfterTheFactorReasonsAndAreNotCounted) {
           "stages",
           "industry: unknown industry \"Basket Weaving\": add an alias to the "
           "ruleset's industries",
-          "amount: unknown currency \"XYZ\": add it to the ruleset's "
+          "country: unknown country \"Atlantis\": add an alias to the "
+          "ruleset's country_aliases",
+          "amount: unknown currency \"sek\" (SEK): add it to the ruleset's "
           "currency_rates",
-          "annual_revenue: unknown currency \"QQQ\": add it to the ruleset's "
-          "currency_rates"));
+          "annual_revenue: unknown currency \"QQQ\": not an ISO 4217 code "
+          "or a known symbol; the annual revenue is unknown"));
 }
 
 TEST(ReasonsTest, ContributionsOfAnAxisSumToScoreMinus50) {
