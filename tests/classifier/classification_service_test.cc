@@ -15,6 +15,7 @@
 #include "oppmatrix/v1/classification_service.grpc.pb.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_util.h"
+#include "services/engine/opportunity_validator.h"
 #include "tests/classifier/test_server.h"
 
 namespace oppmatrix {
@@ -157,11 +158,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "opportunity.account.customer_type"},
         BadCase{"OverLongName",
                 absl::StrCat(R"pb(id: "o" tenant_id: "acme" name: ")pb",
-                             std::string(300, 'x'), "\""),
+                             std::string(kMaxNameBytes + 1, 'x'), "\""),
                 "opportunity.name"},
         BadCase{"OverLongId",
                 absl::StrCat(R"pb(tenant_id: "acme" id: ")pb",
-                             std::string(129, 'x'), "\""),
+                             std::string(kMaxIdBytes + 1, 'x'), "\""),
                 "opportunity.id"}),
     [](const ::testing::TestParamInfo<BadCase>& info) {
       return info.param.name;

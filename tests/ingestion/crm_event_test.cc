@@ -349,16 +349,16 @@ TEST(ApplyEventTest, ActivitiesUpdateTheRelationshipSignals) {
 
 TEST(ApplyEventTest, InvalidMergedOpportunityIsRejected) {
   v1::OpportunitySnapshot s = Apply(std::nullopt, Event(kFull));
-  // Replacing the amount with units but no currency.
+  // Replacing the amount with a negative one.
   absl::StatusOr<ApplyOutcome> out =
       ApplyEvent(s, Event(R"pb(
                    type: OPPORTUNITY_UPSERTED
                    version: 2
-                   opportunity { amount { units: 5 } }
+                   opportunity { amount { currency_code: "USD" units: -5 } }
                    update_mask { paths: "amount" }
                  )pb"));
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(out.status().message(), HasSubstr("amount.currency_code"));
+  EXPECT_THAT(out.status().message(), HasSubstr("amount.units"));
 }
 
 }  // namespace

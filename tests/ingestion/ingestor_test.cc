@@ -25,6 +25,7 @@
 #include "services/store/redis_url.h"
 #include "services/store/snapshot_store.h"
 #include "tests/classifier/test_server.h"
+#include "tests/engine/messy_values.h"
 #include "tests/testing/redis_server.h"
 
 namespace oppmatrix {
@@ -200,6 +201,41 @@ TEST_F(IngestorTest, StoredResultIsTheClassificationOfTheFinalSnapshot) {
   EXPECT_EQ(stats.processed, 4);
   EXPECT_EQ(stats.dead_lettered, 0);
   EXPECT_EQ(source_->Stats()->pending, 0);
+}
+
+// The messy-values corpus through the bus: every event is stored, none is
+// dead-lettered, and each stored result is the one Classify gives.
+TEST_F(IngestorTest, MessyValuesAreStoredNeverDeadLettered) {
+  std::vector<testutil::MessyValue> corpus = testutil::Corpus();
+  std::vector<v1::Opportunity> sent;
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    v1::Opportunity o = testutil::MessyBase();
+    testutil::SetMessyValue(o, corpus[i]);
+    o.set_id(absl::StrCat("messy-", i));
+    v1::CrmEvent e;
+    e.set_event_id(absl::StrCat("messy/", i));
+    e.set_tenant_id(o.tenant_id());
+    e.set_opportunity_id(o.id());
+    e.set_type(v1::OPPORTUNITY_UPSERTED);
+    e.set_version(o.version());
+    *e.mutable_opportunity() = o;
+    Push(e);
+    sent.push_back(o);
+  }
+  Drain(*ingestor_);
+  EXPECT_THAT(DeadReasons(), ::testing::IsEmpty());
+  EXPECT_EQ(ingestor_->stats().dead_lettered, 0);
+  for (size_t i = 0; i < sent.size(); ++i) {
+    SCOPED_TRACE(corpus[i].field + " = \"" + corpus[i].value + "\"");
+    auto stored = Stored(sent[i].tenant_id(), sent[i].id());
+    ASSERT_TRUE(stored.has_value());
+    auto snap = Snapshot(sent[i].tenant_id(), sent[i].id());
+    ASSERT_TRUE(snap.has_value());
+    v1::Classification direct = *Classify(
+        snap->opportunity(), *rules_.Current(), testing::TestNow(), {});
+    stored->clear_previous_cell();
+    EXPECT_EQ(stored->SerializeAsString(), direct.SerializeAsString());
+  }
 }
 
 TEST_F(IngestorTest, DuplicatesAndOutOfOrderVersionsReachTheSameState) {
