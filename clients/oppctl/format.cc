@@ -92,7 +92,8 @@ std::string FormatClassificationTable(const v1::Classification& c) {
           absl::StrCat(
               Short(v1::CustomerType_descriptor(), c.customer_type()),
               ", value ", Short(v1::ValueTier_descriptor(), c.value_tier()),
-              ", industry ", Short(v1::Industry_descriptor(), c.industry()))));
+              ", industry ", Short(v1::Industry_descriptor(), c.industry()),
+              c.country().empty() ? "" : ", country ", c.country())));
   absl::StrAppend(
       &out,
       Row("need / stage",
