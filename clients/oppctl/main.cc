@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -81,6 +82,8 @@ ABSL_FLAG(std::string, stream, "oppmatrix:crm-events",
           "dlq replay: the event stream replayed events go to");
 ABSL_FLAG(std::string, dead_letter_stream, "oppmatrix:crm-events:dead",
           "dlq: the dead-letter stream");
+ABSL_FLAG(int64_t, max_entries, 100000,
+          "dlq summary: read at most this many entries, oldest first");
 ABSL_FLAG(std::string, style, "auto",
           "matrix: grid (boxes), plain (one block per cell) or auto (grid "
           "on a terminal, plain otherwise)");
@@ -645,9 +648,68 @@ absl::StatusOr<std::unique_ptr<RedisPool>> RedisFromFlags() {
       .endpoint = *endpoint, .command_timeout = absl::GetFlag(FLAGS_timeout)});
 }
 
+// `dlq summary`: the dead letters grouped by reason, largest group first.
+int DlqSummary(DeadLetterQueue& dlq) {
+  const int64_t max_entries = absl::GetFlag(FLAGS_max_entries);
+  if (max_entries < 1) return Usage("--max_entries: must be at least 1");
+  absl::StatusOr<DeadLetterQueue::Summary> summary = dlq.Summarize(max_entries);
+  if (!summary.ok()) return Fail(summary.status());
+  auto time = [](absl::Time t) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+  };
+  if (absl::GetFlag(FLAGS_json)) {
+    google::protobuf::Struct out;
+    auto& f = *out.mutable_fields();
+    f["entries"].set_number_value(static_cast<double>(summary->entries));
+    f["truncated"].set_bool_value(summary->truncated);
+    auto* groups = f["groups"].mutable_list_value();
+    for (const DeadLetterGroup& g : summary->groups) {
+      auto& row =
+          *groups->add_values()->mutable_struct_value()->mutable_fields();
+      row["reason"].set_string_value(g.reason);
+      row["count"].set_number_value(static_cast<double>(g.count));
+      row["first"].set_string_value(time(g.first));
+      row["last"].set_string_value(time(g.last));
+      row["example_id"].set_string_value(g.example_id);
+      row["example_event_id"].set_string_value(g.example_event_id);
+      row["example_reason"].set_string_value(g.example_reason);
+    }
+    std::cout << FormatJson(out) << "\n";
+    return kExitOk;
+  }
+  if (summary->entries == 0) {
+    std::cout << "the dead-letter stream is empty\n";
+    return kExitOk;
+  }
+  std::cout << summary->entries << " dead letters, " << summary->groups.size()
+            << (summary->groups.size() == 1 ? " reason" : " reasons")
+            << (summary->truncated ? absl::StrCat(" (the oldest ", max_entries,
+                                                  "; --max_entries reads more)")
+                                   : "")
+            << "\n";
+  for (const DeadLetterGroup& g : summary->groups) {
+    std::cout << "\n"
+              << absl::StrFormat("%6d  ", g.count) << g.reason << "\n"
+              << "        first " << time(g.first) << "  last " << time(g.last)
+              << "\n        e.g. " << g.example_id
+              << (g.example_event_id.empty()
+                      ? ""
+                      : absl::StrCat(" (event ", g.example_event_id, ")"))
+              << ": "
+              << absl::StrJoin(absl::StrSplit(g.example_reason, '\n',
+                                              absl::SkipWhitespace()),
+                               " ")
+              << "\n";
+  }
+  return kExitOk;
+}
+
 int Dlq(const std::vector<std::string>& args) {
-  if (args.empty() || (args[0] != "list" && args[0] != "replay")) {
-    return Usage("usage: oppctl dlq list | oppctl dlq replay ID...|--all");
+  if (args.empty() ||
+      (args[0] != "list" && args[0] != "replay" && args[0] != "summary")) {
+    return Usage(
+        "usage: oppctl dlq list | oppctl dlq summary | oppctl dlq replay "
+        "ID...|--all");
   }
   absl::StatusOr<std::unique_ptr<RedisPool>> pool = RedisFromFlags();
   if (!pool.ok()) return Usage(std::string(pool.status().message()));
@@ -656,6 +718,10 @@ int Dlq(const std::vector<std::string>& args) {
                                     .stream = absl::GetFlag(FLAGS_stream),
                                     .timeout = absl::GetFlag(FLAGS_timeout)});
   const int count = absl::GetFlag(FLAGS_count);
+  if (args[0] == "summary") {
+    if (args.size() != 1) return Usage("usage: oppctl dlq summary");
+    return DlqSummary(dlq);
+  }
   if (args[0] == "list") {
     if (args.size() != 1) return Usage("usage: oppctl dlq list");
     auto entries = dlq.List(count, absl::GetFlag(FLAGS_page_token));
@@ -924,10 +990,12 @@ const std::vector<Command>& Commands() {
        {"ingestion"},
        Status},
       {"dlq",
-       "dlq list | dlq replay ID...|--all",
-       "Dead-lettered CRM events with their reason, and putting them back on "
-       "the event stream. Talks to Redis directly.",
-       {"redis", "count", "page_token", "all", "stream", "dead_letter_stream"},
+       "dlq list | dlq summary | dlq replay ID...|--all",
+       "Dead-lettered CRM events with their reason; summary groups them by "
+       "reason (count, first and last time, an example to replay); replay "
+       "puts them back on the event stream. Talks to Redis directly.",
+       {"redis", "count", "page_token", "all", "stream", "dead_letter_stream",
+        "max_entries"},
        Dlq},
   };
   return *commands;

@@ -28,6 +28,30 @@ struct DeadLetterEntry {
   absl::Time time = absl::InfinitePast();
 };
 
+// Dead letters that failed for one reason: what `oppctl dlq summary` shows.
+struct DeadLetterGroup {
+  // The reason with its varying parts masked: numbers become "N" and
+  // quoted values "\"…\"", so "got 0" and "got -3" are one reason;
+  // line breaks and runs of spaces become one space.
+  std::string reason;
+  // One entry's reason as written, its dead-letter id (for `dlq replay`)
+  // and its event's eventId when the payload is JSON that has one.
+  std::string example_reason;
+  std::string example_id;
+  std::string example_event_id;
+  int64_t count = 0;
+  absl::Time first = absl::InfiniteFuture();
+  absl::Time last = absl::InfinitePast();
+};
+
+// The reason's group key (see DeadLetterGroup::reason).
+std::string ReasonPattern(absl::string_view reason);
+
+// `entries` grouped by ReasonPattern, the largest group first (ties by
+// reason).
+std::vector<DeadLetterGroup> SummarizeDeadLetters(
+    const std::vector<DeadLetterEntry>& entries);
+
 class DeadLetterQueue {
  public:
   struct Options {
@@ -49,6 +73,16 @@ class DeadLetterQueue {
   // entry; entries without an event are left alone. NOT_FOUND naming an
   // id that is not in the stream. Returns how many were replayed.
   absl::StatusOr<int> Replay(absl::Span<const std::string> ids);
+
+  // The groups of the oldest `max_entries` entries (read in pages), and
+  // how many entries that was.
+  struct Summary {
+    std::vector<DeadLetterGroup> groups;
+    int64_t entries = 0;
+    // More entries than max_entries are in the stream.
+    bool truncated = false;
+  };
+  absl::StatusOr<Summary> Summarize(int64_t max_entries);
 
  private:
   RedisPool* pool_;

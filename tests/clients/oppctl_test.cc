@@ -331,6 +331,44 @@ TEST_F(OppctlStoreTest, DeadLettersAreListedAndReplayed) {
   EXPECT_EQ(Run({redis, "dlq"}), 2);
 }
 
+TEST_F(OppctlStoreTest, DeadLetterSummaryGroupsByReason) {
+  const std::string redis = "--redis=" + redis_.url();
+  ASSERT_EQ(Run({redis, "dlq", "summary"}), 0) << Err();
+  EXPECT_EQ(Out(), "the dead-letter stream is empty\n");
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        redis_
+            .Command({"XADD", "oppmatrix:crm-events:dead", "*", "event",
+                      absl::StrCat("{\"eventId\":\"ev-", i, "\"}"), "reason",
+                      i < 3 ? absl::StrCat("invalid: version: must be "
+                                           "positive, got ",
+                                           -i)
+                            : "unparseable: not JSON",
+                      "time", absl::StrCat(1795435200000 + i * 1000)})
+            .ok());
+  }
+  ASSERT_EQ(Run({redis, "dlq", "summary"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("5 dead letters, 2 reasons\n"));
+  EXPECT_THAT(Out(),
+              HasSubstr("     3  invalid: version: must be positive, got N\n"
+                        "        first 2026-11-23T12:00:00Z  last "
+                        "2026-11-23T12:00:02Z\n"));
+  EXPECT_THAT(Out(), HasSubstr("(event ev-0): invalid: version: must be "
+                               "positive, got 0\n"));
+  EXPECT_THAT(Out(), HasSubstr("     2  unparseable: not JSON\n"));
+  ASSERT_EQ(Run({redis, "--json", "dlq", "summary"}), 0) << Err();
+  google::protobuf::Struct json;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Out(), &json).ok())
+      << Out();
+  EXPECT_EQ(json.fields().at("entries").number_value(), 5);
+  const auto& groups = json.fields().at("groups").list_value();
+  ASSERT_EQ(groups.values_size(), 2);
+  EXPECT_EQ(groups.values(0).struct_value().fields().at("count").number_value(),
+            3);
+  EXPECT_EQ(Run({redis, "dlq", "summary", "extra"}), 2);
+  EXPECT_EQ(Run({redis, "--max_entries=0", "dlq", "summary"}), 2);
+}
+
 TEST(OppctlStandaloneTest, UnreachableServerExitsThree) {
   Subprocess p({kOppctl, "--target=127.0.0.1:1", "--timeout=300ms", "classify",
                 absl::StrCat(kCases, "3-small-business-latent.yaml")});
