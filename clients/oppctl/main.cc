@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <variant>
 #include <vector>
@@ -27,6 +29,7 @@
 #include "absl/time/time.h"
 #include "clients/cpp/classification_client.h"
 #include "clients/cpp/connection_flags.h"
+#include "clients/oppctl/crm_import.h"
 #include "clients/oppctl/format.h"
 #include "clients/oppctl/matrix_svg.h"
 #include "clients/oppctl/opportunity_input.h"
@@ -40,6 +43,7 @@
 #include "services/common/file_util.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_util.h"
+#include "services/engine/iso_codes.h"
 #include "services/engine/ruleset.h"
 #include "services/ingestion/dead_letters.h"
 #include "services/store/redis_client.h"
@@ -82,6 +86,14 @@ ABSL_FLAG(std::string, stream, "oppmatrix:crm-events",
           "dlq replay: the event stream replayed events go to");
 ABSL_FLAG(std::string, dead_letter_stream, "oppmatrix:crm-events:dead",
           "dlq: the dead-letter stream");
+ABSL_FLAG(std::string, from, "",
+          "import: the CRM whose export this is: salesforce, hubspot, "
+          "dynamics, odoo or pipedrive");
+ABSL_FLAG(std::string, mapping, "",
+          "import: a YAML mapping of the export's columns (instead of --from)");
+ABSL_FLAG(std::string, currency, "",
+          "import: the currency of amounts that name none (overrides the "
+          "mapping's)");
 ABSL_FLAG(int64_t, max_entries, 100000,
           "dlq summary: read at most this many entries, oldest first");
 ABSL_FLAG(std::string, style, "auto",
@@ -636,6 +648,149 @@ int Status(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// Problems grouped by reason (the line numbers of each, the first ten
+// listed), the largest group first.
+void PrintIssues(const char* what, const std::vector<ImportIssue>& issues) {
+  if (issues.empty()) return;
+  struct Group {
+    std::vector<int> lines;
+    std::string example;  // the first one as written
+  };
+  std::map<std::string, Group> by_reason;
+  for (const ImportIssue& i : issues) {
+    Group& g = by_reason[ReasonPattern(i.reason)];
+    if (g.lines.empty()) g.example = i.reason;
+    g.lines.push_back(i.line);
+  }
+  std::vector<std::pair<std::string, Group>> groups(by_reason.begin(),
+                                                    by_reason.end());
+  std::stable_sort(groups.begin(), groups.end(), [](auto& a, auto& b) {
+    return a.second.lines.size() > b.second.lines.size();
+  });
+  std::cout << issues.size() << " " << what << ":\n";
+  for (const auto& [reason, g] : groups) {
+    const size_t n = std::min<size_t>(g.lines.size(), 10);
+    std::vector<int> shown(g.lines.begin(), g.lines.begin() + n);
+    std::cout << absl::StrFormat("%6d  ", g.lines.size()) << reason
+              << "\n        lines " << absl::StrJoin(shown, ", ")
+              << (g.lines.size() > n ? ", ..." : "") << "\n";
+    if (g.example != reason) {
+      std::cout << "        e.g. line " << g.lines[0] << ": " << g.example
+                << "\n";
+    }
+  }
+}
+
+// `import FILE`: a CRM's CSV export onto the bus through PushEvents.
+int Import(const std::vector<std::string>& args) {
+  if (args.size() != 1) {
+    return Usage(
+        "usage: oppctl --tenant=T import FILE --from=CRM|--mapping=FILE");
+  }
+  const std::string tenant = absl::GetFlag(FLAGS_tenant);
+  if (tenant.empty()) return Usage("import: --tenant is required");
+  const std::string from = absl::GetFlag(FLAGS_from);
+  const std::string mapping_file = absl::GetFlag(FLAGS_mapping);
+  if (from.empty() == mapping_file.empty()) {
+    return Usage("import: give --from=CRM or --mapping=FILE (one of them)");
+  }
+  absl::StatusOr<ImportMapping> mapping;
+  if (!from.empty()) {
+    mapping = PresetMapping(from);
+  } else {
+    absl::StatusOr<std::string> yaml = ReadInput(mapping_file);
+    if (!yaml.ok()) return Usage(std::string(yaml.status().message()));
+    mapping = ParseImportMapping(*yaml, mapping_file);
+  }
+  if (!mapping.ok()) return Usage(std::string(mapping.status().message()));
+  if (const std::string c = absl::GetFlag(FLAGS_currency); !c.empty()) {
+    std::optional<std::string> code = NormalizeCurrency(c);
+    if (!code.has_value()) {
+      return Usage(
+          absl::StrCat("--currency: \"", c, "\" is not an ISO 4217 currency"));
+    }
+    mapping->currency = *code;
+  }
+  absl::StatusOr<std::string> text = ReadInput(args[0]);
+  if (!text.ok()) return Usage(std::string(text.status().message()));
+  absl::StatusOr<ImportResult> result =
+      ImportCsv(*text, *mapping, tenant, absl::Now(), args[0]);
+  if (!result.ok()) return Usage(std::string(result.status().message()));
+
+  absl::StatusOr<ClientOptions> options =
+      ConnectionOptions(absl::GetFlag(FLAGS_ingestion));
+  if (!options.ok()) return BadConnection(options.status());
+  auto stub = v1::IngestionService::NewStub(NewChannel(*options));
+  auto context =
+      NewCallContext(*options, std::max(options->timeout, absl::Minutes(10)));
+  v1::PushEventsResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::PushEventsRequest>> writer =
+      stub->PushEvents(context.get(), &response);
+  const bool bar = isatty(STDERR_FILENO) && !absl::GetFlag(FLAGS_json);
+  constexpr size_t kPerMessage = 500;
+  const size_t total = result->events.size();
+  for (size_t i = 0; i < total; i += kPerMessage) {
+    v1::PushEventsRequest request;
+    for (size_t j = i; j < std::min(total, i + kPerMessage); ++j) {
+      *request.add_events() = result->events[j];
+    }
+    if (!writer->Write(request)) break;
+    if (bar) {
+      const size_t done = std::min(total, i + kPerMessage);
+      const int width = 40;
+      const int filled = static_cast<int>(width * done / total);
+      std::cerr << "\r[" << std::string(filled, '#')
+                << std::string(width - filled, ' ') << "] " << done << "/"
+                << total << std::flush;
+    }
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (bar) std::cerr << "\n";
+  if (!status.ok()) return Fail(FromGrpcStatus(status));
+  // Events the service refused are rows not imported.
+  std::vector<ImportIssue> rejected = result->rejected;
+  for (const v1::RejectedEvent& r : response.rejections()) {
+    std::vector<std::string> what;
+    for (const auto& v : r.violations()) {
+      what.push_back(absl::StrCat(v.field(), ": ", v.description()));
+    }
+    const int line = r.index() >= 0 && r.index() < static_cast<int64_t>(total)
+                         ? result->lines[r.index()]
+                         : 0;
+    rejected.push_back(
+        {line, absl::StrCat("refused: ", absl::StrJoin(what, "; "))});
+  }
+  std::sort(rejected.begin(), rejected.end(),
+            [](const ImportIssue& a, const ImportIssue& b) {
+              return a.line < b.line;
+            });
+  if (absl::GetFlag(FLAGS_json)) {
+    google::protobuf::Struct out;
+    auto& f = *out.mutable_fields();
+    f["rows"].set_number_value(static_cast<double>(result->rows));
+    f["pushed"].set_number_value(static_cast<double>(response.accepted()));
+    f["rejected"].set_number_value(static_cast<double>(rejected.size()));
+    f["warnings"].set_number_value(
+        static_cast<double>(result->warnings.size()));
+    auto* list = f["rejections"].mutable_list_value();
+    for (const ImportIssue& i : rejected) {
+      auto& row = *list->add_values()->mutable_struct_value()->mutable_fields();
+      row["line"].set_number_value(i.line);
+      row["reason"].set_string_value(i.reason);
+    }
+    std::cout << FormatJson(out) << "\n";
+  } else {
+    std::cout << "read " << result->rows << " rows of " << args[0] << " ("
+              << mapping->name << "): " << response.accepted()
+              << " events pushed, " << rejected.size() << " rows rejected, "
+              << result->warnings.size() << " values left out\n";
+    PrintIssues("rows rejected", rejected);
+    PrintIssues("values left out", result->warnings);
+  }
+  return rejected.empty() ? kExitOk : kExitRejected;
+}
+
 // A pool on --redis; INVALID_ARGUMENT naming the flag for a bad URL.
 absl::StatusOr<std::unique_ptr<RedisPool>> RedisFromFlags() {
   absl::StatusOr<RedisEndpoint> endpoint =
@@ -983,6 +1138,18 @@ const std::vector<Command>& Commands() {
        "--redis.",
        {"max_listed", "from_snapshots", "tenant", "redis"},
        Rules},
+      {"import",
+       "--tenant=T import FILE --from=CRM|--mapping=FILE",
+       "A CRM's own CSV export onto the event bus through the ingestion "
+       "service's PushEvents: --from=salesforce, hubspot, dynamics, odoo or "
+       "pipedrive for their standard opportunity (deal) export, or "
+       "--mapping=FILE (YAML: columns, version, date_formats, currency, "
+       "values, scales). Dates and amounts as the exports write them. Ends "
+       "with rows read, events pushed, and the rows rejected and values left "
+       "out, grouped by reason with their line numbers. Exit 1 when a row "
+       "was rejected.",
+       {"tenant", "from", "mapping", "currency", "ingestion"},
+       Import},
       {"status",
        "status",
        "The ingestion pipeline's figures (GetStatus): lag, pending, "

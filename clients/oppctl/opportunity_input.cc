@@ -61,10 +61,6 @@ absl::StatusOr<v1::Opportunity> ParseOpportunity(absl::string_view text,
       "--format: expected auto, json or yaml, got \"", format, "\""));
 }
 
-namespace {
-
-// Splits CSV text into rows of fields, with the 1-based line each row
-// starts on.
 absl::StatusOr<std::vector<std::pair<int, std::vector<std::string>>>> CsvRows(
     absl::string_view text, absl::string_view name) {
   if (absl::StartsWith(text, "\xEF\xBB\xBF")) text.remove_prefix(3);  // BOM
@@ -124,6 +120,8 @@ absl::StatusOr<std::vector<std::pair<int, std::vector<std::string>>>> CsvRows(
   if (field_started || !row.empty() || !field.empty()) end_row();
   return rows;
 }
+
+namespace {
 
 // The field at a dotted path of Opportunity; null when there is none (or it
 // goes through a map).

@@ -7,6 +7,7 @@
 #define OPPMATRIX_CLIENTS_OPPCTL_OPPORTUNITY_INPUT_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,6 +35,12 @@ absl::StatusOr<std::vector<v1::Opportunity>> ParseOpportunitiesJsonl(
 // its name; an empty cell leaves the field unset. Errors name the file, the
 // line and the field path.
 absl::StatusOr<std::vector<v1::Opportunity>> ParseOpportunitiesCsv(
+    absl::string_view text, absl::string_view name);
+
+// Splits CSV text (RFC 4180; a UTF-8 BOM is skipped) into rows of fields,
+// each with the 1-based line it starts on; blank lines are skipped. Errors
+// name `name` and the line.
+absl::StatusOr<std::vector<std::pair<int, std::vector<std::string>>>> CsvRows(
     absl::string_view text, absl::string_view name);
 
 // Reads a file, or standard input for "-".

@@ -347,5 +347,43 @@ TEST_F(PipelineTest, SimulatorPushesThroughPushEvents) {
   EXPECT_GT(count, 0);
 }
 
+// `oppctl import` of each CRM's export (tests/clients/testdata/import/)
+// through PushEvents, the bus and the classifier into stored results: the
+// tenant's matrix has the expected count per cell, and nothing is
+// dead-lettered.
+TEST_F(PipelineTest, CrmExportsImportIntoStoredResults) {
+  auto ingestion = StartIngestion("i0");
+  // The exports carry no relationship signals (contacts, champion,
+  // meetings), so every deal has a weak relationship: DEVELOP for high
+  // potential, EXIT for the rest and for closed deals. Close dates are
+  // years ahead or in the past, so the cells don't drift with the clock.
+  const std::map<std::string, std::map<std::string, int64_t>> expected = {
+      {"salesforce", {{"DEVELOP", 3}, {"EXIT", 3}}},
+      {"hubspot", {{"DEVELOP", 3}, {"EXIT", 2}}},
+      {"dynamics", {{"DEVELOP", 2}, {"EXIT", 2}}},
+      {"odoo", {{"EXIT", 4}}},
+      {"pipedrive", {{"DEVELOP", 2}, {"EXIT", 3}}},
+  };
+  for (const auto& [crm, cells] : expected) {
+    SCOPED_TRACE(crm);
+    Subprocess import(
+        {OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl",
+         absl::StrCat("--ingestion=127.0.0.1:", ingestion_port_),
+         "--tenant=" + crm, "import",
+         OPPMATRIX_SOURCE_DIR "/tests/clients/testdata/import/" + crm + ".csv",
+         "--from=" + crm});
+    ASSERT_EQ(import.Wait(absl::Seconds(60)), 0)
+        << import.Stdout() << import.Stderr();
+    EXPECT_THAT(import.Stdout(), ::testing::HasSubstr("0 rows rejected"));
+    ASSERT_TRUE(WaitDrained(absl::Seconds(60)));
+    auto m = results_->Matrix(crm, {}, 0, absl::Now(), Soon());
+    ASSERT_TRUE(m.ok()) << m.status();
+    std::map<std::string, int64_t> got;
+    for (const StoredCell& c : *m) got[c.cell] = c.count;
+    EXPECT_EQ(got, cells);
+  }
+  EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events:dead"})->integer, 0);
+}
+
 }  // namespace
 }  // namespace oppmatrix

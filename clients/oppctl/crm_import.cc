@@ -1,0 +1,428 @@
+#include "clients/oppctl/crm_import.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "clients/oppctl/opportunity_input.h"
+#include "google/protobuf/descriptor.h"
+#include "oppmatrix/v1/opportunity.pb.h"
+#include "services/common/yaml_proto.h"
+#include "services/engine/iso_codes.h"
+#include "yaml-cpp/yaml.h"
+
+namespace oppmatrix {
+namespace {
+
+// name -> YAML text, generated from clients/oppctl/import_presets/*.yaml.
+#include "clients/oppctl/import_presets.inc"
+
+using google::protobuf::FieldDescriptor;
+
+std::string Lower(absl::string_view s) {
+  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(s));
+}
+
+// The field at a dotted path below Opportunity; a map field for
+// "attributes.<key>". Null when there is none.
+const FieldDescriptor* FieldAt(absl::string_view path, bool* map_entry) {
+  *map_entry = false;
+  const google::protobuf::Descriptor* d = v1::Opportunity::descriptor();
+  const FieldDescriptor* f = nullptr;
+  std::vector<std::string> parts = absl::StrSplit(path, '.');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (d == nullptr) return nullptr;
+    f = d->FindFieldByName(parts[i]);
+    if (f == nullptr) return nullptr;
+    if (f->is_map()) {
+      *map_entry = i + 2 == parts.size() && !parts[i + 1].empty();
+      return *map_entry ? f : nullptr;
+    }
+    d = f->message_type();
+  }
+  return f;
+}
+
+bool IsMoney(const FieldDescriptor* f) {
+  return f->message_type() != nullptr &&
+         f->message_type()->full_name() == "google.type.Money";
+}
+bool IsTimestamp(const FieldDescriptor* f) {
+  return f->message_type() != nullptr &&
+         f->message_type()->full_name() == "google.protobuf.Timestamp";
+}
+
+// A number as exports write it: thousands separators (",", ".", " ", "'")
+// and a decimal separator ("." or ","), decided as a reader would: with
+// both, the last one is the decimal; with one kind only, it is a decimal
+// unless it groups exactly three digits (or appears more than once).
+std::optional<double> ParseNumber(absl::string_view text) {
+  std::string digits;
+  char last_sep = 0;
+  int seps = 0, after_last = 0;
+  bool both = false;
+  for (char c : text) {
+    if (absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+      digits.push_back(c);
+      ++after_last;
+    } else if (c == ',' || c == '.') {
+      if (last_sep != 0 && last_sep != c) both = true;
+      if (!both && last_sep == c) ++seps;
+      if (last_sep == 0) seps = 1;
+      last_sep = c;
+      digits.push_back(c);
+      after_last = 0;
+    } else if (c == ' ' || c == '\'' || c == '_') {
+      continue;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (digits.empty() || !absl::ascii_isdigit(digits[0])) {
+    if (digits.empty()) return std::nullopt;
+  }
+  char decimal = 0;
+  if (both) {
+    decimal = last_sep;
+  } else if (last_sep != 0 && seps == 1 && after_last != 3) {
+    decimal = last_sep;
+  }
+  std::string plain;
+  for (char c : digits) {
+    if (c == decimal) {
+      plain.push_back('.');
+    } else if (c != ',' && c != '.') {
+      plain.push_back(c);
+    }
+  }
+  double value = 0;
+  if (!absl::SimpleAtod(plain, &value) || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// Symbols several currencies use ("$": USD, CAD, AUD, MXN...).
+bool IsAmbiguousCurrencySymbol(absl::string_view symbol) {
+  static const char* const kAmbiguous[] = {"$",  "¥",      "kr",     "kr.",
+                                           "fr", "fr.",    "dollar", "dollars",
+                                           "￥", "crowns", "rs",     "rs."};
+  const std::string s = Lower(symbol);
+  for (const char* a : kAmbiguous) {
+    if (s == a) return true;
+  }
+  return false;
+}
+
+absl::Status MappingError(absl::string_view name, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(name, ": ", what));
+}
+
+}  // namespace
+
+std::vector<std::string> PresetNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, yaml] : kImportPresets) names.emplace_back(name);
+  return names;
+}
+
+absl::StatusOr<ImportMapping> PresetMapping(absl::string_view crm) {
+  for (const auto& [name, yaml] : kImportPresets) {
+    if (Lower(crm) == name) return ParseImportMapping(yaml, name);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--from: \"", crm, "\" is not one of ",
+                   absl::StrJoin(PresetNames(), ", ")));
+}
+
+absl::StatusOr<ImportMapping> ParseImportMapping(absl::string_view yaml,
+                                                 absl::string_view name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return MappingError(name, absl::StrCat("not YAML: ", e.msg));
+  }
+  if (!root.IsMap()) return MappingError(name, "must be a mapping");
+  ImportMapping m;
+  m.name = std::string(name);
+  try {
+    for (const auto& kv : root) {
+      const std::string key = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      if (key == "columns") {
+        if (!v.IsMap()) return MappingError(name, "columns: must be a mapping");
+        for (const auto& c : v) {
+          const std::string column = c.first.as<std::string>();
+          const std::string path = c.second.as<std::string>();
+          bool map_entry = false;
+          if (FieldAt(path, &map_entry) == nullptr) {
+            return MappingError(
+                name, absl::StrCat("columns.", column, ": \"", path,
+                                   "\" is not a field of an opportunity"));
+          }
+          m.columns.emplace_back(column, path);
+        }
+      } else if (key == "version") {
+        m.version_column = v.as<std::string>();
+      } else if (key == "date_formats") {
+        m.date_formats = v.as<std::vector<std::string>>();
+      } else if (key == "currency") {
+        std::optional<std::string> code =
+            NormalizeCurrency(v.as<std::string>());
+        if (!code.has_value()) {
+          return MappingError(name, "currency: not an ISO 4217 currency");
+        }
+        m.currency = *code;
+      } else if (key == "values") {
+        for (const auto& f : v) {
+          auto& table = m.values[f.first.as<std::string>()];
+          for (const auto& e : f.second) {
+            table[Lower(e.first.as<std::string>())] =
+                e.second.as<std::string>();
+          }
+        }
+      } else if (key == "scales") {
+        for (const auto& f : v) {
+          m.scales[f.first.as<std::string>()] = f.second.as<double>();
+        }
+      } else {
+        return MappingError(
+            name, absl::StrCat(key,
+                               ": unknown key (expected one of: columns, "
+                               "version, date_formats, currency, values, "
+                               "scales)"));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return MappingError(name, e.msg);
+  }
+  if (m.columns.empty()) return MappingError(name, "columns: none given");
+  return m;
+}
+
+std::optional<ParsedAmount> ParseAmount(absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  // The currency is whatever is not part of the number, before or after it.
+  size_t first = text.find_first_of("0123456789");
+  size_t last = text.find_last_of("0123456789");
+  if (first == absl::string_view::npos) return std::nullopt;
+  absl::string_view before = absl::StripAsciiWhitespace(text.substr(0, first));
+  absl::string_view number = text.substr(first, last - first + 1);
+  absl::string_view after = absl::StripAsciiWhitespace(text.substr(last + 1));
+  if (absl::EndsWith(before, "-") || absl::StartsWith(before, "(")) {
+    return std::nullopt;  // negative amounts are not deals
+  }
+  if (!before.empty() && !after.empty()) return std::nullopt;
+  std::optional<double> value = ParseNumber(number);
+  if (!value.has_value()) return std::nullopt;
+  ParsedAmount out;
+  const absl::string_view symbol = before.empty() ? after : before;
+  if (!symbol.empty()) {
+    std::optional<std::string> code = NormalizeCurrency(symbol);
+    if (code.has_value()) {
+      out.money.set_currency_code(*code);
+      out.has_currency = true;
+    } else if (!IsAmbiguousCurrencySymbol(symbol)) {
+      return std::nullopt;  // "12 parrots"
+    }
+    // "$1,200" names no one currency: the number stands, the currency
+    // comes from the currency column or the mapping's default.
+  }
+  const double units = std::floor(*value);
+  if (units > 9e18) return std::nullopt;
+  out.money.set_units(static_cast<int64_t>(units));
+  out.money.set_nanos(
+      static_cast<int32_t>(std::llround((*value - units) * 1e9) % 1000000000));
+  return out;
+}
+
+std::optional<absl::Time> ParseDate(absl::string_view text,
+                                    const std::vector<std::string>& formats) {
+  const std::string s(absl::StripAsciiWhitespace(text));
+  absl::Time t;
+  std::string err;
+  for (const std::string& f : formats) {
+    if (absl::ParseTime(f, s, absl::UTCTimeZone(), &t, &err)) return t;
+  }
+  if (absl::ParseTime(absl::RFC3339_full, s, &t, &err)) return t;
+  return std::nullopt;
+}
+
+absl::StatusOr<ImportResult> ImportCsv(absl::string_view csv,
+                                       const ImportMapping& mapping,
+                                       const std::string& tenant,
+                                       absl::Time now, absl::string_view name) {
+  auto rows = CsvRows(csv, name);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": no header row"));
+  }
+  // Column index -> field path; and the version column.
+  const std::vector<std::string>& header = (*rows)[0].second;
+  std::vector<std::pair<size_t, std::string>> used;
+  int version_index = -1;
+  bool has_id = false;
+  for (size_t c = 0; c < header.size(); ++c) {
+    const std::string h = Lower(header[c]);
+    if (!mapping.version_column.empty() && h == Lower(mapping.version_column)) {
+      version_index = static_cast<int>(c);
+    }
+    for (const auto& [column, path] : mapping.columns) {
+      if (Lower(column) != h) continue;
+      used.emplace_back(c, path);
+      has_id |= path == "id";
+    }
+  }
+  if (!has_id) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ":1: no column is mapped to id (mapping ", mapping.name, ")"));
+  }
+
+  ImportResult out;
+  for (size_t r = 1; r < rows->size(); ++r) {
+    const auto& [line, fields] = (*rows)[r];
+    ++out.rows;
+    auto warn = [&, line = line](const std::string& column,
+                                 const std::string& value,
+                                 absl::string_view what) {
+      out.warnings.push_back(
+          {line, absl::StrCat(column, ": \"", value, "\" ", what)});
+    };
+    YAML::Node node(YAML::NodeType::Map);
+    std::string amount_currency, revenue_currency;
+    bool amount_set = false, revenue_set = false;
+    for (const auto& [c, path] : used) {
+      if (c >= fields.size()) continue;
+      std::string value(absl::StripAsciiWhitespace(fields[c]));
+      if (value.empty()) continue;
+      if (auto table = mapping.values.find(path);
+          table != mapping.values.end()) {
+        if (auto it = table->second.find(Lower(value));
+            it != table->second.end()) {
+          value = it->second;
+        }
+      }
+      bool map_entry = false;
+      const FieldDescriptor* f = FieldAt(path, &map_entry);
+      std::vector<std::string> parts = absl::StrSplit(path, '.');
+      YAML::Node at = node;
+      for (size_t k = 0; k + 1 < parts.size(); ++k) {
+        if (!at[parts[k]].IsDefined() || !at[parts[k]].IsMap()) {
+          at[parts[k]] = YAML::Node(YAML::NodeType::Map);
+        }
+        at.reset(at[parts[k]]);
+      }
+      const std::string& leaf = parts.back();
+      const std::string& column = header[c];
+      if (map_entry) {
+        at[leaf] = value;
+      } else if (IsMoney(f)) {
+        std::optional<ParsedAmount> a = ParseAmount(value);
+        if (!a.has_value()) {
+          warn(column, value, "is not an amount; left empty");
+          continue;
+        }
+        YAML::Node money(YAML::NodeType::Map);
+        money["units"] = a->money.units();
+        money["nanos"] = a->money.nanos();
+        if (a->has_currency) money["currency_code"] = a->money.currency_code();
+        if (at[leaf].IsDefined() && at[leaf]["currency_code"].IsDefined()) {
+          money["currency_code"] = at[leaf]["currency_code"];
+        }
+        at[leaf] = money;
+        (path == "amount" ? amount_set : revenue_set) = true;
+      } else if (IsTimestamp(f)) {
+        std::optional<absl::Time> t = ParseDate(value, mapping.date_formats);
+        if (!t.has_value()) {
+          warn(column, value,
+               "is not a date in the mapping's formats; left empty");
+          continue;
+        }
+        at[leaf] =
+            absl::FormatTime(absl::RFC3339_full, *t, absl::UTCTimeZone());
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64 ||
+                 f->cpp_type() == FieldDescriptor::CPPTYPE_INT32 ||
+                 f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+        std::string number(absl::StripSuffix(value, "%"));
+        std::optional<double> n = ParseNumber(number);
+        if (!n.has_value()) {
+          warn(column, value, "is not a number; left empty");
+          continue;
+        }
+        if (auto s = mapping.scales.find(path); s != mapping.scales.end()) {
+          *n *= s->second;
+        }
+        if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+          at[leaf] = *n;
+        } else {
+          at[leaf] = static_cast<int64_t>(std::llround(*n));
+        }
+      } else if (path == "amount.currency_code") {
+        amount_currency = value;
+      } else if (path == "account.annual_revenue.currency_code") {
+        revenue_currency = value;
+      } else {
+        at[leaf] = value;
+      }
+    }
+    // A currency column, else the amount's own symbol, else the default.
+    auto set_currency = [&](YAML::Node money, const std::string& column) {
+      if (!column.empty()) {
+        money["currency_code"] = column;
+      } else if (!money["currency_code"].IsDefined() &&
+                 !mapping.currency.empty()) {
+        money["currency_code"] = mapping.currency;
+      }
+    };
+    if (amount_set) set_currency(node["amount"], amount_currency);
+    if (revenue_set) {
+      set_currency(node["account"]["annual_revenue"], revenue_currency);
+    }
+    v1::CrmEvent e;
+    absl::Status s = YamlNodeToMessage(node, "", e.mutable_opportunity());
+    if (!s.ok()) {
+      out.rejected.push_back({line, std::string(s.message())});
+      continue;
+    }
+    v1::Opportunity& o = *e.mutable_opportunity();
+    if (o.id().empty()) {
+      out.rejected.push_back({line, "no id"});
+      continue;
+    }
+    absl::Time version_time = now;
+    if (version_index >= 0 && version_index < static_cast<int>(fields.size()) &&
+        !fields[version_index].empty()) {
+      std::optional<absl::Time> t =
+          ParseDate(fields[version_index], mapping.date_formats);
+      if (t.has_value()) {
+        version_time = *t;
+      } else {
+        warn(header[version_index], fields[version_index],
+             "is not a date in the mapping's formats; the import time is "
+             "the version");
+      }
+    }
+    const int64_t version =
+        std::max<int64_t>(1, absl::ToUnixMicros(version_time));
+    o.set_tenant_id(tenant);
+    o.set_version(version);
+    e.set_event_id(
+        absl::StrCat("import:", mapping.name, ":", o.id(), ":", version));
+    e.set_tenant_id(tenant);
+    e.set_opportunity_id(o.id());
+    e.set_type(v1::OPPORTUNITY_UPSERTED);
+    e.set_version(version);
+    out.events.push_back(std::move(e));
+    out.lines.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace oppmatrix
