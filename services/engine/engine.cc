@@ -260,6 +260,17 @@ Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
     case v1::SIGNAL_INDUSTRY:
       categorical(d.industry, "industry");
       break;
+    case v1::SIGNAL_COUNTRY:
+      if (!d.country.has_value()) {
+        e.missing = true;
+        e.value = f.missing;
+        if (explain) e.detail = "country unknown";
+      } else {
+        auto it = f.by_country.find(*d.country);
+        e.value = it == f.by_country.end() ? 0.0 : it->second;
+        if (explain) e.detail = absl::StrCat("country ", *d.country);
+      }
+      break;
     case v1::SIGNAL_HAS_CHAMPION:
       boolean(rel.has_champion(), "has a champion", "no champion");
       break;

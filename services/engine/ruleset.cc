@@ -22,7 +22,7 @@ using google::protobuf::EnumDescriptor;
 using v1::Ruleset;
 using v1::Signal;
 
-enum class SignalKind { kNumeric, kEnum, kBool };
+enum class SignalKind { kNumeric, kEnum, kBool, kCountry };
 
 struct SignalInfo {
   SignalKind kind;
@@ -41,6 +41,8 @@ SignalInfo InfoFor(Signal signal) {
       return {SignalKind::kEnum, v1::BudgetStatus_descriptor()};
     case v1::SIGNAL_INDUSTRY:
       return {SignalKind::kEnum, v1::Industry_descriptor()};
+    case v1::SIGNAL_COUNTRY:
+      return {SignalKind::kCountry, nullptr};
     case v1::SIGNAL_HAS_CHAMPION:
     case v1::SIGNAL_EXECUTIVE_SPONSOR:
     case v1::SIGNAL_EXISTING_CUSTOMER:
@@ -140,7 +142,10 @@ void ValidateEnumKeyedMap(const google::protobuf::Map<std::string, double>& map,
   }
 }
 
-void ValidateFactor(const v1::Factor& f, absl::string_view path, Problems& p) {
+using Regions = google::protobuf::Map<std::string, v1::CountryList>;
+
+void ValidateFactor(const v1::Factor& f, absl::string_view path,
+                    const Regions& regions, Problems& p) {
   if (f.signal() == v1::SIGNAL_UNSPECIFIED) {
     p.Add(absl::StrCat(path, ".signal"), "is required");
     return;
@@ -192,6 +197,19 @@ void ValidateFactor(const v1::Factor& f, absl::string_view path, Problems& p) {
   if (info.kind == SignalKind::kEnum) {
     ValidateEnumKeyedMap(f.values(), info.enum_type,
                          absl::StrCat(path, ".values"), 0, 1, p);
+  } else if (info.kind == SignalKind::kCountry) {
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : f.values()) keys.push_back(key);
+    std::sort(keys.begin(), keys.end());
+    for (const std::string& key : keys) {
+      std::string entry = absl::StrCat(path, ".values.", key);
+      if (!IsIsoCountryCode(key) && !regions.contains(key)) {
+        p.Add(entry,
+              "is neither an ISO 3166-1 alpha-2 code nor one of the "
+              "ruleset's country_regions");
+      }
+      p.CheckRange(entry, f.values().at(key), 0, 1);
+    }
   } else {
     std::vector<std::string> keys;
     for (const auto& [key, value] : f.values()) keys.push_back(key);
@@ -207,7 +225,7 @@ void ValidateFactor(const v1::Factor& f, absl::string_view path, Problems& p) {
 }
 
 void ValidateAxis(const v1::ScoreAxis& axis, absl::string_view path,
-                  Problems& p) {
+                  const Regions& regions, Problems& p) {
   if (axis.factors().empty()) {
     p.Add(absl::StrCat(path, ".factors"), "needs at least one factor");
     return;
@@ -217,7 +235,7 @@ void ValidateAxis(const v1::ScoreAxis& axis, absl::string_view path,
   for (int i = 0; i < axis.factors_size(); ++i) {
     const v1::Factor& f = axis.factors(i);
     std::string fpath = absl::StrCat(path, ".factors[", i, "]");
-    ValidateFactor(f, fpath, p);
+    ValidateFactor(f, fpath, regions, p);
     if (f.signal() != v1::SIGNAL_UNSPECIFIED) {
       auto [it, inserted] = seen.emplace(f.signal(), i);
       if (!inserted) {
@@ -380,7 +398,7 @@ void ValidateMatrix(const v1::MatrixRules& m, Problems& p) {
   }
 }
 
-CompiledFactor CompileFactor(const v1::Factor& f) {
+CompiledFactor CompileFactor(const v1::Factor& f, const Regions& regions) {
   CompiledFactor out;
   out.signal = f.signal();
   out.weight = f.weight();
@@ -404,6 +422,20 @@ CompiledFactor CompileFactor(const v1::Factor& f) {
     for (const auto& [key, value] : f.values()) {
       out.by_value[FindShort(info.enum_type, key)->number()] = value;
     }
+  } else if (info.kind == SignalKind::kCountry) {
+    // Regions first, the higher value for a country in two of them; then
+    // the codes' own entries, which win.
+    for (const auto& [key, value] : f.values()) {
+      auto region = regions.find(key);
+      if (region == regions.end()) continue;
+      for (const std::string& code : region->second.codes()) {
+        auto [it, inserted] = out.by_country.emplace(code, value);
+        if (!inserted) it->second = std::max(it->second, value);
+      }
+    }
+    for (const auto& [key, value] : f.values()) {
+      if (!regions.contains(key)) out.by_country[key] = value;
+    }
   } else if (info.kind == SignalKind::kBool) {
     out.by_value.assign(2, 0.0);
     for (const auto& [key, value] : f.values()) {
@@ -413,10 +445,10 @@ CompiledFactor CompileFactor(const v1::Factor& f) {
   return out;
 }
 
-CompiledAxis CompileAxis(const v1::ScoreAxis& axis) {
+CompiledAxis CompileAxis(const v1::ScoreAxis& axis, const Regions& regions) {
   CompiledAxis out;
   for (const v1::Factor& f : axis.factors()) {
-    out.factors.push_back(CompileFactor(f));
+    out.factors.push_back(CompileFactor(f, regions));
     out.total_weight += f.weight();
   }
   return out;
@@ -537,6 +569,33 @@ void ValidateCountryAliases(
   }
 }
 
+// Region names are codes ([A-Z][A-Z0-9_]*); each lists alpha-2 codes.
+void ValidateCountryRegions(const Regions& regions, Problems& p) {
+  std::vector<std::string> names;
+  for (const auto& [name, list] : regions) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    const std::string path = absl::StrCat("country_regions.", name);
+    if (!IsCode(name)) {
+      p.Add(path,
+            "the name must be upper-case letters, digits and '_', "
+            "starting with a letter, at most 64 bytes");
+    }
+    if (IsIsoCountryCode(name)) {
+      p.Add(path, "the name is a country's code");
+    }
+    const v1::CountryList& list = regions.at(name);
+    if (list.codes().empty()) p.Add(path, "lists no countries");
+    for (int i = 0; i < list.codes_size(); ++i) {
+      if (!IsIsoCountryCode(list.codes(i))) {
+        p.Add(absl::StrCat(path, ".codes[", i, "]"),
+              absl::StrCat("\"", list.codes(i),
+                           "\" is not an ISO 3166-1 alpha-2 code"));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 absl::Status ValidateRuleset(const Ruleset& r) {
@@ -587,8 +646,9 @@ absl::Status ValidateRuleset(const Ruleset& r) {
       p.Add(path, "needs min_employees or min_annual_revenue");
     }
   }
-  ValidateAxis(r.potential(), "potential", p);
-  ValidateAxis(r.relationship(), "relationship", p);
+  ValidateCountryRegions(r.country_regions(), p);
+  ValidateAxis(r.potential(), "potential", r.country_regions(), p);
+  ValidateAxis(r.relationship(), "relationship", r.country_regions(), p);
 
   const v1::ValueTierRules& vt = r.value_tier();
   p.CheckRange("value_tier.high_min", vt.high_min(), 0, 100);
@@ -659,8 +719,8 @@ absl::StatusOr<std::shared_ptr<const CompiledRuleset>> CompileRuleset(
   out->proto = std::move(rules);
   const Ruleset& r = out->proto;
   out->version = RulesetVersion(r);
-  out->potential = CompileAxis(r.potential());
-  out->relationship = CompileAxis(r.relationship());
+  out->potential = CompileAxis(r.potential(), r.country_regions());
+  out->relationship = CompileAxis(r.relationship(), r.country_regions());
   for (int i = 1; i < v1::BuyingStage_descriptor()->value_count(); ++i) {
     const auto* v = v1::BuyingStage_descriptor()->value(i);
     out->stages[NormalizeAlias(ShortEnumName(v))] =

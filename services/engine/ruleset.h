@@ -41,6 +41,8 @@ struct CompiledFactor {
   std::vector<double> by_value;
   // Enum signals: the short value name by enum number, for reasons.
   std::vector<std::string> value_names;
+  // The country signal: score by alpha-2 code (regions expanded).
+  absl::flat_hash_map<std::string, double> by_country;
   double missing = 0;
 };
 

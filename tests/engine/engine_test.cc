@@ -1099,6 +1099,49 @@ TEST(ReasonsTest, NotesComeAfterTheFactorReasonsAndAreNotCounted) {
           "or a known symbol; the annual revenue is unknown"));
 }
 
+// The country as the CRM wrote it, normalised, and a ruleset scoring it:
+// a code's own value wins over its region's, a country in two regions
+// gets the higher value, and an unknown country is the factor's missing.
+TEST(CountryTest, NormalisedCountryFeedsACountryFactorByCodeAndRegion) {
+  v1::Ruleset proto = DefaultRulesetProto();
+  (*proto.mutable_country_regions())["DACH"].add_codes("DE");
+  (*proto.mutable_country_regions())["DACH"].add_codes("AT");
+  (*proto.mutable_country_regions())["DACH"].add_codes("CH");
+  (*proto.mutable_country_regions())["ALPS"].add_codes("CH");
+  (*proto.mutable_country_aliases())["Helvetia"] = "CH";
+  v1::Factor* f = proto.mutable_potential()->add_factors();
+  f->set_signal(v1::SIGNAL_COUNTRY);
+  f->set_weight(10);
+  (*f->mutable_values())["DACH"] = 0.6;
+  (*f->mutable_values())["ALPS"] = 0.9;
+  (*f->mutable_values())["AT"] = 0.2;
+  f->set_missing(0.5);
+  auto rules = CompileOrFail(proto);
+  auto country_value = [&](const std::string& country) {
+    Opportunity o = Opp("");
+    o.mutable_account()->set_country(country);
+    Classification c = *Classify(o, *rules, TestNow(), {});
+    return std::make_pair(c.country(), c.potential_score());
+  };
+  const double unknown = country_value("Atlantis").second;
+  EXPECT_EQ(country_value("Atlantis").first, "");
+  EXPECT_EQ(country_value("Deutschland").first, "DE");
+  EXPECT_EQ(country_value("Helvetia").first, "CH");  // the ruleset's alias
+  // Factor value 0.6 (DE), 0.9 (CH: the higher region), 0.2 (AT's own),
+  // 0 (FR, not listed), 0.5 (unknown): scores ordered the same way.
+  const double de = country_value("Germany").second;
+  const double ch = country_value("Switzerland").second;
+  const double at = country_value("AUT").second;
+  const double fr = country_value("France").second;
+  EXPECT_GT(ch, de);
+  EXPECT_GT(de, unknown);
+  EXPECT_GT(unknown, at);
+  EXPECT_GT(at, fr);
+  // With weight 10 among the default axis's, one point of factor value is
+  // 10 / total weight * 100 score points: the gaps are proportional.
+  EXPECT_NEAR((ch - de) / (de - fr), (0.9 - 0.6) / 0.6, 0.01);  // 2 decimals
+}
+
 TEST(ReasonsTest, ContributionsOfAnAxisSumToScoreMinus50) {
   v1::Ruleset proto = DefaultRulesetProto();
   proto.mutable_explain()->set_max_reasons(32);
