@@ -205,6 +205,12 @@ class StreamCall
     if (finish_writes) FinishWrites();
   }
 
+  // True once OnDone has run: nothing of the call is left.
+  bool finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_;
+  }
+
   // Blocks until OnDone.
   void Await() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -326,9 +332,11 @@ class StreamTarget : public RpcTarget {
     const size_t slot = next_.fetch_add(1) % streams_.size();
     // A broken stream is replaced once; if the new one breaks at once too,
     // the request fails with UNAVAILABLE.
+    std::shared_ptr<StreamCall> broken;
     for (int attempt = 0; attempt < 2; ++attempt) {
-      std::shared_ptr<StreamCall> stream = StreamAt(slot, attempt > 0);
+      std::shared_ptr<StreamCall> stream = StreamAt(slot, broken);
       if (stream->Send(request, done)) return;
+      broken = std::move(stream);
     }
     done(Outcome{grpc::StatusCode::UNAVAILABLE, 0});
   }
@@ -349,17 +357,27 @@ class StreamTarget : public RpcTarget {
   }
 
  private:
-  // The stream of `slot`, opened when missing or, with `replace`, anew.
-  std::shared_ptr<StreamCall> StreamAt(size_t slot, bool replace) {
+  // The stream of `slot`, opened when missing. With `broken`, that stream
+  // is replaced if it is still the slot's: another caller may have
+  // replaced it already, and its replacement is then the one to use.
+  // Retired streams are kept until they are over (Finish() awaits them),
+  // and dropped here once they are.
+  std::shared_ptr<StreamCall> StreamAt(
+      size_t slot, const std::shared_ptr<StreamCall>& broken) {
     std::shared_ptr<StreamCall> old;
     std::shared_ptr<StreamCall> current;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (replace && streams_[slot]) {
+      if (broken && streams_[slot] == broken) {
         old = streams_[slot];
         retired_.push_back(old);
         streams_[slot] = nullptr;
       }
+      retired_.erase(std::remove_if(retired_.begin(), retired_.end(),
+                                    [](const std::shared_ptr<StreamCall>& s) {
+                                      return s->finished();
+                                    }),
+                     retired_.end());
       if (!streams_[slot]) {
         streams_[slot] = std::make_shared<StreamCall>(
             stub_.get(), client_.NewContext(options_.stream_timeout));

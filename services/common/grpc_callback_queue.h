@@ -19,9 +19,10 @@
 // grpc/grpc#32584, which adds the missing check on the join but keeps the
 // self-join). KeepCallbackQueueAlive() takes one reference that is never
 // released, so the queue's count never reaches zero while the process
-// runs, and its threads are never joined. It costs two idle threads for
-// the process's lifetime, which every oppmatrix process that uses gRPC has
-// anyway.
+// runs, and its threads are never joined. The cost is those two threads
+// for the process's lifetime: servers and callback clients have them
+// anyway; a process that only makes synchronous calls (oppctl) gets them
+// idle.
 //
 // GrpcServer::Start, NewChannel and ClassificationClient call it, so code
 // that builds servers and channels through them needs nothing else; code
@@ -34,9 +35,10 @@
 
 namespace oppmatrix {
 
-// Idempotent and thread-safe; the first call makes one callback call that
-// fails at once on a channel to a Unix socket path that does not exist (no
-// network traffic) and waits for its callback.
+// Idempotent and thread-safe. The first call starts one callback call on a
+// channel to a Unix socket path that does not exist (no network traffic),
+// which takes the reference when it starts; the call fails at once and
+// frees itself in its callback. Nothing waits for it.
 void KeepCallbackQueueAlive();
 
 }  // namespace oppmatrix

@@ -6,9 +6,13 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace oppmatrix {
@@ -152,6 +156,61 @@ TEST(LoadGeneratorTest, OpenLoopNeverExceedsMaxOutstanding) {
   // Every scheduled send is either finished or dropped.
   EXPECT_EQ(r.requests + r.dropped, 300);
   EXPECT_EQ(target.started(), r.requests);
+}
+
+// Its second call completes on another thread while Start() is still
+// running: the run's last completion comes before its last Start()
+// returns. Start() then gives RunLoad a moment to return, which it must not
+// do while a Start() of its target is still running (the target is
+// destroyed after RunLoad).
+class SlowToReturnTarget : public RpcTarget {
+ public:
+  explicit SlowToReturnTarget(const std::atomic<bool>* run_returned)
+      : run_returned_(run_returned) {}
+  ~SlowToReturnTarget() override {
+    for (std::thread& t : threads_) t.join();
+  }
+
+  void Start(Done done) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    const int call = ++calls_;
+    auto completed = std::make_shared<std::promise<void>>();
+    std::future<void> f = completed->get_future();
+    threads_.emplace_back([done = std::move(done), completed] {
+      done(Outcome{});
+      completed->set_value();
+    });
+    lock.unlock();
+    if (call == 1) return;  // completes whenever
+    // The last call: wait for its completion, then see whether the run
+    // ends under this Start() (a bounded wait; with the run counting
+    // Start() calls it never does).
+    f.wait();
+    for (int i = 0; i < 50 && !run_returned_->load(); ++i) {
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    returned_early_ = run_returned_->load();
+  }
+
+  bool returned_early() const { return returned_early_; }
+
+ private:
+  const std::atomic<bool>* run_returned_;
+  std::mutex mu_;
+  int calls_ = 0;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> returned_early_{false};
+};
+
+TEST(LoadGeneratorTest, ClosedLoopReturnsOnlyAfterEveryStartReturned) {
+  std::atomic<bool> run_returned{false};
+  SlowToReturnTarget target(&run_returned);
+  PhaseResult r = RunLoad(target, {.concurrency = 1,
+                                   .duration = absl::InfiniteDuration(),
+                                   .max_requests = 2});
+  run_returned = true;
+  EXPECT_EQ(r.requests, 2);
+  EXPECT_FALSE(target.returned_early());
 }
 
 }  // namespace

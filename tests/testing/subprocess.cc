@@ -64,24 +64,43 @@ Subprocess::Subprocess(std::vector<std::string> argv,
     std::ofstream in(dir_ + "/stdin");
     in << stdin_text;
   }
+  // Everything the child needs is allocated before fork(): other threads
+  // (gRPC's) may hold the allocator's locks, and the child has only this
+  // one.
+  const std::string in_path = dir_ + "/stdin";
+  const std::string out_path = dir_ + "/stdout";
+  const std::string err_path = dir_ + "/stderr";
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  // This process's environment with `env` replacing same-named variables.
+  std::vector<std::string> environment;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const std::string name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const std::string& x : env) {
+      replaced |= x.substr(0, x.find('=')) == name;
+    }
+    if (!replaced) environment.push_back(entry);
+  }
+  environment.insert(environment.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (std::string& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
     DieWithParent(parent);
-    int in = open((dir_ + "/stdin").c_str(), O_RDONLY);
-    int out =
-        open((dir_ + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err =
-        open((dir_ + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int in = open(in_path.c_str(), O_RDONLY);
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
-    for (std::string& e : env) putenv(e.data());
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    std::perror("execv");
+    execve(args[0], args.data(), envp.data());
+    static const char kFailed[] = "execve failed\n";
+    (void)!write(2, kFailed, sizeof kFailed - 1);
     _exit(127);
   }
 }
