@@ -255,6 +255,142 @@ std::optional<absl::Time> ParseDate(absl::string_view text,
   return std::nullopt;
 }
 
+namespace {
+
+// The header's mapped columns (index -> field path) and its version column.
+struct ColumnPlan {
+  std::vector<std::pair<size_t, std::string>> used;
+  int version_index = -1;
+  bool has_id = false;
+};
+
+ColumnPlan PlanColumns(const std::vector<std::string>& header,
+                       const ImportMapping& mapping) {
+  ColumnPlan plan;
+  for (size_t c = 0; c < header.size(); ++c) {
+    const std::string h = Lower(header[c]);
+    if (!mapping.version_column.empty() && h == Lower(mapping.version_column)) {
+      plan.version_index = static_cast<int>(c);
+    }
+    for (const auto& [column, path] : mapping.columns) {
+      if (Lower(column) != h) continue;
+      plan.used.emplace_back(c, path);
+      plan.has_id |= path == "id";
+    }
+  }
+  return plan;
+}
+
+// What a row's currency columns said, applied once all its cells are in.
+struct RowMoney {
+  std::string amount_currency, revenue_currency;
+  bool amount_set = false, revenue_set = false;
+};
+
+// The mapping node below `node` where `path`'s leaf goes, created on the
+// way.
+YAML::Node ParentOf(YAML::Node node, const std::vector<std::string>& parts) {
+  YAML::Node at = node;
+  for (size_t k = 0; k + 1 < parts.size(); ++k) {
+    if (!at[parts[k]].IsDefined() || !at[parts[k]].IsMap()) {
+      at[parts[k]] = YAML::Node(YAML::NodeType::Map);
+    }
+    at.reset(at[parts[k]]);
+  }
+  return at;
+}
+
+// Puts one cell's value, converted for its field, into `node`; what could
+// not be converted is returned (and the field left empty).
+std::optional<std::string> SetCell(YAML::Node node, const std::string& path,
+                                   std::string value,
+                                   const ImportMapping& mapping,
+                                   RowMoney& money) {
+  if (auto table = mapping.values.find(path); table != mapping.values.end()) {
+    if (auto it = table->second.find(Lower(value)); it != table->second.end()) {
+      value = it->second;
+    }
+  }
+  bool map_entry = false;
+  const FieldDescriptor* f = FieldAt(path, &map_entry);
+  const std::vector<std::string> parts = absl::StrSplit(path, '.');
+  YAML::Node at = ParentOf(node, parts);
+  const std::string& leaf = parts.back();
+  if (map_entry) {
+    at[leaf] = value;
+  } else if (IsMoney(f)) {
+    std::optional<ParsedAmount> a = ParseAmount(value);
+    if (!a.has_value()) return "is not an amount; left empty";
+    YAML::Node m(YAML::NodeType::Map);
+    m["units"] = a->money.units();
+    m["nanos"] = a->money.nanos();
+    if (a->has_currency) m["currency_code"] = a->money.currency_code();
+    at[leaf] = m;
+    (path == "amount" ? money.amount_set : money.revenue_set) = true;
+  } else if (IsTimestamp(f)) {
+    std::optional<absl::Time> t = ParseDate(value, mapping.date_formats);
+    if (!t.has_value()) {
+      return "is not a date in the mapping's formats; left empty";
+    }
+    at[leaf] = absl::FormatTime(absl::RFC3339_full, *t, absl::UTCTimeZone());
+  } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64 ||
+             f->cpp_type() == FieldDescriptor::CPPTYPE_INT32 ||
+             f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+    std::optional<double> n = ParseNumber(absl::StripSuffix(value, "%"));
+    if (!n.has_value()) return "is not a number; left empty";
+    if (auto s = mapping.scales.find(path); s != mapping.scales.end()) {
+      *n *= s->second;
+    }
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+      at[leaf] = *n;
+    } else {
+      at[leaf] = static_cast<int64_t>(std::llround(*n));
+    }
+  } else if (path == "amount.currency_code") {
+    money.amount_currency = value;
+  } else if (path == "account.annual_revenue.currency_code") {
+    money.revenue_currency = value;
+  } else {
+    at[leaf] = value;
+  }
+  return std::nullopt;
+}
+
+// A currency column, else the amount's own symbol, else the default.
+void ApplyCurrencies(YAML::Node node, const RowMoney& money,
+                     const ImportMapping& mapping) {
+  auto set = [&](YAML::Node m, const std::string& column) {
+    if (!column.empty()) {
+      m["currency_code"] = column;
+    } else if (!m["currency_code"].IsDefined() && !mapping.currency.empty()) {
+      m["currency_code"] = mapping.currency;
+    }
+  };
+  if (money.amount_set) set(node["amount"], money.amount_currency);
+  if (money.revenue_set) {
+    set(node["account"]["annual_revenue"], money.revenue_currency);
+  }
+}
+
+// The upsert event of `o`, versioned by `version_time`.
+v1::CrmEvent UpsertEvent(v1::Opportunity o, const std::string& tenant,
+                         absl::Time version_time, const ImportMapping& m) {
+  const int64_t version =
+      std::max<int64_t>(1, absl::ToUnixMicros(version_time));
+  o.set_tenant_id(tenant);
+  o.set_version(version);
+  v1::CrmEvent e;
+  e.set_event_id(absl::StrCat("import:", m.name, ":", o.id(), ":", version));
+  e.set_tenant_id(tenant);
+  e.set_opportunity_id(o.id());
+  e.set_type(v1::OPPORTUNITY_UPSERTED);
+  e.set_version(version);
+  *e.mutable_opportunity() = std::move(o);
+  return e;
+}
+
+}  // namespace
+
 absl::StatusOr<ImportResult> ImportCsv(absl::string_view csv,
                                        const ImportMapping& mapping,
                                        const std::string& tenant,
@@ -264,27 +400,12 @@ absl::StatusOr<ImportResult> ImportCsv(absl::string_view csv,
   if (rows->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": no header row"));
   }
-  // Column index -> field path; and the version column.
   const std::vector<std::string>& header = (*rows)[0].second;
-  std::vector<std::pair<size_t, std::string>> used;
-  int version_index = -1;
-  bool has_id = false;
-  for (size_t c = 0; c < header.size(); ++c) {
-    const std::string h = Lower(header[c]);
-    if (!mapping.version_column.empty() && h == Lower(mapping.version_column)) {
-      version_index = static_cast<int>(c);
-    }
-    for (const auto& [column, path] : mapping.columns) {
-      if (Lower(column) != h) continue;
-      used.emplace_back(c, path);
-      has_id |= path == "id";
-    }
-  }
-  if (!has_id) {
+  const ColumnPlan plan = PlanColumns(header, mapping);
+  if (!plan.has_id) {
     return absl::InvalidArgumentError(absl::StrCat(
         name, ":1: no column is mapped to id (mapping ", mapping.name, ")"));
   }
-
   ImportResult out;
   for (size_t r = 1; r < rows->size(); ++r) {
     const auto& [line, fields] = (*rows)[r];
@@ -296,130 +417,40 @@ absl::StatusOr<ImportResult> ImportCsv(absl::string_view csv,
           {line, absl::StrCat(column, ": \"", value, "\" ", what)});
     };
     YAML::Node node(YAML::NodeType::Map);
-    std::string amount_currency, revenue_currency;
-    bool amount_set = false, revenue_set = false;
-    for (const auto& [c, path] : used) {
+    RowMoney money;
+    for (const auto& [c, path] : plan.used) {
       if (c >= fields.size()) continue;
       std::string value(absl::StripAsciiWhitespace(fields[c]));
       if (value.empty()) continue;
-      if (auto table = mapping.values.find(path);
-          table != mapping.values.end()) {
-        if (auto it = table->second.find(Lower(value));
-            it != table->second.end()) {
-          value = it->second;
-        }
-      }
-      bool map_entry = false;
-      const FieldDescriptor* f = FieldAt(path, &map_entry);
-      std::vector<std::string> parts = absl::StrSplit(path, '.');
-      YAML::Node at = node;
-      for (size_t k = 0; k + 1 < parts.size(); ++k) {
-        if (!at[parts[k]].IsDefined() || !at[parts[k]].IsMap()) {
-          at[parts[k]] = YAML::Node(YAML::NodeType::Map);
-        }
-        at.reset(at[parts[k]]);
-      }
-      const std::string& leaf = parts.back();
-      const std::string& column = header[c];
-      if (map_entry) {
-        at[leaf] = value;
-      } else if (IsMoney(f)) {
-        std::optional<ParsedAmount> a = ParseAmount(value);
-        if (!a.has_value()) {
-          warn(column, value, "is not an amount; left empty");
-          continue;
-        }
-        YAML::Node money(YAML::NodeType::Map);
-        money["units"] = a->money.units();
-        money["nanos"] = a->money.nanos();
-        if (a->has_currency) money["currency_code"] = a->money.currency_code();
-        if (at[leaf].IsDefined() && at[leaf]["currency_code"].IsDefined()) {
-          money["currency_code"] = at[leaf]["currency_code"];
-        }
-        at[leaf] = money;
-        (path == "amount" ? amount_set : revenue_set) = true;
-      } else if (IsTimestamp(f)) {
-        std::optional<absl::Time> t = ParseDate(value, mapping.date_formats);
-        if (!t.has_value()) {
-          warn(column, value,
-               "is not a date in the mapping's formats; left empty");
-          continue;
-        }
-        at[leaf] =
-            absl::FormatTime(absl::RFC3339_full, *t, absl::UTCTimeZone());
-      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64 ||
-                 f->cpp_type() == FieldDescriptor::CPPTYPE_INT32 ||
-                 f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
-        std::string number(absl::StripSuffix(value, "%"));
-        std::optional<double> n = ParseNumber(number);
-        if (!n.has_value()) {
-          warn(column, value, "is not a number; left empty");
-          continue;
-        }
-        if (auto s = mapping.scales.find(path); s != mapping.scales.end()) {
-          *n *= s->second;
-        }
-        if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
-          at[leaf] = *n;
-        } else {
-          at[leaf] = static_cast<int64_t>(std::llround(*n));
-        }
-      } else if (path == "amount.currency_code") {
-        amount_currency = value;
-      } else if (path == "account.annual_revenue.currency_code") {
-        revenue_currency = value;
-      } else {
-        at[leaf] = value;
+      if (std::optional<std::string> problem =
+              SetCell(node, path, value, mapping, money)) {
+        warn(header[c], value, *problem);
       }
     }
-    // A currency column, else the amount's own symbol, else the default.
-    auto set_currency = [&](YAML::Node money, const std::string& column) {
-      if (!column.empty()) {
-        money["currency_code"] = column;
-      } else if (!money["currency_code"].IsDefined() &&
-                 !mapping.currency.empty()) {
-        money["currency_code"] = mapping.currency;
-      }
-    };
-    if (amount_set) set_currency(node["amount"], amount_currency);
-    if (revenue_set) {
-      set_currency(node["account"]["annual_revenue"], revenue_currency);
-    }
-    v1::CrmEvent e;
-    absl::Status s = YamlNodeToMessage(node, "", e.mutable_opportunity());
-    if (!s.ok()) {
+    ApplyCurrencies(node, money, mapping);
+    v1::Opportunity o;
+    if (absl::Status s = YamlNodeToMessage(node, "", &o); !s.ok()) {
       out.rejected.push_back({line, std::string(s.message())});
       continue;
     }
-    v1::Opportunity& o = *e.mutable_opportunity();
     if (o.id().empty()) {
       out.rejected.push_back({line, "no id"});
       continue;
     }
     absl::Time version_time = now;
-    if (version_index >= 0 && version_index < static_cast<int>(fields.size()) &&
-        !fields[version_index].empty()) {
-      std::optional<absl::Time> t =
-          ParseDate(fields[version_index], mapping.date_formats);
-      if (t.has_value()) {
+    const int v = plan.version_index;
+    if (v >= 0 && v < static_cast<int>(fields.size()) && !fields[v].empty()) {
+      if (std::optional<absl::Time> t =
+              ParseDate(fields[v], mapping.date_formats)) {
         version_time = *t;
       } else {
-        warn(header[version_index], fields[version_index],
+        warn(header[v], fields[v],
              "is not a date in the mapping's formats; the import time is "
              "the version");
       }
     }
-    const int64_t version =
-        std::max<int64_t>(1, absl::ToUnixMicros(version_time));
-    o.set_tenant_id(tenant);
-    o.set_version(version);
-    e.set_event_id(
-        absl::StrCat("import:", mapping.name, ":", o.id(), ":", version));
-    e.set_tenant_id(tenant);
-    e.set_opportunity_id(o.id());
-    e.set_type(v1::OPPORTUNITY_UPSERTED);
-    e.set_version(version);
-    out.events.push_back(std::move(e));
+    out.events.push_back(
+        UpsertEvent(std::move(o), tenant, version_time, mapping));
     out.lines.push_back(line);
   }
   return out;
