@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "clients/oppctl/opportunity_input.h"
@@ -58,48 +59,67 @@ bool IsTimestamp(const FieldDescriptor* f) {
          f->message_type()->full_name() == "google.protobuf.Timestamp";
 }
 
-// A number as exports write it: thousands separators (",", ".", " ", "'")
-// and a decimal separator ("." or ","), decided as a reader would: with
-// both, the last one is the decimal; with one kind only, it is a decimal
-// unless it groups exactly three digits (or appears more than once).
+// A number as exports write it, with thousands separators ("," "." "'"
+// and spaces, also non-breaking ones) and a decimal separator ("." or ","),
+// read as a person would: with both kinds, the last one is the decimal
+// point; with one kind, used once, it separates thousands only when it is
+// followed by exactly three digits and preceded by one to three (not "0");
+// used more than once, every group after the first must have three digits.
+// Anything else ("12.05.2024", "1.2.3") is not a number.
 std::optional<double> ParseNumber(absl::string_view text) {
+  std::string s(text);
+  for (const char* space : {"\xc2\xa0", "\xe2\x80\xaf", "\xe2\x80\x89"}) {
+    s = absl::StrReplaceAll(s, {{space, ""}});
+  }
   std::string digits;
-  char last_sep = 0;
-  int seps = 0, after_last = 0;
-  bool both = false;
-  for (char c : text) {
-    if (absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-      digits.push_back(c);
-      ++after_last;
-    } else if (c == ',' || c == '.') {
-      if (last_sep != 0 && last_sep != c) both = true;
-      if (!both && last_sep == c) ++seps;
-      if (last_sep == 0) seps = 1;
-      last_sep = c;
-      digits.push_back(c);
-      after_last = 0;
-    } else if (c == ' ' || c == '\'' || c == '_') {
-      continue;
-    } else {
+  for (char c : s) {
+    if (c == ' ' || c == '\'' || c == '_') continue;
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != ',' &&
+        c != '.') {
       return std::nullopt;
     }
+    digits.push_back(c);
   }
-  if (digits.empty() || !absl::ascii_isdigit(digits[0])) {
-    if (digits.empty()) return std::nullopt;
-  }
-  char decimal = 0;
-  if (both) {
-    decimal = last_sep;
-  } else if (last_sep != 0 && seps == 1 && after_last != 3) {
-    decimal = last_sep;
+  if (digits.empty()) return std::nullopt;
+  // Groups of digits between separators, and the separators.
+  std::vector<std::string> groups(1);
+  std::string seps;
+  for (char c : digits) {
+    if (c == ',' || c == '.') {
+      seps.push_back(c);
+      groups.emplace_back();
+    } else {
+      groups.back().push_back(c);
+    }
   }
   std::string plain;
-  for (char c : digits) {
-    if (c == decimal) {
-      plain.push_back('.');
-    } else if (c != ',' && c != '.') {
-      plain.push_back(c);
+  auto thousands_ok = [&](size_t from, size_t to) {  // groups[from..to)
+    if (groups[0].empty() || groups[0].size() > 3 || groups[0] == "0") {
+      return false;
     }
+    for (size_t g = from; g < to; ++g) {
+      if (groups[g].size() != 3) return false;
+    }
+    return true;
+  };
+  const bool two_kinds = seps.find_first_not_of(seps[0]) != std::string::npos;
+  if (seps.empty()) {
+    plain = groups[0];
+  } else if (two_kinds) {
+    // "1,234.5" / "1.234,5": the last separator is the decimal point, the
+    // others (all of the other kind) group thousands.
+    const char decimal = seps.back();
+    if (seps.substr(0, seps.size() - 1).find(decimal) != std::string::npos ||
+        !thousands_ok(1, groups.size() - 1)) {
+      return std::nullopt;
+    }
+    for (size_t g = 0; g + 1 < groups.size(); ++g) plain += groups[g];
+    plain += "." + groups.back();
+  } else if (seps.size() == 1 && !thousands_ok(1, 2)) {
+    plain = (groups[0].empty() ? "0" : groups[0]) + "." + groups[1];
+  } else {
+    if (!thousands_ok(1, groups.size())) return std::nullopt;
+    for (const std::string& g : groups) plain += g;
   }
   double value = 0;
   if (!absl::SimpleAtod(plain, &value) || !std::isfinite(value)) {
@@ -213,6 +233,10 @@ std::optional<ParsedAmount> ParseAmount(absl::string_view text) {
   size_t first = text.find_first_of("0123456789");
   size_t last = text.find_last_of("0123456789");
   if (first == absl::string_view::npos) return std::nullopt;
+  // ".50" and "€.50": the point belongs to the number.
+  if (first > 0 && (text[first - 1] == '.' || text[first - 1] == ',')) {
+    --first;
+  }
   absl::string_view before = absl::StripAsciiWhitespace(text.substr(0, first));
   absl::string_view number = text.substr(first, last - first + 1);
   absl::string_view after = absl::StripAsciiWhitespace(text.substr(last + 1));

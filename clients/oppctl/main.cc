@@ -761,6 +761,12 @@ int Import(const std::vector<std::string>& args) {
     rejected.push_back(
         {line, absl::StrCat("refused: ", absl::StrJoin(what, "; "))});
   }
+  // The service details the first 1000 refusals; the rest are counted.
+  const int64_t undetailed =
+      std::max<int64_t>(0, response.rejected() - response.rejections_size());
+  for (int64_t i = 0; i < undetailed; ++i) {
+    rejected.push_back({0, "refused (no details: past the first 1000)"});
+  }
   std::sort(rejected.begin(), rejected.end(),
             [](const ImportIssue& a, const ImportIssue& b) {
               return a.line < b.line;

@@ -1,11 +1,13 @@
 #include "services/engine/iso_codes.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -61,6 +63,20 @@ void AppendFolded(std::string& out, absl::string_view text, size_t& i) {
   out.push_back(static_cast<char>(c));
 }
 
+// The ASCII letters of the Latin-1 letter whose UTF-8 second byte (after
+// C3) is `b`, lower case; null for the rest (×, ÷).
+const char* Latin1Base(unsigned char b) {
+  static const char* const kBase[64] = {
+      "a",     "a",     "a", "a", "a", "a",  "ae", "c",  "e",  "e",  "e",
+      "e",     "i",     "i", "i", "i", "d",  "n",  "o",  "o",  "o",  "o",
+      "o",     nullptr, "o", "u", "u", "u",  "u",  "y",  "th", "ss", "a",
+      "a",     "a",     "a", "a", "a", "ae", "c",  "e",  "e",  "e",  "e",
+      "i",     "i",     "i", "i", "d", "n",  "o",  "o",  "o",  "o",  "o",
+      nullptr, "o",     "u", "u", "u", "u",  "y",  "th", "y"};
+  if (b < 0x80 || b > 0xBF) return nullptr;
+  return kBase[b - 0x80];
+}
+
 // Like CountryKey, but '$' is kept: "R$" and "R" are two currencies.
 std::string CurrencyKey(absl::string_view text) {
   std::string out;
@@ -114,8 +130,11 @@ class KeyTable {
 
 struct CountryTables {
   KeyTable keys;
-  // English-name keys of seven bytes or more, for the one-typo match.
+  // Name keys (every language) of seven bytes or more, for the one-typo
+  // match.
   std::vector<std::pair<std::string, std::string>> typo_candidates;
+  // Every name key, sorted, to find names that begin with a typed text.
+  std::vector<std::pair<std::string, std::string>> sorted_names;
   absl::flat_hash_set<std::string> alpha_2;
 };
 
@@ -128,9 +147,8 @@ const CountryTables& Countries() {
       t->alpha_2.insert(row.alpha_2);
       codes.emplace_back(CountryKey(row.alpha_2), row.alpha_2);
       codes.emplace_back(CountryKey(row.alpha_3), row.alpha_2);
+      // Three digits only: "4" or "76" are more often something else.
       codes.emplace_back(row.numeric, row.alpha_2);
-      // "076" is also written 76.
-      codes.emplace_back(std::to_string(std::atoi(row.numeric)), row.alpha_2);
       for (absl::string_view name : absl::StrSplit(row.names, '|')) {
         names.emplace_back(CountryKey(name), row.alpha_2);
         const size_t comma = name.find(',');
@@ -147,14 +165,15 @@ const CountryTables& Countries() {
     t->keys.AddLevel(names);
     t->keys.AddLevel(short_names);
     t->keys.AddLevel(translated);
-    for (const auto& level : {names, short_names}) {
+    for (const auto& level : {names, short_names, translated}) {
       for (const auto& [key, code] : level) {
         const std::string* owner = t->keys.Find(key);
-        if (key.size() >= 7 && owner != nullptr && *owner == code) {
-          t->typo_candidates.emplace_back(key, code);
-        }
+        if (owner == nullptr || *owner != code) continue;
+        t->sorted_names.emplace_back(key, code);
+        if (key.size() >= 7) t->typo_candidates.emplace_back(key, code);
       }
     }
+    std::sort(t->sorted_names.begin(), t->sorted_names.end());
     return t;
   }();
   return *tables;
@@ -220,12 +239,34 @@ std::string CountryKey(absl::string_view text) {
   if (text.size() > 4 && absl::EqualsIgnoreCase(text.substr(0, 4), "the ")) {
     text.remove_prefix(4);
   }
+  if (text.size() > 5 &&
+      absl::EqualsIgnoreCase(text.substr(text.size() - 5), ", the")) {
+    text.remove_suffix(5);  // "Netherlands, The"
+  }
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80) {
+    if (c == 0xC2 && i + 1 < text.size() &&
+        static_cast<unsigned char>(text[i + 1]) == 0xA0) {
+      ++i;  // a non-breaking space
+    } else if (c == 0xE2 && i + 2 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) == 0x80 &&
+               (static_cast<unsigned char>(text[i + 2]) & 0xF0) == 0x90) {
+      i += 2;  // U+2010..U+201F: dashes and curly quotes
+    } else if (c == 0xC3 && i + 1 < text.size()) {
+      // Latin-1 letters to their ASCII base: "Côte" and "Cote" are one.
+      const char* base = Latin1Base(static_cast<unsigned char>(text[i + 1]));
+      if (base != nullptr) {
+        out.append(base);
+        ++i;
+      } else {
+        AppendFolded(out, text, i);
+      }
+    } else if (c >= 0x80) {
       AppendFolded(out, text, i);
+    } else if (c == '&') {
+      out.append("and");
     } else if (absl::ascii_isalnum(c)) {
       out.push_back(absl::ascii_tolower(c));
     }
@@ -247,6 +288,13 @@ std::optional<std::string> NormalizeCountry(absl::string_view text) {
     found = &code;
   }
   if (found == nullptr) return std::nullopt;
+  // The start of another country's name is not a typo: "Dominican" is the
+  // Dominican Republic's, not one letter more than Dominica.
+  for (auto it = std::lower_bound(t.sorted_names.begin(), t.sorted_names.end(),
+                                  std::make_pair(key, std::string()));
+       it != t.sorted_names.end() && absl::StartsWith(it->first, key); ++it) {
+    if (it->second != *found) return std::nullopt;
+  }
   return *found;
 }
 

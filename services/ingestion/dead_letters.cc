@@ -75,7 +75,8 @@ std::string ReasonPattern(absl::string_view reason) {
       // Inside a word (e.g. "iso_3166" or "v2") digits stay.
       const bool in_word =
           i > 0 &&
-          absl::ascii_isalpha(static_cast<unsigned char>(reason[i - 1]));
+          (absl::ascii_isalpha(static_cast<unsigned char>(reason[i - 1])) ||
+           reason[i - 1] == '_');
       if (in_word) {
         absl::StrAppend(&out, reason.substr(i, j - i));
       } else {

@@ -175,6 +175,13 @@ TEST(ParseAmountTest, AsExportsWriteThem) {
            {"R$ 2.500,00", 2500, 0, "BRL"},
            {"US$75", 75, 0, "USD"},
            {"$1,200", 1200, 0, ""},  // several currencies use "$"
+           {"0.125", 0, 125000000, ""},
+           {"0,500", 0, 500000000, ""},
+           {"1234.567", 1234, 567000000, ""},
+           {"1,234,567.89", 1234567, 890000000, ""},
+           {"€.50", 0, 500000000, "EUR"},
+           {".50", 0, 500000000, ""},
+           {"1\xc2\xa0" "234\xc2\xa0" "567,89", 1234567, 890000000, ""},  // NBSP
        }) {
     SCOPED_TRACE(c.text);
     std::optional<ParsedAmount> a = ParseAmount(c.text);
@@ -183,7 +190,8 @@ TEST(ParseAmountTest, AsExportsWriteThem) {
     EXPECT_EQ(a->money.nanos(), c.nanos);
     EXPECT_EQ(a->money.currency_code(), c.currency);
   }
-  for (const char* bad : {"", "lots", "-5", "(1,000)", "$", "12 parrots"}) {
+  for (const char* bad : {"", "lots", "-5", "(1,000)", "$", "12 parrots",
+                          "12.05.2024", "1.2.3", "1,23,4"}) {
     EXPECT_EQ(ParseAmount(bad), std::nullopt) << bad;
   }
 }

@@ -26,7 +26,6 @@ TEST(IsoCodesTest, CountriesFromCodesNamesAndVariants) {
       {"usa", "US"},
       {"840", "US"},
       {"076", "BR"},
-      {"76", "BR"},
       // English names, official names, common names.
       {"United States", "US"},
       {"United States of America", "US"},
@@ -67,6 +66,15 @@ TEST(IsoCodesTest, CountriesFromCodesNamesAndVariants) {
       {"Philippnes", "PH"},
       {"Argentinia", "AR"},
       {"Gemrany", "DE"},
+      {"Deutchland", "DE"},  // a typo of a German name
+      // Spellings without their accents, curly quotes, "&", ", The".
+      {"Cote d'Ivoire", "CI"},
+      {"C\xc3\xb4te d\xe2\x80\x99Ivoire", "CI"},
+      {"Osterreich", "AT"},
+      {"Germany\xc2\xa0", "DE"},
+      {"Trinidad & Tobago", "TT"},
+      {"Bosnia & Herzegovina", "BA"},
+      {"Netherlands, The", "NL"},
   };
   for (const auto& [text, code] : cases) {
     EXPECT_EQ(NormalizeCountry(text), std::optional<std::string>(code)) << text;
@@ -76,7 +84,11 @@ TEST(IsoCodesTest, CountriesFromCodesNamesAndVariants) {
 TEST(IsoCodesTest, UnknownOrAmbiguousCountriesAreNotGuessed) {
   for (const char* text :
        {"", "  ", "Atlantis", "XX", "Europe", "Korea", "Congo?", "Xanadu",
-        "EMEA", "n/a", "N/A", "NA", "n.a.", "none", "Unknown", "TBD", "-"}) {
+        "EMEA", "n/a", "N/A", "NA", "n.a.", "none", "Unknown", "TBD", "-",
+        // Bare numbers that are not three-digit codes.
+        "4", "76",
+        // The start of another country's name is not a typo.
+        "Dominican"}) {
     SCOPED_TRACE(text);
     std::optional<std::string> got = NormalizeCountry(text);
     // "Congo?" is the Republic of the Congo by its English name: the

@@ -70,10 +70,13 @@ TEST(MessyValuesTest, EveryValueIsClassifiedAsExpected) {
     } else if (m.field == "amount.currency_code") {
       EXPECT_EQ(c->has_amount(), m.expect == "known");
       if (m.expect == "unknown") {
-        EXPECT_TRUE(ReasonNames(*c, "amount", m.value));
+        EXPECT_TRUE(ReasonNames(
+            *c, "amount",
+            m.value.empty() ? "has no currency code" : "\"" + m.value + "\""));
       }
     } else if (m.field == "account.annual_revenue.currency_code") {
-      EXPECT_EQ(ReasonNames(*c, "annual_revenue", ""), m.expect == "unknown");
+      EXPECT_EQ(ReasonNames(*c, "annual_revenue", "\"" + m.value + "\""),
+                m.expect == "unknown");
     } else {
       EXPECT_EQ(m.expect, "ok");
     }

@@ -28,8 +28,8 @@ TEST(ReasonPatternTest, MasksNumbersAndQuotedValues) {
   // Digits inside a word are part of it.
   EXPECT_EQ(ReasonPattern("event: at most 65536 bytes, got 70000.5"),
             "event: at most N bytes, got N");
-  EXPECT_EQ(ReasonPattern("v2 event for utf8 field"),
-            "v2 event for utf8 field");
+  EXPECT_EQ(ReasonPattern("v2 event for utf8 field in iso_3166"),
+            "v2 event for utf8 field in iso_3166");
   EXPECT_EQ(ReasonPattern("unterminated \"quote"), "unterminated \"quote");
   EXPECT_EQ(ReasonPattern("not JSON: Unexpected end.\n\n^\n"),
             "not JSON: Unexpected end. ^");
