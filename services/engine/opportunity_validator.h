@@ -4,8 +4,9 @@
 //
 // The rule: *invalid* is what cannot be classified safely, and only that is
 // a violation: no id or tenant, a negative or non-finite amount, an
-// unknown enum number, a negative version, a string that is not UTF-8, a
-// size past a hard limit (TextLimits(), the README's limits table). *Messy*
+// unknown enum number, a negative version (0 is "unversioned" here; the
+// bus requires a positive one), a probability outside 0-100, a timestamp
+// outside years 1-9999, a string that is not UTF-8, a size past a hard limit (TextLimits(), the README's limits table). *Messy*
 // is everything a CRM lets people type: unknown or long labels, names
 // where codes were expected ("United States" as a country, "usd" or "€"
 // as a currency), odd case and spacing, line breaks, typos. Messy values
