@@ -14,6 +14,7 @@
 #include "clients/oppctl/opportunity_input.h"
 #include "google/protobuf/descriptor.h"
 #include "oppmatrix/v1/opportunity.pb.h"
+#include "services/common/enum_names.h"
 #include "services/common/yaml_proto.h"
 #include "services/engine/iso_codes.h"
 #include "yaml-cpp/yaml.h"
@@ -368,8 +369,27 @@ std::optional<std::string> SetCell(YAML::Node node, const std::string& path,
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
       at[leaf] = *n;
     } else {
+      const double max = f->cpp_type() == FieldDescriptor::CPPTYPE_INT32
+                             ? 2147483647.0
+                             : 9.2e18;
+      if (std::fabs(*n) > max) return "is too large; left empty";
       at[leaf] = static_cast<int64_t>(std::llround(*n));
     }
+  } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_BOOL) {
+    const std::string v = Lower(value);
+    if (v == "true" || v == "yes" || v == "y" || v == "1" || v == "x") {
+      at[leaf] = true;
+    } else if (v == "false" || v == "no" || v == "n" || v == "0") {
+      at[leaf] = false;
+    } else {
+      return "is not yes or no; left empty";
+    }
+  } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+    const auto* e = FindEnumValueByLooseName(f->enum_type(), value);
+    if (e == nullptr || e->number() == 0) {
+      return absl::StrCat("is not a ", f->enum_type()->name(), "; left empty");
+    }
+    at[leaf] = e->name();
   } else if (path == "amount.currency_code") {
     money.amount_currency = value;
   } else if (path == "account.annual_revenue.currency_code") {

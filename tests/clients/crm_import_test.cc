@@ -138,6 +138,35 @@ values:
   EXPECT_EQ(r->rejected[0].reason, "no id");
 }
 
+TEST(CrmImportTest, YesNoAndEnumCellsThatAreNeitherAreLeftOut) {
+  ImportMapping m = *ParseImportMapping(R"yaml(
+columns:
+  Id: id
+  Champion: relationship.has_champion
+  Budget: budget_status
+  Staff: account.employees
+)yaml",
+                                        "m.yaml");
+  absl::StatusOr<ImportResult> r = ImportCsv(
+      "Id,Champion,Budget,Staff\n"
+      "a-1,Yes,approved,10\n"
+      "a-2,maybe,sort of,99999999999999999999\n",
+      m, "acme", kNow, "x.csv");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->rejected, IsEmpty());
+  ASSERT_EQ(r->events.size(), 2u);
+  EXPECT_TRUE(r->events[0].opportunity().relationship().has_champion());
+  EXPECT_EQ(r->events[0].opportunity().budget_status(),
+            v1::BUDGET_STATUS_APPROVED);
+  EXPECT_FALSE(r->events[1].opportunity().relationship().has_champion());
+  ASSERT_EQ(r->warnings.size(), 3u);
+  EXPECT_EQ(r->warnings[0].reason,
+            "Champion: \"maybe\" is not yes or no; left empty");
+  EXPECT_EQ(r->warnings[1].reason,
+            "Budget: \"sort of\" is not a BudgetStatus; left empty");
+  EXPECT_THAT(r->warnings[2].reason, HasSubstr("is too large"));
+}
+
 TEST(CrmImportTest, BadMappingsAndFilesNameTheProblem) {
   EXPECT_THAT(PresetMapping("zoho").status().message(),
               HasSubstr("--from: \"zoho\" is not one of salesforce"));
@@ -181,7 +210,10 @@ TEST(ParseAmountTest, AsExportsWriteThem) {
            {"1,234,567.89", 1234567, 890000000, ""},
            {"€.50", 0, 500000000, "EUR"},
            {".50", 0, 500000000, ""},
-           {"1\xc2\xa0" "234\xc2\xa0" "567,89", 1234567, 890000000, ""},  // NBSP
+           {"1\xc2\xa0"
+            "234\xc2\xa0"
+            "567,89",
+            1234567, 890000000, ""},  // NBSP
        }) {
     SCOPED_TRACE(c.text);
     std::optional<ParsedAmount> a = ParseAmount(c.text);
