@@ -31,26 +31,6 @@ std::string Lower(absl::string_view s) {
   return absl::AsciiStrToLower(absl::StripAsciiWhitespace(s));
 }
 
-// The field at a dotted path below Opportunity; a map field for
-// "attributes.<key>". Null when there is none.
-const FieldDescriptor* FieldAt(absl::string_view path, bool* map_entry) {
-  *map_entry = false;
-  const google::protobuf::Descriptor* d = v1::Opportunity::descriptor();
-  const FieldDescriptor* f = nullptr;
-  std::vector<std::string> parts = absl::StrSplit(path, '.');
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (d == nullptr) return nullptr;
-    f = d->FindFieldByName(parts[i]);
-    if (f == nullptr) return nullptr;
-    if (f->is_map()) {
-      *map_entry = i + 2 == parts.size() && !parts[i + 1].empty();
-      return *map_entry ? f : nullptr;
-    }
-    d = f->message_type();
-  }
-  return f;
-}
-
 bool IsMoney(const FieldDescriptor* f) {
   return f->message_type() != nullptr &&
          f->message_type()->full_name() == "google.type.Money";
@@ -129,18 +109,6 @@ std::optional<double> ParseNumber(absl::string_view text) {
   return value;
 }
 
-// Symbols several currencies use ("$": USD, CAD, AUD, MXN...).
-bool IsAmbiguousCurrencySymbol(absl::string_view symbol) {
-  static const char* const kAmbiguous[] = {"$",  "¥",      "kr",     "kr.",
-                                           "fr", "fr.",    "dollar", "dollars",
-                                           "￥", "crowns", "rs",     "rs."};
-  const std::string s = Lower(symbol);
-  for (const char* a : kAmbiguous) {
-    if (s == a) return true;
-  }
-  return false;
-}
-
 absl::Status MappingError(absl::string_view name, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(name, ": ", what));
 }
@@ -183,7 +151,7 @@ absl::StatusOr<ImportMapping> ParseImportMapping(absl::string_view yaml,
           const std::string column = c.first.as<std::string>();
           const std::string path = c.second.as<std::string>();
           bool map_entry = false;
-          if (FieldAt(path, &map_entry) == nullptr) {
+          if (OpportunityFieldAt(path, &map_entry) == nullptr) {
             return MappingError(
                 name, absl::StrCat("columns.", column, ": \"", path,
                                    "\" is not a field of an opportunity"));
@@ -254,7 +222,7 @@ std::optional<ParsedAmount> ParseAmount(absl::string_view text) {
     if (code.has_value()) {
       out.money.set_currency_code(*code);
       out.has_currency = true;
-    } else if (!IsAmbiguousCurrencySymbol(symbol)) {
+    } else if (!IsAmbiguousCurrency(symbol)) {
       return std::nullopt;  // "12 parrots"
     }
     // "$1,200" names no one currency: the number stands, the currency
@@ -337,7 +305,7 @@ std::optional<std::string> SetCell(YAML::Node node, const std::string& path,
     }
   }
   bool map_entry = false;
-  const FieldDescriptor* f = FieldAt(path, &map_entry);
+  const FieldDescriptor* f = OpportunityFieldAt(path, &map_entry);
   const std::vector<std::string> parts = absl::StrSplit(path, '.');
   YAML::Node at = ParentOf(node, parts);
   const std::string& leaf = parts.back();

@@ -123,20 +123,6 @@ absl::StatusOr<std::vector<std::pair<int, std::vector<std::string>>>> CsvRows(
 
 namespace {
 
-// The field at a dotted path of Opportunity; null when there is none (or it
-// goes through a map).
-const google::protobuf::FieldDescriptor* FieldAt(absl::string_view path) {
-  const google::protobuf::Descriptor* d = v1::Opportunity::descriptor();
-  const google::protobuf::FieldDescriptor* f = nullptr;
-  for (absl::string_view part : absl::StrSplit(path, '.')) {
-    if (d == nullptr) return nullptr;
-    f = d->FindFieldByName(std::string(part));
-    if (f == nullptr || f->is_map()) return nullptr;
-    d = f->message_type();
-  }
-  return f;
-}
-
 // "60000 EUR", "1234.5 USD" -> a Money mapping; false if not that shape.
 bool MoneyNode(absl::string_view value, YAML::Node* out) {
   std::vector<absl::string_view> parts =
@@ -163,6 +149,25 @@ bool MoneyNode(absl::string_view value, YAML::Node* out) {
 }
 
 }  // namespace
+
+const google::protobuf::FieldDescriptor* OpportunityFieldAt(
+    absl::string_view path, bool* map_entry) {
+  *map_entry = false;
+  const google::protobuf::Descriptor* d = v1::Opportunity::descriptor();
+  const google::protobuf::FieldDescriptor* f = nullptr;
+  std::vector<std::string> parts = absl::StrSplit(path, '.');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (d == nullptr) return nullptr;
+    f = d->FindFieldByName(parts[i]);
+    if (f == nullptr) return nullptr;
+    if (f->is_map()) {
+      *map_entry = i + 2 == parts.size() && !parts[i + 1].empty();
+      return *map_entry ? f : nullptr;
+    }
+    d = f->message_type();
+  }
+  return f;
+}
 
 absl::StatusOr<std::vector<v1::Opportunity>> ParseOpportunitiesJsonl(
     absl::string_view text, absl::string_view name) {
@@ -228,7 +233,9 @@ absl::StatusOr<std::vector<v1::Opportunity>> ParseOpportunitiesCsv(
             name, ":", line, ": column \"", path,
             "\" conflicts with another column setting the same field"));
       }
-      const google::protobuf::FieldDescriptor* f = FieldAt(path);
+      bool map_entry = false;
+      const google::protobuf::FieldDescriptor* f =
+          OpportunityFieldAt(path, &map_entry);
       YAML::Node money(YAML::NodeType::Map);
       if (f != nullptr && f->message_type() != nullptr &&
           f->message_type()->full_name() == "google.type.Money" &&

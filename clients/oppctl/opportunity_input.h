@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/descriptor.h"
 #include "oppmatrix/v1/opportunity.pb.h"
 
 namespace oppmatrix {
@@ -42,6 +43,12 @@ absl::StatusOr<std::vector<v1::Opportunity>> ParseOpportunitiesCsv(
 // name `name` and the line.
 absl::StatusOr<std::vector<std::pair<int, std::vector<std::string>>>> CsvRows(
     absl::string_view text, absl::string_view name);
+
+// The field at a dotted path below Opportunity ("account.industry"); for
+// "attributes.<key>" the map field, with *map_entry set. Null when there is
+// none.
+const google::protobuf::FieldDescriptor* OpportunityFieldAt(
+    absl::string_view path, bool* map_entry);
 
 // Reads a file, or standard input for "-".
 absl::StatusOr<std::string> ReadInput(const std::string& path);

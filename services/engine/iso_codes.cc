@@ -1,6 +1,7 @@
 #include "services/engine/iso_codes.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <vector>
 
@@ -34,8 +35,7 @@ struct IsoCurrencyRow {
 #include "services/engine/iso_tables.inc"
 
 // Symbols and words that name exactly one currency; the ISO tables have
-// codes and English names only. Ambiguous ones ("$", "¥", "kr", "dollar")
-// are left out on purpose.
+// codes and English names only. Ambiguous ones are kAmbiguousCurrencies.
 constexpr std::pair<const char*, const char*> kCurrencySymbols[] = {
     {"€", "EUR"},    {"euros", "EUR"},  {"£", "GBP"},        {"us$", "USD"},
     {"usd$", "USD"}, {"c$", "CAD"},     {"ca$", "CAD"},      {"can$", "CAD"},
@@ -47,6 +47,11 @@ constexpr std::pair<const char*, const char*> kCurrencySymbols[] = {
     {"rmb", "CNY"},  {"人民币", "CNY"}, {"元", "CNY"},       {"円", "JPY"},
     {"jp¥", "JPY"},  {"cn¥", "CNY"},    {"renminbi", "CNY"},
 };
+
+// Symbols and words several currencies use ("$": USD, CAD, AUD, MXN...).
+constexpr const char* kAmbiguousCurrencies[] = {
+    "$",   "¥",      "￥",      "kr", "kr.", "fr",
+    "fr.", "dollar", "dollars", "rs", "rs.", "crowns"};
 
 // Upper-case Latin-1 letters (U+00C0..U+00DE but U+00D7) to lower case, in
 // UTF-8: C3 80..9E -> C3 A0..BE.
@@ -128,11 +133,20 @@ class KeyTable {
   absl::flat_hash_set<std::string> ambiguous_;
 };
 
+uint32_t TypoBucket(size_t length, char byte, bool last) {
+  return static_cast<uint32_t>(length) << 9 | (last ? 1u << 8 : 0u) |
+         static_cast<unsigned char>(byte);
+}
+
 struct CountryTables {
   KeyTable keys;
   // Name keys (every language) of seven bytes or more, for the one-typo
   // match.
   std::vector<std::pair<std::string, std::string>> typo_candidates;
+  // Candidates by (length, first byte) and (length, last byte): a key one
+  // edit from a candidate of seven bytes or more shares its first or its
+  // last byte, and its length is within one.
+  absl::flat_hash_map<uint32_t, std::vector<uint32_t>> typo_buckets;
   // Every name key, sorted, to find names that begin with a typed text.
   std::vector<std::pair<std::string, std::string>> sorted_names;
   absl::flat_hash_set<std::string> alpha_2;
@@ -174,6 +188,11 @@ const CountryTables& Countries() {
       }
     }
     std::sort(t->sorted_names.begin(), t->sorted_names.end());
+    for (uint32_t i = 0; i < t->typo_candidates.size(); ++i) {
+      const std::string& key = t->typo_candidates[i].first;
+      t->typo_buckets[TypoBucket(key.size(), key.front(), false)].push_back(i);
+      t->typo_buckets[TypoBucket(key.size(), key.back(), true)].push_back(i);
+    }
     return t;
   }();
   return *tables;
@@ -221,15 +240,17 @@ bool OneEditApart(absl::string_view a, absl::string_view b) {
   return a.substr(i) == b.substr(i + 1);  // insertion into a
 }
 
-// What people type when there is no value. "NA" and "N/A" are far more
-// often that than Namibia (which is still "NAM", "516" or "Namibia").
-bool IsPlaceholder(absl::string_view text) {
-  static const auto* const kPlaceholders = new absl::flat_hash_set<std::string>{
-      "na",      "n/a", "n.a.", "n.a", "none", "null", "nil",
-      "unknown", "tbd", "tba",  "-",   "--",   "?",    "not applicable",
-      "not set"};
-  return kPlaceholders->contains(
-      absl::AsciiStrToLower(absl::StripAsciiWhitespace(text)));
+// What people type when there is no value, as keys (so "N/A", "n.a." and
+// "NA" are one). "NA" is far more often that than Namibia (which is still
+// "NAM", "516" or "Namibia").
+bool IsPlaceholderKey(absl::string_view key) {
+  static constexpr absl::string_view kPlaceholders[] = {
+      "na",  "none", "null",          "nil",   "unknown",
+      "tbd", "tba",  "notapplicable", "notset"};
+  for (absl::string_view p : kPlaceholders) {
+    if (key == p) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -274,18 +295,31 @@ std::string CountryKey(absl::string_view text) {
   return out;
 }
 
-std::optional<std::string> NormalizeCountry(absl::string_view text) {
-  if (IsPlaceholder(text)) return std::nullopt;
-  const CountryTables& t = Countries();
+std::optional<std::string> NormalizeCountry(
+    absl::string_view text,
+    const absl::flat_hash_map<std::string, std::string>* aliases) {
   const std::string key = CountryKey(text);
   if (key.empty()) return std::nullopt;
+  if (aliases != nullptr) {
+    if (auto it = aliases->find(key); it != aliases->end()) return it->second;
+  }
+  if (IsPlaceholderKey(key)) return std::nullopt;
+  const CountryTables& t = Countries();
   if (const std::string* code = t.keys.Find(key)) return *code;
   if (t.keys.Ambiguous(key) || key.size() < 7) return std::nullopt;
   const std::string* found = nullptr;
-  for (const auto& [candidate, code] : t.typo_candidates) {
-    if (!OneEditApart(key, candidate)) continue;
-    if (found != nullptr && *found != code) return std::nullopt;
-    found = &code;
+  for (size_t length = key.size() - 1; length <= key.size() + 1; ++length) {
+    for (bool last : {false, true}) {
+      auto bucket = t.typo_buckets.find(
+          TypoBucket(length, last ? key.back() : key.front(), last));
+      if (bucket == t.typo_buckets.end()) continue;
+      for (uint32_t i : bucket->second) {
+        const auto& [candidate, code] = t.typo_candidates[i];
+        if (!OneEditApart(key, candidate)) continue;
+        if (found != nullptr && *found != code) return std::nullopt;
+        found = &code;
+      }
+    }
   }
   if (found == nullptr) return std::nullopt;
   // The start of another country's name is not a typo: "Dominican" is the
@@ -303,11 +337,18 @@ bool IsIsoCountryCode(absl::string_view alpha_2) {
 }
 
 std::optional<std::string> NormalizeCurrency(absl::string_view text) {
-  if (IsPlaceholder(text)) return std::nullopt;
   const std::string key = CurrencyKey(text);
-  if (key.empty()) return std::nullopt;
+  if (key.empty() || IsPlaceholderKey(key)) return std::nullopt;
   if (const std::string* code = Currencies().keys.Find(key)) return *code;
   return std::nullopt;
+}
+
+bool IsAmbiguousCurrency(absl::string_view text) {
+  const std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
+  for (const char* a : kAmbiguousCurrencies) {
+    if (s == a) return true;
+  }
+  return false;
 }
 
 bool IsIsoCurrencyCode(absl::string_view alpha_3) {

@@ -27,13 +27,17 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 
 namespace oppmatrix {
 
 // The ISO 3166-1 alpha-2 code of `text`; nullopt when it names no country
-// or more than one.
-std::optional<std::string> NormalizeCountry(absl::string_view text);
+// or more than one. `aliases` (CountryKey -> alpha-2, e.g. a ruleset's)
+// are looked up first, under the same key.
+std::optional<std::string> NormalizeCountry(
+    absl::string_view text,
+    const absl::flat_hash_map<std::string, std::string>* aliases = nullptr);
 
 // True for an ISO 3166-1 alpha-2 code (upper case), e.g. "DE".
 bool IsIsoCountryCode(absl::string_view alpha_2);
@@ -41,6 +45,10 @@ bool IsIsoCountryCode(absl::string_view alpha_2);
 // The ISO 4217 code of `text`; nullopt when it names no currency or more
 // than one.
 std::optional<std::string> NormalizeCurrency(absl::string_view text);
+
+// True for a symbol or word several currencies use, which
+// NormalizeCurrency does not guess: "$", "¥", "kr", "dollar", ...
+bool IsAmbiguousCurrency(absl::string_view text);
 
 // True for an ISO 4217 alphabetic code (upper case), e.g. "EUR".
 bool IsIsoCurrencyCode(absl::string_view alpha_3);

@@ -6,13 +6,13 @@
 // a violation: no id or tenant, a negative or non-finite amount, an
 // unknown enum number, a negative version (0 is "unversioned" here; the
 // bus requires a positive one), a probability outside 0-100, a timestamp
-// outside years 1-9999, a string that is not UTF-8, a size past a hard limit (TextLimits(), the README's limits table). *Messy*
-// is everything a CRM lets people type: unknown or long labels, names
-// where codes were expected ("United States" as a country, "usd" or "€"
-// as a currency), odd case and spacing, line breaks, typos. Messy values
-// are never a violation: the engine classifies the dimension they feed as
-// unspecified (or ignores the value), the rest of the result stands, and a
-// reason names the raw value so an admin can add an alias.
+// outside years 1-9999, a string that is not UTF-8, a size past a hard limit
+// (TextLimits(), the README's limits table). *Messy* is everything a CRM lets
+// people type: unknown or long labels, names where codes were expected ("United
+// States" as a country, "usd" or "€" as a currency), odd case and spacing, line
+// breaks, typos. Messy values are never a violation: the engine classifies the
+// dimension they feed as unspecified (or ignores the value), the rest of the
+// result stands, and a reason names the raw value so an admin can add an alias.
 //
 // The hard limits are sized from the CRMs' own field limits, with margin
 // for UTF-8 (up to 4 bytes a character): Salesforce Opportunity.Name 120

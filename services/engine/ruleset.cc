@@ -497,11 +497,7 @@ v1::Industry CompiledRuleset::LookupIndustry(
 
 std::optional<std::string> CompiledRuleset::LookupCountry(
     absl::string_view crm_country) const {
-  if (!countries.empty()) {
-    auto it = countries.find(CountryKey(crm_country));
-    if (it != countries.end()) return it->second;
-  }
-  return NormalizeCountry(crm_country);
+  return NormalizeCountry(crm_country, &countries);
 }
 
 std::optional<double> CompiledRuleset::ToBaseCurrency(
