@@ -7,6 +7,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "services/common/grpc_status.h"
 #include "services/common/hash_util.h"
 #include "services/common/log.h"
 #include "services/common/status_macros.h"
@@ -204,7 +206,7 @@ v1::ClassifyResult ClassificationCore::ClassifyStreamItem(
   v1::ClassifyResult result;
   result.set_opportunity_id(request.opportunity().id());
   if (!response.ok()) {
-    *result.mutable_status() = ToRpcStatus(response.status());
+    *result.mutable_status() = ToRpcStatus(ClientFacing(response.status()));
     return result;
   }
   *result.mutable_classification() =
@@ -259,9 +261,11 @@ absl::Status ClassificationCore::ReadStatus(const absl::Status& status) const {
     case absl::StatusCode::kNotFound:
       return status;
     case absl::StatusCode::kInvalidArgument: {
-      // The store only rejects page tokens.
+      // The store only rejects page tokens ("page_token: <why>").
       std::vector<FieldViolation> v;
-      AddViolation(v, "page_token", "is not a token this service gave out");
+      absl::string_view why = status.message();
+      absl::ConsumePrefix(&why, "page_token: ");
+      AddViolation(v, "page_token", why);
       return Invalid(v);
     }
     default:

@@ -11,7 +11,9 @@
 namespace oppmatrix {
 
 // The whole file, or NOT_FOUND / PERMISSION_DENIED / INTERNAL naming it.
-// Files over `max_bytes` are FAILED_PRECONDITION.
+// Files over `max_bytes` are FAILED_PRECONDITION: a regular file by its size
+// before anything is read, a pipe or device once it has delivered more;
+// memory stays within `max_bytes` either way.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path,
                                              size_t max_bytes = 16 << 20);
 

@@ -1,12 +1,38 @@
 #include "services/common/grpc_status.h"
 
+#include <cstdint>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "services/common/log.h"
 #include "services/common/status_util.h"
 
 namespace oppmatrix {
 
+absl::Status ClientFacing(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kUnknown:
+      break;
+    default:
+      return status;
+  }
+  thread_local absl::BitGen bits;
+  const std::string id =
+      absl::StrFormat("%016x", absl::Uniform<uint64_t>(bits));
+  Log(LogLevel::kError, "rpc",
+      absl::StrCat("internal error ", id, ": ",
+                   absl::StatusCodeToString(status.code()), ": ",
+                   status.message()));
+  return absl::Status(status.code(),
+                      absl::StrCat("internal error (log id ", id, ")"));
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  google::rpc::Status rpc = ToRpcStatus(status);
+  google::rpc::Status rpc = ToRpcStatus(ClientFacing(status));
   return grpc::Status(static_cast<grpc::StatusCode>(rpc.code()), rpc.message(),
                       rpc.details_size() > 0 ? rpc.SerializeAsString() : "");
 }

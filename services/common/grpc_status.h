@@ -1,4 +1,5 @@
-// The one place where absl::Status and grpc::Status meet. Details (such as
+// The one place where absl::Status and grpc::Status meet, and where internal
+// errors are kept from clients. Details (such as
 // google.rpc.BadRequest) travel in the `grpc-status-details-bin` trailer as a
 // serialized google.rpc.Status, which every gRPC client library understands.
 //
@@ -13,8 +14,14 @@
 
 namespace oppmatrix {
 
-// absl::Status -> grpc::Status with the message truncated and the payloads
-// as google.rpc.Status details.
+// The status as a client may see it. INTERNAL, DATA_LOSS and UNKNOWN say
+// only "internal error (log id <16 hex digits>)"; their message (which may
+// quote Redis or Lua) is logged at ERROR with that id. Other codes are
+// returned unchanged.
+absl::Status ClientFacing(const absl::Status& status);
+
+// absl::Status -> grpc::Status: ClientFacing, then the message truncated and
+// the payloads as google.rpc.Status details.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // grpc::Status -> absl::Status, restoring the details as payloads.

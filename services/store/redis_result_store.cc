@@ -17,6 +17,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "services/common/hash_util.h"
 #include "services/common/status_macros.h"
+#include "services/store/page_token.h"
 #include "services/store/redis_scripts.h"
 
 namespace oppmatrix {
@@ -64,29 +65,6 @@ absl::StatusOr<v1::Classification> ParseResult(const std::string& bytes,
 const std::string& Str(const RedisReply& r) { return r.str; }
 
 bool IsNil(const RedisReply& r) { return r.type == RedisReply::Type::kNil; }
-
-// The page token of ListOpportunities: "<score>|<id>", web-safe base64.
-std::string ListToken(absl::string_view score, absl::string_view id) {
-  return absl::WebSafeBase64Escape(absl::StrCat(score, "|", id));
-}
-
-absl::Status ParseListToken(absl::string_view token, std::string* score,
-                            std::string* id) {
-  std::string raw;
-  double unused;
-  if (absl::WebSafeBase64Unescape(token, &raw)) {
-    std::pair<std::string, std::string> parts =
-        absl::StrSplit(raw, absl::MaxSplits('|', 1));
-    if (!parts.second.empty() && absl::SimpleAtod(parts.first, &unused)) {
-      *score = parts.first;
-      *id = parts.second;
-      return absl::OkStatus();
-    }
-  }
-  return absl::InvalidArgumentError(
-      "page_token: is not a token this "
-      "service gave out");
-}
 
 // Members entry: "cell|cents|priority|ct|ind|stage|version|prev".
 struct Member {
@@ -396,7 +374,10 @@ absl::StatusOr<ResultPage> RedisResultStore::List(absl::string_view tenant_id,
   }
   std::string score = "0", id;
   if (!page_token.empty()) {
-    OPPMATRIX_RETURN_IF_ERROR(ParseListToken(page_token, &score, &id));
+    OPPMATRIX_ASSIGN_OR_RETURN(
+        CellCursor cursor, DecodeCellPageToken(page_token, tenant_id, cell));
+    score = ScoreArgument(cursor.score);
+    id = std::move(cursor.opportunity_id);
   }
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> replies,
@@ -416,7 +397,11 @@ absl::StatusOr<ResultPage> RedisResultStore::List(absl::string_view tenant_id,
     page.classifications.push_back(std::move(c));
   }
   if (r.elements[0].integer == 1) {
-    page.next_page_token = ListToken(r.elements[3].str, r.elements[2].str);
+    CellCursor next{.score = 0, .opportunity_id = r.elements[2].str};
+    if (!absl::SimpleAtod(r.elements[3].str, &next.score)) {
+      return ReplyError(r.elements[3], "a cell's score");
+    }
+    page.next_page_token = EncodeCellPageToken(tenant_id, cell, next);
   }
   return page;
 }
@@ -429,13 +414,9 @@ absl::StatusOr<TransitionPage> RedisResultStore::Transitions(
   }
   std::string end = "+";
   if (!page_token.empty()) {
-    std::string id;
-    if (!absl::WebSafeBase64Unescape(page_token, &id) ||
-        !ParseStreamId(id).has_value()) {
-      return absl::InvalidArgumentError(
-          "page_token: is not a token this service gave out");
-    }
-    end = absl::StrCat("(", id);
+    OPPMATRIX_ASSIGN_OR_RETURN(
+        StreamCursor cursor, DecodeTransitionPageToken(page_token, tenant_id));
+    end = absl::StrCat("(", cursor.ToString());
   }
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> replies,
@@ -451,8 +432,11 @@ absl::StatusOr<TransitionPage> RedisResultStore::Transitions(
     const RedisReply& entry = r.elements[i];
     if (entry.elements.size() != 2) return ReplyError(entry, "stream entry");
     if (static_cast<int>(i) == page_size) {
-      page.next_page_token =
-          absl::WebSafeBase64Escape(page.transitions.back().id());
+      std::optional<std::pair<uint64_t, uint64_t>> last =
+          ParseStreamId(page.transitions.back().id());
+      if (!last.has_value()) return ReplyError(entry, "stream entry id");
+      page.next_page_token = EncodeTransitionPageToken(
+          tenant_id, {.ms = last->first, .seq = last->second});
       break;
     }
     v1::Transition t;

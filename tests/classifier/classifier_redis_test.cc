@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -34,6 +35,7 @@ using ::oppmatrix::testing::TestNow;
 using ::oppmatrix::testing::ViolatedFields;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 template <typename T>
 T ParseText(const std::string& text) {
@@ -350,6 +352,59 @@ TEST_F(ClassifierRedisTest, BadReadRequestsNameTheField) {
         << c.field << ": " << c.status.error_message();
     EXPECT_THAT(ViolatedFields(c.status), ElementsAre(c.field));
   }
+}
+
+// What an outside harness sent: page tokens that used to reach Redis and
+// come back as INTERNAL with the script's error text.
+TEST_F(ClassifierRedisTest, TamperedPageTokensAreInvalidArgument) {
+  Classify(Opp("opp-1"));
+  std::vector<grpc::Status> statuses;
+  for (const char* raw : {"nan|opp-1", "-nan|opp-1", "5 |opp-1"}) {
+    v1::ListOpportunitiesRequest list;
+    list.set_tenant_id("acme");
+    list.set_cell("KEY");
+    list.set_page_token(absl::WebSafeBase64Escape(raw));
+    v1::ListOpportunitiesResponse l;
+    statuses.push_back(stub_->ListOpportunities(Context().get(), list, &l));
+  }
+  v1::ListTransitionsRequest transitions;
+  transitions.set_tenant_id("acme");
+  transitions.set_page_token(absl::WebSafeBase64Escape("0-0"));
+  v1::ListTransitionsResponse t;
+  statuses.push_back(stub_->ListTransitions(Context().get(), transitions, &t));
+  // A real token of another cell.
+  v1::ListOpportunitiesRequest list;
+  list.set_tenant_id("acme");
+  list.set_cell("KEY");
+  list.set_page_size(1);
+  v1::ListOpportunitiesResponse first;
+  Classify(Opp("opp-2"));
+  ASSERT_TRUE(stub_->ListOpportunities(Context().get(), list, &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+  list.set_cell("EXIT");
+  list.set_page_token(first.next_page_token());
+  statuses.push_back(stub_->ListOpportunities(Context().get(), list, &first));
+  for (const grpc::Status& s : statuses) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << s.error_message();
+    EXPECT_THAT(ViolatedFields(s), ElementsAre("page_token"));
+    EXPECT_THAT(s.error_message(), Not(HasSubstr("ERR")));
+  }
+  EXPECT_THAT(statuses.back().error_message(), HasSubstr("another listing"));
+}
+
+TEST_F(ClassifierRedisTest, InternalErrorsCarryALogIdAndNoRedisText) {
+  Classify(Opp("opp-1"));
+  ASSERT_TRUE(redis_
+                  .Command({"HSET", "oppmatrix:{acme}:opp:opp-1", "c",
+                            "\xff\xff not a classification"})
+                  .ok());
+  v1::Classification got;
+  grpc::Status s = Get("opp-1", &got);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(
+      s.error_message(),
+      ::testing::MatchesRegex("internal error \\(log id [0-9a-f]{16}\\)"));
 }
 
 TEST_F(ClassifierRedisTest, RedisKilledAndRestartedClassifyKeepsAnswering) {

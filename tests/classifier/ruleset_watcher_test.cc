@@ -1,5 +1,10 @@
 #include "services/classifier/ruleset_watcher.h"
 
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <regex>
 
 #include "absl/synchronization/notification.h"
@@ -84,6 +89,26 @@ TEST_F(RulesetWatcherTest, DeletedFileOnReloadKeepsTheOldRuleset) {
   std::remove(path_.c_str());
   EXPECT_EQ((*w)->Reload().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT((*w)->Current()->version, StartsWith("default@"));
+}
+
+// What an outside harness did: a 1 GiB sparse file in place of the rules.
+// It is refused by its size, the old ruleset stays, and the next valid edit
+// is picked up.
+TEST_F(RulesetWatcherTest, SparseHugeFileIsRefusedBeforeItIsRead) {
+  auto w = RulesetWatcher::Create({.path = path_, .poll_interval = {}});
+  ASSERT_TRUE(w.ok());
+  const std::string huge = path_ + ".huge";
+  { std::ofstream f(huge); }
+  ASSERT_EQ(::truncate(huge.c_str(), int64_t{1} << 30), 0);
+  ASSERT_EQ(std::rename(huge.c_str(), path_.c_str()), 0);
+  absl::Status s = (*w)->Reload();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("1073741824 bytes, more than the limit of 4194304"));
+  EXPECT_THAT((*w)->Current()->version, StartsWith("default@"));
+  testing::WriteFileAtomically(path_, Renamed("after"));
+  EXPECT_TRUE((*w)->Reload().ok());
+  EXPECT_THAT((*w)->Current()->version, StartsWith("after@"));
 }
 
 TEST_F(RulesetWatcherTest, PollingPicksUpAChangedFile) {
