@@ -1,9 +1,13 @@
 #include "services/classifier/classification_service.h"
 
+#include <cstdint>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "services/common/grpc_status.h"
+#include "services/common/proto_bytes.h"
+#include "services/common/status_util.h"
 
 namespace oppmatrix {
 namespace {
@@ -13,14 +17,21 @@ absl::Time Deadline(const grpc::CallbackServerContext* context) {
   return absl::FromChrono(context->deadline());
 }
 
-// Runs `method` of the core and finishes the call with its status.
-template <typename Request, typename Response, typename Method>
+// Parses the request's bytes, runs `method` of the core and finishes the
+// call with its status.
+template <typename Request, typename Method>
 grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
                                 ClassificationCore& core, Method method,
-                                const Request* request, Response* response) {
+                                const grpc::ByteBuffer* request_bytes,
+                                grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<Response> result = (core.*method)(*request, Deadline(context));
-  if (result.ok()) *response = *std::move(result);
+  Request request;
+  if (absl::Status s = ParseProtoBytes(*request_bytes, &request); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  auto result = (core.*method)(request, Deadline(context));
+  if (result.ok()) *response_bytes = ToByteBuffer(*result);
   reactor->Finish(ToGrpcStatus(result.status()));
   return reactor;
 }
@@ -31,11 +42,11 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
 // request, in order. Ends when the client half-closes or the call is
 // cancelled (e.g. by a server shutdown past its grace period).
 class ClassificationServiceImpl::StreamReactor final
-    : public grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResult> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   StreamReactor(ClassificationCore* core, absl::Time deadline)
       : core_(core), deadline_(deadline) {
-    StartRead(&request_);
+    StartRead(&request_bytes_);
   }
 
   void OnReadDone(bool ok) override {
@@ -43,8 +54,19 @@ class ClassificationServiceImpl::StreamReactor final
       Finish(grpc::Status::OK);
       return;
     }
-    result_ = core_->ClassifyStreamItem(request_, deadline_);
-    StartWrite(&result_);
+    v1::ClassifyRequest request;
+    v1::ClassifyResult result;
+    absl::Status parsed =
+        ParseProtoBytes(request_bytes_, &request,
+                        absl::StrCat("message ", index_, " of the stream"));
+    ++index_;
+    if (parsed.ok()) {
+      result = core_->ClassifyStreamItem(request, deadline_);
+    } else {
+      *result.mutable_status() = ToRpcStatus(parsed);
+    }
+    result_bytes_ = ToByteBuffer(result);
+    StartWrite(&result_bytes_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -53,7 +75,7 @@ class ClassificationServiceImpl::StreamReactor final
                           "stream closed while writing"));
       return;
     }
-    StartRead(&request_);
+    StartRead(&request_bytes_);
   }
 
   void OnDone() override { delete this; }
@@ -61,65 +83,66 @@ class ClassificationServiceImpl::StreamReactor final
  private:
   ClassificationCore* core_;
   const absl::Time deadline_;
-  v1::ClassifyRequest request_;
-  v1::ClassifyResult result_;
+  int64_t index_ = 0;  // of the next message, from 0
+  grpc::ByteBuffer request_bytes_;
+  grpc::ByteBuffer result_bytes_;
 };
 
 ClassificationServiceImpl::ClassificationServiceImpl(const RulesetSource* rules,
                                                      ResultStore* store,
                                                      Options options)
-    : core_(rules, store, std::move(options)) {}
+    : core_(rules, store, std::move(options)) {
+  RouteProtobufLogs();
+}
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::Classify(
-    grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
-    v1::ClassifyResponse* response) {
-  return Unary(context, core_, &ClassificationCore::Classify, request,
-               response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary<v1::ClassifyRequest>(
+      context, core_, &ClassificationCore::Classify, request, response);
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::BatchClassify(
-    grpc::CallbackServerContext* context,
-    const v1::BatchClassifyRequest* request,
-    v1::BatchClassifyResponse* response) {
-  return Unary(context, core_, &ClassificationCore::BatchClassify, request,
-               response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary<v1::BatchClassifyRequest>(
+      context, core_, &ClassificationCore::BatchClassify, request, response);
 }
 
-grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResult>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 ClassificationServiceImpl::ClassifyStream(
     grpc::CallbackServerContext* context) {
   return new StreamReactor(&core_, Deadline(context));
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::GetClassification(
-    grpc::CallbackServerContext* context,
-    const v1::GetClassificationRequest* request,
-    v1::GetClassificationResponse* response) {
-  return Unary(context, core_, &ClassificationCore::GetClassification, request,
-               response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary<v1::GetClassificationRequest>(
+      context, core_, &ClassificationCore::GetClassification, request,
+      response);
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::GetMatrix(
-    grpc::CallbackServerContext* context, const v1::GetMatrixRequest* request,
-    v1::GetMatrixResponse* response) {
-  return Unary(context, core_, &ClassificationCore::GetMatrix, request,
-               response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary<v1::GetMatrixRequest>(
+      context, core_, &ClassificationCore::GetMatrix, request, response);
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::ListOpportunities(
-    grpc::CallbackServerContext* context,
-    const v1::ListOpportunitiesRequest* request,
-    v1::ListOpportunitiesResponse* response) {
-  return Unary(context, core_, &ClassificationCore::ListOpportunities, request,
-               response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary<v1::ListOpportunitiesRequest>(
+      context, core_, &ClassificationCore::ListOpportunities, request,
+      response);
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::ListTransitions(
-    grpc::CallbackServerContext* context,
-    const v1::ListTransitionsRequest* request,
-    v1::ListTransitionsResponse* response) {
-  return Unary(context, core_, &ClassificationCore::ListTransitions, request,
-               response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary<v1::ListTransitionsRequest>(
+      context, core_, &ClassificationCore::ListTransitions, request, response);
 }
 
 }  // namespace oppmatrix

@@ -14,8 +14,26 @@
 
 namespace oppmatrix {
 
-class ClassificationServiceImpl final
-    : public v1::ClassificationService::CallbackService {
+// Every method is a raw callback method: it takes the request's bytes and
+// parses them itself, so an undecodable body is INVALID_ARGUMENT saying so
+// (gRPC's typed methods answer UNIMPLEMENTED, or end a stream as if the
+// client had half-closed).
+using RawClassificationService =
+    v1::ClassificationService::WithRawCallbackMethod_Classify<
+        v1::ClassificationService::WithRawCallbackMethod_BatchClassify<
+            v1::ClassificationService::WithRawCallbackMethod_ClassifyStream<
+                v1::ClassificationService::
+                    WithRawCallbackMethod_GetClassification<
+                        v1::ClassificationService::
+                            WithRawCallbackMethod_GetMatrix<
+                                v1::ClassificationService::
+                                    WithRawCallbackMethod_ListOpportunities<
+                                        v1::ClassificationService::
+                                            WithRawCallbackMethod_ListTransitions<
+                                                v1::ClassificationService::
+                                                    Service>>>>>>>;
+
+class ClassificationServiceImpl final : public RawClassificationService {
  public:
   using Options = ClassificationCore::Options;
 
@@ -24,29 +42,28 @@ class ClassificationServiceImpl final
                             Options options);
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
-                                     const v1::ClassifyRequest* request,
-                                     v1::ClassifyResponse* response) override;
-  grpc::ServerUnaryReactor* BatchClassify(
-      grpc::CallbackServerContext* context,
-      const v1::BatchClassifyRequest* request,
-      v1::BatchClassifyResponse* response) override;
-  grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResult>*
-  ClassifyStream(grpc::CallbackServerContext* context) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* BatchClassify(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  // One ClassifyResult per message; a message that does not decode gets a
+  // result whose status is INVALID_ARGUMENT naming its index, and the
+  // stream goes on.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifyStream(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* GetClassification(
-      grpc::CallbackServerContext* context,
-      const v1::GetClassificationRequest* request,
-      v1::GetClassificationResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetMatrix(grpc::CallbackServerContext* context,
-                                      const v1::GetMatrixRequest* request,
-                                      v1::GetMatrixResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListOpportunities(
-      grpc::CallbackServerContext* context,
-      const v1::ListOpportunitiesRequest* request,
-      v1::ListOpportunitiesResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListTransitions(
-      grpc::CallbackServerContext* context,
-      const v1::ListTransitionsRequest* request,
-      v1::ListTransitionsResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
   ClassificationCore& core() { return core_; }
 

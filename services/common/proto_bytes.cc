@@ -11,7 +11,9 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/stubs/common.h"
+#include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "services/common/log.h"
 #include "services/common/status_util.h"
 
 namespace oppmatrix {
@@ -67,7 +69,16 @@ std::optional<std::string> FindInvalidUtf8(const Descriptor* type,
   return std::nullopt;
 }
 
+void ProtobufLog(google::protobuf::LogLevel level, const char* filename,
+                 int line, const std::string& message) {
+  Log(level == google::protobuf::LOGLEVEL_FATAL ? LogLevel::kError
+                                                : LogLevel::kDebug,
+      "protobuf", absl::StrCat(filename, ":", line, ": ", message));
+}
+
 }  // namespace
+
+void RouteProtobufLogs() { google::protobuf::SetLogHandler(&ProtobufLog); }
 
 std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;

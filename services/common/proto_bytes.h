@@ -22,6 +22,12 @@
 
 namespace oppmatrix {
 
+// Sends protobuf's own log lines to Log: FATAL at ERROR, the rest at DEBUG.
+// Protobuf logs an ERROR line for every parse of a string field that is not
+// UTF-8, which a client could otherwise turn into a log flood; the caller
+// gets INVALID_ARGUMENT naming the field instead. Idempotent.
+void RouteProtobufLogs();
+
 // The buffer's bytes, in one string.
 std::string ByteBufferToString(const grpc::ByteBuffer& buffer);
 

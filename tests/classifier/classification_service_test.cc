@@ -5,9 +5,14 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -17,6 +22,7 @@
 #include "services/common/status_util.h"
 #include "services/engine/opportunity_validator.h"
 #include "tests/classifier/test_server.h"
+#include "tests/testing/raw_call.h"
 
 namespace oppmatrix {
 namespace {
@@ -262,6 +268,114 @@ TEST_F(ClassificationServiceTest, StreamAnswersInOrderAndSurvivesBadItems) {
   v1::ClassifyResult extra;
   EXPECT_FALSE(stream->Read(&extra));
   EXPECT_TRUE(stream->Finish().ok());
+}
+
+// Bodies an outside harness sent: gRPC's typed callback methods answered
+// them UNIMPLEMENTED with an empty message.
+std::vector<std::string> UndecodableBodies() {
+  std::vector<std::string> bodies;
+  std::mt19937 random(12);
+  for (int i = 0; i < 200; ++i) {
+    std::string b(1 + random() % 64, '\0');
+    for (char& c : b) c = static_cast<char>(random());
+    // A field-1 header announcing more bytes than follow: never decodes.
+    b.insert(0, "\x0a\x7f");
+    bodies.push_back(std::move(b));
+  }
+  const std::string valid = Request(kKeyAccount).SerializeAsString();
+  for (size_t cut = 1; cut <= 11; ++cut) {
+    bodies.push_back(valid.substr(0, valid.size() - cut * 7));
+  }
+  // Unknown groups nested 101 deep (field 15).
+  bodies.push_back(std::string(101, '\x7b') + std::string(101, '\x7c'));
+  return bodies;
+}
+
+TEST_F(ClassificationServiceTest, UndecodableUnaryBodiesAreInvalidArgument) {
+  const std::vector<std::pair<std::string, std::string>> methods = {
+      {"Classify", "ClassifyRequest"},
+      {"BatchClassify", "BatchClassifyRequest"},
+      {"GetClassification", "GetClassificationRequest"},
+      {"GetMatrix", "GetMatrixRequest"},
+      {"ListOpportunities", "ListOpportunitiesRequest"},
+      {"ListTransitions", "ListTransitionsRequest"}};
+  const std::vector<std::string> bodies = UndecodableBodies();
+  for (const auto& [method, type] : methods) {
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      std::vector<std::string> replies;
+      grpc::Status s = testing::RawCall(
+          server_.channel(),
+          absl::StrCat("/oppmatrix.v1.ClassificationService/", method),
+          {bodies[i]}, &replies);
+      ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+          << method << " body " << i << ": " << s.error_message();
+      EXPECT_THAT(s.error_message(),
+                  HasSubstr(absl::StrCat("the request is not a valid "
+                                         "oppmatrix.v1.",
+                                         type)))
+          << method << " body " << i;
+      EXPECT_TRUE(replies.empty());
+    }
+  }
+}
+
+// The serialized request with the bytes of `placeholder` (in some string
+// field) replaced by as many bytes that are not UTF-8.
+std::string WithInvalidUtf8(const std::string& bytes,
+                            const std::string& placeholder) {
+  std::string out = bytes;
+  size_t at = out.find(placeholder);
+  EXPECT_NE(at, std::string::npos);
+  for (size_t i = 0; i < placeholder.size(); ++i) out[at + i] = '\xff';
+  return out;
+}
+
+TEST_F(ClassificationServiceTest, InvalidUtf8IsInvalidArgumentNamingTheField) {
+  v1::ClassifyRequest request = Request(kKeyAccount);
+  request.mutable_opportunity()->mutable_account()->set_name("PLACEHOLDER");
+  v1::BatchClassifyRequest batch;
+  *batch.add_opportunities() = Request(kKeyAccount).opportunity();
+  *batch.add_opportunities() = request.opportunity();
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"Classify", WithInvalidUtf8(request.SerializeAsString(), "PLACEHOLDER"),
+       "opportunity.account.name"},
+      {"BatchClassify",
+       WithInvalidUtf8(batch.SerializeAsString(), "PLACEHOLDER"),
+       "opportunities[1].account.name"}};
+  for (const auto& [method, body, field] : cases) {
+    std::vector<std::string> replies;
+    grpc::Status s = testing::RawCall(
+        server_.channel(),
+        absl::StrCat("/oppmatrix.v1.ClassificationService/", method), {body},
+        &replies);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+    EXPECT_THAT(ViolatedFields(s), ElementsAre(field));
+    EXPECT_THAT(s.error_message(), HasSubstr("is not valid UTF-8"));
+  }
+}
+
+// [valid, garbage, valid] used to end OK after one result.
+TEST_F(ClassificationServiceTest, StreamAnswersAnUndecodableMessageAndGoesOn) {
+  v1::ClassifyRequest second = Request(kKeyAccount);
+  second.mutable_opportunity()->set_id("opp-2");
+  std::vector<std::string> replies;
+  grpc::Status s = testing::RawCall(
+      server_.channel(), "/oppmatrix.v1.ClassificationService/ClassifyStream",
+      {Request(kKeyAccount).SerializeAsString(), std::string("\x0a\x7f\x01", 3),
+       second.SerializeAsString()},
+      &replies);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_THAT(replies, SizeIs(3));
+  std::vector<v1::ClassifyResult> results(3);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(results[i].ParseFromString(replies[i]));
+  EXPECT_EQ(results[0].classification().opportunity_id(), "opp-1");
+  EXPECT_EQ(results[1].status().code(),
+            static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_THAT(results[1].status().message(),
+              HasSubstr("message 1 of the stream is not a valid "
+                        "oppmatrix.v1.ClassifyRequest"));
+  EXPECT_EQ(results[2].classification().opportunity_id(), "opp-2");
 }
 
 TEST_F(ClassificationServiceTest, HealthReportsServing) {
