@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "clients/oppctl/opportunity_input.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/stubs/common.h"
 #include "oppmatrix/v1/opportunity.pb.h"
 #include "services/common/enum_names.h"
 #include "services/common/yaml_proto.h"
@@ -434,6 +436,14 @@ absl::StatusOr<ImportResult> ImportCsv(absl::string_view csv,
       if (c >= fields.size()) continue;
       std::string value(absl::StripAsciiWhitespace(fields[c]));
       if (value.empty()) continue;
+      // An export saved in a legacy encoding (Excel's Windows-1252): the
+      // event could not be sent with it, so it is messy too.
+      if (!google::protobuf::internal::IsStructurallyValidUTF8(
+              value.data(), static_cast<int>(value.size()))) {
+        warn(header[c], absl::CHexEscape(value),
+             "is not UTF-8 text (export the file as UTF-8); left empty");
+        continue;
+      }
       if (std::optional<std::string> problem =
               SetCell(node, path, value, mapping, money)) {
         warn(header[c], value, *problem);

@@ -20,10 +20,10 @@
 //
 // Headers match whatever their case and surrounding spaces; columns the
 // mapping doesn't name are ignored. A value that can't be converted (a
-// date in no known format, an amount that is not a number) is messy: the
-// field is left empty and a warning names the line, the column and the
-// value. A row is rejected only when it has no id or its values make no
-// opportunity at all.
+// date in no known format, an amount that is not a number, text that is
+// not UTF-8) is messy: the field is left empty and a warning names the
+// line, the column and the value. A row is rejected only when it has no id
+// or its values make no opportunity at all.
 //
 //   absl::StatusOr<ImportMapping> m = PresetMapping("salesforce");
 //   absl::StatusOr<ImportResult> r = ImportCsv(text, *m, "acme", now, path);

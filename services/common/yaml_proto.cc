@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
+#include "google/protobuf/stubs/common.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/enum_names.h"
@@ -157,6 +158,13 @@ absl::Status SetScalar(const YAML::Node& node, absl::string_view path,
   const bool rep = field->is_repeated();
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
+      // A proto3 string that is not UTF-8 can't be sent: every message
+      // carrying it (a classification with the cell's label) would fail.
+      if (field->type() == FieldDescriptor::TYPE_STRING &&
+          !google::protobuf::internal::IsStructurallyValidUTF8(
+              text.data(), static_cast<int>(text.size()))) {
+        return PathError(path, "expected UTF-8 text");
+      }
       rep ? r->AddString(message, field, text)
           : r->SetString(message, field, text);
       break;

@@ -167,6 +167,41 @@ columns:
   EXPECT_THAT(r->warnings[2].reason, HasSubstr("is too large"));
 }
 
+// Found by fuzz/csv_import_fuzz.cc: a cell in Windows-1252 (as Excel saves
+// "CSV") went into the event as is, and an event that is not UTF-8 can't be
+// sent: the whole PushEvents message failed.
+TEST(CrmImportTest, CellsThatAreNotUtf8AreLeftOut) {
+  ImportMapping m = *ParseImportMapping(R"yaml(
+columns:
+  Id: id
+  Account: account.name
+  Region: attributes.region
+)yaml",
+                                        "m.yaml");
+  absl::StatusOr<ImportResult> r = ImportCsv(
+      "Id,Account,Region\n"
+      "a-1,M\xfcller GmbH,K\xf6ln\n"
+      "a-\xe9,Acme,North\n"
+      "a-3,M\xc3\xbcller GmbH,\n",
+      m, "acme", kNow, "x.csv");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->events.size(), 2u);
+  EXPECT_EQ(r->events[0].opportunity_id(), "a-1");
+  EXPECT_FALSE(r->events[0].opportunity().has_account());
+  EXPECT_THAT(r->events[0].opportunity().attributes(), IsEmpty());
+  EXPECT_EQ(r->events[1].opportunity().account().name(), "M\xc3\xbcller GmbH");
+  ASSERT_EQ(r->warnings.size(), 3u);
+  EXPECT_EQ(r->warnings[0].line, 2);
+  EXPECT_EQ(r->warnings[0].reason,
+            "Account: \"M\\xfcller GmbH\" is not UTF-8 text (export the file "
+            "as UTF-8); left empty");
+  EXPECT_THAT(r->warnings[1].reason, HasSubstr("Region: \"K\\xf6ln\""));
+  EXPECT_THAT(r->warnings[2].reason, HasSubstr("Id: \"a-\\xe9\""));
+  ASSERT_EQ(r->rejected.size(), 1u);
+  EXPECT_EQ(r->rejected[0].line, 3);
+  EXPECT_EQ(r->rejected[0].reason, "no id");
+}
+
 TEST(CrmImportTest, BadMappingsAndFilesNameTheProblem) {
   EXPECT_THAT(PresetMapping("zoho").status().message(),
               HasSubstr("--from: \"zoho\" is not one of salesforce"));

@@ -68,6 +68,12 @@ TEST(ParseOpportunitiesCsvTest, ErrorsNameTheLineAndTheField) {
       HasSubstr("column \"account\" conflicts"));
   EXPECT_THAT(ParseOpportunitiesCsv("", "f.csv").status().message(),
               HasSubstr("no header row"));
+  // Found by fuzz/csv_import_fuzz.cc: a Windows-1252 cell went into the
+  // request, which then could not be sent.
+  EXPECT_THAT(ParseOpportunitiesCsv("id,account.name\nx,M\xfcller\n", "f.csv")
+                  .status()
+                  .message(),
+              HasSubstr("f.csv:2: account.name: expected UTF-8 text"));
 }
 
 TEST(ParseOpportunitiesJsonlTest, SkipsBlankLinesAndNamesTheBadLine) {

@@ -209,6 +209,21 @@ need_by_time: 2026-03-01T09:00:00.250Z
             "mapping");
 }
 
+// A proto3 string must be UTF-8, or no message carrying it can be sent
+// (found by fuzz/ruleset_fuzz.cc: a playbook in Latin-1 made every
+// classification unsendable).
+TEST(YamlProtoTest, StringsThatAreNotUtf8AreRejectedWithThePath) {
+  EXPECT_EQ(Error<Opportunity>("name: M\xfcller GmbH\n"),
+            "name: expected UTF-8 text");
+  EXPECT_EQ(Error<Opportunity>("attributes: {region: \"K\xf6ln\"}\n"),
+            "attributes.region: expected UTF-8 text");
+  EXPECT_EQ(Error<Ruleset>("stages: [{stage: DECISION, aliases: [ok, "
+                           "\"Verhandlung \xe0\"]}]\n"),
+            "stages[0].aliases[1]: expected UTF-8 text");
+  EXPECT_EQ(Parse<Opportunity>("name: M\xc3\xbcller GmbH\n").name(),
+            "M\xc3\xbcller GmbH");
+}
+
 TEST(YamlProtoTest, Integers) {
   Opportunity opp = Parse<Opportunity>(
       "version: 9223372036854775807\naccount: {employees: -5}\n"
