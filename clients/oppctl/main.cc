@@ -630,12 +630,12 @@ int Status(const std::vector<std::string>& args) {
       "stream          %s (group %s, %d consumers; this is %s)\n"
       "lag             %d events not yet delivered\n"
       "pending         %d delivered, not yet acknowledged\n"
-      "processed       %d (%d duplicates or stale) in %d batches\n"
+      "processed       %d (%d duplicates, %d stale) in %d batches\n"
       "dead-lettered   %d\n"
       "errors          classifier %d, redis %d\n"
       "pushed          %d\n",
       s.stream(), s.group(), s.consumers(), s.consumer(), s.lag(), s.pending(),
-      s.processed(), s.stale(), s.batches(), s.dead_lettered(),
+      s.processed(), s.duplicates(), s.stale(), s.batches(), s.dead_lettered(),
       s.classifier_errors(), s.store_errors(), s.pushed());
   if (!s.last_error().empty()) {
     std::cout << "last error      "

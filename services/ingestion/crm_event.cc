@@ -1,12 +1,21 @@
 #include "services/ingestion/crm_event.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/common/status_macros.h"
 #include "services/engine/opportunity_validator.h"
 
 namespace oppmatrix {
@@ -28,6 +37,9 @@ bool ValidTime(const google::protobuf::Timestamp& t) {
 bool IsMeeting(v1::ActivityKind kind) {
   return kind == v1::MEETING || kind == v1::VISIT || kind == v1::DEMO;
 }
+
+// Below it, a mask path is refused: the timestamp is written whole.
+constexpr char kInteractionPrefix[] = "relationship.last_interaction_time.";
 
 // Paths a mask may not name: the identity is the event's.
 bool IsIdentityPath(const std::string& path) {
@@ -55,6 +67,85 @@ absl::StatusOr<v1::CrmEvent> ParseCrmEventJson(absl::string_view json) {
   return event;
 }
 
+namespace {
+
+void ValidateMask(const v1::CrmEvent& event, absl::string_view prefix,
+                  std::vector<FieldViolation>& v) {
+  for (int i = 0; i < event.update_mask().paths_size(); ++i) {
+    const std::string& path = event.update_mask().paths(i);
+    std::string field =
+        Path(prefix, absl::StrCat("update_mask.paths[", i, "]"));
+    if (IsIdentityPath(path)) {
+      AddViolation(v, field,
+                   absl::StrCat("\"", path, "\" comes from the event"));
+    } else if (absl::StartsWith(path, kInteractionPrefix)) {
+      // Activities move it: it is one register, not two.
+      AddViolation(v, field,
+                   "relationship.last_interaction_time is written whole");
+    } else if (!FieldMaskUtil::GetFieldDescriptors(
+                   v1::Opportunity::descriptor(), path, nullptr)) {
+      AddViolation(
+          v, field,
+          absl::StrCat("\"", path, "\" is not a field of Opportunity"));
+    }
+  }
+}
+
+void ValidateUpsert(const v1::CrmEvent& event, absl::string_view prefix,
+                    std::vector<FieldViolation>& v) {
+  if (!event.has_opportunity()) {
+    AddViolation(v, Path(prefix, "opportunity"),
+                 "is required for OPPORTUNITY_UPSERTED");
+    return;
+  }
+  const v1::Opportunity& o = event.opportunity();
+  if (!o.id().empty() && o.id() != event.opportunity_id()) {
+    AddViolation(v, Path(prefix, "opportunity.id"),
+                 "must be empty or equal opportunity_id");
+  }
+  if (!o.tenant_id().empty() && o.tenant_id() != event.tenant_id()) {
+    AddViolation(v, Path(prefix, "opportunity.tenant_id"),
+                 "must be empty or equal tenant_id");
+  }
+  ValidateMask(event, prefix, v);
+  // The content itself (sizes, amounts, enums), identity aside.
+  v1::Opportunity check = o;
+  check.set_id(event.opportunity_id());
+  check.set_tenant_id(event.tenant_id());
+  check.set_version(event.version() > 0 ? event.version() : 0);
+  ValidateOpportunity(check, Path(prefix, "opportunity"), v);
+}
+
+void ValidateActivity(const v1::CrmEvent& event, absl::string_view prefix,
+                      std::vector<FieldViolation>& v) {
+  if (!event.has_activity()) {
+    AddViolation(v, Path(prefix, "activity"),
+                 "is required for ACTIVITY_LOGGED");
+    return;
+  }
+  const v1::Activity& a = event.activity();
+  if (a.kind() == v1::ACTIVITY_KIND_UNSPECIFIED ||
+      !v1::ActivityKind_IsValid(a.kind())) {
+    AddViolation(v, Path(prefix, "activity.kind"),
+                 absl::StrCat("must be MEETING, CALL, EMAIL, VISIT or "
+                              "DEMO, got ",
+                              static_cast<int>(a.kind())));
+  }
+  if (!v1::ContactRole_IsValid(a.contact_role())) {
+    AddViolation(v, Path(prefix, "activity.contact_role"),
+                 absl::StrCat("unknown enum value ",
+                              static_cast<int>(a.contact_role())));
+  }
+  if (!a.has_occurred_time()) {
+    AddViolation(v, Path(prefix, "activity.occurred_time"), "is required");
+  } else if (!ValidTime(a.occurred_time())) {
+    AddViolation(v, Path(prefix, "activity.occurred_time"),
+                 "must be a valid timestamp between years 1 and 9999");
+  }
+}
+
+}  // namespace
+
 void ValidateCrmEvent(const v1::CrmEvent& event, absl::string_view prefix,
                       std::vector<FieldViolation>& v) {
   ValidateRequiredId(event.event_id(), Path(prefix, "event_id"), v);
@@ -69,70 +160,12 @@ void ValidateCrmEvent(const v1::CrmEvent& event, absl::string_view prefix,
                  "must be a valid timestamp between years 1 and 9999");
   }
   switch (event.type()) {
-    case v1::OPPORTUNITY_UPSERTED: {
-      if (!event.has_opportunity()) {
-        AddViolation(v, Path(prefix, "opportunity"),
-                     "is required for OPPORTUNITY_UPSERTED");
-        break;
-      }
-      const v1::Opportunity& o = event.opportunity();
-      if (!o.id().empty() && o.id() != event.opportunity_id()) {
-        AddViolation(v, Path(prefix, "opportunity.id"),
-                     "must be empty or equal opportunity_id");
-      }
-      if (!o.tenant_id().empty() && o.tenant_id() != event.tenant_id()) {
-        AddViolation(v, Path(prefix, "opportunity.tenant_id"),
-                     "must be empty or equal tenant_id");
-      }
-      for (int i = 0; i < event.update_mask().paths_size(); ++i) {
-        const std::string& path = event.update_mask().paths(i);
-        std::string field =
-            Path(prefix, absl::StrCat("update_mask.paths[", i, "]"));
-        if (IsIdentityPath(path)) {
-          AddViolation(v, field,
-                       absl::StrCat("\"", path, "\" comes from the event"));
-        } else if (!FieldMaskUtil::GetFieldDescriptors(
-                       v1::Opportunity::descriptor(), path, nullptr)) {
-          AddViolation(
-              v, field,
-              absl::StrCat("\"", path, "\" is not a field of Opportunity"));
-        }
-      }
-      // The content itself (sizes, amounts, enums), identity aside.
-      v1::Opportunity check = o;
-      check.set_id(event.opportunity_id());
-      check.set_tenant_id(event.tenant_id());
-      check.set_version(event.version() > 0 ? event.version() : 0);
-      ValidateOpportunity(check, Path(prefix, "opportunity"), v);
+    case v1::OPPORTUNITY_UPSERTED:
+      ValidateUpsert(event, prefix, v);
       break;
-    }
-    case v1::ACTIVITY_LOGGED: {
-      if (!event.has_activity()) {
-        AddViolation(v, Path(prefix, "activity"),
-                     "is required for ACTIVITY_LOGGED");
-        break;
-      }
-      const v1::Activity& a = event.activity();
-      if (a.kind() == v1::ACTIVITY_KIND_UNSPECIFIED ||
-          !v1::ActivityKind_IsValid(a.kind())) {
-        AddViolation(v, Path(prefix, "activity.kind"),
-                     absl::StrCat("must be MEETING, CALL, EMAIL, VISIT or "
-                                  "DEMO, got ",
-                                  static_cast<int>(a.kind())));
-      }
-      if (!v1::ContactRole_IsValid(a.contact_role())) {
-        AddViolation(v, Path(prefix, "activity.contact_role"),
-                     absl::StrCat("unknown enum value ",
-                                  static_cast<int>(a.contact_role())));
-      }
-      if (!a.has_occurred_time()) {
-        AddViolation(v, Path(prefix, "activity.occurred_time"), "is required");
-      } else if (!ValidTime(a.occurred_time())) {
-        AddViolation(v, Path(prefix, "activity.occurred_time"),
-                     "must be a valid timestamp between years 1 and 9999");
-      }
+    case v1::ACTIVITY_LOGGED:
+      ValidateActivity(event, prefix, v);
       break;
-    }
     case v1::OPPORTUNITY_DELETED:
       break;
     default:
@@ -152,134 +185,375 @@ absl::Status CheckCrmEvent(const v1::CrmEvent& event) {
 
 namespace {
 
-// The state after one event on top of `current` (nullopt: nothing yet).
-// Only the state fields of the snapshot are set.
-absl::StatusOr<ApplyOutcome> ApplyOne(
-    const std::optional<v1::OpportunitySnapshot>& current,
-    const v1::CrmEvent& event) {
-  ApplyOutcome out;
-  // A tombstone is a fresh start for a newer upsert or activity.
-  const bool fresh = !current.has_value() || current->deleted();
-  if (!fresh) out.snapshot = *current;
-  v1::Opportunity* opp = out.snapshot.mutable_opportunity();
-  out.snapshot.set_deleted(false);
-  // Partial events with nothing whole beneath them wait for a full upsert.
-  if (fresh) out.snapshot.set_awaiting_full(true);
-  // meetings_last_90_days: the CRM's count plus the meetings logged since.
-  auto recount = [&] {
-    opp->mutable_relationship()->set_meetings_last_90_days(
-        out.snapshot.crm_meetings_last_90_days() +
-        out.snapshot.meeting_times_size());
-  };
-  // The CRM gives its own count: it covers every meeting so far.
-  auto take_crm_count = [&] {
-    out.snapshot.set_crm_meetings_last_90_days(
-        opp->relationship().meetings_last_90_days());
-    out.snapshot.clear_meeting_times();
-  };
+// The relationship signals that activities move and the CRM also writes.
+constexpr char kInteractionPath[] = "relationship.last_interaction_time";
+constexpr char kChampionPath[] = "relationship.has_champion";
+constexpr char kSponsorPath[] = "relationship.executive_sponsor";
+constexpr char kMeetingsPath[] = "relationship.meetings_last_90_days";
+
+// `path` is `parent` or below it ("account" covers "account.industry").
+bool Covers(absl::string_view parent, absl::string_view path) {
+  return absl::StartsWith(path, parent) &&
+         (path.size() == parent.size() || path[parent.size()] == '.');
+}
+
+// The version of the last write of `path`: the newest of the floor and the
+// writes of the path or of a parent path.
+int64_t VersionOf(const v1::OpportunitySnapshot& s, absl::string_view path) {
+  int64_t version = s.full_version();
+  for (const v1::FieldVersion& f : s.field_versions()) {
+    if (Covers(f.path(), path)) version = std::max(version, f.version());
+  }
+  return version;
+}
+
+// Writes `path` of `to` from `from`, as a masked upsert of it does.
+void CopyPath(const v1::Opportunity& from, const std::string& path,
+              v1::Opportunity* to) {
+  google::protobuf::FieldMask mask;
+  mask.add_paths(path);
+  FieldMaskUtil::MergeOptions options;
+  options.set_replace_message_fields(true);
+  options.set_replace_repeated_fields(true);
+  FieldMaskUtil::MergeMessageTo(from, mask, options, to);
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// The snapshot still records `version` as applied.
+bool IsKnownVersion(const v1::OpportunitySnapshot& s, int64_t version) {
+  if (version == s.full_version() || version == s.opportunity().version() ||
+      version == s.champion_version() || version == s.executive_version()) {
+    return true;
+  }
+  for (const v1::FieldVersion& f : s.field_versions()) {
+    if (f.version() == version) return true;
+  }
+  for (const v1::LoggedActivity& a : s.activities()) {
+    if (a.version() == version) return true;
+  }
+  return false;
+}
+
+// The CRM's own signals from `source`, each whose last write is `version`.
+void TakeCrmSignals(const v1::Opportunity& source, int64_t version,
+                    v1::OpportunitySnapshot& s) {
+  const v1::Relationship& r = source.relationship();
+  if (VersionOf(s, kInteractionPath) == version) {
+    if (r.has_last_interaction_time()) {
+      *s.mutable_crm_last_interaction_time() = r.last_interaction_time();
+    } else {
+      s.clear_crm_last_interaction_time();
+    }
+  }
+  if (VersionOf(s, kChampionPath) == version) {
+    s.set_crm_has_champion(r.has_champion());
+  }
+  if (VersionOf(s, kSponsorPath) == version) {
+    s.set_crm_executive_sponsor(r.executive_sponsor());
+  }
+  if (VersionOf(s, kMeetingsPath) == version) {
+    s.set_crm_meetings_last_90_days(r.meetings_last_90_days());
+  }
+}
+
+// A full upsert (`whole`) or a deletion (nullptr) above the floor becomes
+// the floor, under the masked writes newer than it.
+void Replace(const v1::Opportunity* whole, int64_t version,
+             v1::OpportunitySnapshot& s) {
+  const v1::Opportunity nothing;
+  const v1::Opportunity& base = whole != nullptr ? *whole : nothing;
+  v1::Opportunity next = base;
+  auto* fields = s.mutable_field_versions();
+  // By path, so a parent comes before its (newer) children.
+  for (const v1::FieldVersion& f : *fields) {
+    if (f.version() > version) CopyPath(s.opportunity(), f.path(), &next);
+  }
+  fields->erase(std::remove_if(fields->begin(), fields->end(),
+                               [&](const v1::FieldVersion& f) {
+                                 return f.version() < version;
+                               }),
+                fields->end());
+  *s.mutable_opportunity() = std::move(next);
+  s.set_full_version(version);
+  s.set_full_kind(whole != nullptr ? v1::REPLACEMENT_UPSERT
+                                   : v1::REPLACEMENT_DELETION);
+  TakeCrmSignals(base, version, s);
+}
+
+// Writes one path of a masked upsert whose version is above the path's.
+// Newer writes below it keep their values and versions; older ones go.
+void WritePath(const v1::Opportunity& from, const std::string& path,
+               int64_t version, v1::OpportunitySnapshot& s) {
+  auto* fields = s.mutable_field_versions();
+  std::vector<std::string> newer;
+  for (const v1::FieldVersion& f : *fields) {
+    if (f.path() != path && Covers(path, f.path()) && f.version() > version) {
+      newer.push_back(f.path());
+    }
+  }
+  v1::Opportunity* opp = s.mutable_opportunity();
+  if (newer.empty()) {
+    CopyPath(from, path, opp);
+  } else {
+    const v1::Opportunity before = *opp;
+    CopyPath(from, path, opp);
+    for (const std::string& child : newer) CopyPath(before, child, opp);
+  }
+  fields->erase(std::remove_if(fields->begin(), fields->end(),
+                               [&](const v1::FieldVersion& f) {
+                                 return Covers(path, f.path()) &&
+                                        f.version() < version;
+                               }),
+                fields->end());
+  const int at =
+      std::lower_bound(fields->begin(), fields->end(), path,
+                       [](const v1::FieldVersion& f, const std::string& p) {
+                         return f.path() < p;
+                       }) -
+      fields->begin();
+  v1::FieldVersion* written = fields->Add();
+  written->set_path(path);
+  written->set_version(version);
+  for (int i = fields->size() - 1; i > at; --i) fields->SwapElements(i, i - 1);
+}
+
+void WriteMasked(const v1::CrmEvent& event, v1::OpportunitySnapshot& s) {
+  // Sorted, without paths a listed parent covers.
+  google::protobuf::FieldMask mask;
+  FieldMaskUtil::ToCanonicalForm(event.update_mask(), &mask);
+  for (const std::string& path : mask.paths()) {
+    // An older write loses to a newer one of the path or of a parent.
+    if (VersionOf(s, path) < event.version()) {
+      WritePath(event.opportunity(), path, event.version(), s);
+    }
+  }
+  TakeCrmSignals(event.opportunity(), event.version(), s);
+}
+
+void LogActivity(const v1::CrmEvent& event, v1::OpportunitySnapshot& s) {
+  const v1::Activity& a = event.activity();
+  auto* activities = s.mutable_activities();
+  const int at =
+      std::upper_bound(activities->begin(), activities->end(), event.version(),
+                       [](int64_t v, const v1::LoggedActivity& l) {
+                         return v < l.version();
+                       }) -
+      activities->begin();
+  v1::LoggedActivity* logged = activities->Add();
+  logged->set_version(event.version());
+  *logged->mutable_occurred_time() = a.occurred_time();
+  logged->set_meeting(IsMeeting(a.kind()));
+  for (int i = activities->size() - 1; i > at; --i) {
+    activities->SwapElements(i, i - 1);
+  }
+  if (a.contact_role() == v1::CHAMPION) {
+    s.set_champion_version(std::max(s.champion_version(), event.version()));
+  }
+  if (a.contact_role() == v1::EXECUTIVE) {
+    s.set_executive_version(std::max(s.executive_version(), event.version()));
+  }
+}
+
+// Drops the activities that can no longer change a signal, whatever else
+// arrives: those at or below both the interaction's and the meeting
+// count's writes, and those a later activity makes moot (no newer than
+// it; for a counted meeting, more than 90 days before it).
+absl::Status PruneActivities(v1::OpportunitySnapshot& s) {
+  const int64_t interaction = VersionOf(s, kInteractionPath);
+  const int64_t meetings = VersionOf(s, kMeetingsPath);
+  const int64_t cut = std::min(interaction, meetings);
+  auto* activities = s.mutable_activities();
+  std::optional<absl::Time> later;  // the newest of the later ones
+  std::vector<bool> keep(activities->size());
+  for (int i = activities->size() - 1; i >= 0; --i) {
+    const v1::LoggedActivity& a = activities->Get(i);
+    const absl::Time t = ToTime(a.occurred_time());
+    if (a.version() <= cut) continue;
+    if (a.meeting() && a.version() > meetings) {
+      keep[i] = !later.has_value() || *later - t <= kMeetingWindow;
+    } else {
+      keep[i] = !later.has_value() || t > *later;
+    }
+    if (!later.has_value() || t > *later) later = t;
+  }
+  int kept = 0;
+  for (int i = 0; i < activities->size(); ++i) {
+    if (keep[i]) activities->SwapElements(i, kept++);
+  }
+  activities->DeleteSubrange(kept, activities->size() - kept);
+  if (kept <= kMaxLoggedActivities) return absl::OkStatus();
+  std::vector<FieldViolation> v;
+  AddViolation(
+      v, "activity",
+      absl::StrCat("the opportunity would keep ", kept,
+                   " activities for late events, more than ",
+                   kMaxLoggedActivities, "; a full upsert lets them go"));
+  return InvalidArgumentWithViolations("the activity cannot be kept", v);
+}
+
+// Sets the relationship's signals, leaving it as it is when they hold
+// (so a relationship appears only when something is in it).
+void SetSignals(const std::optional<google::protobuf::Timestamp>& interaction,
+                bool champion, bool sponsor, int32_t meetings,
+                v1::Opportunity& opp) {
+  const v1::Relationship& r = opp.relationship();
+  if (r.has_champion() == champion && r.executive_sponsor() == sponsor &&
+      r.meetings_last_90_days() == meetings &&
+      r.has_last_interaction_time() == interaction.has_value() &&
+      (!interaction.has_value() ||
+       (r.last_interaction_time().seconds() == interaction->seconds() &&
+        r.last_interaction_time().nanos() == interaction->nanos()))) {
+    return;
+  }
+  v1::Relationship* m = opp.mutable_relationship();
+  m->set_has_champion(champion);
+  m->set_executive_sponsor(sponsor);
+  m->set_meetings_last_90_days(meetings);
+  if (interaction.has_value()) {
+    *m->mutable_last_interaction_time() = *interaction;
+  } else {
+    m->clear_last_interaction_time();
+  }
+}
+
+// The signals: the CRM's own, with the activities after its last write of
+// each applied on top.
+void DeriveSignals(v1::OpportunitySnapshot& s) {
+  const int64_t interaction_version = VersionOf(s, kInteractionPath);
+  std::optional<google::protobuf::Timestamp> interaction;
+  if (s.has_crm_last_interaction_time()) {
+    interaction = s.crm_last_interaction_time();
+  }
+  const int64_t meetings_version = VersionOf(s, kMeetingsPath);
+  std::optional<absl::Time> newest;  // of the activities since the count
+  for (const v1::LoggedActivity& a : s.activities()) {
+    const absl::Time t = ToTime(a.occurred_time());
+    if (a.version() > interaction_version &&
+        (!interaction.has_value() || t > ToTime(*interaction))) {
+      interaction = a.occurred_time();
+    }
+    if (a.version() > meetings_version && (!newest || t > *newest)) {
+      newest = t;
+    }
+  }
+  int64_t meetings = s.crm_meetings_last_90_days();
+  for (const v1::LoggedActivity& a : s.activities()) {
+    if (a.meeting() && a.version() > meetings_version &&
+        *newest - ToTime(a.occurred_time()) <= kMeetingWindow) {
+      ++meetings;
+    }
+  }
+  if (s.champion_version() <= VersionOf(s, kChampionPath)) {
+    s.set_champion_version(0);
+  }
+  if (s.executive_version() <= VersionOf(s, kSponsorPath)) {
+    s.set_executive_version(0);
+  }
+  SetSignals(interaction, s.crm_has_champion() || s.champion_version() > 0,
+             s.crm_executive_sponsor() || s.executive_version() > 0,
+             static_cast<int32_t>(std::min<int64_t>(
+                 meetings, std::numeric_limits<int32_t>::max())),
+             *s.mutable_opportunity());
+}
+
+// Merges an event above the floor into `s`, and recomputes what depends
+// on the merge: the signals, the identity, the flags.
+absl::Status Merge(const v1::CrmEvent& event, v1::OpportunitySnapshot& s) {
+  const int64_t newest = std::max(s.opportunity().version(), event.version());
   switch (event.type()) {
     case v1::OPPORTUNITY_DELETED:
-      out.kind = ApplyOutcome::Kind::kDeleted;
-      out.snapshot.Clear();
-      out.snapshot.set_deleted(true);
-      opp = out.snapshot.mutable_opportunity();
+      Replace(nullptr, event.version(), s);
       break;
     case v1::OPPORTUNITY_UPSERTED:
-      out.kind = ApplyOutcome::Kind::kUpdated;
       if (event.has_update_mask()) {
-        FieldMaskUtil::MergeOptions options;
-        options.set_replace_message_fields(true);
-        options.set_replace_repeated_fields(true);
-        FieldMaskUtil::MergeMessageTo(event.opportunity(), event.update_mask(),
-                                      options, opp);
-        bool gives_count = false;
-        for (const std::string& path : event.update_mask().paths()) {
-          gives_count |= path == "relationship" ||
-                         path == "relationship.meetings_last_90_days";
-        }
-        if (gives_count) take_crm_count();
-        recount();
+        WriteMasked(event, s);
       } else {
-        *opp = event.opportunity();
-        out.snapshot.set_awaiting_full(false);
-        take_crm_count();
+        Replace(&event.opportunity(), event.version(), s);
       }
       break;
-    case v1::ACTIVITY_LOGGED: {
-      out.kind = ApplyOutcome::Kind::kUpdated;
-      const v1::Activity& a = event.activity();
-      v1::Relationship* r = opp->mutable_relationship();
-      if (!r->has_last_interaction_time() ||
-          TimeUtil::TimestampToNanoseconds(a.occurred_time()) >
-              TimeUtil::TimestampToNanoseconds(r->last_interaction_time())) {
-        *r->mutable_last_interaction_time() = a.occurred_time();
-      }
-      if (a.contact_role() == v1::CHAMPION) r->set_has_champion(true);
-      if (a.contact_role() == v1::EXECUTIVE) r->set_executive_sponsor(true);
-      if (IsMeeting(a.kind())) {
-        *out.snapshot.add_meeting_times() = a.occurred_time();
-      }
-      // Keep the logged meetings within the window of the newest
-      // interaction.
-      const int64_t newest =
-          TimeUtil::TimestampToNanoseconds(r->last_interaction_time());
-      const int64_t window = absl::ToInt64Nanoseconds(kMeetingWindow);
-      auto* times = out.snapshot.mutable_meeting_times();
-      times->erase(
-          std::remove_if(times->begin(), times->end(),
-                         [&](const google::protobuf::Timestamp& t) {
-                           return newest - TimeUtil::TimestampToNanoseconds(t) >
-                                  window;
-                         }),
-          times->end());
-      recount();
+    case v1::ACTIVITY_LOGGED:
+      LogActivity(event, s);
       break;
-    }
     default:
       return absl::InvalidArgumentError("type: unknown event type");
   }
+  OPPMATRIX_RETURN_IF_ERROR(PruneActivities(s));
+  DeriveSignals(s);
+  v1::Opportunity* opp = s.mutable_opportunity();
   opp->set_id(event.opportunity_id());
   opp->set_tenant_id(event.tenant_id());
-  opp->set_version(event.version());
-  out.snapshot.set_last_event_id(event.event_id());
-  if (out.kind == ApplyOutcome::Kind::kUpdated &&
-      !out.snapshot.awaiting_full()) {
-    std::vector<FieldViolation> v;
-    ValidateOpportunity(*opp, "opportunity", v);
-    if (!v.empty()) {
-      return InvalidArgumentWithViolations("the merged opportunity is invalid",
-                                           v);
+  if (event.version() == newest) s.set_last_event_id(event.event_id());
+  opp->set_version(newest);
+  // A tombstone until a newer event; partial events over nothing whole
+  // wait for a full upsert.
+  const bool deleted =
+      s.full_kind() == v1::REPLACEMENT_DELETION && newest == s.full_version();
+  s.set_deleted(deleted);
+  s.set_awaiting_full(!deleted && s.full_kind() != v1::REPLACEMENT_UPSERT);
+  return absl::OkStatus();
+}
+
+bool IsMasked(const v1::CrmEvent& e) {
+  return e.type() == v1::OPPORTUNITY_UPSERTED && e.has_update_mask();
+}
+
+// Whether a masked upsert writes any of its paths (the newest version
+// always does; an empty mask then only moves the version on).
+bool WritesAnyPath(const v1::OpportunitySnapshot& s, const v1::CrmEvent& e) {
+  if (e.version() > s.opportunity().version()) return true;
+  google::protobuf::FieldMask mask;
+  FieldMaskUtil::ToCanonicalForm(e.update_mask(), &mask);
+  for (const std::string& path : mask.paths()) {
+    if (VersionOf(s, path) < e.version()) return true;
+  }
+  return false;
+}
+
+bool IsLegacy(const v1::OpportunitySnapshot& s) {
+  return s.has_legacy_base() || s.legacy_events_size() > 0 ||
+         s.legacy_meeting_times_size() > 0;
+}
+
+// A snapshot of the old format (a base and up to 32 events after it) in
+// the new one: the base is the floor, with its signals taken as the CRM's
+// own (its logged meetings are in its count), then its events merged.
+absl::StatusOr<v1::OpportunitySnapshot> Upgrade(
+    const v1::OpportunitySnapshot& old) {
+  v1::OpportunitySnapshot s;
+  s.set_revision(old.revision());
+  s.set_last_event_id(old.last_event_id());
+  const v1::SnapshotBase& base = old.legacy_base();
+  if (base.exists()) {
+    *s.mutable_opportunity() = base.opportunity();
+    s.mutable_opportunity()->set_version(base.version());
+    s.set_full_version(base.version());
+    s.set_full_kind(base.deleted()         ? v1::REPLACEMENT_DELETION
+                    : base.awaiting_full() ? v1::REPLACEMENT_NONE
+                                           : v1::REPLACEMENT_UPSERT);
+    s.set_deleted(base.deleted());
+    s.set_awaiting_full(base.awaiting_full());
+    const v1::Relationship& r = base.opportunity().relationship();
+    if (r.has_last_interaction_time()) {
+      *s.mutable_crm_last_interaction_time() = r.last_interaction_time();
+    }
+    s.set_crm_has_champion(r.has_champion());
+    s.set_crm_executive_sponsor(r.executive_sponsor());
+    s.set_crm_meetings_last_90_days(r.meetings_last_90_days());
+  }
+  for (const v1::CrmEvent& e : old.legacy_events()) {
+    if (e.version() <= s.full_version()) continue;
+    if (absl::Status merged = Merge(e, s); !merged.ok()) {
+      return absl::Status(
+          merged.code(),
+          absl::StrCat("the stored snapshot (old format) does not upgrade: "
+                       "its event ",
+                       e.event_id(), ": ", merged.message()));
     }
   }
-  return out;
-}
-
-bool IsReplacement(const v1::CrmEvent& e) {
-  return e.type() == v1::OPPORTUNITY_DELETED ||
-         (e.type() == v1::OPPORTUNITY_UPSERTED && !e.has_update_mask());
-}
-
-std::optional<v1::OpportunitySnapshot> FromBase(const v1::SnapshotBase& b) {
-  if (!b.exists()) return std::nullopt;
-  v1::OpportunitySnapshot s;
-  *s.mutable_opportunity() = b.opportunity();
-  *s.mutable_meeting_times() = b.meeting_times();
-  s.set_deleted(b.deleted());
-  s.set_crm_meetings_last_90_days(b.crm_meetings_last_90_days());
-  s.set_awaiting_full(b.awaiting_full());
   return s;
-}
-
-v1::SnapshotBase ToBase(const v1::OpportunitySnapshot& s, int64_t version) {
-  v1::SnapshotBase b;
-  b.set_exists(true);
-  b.set_version(version);
-  *b.mutable_opportunity() = s.opportunity();
-  *b.mutable_meeting_times() = s.meeting_times();
-  b.set_deleted(s.deleted());
-  b.set_crm_meetings_last_90_days(s.crm_meetings_last_90_days());
-  b.set_awaiting_full(s.awaiting_full());
-  return b;
 }
 
 }  // namespace
@@ -288,64 +562,44 @@ absl::StatusOr<ApplyOutcome> ApplyEvent(
     const std::optional<v1::OpportunitySnapshot>& current,
     const v1::CrmEvent& event) {
   ApplyOutcome out;
-  v1::SnapshotBase base;
-  std::vector<v1::CrmEvent> events;
+  const v1::OpportunitySnapshot* stored = nullptr;
+  v1::OpportunitySnapshot upgraded;
   if (current.has_value()) {
-    base = current->base();
-    events.assign(current->events().begin(), current->events().end());
+    stored = &*current;
+    if (IsLegacy(*current)) {
+      OPPMATRIX_ASSIGN_OR_RETURN(upgraded, Upgrade(*current));
+      stored = &upgraded;
+    }
+    // Stale: a version already applied, at or below the floor, or a masked
+    // upsert whose every path has a newer write.
+    out.duplicate = IsKnownVersion(*stored, event.version());
+    if (out.duplicate || event.version() <= stored->full_version() ||
+        (IsMasked(event) && !WritesAnyPath(*stored, event))) {
+      return out;
+    }
   }
-  // Stale: at or below the base, or a version already applied.
-  if (event.version() <= base.version() ||
-      std::any_of(events.begin(), events.end(), [&](const v1::CrmEvent& e) {
-        return e.version() == event.version();
-      })) {
-    out.kind = ApplyOutcome::Kind::kStale;
+  v1::OpportunitySnapshot state;
+  if (stored != nullptr) state = *stored;
+  OPPMATRIX_RETURN_IF_ERROR(Merge(event, state));
+  // A late activity can be moot: older than a later one, or covered by
+  // newer CRM writes of the signals.
+  if (event.type() == v1::ACTIVITY_LOGGED && stored != nullptr &&
+      event.version() < stored->opportunity().version() &&
+      google::protobuf::util::MessageDifferencer::Equals(*stored, state)) {
     return out;
   }
-  events.insert(
-      std::upper_bound(events.begin(), events.end(), event,
-                       [](const v1::CrmEvent& a, const v1::CrmEvent& b) {
-                         return a.version() < b.version();
-                       }),
-      event);
-  // The last full replacement is the new base: nothing before it matters.
-  for (size_t k = events.size(); k-- > 0;) {
-    if (!IsReplacement(events[k])) continue;
-    absl::StatusOr<ApplyOutcome> replaced = ApplyOne(std::nullopt, events[k]);
-    if (!replaced.ok()) return replaced.status();
-    base = ToBase(replaced->snapshot, events[k].version());
-    events.erase(events.begin(), events.begin() + k + 1);
-    break;
+  state.set_revision((current ? current->revision() : 0) + 1);
+  out.kind = state.deleted() ? ApplyOutcome::Kind::kDeleted
+                             : ApplyOutcome::Kind::kUpdated;
+  if (out.kind == ApplyOutcome::Kind::kUpdated && !state.awaiting_full()) {
+    std::vector<FieldViolation> v;
+    ValidateOpportunity(state.opportunity(), "opportunity", v);
+    if (!v.empty()) {
+      return InvalidArgumentWithViolations("the merged opportunity is invalid",
+                                           v);
+    }
   }
-  // Keep the log bounded: the oldest events join the base.
-  std::optional<v1::OpportunitySnapshot> state = FromBase(base);
-  while (static_cast<int>(events.size()) > kMaxEventLog) {
-    absl::StatusOr<ApplyOutcome> folded = ApplyOne(state, events.front());
-    if (!folded.ok()) return folded.status();
-    state = std::move(folded->snapshot);
-    base = ToBase(*state, events.front().version());
-    events.erase(events.begin());
-  }
-  std::string last_event_id = current ? current->last_event_id() : "";
-  for (const v1::CrmEvent& e : events) {
-    absl::StatusOr<ApplyOutcome> next = ApplyOne(state, e);
-    if (!next.ok()) return next.status();
-    state = std::move(next->snapshot);
-  }
-  if (state.has_value()) out.snapshot = *std::move(state);
-  // The identity of the newest event applied.
-  int64_t newest = std::max(
-      base.version(), events.empty() ? int64_t{0} : events.back().version());
-  if (current.has_value()) {
-    newest = std::max(newest, current->opportunity().version());
-  }
-  out.snapshot.mutable_opportunity()->set_version(newest);
-  out.snapshot.set_last_event_id(event.event_id());
-  *out.snapshot.mutable_base() = std::move(base);
-  for (v1::CrmEvent& e : events) *out.snapshot.add_events() = std::move(e);
-  out.snapshot.set_revision((current ? current->revision() : 0) + 1);
-  out.kind = out.snapshot.deleted() ? ApplyOutcome::Kind::kDeleted
-                                    : ApplyOutcome::Kind::kUpdated;
+  out.snapshot = std::move(state);
   return out;
 }
 

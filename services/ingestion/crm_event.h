@@ -2,6 +2,11 @@
 // applying an event to an opportunity's snapshot. Pure functions: no Redis,
 // no gRPC, no clock.
 //
+// A snapshot is what applying all of an opportunity's events in version
+// order gives, whatever order they arrive in, without a log of them: each
+// field path is a last-writer-wins register by event version (see
+// OpportunitySnapshot in proto/oppmatrix/v1/snapshot.proto).
+//
 //   absl::StatusOr<v1::CrmEvent> e = ParseCrmEventJson(entry["event"]);
 //   absl::StatusOr<ApplyOutcome> out = ApplyEvent(current_snapshot, *e);
 #ifndef OPPMATRIX_SERVICES_INGESTION_CRM_EVENT_H_
@@ -22,8 +27,12 @@ namespace oppmatrix {
 
 // Largest event JSON accepted, in bytes.
 inline constexpr size_t kMaxEventJsonBytes = 64 * 1024;
-// Events kept after a snapshot's base, for late ones to be ordered in.
-inline constexpr int kMaxEventLog = 32;
+// Activities a snapshot keeps for the signals they can still change (the
+// meetings within 90 days of a later activity, and those logged after a
+// newer one). An activity that would keep more is refused (INVALID_ARGUMENT,
+// so the ingestor dead-letters it); a full upsert, or a write of the
+// signals they feed, lets them go.
+inline constexpr int kMaxLoggedActivities = 512;
 // Meetings count towards meetings_last_90_days for this long.
 inline constexpr absl::Duration kMeetingWindow = absl::Hours(24 * 90);
 
@@ -42,21 +51,34 @@ absl::Status CheckCrmEvent(const v1::CrmEvent& event);
 
 struct ApplyOutcome {
   enum class Kind {
-    kStale,    // version not above the stored one: nothing changes
+    kStale,    // the event changes nothing; `snapshot` is empty
     kUpdated,  // `snapshot` is the new state, to store and classify
     kDeleted,  // `snapshot` is the tombstone; drop the result
   };
   Kind kind = Kind::kStale;
+  // With kStale: the event's version is one the snapshot holds as applied
+  // (a redelivery), rather than older than everything it would write.
+  bool duplicate = false;
   v1::OpportunitySnapshot snapshot;
 };
 
-// Applies a validated event to the current snapshot (nullopt: none yet):
-// the result is the snapshot's base with all its events, this one
-// included, applied in version order, so the order events arrive in does
-// not matter. Stale (a duplicate version, or at or below the base) changes
-// nothing. The new snapshot's `revision` is one above the current's.
-// INVALID_ARGUMENT when the merged opportunity is invalid (e.g. a mask
-// that clears the amount's currency but keeps its units).
+// Applies a validated event to the current snapshot (nullopt: none yet).
+// The result is the state all the events applied so far, this one
+// included, give in version order, whatever order they arrived in:
+//   - any event at or below the last full upsert or deletion is stale
+//     (that one wrote every field);
+//   - a masked upsert writes each of its paths whose stored version is
+//     older (a parent path's version covers its children; a newer child
+//     keeps its own value under an older parent's write);
+//   - an activity adds to the signals unless a newer CRM write of them
+//     covers it.
+// Stale: the event changes nothing (`duplicate` when its version was
+// applied before). A snapshot in the old format (a base and an event log)
+// is folded into the new one first. The new snapshot's `revision` is one
+// above the current's. INVALID_ARGUMENT when the merged opportunity is
+// invalid (e.g. `amount.units` from one event and a negative
+// `amount.nanos` from another) or an activity would keep more than
+// kMaxLoggedActivities.
 absl::StatusOr<ApplyOutcome> ApplyEvent(
     const std::optional<v1::OpportunitySnapshot>& current,
     const v1::CrmEvent& event);

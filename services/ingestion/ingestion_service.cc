@@ -77,6 +77,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::GetStatus(
     Ingestor::Stats s = ingestor_->stats();
     response->set_processed(s.processed);
     response->set_stale(s.stale);
+    response->set_duplicates(s.duplicates);
     response->set_dead_lettered(s.dead_lettered);
     response->set_classifier_errors(s.classifier_errors);
     response->set_store_errors(s.store_errors);

@@ -33,6 +33,10 @@ struct Ingestor::Work {
   BusEvent bus;
   v1::CrmEvent event;
   bool finished = false;  // dead-lettered (and so acknowledged)
+  // The last attempt to apply it changed nothing: an older version, or
+  // (`duplicate`) one already applied.
+  bool stale = false;
+  bool duplicate = false;
   // The dead-letter write failed: not applied, not acknowledged; it is
   // delivered again and judged again.
   bool held_back = false;
@@ -48,7 +52,6 @@ struct Ingestor::Key {
   std::optional<v1::OpportunitySnapshot> snapshot;
   bool snapshot_written = false;
   bool result_done = false;
-  int64_t stale = 0;
 };
 
 Ingestor::Ingestor(EventSource* source, SnapshotStore* snapshots,
@@ -129,9 +132,10 @@ bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
       std::optional<v1::OpportunitySnapshot> state = (*current)[i];
       const int64_t expected = state ? state->revision() : 0;
       bool changed = false;
-      k.stale = 0;
       for (Work* w : k.events) {
         if (w->settled()) continue;
+        w->stale = false;
+        w->duplicate = false;
         absl::StatusOr<ApplyOutcome> out = ApplyEvent(state, w->event);
         if (!out.ok()) {
           DeadLetter(*w,
@@ -139,7 +143,8 @@ bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
           continue;
         }
         if (out->kind == ApplyOutcome::Kind::kStale) {
-          ++k.stale;
+          w->stale = !out->duplicate;
+          w->duplicate = out->duplicate;
           continue;
         }
         state = std::move(out->snapshot);
@@ -376,12 +381,16 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
     KeepClaimed(keys);
     Backoff(backoff, stop);
   }
+  // Counted per event acknowledged, as its last attempt found it.
   std::vector<std::string> ids;
   int64_t stale = 0;
+  int64_t duplicates = 0;
   for (const Key& k : keys) {
-    stale += k.stale;
     for (const Work* w : k.events) {
-      if (!w->settled()) ids.push_back(w->bus.id);
+      if (w->settled()) continue;
+      ids.push_back(w->bus.id);
+      stale += w->stale ? 1 : 0;
+      duplicates += w->duplicate ? 1 : 0;
     }
   }
   if (absl::Status s = source_->Ack(ids); !s.ok()) {
@@ -393,6 +402,7 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
   ++stats_.batches;
   stats_.processed += static_cast<int64_t>(ids.size());
   stats_.stale += stale;
+  stats_.duplicates += duplicates;
   return n;
 }
 

@@ -52,8 +52,9 @@ class Ingestor {
 
   struct Stats {
     int64_t batches = 0;
-    int64_t processed = 0;  // events acknowledged after storing
-    int64_t stale = 0;      // of those, duplicates or older versions
+    int64_t processed = 0;   // events acknowledged after storing
+    int64_t stale = 0;       // of those, older versions that changed nothing
+    int64_t duplicates = 0;  // of those, versions already applied
     int64_t dead_lettered = 0;
     int64_t classifier_errors = 0;
     int64_t store_errors = 0;  // Redis errors (snapshots, results, bus)

@@ -280,7 +280,66 @@ TEST_F(IngestorTest, DuplicatesAndOutOfOrderVersionsReachTheSameState) {
   }
   EXPECT_EQ(ingestor_->stats().processed,
             static_cast<int64_t>(in_order.size() + messy.size()));
-  EXPECT_GE(ingestor_->stats().stale, static_cast<int64_t>(in_order.size()));
+  // Every second copy at least is a duplicate.
+  EXPECT_GE(ingestor_->stats().duplicates,
+            static_cast<int64_t>(in_order.size()));
+}
+
+// Issue 12: a masked update arriving after 42 newer ones (more than the
+// old event log held) is applied, and each stale or duplicate event of a
+// batch is counted once.
+TEST_F(IngestorTest, ALateMaskedUpdateAfterFortyLoggedEventsIsStored) {
+  Push(Upsert("acme", "opp-1", 1, R"pb(
+    stage: "Prospecting"
+    amount { currency_code: "USD" units: 20000 }
+    account { industry: "Technology" employees: 3000 }
+  )pb"));
+  const std::string paths[] = {"stage", "name", "owner", "probability"};
+  for (int v = 3; v <= 44; ++v) {
+    const std::string& path = paths[v % 4];
+    Push(Upsert("acme", "opp-1", v,
+                path == "probability"
+                    ? absl::StrCat("probability: ", v)
+                    : absl::StrCat(path, ": \"", path, " ", v, "\""),
+                {path}));
+  }
+  Push(Upsert("acme", "opp-2", 5, kSmall));
+  Drain(*ingestor_);
+  ASSERT_EQ(Stored("acme", "opp-1")->opportunity_version(), 44);
+  EXPECT_EQ(ingestor_->stats().stale, 0);
+  EXPECT_EQ(ingestor_->stats().duplicates, 0);
+
+  // One batch: the late v2, three redeliveries (v44 and v1 still stand:
+  // duplicates; v3's stage was written over since: stale) and, for
+  // another opportunity, an event older than its full upsert (stale).
+  Push(Upsert("acme", "opp-1", 2,
+              R"pb(amount { currency_code: "EUR" units: 777777 })pb",
+              {"amount"}));
+  Push(Upsert("acme", "opp-1", 44, R"pb(stage: "stage 44")pb", {"stage"}));
+  Push(Upsert("acme", "opp-1", 1, R"pb(stage: "Prospecting")pb"));
+  Push(Upsert("acme", "opp-1", 3, R"pb(stage: "stage 3")pb", {"stage"}));
+  Push(Upsert("acme", "opp-2", 4, R"pb(stage: "Lost")pb", {"stage"}));
+  Drain(*ingestor_);
+  EXPECT_THAT(DeadReasons(), ::testing::IsEmpty());
+  auto snap = Snapshot("acme", "opp-1");
+  ASSERT_TRUE(snap.has_value());
+  EXPECT_EQ(snap->opportunity().amount().currency_code(), "EUR");
+  EXPECT_EQ(snap->opportunity().amount().units(), 777777);
+  EXPECT_EQ(snap->opportunity().stage(), "stage 44");
+  EXPECT_EQ(snap->opportunity().version(), 44);
+  // The stored result is the classification of 777777 EUR.
+  auto stored = Stored("acme", "opp-1");
+  ASSERT_TRUE(stored.has_value());
+  v1::Classification direct =
+      *Classify(snap->opportunity(), *rules_.Current(), testing::TestNow(), {});
+  EXPECT_EQ(stored->amount().SerializeAsString(),
+            direct.amount().SerializeAsString());
+  EXPECT_GT(stored->amount().units(), 20000);
+  EXPECT_EQ(Snapshot("acme", "opp-2")->opportunity().stage(), "Prospecting");
+  Ingestor::Stats stats = ingestor_->stats();
+  EXPECT_EQ(stats.processed, 44 + 5);
+  EXPECT_EQ(stats.duplicates, 2);
+  EXPECT_EQ(stats.stale, 2);
 }
 
 TEST_F(IngestorTest, MalformedEventsAreDeadLetteredWithTheirReason) {
