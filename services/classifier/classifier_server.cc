@@ -11,7 +11,7 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
       rules, store, std::move(options.service));
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
       GrpcServer::Start({.listen = options.listen,
-                         .max_message_bytes = options.max_message_bytes,
+                         .limits = options.limits,
                          .tls_cert_file = options.tls_cert_file,
                          .tls_key_file = options.tls_key_file,
                          .tls_client_ca_file = options.tls_client_ca_file,

@@ -31,8 +31,9 @@ class ClassifierServer {
   struct Options {
     // host:port to listen on; port 0 picks a free one.
     std::string listen = "0.0.0.0:50051";
-    // Largest request message accepted, in bytes.
-    int max_message_bytes = 16 << 20;
+    // Message sizes, streams per connection, memory quota, ping policy and
+    // connection age (see GrpcServer::Limits).
+    GrpcServer::Limits limits;
     // TLS and bearer-token settings (see GrpcServer::Options).
     std::string tls_cert_file;
     std::string tls_key_file;

@@ -30,8 +30,6 @@ ABSL_FLAG(std::string, check_rules, "",
           "exit 0 (valid) or 1 (invalid)");
 ABSL_FLAG(int, max_batch_size, 1000,
           "Largest BatchClassify request, in opportunities");
-ABSL_FLAG(int, max_message_bytes, 16 << 20,
-          "Largest request message, in bytes");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
@@ -148,10 +146,13 @@ int Run() {
 
   ClassifierServer::Options options;
   options.listen = absl::GetFlag(FLAGS_listen);
-  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.service.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   options.service.cache_max_age = absl::GetFlag(FLAGS_cache_max_age);
   options.service.store_timeout = absl::GetFlag(FLAGS_redis_timeout);
+  if (absl::Status s = ApplyServerLimitFlags(&options.limits); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 2;
+  }
   GrpcServer::Options security;
   if (absl::Status s = ApplyServerSecurityFlags(&security); !s.ok()) {
     Log(LogLevel::kError, "classifier",
@@ -200,21 +201,13 @@ int Run() {
 }  // namespace oppmatrix
 
 int main(int argc, char** argv) {
-  std::vector<std::string> flags = {"listen",
-                                    "rules",
-                                    "rules_poll_interval",
-                                    "check_rules",
-                                    "max_batch_size",
-                                    "max_message_bytes",
-                                    "shutdown_grace",
-                                    "log_level",
-                                    "redis",
-                                    "redis_pool_size",
-                                    "redis_timeout",
-                                    "result_ttl",
-                                    "transitions_max_len",
-                                    "cache_max_age"};
-  for (std::string& name : oppmatrix::ServerSecurityFlagNames()) {
+  std::vector<std::string> flags = {
+      "listen",        "rules",          "rules_poll_interval",
+      "check_rules",   "max_batch_size", "shutdown_grace",
+      "log_level",     "redis",          "redis_pool_size",
+      "redis_timeout", "result_ttl",     "transitions_max_len",
+      "cache_max_age"};
+  for (std::string& name : oppmatrix::ServerFlagNames()) {
     flags.push_back(std::move(name));
   }
   oppmatrix::ParseFlagsWithEnv(

@@ -1,9 +1,14 @@
 #include "services/common/grpc_server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+
+#include <algorithm>
+#include <climits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -118,11 +123,115 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
   return creds;
 }
 
+// A channel argument in milliseconds: INT_MAX for no limit.
+int ArgMillis(absl::Duration d) {
+  if (d >= absl::Milliseconds(INT_MAX)) return INT_MAX;
+  return static_cast<int>(absl::ToInt64Milliseconds(d));
+}
+
+void ApplyLimits(const GrpcServer::Limits& limits,
+                 grpc::ServerBuilder* builder) {
+  builder->SetMaxReceiveMessageSize(limits.max_message_bytes);
+  builder->SetMaxSendMessageSize(limits.max_send_message_bytes);
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                              limits.max_concurrent_streams);
+  builder->AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,
+                              limits.max_metadata_bytes);
+  if (limits.memory_quota_bytes > 0 || limits.max_threads > 0) {
+    // The builder holds its own reference to the quota.
+    grpc::ResourceQuota quota("oppmatrix-server");
+    if (limits.memory_quota_bytes > 0) {
+      quota.Resize(static_cast<size_t>(limits.memory_quota_bytes));
+    }
+    if (limits.max_threads > 0) quota.SetMaxThreads(limits.max_threads);
+    builder->SetResourceQuota(quota);
+  }
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                              ArgMillis(limits.keepalive_time));
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                              ArgMillis(limits.keepalive_timeout));
+  // The server's own keepalive pings go out on idle connections too, and
+  // are not held back for want of data frames in between.
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // With permit-without-calls, a client's pings on a connection without
+  // calls are held to the same interval as with calls (else 2 hours).
+  builder->AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      ArgMillis(limits.min_ping_interval));
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES,
+                              limits.max_ping_strikes);
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                              ArgMillis(limits.max_connection_age));
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                              ArgMillis(limits.max_connection_age_grace));
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                              ArgMillis(limits.max_connection_idle));
+  builder->AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                              ArgMillis(limits.handshake_timeout));
+}
+
 }  // namespace
+
+absl::Status GrpcServer::CheckLimits(const Limits& limits) {
+  struct AtLeast {
+    const char* name;
+    int64_t value;
+    int64_t min;
+  };
+  for (const AtLeast& c : {
+           AtLeast{"max_message_bytes", limits.max_message_bytes, 1},
+           AtLeast{"max_send_message_bytes", limits.max_send_message_bytes, 1},
+           AtLeast{"max_concurrent_streams", limits.max_concurrent_streams, 1},
+           AtLeast{"max_metadata_bytes", limits.max_metadata_bytes, 1},
+           AtLeast{"memory_quota_bytes", limits.memory_quota_bytes, 0},
+           AtLeast{"max_threads", limits.max_threads, 0},
+           AtLeast{"max_ping_strikes", limits.max_ping_strikes, 0},
+       }) {
+    if (c.value < c.min) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(c.name, ": ", c.value, " is below ", c.min,
+                       c.min == 0 ? " (0 means no limit)" : ""));
+    }
+  }
+  struct Duration {
+    const char* name;
+    absl::Duration value;
+    bool zero_ok;
+  };
+  for (const Duration& c : {
+           Duration{"keepalive_time", limits.keepalive_time, false},
+           Duration{"keepalive_timeout", limits.keepalive_timeout, false},
+           Duration{"min_ping_interval", limits.min_ping_interval, false},
+           Duration{"max_connection_age", limits.max_connection_age, false},
+           Duration{"max_connection_age_grace", limits.max_connection_age_grace,
+                    true},
+           Duration{"max_connection_idle", limits.max_connection_idle, false},
+           Duration{"handshake_timeout", limits.handshake_timeout, false},
+           Duration{"memory_trim_interval", limits.memory_trim_interval, true},
+       }) {
+    if (c.value < absl::ZeroDuration() ||
+        (c.value == absl::ZeroDuration() && !c.zero_ok)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(c.name, ": ", absl::FormatDuration(c.value),
+                       c.zero_ok ? " is negative" : " is not positive"));
+    }
+  }
+  const int64_t largest =
+      std::max(limits.max_message_bytes, limits.max_send_message_bytes);
+  if (limits.memory_quota_bytes > 0 && largest > limits.memory_quota_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory_quota_bytes: ", limits.memory_quota_bytes,
+                     " is below the largest message (", largest,
+                     " bytes): such a message could never be held"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const Options& options, const std::vector<grpc::Service*>& services,
     const std::vector<std::string>& health_names) {
+  OPPMATRIX_RETURN_IF_ERROR(CheckLimits(options.limits));
   // Before the server's reference: its reactors may outlive the last
   // channel of the process.
   KeepCallbackQueueAlive();
@@ -135,7 +244,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   out->tls_ = !options.tls_cert_file.empty();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, *creds, &out->port_);
-  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  ApplyLimits(options.limits, &builder);
   for (grpc::Service* s : services) builder.RegisterService(s);
   out->server_ = builder.BuildAndStart();
   if (out->server_ == nullptr || out->port_ == 0) {
@@ -148,6 +257,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     health->SetServingStatus(name, true);
   }
   health->SetServingStatus("", true);
+  out->trimmer_ =
+      std::make_unique<MemoryTrimmer>(options.limits.memory_trim_interval);
   return out;
 }
 
@@ -161,6 +272,7 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   server_->GetHealthCheckService()->Shutdown();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
+  trimmer_.reset();
 }
 
 void GrpcServer::Wait() { server_->Wait(); }

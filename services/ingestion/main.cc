@@ -198,6 +198,10 @@ int Run() {
                                 .consumer = consumer});
   GrpcServer::Options server_options;
   server_options.listen = absl::GetFlag(FLAGS_listen);
+  if (absl::Status s = ApplyServerLimitFlags(&server_options.limits); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 2;
+  }
   if (absl::Status s = ApplyServerSecurityFlags(&server_options); !s.ok()) {
     Log(LogLevel::kError, "ingestion",
         absl::StrCat("cannot start: ", s.message()));
@@ -267,7 +271,7 @@ int main(int argc, char** argv) {
                                     "tombstone_ttl",
                                     "shutdown_grace",
                                     "log_level"};
-  for (std::string& name : oppmatrix::ServerSecurityFlagNames()) {
+  for (std::string& name : oppmatrix::ServerFlagNames()) {
     flags.push_back(std::move(name));
   }
   oppmatrix::ParseFlagsWithEnv(

@@ -1,0 +1,162 @@
+// GrpcServer::Limits: each kind of bad value refused with its exact error,
+// and the message limits applied to a real server (its health service, on
+// loopback). The HTTP/2 SETTINGS a server advertises are read off the wire
+// by grpc_server_settings_test.py; MemoryTrimmer gives freed memory back.
+#include "services/common/grpc_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "services/common/memory_trimmer.h"
+
+namespace oppmatrix {
+namespace {
+
+using grpc::health::v1::Health;
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+TEST(CheckLimitsTest, DefaultsAreValid) {
+  EXPECT_TRUE(GrpcServer::CheckLimits({}).ok());
+}
+
+TEST(CheckLimitsTest, NamesTheFirstLimitOutOfRange) {
+  struct Case {
+    GrpcServer::Limits limits;
+    std::string error;
+  };
+  GrpcServer::Limits streams;
+  streams.max_concurrent_streams = 0;
+  GrpcServer::Limits quota;
+  quota.memory_quota_bytes = -1;
+  GrpcServer::Limits keepalive;
+  keepalive.keepalive_time = absl::ZeroDuration();
+  GrpcServer::Limits grace;
+  grace.max_connection_age_grace = absl::Seconds(-1);
+  GrpcServer::Limits small_quota;
+  small_quota.memory_quota_bytes = 1 << 20;
+  GrpcServer::Limits send;
+  send.max_send_message_bytes = 0;
+  for (const Case& c : std::vector<Case>{
+           {streams, "max_concurrent_streams: 0 is below 1"},
+           {quota, "memory_quota_bytes: -1 is below 0 (0 means no limit)"},
+           {keepalive, "keepalive_time: 0 is not positive"},
+           {grace, "max_connection_age_grace: -1s is negative"},
+           {small_quota,
+            "memory_quota_bytes: 1048576 is below the largest message "
+            "(16777216 bytes): such a message could never be held"},
+           {send, "max_send_message_bytes: 0 is below 1"},
+       }) {
+    absl::Status s = GrpcServer::CheckLimits(c.limits);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.error;
+    EXPECT_EQ(s.message(), c.error);
+  }
+}
+
+TEST(CheckLimitsTest, ZeroAndInfiniteMeanNoLimit) {
+  GrpcServer::Limits limits;
+  limits.memory_quota_bytes = 0;
+  limits.max_threads = 0;
+  limits.max_ping_strikes = 0;
+  limits.max_connection_age_grace = absl::ZeroDuration();
+  limits.memory_trim_interval = absl::ZeroDuration();
+  limits.max_connection_age = absl::InfiniteDuration();
+  limits.max_connection_idle = absl::InfiniteDuration();
+  limits.keepalive_time = absl::InfiniteDuration();
+  EXPECT_TRUE(GrpcServer::CheckLimits(limits).ok());
+}
+
+TEST(GrpcServerTest, StartRefusesALimitOutOfRange) {
+  GrpcServer::Options options;
+  options.listen = "127.0.0.1:0";
+  options.limits.max_concurrent_streams = -3;
+  auto server = GrpcServer::Start(options, {}, {});
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(server.status().message(), "max_concurrent_streams: -3 is below 1");
+}
+
+class MessageLimitsTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Health::Stub> Start(const GrpcServer::Limits& limits) {
+    GrpcServer::Options options;
+    options.listen = "127.0.0.1:0";
+    options.limits = limits;
+    auto server = GrpcServer::Start(options, {}, {"test.Service"});
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (!server.ok()) return nullptr;
+    server_ = *std::move(server);
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    args.SetMaxSendMessageSize(-1);
+    return Health::NewStub(
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                  grpc::InsecureChannelCredentials(), args));
+  }
+
+  static grpc::Status Check(Health::Stub* stub, const std::string& service,
+                            HealthCheckResponse* response) {
+    grpc::ClientContext context;
+    HealthCheckRequest request;
+    request.set_service(service);
+    return stub->Check(&context, request, response);
+  }
+
+  std::unique_ptr<GrpcServer> server_;
+};
+
+TEST_F(MessageLimitsTest, ARequestPastTheLimitIsRefused) {
+  GrpcServer::Limits limits;
+  limits.max_message_bytes = 64;
+  std::unique_ptr<Health::Stub> stub = Start(limits);
+  ASSERT_NE(stub, nullptr);
+  HealthCheckResponse response;
+  // "test.Service" is a 14-byte request: within the limit.
+  EXPECT_TRUE(Check(stub.get(), "test.Service", &response).ok());
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+  grpc::Status big = Check(stub.get(), std::string(100, 'x'), &response);
+  EXPECT_EQ(big.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << big.error_message();
+}
+
+TEST_F(MessageLimitsTest, AResponsePastTheLimitIsNotSent) {
+  GrpcServer::Limits limits;
+  // SERVING is a 2-byte response.
+  limits.max_send_message_bytes = 1;
+  std::unique_ptr<Health::Stub> stub = Start(limits);
+  ASSERT_NE(stub, nullptr);
+  HealthCheckResponse response;
+  grpc::Status s = Check(stub.get(), "", &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << s.error_message();
+}
+
+TEST(MemoryTrimmerTest, GivesBackWhatWasFreed) {
+  // 64 MiB in 1 KiB blocks, then every block but one in 64 freed: holes
+  // of 63 KiB that malloc keeps until trimmed.
+  constexpr int kBlocks = 64 << 10;
+  std::vector<std::unique_ptr<char[]>> blocks(kBlocks);
+  for (auto& b : blocks) {
+    b.reset(new char[1024]);
+    for (int i = 0; i < 1024; i += 256) b[i] = 1;  // resident
+  }
+  for (int i = 0; i < kBlocks; ++i) {
+    if (i % 64 != 0) blocks[i].reset();
+  }
+  EXPECT_GE(MemoryTrimmer::TrimNow(), int64_t{16} << 20);
+}
+
+TEST(MemoryTrimmerTest, StopsWhenDestroyed) {
+  { MemoryTrimmer trimmer(absl::Milliseconds(1)); }
+  { MemoryTrimmer never(absl::ZeroDuration()); }
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace oppmatrix
