@@ -10,6 +10,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/json_util.h"
@@ -69,6 +72,40 @@ absl::StatusOr<v1::CrmEvent> ParseCrmEventJson(absl::string_view json) {
 
 namespace {
 
+// Why `path` is not a mask path of Opportunity ("" when it is), checked
+// segment by segment: each one a field of the message the segments before
+// it name, and every one but the last a singular message.
+std::string MaskPathProblem(absl::string_view path) {
+  const google::protobuf::Descriptor* message = v1::Opportunity::descriptor();
+  const std::vector<absl::string_view> segments = absl::StrSplit(path, '.');
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (message == nullptr) {
+      return absl::StrCat(
+          "\"", path,
+          "\": ", absl::StrJoin(segments.begin(), segments.begin() + i, "."),
+          " has no fields");
+    }
+    const google::protobuf::FieldDescriptor* field =
+        segments[i].empty()
+            ? nullptr
+            : message->FindFieldByName(std::string(segments[i]));
+    if (field == nullptr) {
+      return absl::StrCat(
+          "\"", path, "\" is not a field of Opportunity: ",
+          segments[i].empty()
+              ? absl::StrCat("segment ", i + 1, " is empty")
+              : absl::StrCat("\"", segments[i], "\" is not a field of ",
+                             message->name()));
+    }
+    message =
+        field->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE &&
+                !field->is_repeated()
+            ? field->message_type()
+            : nullptr;
+  }
+  return "";
+}
+
 void ValidateMask(const v1::CrmEvent& event, absl::string_view prefix,
                   std::vector<FieldViolation>& v) {
   for (int i = 0; i < event.update_mask().paths_size(); ++i) {
@@ -82,11 +119,8 @@ void ValidateMask(const v1::CrmEvent& event, absl::string_view prefix,
       // Activities move it: it is one register, not two.
       AddViolation(v, field,
                    "relationship.last_interaction_time is written whole");
-    } else if (!FieldMaskUtil::GetFieldDescriptors(
-                   v1::Opportunity::descriptor(), path, nullptr)) {
-      AddViolation(
-          v, field,
-          absl::StrCat("\"", path, "\" is not a field of Opportunity"));
+    } else if (std::string why = MaskPathProblem(path); !why.empty()) {
+      AddViolation(v, field, why);
     }
   }
 }

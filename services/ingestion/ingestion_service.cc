@@ -1,44 +1,50 @@
 #include "services/ingestion/ingestion_service.h"
 
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/grpc_status.h"
+#include "services/common/proto_bytes.h"
 
 namespace oppmatrix {
 
 // Reads messages until the client half-closes, pushing each; answers the
 // accumulated response, or the first error.
 class IngestionServiceImpl::PushReactor final
-    : public grpc::ServerReadReactor<v1::PushEventsRequest> {
+    : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  PushReactor(IngestionServiceImpl* service, v1::PushEventsResponse* response)
-      : service_(service), response_(response) {
-    StartRead(&request_);
+  PushReactor(IngestionServiceImpl* service, grpc::ByteBuffer* response)
+      : service_(service), response_bytes_(response) {
+    StartRead(&request_bytes_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
+      *response_bytes_ = ToByteBuffer(response_);
       Finish(grpc::Status::OK);
       return;
     }
-    const int64_t before = response_->accepted();
-    absl::Status s = service_->pusher_->Push(request_, response_);
-    service_->pushed_ += response_->accepted() - before;
+    const int64_t before = response_.accepted();
+    absl::Status s = service_->pusher_->PushBytes(
+        ByteBufferToString(request_bytes_), messages_++, &response_);
+    service_->pushed_ += response_.accepted() - before;
     if (!s.ok()) {
       Finish(ToGrpcStatus(s));
       return;
     }
-    StartRead(&request_);
+    StartRead(&request_bytes_);
   }
 
   void OnDone() override { delete this; }
 
  private:
   IngestionServiceImpl* service_;
-  v1::PushEventsResponse* response_;
-  v1::PushEventsRequest request_;
+  grpc::ByteBuffer* response_bytes_;
+  grpc::ByteBuffer request_bytes_;
+  v1::PushEventsResponse response_;
+  int64_t messages_ = 0;
 };
 
 IngestionServiceImpl::IngestionServiceImpl(EventPusher* pusher,
@@ -48,18 +54,26 @@ IngestionServiceImpl::IngestionServiceImpl(EventPusher* pusher,
     : pusher_(pusher),
       source_(source),
       ingestor_(ingestor),
-      identity_(std::move(identity)) {}
+      identity_(std::move(identity)) {
+  RouteProtobufLogs();
+}
 
-grpc::ServerReadReactor<v1::PushEventsRequest>*
-IngestionServiceImpl::PushEvents(grpc::CallbackServerContext*,
-                                 v1::PushEventsResponse* response) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* IngestionServiceImpl::PushEvents(
+    grpc::CallbackServerContext*, grpc::ByteBuffer* response) {
   return new PushReactor(this, response);
 }
 
 grpc::ServerUnaryReactor* IngestionServiceImpl::GetStatus(
-    grpc::CallbackServerContext* context, const v1::GetStatusRequest*,
-    v1::GetStatusResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  v1::GetStatusRequest request;
+  if (absl::Status s = ParseProtoBytes(*request_bytes, &request); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  v1::GetStatusResponse status;
+  v1::GetStatusResponse* response = &status;
   absl::StatusOr<SourceStats> bus = source_->Stats();
   if (!bus.ok()) {
     reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
@@ -89,6 +103,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::GetStatus(
               absl::ToUnixNanos(s.last_error_time));
     }
   }
+  *response_bytes = ToByteBuffer(status);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -17,8 +17,15 @@
 
 namespace oppmatrix {
 
-class IngestionServiceImpl final
-    : public v1::IngestionService::CallbackService {
+// Raw callback methods: the service parses the request bytes itself, so a
+// message that does not decode is answered (PushEvents counts it as
+// rejected, GetStatus is INVALID_ARGUMENT), never taken for a half-close.
+using RawIngestionService =
+    v1::IngestionService::WithRawCallbackMethod_PushEvents<
+        v1::IngestionService::WithRawCallbackMethod_GetStatus<
+            v1::IngestionService::Service>>;
+
+class IngestionServiceImpl final : public RawIngestionService {
  public:
   // Names reported by GetStatus.
   struct Identity {
@@ -32,12 +39,12 @@ class IngestionServiceImpl final
   IngestionServiceImpl(EventPusher* pusher, EventSource* source,
                        const Ingestor* ingestor, Identity identity);
 
-  grpc::ServerReadReactor<v1::PushEventsRequest>* PushEvents(
+  grpc::ServerReadReactor<grpc::ByteBuffer>* PushEvents(
       grpc::CallbackServerContext* context,
-      v1::PushEventsResponse* response) override;
+      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
-                                      const v1::GetStatusRequest* request,
-                                      v1::GetStatusResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
 
  private:
   class PushReactor;

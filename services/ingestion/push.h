@@ -1,5 +1,7 @@
 // The PushEvents path: validates pushed events and appends the valid ones,
-// as canonical JSON, to the bus. No classification happens here.
+// as canonical JSON, to the bus. An event is refused for what the pipeline
+// would dead-letter it for: invalid fields, or JSON over the bus's
+// kMaxEventJsonBytes. No classification happens here.
 //
 //   EventPusher pusher(&sink);
 //   absl::Status s = pusher.Push(request, &response);  // accumulates
@@ -9,6 +11,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "oppmatrix/v1/ingestion_service.pb.h"
 #include "services/ingestion/event_source.h"
 
@@ -30,6 +33,15 @@ class EventPusher {
   // UNAVAILABLE (saying how many were appended before) when the bus fails.
   absl::Status Push(const v1::PushEventsRequest& request,
                     v1::PushEventsResponse* response);
+
+  // Push for one message of the stream as it came off the wire
+  // (`message_index` counts messages from 0). A message that does not
+  // decode as a whole is taken apart: each event that decodes is pushed,
+  // each that does not is rejected at its index (naming a string field that
+  // is not UTF-8), and a message that breaks off counts its rest as one
+  // rejected event. Nothing of the message is dropped unanswered.
+  absl::Status PushBytes(absl::string_view bytes, int64_t message_index,
+                         v1::PushEventsResponse* response);
 
  private:
   EventSink* sink_;

@@ -188,6 +188,43 @@ TEST(ValidateCrmEventTest, NamesEachBadField) {
   EXPECT_EQ(v[0].field(), "events[3].event_id");
 }
 
+// Mask paths are checked segment by segment: "account..industry" used to be
+// accepted and applied.
+TEST(ValidateCrmEventTest, MaskPathsAreCheckedSegmentBySegment) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"account..industry",
+       "\"account..industry\" is not a field of Opportunity: segment 2 is "
+       "empty"},
+      {".stage",
+       "\".stage\" is not a field of Opportunity: segment 1 is empty"},
+      {"stage.", "\"stage.\": stage has no fields"},
+      {"amount.units.x", "\"amount.units.x\": amount.units has no fields"},
+      {"attributes.colour", "\"attributes.colour\": attributes has no fields"},
+      {"account.colour",
+       "\"account.colour\" is not a field of Opportunity: \"colour\" is not a "
+       "field of Account"},
+  };
+  for (const auto& [path, description] : cases) {
+    v1::CrmEvent e = Event(
+        "type: OPPORTUNITY_UPSERTED version: 1 opportunity { stage: 'x' }");
+    e.mutable_update_mask()->add_paths(path);
+    std::vector<FieldViolation> v;
+    ValidateCrmEvent(e, "", v);
+    ASSERT_EQ(v.size(), 1u) << path;
+    EXPECT_EQ(v[0].field(), "update_mask.paths[0]");
+    EXPECT_EQ(v[0].description(), description);
+  }
+  v1::CrmEvent ok =
+      Event("type: OPPORTUNITY_UPSERTED version: 1 opportunity { stage: 'x' }");
+  for (const char* path : {"stage", "account.industry", "amount",
+                           "relationship.contacts_engaged", "attributes"}) {
+    ok.mutable_update_mask()->add_paths(path);
+  }
+  std::vector<FieldViolation> none;
+  ValidateCrmEvent(ok, "", none);
+  EXPECT_TRUE(none.empty()) << none[0].field() << ": " << none[0].description();
+}
+
 TEST(ApplyEventTest, FullUpsertReplacesAndTakesTheIdentity) {
   v1::OpportunitySnapshot s = Apply(std::nullopt, Event(kFull));
   EXPECT_EQ(s.opportunity().id(), "opp-1");

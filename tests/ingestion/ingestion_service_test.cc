@@ -7,20 +7,25 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "services/common/grpc_server.h"
+#include "services/common/status_util.h"
+#include "services/engine/opportunity_validator.h"
 #include "services/ingestion/crm_event.h"
 #include "services/ingestion/redis_stream_source.h"
 #include "services/store/redis_url.h"
+#include "tests/testing/raw_call.h"
 #include "tests/testing/redis_server.h"
 
 namespace oppmatrix {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 v1::CrmEvent Event(int i) {
@@ -55,9 +60,9 @@ class IngestionServiceTest : public ::testing::Test {
     auto server = GrpcServer::Start(options, {service_.get()}, {});
     ASSERT_TRUE(server.ok());
     server_ = *std::move(server);
-    stub_ = v1::IngestionService::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                            grpc::InsecureChannelCredentials()));
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::IngestionService::NewStub(channel_);
   }
 
   grpc::Status Push(const std::vector<v1::PushEventsRequest>& messages,
@@ -72,6 +77,16 @@ class IngestionServiceTest : public ::testing::Test {
     return writer->Finish();
   }
 
+  std::vector<std::string> BusEventIds() {
+    std::vector<std::string> ids;
+    auto entries = redis_.Command({"XRANGE", "oppmatrix:crm-events", "-", "+"});
+    for (const RedisReply& e : entries->elements) {
+      auto parsed = ParseCrmEventJson(e.elements[1].elements[1].str);
+      ids.push_back(parsed.ok() ? parsed->event_id() : "?");
+    }
+    return ids;
+  }
+
   testing::RedisServer redis_;
   std::unique_ptr<RedisPool> pool_;
   std::unique_ptr<RedisStreamSink> sink_;
@@ -79,6 +94,7 @@ class IngestionServiceTest : public ::testing::Test {
   std::unique_ptr<EventPusher> pusher_;
   std::unique_ptr<IngestionServiceImpl> service_;
   std::unique_ptr<GrpcServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::IngestionService::Stub> stub_;
 };
 
@@ -126,6 +142,102 @@ TEST_F(IngestionServiceTest, OversizedMessageIsInvalidArgument) {
   grpc::Status s = Push({big}, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("at most 1000 events"));
+}
+
+std::string Message(int first, int count) {
+  v1::PushEventsRequest m;
+  for (int i = first; i < first + count; ++i) *m.add_events() = Event(i);
+  return m.SerializeAsString();
+}
+
+// [3 valid] [garbage] [3 valid] used to end OK with accepted=3, the last
+// three never on the bus.
+TEST_F(IngestionServiceTest, UndecodableMessageIsRejectedAndTheStreamGoesOn) {
+  std::vector<std::string> replies;
+  grpc::Status s = testing::RawCall(
+      channel_, "/oppmatrix.v1.IngestionService/PushEvents",
+      {Message(0, 3), std::string("\x0a\x7f\x01", 3), Message(3, 3)}, &replies);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(replies.size(), 1u);
+  v1::PushEventsResponse response;
+  ASSERT_TRUE(response.ParseFromString(replies[0]));
+  EXPECT_EQ(response.accepted(), 6);
+  EXPECT_EQ(response.rejected(), 1);
+  ASSERT_EQ(response.rejections_size(), 1);
+  EXPECT_EQ(response.rejections(0).index(), 3);
+  ASSERT_EQ(response.rejections(0).violations_size(), 1);
+  EXPECT_THAT(response.rejections(0).violations(0).description(),
+              HasSubstr("the rest of message 1 is not a valid "
+                        "oppmatrix.v1.CrmEvent"));
+  EXPECT_THAT(BusEventIds(),
+              ElementsAre("e-0", "e-1", "e-2", "e-3", "e-4", "e-5"));
+}
+
+// One event of a message is not UTF-8: the others are pushed, in order, and
+// the refusal names the field at the event's index.
+TEST_F(IngestionServiceTest, EventWithInvalidUtf8IsRejectedByItsField) {
+  v1::PushEventsRequest m;
+  *m.add_events() = Event(0);
+  *m.add_events() = Event(1);
+  m.mutable_events(1)->set_opportunity_id("PLACEHOLDER");
+  *m.add_events() = Event(2);
+  std::string bytes = m.SerializeAsString();
+  size_t at = bytes.find("PLACEHOLDER");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = '\xc3';  // a lead byte without its continuation
+  std::vector<std::string> replies;
+  grpc::Status s = testing::RawCall(
+      channel_, "/oppmatrix.v1.IngestionService/PushEvents", {bytes}, &replies);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::PushEventsResponse response;
+  ASSERT_EQ(replies.size(), 1u);
+  ASSERT_TRUE(response.ParseFromString(replies[0]));
+  EXPECT_EQ(response.accepted(), 2);
+  ASSERT_EQ(response.rejections_size(), 1);
+  EXPECT_EQ(response.rejections(0).index(), 1);
+  EXPECT_EQ(response.rejections(0).violations(0).field(), "opportunity_id");
+  EXPECT_EQ(response.rejections(0).violations(0).description(),
+            "is not valid UTF-8");
+  EXPECT_THAT(BusEventIds(), ElementsAre("e-0", "e-2"));
+}
+
+// Each field within its own limit, the whole over the bus's 64 KiB: the
+// pipeline would dead-letter it, so PushEvents refuses it.
+TEST_F(IngestionServiceTest, EventOverTheBusLimitAsJsonIsRejected) {
+  v1::CrmEvent big = Event(1);
+  big.set_type(v1::OPPORTUNITY_UPSERTED);
+  v1::Opportunity* o = big.mutable_opportunity();
+  o->set_id("opp-1");
+  o->set_tenant_id("acme");
+  o->set_version(1);
+  for (int i = 0; i < 10; ++i) {
+    (*o->mutable_attributes())[absl::StrCat("note-", i)] =
+        std::string(kMaxAttributeValueBytes - 100, 'x');
+  }
+  std::vector<FieldViolation> v;
+  ValidateCrmEvent(big, "", v);
+  ASSERT_TRUE(v.empty()) << v[0].field() << ": " << v[0].description();
+  v1::PushEventsRequest m;
+  *m.add_events() = Event(0);
+  *m.add_events() = big;
+  v1::PushEventsResponse response;
+  ASSERT_TRUE(Push({m}, &response).ok());
+  EXPECT_EQ(response.accepted(), 1);
+  ASSERT_EQ(response.rejections_size(), 1);
+  EXPECT_EQ(response.rejections(0).index(), 1);
+  EXPECT_THAT(response.rejections(0).violations(0).description(),
+              HasSubstr("bytes as JSON, more than the bus's limit of 65536"));
+  EXPECT_THAT(BusEventIds(), ElementsAre("e-0"));
+}
+
+TEST_F(IngestionServiceTest, UndecodableGetStatusIsInvalidArgument) {
+  std::vector<std::string> replies;
+  grpc::Status s =
+      testing::RawCall(channel_, "/oppmatrix.v1.IngestionService/GetStatus",
+                       {std::string("\x0a\x7f", 2)}, &replies);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("the request is not a valid "
+                                           "oppmatrix.v1.GetStatusRequest"));
 }
 
 TEST_F(IngestionServiceTest, BusDownIsUnavailable) {
