@@ -434,8 +434,9 @@ def print_report(args, r):
     rate = f["pairs"] / f["seconds"] if f["seconds"] else 0.0
     print(f"  rapid reset: {f['pairs']} HEADERS+RST_STREAM pairs "
           f"({rate:.0f}/s) on {f['connections']} "
-          f"connection(s); {f['goaways']} GOAWAY(s) "
-          f"{' '.join(sorted(set(f['goaway_codes'])))}, {f['closed']} "
+          f"connection(s); {f['goaways']} GOAWAY(s)"
+          f"{''.join(' ' + c for c in sorted(set(f['goaway_codes'])))}, "
+          f"{f['closed']} "
           f"closed by the server; server's max concurrent streams "
           f"{f['server_max_concurrent_streams']}")
     print(f"  held streams: {h['sent']} sent on {h['connections']} "
