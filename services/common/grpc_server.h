@@ -45,9 +45,11 @@ class GrpcServer {
     // in bytes.
     int max_metadata_bytes = 8 << 10;
     // The grpc::ResourceQuota of the server: memory gRPC may use for its
-    // connections' buffers and its calls. Near it gRPC shrinks its reads
-    // and closes idle connections; at it, it cancels calls
-    // (RESOURCE_EXHAUSTED) and refuses new ones. 0: no quota.
+    // connections' buffers and its calls. Near it gRPC reads in smaller
+    // chunks and closes idle connections; past it, it cancels calls
+    // (RESOURCE_EXHAUSTED). gRPC 1.51 never refuses a new stream for it,
+    // so it does not bound a rapid-reset flood (README, "Limits"). 0: no
+    // quota.
     int64_t memory_quota_bytes = int64_t{256} << 20;
     // Most threads the quota lets gRPC's synchronous services (server
     // reflection) use at once; 0: gRPC's default (no limit).
