@@ -16,14 +16,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "gtest/gtest.h"
 #include "oppmatrix/v1/opportunity.pb.h"
 #include "oppmatrix/v1/ruleset.pb.h"
 #include "services/common/file_util.h"
+#include "services/common/hash_util.h"
 #include "services/common/status_util.h"
 #include "services/engine/ruleset.h"
 
@@ -72,18 +71,8 @@ inline v1::Opportunity ParseOpportunity(absl::string_view text) {
   return ParseText<v1::Opportunity>(text);
 }
 
-// The deterministic binary encoding of `message`.
-inline std::string DeterministicBytes(
-    const google::protobuf::Message& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream raw(&out);
-    google::protobuf::io::CodedOutputStream coded(&raw);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
+// The deterministic binary encoding of a message (map entries sorted).
+using ::oppmatrix::DeterministicBytes;
 
 inline std::string ReadFileOrDie(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFileToString(path);

@@ -19,11 +19,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/field_mask.pb.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "gtest/gtest.h"
+#include "services/common/hash_util.h"
 
 namespace oppmatrix {
 namespace {
@@ -83,14 +82,7 @@ v1::CrmEvent Activity(int64_t version, const std::string& kind,
 // Serialized with map entries in key order, so equal messages give equal
 // bytes.
 std::string Bytes(const google::protobuf::Message& m) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&coded);
-  }
-  return out;
+  return DeterministicBytes(m);
 }
 
 // Applies the events one by one in this order; stale ones are skipped.
