@@ -12,8 +12,12 @@
 //     order, and each event is an upsert of the tenant with the row's id, a
 //     positive version and UTF-8 strings only (it is sent over gRPC);
 //   - an amount is non-negative with nanos 0-999999999, its currency set
-//     exactly when it says it has one.
+//     exactly when it says it has one, and a plain decimal ("0.99995") is
+//     its value.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <utility>
@@ -37,15 +41,33 @@ void CheckInvalidArgument(const absl::Status& s) {
              s.ToString().c_str());
 }
 
+// "1999.9999999999": digits, a point and four or more digits (so no
+// thousands grouping), whose value strtod knows.
+std::optional<double> PlainDecimal(const std::string& cell) {
+  const size_t point = cell.find('.');
+  if (point == std::string::npos || point == 0 || point > 12 ||
+      cell.size() - point - 1 < 4 ||
+      cell.find_first_not_of("0123456789.") != std::string::npos ||
+      cell.find('.', point + 1) != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::strtod(cell.c_str(), nullptr);
+}
+
 void CheckCells(const std::vector<std::string>& fields,
                 const ImportMapping& mapping) {
   for (const std::string& cell : fields) {
     if (std::optional<ParsedAmount> a = ParseAmount(cell)) {
-      FUZZ_CHECK(a->money.units() >= 0 && a->money.nanos() >= 0 &&
-                     a->money.nanos() <= 999999999,
-                 "\"%s\": %lld units %d nanos", cell.c_str(),
-                 static_cast<long long>(a->money.units()), a->money.nanos());
+      const long long units = a->money.units();
+      const int nanos = a->money.nanos();
+      FUZZ_CHECK(units >= 0 && nanos >= 0 && nanos <= 999999999,
+                 "\"%s\": %lld units %d nanos", cell.c_str(), units, nanos);
       FUZZ_CHECK(a->has_currency == !a->money.currency_code().empty());
+      if (std::optional<double> v = PlainDecimal(cell)) {
+        const double got = static_cast<double>(units) + nanos * 1e-9;
+        FUZZ_CHECK(std::fabs(got - *v) <= 1e-6 * std::max(1.0, *v),
+                   "\"%s\": %lld units %d nanos", cell.c_str(), units, nanos);
+      }
     }
     ParseDate(cell, mapping.date_formats);
   }

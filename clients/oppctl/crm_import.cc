@@ -230,11 +230,15 @@ std::optional<ParsedAmount> ParseAmount(absl::string_view text) {
     // "$1,200" names no one currency: the number stands, the currency
     // comes from the currency column or the mapping's default.
   }
-  const double units = std::floor(*value);
+  double units = std::floor(*value);
+  int64_t nanos = std::llround((*value - units) * 1e9);
+  if (nanos >= 1000000000) {  // 1999.9999999999 is 2000, not 1999
+    units += 1;
+    nanos -= 1000000000;
+  }
   if (units > 9e18) return std::nullopt;
   out.money.set_units(static_cast<int64_t>(units));
-  out.money.set_nanos(
-      static_cast<int32_t>(std::llround((*value - units) * 1e9) % 1000000000));
+  out.money.set_nanos(static_cast<int32_t>(nanos));
   return out;
 }
 

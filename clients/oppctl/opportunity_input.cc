@@ -131,14 +131,20 @@ bool MoneyNode(absl::string_view value, YAML::Node* out) {
   absl::string_view number = parts[0];
   bool negative = absl::ConsumePrefix(&number, "-");
   std::vector<absl::string_view> whole_frac = absl::StrSplit(number, '.');
+  // Digits only after the one "-": SimpleAtoi would take a second sign
+  // ("--9223372036854775808", whose negation overflows).
+  auto digits = [](absl::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == s.npos;
+  };
   int64_t units = 0;
-  if (whole_frac.size() > 2 || !absl::SimpleAtoi(whole_frac[0], &units)) {
+  if (whole_frac.size() > 2 || !digits(whole_frac[0]) ||
+      !absl::SimpleAtoi(whole_frac[0], &units)) {
     return false;
   }
   int64_t nanos = 0;
   if (whole_frac.size() == 2) {
     std::string frac(whole_frac[1]);
-    if (frac.empty() || frac.size() > 9) return false;
+    if (!digits(frac) || frac.size() > 9) return false;
     frac.resize(9, '0');
     if (!absl::SimpleAtoi(frac, &nanos)) return false;
   }

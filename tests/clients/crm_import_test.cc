@@ -249,6 +249,11 @@ TEST(ParseAmountTest, AsExportsWriteThem) {
             "234\xc2\xa0"
             "567,89",
             1234567, 890000000, ""},  // NBSP
+           // Seen writing fuzz/csv_import_fuzz.cc (its plain-decimal check):
+           // nanos that round up to a whole unit carry into the units.
+           {"1999.9999999999", 2000, 0, ""},
+           {"0.9999999996", 1, 0, ""},
+           {"4.9999999994", 4, 999999999, ""},
        }) {
     SCOPED_TRACE(c.text);
     std::optional<ParsedAmount> a = ParseAmount(c.text);

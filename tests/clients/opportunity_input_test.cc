@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -68,6 +69,18 @@ TEST(ParseOpportunitiesCsvTest, ErrorsNameTheLineAndTheField) {
       HasSubstr("column \"account\" conflicts"));
   EXPECT_THAT(ParseOpportunitiesCsv("", "f.csv").status().message(),
               HasSubstr("no header row"));
+  // Seen writing fuzz/csv_import_fuzz.cc (UBSan): "--9223372036854775808 USD"
+  // was read as a negative amount and negated, which overflows; an amount
+  // has one sign.
+  for (const char* amount :
+       {"--9223372036854775808 USD", "--5 USD", "-+5 USD", "5.-3 USD"}) {
+    EXPECT_THAT(ParseOpportunitiesCsv(
+                    absl::StrCat("id,amount\nx,", amount, "\n"), "f.csv")
+                    .status()
+                    .message(),
+                HasSubstr("f.csv:2: amount: expected a mapping"))
+        << amount;
+  }
   // Found by fuzz/csv_import_fuzz.cc: a Windows-1252 cell went into the
   // request, which then could not be sent.
   EXPECT_THAT(ParseOpportunitiesCsv("id,account.name\nx,M\xfcller\n", "f.csv")
