@@ -31,8 +31,8 @@ namespace {
 
 // Events read from one input; more only slow each run down.
 constexpr size_t kMaxEvents = 64;
-// Opportunities with more events than this skip the order check, so it
-// holds whatever bound the snapshot puts on its log.
+// Opportunities with more events than this skip the order check: it
+// replays them twice more, and this stays below any bound a snapshot keeps.
 constexpr size_t kMaxOrderCheckedEvents = 16;
 
 using Key = std::pair<std::string, std::string>;  // tenant, opportunity
