@@ -255,9 +255,8 @@ absl::Status ClassificationCore::ReadStatus(const absl::Status& status) const {
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
-      return absl::UnavailableError(
-          absl::StrCat("the result store is unavailable, try again later: ",
-                       status.message()));
+      return UnavailableWithLogId(
+          "the result store is unavailable, try again later", status);
     case absl::StatusCode::kNotFound:
       return status;
     case absl::StatusCode::kInvalidArgument: {

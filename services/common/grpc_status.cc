@@ -10,6 +10,25 @@
 
 namespace oppmatrix {
 
+namespace {
+
+std::string NewLogId() {
+  thread_local absl::BitGen bits;
+  return absl::StrFormat("%016x", absl::Uniform<uint64_t>(bits));
+}
+
+}  // namespace
+
+absl::Status UnavailableWithLogId(absl::string_view summary,
+                                  const absl::Status& cause) {
+  const std::string id = NewLogId();
+  Log(LogLevel::kWarning, "rpc",
+      absl::StrCat(summary, " ", id, ": ",
+                   absl::StatusCodeToString(cause.code()), ": ",
+                   cause.message()));
+  return absl::UnavailableError(absl::StrCat(summary, " (log id ", id, ")"));
+}
+
 absl::Status ClientFacing(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kInternal:
@@ -19,9 +38,7 @@ absl::Status ClientFacing(const absl::Status& status) {
     default:
       return status;
   }
-  thread_local absl::BitGen bits;
-  const std::string id =
-      absl::StrFormat("%016x", absl::Uniform<uint64_t>(bits));
+  const std::string id = NewLogId();
   Log(LogLevel::kError, "rpc",
       absl::StrCat("internal error ", id, ": ",
                    absl::StatusCodeToString(status.code()), ": ",

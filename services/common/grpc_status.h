@@ -11,6 +11,7 @@
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace oppmatrix {
 
@@ -19,6 +20,12 @@ namespace oppmatrix {
 // quote Redis or Lua) is logged at ERROR with that id. Other codes are
 // returned unchanged.
 absl::Status ClientFacing(const absl::Status& status);
+
+// UNAVAILABLE "<summary> (log id <16 hex digits>)" for a dependency that
+// failed with `cause` (a Redis error, an address): the cause is logged at
+// WARNING with that id and is not sent.
+absl::Status UnavailableWithLogId(absl::string_view summary,
+                                  const absl::Status& cause);
 
 // absl::Status -> grpc::Status: ClientFacing, then the message truncated and
 // the payloads as google.rpc.Status details.

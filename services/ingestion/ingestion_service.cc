@@ -76,8 +76,8 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::GetStatus(
   v1::GetStatusResponse* response = &status;
   absl::StatusOr<SourceStats> bus = source_->Stats();
   if (!bus.ok()) {
-    reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
-        "the event bus is unavailable: ", bus.status().message()))));
+    reactor->Finish(ToGrpcStatus(
+        UnavailableWithLogId("the event bus is unavailable", bus.status())));
     return reactor;
   }
   response->set_stream(identity_.stream);

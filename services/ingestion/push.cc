@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/common/grpc_status.h"
 #include "services/common/proto_bytes.h"
 #include "services/common/status_macros.h"
 #include "services/common/status_util.h"
@@ -119,9 +120,10 @@ absl::Status EventPusher::Push(const v1::PushEventsRequest& request,
     ++index;
   }
   if (absl::Status s = sink_->Append(payloads); !s.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "the event bus is unavailable; ", response->accepted(),
-        " events of this call were appended before: ", s.message()));
+    return UnavailableWithLogId(
+        absl::StrCat("the event bus is unavailable; ", response->accepted(),
+                     " events of this call were appended before"),
+        s);
   }
   response->set_accepted(response->accepted() +
                          static_cast<int64_t>(payloads.size()));

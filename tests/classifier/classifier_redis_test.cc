@@ -437,6 +437,9 @@ TEST_F(ClassifierRedisTest, RedisKilledAndRestartedClassifyKeepsAnswering) {
   grpc::Status read = Get("before", &got);
   EXPECT_EQ(read.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(read.error_message(), HasSubstr("result store is unavailable"));
+  EXPECT_THAT(read.error_message(),
+              ::testing::MatchesRegex(".*\\(log id [0-9a-f]{16}\\)"));
+  EXPECT_THAT(read.error_message(), Not(HasSubstr("127.0.0.1")));
   EXPECT_GT(server_->service().core().stats().store_errors, 0);
 
   // Redis comes back (empty: it had no persistence); storage resumes by
