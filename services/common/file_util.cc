@@ -33,9 +33,16 @@ absl::Status TooLarge(const std::string& path, absl::string_view size,
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path,
                                              size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking to open: a FIFO without a writer would block open(2)
+  // itself (and with it a ruleset reload); it then reads as empty. Reads
+  // block as usual.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return ErrnoStatus(path, errno);
   absl::Cleanup close_fd = [fd] { ::close(fd); };
+  if (const int flags = ::fcntl(fd, F_GETFL);
+      flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return ErrnoStatus(path, errno);
+  }
   struct stat st;
   if (::fstat(fd, &st) != 0) return ErrnoStatus(path, errno);
   if (S_ISDIR(st.st_mode)) return ErrnoStatus(path, EISDIR);

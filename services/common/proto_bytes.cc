@@ -115,6 +115,14 @@ absl::Status ParseProtoBytes(absl::string_view bytes,
 absl::Status ParseProtoBytes(const grpc::ByteBuffer& buffer,
                              google::protobuf::Message* message,
                              absl::string_view what, absl::string_view prefix) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) {
+    // A compressed payload that does not inflate.
+    message->Clear();
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " is not a valid ", message->GetDescriptor()->full_name(),
+        ": its bytes cannot be read"));
+  }
   return ParseProtoBytes(ByteBufferToString(buffer), message, what, prefix);
 }
 

@@ -3,6 +3,7 @@
 #include "services/common/file_util.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -52,6 +53,16 @@ TEST(ReadFileToStringTest, EndlessDeviceStopsAtTheLimit) {
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(s.message()),
               HasSubstr("over 1048576 bytes, more than the limit"));
+}
+
+// A FIFO nobody writes to reads as empty instead of blocking the caller
+// (a ruleset reload) in open(2).
+TEST(ReadFileToStringTest, FifoWithoutAWriterDoesNotBlock) {
+  const std::string path = testing::MakeTempDir() + "/fifo";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, "");
 }
 
 TEST(ReadFileToStringTest, MissingFileAndDirectoryNameThePath) {
