@@ -23,12 +23,11 @@
 
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/stubs/common.h"
 #include "oppmatrix/v1/classification.pb.h"
 #include "oppmatrix/v1/opportunity.pb.h"
+#include "services/common/hash_util.h"
 #include "services/engine/ruleset.h"
 
 // Aborts with the condition and its place when `cond` is false; any further
@@ -75,14 +74,7 @@ void CheckClassification(const v1::Classification& c,
 
 // The deterministic binary encoding of `message`, for comparing results.
 inline std::string Bytes(const google::protobuf::Message& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream raw(&out);
-    google::protobuf::io::CodedOutputStream coded(&raw);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return out;
+  return DeterministicBytes(message);
 }
 
 }  // namespace oppmatrix::fuzz
