@@ -56,9 +56,13 @@ class ClassificationServiceImpl::StreamReactor final
     }
     v1::ClassifyRequest request;
     v1::ClassifyResult result;
-    absl::Status parsed =
-        ParseProtoBytes(request_bytes_, &request,
-                        absl::StrCat("message ", index_, " of the stream"));
+    absl::Status parsed = ParseProtoBytes(request_bytes_, &request);
+    if (!parsed.ok()) {
+      // Again, for the error to name the message (not on the hot path).
+      parsed =
+          ParseProtoBytes(request_bytes_, &request,
+                          absl::StrCat("message ", index_, " of the stream"));
+    }
     ++index_;
     if (parsed.ok()) {
       result = core_->ClassifyStreamItem(request, deadline_);

@@ -354,6 +354,26 @@ TEST_F(ClassificationServiceTest, InvalidUtf8IsInvalidArgumentNamingTheField) {
   }
 }
 
+// Names people type in other scripts are UTF-8 and pass the raw path.
+TEST_F(ClassificationServiceTest, NamesInOtherScriptsPassTheRawPath) {
+  for (const char* name :
+       {"北京星辰科技有限公司", "Société Générale S.A.", "ООО «Ромашка»",
+        "株式会社サンプル", "Müller & Söhne GmbH"}) {
+    v1::ClassifyRequest request = Request(kKeyAccount);
+    request.mutable_opportunity()->mutable_account()->set_name(name);
+    request.mutable_opportunity()->set_name(absl::StrCat(name, " – 2026"));
+    std::vector<std::string> replies;
+    grpc::Status s = testing::RawCall(
+        server_.channel(), "/oppmatrix.v1.ClassificationService/Classify",
+        {request.SerializeAsString()}, &replies);
+    ASSERT_TRUE(s.ok()) << name << ": " << s.error_message();
+    v1::ClassifyResponse response;
+    ASSERT_EQ(replies.size(), 1u);
+    ASSERT_TRUE(response.ParseFromString(replies[0]));
+    EXPECT_EQ(response.classification().cell(), "KEY") << name;
+  }
+}
+
 // [valid, garbage, valid] used to end OK after one result.
 TEST_F(ClassificationServiceTest, StreamAnswersAnUndecodableMessageAndGoesOn) {
   v1::ClassifyRequest second = Request(kKeyAccount);
