@@ -90,6 +90,11 @@ class Connection:
     def queue(self):
         self.out += self.conn.data_to_send()
 
+    def count_close(self):
+        """A close by the server: before its SETTINGS it refused the
+        connection (a ban), after them it closed one it had served."""
+        self.stats["closed" if self.settings_seen else "refused"] += 1
+
     def pump(self, until, wait=0.0):
         """Reads what is there (and answers it), writes what is queued;
         waits up to `wait` seconds for either. Raises Closed."""
@@ -105,7 +110,7 @@ class Connection:
             except (BlockingIOError, InterruptedError):
                 n = 0
             except OSError as e:
-                self.stats["closed"] += 1
+                self.count_close()
                 raise Closed(str(e))
             del self.out[:n]
 
@@ -124,10 +129,10 @@ class Connection:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
-                self.stats["closed"] += 1
+                self.count_close()
                 raise Closed(str(e))
             if not data:
-                self.stats["closed"] += 1
+                self.count_close()
                 raise Closed("closed by the server")
             for event in self.conn.receive_data(data):
                 if isinstance(event, h2.events.ConnectionTerminated):
@@ -152,6 +157,7 @@ def new_stats():
         "goaways": 0,
         "goaway_codes": [],
         "closed": 0,
+        "refused": 0,
         "reset_by_server": 0,
         "ended_by_server": 0,
         "server_max_concurrent_streams": None,
@@ -437,12 +443,14 @@ def print_report(args, r):
           f"connection(s); {f['goaways']} GOAWAY(s)"
           f"{''.join(' ' + c for c in sorted(set(f['goaway_codes'])))}, "
           f"{f['closed']} "
-          f"closed by the server; server's max concurrent streams "
+          f"closed by the server, {f['refused']} refused before its SETTINGS; "
+          f"server's max concurrent streams "
           f"{f['server_max_concurrent_streams']}")
     print(f"  held streams: {h['sent']} sent on {h['connections']} "
           f"connection(s), {h['held_at_end']} unanswered at the end, "
           f"{h['reset_by_server']} reset and {h['ended_by_server']} answered "
-          f"by the server; {h['goaways']} GOAWAY(s), {h['closed']} closed")
+          f"by the server; {h['goaways']} GOAWAY(s), {h['closed']} closed, "
+          f"{h['refused']} refused")
     print(f"  health: {hc['checks']} checks, {hc['missed']} missed "
           f"{' '.join(hc['missed_codes'])}")
     rss = r["rss_mb"]

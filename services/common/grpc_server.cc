@@ -187,6 +187,8 @@ absl::Status GrpcServer::CheckLimits(const Limits& limits) {
            AtLeast{"memory_quota_bytes", limits.memory_quota_bytes, 0},
            AtLeast{"max_threads", limits.max_threads, 0},
            AtLeast{"max_ping_strikes", limits.max_ping_strikes, 0},
+           AtLeast{"rapid_reset_calls", limits.rapid_reset_calls, 0},
+           AtLeast{"max_pending_calls", limits.max_pending_calls, 0},
        }) {
     if (c.value < c.min) {
       return absl::InvalidArgumentError(
@@ -208,6 +210,8 @@ absl::Status GrpcServer::CheckLimits(const Limits& limits) {
                     true},
            Duration{"max_connection_idle", limits.max_connection_idle, false},
            Duration{"handshake_timeout", limits.handshake_timeout, false},
+           Duration{"rapid_reset_lifetime", limits.rapid_reset_lifetime, false},
+           Duration{"abuse_ban", limits.abuse_ban, true},
            Duration{"memory_trim_interval", limits.memory_trim_interval, true},
        }) {
     if (c.value < absl::ZeroDuration() ||
@@ -216,6 +220,13 @@ absl::Status GrpcServer::CheckLimits(const Limits& limits) {
           absl::StrCat(c.name, ": ", absl::FormatDuration(c.value),
                        c.zero_ok ? " is negative" : " is not positive"));
     }
+  }
+  if (limits.max_pending_calls > 0 &&
+      limits.max_pending_calls < limits.max_concurrent_streams) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_pending_calls: ", limits.max_pending_calls,
+        " is below max_concurrent_streams (", limits.max_concurrent_streams,
+        "): a client within the stream limit would be disconnected"));
   }
   const int64_t largest =
       std::max(limits.max_message_bytes, limits.max_send_message_bytes);
@@ -242,14 +253,41 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   if (!creds.ok()) return creds.status();
   std::unique_ptr<GrpcServer> out(new GrpcServer());
   out->tls_ = !options.tls_cert_file.empty();
+  out->guard_ = std::make_unique<ConnectionGuard>(ConnectionGuard::Policy{
+      .block_calls = options.limits.rapid_reset_calls,
+      .premature_lifetime = options.limits.rapid_reset_lifetime,
+      .max_pending_calls = options.limits.max_pending_calls,
+      .ban = options.limits.abuse_ban});
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, *creds, &out->port_);
+  const bool own_listener = !absl::StartsWith(options.listen, "unix:");
+  if (own_listener) {
+    out->acceptor_ = builder.experimental().AddExternalConnectionAcceptor(
+        grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+        *creds);
+  } else {
+    builder.AddListeningPort(options.listen, *creds, &out->port_);
+  }
+  if (out->guard_->enabled()) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(out->guard_->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   ApplyLimits(options.limits, &builder);
   for (grpc::Service* s : services) builder.RegisterService(s);
   out->server_ = builder.BuildAndStart();
-  if (out->server_ == nullptr || out->port_ == 0) {
+  if (out->server_ == nullptr || (!own_listener && out->port_ == 0)) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen));
+  }
+  if (own_listener) {
+    // After the start: gRPC closes connections handed to it before.
+    absl::StatusOr<std::unique_ptr<Listener>> listener = Listener::Start(
+        options.listen, out->guard_.get(), out->acceptor_.get());
+    if (!listener.ok()) return listener.status();
+    out->listener_ = *std::move(listener);
+    out->port_ = out->listener_->port();
   }
   grpc::HealthCheckServiceInterface* health =
       out->server_->GetHealthCheckService();
@@ -270,6 +308,7 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   server_->GetHealthCheckService()->Shutdown();
+  listener_.reset();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
   trimmer_.reset();

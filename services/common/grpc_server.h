@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/common/connection_guard.h"
 #include "services/common/memory_trimmer.h"
 
 namespace oppmatrix {
@@ -74,6 +75,20 @@ class GrpcServer {
     // A new connection must finish its TLS and HTTP/2 handshakes (the
     // client's preface and SETTINGS) within this long.
     absl::Duration handshake_timeout = absl::Seconds(10);
+    // HTTP/2 rapid reset (ConnectionGuard): a connection is closed when,
+    // of a block of this many calls that ended on it, more than half were
+    // cancelled by the client within rapid_reset_lifetime of starting.
+    // 0: never.
+    int rapid_reset_calls = 500;
+    absl::Duration rapid_reset_lifetime = absl::Seconds(1);
+    // A connection with more calls than this started and not yet ended
+    // (open streams, and reset ones the server still processes) is closed.
+    // At least max_concurrent_streams; 0: no limit.
+    int max_pending_calls = 1000;
+    // New connections from the host of one closed by either rule above are
+    // refused for this long. Behind a proxy every client shares its host:
+    // there the proxy's own limits apply, and 0 refuses none.
+    absl::Duration abuse_ban = absl::Seconds(10);
     // How often the process gives freed heap memory back to the system
     // (MemoryTrimmer), so RSS falls again after a burst; zero or infinite:
     // never.
@@ -81,7 +96,9 @@ class GrpcServer {
   };
 
   struct Options {
-    // host:port; port 0 picks a free one.
+    // host:port; port 0 picks a free one. The server accepts TCP
+    // connections itself (Listener), for its ConnectionGuard; "unix:PATH"
+    // is gRPC's own listener, without the guard.
     std::string listen = "0.0.0.0:0";
     Limits limits;
     // TLS: this server's certificate chain and private key (PEM files),
@@ -97,9 +114,10 @@ class GrpcServer {
   };
 
   // INVALID_ARGUMENT naming the option for a bad TLS or token setting (an
-  // unreadable file, a key without its certificate, a token without TLS)
-  // or a limit out of range (see CheckLimits); UNAVAILABLE when the
-  // address can't be bound. The services must outlive
+  // unreadable file, a key without its certificate, a token without TLS),
+  // a limit out of range (see CheckLimits) or a listen address that is not
+  // host:port; UNAVAILABLE, with the reason, when the address can't be
+  // bound. The services must outlive
   // the server.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
       const Options& options, const std::vector<grpc::Service*>& services,
@@ -116,6 +134,8 @@ class GrpcServer {
 
   int port() const { return port_; }
   bool tls() const { return tls_; }
+  // Connections closed for rapid reset so far.
+  int64_t closed_for_resets() const { return guard_->closed_connections(); }
 
   // Health NOT_SERVING, stop accepting calls, let in-flight calls finish
   // for up to `grace`, then cancel the rest.
@@ -124,7 +144,10 @@ class GrpcServer {
 
  private:
   GrpcServer() = default;
+  std::unique_ptr<ConnectionGuard> guard_;
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Listener> listener_;
   std::unique_ptr<MemoryTrimmer> trimmer_;
   int port_ = 0;
   bool tls_ = false;

@@ -1,8 +1,11 @@
 #include "services/common/server_flags.h"
 
+#include <algorithm>
 #include <cstdint>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "services/common/file_util.h"
@@ -58,6 +61,22 @@ ABSL_FLAG(absl::Duration, max_connection_idle,
 ABSL_FLAG(absl::Duration, handshake_timeout, kDefaultLimits.handshake_timeout,
           "Close a new connection that has not finished its TLS and HTTP/2 "
           "handshakes within this long");
+ABSL_FLAG(int, rapid_reset_calls, kDefaultLimits.rapid_reset_calls,
+          "Close a connection when, of a block of this many calls ended on "
+          "it, more than half were cancelled by the client within "
+          "--rapid_reset_lifetime of starting (HTTP/2 rapid reset); 0: never");
+ABSL_FLAG(absl::Duration, rapid_reset_lifetime,
+          kDefaultLimits.rapid_reset_lifetime,
+          "A call cancelled by the client sooner than this after it started "
+          "counts for --rapid_reset_calls");
+ABSL_FLAG(int, max_pending_calls, kDefaultLimits.max_pending_calls,
+          "Close a connection with more calls than this started and not "
+          "ended (open streams, and reset ones still processed); at least "
+          "--max_concurrent_streams; 0: no limit");
+ABSL_FLAG(absl::Duration, abuse_ban, kDefaultLimits.abuse_ban,
+          "Refuse new connections from the host of a connection closed for "
+          "--rapid_reset_calls or --max_pending_calls for this long; 0: "
+          "none (behind a proxy, whose host every client shares)");
 ABSL_FLAG(absl::Duration, memory_trim_interval,
           kDefaultLimits.memory_trim_interval,
           "How often freed heap memory is given back to the system "
@@ -66,15 +85,18 @@ ABSL_FLAG(absl::Duration, memory_trim_interval,
 namespace oppmatrix {
 
 std::vector<std::string> ServerFlagNames() {
-  return {"tls_cert_file",          "tls_key_file",
-          "tls_client_ca_file",     "auth_token_file",
-          "max_message_bytes",      "max_send_message_bytes",
-          "max_concurrent_streams", "max_metadata_bytes",
-          "memory_quota_bytes",     "max_threads",
-          "keepalive_time",         "keepalive_timeout",
-          "min_ping_interval",      "max_ping_strikes",
-          "max_connection_age",     "max_connection_age_grace",
-          "max_connection_idle",    "handshake_timeout"};
+  // Every flag defined in this file, from the flag registry: a list kept
+  // by hand drifts from the flags.
+  // (The registry gives the file name as its usage config normalises it,
+  // so it is compared with that of a flag known to be here.)
+  const std::string here =
+      absl::FindCommandLineFlag("tls_cert_file")->Filename();
+  std::vector<std::string> names;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (flag->Filename() == here) names.emplace_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 absl::Status ApplyServerLimitFlags(GrpcServer::Limits* limits) {
@@ -93,6 +115,10 @@ absl::Status ApplyServerLimitFlags(GrpcServer::Limits* limits) {
       absl::GetFlag(FLAGS_max_connection_age_grace);
   limits->max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
   limits->handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
+  limits->rapid_reset_calls = absl::GetFlag(FLAGS_rapid_reset_calls);
+  limits->rapid_reset_lifetime = absl::GetFlag(FLAGS_rapid_reset_lifetime);
+  limits->max_pending_calls = absl::GetFlag(FLAGS_max_pending_calls);
+  limits->abuse_ban = absl::GetFlag(FLAGS_abuse_ban);
   limits->memory_trim_interval = absl::GetFlag(FLAGS_memory_trim_interval);
   absl::Status s = GrpcServer::CheckLimits(*limits);
   if (!s.ok()) {

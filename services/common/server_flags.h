@@ -8,7 +8,9 @@
 //   --max_metadata_bytes, --memory_quota_bytes, --max_threads,
 //   --keepalive_time, --keepalive_timeout, --min_ping_interval,
 //   --max_ping_strikes, --max_connection_age, --max_connection_age_grace,
-//   --max_connection_idle, --handshake_timeout, --memory_trim_interval
+//   --max_connection_idle, --handshake_timeout, --rapid_reset_calls,
+//   --rapid_reset_lifetime, --max_pending_calls, --abuse_ban,
+//   --memory_trim_interval
 //
 //   ParseFlagsWithEnv(argc, argv, {..., ServerFlagNames()...}, usage);
 //   GrpcServer::Options options{.listen = ...};
@@ -26,8 +28,8 @@
 
 namespace oppmatrix {
 
-// Every flag above, for ParseFlagsWithEnv (OPPMATRIX_TLS_CERT_FILE,
-// OPPMATRIX_MAX_CONCURRENT_STREAMS, ...).
+// Every flag defined in server_flags.cc, sorted, for ParseFlagsWithEnv
+// (OPPMATRIX_TLS_CERT_FILE, OPPMATRIX_MAX_CONCURRENT_STREAMS, ...).
 std::vector<std::string> ServerFlagNames();
 
 // Copies the limit flags into `limits`; INVALID_ARGUMENT naming the flag

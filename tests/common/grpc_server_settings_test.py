@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The HTTP/2 SETTINGS a real oppmatrix server advertises, read off one
-loopback connection with python3-h2, and what it does with a client that
-opens more streams than it allows.
+loopback connection with python3-h2, what it does with a client that
+opens more streams than it allows, and ConnectionGuard's answer to rapid
+reset and to streams held past the pending-call limit.
 
   grpc_server_settings_test.py BUILD/services/classifier/oppmatrix-classifier \\
       rules/default.yaml
@@ -44,8 +45,9 @@ class Server:
             raise RuntimeError(f"the server did not start: {self.proc.wait()}")
 
     def close(self):
+        """Stops the server; returns the rest of its log."""
         self.proc.terminate()
-        self.proc.communicate()
+        return self.proc.communicate()[1].decode(errors="replace")
 
 
 class Client:
@@ -85,17 +87,62 @@ class Client:
                     return {int(k): v.new_value
                             for k, v in e.changed_settings.items()}
 
-    def open_stream(self):
-        """A Classify call's headers, never followed by its message."""
-        self.conn.send_headers(self.conn.get_next_available_stream_id(), [
+    def open_stream(self, reset=False, send=True, method="Classify"):
+        """A call's headers, never followed by a message; with `reset`, at
+        once cancelled (RST_STREAM). `send=False` leaves the frames queued
+        for the next send()."""
+        stream_id = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(stream_id, [
             (b":method", b"POST"), (b":scheme", b"http"),
-            (b":path", b"/oppmatrix.v1.ClassificationService/Classify"),
+            (b":path",
+             f"/oppmatrix.v1.ClassificationService/{method}".encode()),
             (b":authority", self.authority),
             (b"content-type", b"application/grpc"), (b"te", b"trailers")])
-        self.sock.sendall(self.conn.data_to_send())
+        if reset:
+            self.conn.reset_stream(stream_id)
+        if send:
+            self.send()
+
+    def open_streams(self, n, **kwargs):
+        """n streams (open_stream's arguments) in one write."""
+        for _ in range(n):
+            self.open_stream(send=False, **kwargs)
+        self.send()
+
+    def send(self):
+        try:
+            self.sock.sendall(self.conn.data_to_send())
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed by the server: events() says so
+
+    def read_until_closed(self):
+        """Reads (without acknowledging anything) until the server closes
+        the connection; True if it did so without a GOAWAY."""
+        goaway = False
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except ConnectionResetError:
+                return not goaway
+            if not data:
+                return not goaway
+            for e in self.conn.receive_data(data):
+                goaway |= isinstance(e, h2.events.ConnectionTerminated)
 
     def close(self):
         self.sock.close()
+
+
+def refused(port):
+    """Whether a new connection is closed before the server says anything
+    (no SETTINGS): a refused one."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    try:
+        data = sock.recv(65536)
+    except ConnectionResetError:
+        data = b""
+    sock.close()
+    return data == b""
 
 
 MAX_CONCURRENT_STREAMS = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
@@ -155,6 +202,75 @@ class SettingsTest(unittest.TestCase):
             server.close()
         # The three accepted streams ended with the connection.
         self.assertEqual(ended, {1, 3, 5})
+
+
+
+class AbuseTest(unittest.TestCase):
+    """ConnectionGuard on a real server: rapid reset and streams past the
+    limit close the connection, and the host is refused for --abuse_ban."""
+
+    def test_rapid_reset_closes_the_connection_and_bans_the_host(self):
+        server = Server(flags=["--abuse_ban=1h"])
+        try:
+            client = Client(server.port)
+            client.open_streams(3000, reset=True)
+            self.assertTrue(client.read_until_closed())
+            client.close()
+            self.assertTrue(refused(server.port))
+            self.assertTrue(refused(server.port))
+        finally:
+            log = server.close()
+        self.assertRegex(log, r"closed the connection from 127\.0\.0\.1:\d+: "
+                         r".* \(HTTP/2 rapid reset\); new connections from "
+                         r"127\.0\.0\.1 are refused for 1h")
+
+    def test_without_a_ban_the_host_may_reconnect(self):
+        server = Server(flags=["--abuse_ban=0"])
+        try:
+            client = Client(server.port)
+            client.open_streams(3000, reset=True)
+            self.assertTrue(client.read_until_closed())
+            client.close()
+            again = Client(server.port)
+            self.assertIn(MAX_CONCURRENT_STREAMS, again.server_settings())
+            again.close()
+        finally:
+            server.close()
+
+    def test_streams_past_the_pending_limit_close_the_connection(self):
+        # A client that never reads never acknowledges SETTINGS, so the
+        # stream limit does not bind it; its calls pile up as pending ones.
+        # (A streaming method: gRPC hands a unary call to the server only
+        # with its message.)
+        server = Server(flags=["--max_pending_calls=200"])
+        try:
+            client = Client(server.port)
+            client.open_streams(300, method="ClassifyStream")
+            self.assertTrue(client.read_until_closed())
+            client.close()
+        finally:
+            log = server.close()
+        self.assertIn("calls started and not ended, above 200", log)
+
+    def test_streams_within_the_limits_stay_open(self):
+        server = Server(flags=["--max_pending_calls=200"])
+        try:
+            client = Client(server.port)
+            client.open_streams(150, method="ClassifyStream")
+            # Answered with the server's SETTINGS, then nothing: a PING
+            # comes back, so the connection is still open.
+            client.conn.ping(b"12345678")
+            client.send()
+            pong = False
+            while not pong:
+                events = client.events()
+                self.assertTrue(events, "the server closed the connection")
+                pong = any(isinstance(e, h2.events.PingAckReceived)
+                           for e in events)
+            client.close()
+        finally:
+            log = server.close()
+        self.assertNotIn("closed the connection", log)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/memory_trimmer.h"
@@ -44,6 +45,12 @@ TEST(CheckLimitsTest, NamesTheFirstLimitOutOfRange) {
   small_quota.memory_quota_bytes = 1 << 20;
   GrpcServer::Limits send;
   send.max_send_message_bytes = 0;
+  GrpcServer::Limits pending;
+  pending.max_pending_calls = 99;
+  GrpcServer::Limits ban;
+  ban.abuse_ban = absl::Seconds(-1);
+  GrpcServer::Limits lifetime;
+  lifetime.rapid_reset_lifetime = absl::ZeroDuration();
   for (const Case& c : std::vector<Case>{
            {streams, "max_concurrent_streams: 0 is below 1"},
            {quota, "memory_quota_bytes: -1 is below 0 (0 means no limit)"},
@@ -53,6 +60,11 @@ TEST(CheckLimitsTest, NamesTheFirstLimitOutOfRange) {
             "memory_quota_bytes: 1048576 is below the largest message "
             "(16777216 bytes): such a message could never be held"},
            {send, "max_send_message_bytes: 0 is below 1"},
+           {pending,
+            "max_pending_calls: 99 is below max_concurrent_streams (100): a "
+            "client within the stream limit would be disconnected"},
+           {ban, "abuse_ban: -1s is negative"},
+           {lifetime, "rapid_reset_lifetime: 0 is not positive"},
        }) {
     absl::Status s = GrpcServer::CheckLimits(c.limits);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.error;
@@ -70,6 +82,9 @@ TEST(CheckLimitsTest, ZeroAndInfiniteMeanNoLimit) {
   limits.max_connection_age = absl::InfiniteDuration();
   limits.max_connection_idle = absl::InfiniteDuration();
   limits.keepalive_time = absl::InfiniteDuration();
+  limits.rapid_reset_calls = 0;
+  limits.max_pending_calls = 0;
+  limits.abuse_ban = absl::ZeroDuration();
   EXPECT_TRUE(GrpcServer::CheckLimits(limits).ok());
 }
 
@@ -135,6 +150,72 @@ TEST_F(MessageLimitsTest, AResponsePastTheLimitIsNotSent) {
   grpc::Status s = Check(stub.get(), "", &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << s.error_message();
+}
+
+// ConnectionGuard never closes a client whose calls end normally, even
+// with tight rules: a block of 10 calls and the pending limit at the
+// stream limit.
+TEST_F(MessageLimitsTest, AClientThatFinishesItsCallsStaysConnected) {
+  GrpcServer::Limits limits;
+  limits.rapid_reset_calls = 10;
+  limits.max_concurrent_streams = 20;
+  limits.max_pending_calls = 20;
+  std::unique_ptr<Health::Stub> stub = Start(limits);
+  ASSERT_NE(stub, nullptr);
+  HealthCheckResponse response;
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(Check(stub.get(), "", &response).ok());
+  }
+  // 20 at once, the stream limit, many times over.
+  for (int round = 0; round < 10; ++round) {
+    struct Call {
+      grpc::ClientContext context;
+      HealthCheckResponse response;
+      grpc::Status status;
+    };
+    std::vector<Call> calls(20);
+    absl::Mutex mu;
+    int done = 0;
+    HealthCheckRequest request;
+    for (Call& c : calls) {
+      stub->async()->Check(&c.context, &request, &c.response,
+                           [&mu, &done, &c](grpc::Status s) {
+                             absl::MutexLock lock(&mu);
+                             c.status = std::move(s);
+                             ++done;
+                           });
+    }
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* n) { return *n == 20; }, &done));
+    for (const Call& c : calls) ASSERT_TRUE(c.status.ok());
+  }
+  EXPECT_EQ(server_->closed_for_resets(), 0);
+}
+
+TEST_F(MessageLimitsTest, ListensOnIpv6Loopback) {
+  GrpcServer::Options options;
+  options.listen = "[::1]:0";
+  auto server = GrpcServer::Start(options, {}, {});
+  if (!server.ok()) GTEST_SKIP() << "no IPv6 loopback: " << server.status();
+  auto stub = Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("[::1]:", (*server)->port()),
+                          grpc::InsecureChannelCredentials()));
+  HealthCheckResponse response;
+  EXPECT_TRUE(Check(stub.get(), "", &response).ok());
+}
+
+TEST(GrpcServerTest, APortInUseIsUnavailable) {
+  GrpcServer::Options options;
+  options.listen = "127.0.0.1:0";
+  auto first = GrpcServer::Start(options, {}, {});
+  ASSERT_TRUE(first.ok()) << first.status();
+  options.listen = absl::StrCat("127.0.0.1:", (*first)->port());
+  auto second = GrpcServer::Start(options, {}, {});
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(second.status().message(),
+            absl::StrCat("cannot listen on ", options.listen,
+                         ": Address already in use"));
 }
 
 TEST(MemoryTrimmerTest, GivesBackWhatWasFreed) {
