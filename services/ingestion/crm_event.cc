@@ -256,19 +256,30 @@ absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
-// The snapshot still records `version` as applied.
-bool IsKnownVersion(const v1::OpportunitySnapshot& s, int64_t version) {
-  if (version == s.full_version() || version == s.opportunity().version() ||
-      version == s.champion_version() || version == s.executive_version()) {
-    return true;
-  }
+// What the snapshot records of `version`: nothing (nullopt: not applied,
+// or written over since), or the id of an event that applied it. Every
+// place that holds the version is looked at: one whose id is
+// `event_id`'s wins, then one with an id; empty when none kept its id
+// (a snapshot written before ids were kept).
+std::optional<std::string> AppliedEventId(const v1::OpportunitySnapshot& s,
+                                          int64_t version,
+                                          const std::string& event_id) {
+  std::optional<std::string> found;
+  auto see = [&](int64_t v, const std::string& id) {
+    if (v != version) return;
+    if (!found.has_value() || found->empty() || id == event_id) found = id;
+  };
+  see(s.full_version(), s.full_event_id());
+  see(s.opportunity().version(), s.last_event_id());
+  see(s.champion_version(), s.champion_event_id());
+  see(s.executive_version(), s.executive_event_id());
   for (const v1::FieldVersion& f : s.field_versions()) {
-    if (f.version() == version) return true;
+    see(f.version(), f.event_id());
   }
   for (const v1::LoggedActivity& a : s.activities()) {
-    if (a.version() == version) return true;
+    see(a.version(), a.event_id());
   }
-  return false;
+  return found;
 }
 
 // The CRM's own signals from `source`, each whose last write is `version`.
@@ -296,7 +307,7 @@ void TakeCrmSignals(const v1::Opportunity& source, int64_t version,
 // A full upsert (`whole`) or a deletion (nullptr) above the floor becomes
 // the floor, under the masked writes newer than it.
 void Replace(const v1::Opportunity* whole, int64_t version,
-             v1::OpportunitySnapshot& s) {
+             const std::string& event_id, v1::OpportunitySnapshot& s) {
   const v1::Opportunity nothing;
   const v1::Opportunity& base = whole != nullptr ? *whole : nothing;
   v1::Opportunity next = base;
@@ -312,6 +323,7 @@ void Replace(const v1::Opportunity* whole, int64_t version,
                 fields->end());
   *s.mutable_opportunity() = std::move(next);
   s.set_full_version(version);
+  s.set_full_event_id(event_id);
   s.set_full_kind(whole != nullptr ? v1::REPLACEMENT_UPSERT
                                    : v1::REPLACEMENT_DELETION);
   TakeCrmSignals(base, version, s);
@@ -320,7 +332,8 @@ void Replace(const v1::Opportunity* whole, int64_t version,
 // Writes one path of a masked upsert whose version is above the path's.
 // Newer writes below it keep their values and versions; older ones go.
 void WritePath(const v1::Opportunity& from, const std::string& path,
-               int64_t version, v1::OpportunitySnapshot& s) {
+               int64_t version, const std::string& event_id,
+               v1::OpportunitySnapshot& s) {
   auto* fields = s.mutable_field_versions();
   std::vector<std::string> newer;
   for (const v1::FieldVersion& f : *fields) {
@@ -351,6 +364,7 @@ void WritePath(const v1::Opportunity& from, const std::string& path,
   v1::FieldVersion* written = fields->Add();
   written->set_path(path);
   written->set_version(version);
+  written->set_event_id(event_id);
   for (int i = fields->size() - 1; i > at; --i) fields->SwapElements(i, i - 1);
 }
 
@@ -361,7 +375,8 @@ void WriteMasked(const v1::CrmEvent& event, v1::OpportunitySnapshot& s) {
   for (const std::string& path : mask.paths()) {
     // An older write loses to a newer one of the path or of a parent.
     if (VersionOf(s, path) < event.version()) {
-      WritePath(event.opportunity(), path, event.version(), s);
+      WritePath(event.opportunity(), path, event.version(), event.event_id(),
+                s);
     }
   }
   TakeCrmSignals(event.opportunity(), event.version(), s);
@@ -380,14 +395,19 @@ void LogActivity(const v1::CrmEvent& event, v1::OpportunitySnapshot& s) {
   logged->set_version(event.version());
   *logged->mutable_occurred_time() = a.occurred_time();
   logged->set_meeting(IsMeeting(a.kind()));
+  logged->set_event_id(event.event_id());
   for (int i = activities->size() - 1; i > at; --i) {
     activities->SwapElements(i, i - 1);
   }
-  if (a.contact_role() == v1::CHAMPION) {
-    s.set_champion_version(std::max(s.champion_version(), event.version()));
+  if (a.contact_role() == v1::CHAMPION &&
+      event.version() > s.champion_version()) {
+    s.set_champion_version(event.version());
+    s.set_champion_event_id(event.event_id());
   }
-  if (a.contact_role() == v1::EXECUTIVE) {
-    s.set_executive_version(std::max(s.executive_version(), event.version()));
+  if (a.contact_role() == v1::EXECUTIVE &&
+      event.version() > s.executive_version()) {
+    s.set_executive_version(event.version());
+    s.set_executive_event_id(event.event_id());
   }
 }
 
@@ -482,9 +502,11 @@ void DeriveSignals(v1::OpportunitySnapshot& s) {
   }
   if (s.champion_version() <= VersionOf(s, kChampionPath)) {
     s.set_champion_version(0);
+    s.clear_champion_event_id();
   }
   if (s.executive_version() <= VersionOf(s, kSponsorPath)) {
     s.set_executive_version(0);
+    s.clear_executive_event_id();
   }
   SetSignals(interaction, s.crm_has_champion() || s.champion_version() > 0,
              s.crm_executive_sponsor() || s.executive_version() > 0,
@@ -499,13 +521,13 @@ absl::Status Merge(const v1::CrmEvent& event, v1::OpportunitySnapshot& s) {
   const int64_t newest = std::max(s.opportunity().version(), event.version());
   switch (event.type()) {
     case v1::OPPORTUNITY_DELETED:
-      Replace(nullptr, event.version(), s);
+      Replace(nullptr, event.version(), event.event_id(), s);
       break;
     case v1::OPPORTUNITY_UPSERTED:
       if (event.has_update_mask()) {
         WriteMasked(event, s);
       } else {
-        Replace(&event.opportunity(), event.version(), s);
+        Replace(&event.opportunity(), event.version(), event.event_id(), s);
       }
       break;
     case v1::ACTIVITY_LOGGED:
@@ -604,9 +626,20 @@ absl::StatusOr<ApplyOutcome> ApplyEvent(
       OPPMATRIX_ASSIGN_OR_RETURN(upgraded, Upgrade(*current));
       stored = &upgraded;
     }
+    // A version already applied: the same event again (a duplicate), or
+    // another event that reuses it, which cannot be ordered against the
+    // first (each version names one event of the opportunity).
+    const std::optional<std::string> applied =
+        AppliedEventId(*stored, event.version(), event.event_id());
+    if (applied.has_value() && !applied->empty() &&
+        *applied != event.event_id()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "version: ", event.version(), " was already applied from event \"",
+          *applied, "\"; a version names one event of the opportunity"));
+    }
     // Stale: a version already applied, at or below the floor, or a masked
     // upsert whose every path has a newer write.
-    out.duplicate = IsKnownVersion(*stored, event.version());
+    out.duplicate = applied.has_value();
     if (out.duplicate || event.version() <= stored->full_version() ||
         (IsMasked(event) && !WritesAnyPath(*stored, event))) {
       return out;

@@ -73,12 +73,14 @@ struct ApplyOutcome {
 //   - an activity adds to the signals unless a newer CRM write of them
 //     covers it.
 // Stale: the event changes nothing (`duplicate` when its version was
-// applied before). A snapshot in the old format (a base and an event log)
-// is folded into the new one first. The new snapshot's `revision` is one
-// above the current's. INVALID_ARGUMENT when the merged opportunity is
-// invalid (e.g. `amount.units` from one event and a negative
-// `amount.nanos` from another) or an activity would keep more than
-// kMaxLoggedActivities.
+// applied before, by this event). An event that reuses a version applied
+// by another event id is INVALID_ARGUMENT ("version: 3 was already applied
+// from event ..."), to be dead-lettered: the two cannot be ordered. A snapshot
+// in the old format (a base and an event log) is folded into the new one first.
+// The new snapshot's `revision` is one above the current's. INVALID_ARGUMENT
+// when the merged opportunity is invalid (e.g. `amount.units` from one event
+// and a negative `amount.nanos` from another) or an activity would keep more
+// than kMaxLoggedActivities.
 absl::StatusOr<ApplyOutcome> ApplyEvent(
     const std::optional<v1::OpportunitySnapshot>& current,
     const v1::CrmEvent& event);

@@ -1119,6 +1119,65 @@ v1::CrmEvent RandomEvent(std::mt19937& rng, int64_t version) {
   return e;
 }
 
+TEST(ApplyEventTest, AnotherEventAtAnAppliedVersionIsRefused) {
+  struct Case {
+    std::string name;
+    v1::CrmEvent applied;  // at version 3, after a full upsert v1
+    v1::CrmEvent other;    // at version 3 too, another event id
+  };
+  v1::CrmEvent masked = Masked(3, R"pb(stage: "Negotiation")pb", {"stage"});
+  v1::CrmEvent full = Event(R"pb(type: OPPORTUNITY_UPSERTED
+                                 version: 3
+                                 opportunity { stage: "Won" })pb");
+  v1::CrmEvent deletion = Event("type: OPPORTUNITY_DELETED version: 3");
+  v1::CrmEvent activity = Event(R"pb(type: ACTIVITY_LOGGED
+                                     version: 3
+                                     activity {
+                                       kind: MEETING
+                                       contact_role: CHAMPION
+                                       occurred_time { seconds: 1700000000 }
+                                     })pb");
+  for (Case c :
+       std::vector<Case>{{"masked, then full", masked, full},
+                         {"full, then masked", full, masked},
+                         {"deletion, then full", deletion, full},
+                         {"activity, then masked", activity, masked},
+                         {"masked, then activity", masked, activity}}) {
+    SCOPED_TRACE(c.name);
+    c.applied.set_event_id("first");
+    c.other.set_event_id("second");
+    v1::OpportunitySnapshot s = Apply(std::nullopt, Event(kFull));
+    absl::StatusOr<ApplyOutcome> applied = ApplyEvent(s, c.applied);
+    ASSERT_TRUE(applied.ok()) << applied.status();
+    s = applied->snapshot;
+    absl::StatusOr<ApplyOutcome> other = ApplyEvent(s, c.other);
+    EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(other.status().message(),
+              "version: 3 was already applied from event \"first\"; a "
+              "version names one event of the opportunity");
+    // The same event again is a duplicate.
+    absl::StatusOr<ApplyOutcome> again = ApplyEvent(s, c.applied);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->kind, ApplyOutcome::Kind::kStale);
+    EXPECT_TRUE(again->duplicate);
+  }
+}
+
+TEST(ApplyEventTest, AVersionRecordedWithoutItsIdIsADuplicate) {
+  // A snapshot written before event ids were kept: v3 cannot be told from
+  // another event, so it stays a duplicate (as before).
+  v1::OpportunitySnapshot s = Apply(std::nullopt, Event(kFull));
+  s = Apply(s, Masked(3, R"pb(stage: "Negotiation")pb", {"stage"}));
+  s.clear_last_event_id();
+  for (v1::FieldVersion& f : *s.mutable_field_versions()) f.clear_event_id();
+  v1::CrmEvent other = Masked(3, R"pb(stage: "Won")pb", {"stage"});
+  other.set_event_id("someone-else");
+  absl::StatusOr<ApplyOutcome> out = ApplyEvent(s, other);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->kind, ApplyOutcome::Kind::kStale);
+  EXPECT_TRUE(out->duplicate);
+}
+
 TEST(ApplyEventPropertyTest, AnyArrivalOrderGivesTheStateOfVersionOrder) {
   int checked = 0;
   for (uint32_t seed = 1; seed <= 150; ++seed) {
@@ -1139,9 +1198,11 @@ TEST(ApplyEventPropertyTest, AnyArrivalOrderGivesTheStateOfVersionOrder) {
       if (order == 1) std::reverse(arrival.begin(), arrival.end());
       if (order > 1) std::shuffle(arrival.begin(), arrival.end(), rng);
       std::optional<v1::OpportunitySnapshot> s;
+      std::vector<const v1::CrmEvent*> arrived;
       for (const v1::CrmEvent& e : arrival) {
         absl::StatusOr<ApplyOutcome> out = ApplyEvent(s, e);
         ASSERT_TRUE(out.ok()) << out.status();
+        arrived.push_back(&e);
         if (out->kind == ApplyOutcome::Kind::kStale) continue;
         s = std::move(out->snapshot);
         // Delivered again right away: a duplicate.
@@ -1150,6 +1211,21 @@ TEST(ApplyEventPropertyTest, AnyArrivalOrderGivesTheStateOfVersionOrder) {
           ASSERT_TRUE(again.ok());
           EXPECT_EQ(again->kind, ApplyOutcome::Kind::kStale);
           EXPECT_TRUE(again->duplicate) << e.ShortDebugString();
+        }
+        // Another event at a version applied by now: refused, or stale
+        // where that version was written over since; never a duplicate,
+        // never applied.
+        if (rng() % 4 == 0) {
+          v1::CrmEvent reuse = *arrived[rng() % arrived.size()];
+          reuse.set_event_id("reuse");
+          absl::StatusOr<ApplyOutcome> r = ApplyEvent(s, reuse);
+          if (r.ok()) {
+            EXPECT_EQ(r->kind, ApplyOutcome::Kind::kStale);
+            EXPECT_FALSE(r->duplicate) << reuse.ShortDebugString();
+          } else {
+            EXPECT_THAT(r.status().message(),
+                        HasSubstr("was already applied from event"));
+          }
         }
       }
       ASSERT_TRUE(s.has_value());

@@ -363,6 +363,33 @@ TEST_F(IngestorTest, MalformedEventsAreDeadLetteredWithTheirReason) {
   EXPECT_EQ(source_->Stats()->pending, 0);
 }
 
+// Two different events with one version (found by the crm_event fuzzer): a
+// full upsert v3 after a masked v3 would otherwise count as a duplicate and
+// be lost; it is dead-lettered with its reason, and the redelivery of the
+// event that applied v3 is still a duplicate.
+TEST_F(IngestorTest, AnotherEventReusingAnAppliedVersionIsDeadLettered) {
+  Push(Upsert("acme", "opp-1", 1, kSmall));
+  Push(Upsert("acme", "opp-1", 3, R"pb(stage: "Negotiation")pb", {"stage"}));
+  Drain(*ingestor_);
+  v1::CrmEvent reused = Upsert("acme", "opp-1", 3, kBig);
+  reused.set_event_id("crm-export-17");
+  Push(reused);
+  Push(Upsert("acme", "opp-1", 3, R"pb(stage: "Negotiation")pb", {"stage"}));
+  Drain(*ingestor_);
+  std::vector<std::string> reasons = DeadReasons();
+  ASSERT_THAT(reasons, SizeIs(1));
+  EXPECT_THAT(reasons[0],
+              HasSubstr("cannot apply: version: 3 was already applied from "
+                        "event \"acme/opp-1/3\"; a version names one event "
+                        "of the opportunity"));
+  EXPECT_EQ(Snapshot("acme", "opp-1")->opportunity().stage(), "Negotiation");
+  Ingestor::Stats stats = ingestor_->stats();
+  EXPECT_EQ(stats.dead_lettered, 1);
+  EXPECT_EQ(stats.duplicates, 1);
+  EXPECT_EQ(stats.stale, 0);
+  EXPECT_EQ(source_->Stats()->pending, 0);
+}
+
 TEST_F(IngestorTest, FailedDeadLetterWriteLeavesTheEventPending) {
   // The dead-letter stream's key holds a string: XADD to it fails.
   ASSERT_TRUE(
