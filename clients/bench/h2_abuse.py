@@ -32,7 +32,8 @@ import sys
 import time
 
 # A gRPC unary call's request headers (the request message never follows).
-def request_headers(authority, path):
+def request_headers(authority, path, timeout=None):
+    extra = [(b"grpc-timeout", timeout.encode())] if timeout else []
     return [
         (b":method", b"POST"),
         (b":scheme", b"http"),
@@ -40,7 +41,7 @@ def request_headers(authority, path):
         (b":authority", authority.encode()),
         (b"content-type", b"application/grpc"),
         (b"te", b"trailers"),
-    ]
+    ] + extra
 
 
 def split_target(target):
@@ -170,7 +171,7 @@ def flood(args):
 
     stats = new_stats()
     stats["pairs"] = 0
-    headers = request_headers(args.target, args.path)
+    headers = request_headers(args.target, args.path, args.flood_timeout)
     start = time.monotonic()
     until = start + args.duration
     while time.monotonic() < until:
@@ -483,6 +484,9 @@ def main():
     p.add_argument("--flood_connections", type=int, default=1,
                    help="connections flooded at once, each by its own "
                    "process; 0 for none")
+    p.add_argument("--flood_timeout", default=None,
+                   help="flood: a grpc-timeout header on each stream "
+                   "(e.g. 1M: a minute), as a client with deadlines sends")
     p.add_argument("--batch", type=int, default=200,
                    help="flood: pairs per write")
     p.add_argument("--hold_streams", type=int, default=20000)

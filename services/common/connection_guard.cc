@@ -16,6 +16,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "services/common/log.h"
 
@@ -36,14 +37,20 @@ class GuardInterceptor : public grpc::experimental::Interceptor {
 
   void Intercept(
       grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(
-            InterceptionHookPoints::POST_RECV_CLOSE)) {
-      grpc::ServerContextBase* ctx = info_->server_context();
+    if (!key_.empty() && methods->QueryInterceptionHookPoint(
+                             InterceptionHookPoints::POST_RECV_CLOSE)) {
+      // Only a callback call may be asked here whether it was cancelled: a
+      // synchronous one (server reflection) answers by plucking its own
+      // completion queue, which runs this hook again, without end. Its
+      // ends count as finished.
+      auto* ctx =
+          dynamic_cast<grpc::CallbackServerContext*>(info_->server_context());
       // A call that reached its deadline is cancelled too, but not by a
       // reset of the client's.
-      guard_->CallEnded(key_, started_,
-                        ctx->IsCancelled() &&
-                            std::chrono::system_clock::now() < ctx->deadline());
+      const bool client_cancelled =
+          ctx != nullptr && ctx->IsCancelled() &&
+          std::chrono::system_clock::now() < ctx->deadline();
+      guard_->CallEnded(key_, started_, client_cancelled);
     }
     methods->Proceed();
   }
@@ -227,8 +234,8 @@ std::string ConnectionGuard::CallStarted(absl::string_view peer) {
     CloseLocked(key, absl::StrCat("it has ", it->second.pending,
                                   " calls started and not ended, above ",
                                   policy_.max_pending_calls,
-                                  " (streams it reset that the server still "
-                                  "holds, or streams past the limit)"));
+                                  " (streams past the stream limit, or reset "
+                                  "ones not yet processed)"));
   }
   return key;
 }
@@ -254,7 +261,7 @@ void ConnectionGuard::CallEnded(const std::string& key, absl::Time started,
               absl::StrCat(count, " of its last ", policy_.block_calls,
                            " calls were cancelled by the client within ",
                            absl::FormatDuration(policy_.premature_lifetime),
-                           " of starting"));
+                           " of starting (HTTP/2 rapid reset)"));
 }
 
 void ConnectionGuard::CloseLocked(const std::string& key,
@@ -265,7 +272,10 @@ void ConnectionGuard::CloseLocked(const std::string& key,
   const std::string local = std::move(it->second.local);
   connections_.erase(it);
   // gRPC owns the socket: shut down, never closed here, and only while it
-  // is still this connection's.
+  // is still this connection's (its 4-tuple checked just before; gRPC
+  // would have to close it and the process open another socket with the
+  // same number and addresses in between, which a live 4-tuple rules
+  // out).
   if (!SameSocket(fd, local, key) || shutdown(fd, SHUT_RDWR) != 0) return;
   closed_.fetch_add(1);
   std::string ban;
@@ -285,8 +295,7 @@ void ConnectionGuard::CloseLocked(const std::string& key,
                        " are refused for ", absl::FormatDuration(policy_.ban));
   }
   Log(LogLevel::kWarning, "grpc",
-      absl::StrCat("closed the connection from ", key, ": ", why,
-                   " (HTTP/2 rapid reset)", ban));
+      absl::StrCat("closed the connection from ", key, ": ", why, ban));
 }
 
 size_t ConnectionGuard::tracked_connections() const {
@@ -316,52 +325,94 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Start(
   }
   if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
   const std::string host_text(host);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_ADDRCONFIG;
-  addrinfo* found = nullptr;
-  if (int rc = getaddrinfo(host_text.empty() ? nullptr : host_text.c_str(),
-                           port_text.c_str(), &hints, &found);
-      rc != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", listen, ": ", gai_strerror(rc)));
+  // What to bind, in order.
+  struct Address {
+    sockaddr_storage addr;
+    socklen_t len;
+    bool v6only;
+    // Tried only when the one before could not be bound for want of its
+    // address family (a host without IPv6).
+    bool fallback;
+  };
+  std::vector<Address> addresses;
+  if (host_text.empty() || host_text == "0.0.0.0" || host_text == "::") {
+    // Any address, as gRPC's own listener takes a wildcard whatever its
+    // family: one dual-stack IPv6 socket, else IPv4.
+    Address any6{};
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&any6.addr);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_addr = in6addr_any;
+    in6->sin6_port = htons(static_cast<uint16_t>(port));
+    any6.len = sizeof(sockaddr_in6);
+    Address any4{};
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&any4.addr);
+    in4->sin_family = AF_INET;
+    in4->sin_addr.s_addr = htonl(INADDR_ANY);
+    in4->sin_port = htons(static_cast<uint16_t>(port));
+    any4.len = sizeof(sockaddr_in);
+    any4.fallback = true;
+    addresses = {any6, any4};
+  } else {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_ADDRCONFIG;
+    addrinfo* found = nullptr;
+    if (int rc =
+            getaddrinfo(host_text.c_str(), port_text.c_str(), &hints, &found);
+        rc != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", listen, ": ", gai_strerror(rc)));
+    }
+    for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+      Address a{};
+      std::memcpy(&a.addr, ai->ai_addr, ai->ai_addrlen);
+      a.len = ai->ai_addrlen;
+      addresses.push_back(a);
+    }
+    freeaddrinfo(found);
+    // Beside an IPv4 address of its own (localhost), IPv6 only.
+    for (Address& a : addresses) a.v6only = addresses.size() > 1;
   }
   std::unique_ptr<Listener> out(new Listener());
   out->guard_ = guard;
   out->acceptor_ = acceptor;
-  int count = 0;
-  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) ++count;
   std::string error;
-  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    sockaddr_storage addr;
-    std::memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+  std::vector<std::string> failed;
+  bool family_missing = false;
+  for (Address& a : addresses) {
+    if (a.fallback && !family_missing) continue;
+    family_missing = false;
     if (out->port_ != 0) {
       // Port 0: the first address picked it; the others take the same.
       const uint16_t p = htons(static_cast<uint16_t>(out->port_));
-      if (addr.ss_family == AF_INET) {
-        reinterpret_cast<sockaddr_in*>(&addr)->sin_port = p;
+      if (a.addr.ss_family == AF_INET) {
+        reinterpret_cast<sockaddr_in*>(&a.addr)->sin_port = p;
       } else {
-        reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = p;
+        reinterpret_cast<sockaddr_in6*>(&a.addr)->sin6_port = p;
       }
     }
+    const std::string name = ConnectionGuard::PeerKey(
+        reinterpret_cast<const sockaddr*>(&a.addr), a.len);
     int fd =
-        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
+      family_missing = errno == EAFNOSUPPORT;
       error = std::strerror(errno);
+      failed.push_back(absl::StrCat(name, ": ", error));
       continue;
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (ai->ai_family == AF_INET6) {
-      // "[::]" alone takes IPv4 too (as gRPC's listener does); beside an
-      // IPv4 address of its own, IPv6 only.
-      int v6only = count > 1 ? 1 : 0;
+    if (a.addr.ss_family == AF_INET6) {
+      int v6only = a.v6only ? 1 : 0;
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
     }
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), ai->ai_addrlen) != 0 ||
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a.addr), a.len) != 0 ||
         ::listen(fd, SOMAXCONN) != 0) {
+      family_missing = errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT;
       error = std::strerror(errno);
+      failed.push_back(absl::StrCat(name, ": ", error));
       close(fd);
       continue;
     }
@@ -376,10 +427,14 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Start(
     }
     out->fds_.push_back(fd);
   }
-  freeaddrinfo(found);
   if (out->fds_.empty()) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", listen, ": ", error));
+  }
+  if (!failed.empty()) {
+    Log(LogLevel::kWarning, "grpc",
+        absl::StrCat("listening on ", listen, " without ",
+                     absl::StrJoin(failed, "; ")));
   }
   out->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (out->wake_fd_ < 0) {
@@ -399,9 +454,12 @@ void Listener::Run() {
   while (true) {
     if (poll(polls.data(), polls.size(), -1) < 0) {
       if (errno == EINTR) continue;
+      // Out of memory, say: try again shortly rather than stop accepting
+      // while health says SERVING.
       Log(LogLevel::kError, "grpc",
           absl::StrCat("listener: poll: ", std::strerror(errno)));
-      return;
+      usleep(100 * 1000);
+      continue;
     }
     if (polls.back().revents != 0) return;
     for (size_t i = 0; i + 1 < polls.size(); ++i) {

@@ -60,7 +60,7 @@ class ConnectionGuard {
     // A connection with more calls than this that started and have not
     // ended (the client's open streams, and those it reset that the
     // server still processes) is closed; 0: no limit.
-    int max_pending_calls = 1000;
+    int max_pending_calls = 5000;
     // After a connection is closed, new connections from its address
     // (the host, any port) are refused for this long: else a client
     // reconnects at once and the server still processes the calls of the

@@ -259,7 +259,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
       .max_pending_calls = options.limits.max_pending_calls,
       .ban = options.limits.abuse_ban});
   grpc::ServerBuilder builder;
-  const bool own_listener = !absl::StartsWith(options.listen, "unix:");
+  // Without the guard (or on a Unix socket, where it has nothing to key
+  // connections by), gRPC's own listener.
+  const bool own_listener =
+      out->guard_->enabled() && !absl::StartsWith(options.listen, "unix");
   if (own_listener) {
     out->acceptor_ = builder.experimental().AddExternalConnectionAcceptor(
         grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
@@ -267,7 +270,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   } else {
     builder.AddListeningPort(options.listen, *creds, &out->port_);
   }
-  if (out->guard_->enabled()) {
+  if (own_listener) {
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors;
@@ -282,7 +285,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
         absl::StrCat("cannot listen on ", options.listen));
   }
   if (own_listener) {
-    // After the start: gRPC closes connections handed to it before.
+    // After the start: gRPC refuses connections handed to it before.
     absl::StatusOr<std::unique_ptr<Listener>> listener = Listener::Start(
         options.listen, out->guard_.get(), out->acceptor_.get());
     if (!listener.ok()) return listener.status();
@@ -307,6 +310,7 @@ GrpcServer::~GrpcServer() {
 void GrpcServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  if (server_ == nullptr) return;  // it never started
   server_->GetHealthCheckService()->Shutdown();
   listener_.reset();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

@@ -84,7 +84,7 @@ class GrpcServer {
     // A connection with more calls than this started and not yet ended
     // (open streams, and reset ones the server still processes) is closed.
     // At least max_concurrent_streams; 0: no limit.
-    int max_pending_calls = 1000;
+    int max_pending_calls = 5000;
     // New connections from the host of one closed by either rule above are
     // refused for this long. Behind a proxy every client shares its host:
     // there the proxy's own limits apply, and 0 refuses none.

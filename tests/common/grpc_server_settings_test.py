@@ -210,7 +210,8 @@ class AbuseTest(unittest.TestCase):
     limit close the connection, and the host is refused for --abuse_ban."""
 
     def test_rapid_reset_closes_the_connection_and_bans_the_host(self):
-        server = Server(flags=["--abuse_ban=1h"])
+        # The pending-call rule off: this is the premature-reset rule's.
+        server = Server(flags=["--abuse_ban=1h", "--max_pending_calls=0"])
         try:
             client = Client(server.port)
             client.open_streams(3000, reset=True)
@@ -221,8 +222,10 @@ class AbuseTest(unittest.TestCase):
         finally:
             log = server.close()
         self.assertRegex(log, r"closed the connection from 127\.0\.0\.1:\d+: "
-                         r".* \(HTTP/2 rapid reset\); new connections from "
-                         r"127\.0\.0\.1 are refused for 1h")
+                         r"\d+ of its last 500 calls were cancelled by the "
+                         r"client within 1s of starting \(HTTP/2 rapid "
+                         r"reset\); new connections from 127\.0\.0\.1 are "
+                         r"refused for 1h")
 
     def test_without_a_ban_the_host_may_reconnect(self):
         server = Server(flags=["--abuse_ban=0"])
@@ -271,6 +274,46 @@ class AbuseTest(unittest.TestCase):
         finally:
             log = server.close()
         self.assertNotIn("closed the connection", log)
+
+
+class SynchronousCallTest(unittest.TestCase):
+    def test_reflection_calls_with_the_guard_on(self):
+        # Server reflection is gRPC's synchronous API; asking such a call
+        # whether it was cancelled from the guard's interceptor recursed
+        # until the stack overflowed. The request and END_STREAM in one
+        # frame, as grpcurl sends them.
+        server = Server()
+        try:
+            client = Client(server.port)
+            client.server_settings()
+            for i in range(200):
+                sid = client.conn.get_next_available_stream_id()
+                client.conn.send_headers(sid, [
+                    (b":method", b"POST"), (b":scheme", b"http"),
+                    (b":path", b"/grpc.reflection.v1alpha.ServerReflection/"
+                               b"ServerReflectionInfo"),
+                    (b":authority", client.authority),
+                    (b"content-type", b"application/grpc"),
+                    (b"te", b"trailers")])
+                if i % 2 == 0:
+                    # ServerReflectionRequest{list_services: ""}, framed.
+                    client.conn.send_data(
+                        sid, b"\x00\x00\x00\x00\x02\x3a\x00",
+                        end_stream=True)
+                else:
+                    client.conn.end_stream(sid)  # no request at all
+                client.send()
+                ended = False
+                while not ended:
+                    events = client.events()
+                    self.assertTrue(events, f"call {i}: the server closed")
+                    ended = any(isinstance(e, (h2.events.StreamEnded,
+                                               h2.events.StreamReset)) and
+                                e.stream_id == sid for e in events)
+            client.close()
+            self.assertIsNone(server.proc.poll())
+        finally:
+            server.close()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@
 #include "services/common/grpc_server.h"
 
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +20,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/memory_trimmer.h"
+#include "tests/testing/raw_call.h"
 
 namespace oppmatrix {
 namespace {
@@ -193,16 +198,94 @@ TEST_F(MessageLimitsTest, AClientThatFinishesItsCallsStaysConnected) {
   EXPECT_EQ(server_->closed_for_resets(), 0);
 }
 
-TEST_F(MessageLimitsTest, ListensOnIpv6Loopback) {
+// Server reflection is a synchronous service: its calls end through a
+// completion queue of their own, which the guard's interceptor must not
+// poll (that recursed until the stack overflowed).
+TEST(GrpcServerTest, SynchronousCallsPassTheGuard) {
+  GrpcServer::Options options;
+  options.listen = "127.0.0.1:0";
+  auto server = GrpcServer::Start(options, {}, {});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                          grpc::InsecureChannelCredentials());
+  // ServerReflectionRequest{list_services: ""}: field 7, an empty string.
+  const std::string list_services("\x3a\x00", 2);
+  for (int i = 0; i < 60; ++i) {
+    std::vector<std::string> replies;
+    grpc::Status s = testing::RawCall(
+        channel,
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        {list_services}, &replies);
+    ASSERT_TRUE(s.ok()) << i << ": " << s.error_message();
+    ASSERT_EQ(replies.size(), 1u);
+    EXPECT_NE(replies[0].find("grpc.health.v1.Health"), std::string::npos);
+  }
+  EXPECT_EQ((*server)->closed_for_resets(), 0);
+}
+
+// Whether this machine can bind the IPv6 loopback at all.
+bool HasIpv6Loopback() {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  const bool ok =
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+bool Serves(const std::string& target) {
+  auto stub = Health::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  HealthCheckRequest request;
+  HealthCheckResponse response;
+  return stub->Check(&context, request, &response).ok();
+}
+
+TEST(GrpcServerTest, ListensOnIpv6Loopback) {
+  if (!HasIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback here";
   GrpcServer::Options options;
   options.listen = "[::1]:0";
   auto server = GrpcServer::Start(options, {}, {});
-  if (!server.ok()) GTEST_SKIP() << "no IPv6 loopback: " << server.status();
-  auto stub = Health::NewStub(
-      grpc::CreateChannel(absl::StrCat("[::1]:", (*server)->port()),
-                          grpc::InsecureChannelCredentials()));
-  HealthCheckResponse response;
-  EXPECT_TRUE(Check(stub.get(), "", &response).ok());
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_TRUE(Serves(absl::StrCat("[::1]:", (*server)->port())));
+}
+
+// 0.0.0.0 is any address of either family, as gRPC's own listener takes
+// it: IPv6 clients reach the default --listen too.
+TEST(GrpcServerTest, TheIpv4WildcardTakesBothFamilies) {
+  GrpcServer::Options options;
+  options.listen = "0.0.0.0:0";
+  auto server = GrpcServer::Start(options, {}, {});
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_TRUE(Serves(absl::StrCat("127.0.0.1:", (*server)->port())));
+  if (HasIpv6Loopback()) {
+    EXPECT_TRUE(Serves(absl::StrCat("[::1]:", (*server)->port())));
+  }
+}
+
+TEST(GrpcServerTest, WithoutTheGuardGrpcListensItself) {
+  GrpcServer::Options options;
+  options.listen = "127.0.0.1:0";
+  options.limits.rapid_reset_calls = 0;
+  options.limits.max_pending_calls = 0;
+  auto server = GrpcServer::Start(options, {}, {});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->port(), 0);
+  EXPECT_TRUE(Serves(absl::StrCat("127.0.0.1:", (*server)->port())));
+}
+
+TEST(GrpcServerTest, AUnixSocketThatCannotBeBoundIsUnavailable) {
+  GrpcServer::Options options;
+  options.listen = "unix:/nonexistent-dir/oppmatrix.sock";
+  auto server = GrpcServer::Start(options, {}, {});
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(GrpcServerTest, APortInUseIsUnavailable) {
