@@ -206,7 +206,8 @@ bool ConnectionGuard::Admit(int fd) {
       banned_.erase(it);
     }
   }
-  connections_[peer] = Connection{.fd = fd, .local = std::move(local)};
+  connections_[peer] = Connection{
+      .fd = fd, .local = std::move(local), .calls = {}, .pending = 0};
   if (connections_.size() >= prune_at_) PruneLocked();
   return true;
 }
@@ -220,6 +221,14 @@ void ConnectionGuard::PruneLocked() {
     }
   }
   prune_at_ = std::max<size_t>(64, 2 * connections_.size());
+  // Hosts without a connection left start afresh.
+  absl::flat_hash_map<std::string, Block> hosts;
+  for (const auto& [key, c] : connections_) {
+    const std::string host = HostOf(key);
+    auto h = hosts_.find(host);
+    if (h != hosts_.end()) hosts[host] = h->second;
+  }
+  hosts_ = std::move(hosts);
 }
 
 std::string ConnectionGuard::CallStarted(absl::string_view peer) {
@@ -251,17 +260,33 @@ void ConnectionGuard::CallEnded(const std::string& key, absl::Time started,
   Connection& c = it->second;
   --c.pending;
   if (policy_.block_calls == 0) return;
-  c.premature += premature ? 1 : 0;
-  if (++c.ended < policy_.block_calls) return;
-  const int count = c.premature;
-  c.ended = 0;
-  c.premature = 0;
-  if (2 * count <= policy_.block_calls) return;
-  CloseLocked(key,
-              absl::StrCat(count, " of its last ", policy_.block_calls,
-                           " calls were cancelled by the client within ",
-                           absl::FormatDuration(policy_.premature_lifetime),
-                           " of starting (HTTP/2 rapid reset)"));
+  // A block is judged when it is full: more than half premature is abuse.
+  auto judge = [this](Block& b, bool premature) {
+    b.premature += premature ? 1 : 0;
+    if (++b.ended < policy_.block_calls) return -1;
+    const int count = b.premature;
+    b = Block{};
+    return 2 * count > policy_.block_calls ? count : -1;
+  };
+  const std::string lifetime = absl::FormatDuration(policy_.premature_lifetime);
+  if (const int count = judge(c.calls, premature); count >= 0) {
+    CloseLocked(key,
+                absl::StrCat(count, " of its last ", policy_.block_calls,
+                             " calls were cancelled by the client within ",
+                             lifetime, " of starting (HTTP/2 rapid reset)"));
+    return;
+  }
+  // The same over all the host's connections: a client that opens a new
+  // connection before each block fills is judged too.
+  const std::string host = HostOf(key);
+  if (const int count = judge(hosts_[host], premature); count >= 0) {
+    CloseLocked(key,
+                absl::StrCat(count, " of the last ", policy_.block_calls,
+                             " calls from ", host,
+                             ", over its connections, were cancelled by "
+                             "the client within ",
+                             lifetime, " of starting (HTTP/2 rapid reset)"));
+  }
 }
 
 void ConnectionGuard::CloseLocked(const std::string& key,

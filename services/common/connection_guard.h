@@ -12,7 +12,9 @@
 //   - after Envoy's "premature reset" check: of each block of `block_calls`
 //     calls that end on a connection, if more than half were cancelled by
 //     the client (RST_STREAM) within `premature_lifetime` of starting, the
-//     connection is closed. Calls that run longer before a cancel (a watch
+//     connection is closed. The same holds for the blocks of a host's calls
+//     over all its connections (a client that reconnects before a block
+//     fills). Calls that run longer before a cancel (a watch
 //     the client ends) do not count, nor calls that reached their
 //     deadline, and a client whose calls mostly finish is never closed;
 //   - a connection with more than `max_pending_calls` calls started and not
@@ -111,13 +113,17 @@ class ConnectionGuard {
   static std::string PeerKey(const sockaddr* addr, socklen_t len);
 
  private:
+  // Calls ended in the current block, and how many of them prematurely.
+  struct Block {
+    int ended = 0;
+    int premature = 0;
+  };
   struct Connection {
     int fd = -1;
     // The socket's own address, which with the peer's names it: fd numbers
     // are reused once gRPC closes a socket, a live 4-tuple is not.
     std::string local;
-    int ended = 0;
-    int premature = 0;
+    Block calls;
     int pending = 0;
   };
 
@@ -136,6 +142,8 @@ class ConnectionGuard {
   absl::flat_hash_map<std::string, Connection> connections_
       ABSL_GUARDED_BY(mu_);
   size_t prune_at_ ABSL_GUARDED_BY(mu_) = 64;
+  // The block of each host with a connection here, over its connections.
+  absl::flat_hash_map<std::string, Block> hosts_ ABSL_GUARDED_BY(mu_);
   // Banned hosts ("127.0.0.1", "[::1]") until when.
   absl::flat_hash_map<std::string, absl::Time> banned_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> closed_{0};

@@ -125,13 +125,39 @@ TEST_F(ConnectionGuardTest, ClosesAConnectionWhoseCallsAreMostlyReset) {
   EXPECT_EQ(guard.tracked_connections(), 0u);
 }
 
+TEST_F(ConnectionGuardTest, AClientThatReconnectsBeforeABlockFillsIsJudged) {
+  ConnectionGuard guard(Policy());
+  // 4 premature resets a connection, a new connection each time: no
+  // connection's block of 10 fills, the host's does on the third.
+  std::vector<std::unique_ptr<Connection>> connections;
+  for (int i = 0; i < 3; ++i) {
+    connections.push_back(std::make_unique<Connection>(listen_fd_));
+    ASSERT_TRUE(guard.Admit(connections.back()->server_fd()));
+    EndCalls(guard, *connections.back(), 4, 4);
+  }
+  EXPECT_FALSE(connections[0]->ShutDown());
+  EXPECT_FALSE(connections[1]->ShutDown());
+  EXPECT_TRUE(connections[2]->ShutDown());
+  EXPECT_EQ(guard.closed_connections(), 1);
+  Connection next(listen_fd_);
+  EXPECT_FALSE(guard.Admit(next.server_fd())) << "the host is banned";
+}
+
 TEST_F(ConnectionGuardTest, HalfResetIsNotAbuse) {
   ConnectionGuard guard(Policy());
   Connection c(listen_fd_);
   ASSERT_TRUE(guard.Admit(c.server_fd()));
-  // Block after block, exactly half cancelled: never closed.
+  // Block after block, exactly half cancelled: never closed, neither for
+  // the connection's blocks nor for the host's.
   for (int block = 0; block < 5; ++block) EndCalls(guard, c, 10, 5);
+  Connection other(listen_fd_);
+  ASSERT_TRUE(guard.Admit(other.server_fd()));
+  for (int block = 0; block < 5; ++block) {
+    EndCalls(guard, c, 10, 5);
+    EndCalls(guard, other, 10, 5);
+  }
   EXPECT_FALSE(c.ShutDown());
+  EXPECT_FALSE(other.ShutDown());
   EXPECT_EQ(guard.closed_connections(), 0);
 }
 
