@@ -22,7 +22,9 @@ timeval TimevalOf(absl::Duration d) {
   return absl::ToTimeval(d);
 }
 
-RedisReply Copy(const redisReply* r) {
+}  // namespace
+
+RedisReply CopyReply(const redisReply* r) {
   RedisReply out;
   switch (r->type) {
     case REDIS_REPLY_STRING:
@@ -45,7 +47,7 @@ RedisReply Copy(const redisReply* r) {
       out.type = RedisReply::Type::kArray;
       out.elements.reserve(r->elements);
       for (size_t i = 0; i < r->elements; ++i) {
-        out.elements.push_back(Copy(r->element[i]));
+        out.elements.push_back(CopyReply(r->element[i]));
       }
       break;
     default:
@@ -54,8 +56,6 @@ RedisReply Copy(const redisReply* r) {
   }
   return out;
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     const RedisEndpoint& endpoint, absl::Duration connect_timeout) {
@@ -150,7 +150,7 @@ absl::StatusOr<std::vector<RedisReply>> RedisConnection::Pipeline(
       return absl::UnavailableError(absl::StrCat(
           "redis: ", context_->err != 0 ? context_->errstr : "no reply"));
     }
-    replies.push_back(Copy(static_cast<redisReply*>(raw)));
+    replies.push_back(CopyReply(static_cast<redisReply*>(raw)));
     freeReplyObject(raw);
   }
   return replies;

@@ -26,6 +26,7 @@
 #include "services/store/redis_url.h"
 
 struct redisContext;
+struct redisReply;
 
 namespace oppmatrix {
 
@@ -39,6 +40,9 @@ struct RedisReply {
 
   bool is_error() const { return type == Type::kError; }
 };
+
+// `r` (hiredis's) as a RedisReply.
+RedisReply CopyReply(const redisReply* r);
 
 // One command and its arguments (binary-safe).
 using RedisCommand = std::vector<std::string>;
