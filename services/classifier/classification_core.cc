@@ -135,10 +135,7 @@ void ClassificationCore::ClassifyItems(std::vector<Item>& items,
       for (size_t i = 0; i < items.size(); ++i) {
         if (!(*cached)[i].has_value()) continue;
         hit[i] = true;
-        *items[i].result->mutable_classification() = *std::move((*cached)[i]);
-        items[i].result->set_cached(true);
-        items[i].result->set_stored(true);
-        ++cache_hits_;
+        TakeCached(*std::move((*cached)[i]), items[i].result);
       }
     } else {
       NoteStoreError(cached.status());
@@ -165,20 +162,31 @@ void ClassificationCore::ClassifyItems(std::vector<Item>& items,
     return;
   }
   for (size_t j = 0; j < put_index.size(); ++j) {
-    v1::ClassifyResult* result = items[put_index[j]].result;
-    if ((*outcome)[j].superseded) {
-      result->set_superseded(true);
-      continue;
-    }
-    result->set_stored(true);
-    ++stored_;
-    result->mutable_classification()->set_previous_cell(
-        (*outcome)[j].previous_cell);
+    TakeOutcome((*outcome)[j], items[put_index[j]].result);
   }
 }
 
-absl::StatusOr<v1::ClassifyResponse> ClassificationCore::Classify(
-    const v1::ClassifyRequest& request, absl::Time deadline) {
+void ClassificationCore::TakeCached(v1::Classification cached,
+                                    v1::ClassifyResult* result) {
+  *result->mutable_classification() = std::move(cached);
+  result->set_cached(true);
+  result->set_stored(true);
+  ++cache_hits_;
+}
+
+void ClassificationCore::TakeOutcome(const PutOutcome& outcome,
+                                     v1::ClassifyResult* result) {
+  if (outcome.superseded) {
+    result->set_superseded(true);
+    return;
+  }
+  result->set_stored(true);
+  ++stored_;
+  result->mutable_classification()->set_previous_cell(outcome.previous_cell);
+}
+
+absl::Status ClassificationCore::CheckClassify(
+    const v1::ClassifyRequest& request) {
   std::vector<FieldViolation> violations;
   if (!request.has_opportunity()) {
     AddViolation(violations, "opportunity", "is required");
@@ -188,9 +196,12 @@ absl::StatusOr<v1::ClassifyResponse> ClassificationCore::Classify(
   if (!violations.empty()) {
     return InvalidArgumentWithViolations("invalid opportunity", violations);
   }
-  v1::ClassifyResult result;
-  std::vector<Item> items = {{&request.opportunity(), &result, ""}};
-  ClassifyItems(items, *rules_->Current(), !request.omit_reasons(), deadline);
+  return absl::OkStatus();
+}
+
+namespace {
+
+v1::ClassifyResponse ResponseOf(v1::ClassifyResult& result) {
   v1::ClassifyResponse response;
   *response.mutable_classification() =
       std::move(*result.mutable_classification());
@@ -198,6 +209,100 @@ absl::StatusOr<v1::ClassifyResponse> ClassificationCore::Classify(
   response.set_cached(result.cached());
   response.set_superseded(result.superseded());
   return response;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ClassifyResponse> ClassificationCore::Classify(
+    const v1::ClassifyRequest& request, absl::Time deadline) {
+  OPPMATRIX_RETURN_IF_ERROR(CheckClassify(request));
+  v1::ClassifyResult result;
+  std::vector<Item> items = {{&request.opportunity(), &result, ""}};
+  ClassifyItems(items, *rules_->Current(), !request.omit_reasons(), deadline);
+  return ResponseOf(result);
+}
+
+void ClassificationCore::ClassifyAsync(const v1::ClassifyRequest& request,
+                                       absl::Time deadline,
+                                       ClassifyCallback done) {
+  if (absl::Status s = CheckClassify(request); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  // What the call needs across the store's answers.
+  struct Call {
+    const v1::Opportunity* opportunity;
+    std::shared_ptr<const CompiledRuleset> rules;
+    absl::Time now;
+    absl::Time deadline;
+    bool with_reasons;
+    CacheKey key;
+    PutItem put;
+    v1::ClassifyResult result;
+    ClassifyCallback done;
+  };
+  auto call = std::make_shared<Call>();
+  call->opportunity = &request.opportunity();
+  call->rules = rules_->Current();
+  call->now = options_.clock();
+  call->deadline = deadline;
+  call->with_reasons = !request.omit_reasons();
+  call->done = std::move(done);
+  auto score = [](Call& c) {
+    *c.result.mutable_classification() =
+        ClassifyValidated(*c.opportunity, *c.rules, c.now,
+                          ClassifyOptions{.with_reasons = c.with_reasons});
+  };
+  auto respond = [](Call& c) { std::move(c.done)(ResponseOf(c.result)); };
+  if (store_ == nullptr) {
+    score(*call);
+    respond(*call);
+    return;
+  }
+  // Score, then store: the reactor finishes when the store has answered.
+  auto score_and_put = [this, score, respond](std::shared_ptr<Call> c) {
+    score(*c);
+    c->put = {&c->result.classification(), c->key.fingerprint, c->with_reasons};
+    store_->PutAsync(
+        absl::MakeConstSpan(&c->put, 1), c->now, StoreDeadline(c->deadline),
+        [this, c, respond](absl::StatusOr<std::vector<PutOutcome>> outcome) {
+          if (outcome.ok()) {
+            TakeOutcome((*outcome)[0], &c->result);
+          } else {
+            NoteStoreError(outcome.status());
+          }
+          respond(*c);
+        });
+  };
+  call->key = {call->opportunity->tenant_id(), call->opportunity->id(),
+               OpportunityFingerprint(*call->opportunity)};
+  if (options_.cache_max_age <= absl::ZeroDuration()) {
+    score_and_put(std::move(call));
+    return;
+  }
+  const CacheCriteria criteria{.ruleset_version = call->rules->version,
+                               .not_before = call->now - options_.cache_max_age,
+                               .with_reasons = call->with_reasons};
+  Call* raw = call.get();
+  store_->LookupAsync(
+      absl::MakeConstSpan(&raw->key, 1), criteria, StoreDeadline(deadline),
+      [this, call = std::move(call), score, respond, score_and_put](
+          absl::StatusOr<std::vector<std::optional<v1::Classification>>>
+              cached) mutable {
+        if (!cached.ok()) {
+          // Don't wait for a store that just failed: answer unstored.
+          NoteStoreError(cached.status());
+          score(*call);
+          respond(*call);
+          return;
+        }
+        if ((*cached)[0].has_value()) {
+          TakeCached(*std::move((*cached)[0]), &call->result);
+          respond(*call);
+          return;
+        }
+        score_and_put(std::move(call));
+      });
 }
 
 v1::ClassifyResult ClassificationCore::ClassifyStreamItem(

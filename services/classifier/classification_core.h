@@ -17,6 +17,7 @@
 #include <functional>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -67,6 +68,15 @@ class ClassificationCore {
   absl::StatusOr<v1::ClassifyResponse> Classify(
       const v1::ClassifyRequest& request, absl::Time deadline);
 
+  // Classify without waiting on the store: `done` runs once, with what
+  // Classify would return, on the store's I/O thread (or this one, before
+  // ClassifyAsync returns, without a store or for an invalid request).
+  // `request` must stay valid until then; `done` must not block.
+  using ClassifyCallback =
+      absl::AnyInvocable<void(absl::StatusOr<v1::ClassifyResponse>) &&>;
+  void ClassifyAsync(const v1::ClassifyRequest& request, absl::Time deadline,
+                     ClassifyCallback done);
+
   // One item of ClassifyStream: the status travels inside the result.
   v1::ClassifyResult ClassifyStreamItem(const v1::ClassifyRequest& request,
                                         absl::Time deadline);
@@ -94,6 +104,12 @@ class ClassificationCore {
   // Classifies validated items: cache lookup, scoring of the misses, store.
   void ClassifyItems(std::vector<Item>& items, const CompiledRuleset& rules,
                      bool with_reasons, absl::Time deadline);
+  // INVALID_ARGUMENT (with BadRequest) for a Classify request without a
+  // valid opportunity.
+  static absl::Status CheckClassify(const v1::ClassifyRequest& request);
+  // A cache hit, or the store's outcome of a put, into `result`.
+  void TakeCached(v1::Classification cached, v1::ClassifyResult* result);
+  void TakeOutcome(const PutOutcome& outcome, v1::ClassifyResult* result);
   // The deadline of one store call.
   absl::Time StoreDeadline(absl::Time call_deadline) const;
   // Logs a store failure (at most once per 10 s) and counts it.

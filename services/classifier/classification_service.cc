@@ -102,8 +102,22 @@ ClassificationServiceImpl::ClassificationServiceImpl(const RulesetSource* rules,
 grpc::ServerUnaryReactor* ClassificationServiceImpl::Classify(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary<v1::ClassifyRequest>(
-      context, core_, &ClassificationCore::Classify, request, response);
+  // Returns at once; the reactor is finished from the store's I/O thread
+  // when it has answered, so no gRPC thread waits on Redis.
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto parsed = std::make_shared<v1::ClassifyRequest>();
+  if (absl::Status s = ParseProtoBytes(*request, parsed.get()); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  const v1::ClassifyRequest& held = *parsed;
+  core_.ClassifyAsync(held, Deadline(context),
+                      [reactor, response, parsed = std::move(parsed)](
+                          absl::StatusOr<v1::ClassifyResponse> result) {
+                        if (result.ok()) *response = ToByteBuffer(*result);
+                        reactor->Finish(ToGrpcStatus(result.status()));
+                      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::BatchClassify(

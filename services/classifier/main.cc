@@ -15,6 +15,7 @@
 #include "services/common/log.h"
 #include "services/common/server_flags.h"
 #include "services/engine/ruleset.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_client.h"
 #include "services/store/redis_result_store.h"
 #include "services/store/redis_url.h"
@@ -37,6 +38,9 @@ ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
           "Result store: redis://[[user]:password@]host[:port][/db] or "
           "unix:///path[?db=N&password=P]; empty runs without storage");
 ABSL_FLAG(int, redis_pool_size, 8, "Most connections to Redis at once");
+ABSL_FLAG(int, redis_loops, 1,
+          "Event-loop threads (each with one Redis connection) of the "
+          "asynchronous client that Classify uses");
 ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(500),
           "Upper bound of one Redis round trip (and of connecting)");
 ABSL_FLAG(absl::Duration, result_ttl, absl::Hours(24 * 90),
@@ -89,6 +93,7 @@ int Run() {
     return 2;
   }
   std::unique_ptr<RedisPool> pool;
+  std::unique_ptr<AsyncRedis> async_redis;
   std::unique_ptr<RedisResultStore> store;
   if (!absl::GetFlag(FLAGS_redis).empty()) {
     absl::StatusOr<RedisEndpoint> endpoint =
@@ -109,6 +114,23 @@ int Run() {
         RedisResultStore::Options{
             .result_ttl = absl::GetFlag(FLAGS_result_ttl),
             .transitions_max_len = absl::GetFlag(FLAGS_transitions_max_len)});
+    // Classify's lookups and writes go through one asynchronous connection
+    // per loop (--redis_loops), shared by every call, so no gRPC thread
+    // waits on Redis; the other RPCs still use the pool.
+    AsyncRedis::Options async_options;
+    async_options.endpoint = *endpoint;
+    async_options.loops = absl::GetFlag(FLAGS_redis_loops);
+    async_options.connect_timeout = absl::GetFlag(FLAGS_redis_timeout);
+    async_options.command_timeout = absl::GetFlag(FLAGS_redis_timeout);
+    absl::StatusOr<std::unique_ptr<AsyncRedis>> created =
+        AsyncRedis::Create(async_options);
+    if (!created.ok()) {
+      std::fprintf(stderr, "--redis_loops: %s\n",
+                   std::string(created.status().message()).c_str());
+      return 2;
+    }
+    async_redis = *std::move(created);
+    store->SetAsync(async_redis.get());
     // Redis being down is not fatal: classification goes on unstored and
     // the pool reconnects when Redis is back.
     absl::StatusOr<std::vector<RedisReply>> ping = pool->Pipeline(
@@ -201,12 +223,9 @@ int Run() {
 }  // namespace oppmatrix
 
 int main(int argc, char** argv) {
-  std::vector<std::string> flags = {
-      "listen",        "rules",          "rules_poll_interval",
-      "check_rules",   "max_batch_size", "shutdown_grace",
-      "log_level",     "redis",          "redis_pool_size",
-      "redis_timeout", "result_ttl",     "transitions_max_len",
-      "cache_max_age"};
+  // This file's flags, from the flag registry (a list kept by hand
+  // drifts from them), and the servers' common ones.
+  std::vector<std::string> flags = oppmatrix::FlagsDefinedWith("listen");
   for (std::string& name : oppmatrix::ServerFlagNames()) {
     flags.push_back(std::move(name));
   }

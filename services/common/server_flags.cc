@@ -84,19 +84,23 @@ ABSL_FLAG(absl::Duration, memory_trim_interval,
 
 namespace oppmatrix {
 
-std::vector<std::string> ServerFlagNames() {
-  // Every flag defined in this file, from the flag registry: a list kept
-  // by hand drifts from the flags.
-  // (The registry gives the file name as its usage config normalises it,
-  // so it is compared with that of a flag known to be here.)
-  const std::string here =
-      absl::FindCommandLineFlag("tls_cert_file")->Filename();
+std::vector<std::string> FlagsDefinedWith(absl::string_view flag) {
+  // The registry gives the file name as its usage config normalises it,
+  // so it is compared with that of the given flag.
+  const absl::CommandLineFlag* known = absl::FindCommandLineFlag(flag);
+  if (known == nullptr) return {};
+  const std::string here = known->Filename();
   std::vector<std::string> names;
-  for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (flag->Filename() == here) names.emplace_back(name);
+  for (const auto& [name, f] : absl::GetAllFlags()) {
+    if (f->Filename() == here) names.emplace_back(name);
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::vector<std::string> ServerFlagNames() {
+  // A list kept by hand drifts from the flags.
+  return FlagsDefinedWith("tls_cert_file");
 }
 
 absl::Status ApplyServerLimitFlags(GrpcServer::Limits* limits) {

@@ -24,9 +24,14 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "services/common/grpc_server.h"
 
 namespace oppmatrix {
+
+// The names of every flag defined in the same file as `flag` (e.g. a
+// main's own flags), sorted; empty when there is no such flag.
+std::vector<std::string> FlagsDefinedWith(absl::string_view flag);
 
 // Every flag defined in server_flags.cc, sorted, for ParseFlagsWithEnv
 // (OPPMATRIX_TLS_CERT_FILE, OPPMATRIX_MAX_CONCURRENT_STREAMS, ...).

@@ -637,6 +637,71 @@ absl::StatusOr<std::vector<RedisReply>> AsyncRedis::PipelineSync(
   return result.get();
 }
 
+void PipelineLoadingScriptsAsync(AsyncRedis& redis,
+                                 std::vector<RedisCommand> commands,
+                                 absl::Span<const std::string* const> scripts,
+                                 absl::Time deadline,
+                                 AsyncRedis::Callback done) {
+  struct Call {
+    AsyncRedis* redis;
+    std::vector<RedisCommand> commands;  // kept for a NOSCRIPT re-run
+    std::vector<const std::string*> scripts;
+    absl::Time deadline;
+    AsyncRedis::Callback done;
+  };
+  auto call = std::make_shared<Call>(Call{&redis,
+                                          commands,
+                                          {scripts.begin(), scripts.end()},
+                                          deadline,
+                                          std::move(done)});
+  redis.Pipeline(
+      std::move(commands), deadline,
+      [call](absl::StatusOr<std::vector<RedisReply>> replies) {
+        if (!replies.ok()) {
+          std::move(call->done)(std::move(replies));
+          return;
+        }
+        std::vector<size_t> missing;
+        for (size_t i = 0; i < replies->size(); ++i) {
+          const RedisReply& r = (*replies)[i];
+          if (r.is_error() && absl::StartsWith(r.str, "NOSCRIPT")) {
+            missing.push_back(i);
+          }
+        }
+        if (missing.empty()) {
+          std::move(call->done)(std::move(replies));
+          return;
+        }
+        std::vector<RedisCommand> retry;
+        for (const std::string* source : call->scripts) {
+          retry.push_back({"SCRIPT", "LOAD", *source});
+        }
+        const size_t loads = retry.size();
+        for (size_t i : missing) retry.push_back(call->commands[i]);
+        call->redis->Pipeline(
+            std::move(retry), call->deadline,
+            [call, loads, missing = std::move(missing),
+             first = *std::move(replies)](
+                absl::StatusOr<std::vector<RedisReply>> again) mutable {
+              if (!again.ok()) {
+                std::move(call->done)(again.status());
+                return;
+              }
+              for (size_t i = 0; i < loads; ++i) {
+                if ((*again)[i].is_error()) {
+                  std::move(call->done)(absl::InternalError(
+                      absl::StrCat("redis SCRIPT LOAD: ", (*again)[i].str)));
+                  return;
+                }
+              }
+              for (size_t j = 0; j < missing.size(); ++j) {
+                first[missing[j]] = std::move((*again)[loads + j]);
+              }
+              std::move(call->done)(std::move(first));
+            });
+      });
+}
+
 AsyncRedis::Stats AsyncRedis::stats() const {
   Stats out;
   out.healthy = true;

@@ -37,6 +37,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "services/store/redis_client.h"
 #include "services/store/redis_url.h"
 
@@ -109,6 +110,16 @@ class AsyncRedis {
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<uint64_t> next_{0};
 };
+
+// redis.Pipeline(), where commands answered NOSCRIPT (Redis restarted or
+// flushed its script cache) are re-run once after loading `scripts` (the
+// sources, which must outlive the call), as PipelineLoadingScripts does;
+// SCRIPT LOAD failing is INTERNAL.
+void PipelineLoadingScriptsAsync(AsyncRedis& redis,
+                                 std::vector<RedisCommand> commands,
+                                 absl::Span<const std::string* const> scripts,
+                                 absl::Time deadline,
+                                 AsyncRedis::Callback done);
 
 }  // namespace oppmatrix
 

@@ -133,11 +133,17 @@ absl::StatusOr<std::vector<RedisReply>> RedisResultStore::Run(
   return PipelineLoadingScripts(*pool_, cmds, scripts, deadline);
 }
 
-absl::StatusOr<std::vector<std::optional<v1::Classification>>>
-RedisResultStore::Lookup(absl::Span<const CacheKey> keys,
-                         const CacheCriteria& criteria, absl::Time deadline) {
-  std::vector<std::optional<v1::Classification>> out(keys.size());
-  if (keys.empty()) return out;
+void RedisResultStore::RunAsync(std::vector<RedisCommand> cmds,
+                                absl::Time deadline,
+                                AsyncRedis::Callback done) {
+  const std::string* scripts[] = {&put_.source, &delete_.source,
+                                  &matrix_.source, &list_.source};
+  PipelineLoadingScriptsAsync(*async_, std::move(cmds), scripts, deadline,
+                              std::move(done));
+}
+
+std::vector<RedisCommand> RedisResultStore::LookupCommands(
+    absl::Span<const CacheKey> keys) const {
   std::vector<RedisCommand> cmds;
   cmds.reserve(keys.size());
   for (const CacheKey& k : keys) {
@@ -146,8 +152,14 @@ RedisResultStore::Lookup(absl::Span<const CacheKey> keys,
          absl::StrCat(TenantPrefix(k.tenant_id), "opp:", k.opportunity_id),
          "fp", "rv", "rs", "at", "c", "prev"});
   }
-  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             Run(std::move(cmds), deadline));
+  return cmds;
+}
+
+absl::StatusOr<std::vector<std::optional<v1::Classification>>>
+RedisResultStore::LookupReplies(absl::Span<const CacheKey> keys,
+                                const CacheCriteria& criteria,
+                                const std::vector<RedisReply>& replies) const {
+  std::vector<std::optional<v1::Classification>> out(keys.size());
   const int64_t not_before = criteria.not_before == absl::InfinitePast()
                                  ? std::numeric_limits<int64_t>::min()
                                  : ToMillis(criteria.not_before);
@@ -170,10 +182,37 @@ RedisResultStore::Lookup(absl::Span<const CacheKey> keys,
   return out;
 }
 
-absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
-    absl::Span<const PutItem> items, absl::Time now, absl::Time deadline) {
-  std::vector<PutOutcome> out(items.size());
-  if (items.empty()) return out;
+absl::StatusOr<std::vector<std::optional<v1::Classification>>>
+RedisResultStore::Lookup(absl::Span<const CacheKey> keys,
+                         const CacheCriteria& criteria, absl::Time deadline) {
+  if (keys.empty()) {
+    return std::vector<std::optional<v1::Classification>>(0);
+  }
+  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
+                             Run(LookupCommands(keys), deadline));
+  return LookupReplies(keys, criteria, replies);
+}
+
+void RedisResultStore::LookupAsync(absl::Span<const CacheKey> keys,
+                                   const CacheCriteria& criteria,
+                                   absl::Time deadline, LookupCallback done) {
+  if (async_ == nullptr || keys.empty()) {
+    ResultStore::LookupAsync(keys, criteria, deadline, std::move(done));
+    return;
+  }
+  RunAsync(LookupCommands(keys), deadline,
+           [this, keys, criteria, done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             std::move(done)(LookupReplies(keys, criteria, *replies));
+           });
+}
+
+std::vector<RedisCommand> RedisResultStore::PutCommands(
+    absl::Span<const PutItem> items, absl::Time now) const {
   const int64_t now_ms = ToMillis(now);
   const int64_t ttl_ms = absl::ToInt64Milliseconds(options_.result_ttl);
   std::vector<RedisCommand> cmds;
@@ -202,9 +241,13 @@ absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
          first ? "32" : "0", absl::StrCat(c.opportunity_version())}));
     first = false;
   }
-  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             Run(std::move(cmds), deadline));
-  for (size_t i = 0; i < items.size(); ++i) {
+  return cmds;
+}
+
+absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::PutReplies(
+    size_t items, const std::vector<RedisReply>& replies) const {
+  std::vector<PutOutcome> out(items);
+  for (size_t i = 0; i < items; ++i) {
     const RedisReply& r = replies[i];
     if (r.type != RedisReply::Type::kArray || r.elements.size() != 3) {
       return ReplyError(r, "storing a result");
@@ -214,6 +257,31 @@ absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
     out[i].superseded = r.elements[2].integer == 1;
   }
   return out;
+}
+
+absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
+    absl::Span<const PutItem> items, absl::Time now, absl::Time deadline) {
+  if (items.empty()) return std::vector<PutOutcome>();
+  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
+                             Run(PutCommands(items, now), deadline));
+  return PutReplies(items.size(), replies);
+}
+
+void RedisResultStore::PutAsync(absl::Span<const PutItem> items, absl::Time now,
+                                absl::Time deadline, PutCallback done) {
+  if (async_ == nullptr || items.empty()) {
+    ResultStore::PutAsync(items, now, deadline, std::move(done));
+    return;
+  }
+  RunAsync(PutCommands(items, now), deadline,
+           [this, n = items.size(), done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             std::move(done)(PutReplies(n, *replies));
+           });
 }
 
 absl::StatusOr<v1::Classification> RedisResultStore::Get(

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "services/store/async_redis.h"
 #include "services/store/redis_client.h"
 #include "services/store/result_store.h"
 
@@ -44,12 +45,21 @@ class RedisResultStore final : public ResultStore {
   // `pool` must outlive the store.
   RedisResultStore(RedisPool* pool, Options options);
 
+  // LookupAsync and PutAsync go through `async` from now on (nullptr: the
+  // synchronous default again), which must outlive the store.
+  void SetAsync(AsyncRedis* async) { async_ = async; }
+
   absl::StatusOr<std::vector<std::optional<v1::Classification>>> Lookup(
       absl::Span<const CacheKey> keys, const CacheCriteria& criteria,
       absl::Time deadline) override;
   absl::StatusOr<std::vector<PutOutcome>> Put(absl::Span<const PutItem> items,
                                               absl::Time now,
                                               absl::Time deadline) override;
+  void LookupAsync(absl::Span<const CacheKey> keys,
+                   const CacheCriteria& criteria, absl::Time deadline,
+                   LookupCallback done) override;
+  void PutAsync(absl::Span<const PutItem> items, absl::Time now,
+                absl::Time deadline, PutCallback done) override;
   absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,
                                          absl::string_view id,
                                          absl::Time deadline) override;
@@ -82,6 +92,19 @@ class RedisResultStore final : public ResultStore {
   // flushed its script cache) are re-run after loading the scripts.
   absl::StatusOr<std::vector<RedisReply>> Run(std::vector<RedisCommand> cmds,
                                               absl::Time deadline);
+  // The same through async_, answering `done` on its loop thread.
+  void RunAsync(std::vector<RedisCommand> cmds, absl::Time deadline,
+                AsyncRedis::Callback done);
+  // Lookup's and Put's commands, and what their replies say.
+  std::vector<RedisCommand> LookupCommands(
+      absl::Span<const CacheKey> keys) const;
+  absl::StatusOr<std::vector<std::optional<v1::Classification>>> LookupReplies(
+      absl::Span<const CacheKey> keys, const CacheCriteria& criteria,
+      const std::vector<RedisReply>& replies) const;
+  std::vector<RedisCommand> PutCommands(absl::Span<const PutItem> items,
+                                        absl::Time now) const;
+  absl::StatusOr<std::vector<PutOutcome>> PutReplies(
+      size_t items, const std::vector<RedisReply>& replies) const;
   // EVALSHA with the tenant's four common keys, `fifth_key` (relative to
   // the tenant prefix) when not empty, then the prefix and `args` as ARGV.
   RedisCommand EvalSha(const Script& script, absl::string_view tenant_id,
@@ -89,6 +112,7 @@ class RedisResultStore final : public ResultStore {
                        std::vector<std::string> args) const;
 
   RedisPool* pool_;
+  AsyncRedis* async_ = nullptr;
   const Options options_;
   const Script put_;
   const Script delete_;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -116,6 +117,26 @@ class ResultStore {
   // batch is one round trip.
   virtual absl::StatusOr<std::vector<PutOutcome>> Put(
       absl::Span<const PutItem> items, absl::Time now, absl::Time deadline) = 0;
+
+  // Lookup and Put with the answer handed to `done` instead of returned,
+  // for callers that must not wait (a server's reactors): a store with an
+  // asynchronous connection calls `done` from its I/O thread, once Redis
+  // answered; the default runs the synchronous call and then `done`. The
+  // keys and items (and what they point to) must stay valid until `done`
+  // ran. `done` must not block.
+  using LookupCallback = absl::AnyInvocable<
+      void(absl::StatusOr<std::vector<std::optional<v1::Classification>>>) &&>;
+  using PutCallback =
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<PutOutcome>>) &&>;
+  virtual void LookupAsync(absl::Span<const CacheKey> keys,
+                           const CacheCriteria& criteria, absl::Time deadline,
+                           LookupCallback done) {
+    std::move(done)(Lookup(keys, criteria, deadline));
+  }
+  virtual void PutAsync(absl::Span<const PutItem> items, absl::Time now,
+                        absl::Time deadline, PutCallback done) {
+    std::move(done)(Put(items, now, deadline));
+  }
 
   // The stored result (with `previous_cell`); NOT_FOUND if there is none.
   virtual absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,

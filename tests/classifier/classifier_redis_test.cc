@@ -16,11 +16,13 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "oppmatrix/v1/classification_service.grpc.pb.h"
 #include "services/classifier/classifier_server.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_util.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_result_store.h"
 #include "services/store/redis_url.h"
 #include "tests/classifier/test_server.h"
@@ -87,8 +89,12 @@ std::unique_ptr<grpc::ClientContext> Context(
   return context;
 }
 
-class ClassifierRedisTest : public ::testing::Test {
+// Each test twice: Classify through the blocking pool, and through the
+// asynchronous client (as the classifier's main wires it).
+class ClassifierRedisTest : public ::testing::TestWithParam<bool> {
  protected:
+  bool async() const { return GetParam(); }
+
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
     RedisPool::Options po;
@@ -98,6 +104,18 @@ class ClassifierRedisTest : public ::testing::Test {
     pool_ = std::make_unique<RedisPool>(po);
     store_ = std::make_unique<RedisResultStore>(
         pool_.get(), RedisResultStore::Options{.result_ttl = absl::Hours(24)});
+    if (async()) {
+      AsyncRedis::Options ao;
+      ao.endpoint = po.endpoint;
+      ao.connect_timeout = po.connect_timeout;
+      ao.command_timeout = absl::Milliseconds(500);
+      ao.min_backoff = po.min_backoff;
+      ao.max_backoff = po.max_backoff;
+      auto created = AsyncRedis::Create(ao);
+      ASSERT_TRUE(created.ok()) << created.status();
+      async_redis_ = *std::move(created);
+      store_->SetAsync(async_redis_.get());
+    }
     ClassifierServer::Options options;
     options.listen = "127.0.0.1:0";
     options.service.clock = [this] {
@@ -157,6 +175,7 @@ class ClassifierRedisTest : public ::testing::Test {
 
   RedisServer redis_;
   std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<AsyncRedis> async_redis_;
   std::unique_ptr<RedisResultStore> store_;
   StaticRulesetSource rules_{DefaultRules()};
   absl::Mutex clock_mu_;
@@ -165,7 +184,7 @@ class ClassifierRedisTest : public ::testing::Test {
   std::unique_ptr<v1::ClassificationService::Stub> stub_;
 };
 
-TEST_F(ClassifierRedisTest, ClassifyStoresAndGetReadsItBack) {
+TEST_P(ClassifierRedisTest, ClassifyStoresAndGetReadsItBack) {
   v1::ClassifyResponse r = Classify(Opp("opp-1"));
   EXPECT_TRUE(r.stored());
   EXPECT_FALSE(r.cached());
@@ -179,7 +198,7 @@ TEST_F(ClassifierRedisTest, ClassifyStoresAndGetReadsItBack) {
   EXPECT_THAT(missing.error_message(), HasSubstr("\"nope\""));
 }
 
-TEST_F(ClassifierRedisTest, UnchangedOpportunityIsServedFromTheCache) {
+TEST_P(ClassifierRedisTest, UnchangedOpportunityIsServedFromTheCache) {
   v1::ClassifyResponse first = Classify(Opp("opp-1"));
   Advance(absl::Minutes(10));
   v1::ClassifyResponse second = Classify(Opp("opp-1"));
@@ -205,7 +224,7 @@ TEST_F(ClassifierRedisTest, UnchangedOpportunityIsServedFromTheCache) {
             absl::ToUnixSeconds(TestNow() + absl::Minutes(130)));
 }
 
-TEST_F(ClassifierRedisTest, BatchIsStoredAndTheMatrixAddsUp) {
+TEST_P(ClassifierRedisTest, BatchIsStoredAndTheMatrixAddsUp) {
   v1::BatchClassifyRequest request;
   for (int i = 0; i < 300; ++i) {
     *request.add_opportunities() = Opp(
@@ -240,7 +259,7 @@ TEST_F(ClassifierRedisTest, BatchIsStoredAndTheMatrixAddsUp) {
   for (const auto& c : retail.cells()) EXPECT_EQ(c.count(), 0);
 }
 
-TEST_F(ClassifierRedisTest, ListOpportunitiesPagesACellInPriorityOrder) {
+TEST_P(ClassifierRedisTest, ListOpportunitiesPagesACellInPriorityOrder) {
   v1::BatchClassifyRequest request;
   for (int i = 0; i < 120; ++i) {
     v1::Opportunity o = Opp(absl::StrCat("opp-", i));
@@ -274,7 +293,7 @@ TEST_F(ClassifierRedisTest, ListOpportunitiesPagesACellInPriorityOrder) {
   EXPECT_EQ(pages, 3);
 }
 
-TEST_F(ClassifierRedisTest, CellMoveIsOneTransitionAndSetsPreviousCell) {
+TEST_P(ClassifierRedisTest, CellMoveIsOneTransitionAndSetsPreviousCell) {
   EXPECT_EQ(Classify(Opp("opp-1")).classification().cell(), "KEY");
   v1::Opportunity lost = Opp("opp-1", kNoRelationship);
   v1::ClassifyResponse moved = Classify(lost);
@@ -300,7 +319,7 @@ TEST_F(ClassifierRedisTest, CellMoveIsOneTransitionAndSetsPreviousCell) {
   EXPECT_EQ(got.previous_cell(), "KEY");
 }
 
-TEST_F(ClassifierRedisTest, BadReadRequestsNameTheField) {
+TEST_P(ClassifierRedisTest, BadReadRequestsNameTheField) {
   struct Case {
     std::string field;
     grpc::Status status;
@@ -356,7 +375,7 @@ TEST_F(ClassifierRedisTest, BadReadRequestsNameTheField) {
 
 // What an outside harness sent: page tokens that used to reach Redis and
 // come back as INTERNAL with the script's error text.
-TEST_F(ClassifierRedisTest, TamperedPageTokensAreInvalidArgument) {
+TEST_P(ClassifierRedisTest, TamperedPageTokensAreInvalidArgument) {
   Classify(Opp("opp-1"));
   std::vector<grpc::Status> statuses;
   for (const char* raw : {"nan|opp-1", "-nan|opp-1", "5 |opp-1"}) {
@@ -393,7 +412,7 @@ TEST_F(ClassifierRedisTest, TamperedPageTokensAreInvalidArgument) {
   EXPECT_THAT(statuses.back().error_message(), HasSubstr("another listing"));
 }
 
-TEST_F(ClassifierRedisTest, InternalErrorsCarryALogIdAndNoRedisText) {
+TEST_P(ClassifierRedisTest, InternalErrorsCarryALogIdAndNoRedisText) {
   Classify(Opp("opp-1"));
   ASSERT_TRUE(redis_
                   .Command({"HSET", "oppmatrix:{acme}:opp:opp-1", "c",
@@ -407,7 +426,7 @@ TEST_F(ClassifierRedisTest, InternalErrorsCarryALogIdAndNoRedisText) {
       ::testing::MatchesRegex("internal error \\(log id [0-9a-f]{16}\\)"));
 }
 
-TEST_F(ClassifierRedisTest, RedisKilledAndRestartedClassifyKeepsAnswering) {
+TEST_P(ClassifierRedisTest, RedisKilledAndRestartedClassifyKeepsAnswering) {
   EXPECT_TRUE(Classify(Opp("before")).stored());
   redis_.Kill();
 
@@ -456,7 +475,7 @@ TEST_F(ClassifierRedisTest, RedisKilledAndRestartedClassifyKeepsAnswering) {
   EXPECT_EQ(got.opportunity_id(), "after");
 }
 
-TEST_F(ClassifierRedisTest, HungRedisDelaysNoCallPastItsBound) {
+TEST_P(ClassifierRedisTest, HungRedisDelaysNoCallPastItsBound) {
   EXPECT_TRUE(Classify(Opp("before")).stored());
   redis_.Pause();  // connections stay open, nothing is answered
   absl::Time start = absl::Now();
@@ -490,6 +509,75 @@ TEST_F(ClassifierRedisTest, HungRedisDelaysNoCallPastItsBound) {
   }
   EXPECT_TRUE(stored);
 }
+
+// Issue 13's proof that no thread waits: with Redis frozen, 500 Classify
+// calls at once each answer by their deadline (unstored, or
+// DEADLINE_EXCEEDED) while the health check keeps answering. Threads
+// blocked on Redis would hold them for minutes; the one-second bound tells
+// the two apart without being tight.
+TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThread) {
+  if (!async()) GTEST_SKIP() << "the blocking pool holds a thread per call";
+  EXPECT_TRUE(Classify(Opp("before")).stored());
+  redis_.Pause();
+  constexpr int kCalls = 500;
+  struct Call {
+    grpc::ClientContext context;
+    v1::ClassifyRequest request;
+    v1::ClassifyResponse response;
+    grpc::Status status;
+    absl::Time deadline;
+    absl::Time answered;
+  };
+  std::vector<Call> calls(kCalls);
+  absl::Mutex mu;
+  int done = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    Call& c = calls[i];
+    c.deadline = absl::Now() + absl::Milliseconds(800);
+    c.context.set_deadline(absl::ToChronoTime(c.deadline));
+    *c.request.mutable_opportunity() = Opp(absl::StrCat("frozen-", i));
+    stub_->async()->Classify(&c.context, &c.request, &c.response,
+                             [&mu, &done, &c](grpc::Status s) {
+                               absl::MutexLock lock(&mu);
+                               c.status = std::move(s);
+                               c.answered = absl::Now();
+                               ++done;
+                             });
+  }
+  // Meanwhile the health check answers.
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                          grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse serving;
+  EXPECT_TRUE(
+      health->Check(Context(absl::Seconds(1)).get(), check, &serving).ok());
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](int* n) { return *n == kCalls; }, &done),
+                            absl::Seconds(30)));
+  }
+  int unstored = 0;
+  for (const Call& c : calls) {
+    EXPECT_LE(c.answered, c.deadline + absl::Seconds(1));
+    if (c.status.ok()) {
+      EXPECT_FALSE(c.response.stored());
+      ++unstored;
+    } else {
+      EXPECT_EQ(c.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+          << c.status.error_message();
+    }
+  }
+  EXPECT_GT(unstored, 0);
+  redis_.Resume();
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ClassifierRedisTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Async" : "Pool";
+                         });
 
 TEST(ClassifierWithoutStoreTest, ClassifiesUnstoredAndReadsAreUnavailable) {
   testing::TestClassifier server;  // no --redis
