@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -37,6 +38,10 @@ class AsyncRedis::Loop {
   void Submit(std::vector<RedisCommand> commands, absl::Time deadline,
               Callback done);
   void AddStats(Stats* stats) const;
+  // Asks the loop to stop (it answers what it holds, then exits), and
+  // waits for it; the destructor does both.
+  void Stop();
+  void Join();
 
  private:
   enum class State { kDown, kConnecting, kReady };
@@ -56,6 +61,9 @@ class AsyncRedis::Loop {
     bool waiting = false;    // in waiting_
     absl::Time sent = absl::InfiniteFuture();
     event* timer = nullptr;
+    // When the timer was set to fire: libevent's coarse clock can fire it
+    // a tick early, and the call must then count as due.
+    absl::Time timer_at = absl::InfiniteFuture();
   };
 
   void Run();
@@ -126,14 +134,23 @@ AsyncRedis::Loop::Loop(const Options& options, int index)
   thread_ = std::thread([this] { Run(); });
 }
 
-AsyncRedis::Loop::~Loop() {
+void AsyncRedis::Loop::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
   const uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof(one));
-  thread_.join();
+}
+
+void AsyncRedis::Loop::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+AsyncRedis::Loop::~Loop() {
+  Stop();
+  Join();
   event_free(wake_);
   event_free(flush_timer_);
   event_free(connect_timer_);
@@ -308,7 +325,7 @@ void AsyncRedis::Loop::Send(Request* r) {
       break;
     }
     ++r->outstanding;
-    ++commands_;
+    if (!r->handshake) ++commands_;  // the callers' commands
   }
   // The commands can go now: they are not needed for a NOSCRIPT retry
   // here (that is the caller's), and a big batch should not stay twice.
@@ -326,6 +343,7 @@ void AsyncRedis::Loop::Send(Request* r) {
 void AsyncRedis::Loop::ArmTimer(Request* r, absl::Time when) {
   if (when == absl::InfiniteFuture()) return;
   if (r->timer == nullptr) r->timer = evtimer_new(base_, &OnRequestTimer, r);
+  r->timer_at = when;
   const timeval tv = TimevalOf(when - absl::Now());
   evtimer_add(r->timer, &tv);
 }
@@ -333,13 +351,18 @@ void AsyncRedis::Loop::ArmTimer(Request* r, absl::Time when) {
 void AsyncRedis::Loop::OnRequestTimer(evutil_socket_t, short, void* arg) {
   auto* r = static_cast<Request*>(arg);
   Loop* self = r->loop;
-  const absl::Time now = absl::Now();
+  const absl::Time now = std::max(absl::Now(), r->timer_at);
   if (now >= r->deadline && !r->finished) {
     self->Finish(r, absl::DeadlineExceededError(
                         "Redis did not answer within the call's deadline"));
   }
   if (r->outstanding == 0) {
-    // Still waiting for a connection: it is done with.
+    // Still waiting for a connection: done with once answered (its timer
+    // only ever fires at its deadline).
+    if (!r->finished) {
+      self->ArmTimer(r, r->deadline);
+      return;
+    }
     if (r->waiting) {
       self->waiting_.erase(
           std::find(self->waiting_.begin(), self->waiting_.end(), r));
@@ -381,11 +404,21 @@ void AsyncRedis::Loop::OnReply(redisAsyncContext*, void* reply,
     } else {
       for (size_t i = 0; i < r->replies.size() && s.ok(); ++i) {
         if (!r->replies[i].is_error()) continue;
-        const bool auth = r->commands[i][0] == "AUTH";
-        s = absl::Status(auth ? absl::StatusCode::kPermissionDenied
-                              : absl::StatusCode::kFailedPrecondition,
-                         absl::StrCat(auth ? "AUTH" : "SELECT",
-                                      " failed: ", r->replies[i].str));
+        const std::string& error = r->replies[i].str;
+        const std::string& command = r->commands[i][0];
+        // Credentials refused, or no such database, are the URL's fault;
+        // anything else (too many clients, loading) passes.
+        absl::StatusCode code = absl::StatusCode::kUnavailable;
+        if (absl::StartsWith(error, "WRONGPASS") ||
+            absl::StartsWith(error, "NOAUTH") ||
+            absl::StrContains(error, "invalid password") ||
+            absl::StrContains(error, "invalid username-password")) {
+          code = absl::StatusCode::kPermissionDenied;
+        } else if (command == "SELECT" &&
+                   absl::StrContains(error, "out of range")) {
+          code = absl::StatusCode::kFailedPrecondition;
+        }
+        s = absl::Status(code, absl::StrCat(command, " failed: ", error));
       }
     }
     const bool lost = r->lost;
@@ -469,10 +502,9 @@ void AsyncRedis::Loop::StartConnect() {
   if (e.db != 0) {
     handshake->commands.push_back({"SELECT", absl::StrCat(e.db)});
   }
-  if (handshake->commands.empty()) {
-    delete handshake;  // ready once connected
-    return;
-  }
+  // A reply proves the server answers: a stopped Redis still completes
+  // the TCP handshake in the kernel, and connect_timeout must bound it.
+  handshake->commands.push_back({"PING"});
   Send(handshake);
 }
 
@@ -487,9 +519,8 @@ void AsyncRedis::Loop::OnConnect(const redisAsyncContext* ac, int status) {
     self->Fail(s);
     return;
   }
+  // Ready once the handshake (AUTH, SELECT, PING) has answered.
   self->connected_ = true;
-  const RedisEndpoint& e = self->options_.endpoint;
-  if (e.password.empty() && e.db == 0) self->Ready();
 }
 
 void AsyncRedis::Loop::Ready() {
@@ -500,8 +531,13 @@ void AsyncRedis::Loop::Ready() {
   last_status_ = absl::OkStatus();
   std::deque<Request*> waiting;
   waiting.swap(waiting_);
+  const absl::Time now = absl::Now();
   for (Request* r : waiting) {
     r->waiting = false;
+    if (!r->finished && now >= r->deadline) {
+      Finish(r, absl::DeadlineExceededError(
+                    "the deadline passed while connecting to Redis"));
+    }
     if (r->finished) {
       MaybeDelete(r);
     } else {
@@ -615,10 +651,44 @@ absl::StatusOr<std::unique_ptr<AsyncRedis>> AsyncRedis::Create(
 
 AsyncRedis::AsyncRedis(Options options) : options_(std::move(options)) {}
 
-AsyncRedis::~AsyncRedis() = default;
+AsyncRedis::~AsyncRedis() {
+  // Every loop stops before any is freed: a callback run while one loop
+  // stops may hand a follow-up call to another.
+  for (auto& loop : loops_) loop->Stop();
+  for (auto& loop : loops_) loop->Join();
+  loops_.clear();
+}
+
+absl::Status AsyncRedis::CheckCommands(
+    const std::vector<RedisCommand>& commands) {
+  for (size_t i = 0; i < commands.size(); ++i) {
+    if (commands[i].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("command ", i, " is empty"));
+    }
+    // Replies that never end (a subscription, MONITOR) or a state every
+    // caller of the connection would share.
+    const std::string name = absl::AsciiStrToUpper(commands[i][0]);
+    for (const char* refused :
+         {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE",
+          "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "SELECT", "QUIT", "RESET",
+          "HELLO", "CLIENT"}) {
+      if (name == refused) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("command ", i, ": ", name,
+                         " is not for a connection every caller shares"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 void AsyncRedis::Pipeline(std::vector<RedisCommand> commands,
                           absl::Time deadline, Callback done) {
+  if (absl::Status s = CheckCommands(commands); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
   const uint64_t n = next_.fetch_add(1, std::memory_order_relaxed);
   loops_[n % loops_.size()]->Submit(std::move(commands), deadline,
                                     std::move(done));

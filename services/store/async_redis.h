@@ -4,7 +4,10 @@
 // commands over through a queue and a wake-up, and returns at once.
 // Everything queued during one turn of a loop is written to Redis at once
 // (auto-pipelining: many callers' commands share one write and one round
-// trip), after an optional flush delay that gathers more.
+// trip), after an optional flush delay that gathers more. A connection
+// is ready once Redis has answered its handshake (AUTH and SELECT from the
+// URL, then PING), within connect_timeout. A loop reconnects when a call
+// comes after the backoff, not by itself.
 //
 // Each pipeline has a deadline, kept by a timer (hiredis 0.14 has none):
 // past it the callback gets DEADLINE_EXCEEDED. A connection whose oldest
@@ -89,7 +92,11 @@ class AsyncRedis {
 
   // Queues `commands` as one pipeline (one connection, replies in order)
   // and returns; `done` is called once, on a loop thread. An empty
-  // pipeline completes with no replies.
+  // pipeline completes with no replies. An empty command, or one whose
+  // replies never end or whose state every caller of the connection would
+  // share (SUBSCRIBE and the like, MONITOR, SELECT, QUIT, RESET, HELLO,
+  // CLIENT), is INVALID_ARGUMENT, at once on the caller's thread.
+  // Pipelines of one caller run in order only with `loops` = 1.
   void Pipeline(std::vector<RedisCommand> commands, absl::Time deadline,
                 Callback done);
 
@@ -100,6 +107,9 @@ class AsyncRedis {
 
   Stats stats() const;
   const Options& options() const { return options_; }
+
+  // OK, or INVALID_ARGUMENT naming the first command Pipeline refuses.
+  static absl::Status CheckCommands(const std::vector<RedisCommand>& commands);
 
   class Loop;  // one event-loop thread and its connection
 

@@ -125,7 +125,7 @@ TEST_F(AsyncRedisTest, ConcurrentCallersShareWrites) {
 
 TEST_F(AsyncRedisTest, AFlushDelayGathersCallsIntoOneWrite) {
   AsyncRedis::Options options;
-  options.flush_delay = absl::Milliseconds(50);
+  options.flush_delay = absl::Milliseconds(300);
   auto client = Client(redis_.url(), options);
   // Connected first, so the 20 calls below meet a ready connection.
   ASSERT_TRUE(client->PipelineSync({{"PING"}}, In(absl::Seconds(5))).ok());
@@ -194,41 +194,123 @@ TEST_F(AsyncRedisTest, RedisDownFailsFastAndRecoversByItself) {
   EXPECT_TRUE(client->stats().healthy);
 }
 
-TEST_F(AsyncRedisTest, AFrozenRedisDelaysNoCallPastItsDeadline) {
-  AsyncRedis::Options options;
-  options.command_timeout = absl::Milliseconds(300);
-  options.min_backoff = absl::Milliseconds(50);
-  auto client = Client(redis_.url(), options);
-  ASSERT_TRUE(client->PipelineSync({{"PING"}}, In(absl::Seconds(5))).ok());
-  redis_.Pause();
-  // 200 calls from one thread, each with a 100 ms deadline: the thread is
-  // never held, and each answers DEADLINE_EXCEEDED (or UNAVAILABLE once the
-  // connection is dropped) within a generous bound.
+// Calls against a frozen Redis, `before` each: each answers
+// DEADLINE_EXCEEDED by its deadline (plus a bound for a loaded machine),
+// never later, and the calling thread is never held.
+void ExpectDeadlinesKept(AsyncRedis& client, int calls) {
   std::atomic<int> answered{0};
   std::atomic<int> late{0};
+  std::atomic<int> other{0};
   absl::Notification all;
   const absl::Time start = absl::Now();
-  for (int i = 0; i < 200; ++i) {
-    const absl::Time deadline = In(absl::Milliseconds(100));
-    client->Pipeline({{"PING"}}, deadline, [&, deadline](Replies r) {
-      EXPECT_FALSE(r.ok());
-      EXPECT_TRUE(absl::IsDeadlineExceeded(r.status()) ||
-                  absl::IsUnavailable(r.status()))
-          << r.status();
-      if (absl::Now() > deadline + absl::Seconds(1)) ++late;
-      if (++answered == 200) all.Notify();
+  for (int i = 0; i < calls; ++i) {
+    const absl::Time deadline = In(absl::Milliseconds(50 + i % 100));
+    client.Pipeline({{"PING"}}, deadline, [&, deadline, calls](Replies r) {
+      if (!absl::IsDeadlineExceeded(r.status())) ++other;
+      if (absl::Now() > deadline + absl::Milliseconds(300)) ++late;
+      if (++answered == calls) all.Notify();
     });
   }
   EXPECT_LT(absl::Now() - start, absl::Seconds(1)) << "Pipeline() blocked";
   ASSERT_TRUE(all.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_EQ(late.load(), 0);
-  // Its replies 300 ms overdue, the hung connection is dropped.
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_F(AsyncRedisTest, AFrozenRedisDelaysNoCallPastItsDeadline) {
+  // A command timeout far past the deadlines: they are kept by their own
+  // timers, not by the hung connection being dropped.
+  AsyncRedis::Options options;
+  options.command_timeout = absl::Seconds(3);
+  options.min_backoff = absl::Milliseconds(50);
+  auto client = Client(redis_.url(), options);
+  ASSERT_TRUE(client->PipelineSync({{"PING"}}, In(absl::Seconds(5))).ok());
+  redis_.Pause();
+  ExpectDeadlinesKept(*client, 200);
+  // Its replies 3 s overdue, the hung connection is dropped.
   EXPECT_TRUE(Eventually([&] { return client->stats().failures >= 1; }));
   EXPECT_FALSE(client->stats().healthy);
   redis_.Resume();
   EXPECT_TRUE(Eventually([&] {
     return client->PipelineSync({{"PING"}}, In(absl::Seconds(5))).ok();
   }));
+}
+
+TEST_F(AsyncRedisTest, CallsWaitingForAConnectionKeepTheirDeadlines) {
+  // A frozen Redis accepts the TCP connection but never answers the
+  // handshake: the calls wait for a connection that does not come.
+  redis_.Pause();
+  AsyncRedis::Options options;
+  options.connect_timeout = absl::Seconds(3);
+  auto client = Client(redis_.url(), options);
+  ExpectDeadlinesKept(*client, 200);
+  EXPECT_FALSE(client->stats().healthy);
+  EXPECT_EQ(client->stats().connects, 0);
+  redis_.Resume();
+}
+
+TEST_F(AsyncRedisTest, TheConnectTimeoutBoundsAHungHandshake) {
+  redis_.Pause();
+  AsyncRedis::Options options;
+  options.connect_timeout = absl::Milliseconds(200);
+  auto client = Client(redis_.url(), options);
+  const absl::Time start = absl::Now();
+  Replies r = client->PipelineSync({{"PING"}}, absl::InfiniteFuture());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_NE(r.status().message().find("within 200ms"), std::string::npos)
+      << r.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  redis_.Resume();
+}
+
+TEST_F(AsyncRedisTest, RefusesCommandsAConnectionCannotShare) {
+  auto client = Client(redis_.url());
+  struct Case {
+    std::vector<RedisCommand> commands;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{{"PING"}, {}}, "command 1 is empty"},
+           {{{"subscribe", "news"}},
+            "command 0: SUBSCRIBE is not for a connection every caller "
+            "shares"},
+           {{{"MONITOR"}},
+            "command 0: MONITOR is not for a connection every caller shares"},
+           {{{"SELECT", "2"}},
+            "command 0: SELECT is not for a connection every caller shares"},
+       }) {
+    Replies r = client->PipelineSync(c.commands, In(absl::Seconds(5)));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.status().message(), c.error);
+  }
+  // The connection is untouched.
+  EXPECT_TRUE(client->PipelineSync({{"PING"}}, In(absl::Seconds(5))).ok());
+}
+
+TEST_F(AsyncRedisTest, StoppingWithSeveralLoopsAnswersFollowUpCalls) {
+  std::atomic<int> answered{0};
+  std::atomic<int> follow_ups{0};
+  {
+    AsyncRedis::Options options;
+    options.loops = 2;
+    auto client = Client(redis_.url(), options);
+    ASSERT_TRUE(client->PipelineSync({{"PING"}}, In(absl::Seconds(5))).ok());
+    redis_.Pause();
+    AsyncRedis* raw = client.get();
+    for (int i = 0; i < 40; ++i) {
+      client->Pipeline({{"PING"}}, absl::InfiniteFuture(), [&, raw](Replies) {
+        ++answered;
+        // A retry, as a caller might: to whichever loop is next.
+        raw->Pipeline({{"PING"}}, absl::InfiniteFuture(), [&](Replies again) {
+          EXPECT_EQ(again.status().code(), absl::StatusCode::kUnavailable);
+          ++follow_ups;
+        });
+      });
+    }
+  }
+  EXPECT_EQ(answered.load(), 40);
+  EXPECT_EQ(follow_ups.load(), 40);
+  redis_.Resume();
 }
 
 TEST_F(AsyncRedisTest, StoppingAnswersEveryCallInFlight) {
