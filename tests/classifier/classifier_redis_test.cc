@@ -6,6 +6,7 @@
 #include <grpcpp/create_channel.h>
 
 #include <atomic>
+#include <iostream>
 #include <memory>
 #include <set>
 #include <string>
@@ -572,6 +573,59 @@ TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThread) {
   }
   EXPECT_GT(unstored, 0);
   redis_.Resume();
+}
+
+// Issue 13: concurrent Classify calls share the asynchronous client's
+// writes, so Redis reads their commands in far fewer reads than calls (each
+// call is a lookup and a write).
+TEST_P(ClassifierRedisTest, ConcurrentClassifyCallsShareRedisReads) {
+  if (!async()) GTEST_SKIP() << "the pool makes a round trip per call";
+  EXPECT_TRUE(Classify(Opp("warm-up")).stored());
+  constexpr int kCalls = 200;
+  struct Call {
+    grpc::ClientContext context;
+    v1::ClassifyRequest request;
+    v1::ClassifyResponse response;
+    grpc::Status status;
+  };
+  std::vector<Call> calls(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    *calls[i].request.mutable_opportunity() = Opp(absl::StrCat("shared-", i));
+    calls[i].context.set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  }
+  absl::StatusOr<int64_t> before =
+      redis_.InfoValue("stats", "total_reads_processed");
+  ASSERT_TRUE(before.ok()) << before.status();
+  absl::Mutex mu;
+  int done = 0;
+  for (Call& c : calls) {
+    stub_->async()->Classify(&c.context, &c.request, &c.response,
+                             [&mu, &done, &c](grpc::Status s) {
+                               absl::MutexLock lock(&mu);
+                               c.status = std::move(s);
+                               ++done;
+                             });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](int* n) { return *n == kCalls; }, &done),
+                            absl::Seconds(30)));
+  }
+  absl::StatusOr<int64_t> after =
+      redis_.InfoValue("stats", "total_reads_processed");
+  ASSERT_TRUE(after.ok()) << after.status();
+  for (const Call& c : calls) {
+    ASSERT_TRUE(c.status.ok()) << c.status.error_message();
+    EXPECT_TRUE(c.response.stored());
+  }
+  // Less the INFO calls' own connections (a read each, and their close).
+  EXPECT_LT(*after - *before, 50)
+      << "reads by Redis for " << kCalls << " Classify calls";
+  std::cerr << "reads by Redis for " << kCalls
+            << " Classify calls: " << (*after - *before) << "\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, ClassifierRedisTest, ::testing::Bool(),
