@@ -378,9 +378,8 @@ absl::Status ClassificationCore::ReadStatus(const absl::Status& status) const {
   }
 }
 
-absl::StatusOr<v1::GetClassificationResponse>
-ClassificationCore::GetClassification(
-    const v1::GetClassificationRequest& request, absl::Time deadline) {
+absl::Status ClassificationCore::CheckGet(
+    const v1::GetClassificationRequest& request) const {
   std::vector<FieldViolation> v;
   CheckTenant(request.tenant_id(), v);
   if (request.opportunity_id().empty()) {
@@ -390,13 +389,40 @@ ClassificationCore::GetClassification(
                  absl::StrCat("must be at most ", kMaxIdBytes, " bytes, got ",
                               request.opportunity_id().size()));
   }
-  OPPMATRIX_RETURN_IF_ERROR(ReadPreconditions(v, store_));
+  return ReadPreconditions(v, store_);
+}
+
+absl::StatusOr<v1::GetClassificationResponse>
+ClassificationCore::GetClassification(
+    const v1::GetClassificationRequest& request, absl::Time deadline) {
+  OPPMATRIX_RETURN_IF_ERROR(CheckGet(request));
   absl::StatusOr<v1::Classification> c = store_->Get(
       request.tenant_id(), request.opportunity_id(), StoreDeadline(deadline));
   if (!c.ok()) return ReadStatus(c.status());
   v1::GetClassificationResponse response;
   *response.mutable_classification() = *std::move(c);
   return response;
+}
+
+void ClassificationCore::GetClassificationAsync(
+    const v1::GetClassificationRequest& request, absl::Time deadline,
+    GetCallback done) {
+  if (absl::Status s = CheckGet(request); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  store_->GetAsync(
+      request.tenant_id(), request.opportunity_id(), StoreDeadline(deadline),
+      [this,
+       done = std::move(done)](absl::StatusOr<v1::Classification> c) mutable {
+        if (!c.ok()) {
+          std::move(done)(ReadStatus(c.status()));
+          return;
+        }
+        v1::GetClassificationResponse response;
+        *response.mutable_classification() = *std::move(c);
+        std::move(done)(std::move(response));
+      });
 }
 
 absl::StatusOr<v1::GetMatrixResponse> ClassificationCore::GetMatrix(

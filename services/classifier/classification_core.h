@@ -77,6 +77,13 @@ class ClassificationCore {
   void ClassifyAsync(const v1::ClassifyRequest& request, absl::Time deadline,
                      ClassifyCallback done);
 
+  // GetClassification, answered as ClassifyAsync is.
+  using GetCallback =
+      absl::AnyInvocable<void(
+                             absl::StatusOr<v1::GetClassificationResponse>) &&>;
+  void GetClassificationAsync(const v1::GetClassificationRequest& request,
+                              absl::Time deadline, GetCallback done);
+
   // One item of ClassifyStream: the status travels inside the result.
   v1::ClassifyResult ClassifyStreamItem(const v1::ClassifyRequest& request,
                                         absl::Time deadline);
@@ -107,6 +114,9 @@ class ClassificationCore {
   // INVALID_ARGUMENT (with BadRequest) for a Classify request without a
   // valid opportunity.
   static absl::Status CheckClassify(const v1::ClassifyRequest& request);
+  // INVALID_ARGUMENT for a bad GetClassification request; the read
+  // preconditions (a store).
+  absl::Status CheckGet(const v1::GetClassificationRequest& request) const;
   // A cache hit, or the store's outcome of a put, into `result`.
   void TakeCached(v1::Classification cached, v1::ClassifyResult* result);
   void TakeOutcome(const PutOutcome& outcome, v1::ClassifyResult* result);

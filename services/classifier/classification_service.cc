@@ -36,6 +36,31 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// Parses the request's bytes and returns at once; `method` of the core
+// answers later (from the store's I/O thread once Redis has answered),
+// and the call is finished then: no gRPC thread waits on Redis.
+template <typename Request, typename Response, typename Method>
+grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* context,
+                                     ClassificationCore& core, Method method,
+                                     const grpc::ByteBuffer* request_bytes,
+                                     grpc::ByteBuffer* response_bytes) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto request = std::make_shared<Request>();
+  if (absl::Status s = ParseProtoBytes(*request_bytes, request.get());
+      !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  const Request& held = *request;
+  (core.*method)(held, Deadline(context),
+                 [reactor, response_bytes, request = std::move(request)](
+                     absl::StatusOr<Response> result) {
+                   if (result.ok()) *response_bytes = ToByteBuffer(*result);
+                   reactor->Finish(ToGrpcStatus(result.status()));
+                 });
+  return reactor;
+}
+
 }  // namespace
 
 // Reads a request, writes its result, reads the next: one result per
@@ -102,22 +127,8 @@ ClassificationServiceImpl::ClassificationServiceImpl(const RulesetSource* rules,
 grpc::ServerUnaryReactor* ClassificationServiceImpl::Classify(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  // Returns at once; the reactor is finished from the store's I/O thread
-  // when it has answered, so no gRPC thread waits on Redis.
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto parsed = std::make_shared<v1::ClassifyRequest>();
-  if (absl::Status s = ParseProtoBytes(*request, parsed.get()); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
-  }
-  const v1::ClassifyRequest& held = *parsed;
-  core_.ClassifyAsync(held, Deadline(context),
-                      [reactor, response, parsed = std::move(parsed)](
-                          absl::StatusOr<v1::ClassifyResponse> result) {
-                        if (result.ok()) *response = ToByteBuffer(*result);
-                        reactor->Finish(ToGrpcStatus(result.status()));
-                      });
-  return reactor;
+  return UnaryAsync<v1::ClassifyRequest, v1::ClassifyResponse>(
+      context, core_, &ClassificationCore::ClassifyAsync, request, response);
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::BatchClassify(
@@ -136,8 +147,9 @@ ClassificationServiceImpl::ClassifyStream(
 grpc::ServerUnaryReactor* ClassificationServiceImpl::GetClassification(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary<v1::GetClassificationRequest>(
-      context, core_, &ClassificationCore::GetClassification, request,
+  return UnaryAsync<v1::GetClassificationRequest,
+                    v1::GetClassificationResponse>(
+      context, core_, &ClassificationCore::GetClassificationAsync, request,
       response);
 }
 

@@ -40,7 +40,7 @@ ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
 ABSL_FLAG(int, redis_pool_size, 8, "Most connections to Redis at once");
 ABSL_FLAG(int, redis_loops, 1,
           "Event-loop threads (each with one Redis connection) of the "
-          "asynchronous client that Classify uses");
+          "asynchronous client that Classify and GetClassification use");
 ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(500),
           "Upper bound of one Redis round trip (and of connecting)");
 ABSL_FLAG(absl::Duration, result_ttl, absl::Hours(24 * 90),

@@ -284,14 +284,14 @@ void RedisResultStore::PutAsync(absl::Span<const PutItem> items, absl::Time now,
            });
 }
 
-absl::StatusOr<v1::Classification> RedisResultStore::Get(
-    absl::string_view tenant_id, absl::string_view id, absl::Time deadline) {
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> replies,
-      Run({{"HMGET", absl::StrCat(TenantPrefix(tenant_id), "opp:", id), "c",
-            "prev"}},
-          deadline));
-  const RedisReply& r = replies[0];
+RedisCommand RedisResultStore::GetCommand(absl::string_view tenant_id,
+                                          absl::string_view id) const {
+  return {"HMGET", absl::StrCat(TenantPrefix(tenant_id), "opp:", id), "c",
+          "prev"};
+}
+
+absl::StatusOr<v1::Classification> RedisResultStore::GetReply(
+    absl::string_view tenant_id, absl::string_view id, const RedisReply& r) {
   if (r.type != RedisReply::Type::kArray || r.elements.size() != 2) {
     return ReplyError(r, "HMGET");
   }
@@ -301,6 +301,32 @@ absl::StatusOr<v1::Classification> RedisResultStore::Get(
                      "\" opportunity \"", id, "\""));
   }
   return ParseResult(Str(r.elements[0]), Str(r.elements[1]));
+}
+
+absl::StatusOr<v1::Classification> RedisResultStore::Get(
+    absl::string_view tenant_id, absl::string_view id, absl::Time deadline) {
+  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
+                             Run({GetCommand(tenant_id, id)}, deadline));
+  return GetReply(tenant_id, id, replies[0]);
+}
+
+void RedisResultStore::GetAsync(absl::string_view tenant_id,
+                                absl::string_view id, absl::Time deadline,
+                                GetCallback done) {
+  if (async_ == nullptr) {
+    ResultStore::GetAsync(tenant_id, id, deadline, std::move(done));
+    return;
+  }
+  RunAsync({GetCommand(tenant_id, id)}, deadline,
+           [tenant = std::string(tenant_id), opp = std::string(id),
+            done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             std::move(done)(GetReply(tenant, opp, (*replies)[0]));
+           });
 }
 
 absl::Status RedisResultStore::Delete(absl::string_view tenant_id,

@@ -60,6 +60,8 @@ class RedisResultStore final : public ResultStore {
                    LookupCallback done) override;
   void PutAsync(absl::Span<const PutItem> items, absl::Time now,
                 absl::Time deadline, PutCallback done) override;
+  void GetAsync(absl::string_view tenant_id, absl::string_view id,
+                absl::Time deadline, GetCallback done) override;
   absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,
                                          absl::string_view id,
                                          absl::Time deadline) override;
@@ -103,6 +105,12 @@ class RedisResultStore final : public ResultStore {
       const std::vector<RedisReply>& replies) const;
   std::vector<RedisCommand> PutCommands(absl::Span<const PutItem> items,
                                         absl::Time now) const;
+  // Get's command, and what its reply says.
+  RedisCommand GetCommand(absl::string_view tenant_id,
+                          absl::string_view id) const;
+  static absl::StatusOr<v1::Classification> GetReply(
+      absl::string_view tenant_id, absl::string_view id,
+      const RedisReply& reply);
   absl::StatusOr<std::vector<PutOutcome>> PutReplies(
       size_t items, const std::vector<RedisReply>& replies) const;
   // EVALSHA with the tenant's four common keys, `fifth_key` (relative to

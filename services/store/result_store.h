@@ -138,6 +138,14 @@ class ResultStore {
     std::move(done)(Put(items, now, deadline));
   }
 
+  using GetCallback =
+      absl::AnyInvocable<void(absl::StatusOr<v1::Classification>) &&>;
+  // Get, answered as LookupAsync is.
+  virtual void GetAsync(absl::string_view tenant_id, absl::string_view id,
+                        absl::Time deadline, GetCallback done) {
+    std::move(done)(Get(tenant_id, id, deadline));
+  }
+
   // The stored result (with `previous_cell`); NOT_FOUND if there is none.
   virtual absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,
                                                  absl::string_view id,
