@@ -32,11 +32,11 @@ timeval TimevalOf(absl::Duration d) {
 
 class AsyncRedis::Loop {
  public:
-  Loop(const Options& options, int index);
+  explicit Loop(const Options& options);
   ~Loop();
 
-  void Submit(std::vector<RedisCommand> commands, absl::Time deadline,
-              Callback done);
+  void Submit(std::shared_ptr<const std::vector<RedisCommand>> commands,
+              absl::Time deadline, Callback done);
   void AddStats(Stats* stats) const;
   // Asks the loop to stop (it answers what it holds, then exits), and
   // waits for it; the destructor does both.
@@ -50,7 +50,8 @@ class AsyncRedis::Loop {
   // no more reply callbacks for it.
   struct Request {
     Loop* loop = nullptr;
-    std::vector<RedisCommand> commands;
+    // Shared with a caller that may re-run some of them (NOSCRIPT).
+    std::shared_ptr<const std::vector<RedisCommand>> commands;
     absl::Time deadline;
     Callback done;
     std::vector<RedisReply> replies;
@@ -93,7 +94,6 @@ class AsyncRedis::Loop {
   void Publish();
 
   const Options& options_;
-  const int index_;
   event_base* base_ = nullptr;
   event* wake_ = nullptr;
   event* flush_timer_ = nullptr;
@@ -118,13 +118,12 @@ class AsyncRedis::Loop {
   absl::Status last_status_ = absl::UnavailableError("not connected yet");
   absl::Time retry_at_ = absl::InfinitePast();
   absl::Duration backoff_;
-  std::deque<Request*> waiting_;    // for the connection
-  std::deque<Request*> in_flight_;  // sent, by time sent
+  std::deque<Request*> waiting_;  // for the connection
   int64_t commands_ = 0, flushes_ = 0, connects_ = 0, failures_ = 0;
 };
 
-AsyncRedis::Loop::Loop(const Options& options, int index)
-    : options_(options), index_(index), backoff_(options.min_backoff) {
+AsyncRedis::Loop::Loop(const Options& options)
+    : options_(options), backoff_(options.min_backoff) {
   base_ = event_base_new();
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   wake_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST, &OnWake, this);
@@ -164,8 +163,9 @@ void AsyncRedis::Loop::Run() {
   event_base_dispatch(base_);
 }
 
-void AsyncRedis::Loop::Submit(std::vector<RedisCommand> commands,
-                              absl::Time deadline, Callback done) {
+void AsyncRedis::Loop::Submit(
+    std::shared_ptr<const std::vector<RedisCommand>> commands,
+    absl::Time deadline, Callback done) {
   auto* r = new Request();
   r->loop = this;
   r->commands = std::move(commands);
@@ -263,7 +263,7 @@ void AsyncRedis::Loop::Drain() {
 }
 
 void AsyncRedis::Loop::Take(Request* r) {
-  if (r->commands.empty()) {
+  if (r->commands->empty()) {
     Finish(r, std::vector<RedisReply>{});
     MaybeDelete(r);
     return;
@@ -309,10 +309,10 @@ absl::Status AsyncRedis::Loop::DownStatus() const {
 
 void AsyncRedis::Loop::Send(Request* r) {
   r->sent = absl::Now();
-  r->replies.reserve(r->commands.size());
+  r->replies.reserve(r->commands->size());
   std::vector<const char*> argv;
   std::vector<size_t> lens;
-  for (const RedisCommand& command : r->commands) {
+  for (const RedisCommand& command : *r->commands) {
     argv.clear();
     lens.clear();
     for (const std::string& arg : command) {
@@ -327,16 +327,12 @@ void AsyncRedis::Loop::Send(Request* r) {
     ++r->outstanding;
     if (!r->handshake) ++commands_;  // the callers' commands
   }
-  // The commands can go now: they are not needed for a NOSCRIPT retry
-  // here (that is the caller's), and a big batch should not stay twice.
-  if (!r->handshake) r->commands = {};
   if (r->outstanding == 0) {
     r->finished = r->finished || r->handshake;
     Finish(r, absl::UnavailableError("the Redis connection is closing"));
     MaybeDelete(r);
     return;
   }
-  in_flight_.push_back(r);
   ArmTimer(r, std::min(r->deadline, r->sent + options_.command_timeout));
 }
 
@@ -394,8 +390,6 @@ void AsyncRedis::Loop::OnReply(redisAsyncContext*, void* reply,
     r->replies.push_back(CopyReply(static_cast<redisReply*>(reply)));
   }
   if (r->outstanding > 0) return;
-  auto it = std::find(self->in_flight_.begin(), self->in_flight_.end(), r);
-  if (it != self->in_flight_.end()) self->in_flight_.erase(it);
   if (r->handshake) {
     // AUTH and SELECT of a new connection.
     absl::Status s;
@@ -405,7 +399,7 @@ void AsyncRedis::Loop::OnReply(redisAsyncContext*, void* reply,
       for (size_t i = 0; i < r->replies.size() && s.ok(); ++i) {
         if (!r->replies[i].is_error()) continue;
         const std::string& error = r->replies[i].str;
-        const std::string& command = r->commands[i][0];
+        const std::string& command = (*r->commands)[i][0];
         // Credentials refused, or no such database, are the URL's fault;
         // anything else (too many clients, loading) passes.
         absl::StatusCode code = absl::StatusCode::kUnavailable;
@@ -494,17 +488,18 @@ void AsyncRedis::Loop::StartConnect() {
   handshake->loop = this;
   handshake->handshake = true;
   handshake->deadline = absl::InfiniteFuture();
+  std::vector<RedisCommand> commands;
   if (!e.password.empty()) {
-    handshake->commands.push_back(
-        e.username.empty() ? RedisCommand{"AUTH", e.password}
+    commands.push_back(e.username.empty()
+                           ? RedisCommand{"AUTH", e.password}
                            : RedisCommand{"AUTH", e.username, e.password});
   }
-  if (e.db != 0) {
-    handshake->commands.push_back({"SELECT", absl::StrCat(e.db)});
-  }
+  if (e.db != 0) commands.push_back({"SELECT", absl::StrCat(e.db)});
   // A reply proves the server answers: a stopped Redis still completes
   // the TCP handshake in the kernel, and connect_timeout must bound it.
-  handshake->commands.push_back({"PING"});
+  commands.push_back({"PING"});
+  handshake->commands =
+      std::make_shared<const std::vector<RedisCommand>>(std::move(commands));
   Send(handshake);
 }
 
@@ -596,8 +591,7 @@ void AsyncRedis::Loop::Fail(const absl::Status& status) {
     Finish(r, status);
     MaybeDelete(r);
   }
-  // The in-flight ones got their NULL replies from hiredis.
-  in_flight_.clear();
+  // The ones sent got their NULL replies from hiredis.
   Publish();
 }
 
@@ -644,7 +638,7 @@ absl::StatusOr<std::unique_ptr<AsyncRedis>> AsyncRedis::Create(
   }
   std::unique_ptr<AsyncRedis> out(new AsyncRedis(std::move(options)));
   for (int i = 0; i < out->options_.loops; ++i) {
-    out->loops_.push_back(std::make_unique<Loop>(out->options_, i));
+    out->loops_.push_back(std::make_unique<Loop>(out->options_));
   }
   return out;
 }
@@ -685,7 +679,15 @@ absl::Status AsyncRedis::CheckCommands(
 
 void AsyncRedis::Pipeline(std::vector<RedisCommand> commands,
                           absl::Time deadline, Callback done) {
-  if (absl::Status s = CheckCommands(commands); !s.ok()) {
+  Pipeline(
+      std::make_shared<const std::vector<RedisCommand>>(std::move(commands)),
+      deadline, std::move(done));
+}
+
+void AsyncRedis::Pipeline(
+    std::shared_ptr<const std::vector<RedisCommand>> commands,
+    absl::Time deadline, Callback done) {
+  if (absl::Status s = CheckCommands(*commands); !s.ok()) {
     std::move(done)(s);
     return;
   }
@@ -712,62 +714,44 @@ void PipelineLoadingScriptsAsync(AsyncRedis& redis,
                                  absl::Span<const std::string* const> scripts,
                                  absl::Time deadline,
                                  AsyncRedis::Callback done) {
-  struct Call {
-    AsyncRedis* redis;
-    std::vector<RedisCommand> commands;  // kept for a NOSCRIPT re-run
-    std::vector<const std::string*> scripts;
-    absl::Time deadline;
-    AsyncRedis::Callback done;
-  };
-  auto call = std::make_shared<Call>(Call{&redis,
-                                          commands,
-                                          {scripts.begin(), scripts.end()},
-                                          deadline,
-                                          std::move(done)});
+  // The commands are shared with the client, not copied, for a re-run.
+  auto shared =
+      std::make_shared<const std::vector<RedisCommand>>(std::move(commands));
   redis.Pipeline(
-      std::move(commands), deadline,
-      [call](absl::StatusOr<std::vector<RedisReply>> replies) {
+      shared, deadline,
+      [&redis, shared,
+       scripts =
+           std::vector<const std::string*>(scripts.begin(), scripts.end()),
+       deadline, done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> replies) mutable {
         if (!replies.ok()) {
-          std::move(call->done)(std::move(replies));
+          std::move(done)(std::move(replies));
           return;
         }
-        std::vector<size_t> missing;
-        for (size_t i = 0; i < replies->size(); ++i) {
-          const RedisReply& r = (*replies)[i];
-          if (r.is_error() && absl::StartsWith(r.str, "NOSCRIPT")) {
-            missing.push_back(i);
-          }
-        }
+        std::vector<size_t> missing = NoScriptReplies(*replies);
         if (missing.empty()) {
-          std::move(call->done)(std::move(replies));
+          std::move(done)(std::move(replies));
           return;
         }
-        std::vector<RedisCommand> retry;
-        for (const std::string* source : call->scripts) {
-          retry.push_back({"SCRIPT", "LOAD", *source});
-        }
-        const size_t loads = retry.size();
-        for (size_t i : missing) retry.push_back(call->commands[i]);
-        call->redis->Pipeline(
-            std::move(retry), call->deadline,
-            [call, loads, missing = std::move(missing),
-             first = *std::move(replies)](
+        // Built before the callback below takes `missing` over.
+        std::vector<RedisCommand> retry =
+            ScriptReloadPipeline(scripts, *shared, missing);
+        redis.Pipeline(
+            std::move(retry), deadline,
+            [loads = scripts.size(), missing = std::move(missing),
+             first = *std::move(replies), done = std::move(done)](
                 absl::StatusOr<std::vector<RedisReply>> again) mutable {
               if (!again.ok()) {
-                std::move(call->done)(again.status());
+                std::move(done)(again.status());
                 return;
               }
-              for (size_t i = 0; i < loads; ++i) {
-                if ((*again)[i].is_error()) {
-                  std::move(call->done)(absl::InternalError(
-                      absl::StrCat("redis SCRIPT LOAD: ", (*again)[i].str)));
-                  return;
-                }
+              absl::Status s = TakeReloadedReplies(loads, missing,
+                                                   *std::move(again), &first);
+              if (!s.ok()) {
+                std::move(done)(s);
+                return;
               }
-              for (size_t j = 0; j < missing.size(); ++j) {
-                first[missing[j]] = std::move((*again)[loads + j]);
-              }
-              std::move(call->done)(std::move(first));
+              std::move(done)(std::move(first));
             });
       });
 }

@@ -99,6 +99,9 @@ class AsyncRedis {
   // Pipelines of one caller run in order only with `loops` = 1.
   void Pipeline(std::vector<RedisCommand> commands, absl::Time deadline,
                 Callback done);
+  // The same with commands the caller keeps too (to re-run some of them).
+  void Pipeline(std::shared_ptr<const std::vector<RedisCommand>> commands,
+                absl::Time deadline, Callback done);
 
   // Pipeline() and wait: for tools and tests, never for a server's
   // threads.

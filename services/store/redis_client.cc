@@ -282,38 +282,60 @@ absl::StatusOr<std::vector<RedisReply>> RedisPool::Pipeline(
   return replies;
 }
 
+std::vector<size_t> NoScriptReplies(const std::vector<RedisReply>& replies) {
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    const RedisReply& r = replies[i];
+    if (r.is_error() && absl::StartsWith(r.str, "NOSCRIPT")) {
+      missing.push_back(i);
+    }
+  }
+  return missing;
+}
+
+std::vector<RedisCommand> ScriptReloadPipeline(
+    absl::Span<const std::string* const> scripts,
+    const std::vector<RedisCommand>& commands,
+    const std::vector<size_t>& missing) {
+  std::vector<RedisCommand> retry;
+  retry.reserve(scripts.size() + missing.size());
+  for (const std::string* source : scripts) {
+    retry.push_back({"SCRIPT", "LOAD", *source});
+  }
+  for (size_t i : missing) retry.push_back(commands[i]);
+  return retry;
+}
+
+absl::Status TakeReloadedReplies(size_t scripts,
+                                 const std::vector<size_t>& missing,
+                                 std::vector<RedisReply> again,
+                                 std::vector<RedisReply>* replies) {
+  for (size_t i = 0; i < scripts; ++i) {
+    if (again[i].is_error()) {
+      return absl::InternalError(
+          absl::StrCat("redis SCRIPT LOAD: ", again[i].str));
+    }
+  }
+  for (size_t j = 0; j < missing.size(); ++j) {
+    (*replies)[missing[j]] = std::move(again[scripts + j]);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<RedisReply>> PipelineLoadingScripts(
     RedisPool& pool, const std::vector<RedisCommand>& commands,
     absl::Span<const std::string* const> scripts, absl::Time deadline) {
   absl::StatusOr<std::vector<RedisReply>> replies =
       pool.Pipeline(commands, deadline);
   if (!replies.ok()) return replies;
-  std::vector<size_t> missing;
-  for (size_t i = 0; i < replies->size(); ++i) {
-    const RedisReply& r = (*replies)[i];
-    if (r.is_error() && absl::StartsWith(r.str, "NOSCRIPT")) {
-      missing.push_back(i);
-    }
-  }
+  const std::vector<size_t> missing = NoScriptReplies(*replies);
   if (missing.empty()) return replies;
-  std::vector<RedisCommand> retry;
-  for (const std::string* source : scripts) {
-    retry.push_back({"SCRIPT", "LOAD", *source});
-  }
-  const size_t loads = retry.size();
-  for (size_t i : missing) retry.push_back(commands[i]);
   absl::StatusOr<std::vector<RedisReply>> again =
-      pool.Pipeline(retry, deadline);
+      pool.Pipeline(ScriptReloadPipeline(scripts, commands, missing), deadline);
   if (!again.ok()) return again.status();
-  for (size_t i = 0; i < loads; ++i) {
-    if ((*again)[i].is_error()) {
-      return absl::InternalError(
-          absl::StrCat("redis SCRIPT LOAD: ", (*again)[i].str));
-    }
-  }
-  for (size_t j = 0; j < missing.size(); ++j) {
-    (*replies)[missing[j]] = std::move((*again)[loads + j]);
-  }
+  absl::Status taken = TakeReloadedReplies(scripts.size(), missing,
+                                           *std::move(again), &*replies);
+  if (!taken.ok()) return taken;
   return replies;
 }
 

@@ -131,6 +131,21 @@ class RedisPool {
 std::optional<std::pair<uint64_t, uint64_t>> ParseStreamId(
     absl::string_view id);
 
+// The NOSCRIPT re-run of PipelineLoadingScripts and its async twin: the
+// indexes of the replies Redis answered NOSCRIPT; the pipeline that loads
+// every source in `scripts` and runs those commands again; and that
+// pipeline's replies put in place of the NOSCRIPT ones (INTERNAL when a
+// SCRIPT LOAD failed).
+std::vector<size_t> NoScriptReplies(const std::vector<RedisReply>& replies);
+std::vector<RedisCommand> ScriptReloadPipeline(
+    absl::Span<const std::string* const> scripts,
+    const std::vector<RedisCommand>& commands,
+    const std::vector<size_t>& missing);
+absl::Status TakeReloadedReplies(size_t scripts,
+                                 const std::vector<size_t>& missing,
+                                 std::vector<RedisReply> again,
+                                 std::vector<RedisReply>* replies);
+
 // Runs `commands` on `pool`; the ones Redis answers NOSCRIPT (it restarted
 // or flushed its script cache) are re-run, in a second round trip, after
 // SCRIPT LOAD of every source in `scripts`. Refused commands did not run,

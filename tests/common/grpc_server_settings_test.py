@@ -209,14 +209,19 @@ class AbuseTest(unittest.TestCase):
     """ConnectionGuard on a real server: rapid reset and streams past the
     limit close the connection, and the host is refused for --abuse_ban."""
 
+    def flood_until_closed(self, port):
+        """3000 HEADERS+RST_STREAM pairs on one connection, which the
+        server must close."""
+        client = Client(port)
+        client.open_streams(3000, reset=True)
+        self.assertTrue(client.read_until_closed())
+        client.close()
+
     def test_rapid_reset_closes_the_connection_and_bans_the_host(self):
         # The pending-call rule off: this is the premature-reset rule's.
         server = Server(flags=["--abuse_ban=1h", "--max_pending_calls=0"])
         try:
-            client = Client(server.port)
-            client.open_streams(3000, reset=True)
-            self.assertTrue(client.read_until_closed())
-            client.close()
+            self.flood_until_closed(server.port)
             self.assertTrue(refused(server.port))
             self.assertTrue(refused(server.port))
         finally:
@@ -230,10 +235,7 @@ class AbuseTest(unittest.TestCase):
     def test_without_a_ban_the_host_may_reconnect(self):
         server = Server(flags=["--abuse_ban=0"])
         try:
-            client = Client(server.port)
-            client.open_streams(3000, reset=True)
-            self.assertTrue(client.read_until_closed())
-            client.close()
+            self.flood_until_closed(server.port)
             again = Client(server.port)
             self.assertIn(MAX_CONCURRENT_STREAMS, again.server_settings())
             again.close()

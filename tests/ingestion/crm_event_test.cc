@@ -1144,8 +1144,10 @@ TEST(ApplyEventTest, AnotherEventAtAnAppliedVersionIsRefused) {
                          {"activity, then masked", activity, masked},
                          {"masked, then activity", masked, activity}}) {
     SCOPED_TRACE(c.name);
+    // Ids as CRMs send them: a Salesforce record id, a name in another
+    // script.
     c.applied.set_event_id("first");
-    c.other.set_event_id("second");
+    c.other.set_event_id("sf:006Hs00001xYzAAI/取引-42");
     v1::OpportunitySnapshot s = Apply(std::nullopt, Event(kFull));
     absl::StatusOr<ApplyOutcome> applied = ApplyEvent(s, c.applied);
     ASSERT_TRUE(applied.ok()) << applied.status();
@@ -1154,6 +1156,15 @@ TEST(ApplyEventTest, AnotherEventAtAnAppliedVersionIsRefused) {
     EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(other.status().message(),
               "version: 3 was already applied from event \"first\"; a "
+              "version names one event of the opportunity");
+    // A first id in another script is named as it came.
+    v1::CrmEvent renamed = c.applied;
+    renamed.set_event_id("Ромашка-7");
+    absl::StatusOr<ApplyOutcome> named =
+        ApplyEvent(Apply(std::nullopt, Event(kFull)), renamed);
+    ASSERT_TRUE(named.ok());
+    EXPECT_EQ(ApplyEvent(named->snapshot, c.other).status().message(),
+              "version: 3 was already applied from event \"Ромашка-7\"; a "
               "version names one event of the opportunity");
     // The same event again is a duplicate.
     absl::StatusOr<ApplyOutcome> again = ApplyEvent(s, c.applied);
