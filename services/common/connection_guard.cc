@@ -279,13 +279,26 @@ void ConnectionGuard::CallEnded(const std::string& key, absl::Time started,
   // The same over all the host's connections: a client that opens a new
   // connection before each block fills is judged too.
   const std::string host = HostOf(key);
-  if (const int count = judge(hosts_[host], premature); count >= 0) {
-    CloseLocked(key,
-                absl::StrCat(count, " of the last ", policy_.block_calls,
-                             " calls from ", host,
-                             ", over its connections, were cancelled by "
-                             "the client within ",
-                             lifetime, " of starting (HTTP/2 rapid reset)"));
+  const int count = judge(hosts_[host], premature);
+  if (count < 0) return;
+  // Close the host's connections whose own calls are mostly reset, not
+  // whichever one's call ended the block (a health check's, say); the ban
+  // holds even when the flooding connections are gone already.
+  const std::string why = absl::StrCat(
+      count, " of the last ", policy_.block_calls, " calls from ", host,
+      ", over its connections, were cancelled by the client "
+      "within ",
+      lifetime, " of starting (HTTP/2 rapid reset)");
+  std::vector<std::string> abusive;
+  for (const auto& [k, conn] : connections_) {
+    if (HostOf(k) == host && conn.calls.premature > 0 &&
+        2 * conn.calls.premature > conn.calls.ended) {
+      abusive.push_back(k);
+    }
+  }
+  for (const std::string& k : abusive) CloseLocked(k, why);
+  if (abusive.empty()) {
+    Log(LogLevel::kWarning, "grpc", absl::StrCat(why, BanLocked(host)));
   }
 }
 
@@ -303,24 +316,26 @@ void ConnectionGuard::CloseLocked(const std::string& key,
   // out).
   if (!SameSocket(fd, local, key) || shutdown(fd, SHUT_RDWR) != 0) return;
   closed_.fetch_add(1);
-  std::string ban;
-  if (policy_.ban > absl::ZeroDuration()) {
-    // Expired bans go when one is looked up; a flood of addresses keeps
-    // at most one entry per connection closed within a ban.
-    const absl::Time now = Now();
-    for (auto b = banned_.begin(); b != banned_.end();) {
-      if (b->second <= now) {
-        banned_.erase(b++);
-      } else {
-        ++b;
-      }
-    }
-    banned_[HostOf(key)] = now + policy_.ban;
-    ban = absl::StrCat("; new connections from ", HostOf(key),
-                       " are refused for ", absl::FormatDuration(policy_.ban));
-  }
   Log(LogLevel::kWarning, "grpc",
-      absl::StrCat("closed the connection from ", key, ": ", why, ban));
+      absl::StrCat("closed the connection from ", key, ": ", why,
+                   BanLocked(HostOf(key))));
+}
+
+std::string ConnectionGuard::BanLocked(const std::string& host) {
+  if (policy_.ban <= absl::ZeroDuration()) return "";
+  // Expired bans go when one is set; a flood of addresses keeps at most
+  // one entry per connection closed within a ban.
+  const absl::Time now = Now();
+  for (auto b = banned_.begin(); b != banned_.end();) {
+    if (b->second <= now) {
+      banned_.erase(b++);
+    } else {
+      ++b;
+    }
+  }
+  banned_[host] = now + policy_.ban;
+  return absl::StrCat("; new connections from ", host, " are refused for ",
+                      absl::FormatDuration(policy_.ban));
 }
 
 size_t ConnectionGuard::tracked_connections() const {

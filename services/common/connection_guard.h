@@ -134,6 +134,10 @@ class ConnectionGuard {
   // logs why.
   void CloseLocked(const std::string& key, const std::string& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Refuses new connections from `host` for the ban; the log's words
+  // for it ("" without a ban).
+  std::string BanLocked(const std::string& host)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops connections whose socket gRPC has closed since.
   void PruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

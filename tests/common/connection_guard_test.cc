@@ -135,12 +135,28 @@ TEST_F(ConnectionGuardTest, AClientThatReconnectsBeforeABlockFillsIsJudged) {
     ASSERT_TRUE(guard.Admit(connections.back()->server_fd()));
     EndCalls(guard, *connections.back(), 4, 4);
   }
-  EXPECT_FALSE(connections[0]->ShutDown());
-  EXPECT_FALSE(connections[1]->ShutDown());
+  // Each of the three has only reset its calls: all are closed.
+  EXPECT_TRUE(connections[0]->ShutDown());
+  EXPECT_TRUE(connections[1]->ShutDown());
   EXPECT_TRUE(connections[2]->ShutDown());
-  EXPECT_EQ(guard.closed_connections(), 1);
+  EXPECT_EQ(guard.closed_connections(), 3);
   Connection next(listen_fd_);
   EXPECT_FALSE(guard.Admit(next.server_fd())) << "the host is banned";
+}
+
+TEST_F(ConnectionGuardTest, TheHostRuleSparesItsWellBehavedConnections) {
+  ConnectionGuard guard(Policy());
+  Connection flood(listen_fd_);
+  Connection health(listen_fd_);
+  ASSERT_TRUE(guard.Admit(flood.server_fd()));
+  ASSERT_TRUE(guard.Admit(health.server_fd()));
+  // The host's block fills on a health check's end: the flooding
+  // connection is closed, the health checks' stays.
+  EndCalls(guard, flood, 6, 6);
+  EndCalls(guard, health, 4, 0);
+  EXPECT_TRUE(flood.ShutDown());
+  EXPECT_FALSE(health.ShutDown());
+  EXPECT_EQ(guard.closed_connections(), 1);
 }
 
 TEST_F(ConnectionGuardTest, HalfResetIsNotAbuse) {
