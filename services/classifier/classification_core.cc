@@ -79,7 +79,6 @@ std::string OpportunityFingerprint(const v1::Opportunity& opportunity) {
 struct ClassificationCore::Item {
   const v1::Opportunity* opportunity;
   v1::ClassifyResult* result;
-  std::string fingerprint;
 };
 
 ClassificationCore::ClassificationCore(const RulesetSource* rules,
@@ -106,72 +105,40 @@ void ClassificationCore::NoteStoreError(const absl::Status& status) {
   }
 }
 
+PutOptions ClassificationCore::PutOptionsAt(absl::Time now) const {
+  return {.now = now,
+          .keep_current_since = options_.cache_max_age > absl::ZeroDuration()
+                                    ? now - options_.cache_max_age
+                                    : absl::InfiniteFuture()};
+}
+
 void ClassificationCore::ClassifyItems(std::vector<Item>& items,
                                        const CompiledRuleset& rules,
                                        bool with_reasons, absl::Time deadline) {
   const absl::Time now = options_.clock();
   const ClassifyOptions classify_options{.with_reasons = with_reasons};
-  std::vector<bool> hit(items.size(), false);
-  bool store_ok = store_ != nullptr;
-  if (store_ok) {
-    for (Item& item : items) {
-      item.fingerprint = OpportunityFingerprint(*item.opportunity);
-    }
-  }
-  if (store_ok && options_.cache_max_age > absl::ZeroDuration()) {
-    std::vector<CacheKey> keys;
-    keys.reserve(items.size());
-    for (const Item& item : items) {
-      keys.push_back({item.opportunity->tenant_id(), item.opportunity->id(),
-                      item.fingerprint});
-    }
-    absl::StatusOr<std::vector<std::optional<v1::Classification>>> cached =
-        store_->Lookup(keys,
-                       {.ruleset_version = rules.version,
-                        .not_before = now - options_.cache_max_age,
-                        .with_reasons = with_reasons},
-                       StoreDeadline(deadline));
-    if (cached.ok()) {
-      for (size_t i = 0; i < items.size(); ++i) {
-        if (!(*cached)[i].has_value()) continue;
-        hit[i] = true;
-        TakeCached(*std::move((*cached)[i]), items[i].result);
-      }
-    } else {
-      NoteStoreError(cached.status());
-      store_ok = false;  // don't wait for a store that just failed
-    }
-  }
+  // Score every item (microseconds), then store them in one round trip:
+  // the store skips the results it already holds.
   std::vector<PutItem> puts;
-  std::vector<size_t> put_index;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (hit[i]) continue;
-    *items[i].result->mutable_classification() =
-        ClassifyValidated(*items[i].opportunity, rules, now, classify_options);
-    if (store_ok) {
-      puts.push_back({&items[i].result->classification(), items[i].fingerprint,
-                      with_reasons});
-      put_index.push_back(i);
+  if (store_ != nullptr) puts.reserve(items.size());
+  for (Item& item : items) {
+    *item.result->mutable_classification() =
+        ClassifyValidated(*item.opportunity, rules, now, classify_options);
+    if (store_ != nullptr) {
+      puts.push_back({&item.result->classification(),
+                      OpportunityFingerprint(*item.opportunity), with_reasons});
     }
   }
   if (puts.empty()) return;
   absl::StatusOr<std::vector<PutOutcome>> outcome =
-      store_->Put(puts, now, StoreDeadline(deadline));
+      store_->Put(puts, PutOptionsAt(now), StoreDeadline(deadline));
   if (!outcome.ok()) {
     NoteStoreError(outcome.status());
     return;
   }
-  for (size_t j = 0; j < put_index.size(); ++j) {
-    TakeOutcome((*outcome)[j], items[put_index[j]].result);
+  for (size_t i = 0; i < items.size(); ++i) {
+    TakeOutcome((*outcome)[i], items[i].result);
   }
-}
-
-void ClassificationCore::TakeCached(v1::Classification cached,
-                                    v1::ClassifyResult* result) {
-  *result->mutable_classification() = std::move(cached);
-  result->set_cached(true);
-  result->set_stored(true);
-  ++cache_hits_;
 }
 
 void ClassificationCore::TakeOutcome(const PutOutcome& outcome,
@@ -181,7 +148,12 @@ void ClassificationCore::TakeOutcome(const PutOutcome& outcome,
     return;
   }
   result->set_stored(true);
-  ++stored_;
+  if (outcome.current) {
+    result->set_cached(true);
+    ++cache_hits_;
+  } else {
+    ++stored_;
+  }
   result->mutable_classification()->set_previous_cell(outcome.previous_cell);
 }
 
@@ -217,7 +189,7 @@ absl::StatusOr<v1::ClassifyResponse> ClassificationCore::Classify(
     const v1::ClassifyRequest& request, absl::Time deadline) {
   OPPMATRIX_RETURN_IF_ERROR(CheckClassify(request));
   v1::ClassifyResult result;
-  std::vector<Item> items = {{&request.opportunity(), &result, ""}};
+  std::vector<Item> items = {{&request.opportunity(), &result}};
   ClassifyItems(items, *rules_->Current(), !request.omit_reasons(), deadline);
   return ResponseOf(result);
 }
@@ -229,80 +201,40 @@ void ClassificationCore::ClassifyAsync(const v1::ClassifyRequest& request,
     std::move(done)(s);
     return;
   }
-  // What the call needs across the store's answers.
+  // Score, then store in one round trip: the reactor finishes when the
+  // store has answered.
+  const absl::Time now = options_.clock();
+  v1::ClassifyResult result;
+  *result.mutable_classification() = ClassifyValidated(
+      request.opportunity(), *rules_->Current(), now,
+      ClassifyOptions{.with_reasons = !request.omit_reasons()});
+  if (store_ == nullptr) {
+    std::move(done)(ResponseOf(result));
+    return;
+  }
   struct Call {
-    const v1::Opportunity* opportunity;
-    std::shared_ptr<const CompiledRuleset> rules;
-    absl::Time now;
-    absl::Time deadline;
-    bool with_reasons;
-    CacheKey key;
-    PutItem put;
     v1::ClassifyResult result;
+    PutItem put;
     ClassifyCallback done;
   };
   auto call = std::make_shared<Call>();
-  call->opportunity = &request.opportunity();
-  call->rules = rules_->Current();
-  call->now = options_.clock();
-  call->deadline = deadline;
-  call->with_reasons = !request.omit_reasons();
+  call->result = std::move(result);
+  call->put = {&call->result.classification(),
+               OpportunityFingerprint(request.opportunity()),
+               !request.omit_reasons()};
   call->done = std::move(done);
-  auto score = [](Call& c) {
-    *c.result.mutable_classification() =
-        ClassifyValidated(*c.opportunity, *c.rules, c.now,
-                          ClassifyOptions{.with_reasons = c.with_reasons});
-  };
-  auto respond = [](Call& c) { std::move(c.done)(ResponseOf(c.result)); };
-  if (store_ == nullptr) {
-    score(*call);
-    respond(*call);
-    return;
-  }
-  // Score, then store: the reactor finishes when the store has answered.
-  auto score_and_put = [this, score, respond](std::shared_ptr<Call> c) {
-    score(*c);
-    c->put = {&c->result.classification(), c->key.fingerprint, c->with_reasons};
-    store_->PutAsync(
-        absl::MakeConstSpan(&c->put, 1), c->now, StoreDeadline(c->deadline),
-        [this, c, respond](absl::StatusOr<std::vector<PutOutcome>> outcome) {
-          if (outcome.ok()) {
-            TakeOutcome((*outcome)[0], &c->result);
-          } else {
-            NoteStoreError(outcome.status());
-          }
-          respond(*c);
-        });
-  };
-  call->key = {call->opportunity->tenant_id(), call->opportunity->id(),
-               OpportunityFingerprint(*call->opportunity)};
-  if (options_.cache_max_age <= absl::ZeroDuration()) {
-    score_and_put(std::move(call));
-    return;
-  }
-  const CacheCriteria criteria{.ruleset_version = call->rules->version,
-                               .not_before = call->now - options_.cache_max_age,
-                               .with_reasons = call->with_reasons};
   Call* raw = call.get();
-  store_->LookupAsync(
-      absl::MakeConstSpan(&raw->key, 1), criteria, StoreDeadline(deadline),
-      [this, call = std::move(call), score, respond, score_and_put](
-          absl::StatusOr<std::vector<std::optional<v1::Classification>>>
-              cached) mutable {
-        if (!cached.ok()) {
-          // Don't wait for a store that just failed: answer unstored.
-          NoteStoreError(cached.status());
-          score(*call);
-          respond(*call);
-          return;
-        }
-        if ((*cached)[0].has_value()) {
-          TakeCached(*std::move((*cached)[0]), &call->result);
-          respond(*call);
-          return;
-        }
-        score_and_put(std::move(call));
-      });
+  store_->PutAsync(absl::MakeConstSpan(&raw->put, 1), PutOptionsAt(now),
+                   StoreDeadline(deadline),
+                   [this, call = std::move(call)](
+                       absl::StatusOr<std::vector<PutOutcome>> outcome) {
+                     if (outcome.ok()) {
+                       TakeOutcome((*outcome)[0], &call->result);
+                     } else {
+                       NoteStoreError(outcome.status());
+                     }
+                     std::move(call->done)(ResponseOf(call->result));
+                   });
 }
 
 v1::ClassifyResult ClassificationCore::ClassifyStreamItem(
@@ -348,7 +280,7 @@ absl::StatusOr<v1::BatchClassifyResponse> ClassificationCore::BatchClassify(
           InvalidArgumentWithViolations("invalid opportunity", violations));
       continue;
     }
-    items.push_back({&opp, result, ""});
+    items.push_back({&opp, result});
   }
   if (!items.empty()) {
     ClassifyItems(items, *rules_->Current(), !request.omit_reasons(), deadline);

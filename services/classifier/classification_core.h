@@ -41,9 +41,10 @@ class ClassificationCore {
   struct Options {
     // Largest BatchClassify request, in opportunities.
     int max_batch_size = 1000;
-    // A stored result older than this is rescored even when the
-    // opportunity and the ruleset are unchanged (scores depend on time).
-    // Zero disables the cache.
+    // A stored result of the same content and ruleset version, in the
+    // same cell at the same priority, is current (not written again, the
+    // answer says `cached`) while it is younger than this. Zero writes
+    // every result.
     absl::Duration cache_max_age = absl::Hours(1);
     // Upper bound of each store call, within the call's own deadline.
     absl::Duration store_timeout = absl::Milliseconds(500);
@@ -54,7 +55,7 @@ class ClassificationCore {
   // Counters for logs and tests.
   struct Stats {
     int64_t stored = 0;        // results written
-    int64_t cache_hits = 0;    // results served from the store
+    int64_t cache_hits = 0;    // results already current in the store
     int64_t store_errors = 0;  // store calls that failed
   };
 
@@ -90,7 +91,7 @@ class ClassificationCore {
 
   // BatchClassify: INVALID_ARGUMENT only for a batch over max_batch_size;
   // bad items get their own status ("opportunities[3].id: is required").
-  // The cache lookup and the store are one round trip each.
+  // Storing is one round trip.
   absl::StatusOr<v1::BatchClassifyResponse> BatchClassify(
       const v1::BatchClassifyRequest& request, absl::Time deadline);
 
@@ -108,7 +109,7 @@ class ClassificationCore {
 
  private:
   struct Item;
-  // Classifies validated items: cache lookup, scoring of the misses, store.
+  // Classifies validated items: scoring, then one store call.
   void ClassifyItems(std::vector<Item>& items, const CompiledRuleset& rules,
                      bool with_reasons, absl::Time deadline);
   // INVALID_ARGUMENT (with BadRequest) for a Classify request without a
@@ -117,8 +118,9 @@ class ClassificationCore {
   // INVALID_ARGUMENT for a bad GetClassification request; the read
   // preconditions (a store).
   absl::Status CheckGet(const v1::GetClassificationRequest& request) const;
-  // A cache hit, or the store's outcome of a put, into `result`.
-  void TakeCached(v1::Classification cached, v1::ClassifyResult* result);
+  // How results classified at `now` are stored: current ones are kept.
+  PutOptions PutOptionsAt(absl::Time now) const;
+  // The store's outcome of a put, into `result`.
   void TakeOutcome(const PutOutcome& outcome, v1::ClassifyResult* result);
   // The deadline of one store call.
   absl::Time StoreDeadline(absl::Time call_deadline) const;

@@ -49,8 +49,9 @@ ABSL_FLAG(absl::Duration, result_ttl, absl::Hours(24 * 90),
 ABSL_FLAG(int64_t, transitions_max_len, 10000,
           "Approximate length each tenant's transitions stream is trimmed to");
 ABSL_FLAG(absl::Duration, cache_max_age, absl::Hours(1),
-          "Serve a stored result for an unchanged opportunity and ruleset if "
-          "it is younger than this; 0 always rescores");
+          "A stored result of unchanged content, ruleset, cell and priority "
+          "younger than this is current and not written again (cached); 0 "
+          "writes every result");
 
 namespace oppmatrix {
 namespace {

@@ -142,145 +142,125 @@ void RedisResultStore::RunAsync(std::vector<RedisCommand> cmds,
                               std::move(done));
 }
 
-std::vector<RedisCommand> RedisResultStore::LookupCommands(
-    absl::Span<const CacheKey> keys) const {
-  std::vector<RedisCommand> cmds;
-  cmds.reserve(keys.size());
-  for (const CacheKey& k : keys) {
-    cmds.push_back(
-        {"HMGET",
-         absl::StrCat(TenantPrefix(k.tenant_id), "opp:", k.opportunity_id),
-         "fp", "rv", "rs", "at", "c", "prev"});
-  }
-  return cmds;
-}
-
-absl::StatusOr<std::vector<std::optional<v1::Classification>>>
-RedisResultStore::LookupReplies(absl::Span<const CacheKey> keys,
-                                const CacheCriteria& criteria,
-                                const std::vector<RedisReply>& replies) const {
-  std::vector<std::optional<v1::Classification>> out(keys.size());
-  const int64_t not_before = criteria.not_before == absl::InfinitePast()
-                                 ? std::numeric_limits<int64_t>::min()
-                                 : ToMillis(criteria.not_before);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const RedisReply& r = replies[i];
-    if (r.type != RedisReply::Type::kArray || r.elements.size() != 6) {
-      return ReplyError(r, "HMGET");
-    }
-    const std::vector<RedisReply>& f = r.elements;
-    int64_t at = 0;
-    if (IsNil(f[0]) || Str(f[0]) != keys[i].fingerprint ||
-        Str(f[1]) != criteria.ruleset_version ||
-        (criteria.with_reasons && Str(f[2]) != "1") ||
-        !absl::SimpleAtoi(Str(f[3]), &at) || at < not_before || IsNil(f[4])) {
-      continue;
-    }
-    OPPMATRIX_ASSIGN_OR_RETURN(out[i], ParseResult(Str(f[4]), Str(f[5])));
-    if (!criteria.with_reasons) out[i]->clear_reasons();
-  }
-  return out;
-}
-
-absl::StatusOr<std::vector<std::optional<v1::Classification>>>
-RedisResultStore::Lookup(absl::Span<const CacheKey> keys,
-                         const CacheCriteria& criteria, absl::Time deadline) {
-  if (keys.empty()) {
-    return std::vector<std::optional<v1::Classification>>(0);
-  }
-  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             Run(LookupCommands(keys), deadline));
-  return LookupReplies(keys, criteria, replies);
-}
-
-void RedisResultStore::LookupAsync(absl::Span<const CacheKey> keys,
-                                   const CacheCriteria& criteria,
-                                   absl::Time deadline, LookupCallback done) {
-  if (async_ == nullptr || keys.empty()) {
-    ResultStore::LookupAsync(keys, criteria, deadline, std::move(done));
-    return;
-  }
-  RunAsync(LookupCommands(keys), deadline,
-           [this, keys, criteria, done = std::move(done)](
-               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
-             if (!replies.ok()) {
-               std::move(done)(replies.status());
-               return;
-             }
-             std::move(done)(LookupReplies(keys, criteria, *replies));
-           });
-}
-
-std::vector<RedisCommand> RedisResultStore::PutCommands(
-    absl::Span<const PutItem> items, absl::Time now) const {
-  const int64_t now_ms = ToMillis(now);
+RedisResultStore::PutBatch RedisResultStore::PutCommands(
+    absl::Span<const PutItem> items, const PutOptions& options) const {
+  const int64_t now_ms = ToMillis(options.now);
   const int64_t ttl_ms = absl::ToInt64Milliseconds(options_.result_ttl);
-  std::vector<RedisCommand> cmds;
-  cmds.reserve(items.size());
-  bool first = true;
-  for (const PutItem& item : items) {
-    const v1::Classification& c = *item.classification;
-    v1::Classification stored = c;
-    stored.clear_previous_cell();  // kept in its own field, see "prev"
-    std::string bytes;
-    stored.SerializeToString(&bytes);
-    int64_t at = TimeUtil::TimestampToMilliseconds(c.classified_time());
-    cmds.push_back(EvalSha(
-        put_, c.tenant_id(), "",
-        {c.opportunity_id(), c.cell(), Score(c.priority_score()),
-         absl::StrCat(ToCents(c)),
-         absl::StrCat(static_cast<int>(c.customer_type()), "|",
-                      static_cast<int>(c.industry()), "|",
-                      static_cast<int>(c.buying_stage())),
-         std::move(bytes), item.fingerprint, c.ruleset_version(),
-         item.with_reasons ? "1" : "0", absl::StrCat(at), absl::StrCat(ttl_ms),
-         absl::StrCat(now_ms), absl::StrCat(now_ms + ttl_ms),
-         absl::StrCat(options_.transitions_max_len), c.tenant_id(),
-         Score(c.potential_score()), Score(c.relationship_score()),
-         // The batch's first script also forgets a few expired results.
-         first ? "32" : "0", absl::StrCat(c.opportunity_version())}));
-    first = false;
+  const std::string keep =
+      options.keep_current_since == absl::InfiniteFuture()
+          ? std::string()
+          : absl::StrCat(options.keep_current_since == absl::InfinitePast()
+                             ? std::numeric_limits<int64_t>::min()
+                             : ToMillis(options.keep_current_since));
+  // The items of each tenant, in order of first appearance.
+  std::vector<std::vector<size_t>> groups;
+  absl::flat_hash_map<absl::string_view, size_t> group_of;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto [it, added] = group_of.try_emplace(
+        items[i].classification->tenant_id(), groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(i);
   }
-  return cmds;
+  PutBatch batch;
+  std::string bytes;
+  for (const std::vector<size_t>& group : groups) {
+    const std::string& tenant = items[group[0]].classification->tenant_id();
+    for (size_t start = 0; start < group.size(); start += kPutChunk) {
+      const size_t end = std::min(group.size(), start + kPutChunk);
+      std::vector<std::string> args;
+      args.reserve(7 + 13 * (end - start));
+      for (std::string& a : std::vector<std::string>{
+               absl::StrCat(now_ms), absl::StrCat(ttl_ms),
+               absl::StrCat(now_ms + ttl_ms),
+               absl::StrCat(options_.transitions_max_len), tenant,
+               // A tenant's first script also forgets a few expired results.
+               start == 0 ? "32" : "0", keep}) {
+        args.push_back(std::move(a));
+      }
+      for (size_t j = start; j < end; ++j) {
+        const PutItem& item = items[group[j]];
+        const v1::Classification& c = *item.classification;
+        bytes.clear();
+        if (c.previous_cell().empty()) {
+          c.SerializeToString(&bytes);
+        } else {
+          v1::Classification stored = c;
+          stored.clear_previous_cell();  // kept in its own field, "prev"
+          stored.SerializeToString(&bytes);
+        }
+        args.push_back(c.opportunity_id());
+        args.push_back(c.cell());
+        args.push_back(Score(c.priority_score()));
+        args.push_back(absl::StrCat(ToCents(c)));
+        args.push_back(absl::StrCat(static_cast<int>(c.customer_type()), "|",
+                                    static_cast<int>(c.industry()), "|",
+                                    static_cast<int>(c.buying_stage())));
+        args.push_back(std::move(bytes));
+        args.push_back(item.fingerprint);
+        args.push_back(c.ruleset_version());
+        args.push_back(item.with_reasons ? "1" : "0");
+        args.push_back(absl::StrCat(
+            TimeUtil::TimestampToMilliseconds(c.classified_time())));
+        args.push_back(Score(c.potential_score()));
+        args.push_back(Score(c.relationship_score()));
+        args.push_back(absl::StrCat(c.opportunity_version()));
+        batch.index.push_back(group[j]);
+      }
+      batch.commands.push_back(EvalSha(put_, tenant, "", std::move(args)));
+      batch.sizes.push_back(end - start);
+    }
+  }
+  return batch;
 }
 
 absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::PutReplies(
-    size_t items, const std::vector<RedisReply>& replies) const {
-  std::vector<PutOutcome> out(items);
-  for (size_t i = 0; i < items; ++i) {
-    const RedisReply& r = replies[i];
-    if (r.type != RedisReply::Type::kArray || r.elements.size() != 3) {
-      return ReplyError(r, "storing a result");
+    const PutBatch& batch, const std::vector<RedisReply>& replies) const {
+  std::vector<PutOutcome> out(batch.index.size());
+  size_t next = 0;
+  for (size_t k = 0; k < batch.sizes.size(); ++k) {
+    const RedisReply& r = replies[k];
+    if (r.type != RedisReply::Type::kArray ||
+        r.elements.size() != 4 * batch.sizes[k]) {
+      return ReplyError(r, "storing results");
     }
-    out[i].previous_cell = Str(r.elements[0]);
-    out[i].moved = r.elements[1].integer == 1;
-    out[i].superseded = r.elements[2].integer == 1;
+    for (size_t j = 0; j < batch.sizes[k]; ++j, ++next) {
+      PutOutcome& o = out[batch.index[next]];
+      o.previous_cell = Str(r.elements[4 * j]);
+      o.moved = r.elements[4 * j + 1].integer == 1;
+      o.superseded = r.elements[4 * j + 2].integer == 1;
+      o.current = r.elements[4 * j + 3].integer == 1;
+    }
   }
   return out;
 }
 
 absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
-    absl::Span<const PutItem> items, absl::Time now, absl::Time deadline) {
+    absl::Span<const PutItem> items, const PutOptions& options,
+    absl::Time deadline) {
   if (items.empty()) return std::vector<PutOutcome>();
+  PutBatch batch = PutCommands(items, options);
   OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             Run(PutCommands(items, now), deadline));
-  return PutReplies(items.size(), replies);
+                             Run(std::move(batch.commands), deadline));
+  return PutReplies(batch, replies);
 }
 
-void RedisResultStore::PutAsync(absl::Span<const PutItem> items, absl::Time now,
-                                absl::Time deadline, PutCallback done) {
+void RedisResultStore::PutAsync(absl::Span<const PutItem> items,
+                                const PutOptions& options, absl::Time deadline,
+                                PutCallback done) {
   if (async_ == nullptr || items.empty()) {
-    ResultStore::PutAsync(items, now, deadline, std::move(done));
+    ResultStore::PutAsync(items, options, deadline, std::move(done));
     return;
   }
-  RunAsync(PutCommands(items, now), deadline,
-           [this, n = items.size(), done = std::move(done)](
+  PutBatch batch = PutCommands(items, options);
+  std::vector<RedisCommand> commands = std::move(batch.commands);
+  RunAsync(std::move(commands), deadline,
+           [this, batch = std::move(batch), done = std::move(done)](
                absl::StatusOr<std::vector<RedisReply>> replies) mutable {
              if (!replies.ok()) {
                std::move(done)(replies.status());
                return;
              }
-             std::move(done)(PutReplies(n, *replies));
+             std::move(done)(PutReplies(batch, *replies));
            });
 }
 

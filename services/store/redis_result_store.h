@@ -45,20 +45,14 @@ class RedisResultStore final : public ResultStore {
   // `pool` must outlive the store.
   RedisResultStore(RedisPool* pool, Options options);
 
-  // LookupAsync and PutAsync go through `async` from now on (nullptr: the
+  // PutAsync and GetAsync go through `async` from now on (nullptr: the
   // synchronous default again), which must outlive the store.
   void SetAsync(AsyncRedis* async) { async_ = async; }
 
-  absl::StatusOr<std::vector<std::optional<v1::Classification>>> Lookup(
-      absl::Span<const CacheKey> keys, const CacheCriteria& criteria,
-      absl::Time deadline) override;
   absl::StatusOr<std::vector<PutOutcome>> Put(absl::Span<const PutItem> items,
-                                              absl::Time now,
+                                              const PutOptions& options,
                                               absl::Time deadline) override;
-  void LookupAsync(absl::Span<const CacheKey> keys,
-                   const CacheCriteria& criteria, absl::Time deadline,
-                   LookupCallback done) override;
-  void PutAsync(absl::Span<const PutItem> items, absl::Time now,
+  void PutAsync(absl::Span<const PutItem> items, const PutOptions& options,
                 absl::Time deadline, PutCallback done) override;
   void GetAsync(absl::string_view tenant_id, absl::string_view id,
                 absl::Time deadline, GetCallback done) override;
@@ -97,22 +91,25 @@ class RedisResultStore final : public ResultStore {
   // The same through async_, answering `done` on its loop thread.
   void RunAsync(std::vector<RedisCommand> cmds, absl::Time deadline,
                 AsyncRedis::Callback done);
-  // Lookup's and Put's commands, and what their replies say.
-  std::vector<RedisCommand> LookupCommands(
-      absl::Span<const CacheKey> keys) const;
-  absl::StatusOr<std::vector<std::optional<v1::Classification>>> LookupReplies(
-      absl::Span<const CacheKey> keys, const CacheCriteria& criteria,
-      const std::vector<RedisReply>& replies) const;
-  std::vector<RedisCommand> PutCommands(absl::Span<const PutItem> items,
-                                        absl::Time now) const;
+  // Results per script call: bounds how long one call holds Redis.
+  static constexpr size_t kPutChunk = 200;
+  // Put's script calls (one per tenant and chunk) and which items each
+  // carries.
+  struct PutBatch {
+    std::vector<RedisCommand> commands;
+    std::vector<size_t> sizes;  // items per command
+    std::vector<size_t> index;  // items' positions, in command order
+  };
+  PutBatch PutCommands(absl::Span<const PutItem> items,
+                       const PutOptions& options) const;
+  absl::StatusOr<std::vector<PutOutcome>> PutReplies(
+      const PutBatch& batch, const std::vector<RedisReply>& replies) const;
   // Get's command, and what its reply says.
   RedisCommand GetCommand(absl::string_view tenant_id,
                           absl::string_view id) const;
   static absl::StatusOr<v1::Classification> GetReply(
       absl::string_view tenant_id, absl::string_view id,
       const RedisReply& reply);
-  absl::StatusOr<std::vector<PutOutcome>> PutReplies(
-      size_t items, const std::vector<RedisReply>& replies) const;
   // EVALSHA with the tenant's four common keys, `fifth_key` (relative to
   // the tenant prefix) when not empty, then the prefix and `args` as ARGV.
   RedisCommand EvalSha(const Script& script, absl::string_view tenant_id,

@@ -14,7 +14,8 @@ namespace oppmatrix::redis_scripts {
 //   unindex(id): drops id from its cell set, the totals and members;
 //                returns the cell it was in, or false.
 //   purge(now, limit, keep): forgets up to `limit` results whose expiry is
-//                due at `now` (except `keep`); returns how many.
+//                due at `now`, except the ids in the set `keep`; returns
+//                how many.
 inline constexpr char kPrologue[] = R"lua(
 local P = ARGV[1]
 local function drop(id, cell, cents)
@@ -36,7 +37,7 @@ end
 local function purge(now, limit, keep)
   local ids = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
-    if id ~= keep then
+    if not keep[id] then
       unindex(id)
       redis.call('DEL', P .. 'opp:' .. id)
     end
@@ -46,59 +47,117 @@ local function purge(now, limit, keep)
 end
 )lua";
 
-// Stores one result. ARGV: 2 id, 3 cell, 4 priority, 5 cents, 6 "ct|ind|stage",
-// 7 Classification bytes, 8 fingerprint, 9 ruleset version, 10 with-reasons
-// flag, 11 classified-at ms, 12 TTL ms (0: none), 13 now ms, 14 expires-at
-// ms, 15 transitions MAXLEN, 16 tenant, 17 potential, 18 relationship,
-// 19 how many due expiries to purge first (0: none), 20 the opportunity
-// version. A result for an older opportunity version than the stored one
-// is not kept. Returns {previous cell, moved (0/1), superseded (0/1)}. A result
-// that stays in its cell costs seven commands; a move adds the old cell's and
-// the transition's.
+// Stores a batch of one tenant's results, in order, atomically. ARGV: 2 now
+// ms, 3 TTL ms (0: none), 4 expires-at ms, 5 transitions MAXLEN, 6 tenant,
+// 7 how many due expiries to purge first (0: none), 8 keep-current-since ms
+// ('': always write); then 13 per result: id, cell, priority, cents,
+// "ct|ind|stage", Classification bytes, fingerprint, ruleset version,
+// with-reasons flag (1/0), classified-at ms, potential, relationship, the
+// opportunity version.
+//
+// A stored result made from the same fingerprint by the same ruleset
+// version, in the same cell at the same priority, with reasons if this one
+// has them, and classified at or after ARGV[8], is current: nothing is
+// written (one HMGET). A result for an older opportunity version than the
+// stored one is not kept. Any other costs six commands, and a move adds the
+// old cell's ZREM and the transition. The cells' totals are summed over the
+// batch and written once per cell at the end.
+//
+// Returns 4 per result: previous cell, moved (0/1), superseded (0/1),
+// current (0/1).
 inline constexpr char kPut[] = R"lua(
-if ARGV[19] ~= '0' then purge(ARGV[13], tonumber(ARGV[19]), ARGV[2]) end
-local id, cell, cents = ARGV[2], ARGV[3], ARGV[5]
-local okey = P .. 'opp:' .. id
-local from, oldcents, oldversion, prev = false, '0', '0', ''
-local m = redis.call('HGET', KEYS[1], id)
-if m then
-  from, oldcents, oldversion, prev = string.match(m,
-      '^([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|(.*)$')
-  if not from then from, oldcents, oldversion, prev = false, '0', '0', '' end
-  if tonumber(ARGV[20]) < tonumber(oldversion) then return {prev, 0, 1} end
-end
-local moved = 0
-if from and from ~= cell then
-  drop(id, from, oldcents)
-  prev = from
-  moved = 1
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[15], '*',
-             'tenant', ARGV[16], 'opportunity', id, 'from', from, 'to', cell,
-             'potential', ARGV[17], 'relationship', ARGV[18],
-             'priority', ARGV[4], 'ruleset', ARGV[9], 'time', ARGV[13])
-end
-if from == cell then
-  if cents ~= oldcents then
-    redis.call('HINCRBY', KEYS[2], cell .. ':amt',
-               string.format('%d', tonumber(cents) - tonumber(oldcents)))
+local N = 13
+local now, ttl, expires, keep = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[8]
+local order, dn, da = {}, {}, {}
+local function adjust(cell, n, amt)
+  if n == 0 and amt == 0 then return end
+  if not dn[cell] then
+    order[#order + 1] = cell
+    dn[cell], da[cell] = 0, 0
   end
-else
-  redis.call('HINCRBY', KEYS[2], cell .. ':n', 1)
-  if cents ~= '0' then redis.call('HINCRBY', KEYS[2], cell .. ':amt', cents) end
+  dn[cell] = dn[cell] + n
+  da[cell] = da[cell] + amt
+  if math.abs(da[cell]) > 4e15 then  -- stay within a double's integers
+    redis.call('HINCRBY', KEYS[2], cell .. ':amt', string.format('%d', da[cell]))
+    da[cell] = 0
+  end
 end
-redis.call('HSET', okey, 'c', ARGV[7], 'fp', ARGV[8], 'rv', ARGV[9],
-           'rs', ARGV[10], 'at', ARGV[11], 'cell', cell, 'prev', prev)
-redis.call('ZADD', P .. 'cell:' .. cell, ARGV[4], id)
-redis.call('HSET', KEYS[1], id, cell .. '|' .. cents .. '|' .. ARGV[4] ..
-           '|' .. ARGV[6] .. '|' .. ARGV[20] .. '|' .. prev)
-if tonumber(ARGV[12]) > 0 then
-  redis.call('PEXPIRE', okey, ARGV[12])
-  redis.call('ZADD', KEYS[3], ARGV[14], id)
-else
-  redis.call('PERSIST', okey)
-  redis.call('ZREM', KEYS[3], id)
+local function put(b)
+  local id, cell, prio, cents = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local okey = P .. 'opp:' .. id
+  if keep ~= '' then
+    local s = redis.call('HMGET', okey, 'fp', 'rv', 'rs', 'at', 'cell', 'pr',
+                         'prev')
+    if s[1] == ARGV[b + 6] and s[2] == ARGV[b + 7] and
+        (s[3] == '1' or ARGV[b + 8] == '0') and s[5] == cell and
+        s[6] == prio and s[4] and tonumber(s[4]) >= tonumber(keep) then
+      return s[7] or '', 0, 0, 1
+    end
+  end
+  local from, oldcents, oldversion, prev = false, '0', '0', ''
+  local m = redis.call('HGET', KEYS[1], id)
+  if m then
+    from, oldcents, oldversion, prev = string.match(m,
+        '^([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|(.*)$')
+    if not from then from, oldcents, oldversion, prev = false, '0', '0', '' end
+    if tonumber(ARGV[b + 12]) < tonumber(oldversion) then
+      return prev, 0, 1, 0
+    end
+  end
+  local moved = 0
+  if from and from ~= cell then
+    redis.call('ZREM', P .. 'cell:' .. from, id)
+    adjust(from, -1, -tonumber(oldcents))
+    prev = from
+    moved = 1
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*',
+               'tenant', ARGV[6], 'opportunity', id, 'from', from, 'to', cell,
+               'potential', ARGV[b + 10], 'relationship', ARGV[b + 11],
+               'priority', prio, 'ruleset', ARGV[b + 7], 'time', now)
+  end
+  if from == cell then
+    adjust(cell, 0, tonumber(cents) - tonumber(oldcents))
+  else
+    adjust(cell, 1, tonumber(cents))
+  end
+  redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', ARGV[b + 6],
+             'rv', ARGV[b + 7], 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
+             'cell', cell, 'pr', prio, 'prev', prev)
+  redis.call('ZADD', P .. 'cell:' .. cell, prio, id)
+  redis.call('HSET', KEYS[1], id, cell .. '|' .. cents .. '|' .. prio ..
+             '|' .. ARGV[b + 4] .. '|' .. ARGV[b + 12] .. '|' .. prev)
+  if ttl > 0 then
+    redis.call('PEXPIRE', okey, ttl)
+    redis.call('ZADD', KEYS[3], expires, id)
+  else
+    redis.call('PERSIST', okey)
+    redis.call('ZREM', KEYS[3], id)
+  end
+  return prev, moved, 0, 0
 end
-return {prev, moved, 0}
+if ARGV[7] ~= '0' then
+  local ids = {}
+  for b = 9, #ARGV, N do ids[ARGV[b]] = true end
+  purge(now, tonumber(ARGV[7]), ids)
+end
+local out = {}
+for b = 9, #ARGV, N do
+  local prev, moved, superseded, current = put(b)
+  out[#out + 1] = prev
+  out[#out + 1] = moved
+  out[#out + 1] = superseded
+  out[#out + 1] = current
+end
+for _, cell in ipairs(order) do
+  local n, amt = dn[cell], da[cell]
+  local gone = n ~= 0 and redis.call('HINCRBY', KEYS[2], cell .. ':n', n) <= 0
+  if gone then
+    redis.call('HDEL', KEYS[2], cell .. ':n', cell .. ':amt')
+  elseif amt ~= 0 then
+    redis.call('HINCRBY', KEYS[2], cell .. ':amt', string.format('%d', amt))
+  end
+end
+return out
 )lua";
 
 // Removes one result. ARGV: 2 id. Returns 1 if there was one, else 0.
@@ -114,7 +173,7 @@ return 0
 // ARGV[3] (top n) > 0, by {cell, {bytes, prev, bytes, prev, ...}} per cell.
 // ARGV: 2 now ms, 3 top n.
 inline constexpr char kMatrix[] = R"lua(
-purge(ARGV[2], 1000, '')
+purge(ARGV[2], 1000, {})
 local stats = redis.call('HGETALL', KEYS[2])
 local out = {stats}
 local n = tonumber(ARGV[3])

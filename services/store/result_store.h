@@ -5,7 +5,7 @@
 //
 //   absl::StatusOr<std::vector<PutOutcome>> out =
 //       store->Put({{&classification, fingerprint, /*with_reasons=*/true}},
-//                  now, deadline);
+//                  {.now = now}, deadline);
 #ifndef OPPMATRIX_SERVICES_STORE_RESULT_STORE_H_
 #define OPPMATRIX_SERVICES_STORE_RESULT_STORE_H_
 
@@ -26,23 +26,16 @@
 
 namespace oppmatrix {
 
-// Identifies one opportunity's result and the content it was made from.
-struct CacheKey {
-  std::string tenant_id;
-  std::string opportunity_id;
-  // Content hash of the opportunity (OpportunityFingerprint).
-  std::string fingerprint;
-};
-
-// What a cached result must satisfy to be served instead of rescoring.
-struct CacheCriteria {
-  // The ruleset in force; a result made by another version is stale.
-  std::string ruleset_version;
-  // Results classified before this are stale (scores depend on time).
-  absl::Time not_before = absl::InfinitePast();
-  // Whether the caller wants reasons; a result stored without them then
-  // does not qualify.
-  bool with_reasons = true;
+// How a Put treats what is stored.
+struct PutOptions {
+  // When the results are stored: expiry, transitions, purging.
+  absl::Time now;
+  // A stored result that is current is kept as it is and nothing is
+  // written (PutOutcome::current): made from the same fingerprint by the
+  // same ruleset version, in the same cell at the same priority, with
+  // reasons if the new one has them, and classified at or after this.
+  // InfiniteFuture: always write.
+  absl::Time keep_current_since = absl::InfiniteFuture();
 };
 
 // One result to store.
@@ -63,6 +56,9 @@ struct PutOutcome {
   // The stored result is of a newer opportunity version: this one was not
   // kept (an update that arrived late loses to the one it preceded).
   bool superseded = false;
+  // The stored result was already current (PutOptions::keep_current_since):
+  // nothing was written.
+  bool current = false;
 };
 
 // Restricts a matrix to matching opportunities; unspecified means all.
@@ -105,42 +101,30 @@ class ResultStore {
  public:
   virtual ~ResultStore() = default;
 
-  // For each key, the stored result when it was made from the same content
-  // and satisfies `criteria` (with `previous_cell` set), else nullopt.
-  virtual absl::StatusOr<std::vector<std::optional<v1::Classification>>> Lookup(
-      absl::Span<const CacheKey> keys, const CacheCriteria& criteria,
+  // Stores the results, keeps the indexes and totals in step and appends a
+  // transition for each cell move, atomically per tenant; a result whose
+  // opportunity_version is below the stored one's is not kept, and one
+  // already current (see PutOptions) is not written again. The whole batch
+  // is one round trip, with one script call per tenant (per 200 results).
+  virtual absl::StatusOr<std::vector<PutOutcome>> Put(
+      absl::Span<const PutItem> items, const PutOptions& options,
       absl::Time deadline) = 0;
 
-  // Stores the results, keeps the indexes and totals in step and appends a
-  // transition for each cell move, atomically per item; a result whose
-  // opportunity_version is below the stored one's is not kept. The whole
-  // batch is one round trip.
-  virtual absl::StatusOr<std::vector<PutOutcome>> Put(
-      absl::Span<const PutItem> items, absl::Time now, absl::Time deadline) = 0;
-
-  // Lookup and Put with the answer handed to `done` instead of returned,
-  // for callers that must not wait (a server's reactors): a store with an
+  // Put and Get with the answer handed to `done` instead of returned, for
+  // callers that must not wait (a server's reactors): a store with an
   // asynchronous connection calls `done` from its I/O thread, once Redis
   // answered; the default runs the synchronous call and then `done`. The
-  // keys and items (and what they point to) must stay valid until `done`
-  // ran. `done` must not block.
-  using LookupCallback = absl::AnyInvocable<
-      void(absl::StatusOr<std::vector<std::optional<v1::Classification>>>) &&>;
+  // items (and what they point to) must stay valid until `done` ran.
+  // `done` must not block.
   using PutCallback =
       absl::AnyInvocable<void(absl::StatusOr<std::vector<PutOutcome>>) &&>;
-  virtual void LookupAsync(absl::Span<const CacheKey> keys,
-                           const CacheCriteria& criteria, absl::Time deadline,
-                           LookupCallback done) {
-    std::move(done)(Lookup(keys, criteria, deadline));
+  virtual void PutAsync(absl::Span<const PutItem> items,
+                        const PutOptions& options, absl::Time deadline,
+                        PutCallback done) {
+    std::move(done)(Put(items, options, deadline));
   }
-  virtual void PutAsync(absl::Span<const PutItem> items, absl::Time now,
-                        absl::Time deadline, PutCallback done) {
-    std::move(done)(Put(items, now, deadline));
-  }
-
   using GetCallback =
       absl::AnyInvocable<void(absl::StatusOr<v1::Classification>) &&>;
-  // Get, answered as LookupAsync is.
   virtual void GetAsync(absl::string_view tenant_id, absl::string_view id,
                         absl::Time deadline, GetCallback done) {
     std::move(done)(Get(tenant_id, id, deadline));

@@ -205,8 +205,14 @@ TEST_P(ClassifierRedisTest, UnchangedOpportunityIsServedFromTheCache) {
   v1::ClassifyResponse second = Classify(Opp("opp-1"));
   EXPECT_TRUE(second.cached());
   EXPECT_TRUE(second.stored());
-  // Not rescored: the result made ten minutes ago, byte for byte.
-  EXPECT_EQ(second.classification().SerializeAsString(),
+  // Rescored (the answer is of now), but the stored result was current:
+  // it is still the one made ten minutes ago, byte for byte.
+  EXPECT_EQ(second.classification().classified_time().seconds(),
+            absl::ToUnixSeconds(TestNow() + absl::Minutes(10)));
+  EXPECT_EQ(second.classification().cell(), first.classification().cell());
+  v1::Classification stored;
+  ASSERT_TRUE(Get("opp-1", &stored).ok());
+  EXPECT_EQ(stored.SerializeAsString(),
             first.classification().SerializeAsString());
   EXPECT_EQ(server_->service().core().stats().cache_hits, 1);
 
@@ -578,6 +584,22 @@ TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThread) {
 // Issue 13: concurrent Classify calls share the asynchronous client's
 // writes, so Redis reads their commands in far fewer reads than calls (each
 // call is a lookup and a write).
+TEST_P(ClassifierRedisTest, EachClassifyIsOneRedisCommand) {
+  EXPECT_TRUE(Classify(Opp("warm-up")).stored());  // the script is loaded
+  auto commands = [this] {
+    return async() ? async_redis_->stats().commands : pool_->stats().commands;
+  };
+  const int64_t before = commands();
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(Classify(Opp(absl::StrCat("one-", i))).stored());
+  }
+  // The same again: current, still one command each (nothing written).
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(Classify(Opp(absl::StrCat("one-", i))).cached());
+  }
+  EXPECT_EQ(commands() - before, 20);
+}
+
 TEST_P(ClassifierRedisTest, ConcurrentClassifyCallsShareRedisReads) {
   if (!async()) GTEST_SKIP() << "the pool makes a round trip per call";
   EXPECT_TRUE(Classify(Opp("warm-up")).stored());

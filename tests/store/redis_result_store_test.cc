@@ -1,7 +1,8 @@
 // RedisResultStore against a real redis-server: results stored and read
-// back, the cache criteria, index and totals consistency across cell moves,
-// exactly one transition per move, the TTL and expiry, one round trip per
-// batch of 1,000, paging, filters, deletion and NOSCRIPT recovery.
+// back, current results left unwritten, index and totals consistency across
+// cell moves, exactly one transition per move, the TTL and expiry, one round
+// trip per batch of 1,000 and one script call per tenant, paging, filters,
+// deletion and NOSCRIPT recovery.
 #include "services/store/redis_result_store.h"
 
 #include <set>
@@ -69,14 +70,15 @@ class ResultStoreTest : public ::testing::Test {
     store_ = std::make_unique<RedisResultStore>(pool_.get(), so);
   }
 
-  std::vector<PutOutcome> Put(const std::vector<v1::Classification>& results,
-                              absl::Time now = Now()) {
+  std::vector<PutOutcome> Put(
+      const std::vector<v1::Classification>& results, absl::Time now = Now(),
+      absl::Time keep_current_since = absl::InfiniteFuture()) {
     std::vector<PutItem> items;
     for (const v1::Classification& c : results) {
-      items.push_back({&c, "fp-" + c.opportunity_id(), true});
+      items.push_back({&c, "fp-" + c.opportunity_id(), c.reasons_size() > 0});
     }
-    absl::StatusOr<std::vector<PutOutcome>> out =
-        store_->Put(items, now, Soon());
+    absl::StatusOr<std::vector<PutOutcome>> out = store_->Put(
+        items, {.now = now, .keep_current_since = keep_current_since}, Soon());
     EXPECT_TRUE(out.ok()) << out.status();
     return out.value_or(std::vector<PutOutcome>());
   }
@@ -129,7 +131,7 @@ TEST_F(ResultStoreTest, ZeroTtlKeepsTheResult) {
   RedisResultStore forever(pool_.get(), {.result_ttl = absl::ZeroDuration()});
   v1::Classification c = Result("opp-1", "KEY", 80);
   PutItem item{&c, "fp", true};
-  ASSERT_TRUE(forever.Put({item}, Now(), Soon()).ok());
+  ASSERT_TRUE(forever.Put({item}, {.now = Now()}, Soon()).ok());
   EXPECT_EQ(redis_.Command({"PTTL", "oppmatrix:{acme}:opp:opp-1"})->integer,
             -1);
 }
@@ -224,7 +226,7 @@ TEST_F(ResultStoreTest, TransitionsStreamIsTrimmedAndPaged) {
   for (int i = 0; i < 300; ++i) {
     v1::Classification c = Result("opp-1", i % 2 ? "KEY" : "DEVELOP", 50);
     PutItem item{&c, "fp", true};
-    ASSERT_TRUE(small.Put({item}, Now(), Soon()).ok());
+    ASSERT_TRUE(small.Put({item}, {.now = Now()}, Soon()).ok());
   }
   // MAXLEN ~ trims whole stream nodes: around 10, never all 299.
   int64_t len =
@@ -264,9 +266,9 @@ TEST_F(ResultStoreTest, BatchOfOneThousandIsOneRoundTrip) {
   Put(results);
   // Client side: one write of the whole pipeline, one read of the replies.
   EXPECT_EQ(pool_->stats().round_trips - trips, 1);
-  // Server side: Redis read the 1000 commands in a handful of socket reads
-  // (the pipeline arrives in 16 KiB chunks) and answered in a handful of
-  // writes; one command per round trip would be 1000 of each. The INFO
+  // Server side: Redis read the five script calls in a handful of socket
+  // reads (the pipeline arrives in 16 KiB chunks) and answered in a handful
+  // of writes; one result per round trip would be 1000 of each. The INFO
   // calls that read the counters add one read and one write each.
   int64_t read_events =
       *redis_.InfoValue("stats", "total_reads_processed") - reads;
@@ -276,10 +278,9 @@ TEST_F(ResultStoreTest, BatchOfOneThousandIsOneRoundTrip) {
   EXPECT_LT(write_events, 1000 / 5) << write_events;
   RecordProperty("server_read_events", static_cast<int>(read_events));
   RecordProperty("server_write_events", static_cast<int>(write_events));
-  // Server side: exactly 1000 script calls, one per result, all in it.
+  // Server side: one script call per 200 results of a tenant.
   EXPECT_EQ(
-      *redis_.InfoValue("commandstats", "cmdstat_evalsha:calls") - evalsha,
-      1000);
+      *redis_.InfoValue("commandstats", "cmdstat_evalsha:calls") - evalsha, 5);
 
   auto m = store_->Matrix("acme", {}, 0, Now(), Soon());
   ASSERT_TRUE(m.ok()) << m.status();
@@ -288,43 +289,108 @@ TEST_F(ResultStoreTest, BatchOfOneThousandIsOneRoundTrip) {
   EXPECT_EQ(count, 1001);
 }
 
-TEST_F(ResultStoreTest, LookupServesOnlyMatchingFreshResults) {
+TEST_F(ResultStoreTest, CurrentResultIsNotWrittenAgain) {
+  const absl::Time since = Now() - absl::Minutes(1);
   v1::Classification c = Result("opp-1", "KEY", 80);
-  Put({c});
-  CacheCriteria criteria{.ruleset_version = kRules,
-                         .not_before = Now() - absl::Minutes(1)};
-  std::vector<CacheKey> keys = {{"acme", "opp-1", "fp-opp-1"},
-                                {"acme", "opp-1", "other-content"},
-                                {"acme", "missing", "fp-missing"}};
-  auto hits = store_->Lookup(keys, criteria, Soon());
-  ASSERT_TRUE(hits.ok()) << hits.status();
-  ASSERT_TRUE((*hits)[0].has_value());
-  EXPECT_EQ((*hits)[0]->cell(), "KEY");
-  EXPECT_FALSE((*hits)[1].has_value());  // content changed
-  EXPECT_FALSE((*hits)[2].has_value());
+  EXPECT_FALSE(Put({c}, Now(), since)[0].current);  // nothing stored yet
+  // Mark the stored bytes: a write would replace them.
+  ASSERT_TRUE(
+      redis_.Command({"HSET", "oppmatrix:{acme}:opp:opp-1", "c", "marker"})
+          .ok());
+  auto stored_bytes = [&] {
+    return redis_.Command({"HGET", "oppmatrix:{acme}:opp:opp-1", "c"})->str;
+  };
+  const int64_t hsets = *redis_.InfoValue("commandstats", "cmdstat_hset:calls");
 
-  CacheCriteria other_rules = criteria;
-  other_rules.ruleset_version = "default@ffffffffffff";
-  EXPECT_FALSE((*store_->Lookup(keys, other_rules, Soon()))[0].has_value());
-
-  CacheCriteria later = criteria;
-  later.not_before = Now() + absl::Seconds(1);  // older than allowed
-  EXPECT_FALSE((*store_->Lookup(keys, later, Soon()))[0].has_value());
-
-  // Stored without reasons: good for a caller without, not with.
-  v1::Classification bare = Result("opp-2", "KEY", 80);
+  std::vector<PutOutcome> out = Put({c}, Now() + absl::Seconds(30), since);
+  EXPECT_TRUE(out[0].current);
+  EXPECT_FALSE(out[0].moved);
+  EXPECT_EQ(stored_bytes(), "marker");
+  // Without reasons, a result stored with them is current too.
+  v1::Classification bare = c;
   bare.clear_reasons();
-  PutItem item{&bare, "fp-opp-2", false};
-  ASSERT_TRUE(store_->Put({item}, Now(), Soon()).ok());
-  std::vector<CacheKey> k2 = {{"acme", "opp-2", "fp-opp-2"}};
-  EXPECT_FALSE((*store_->Lookup(k2, criteria, Soon()))[0].has_value());
-  CacheCriteria no_reasons = criteria;
-  no_reasons.with_reasons = false;
-  EXPECT_TRUE((*store_->Lookup(k2, no_reasons, Soon()))[0].has_value());
-  // And one stored with reasons serves a caller without, minus reasons.
-  auto stripped = (*store_->Lookup(keys, no_reasons, Soon()))[0];
-  ASSERT_TRUE(stripped.has_value());
-  EXPECT_EQ(stripped->reasons_size(), 0);
+  EXPECT_TRUE(Put({bare}, Now(), since)[0].current);
+  EXPECT_EQ(*redis_.InfoValue("commandstats", "cmdstat_hset:calls"), hsets);
+
+  // Each of these is written.
+  v1::Classification other_rules = c;
+  other_rules.set_ruleset_version("default@ffffffffffff");
+  v1::Classification other_priority = c;
+  other_priority.set_priority_score(81);
+  for (const v1::Classification& changed : {other_rules, other_priority}) {
+    ASSERT_TRUE(
+        redis_.Command({"HSET", "oppmatrix:{acme}:opp:opp-1", "c", "marker"})
+            .ok());
+    EXPECT_FALSE(Put({changed}, Now(), since)[0].current);
+    EXPECT_NE(stored_bytes(), "marker");
+    Put({c});  // back to the first result
+  }
+  // Stored longer ago than `since`, or from other content.
+  EXPECT_FALSE(Put({c}, Now(), Now() + absl::Seconds(1))[0].current);
+  PutItem other_content{&c, "other-content", true};
+  EXPECT_FALSE((*store_->Put(
+      {other_content}, {.now = Now(), .keep_current_since = since}, Soon()))[0]
+                   .current);
+  // Stored without reasons: not current for a result with them.
+  Put({bare});
+  EXPECT_FALSE(Put({c}, Now(), since)[0].current);
+  // Never current without keep_current_since.
+  EXPECT_FALSE(Put({c})[0].current);
+}
+
+TEST_F(ResultStoreTest, BatchOfManyTenantsIsOneScriptCallPerTenant) {
+  Put({Result("warm", "KEY", 1)});
+  const int64_t evalsha =
+      *redis_.InfoValue("commandstats", "cmdstat_evalsha:calls");
+  std::vector<v1::Classification> results;
+  for (int i = 0; i < 30; ++i) {
+    results.push_back(Result(absl::StrCat("opp-", i), i % 2 ? "KEY" : "EXIT", i,
+                             100, absl::StrCat("t", i % 3)));
+  }
+  std::vector<PutOutcome> out = Put(results);
+  EXPECT_EQ(*redis_.InfoValue("commandstats", "cmdstat_evalsha:calls"),
+            evalsha + 3);
+  ASSERT_EQ(out.size(), 30u);
+  // Outcomes come back in the items' order: move every KEY result.
+  for (v1::Classification& c : results) {
+    if (c.cell() == "KEY") c.set_cell("DEVELOP");
+  }
+  out = Put(results);
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(out[i].moved, i % 2 == 1) << i;
+    EXPECT_EQ(out[i].previous_cell, i % 2 ? "KEY" : "") << i;
+  }
+  // The totals, summed in the script, agree with the cells' sets.
+  for (int t = 0; t < 3; ++t) {
+    auto m = store_->Matrix(absl::StrCat("t", t), {}, 0, Now(), Soon());
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_EQ(m->size(), 2u);
+    for (const StoredCell& cell : *m) {
+      EXPECT_EQ(cell.count, 5) << cell.cell;
+      EXPECT_EQ(cell.amount_cents, 5 * 10000) << cell.cell;
+    }
+    EXPECT_EQ(
+        redis_
+            .Command({"HEXISTS", absl::StrCat("oppmatrix:{t", t, "}:stats"),
+                      "KEY:n"})
+            ->integer,
+        0);
+  }
+}
+
+TEST_F(ResultStoreTest, OneOpportunityTwiceInABatchMovesOnceEach) {
+  Put({Result("opp-1", "KEY", 90, 100), Result("opp-1", "EXIT", 0, 300),
+       Result("opp-2", "EXIT", 5, 50)});
+  std::vector<v1::Transition> t = AllTransitions();
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].from_cell(), "KEY");
+  EXPECT_EQ(t[0].to_cell(), "EXIT");
+  auto m = store_->Matrix("acme", {}, 0, Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ((*m)[0].cell, "EXIT");
+  EXPECT_EQ((*m)[0].count, 2);
+  EXPECT_EQ((*m)[0].amount_cents, 35000);
 }
 
 TEST_F(ResultStoreTest, ListPagesByPriorityWithoutGapsOrRepeats) {
@@ -476,7 +542,7 @@ TEST_F(ResultStoreTest, RedisDownIsUnavailableNotACrash) {
             absl::StatusCode::kUnavailable);
   v1::Classification c = Result("opp-1", "KEY", 50);
   PutItem item{&c, "fp", true};
-  EXPECT_EQ(store_->Put({item}, Now(), Soon()).status().code(),
+  EXPECT_EQ(store_->Put({item}, {.now = Now()}, Soon()).status().code(),
             absl::StatusCode::kUnavailable);
 }
 
