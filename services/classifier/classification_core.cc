@@ -81,6 +81,13 @@ struct ClassificationCore::Item {
   v1::ClassifyResult* result;
 };
 
+// A BatchClassify call across the store's answer.
+struct ClassificationCore::Batch {
+  v1::BatchClassifyResponse response;
+  std::vector<Item> items;  // results point into `response`
+  std::vector<PutItem> puts;
+};
+
 ClassificationCore::ClassificationCore(const RulesetSource* rules,
                                        ResultStore* store, Options options)
     : rules_(rules), store_(store), options_(std::move(options)) {}
@@ -112,33 +119,42 @@ PutOptions ClassificationCore::PutOptionsAt(absl::Time now) const {
                                     : absl::InfiniteFuture()};
 }
 
-void ClassificationCore::ClassifyItems(std::vector<Item>& items,
+void ClassificationCore::ClassifyItems(std::shared_ptr<Batch> batch,
                                        const CompiledRuleset& rules,
-                                       bool with_reasons, absl::Time deadline) {
+                                       bool with_reasons, absl::Time deadline,
+                                       absl::AnyInvocable<void() &&> done) {
   const absl::Time now = options_.clock();
   const ClassifyOptions classify_options{.with_reasons = with_reasons};
   // Score every item (microseconds), then store them in one round trip:
   // the store skips the results it already holds.
-  std::vector<PutItem> puts;
-  if (store_ != nullptr) puts.reserve(items.size());
-  for (Item& item : items) {
+  if (store_ != nullptr) batch->puts.reserve(batch->items.size());
+  for (Item& item : batch->items) {
     *item.result->mutable_classification() =
         ClassifyValidated(*item.opportunity, rules, now, classify_options);
     if (store_ != nullptr) {
-      puts.push_back({&item.result->classification(),
-                      OpportunityFingerprint(*item.opportunity), with_reasons});
+      batch->puts.push_back({&item.result->classification(),
+                             OpportunityFingerprint(*item.opportunity),
+                             with_reasons});
     }
   }
-  if (puts.empty()) return;
-  absl::StatusOr<std::vector<PutOutcome>> outcome =
-      store_->Put(puts, PutOptionsAt(now), StoreDeadline(deadline));
-  if (!outcome.ok()) {
-    NoteStoreError(outcome.status());
+  if (batch->puts.empty()) {
+    std::move(done)();
     return;
   }
-  for (size_t i = 0; i < items.size(); ++i) {
-    TakeOutcome((*outcome)[i], items[i].result);
-  }
+  Batch* raw = batch.get();
+  store_->PutAsync(
+      raw->puts, PutOptionsAt(now), StoreDeadline(deadline),
+      [this, batch = std::move(batch), done = std::move(done)](
+          absl::StatusOr<std::vector<PutOutcome>> outcome) mutable {
+        if (outcome.ok()) {
+          for (size_t i = 0; i < batch->items.size(); ++i) {
+            TakeOutcome((*outcome)[i], batch->items[i].result);
+          }
+        } else {
+          NoteStoreError(outcome.status());
+        }
+        std::move(done)();
+      });
 }
 
 void ClassificationCore::TakeOutcome(const PutOutcome& outcome,
@@ -185,15 +201,6 @@ v1::ClassifyResponse ResponseOf(v1::ClassifyResult& result) {
 
 }  // namespace
 
-absl::StatusOr<v1::ClassifyResponse> ClassificationCore::Classify(
-    const v1::ClassifyRequest& request, absl::Time deadline) {
-  OPPMATRIX_RETURN_IF_ERROR(CheckClassify(request));
-  v1::ClassifyResult result;
-  std::vector<Item> items = {{&request.opportunity(), &result}};
-  ClassifyItems(items, *rules_->Current(), !request.omit_reasons(), deadline);
-  return ResponseOf(result);
-}
-
 void ClassificationCore::ClassifyAsync(const v1::ClassifyRequest& request,
                                        absl::Time deadline,
                                        ClassifyCallback done) {
@@ -237,9 +244,9 @@ void ClassificationCore::ClassifyAsync(const v1::ClassifyRequest& request,
                    });
 }
 
-v1::ClassifyResult ClassificationCore::ClassifyStreamItem(
-    const v1::ClassifyRequest& request, absl::Time deadline) {
-  absl::StatusOr<v1::ClassifyResponse> response = Classify(request, deadline);
+v1::ClassifyResult ClassificationCore::StreamResult(
+    const v1::ClassifyRequest& request,
+    absl::StatusOr<v1::ClassifyResponse> response) {
   v1::ClassifyResult result;
   result.set_opportunity_id(request.opportunity().id());
   if (!response.ok()) {
@@ -254,20 +261,22 @@ v1::ClassifyResult ClassificationCore::ClassifyStreamItem(
   return result;
 }
 
-absl::StatusOr<v1::BatchClassifyResponse> ClassificationCore::BatchClassify(
-    const v1::BatchClassifyRequest& request, absl::Time deadline) {
+void ClassificationCore::BatchClassifyAsync(
+    const v1::BatchClassifyRequest& request, absl::Time deadline,
+    Callback<v1::BatchClassifyResponse> done) {
   if (request.opportunities_size() > options_.max_batch_size) {
     std::vector<FieldViolation> v;
     AddViolation(v, "opportunities",
                  absl::StrCat("at most ", options_.max_batch_size,
                               " opportunities per batch, got ",
                               request.opportunities_size()));
-    return InvalidArgumentWithViolations("batch too large", v);
+    std::move(done)(InvalidArgumentWithViolations("batch too large", v));
+    return;
   }
-  v1::BatchClassifyResponse response;
+  auto batch = std::make_shared<Batch>();
+  v1::BatchClassifyResponse& response = batch->response;
   response.mutable_results()->Reserve(request.opportunities_size());
-  std::vector<Item> items;
-  items.reserve(request.opportunities_size());
+  batch->items.reserve(request.opportunities_size());
   for (int i = 0; i < request.opportunities_size(); ++i) {
     const v1::Opportunity& opp = request.opportunities(i);
     v1::ClassifyResult* result = response.add_results();
@@ -280,12 +289,15 @@ absl::StatusOr<v1::BatchClassifyResponse> ClassificationCore::BatchClassify(
           InvalidArgumentWithViolations("invalid opportunity", violations));
       continue;
     }
-    items.push_back({&opp, result});
+    batch->items.push_back({&opp, result});
   }
-  if (!items.empty()) {
-    ClassifyItems(items, *rules_->Current(), !request.omit_reasons(), deadline);
-  }
-  return response;
+  Batch* raw = batch.get();
+  ClassifyItems(std::move(batch), *rules_->Current(), !request.omit_reasons(),
+                deadline, [raw, done = std::move(done)]() mutable {
+                  // `raw` lives until this ran: the store's callback holds
+                  // the batch.
+                  std::move(done)(std::move(raw->response));
+                });
 }
 
 absl::Status ClassificationCore::ReadStatus(const absl::Status& status) const {
@@ -324,21 +336,9 @@ absl::Status ClassificationCore::CheckGet(
   return ReadPreconditions(v, store_);
 }
 
-absl::StatusOr<v1::GetClassificationResponse>
-ClassificationCore::GetClassification(
-    const v1::GetClassificationRequest& request, absl::Time deadline) {
-  OPPMATRIX_RETURN_IF_ERROR(CheckGet(request));
-  absl::StatusOr<v1::Classification> c = store_->Get(
-      request.tenant_id(), request.opportunity_id(), StoreDeadline(deadline));
-  if (!c.ok()) return ReadStatus(c.status());
-  v1::GetClassificationResponse response;
-  *response.mutable_classification() = *std::move(c);
-  return response;
-}
-
 void ClassificationCore::GetClassificationAsync(
     const v1::GetClassificationRequest& request, absl::Time deadline,
-    GetCallback done) {
+    Callback<v1::GetClassificationResponse> done) {
   if (absl::Status s = CheckGet(request); !s.ok()) {
     std::move(done)(s);
     return;
@@ -357,8 +357,9 @@ void ClassificationCore::GetClassificationAsync(
       });
 }
 
-absl::StatusOr<v1::GetMatrixResponse> ClassificationCore::GetMatrix(
-    const v1::GetMatrixRequest& request, absl::Time deadline) {
+void ClassificationCore::GetMatrixAsync(const v1::GetMatrixRequest& request,
+                                        absl::Time deadline,
+                                        Callback<v1::GetMatrixResponse> done) {
   std::vector<FieldViolation> v;
   CheckTenant(request.tenant_id(), v);
   if (request.top_n() < 0 || request.top_n() > kMaxTopN) {
@@ -371,25 +372,39 @@ absl::StatusOr<v1::GetMatrixResponse> ClassificationCore::GetMatrix(
   CheckEnum(v1::Industry_descriptor(), request.industry(), "industry", v);
   CheckEnum(v1::BuyingStage_descriptor(), request.buying_stage(),
             "buying_stage", v);
-  OPPMATRIX_RETURN_IF_ERROR(ReadPreconditions(v, store_));
-  std::shared_ptr<const CompiledRuleset> rules = rules_->Current();
+  if (absl::Status s = ReadPreconditions(v, store_); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
   MatrixFilter filter{.customer_type = request.customer_type(),
                       .industry = request.industry(),
                       .buying_stage = request.buying_stage()};
-  absl::StatusOr<std::vector<StoredCell>> stored =
-      store_->Matrix(request.tenant_id(), filter, request.top_n(),
-                     options_.clock(), StoreDeadline(deadline));
-  if (!stored.ok()) return ReadStatus(stored.status());
+  store_->MatrixAsync(
+      request.tenant_id(), filter, request.top_n(), options_.clock(),
+      StoreDeadline(deadline),
+      [this, tenant = request.tenant_id(), done = std::move(done)](
+          absl::StatusOr<std::vector<StoredCell>> stored) mutable {
+        if (!stored.ok()) {
+          std::move(done)(ReadStatus(stored.status()));
+          return;
+        }
+        std::move(done)(MatrixResponse(tenant, *rules_->Current(), *stored));
+      });
+}
 
+v1::GetMatrixResponse ClassificationCore::MatrixResponse(
+    const std::string& tenant_id, const CompiledRuleset& ruleset,
+    std::vector<StoredCell>& stored) {
+  const CompiledRuleset* rules = &ruleset;
   const v1::Ruleset& r = rules->proto;
   v1::GetMatrixResponse response;
-  response.set_tenant_id(request.tenant_id());
+  response.set_tenant_id(tenant_id);
   response.set_ruleset_version(rules->version);
   *response.mutable_potential_thresholds() = r.matrix().potential_thresholds();
   *response.mutable_relationship_thresholds() =
       r.matrix().relationship_thresholds();
   std::map<std::string, StoredCell*> by_id;
-  for (StoredCell& cell : *stored) by_id[cell.cell] = &cell;
+  for (StoredCell& cell : stored) by_id[cell.cell] = &cell;
   auto fill = [&](v1::MatrixCellSummary* summary, StoredCell* cell) {
     *summary->mutable_total_amount() =
         CentsToMoney(cell ? cell->amount_cents : 0, r.base_currency());
@@ -421,9 +436,9 @@ absl::StatusOr<v1::GetMatrixResponse> ClassificationCore::GetMatrix(
   return response;
 }
 
-absl::StatusOr<v1::ListOpportunitiesResponse>
-ClassificationCore::ListOpportunities(
-    const v1::ListOpportunitiesRequest& request, absl::Time deadline) {
+void ClassificationCore::ListOpportunitiesAsync(
+    const v1::ListOpportunitiesRequest& request, absl::Time deadline,
+    Callback<v1::ListOpportunitiesResponse> done) {
   std::vector<FieldViolation> v;
   CheckTenant(request.tenant_id(), v);
   const std::string& cell = request.cell();
@@ -441,37 +456,53 @@ ClassificationCore::ListOpportunities(
                               kMaxCellIdBytes, " bytes)"));
   }
   CheckPageSize(request.page_size(), v);
-  OPPMATRIX_RETURN_IF_ERROR(ReadPreconditions(v, store_));
-  const int page_size = PageSize(request.page_size());
-  absl::StatusOr<ResultPage> page =
-      store_->List(request.tenant_id(), cell, page_size, request.page_token(),
-                   StoreDeadline(deadline));
-  if (!page.ok()) return ReadStatus(page.status());
-  v1::ListOpportunitiesResponse response;
-  for (v1::Classification& c : page->classifications) {
-    *response.add_classifications() = std::move(c);
+  if (absl::Status s = ReadPreconditions(v, store_); !s.ok()) {
+    std::move(done)(s);
+    return;
   }
-  response.set_next_page_token(page->next_page_token);
-  return response;
+  store_->ListAsync(
+      request.tenant_id(), cell, PageSize(request.page_size()),
+      request.page_token(), StoreDeadline(deadline),
+      [this, done = std::move(done)](absl::StatusOr<ResultPage> page) mutable {
+        if (!page.ok()) {
+          std::move(done)(ReadStatus(page.status()));
+          return;
+        }
+        v1::ListOpportunitiesResponse response;
+        for (v1::Classification& c : page->classifications) {
+          *response.add_classifications() = std::move(c);
+        }
+        response.set_next_page_token(page->next_page_token);
+        std::move(done)(std::move(response));
+      });
 }
 
-absl::StatusOr<v1::ListTransitionsResponse> ClassificationCore::ListTransitions(
-    const v1::ListTransitionsRequest& request, absl::Time deadline) {
+void ClassificationCore::ListTransitionsAsync(
+    const v1::ListTransitionsRequest& request, absl::Time deadline,
+    Callback<v1::ListTransitionsResponse> done) {
   std::vector<FieldViolation> v;
   CheckTenant(request.tenant_id(), v);
   CheckPageSize(request.page_size(), v);
-  OPPMATRIX_RETURN_IF_ERROR(ReadPreconditions(v, store_));
-  const int page_size = PageSize(request.page_size());
-  absl::StatusOr<TransitionPage> page =
-      store_->Transitions(request.tenant_id(), page_size, request.page_token(),
-                          StoreDeadline(deadline));
-  if (!page.ok()) return ReadStatus(page.status());
-  v1::ListTransitionsResponse response;
-  for (v1::Transition& t : page->transitions) {
-    *response.add_transitions() = std::move(t);
+  if (absl::Status s = ReadPreconditions(v, store_); !s.ok()) {
+    std::move(done)(s);
+    return;
   }
-  response.set_next_page_token(page->next_page_token);
-  return response;
+  store_->TransitionsAsync(
+      request.tenant_id(), PageSize(request.page_size()), request.page_token(),
+      StoreDeadline(deadline),
+      [this,
+       done = std::move(done)](absl::StatusOr<TransitionPage> page) mutable {
+        if (!page.ok()) {
+          std::move(done)(ReadStatus(page.status()));
+          return;
+        }
+        v1::ListTransitionsResponse response;
+        for (v1::Transition& t : page->transitions) {
+          *response.add_transitions() = std::move(t);
+        }
+        response.set_next_page_token(page->next_page_token);
+        std::move(done)(std::move(response));
+      });
 }
 
 }  // namespace oppmatrix

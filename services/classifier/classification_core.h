@@ -4,7 +4,8 @@
 // these; tests can too.
 //
 //   ClassificationCore core(&rules, store.get(), {});
-//   absl::StatusOr<v1::ClassifyResponse> r = core.Classify(request, deadline);
+//   core.ClassifyAsync(request, deadline,
+//                      [](absl::StatusOr<v1::ClassifyResponse> r) { ... });
 //
 // Storage is best effort on the classify path: when the store fails (Redis
 // down), results are still answered, marked `stored: false`. Reads need the
@@ -15,7 +16,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -64,54 +67,57 @@ class ClassificationCore {
   ClassificationCore(const RulesetSource* rules, ResultStore* store,
                      Options options);
 
-  // Classify: INVALID_ARGUMENT (with BadRequest) for a missing or bad
-  // opportunity.
-  absl::StatusOr<v1::ClassifyResponse> Classify(
-      const v1::ClassifyRequest& request, absl::Time deadline);
+  // Every RPC answers through a callback, `done`, which runs once: on the
+  // store's I/O thread once the store has answered, or on the caller's
+  // thread before the call returns (a bad request, no store). The request
+  // must stay valid until then; `done` must not block. No thread waits.
+  template <typename Response>
+  using Callback = absl::AnyInvocable<void(absl::StatusOr<Response>) &&>;
+  using ClassifyCallback = Callback<v1::ClassifyResponse>;
 
-  // Classify without waiting on the store: `done` runs once, with what
-  // Classify would return, on the store's I/O thread (or this one, before
-  // ClassifyAsync returns, without a store or for an invalid request).
-  // `request` must stay valid until then; `done` must not block.
-  using ClassifyCallback =
-      absl::AnyInvocable<void(absl::StatusOr<v1::ClassifyResponse>) &&>;
+  // Classify: INVALID_ARGUMENT (with BadRequest) for a missing or bad
+  // opportunity. Scored, then stored in one round trip.
   void ClassifyAsync(const v1::ClassifyRequest& request, absl::Time deadline,
                      ClassifyCallback done);
-
-  // GetClassification, answered as ClassifyAsync is.
-  using GetCallback =
-      absl::AnyInvocable<void(
-                             absl::StatusOr<v1::GetClassificationResponse>) &&>;
-  void GetClassificationAsync(const v1::GetClassificationRequest& request,
-                              absl::Time deadline, GetCallback done);
-
-  // One item of ClassifyStream: the status travels inside the result.
-  v1::ClassifyResult ClassifyStreamItem(const v1::ClassifyRequest& request,
-                                        absl::Time deadline);
-
   // BatchClassify: INVALID_ARGUMENT only for a batch over max_batch_size;
   // bad items get their own status ("opportunities[3].id: is required").
   // Storing is one round trip.
-  absl::StatusOr<v1::BatchClassifyResponse> BatchClassify(
-      const v1::BatchClassifyRequest& request, absl::Time deadline);
+  void BatchClassifyAsync(const v1::BatchClassifyRequest& request,
+                          absl::Time deadline,
+                          Callback<v1::BatchClassifyResponse> done);
+  // One item of ClassifyStream from ClassifyAsync's answer: the status
+  // travels inside the result.
+  static v1::ClassifyResult StreamResult(
+      const v1::ClassifyRequest& request,
+      absl::StatusOr<v1::ClassifyResponse> response);
 
-  absl::StatusOr<v1::GetClassificationResponse> GetClassification(
-      const v1::GetClassificationRequest& request, absl::Time deadline);
-  absl::StatusOr<v1::GetMatrixResponse> GetMatrix(
-      const v1::GetMatrixRequest& request, absl::Time deadline);
-  absl::StatusOr<v1::ListOpportunitiesResponse> ListOpportunities(
-      const v1::ListOpportunitiesRequest& request, absl::Time deadline);
-  absl::StatusOr<v1::ListTransitionsResponse> ListTransitions(
-      const v1::ListTransitionsRequest& request, absl::Time deadline);
+  void GetClassificationAsync(const v1::GetClassificationRequest& request,
+                              absl::Time deadline,
+                              Callback<v1::GetClassificationResponse> done);
+  void GetMatrixAsync(const v1::GetMatrixRequest& request, absl::Time deadline,
+                      Callback<v1::GetMatrixResponse> done);
+  void ListOpportunitiesAsync(const v1::ListOpportunitiesRequest& request,
+                              absl::Time deadline,
+                              Callback<v1::ListOpportunitiesResponse> done);
+  void ListTransitionsAsync(const v1::ListTransitionsRequest& request,
+                            absl::Time deadline,
+                            Callback<v1::ListTransitionsResponse> done);
 
   Stats stats() const;
   bool has_store() const { return store_ != nullptr; }
 
  private:
   struct Item;
-  // Classifies validated items: scoring, then one store call.
-  void ClassifyItems(std::vector<Item>& items, const CompiledRuleset& rules,
-                     bool with_reasons, absl::Time deadline);
+  struct Batch;
+  // Classifies a batch's validated items: scoring, then one store call;
+  // `done` runs when the results are final.
+  void ClassifyItems(std::shared_ptr<Batch> batch, const CompiledRuleset& rules,
+                     bool with_reasons, absl::Time deadline,
+                     absl::AnyInvocable<void() &&> done);
+  // GetMatrix's answer: the ruleset's cells, then cells only stored.
+  static v1::GetMatrixResponse MatrixResponse(const std::string& tenant_id,
+                                              const CompiledRuleset& rules,
+                                              std::vector<StoredCell>& stored);
   // INVALID_ARGUMENT (with BadRequest) for a Classify request without a
   // valid opportunity.
   static absl::Status CheckClassify(const v1::ClassifyRequest& request);

@@ -1,9 +1,13 @@
 #include "services/classifier/classification_service.h"
 
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/common/grpc_status.h"
 #include "services/common/proto_bytes.h"
@@ -15,25 +19,6 @@ namespace {
 // The call's deadline (InfiniteFuture when the client set none).
 absl::Time Deadline(const grpc::CallbackServerContext* context) {
   return absl::FromChrono(context->deadline());
-}
-
-// Parses the request's bytes, runs `method` of the core and finishes the
-// call with its status.
-template <typename Request, typename Method>
-grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
-                                ClassificationCore& core, Method method,
-                                const grpc::ByteBuffer* request_bytes,
-                                grpc::ByteBuffer* response_bytes) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Request request;
-  if (absl::Status s = ParseProtoBytes(*request_bytes, &request); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
-  }
-  auto result = (core.*method)(request, Deadline(context));
-  if (result.ok()) *response_bytes = ToByteBuffer(*result);
-  reactor->Finish(ToGrpcStatus(result.status()));
-  return reactor;
 }
 
 // Parses the request's bytes and returns at once; `method` of the core
@@ -63,58 +48,191 @@ grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* context,
 
 }  // namespace
 
-// Reads a request, writes its result, reads the next: one result per
-// request, in order. Ends when the client half-closes or the call is
-// cancelled (e.g. by a server shutdown past its grace period).
+// Keeps up to kMaxInFlight requests of the stream classifying at once and
+// writes their results in the order of the requests. Reads go on while
+// fewer are in flight; a result is written once it and all before it are
+// in. Ends when the client half-closes and every result is written, or the
+// call is cancelled (e.g. by a server shutdown past its grace period).
+//
+// The store answers on its own thread, gRPC's reactions on gRPC's: mu_
+// orders them, and gRPC is called only outside it. The reactor is deleted
+// when gRPC is done with it and no store call is pending.
 class ClassificationServiceImpl::StreamReactor final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
+  static constexpr size_t kMaxInFlight = 16;
+
   StreamReactor(ClassificationCore* core, absl::Time deadline)
       : core_(core), deadline_(deadline) {
+    reading_ = true;
     StartRead(&request_bytes_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status::OK);
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      reads_done_ = true;
+      PlanLocked();
+    } else {
+      Read();
       return;
     }
-    v1::ClassifyRequest request;
-    v1::ClassifyResult result;
-    absl::Status parsed = ParseProtoBytes(request_bytes_, &request);
-    if (!parsed.ok()) {
-      // Again, for the error to name the message (not on the hot path).
-      parsed =
-          ParseProtoBytes(request_bytes_, &request,
-                          absl::StrCat("message ", index_, " of the stream"));
-    }
-    ++index_;
-    if (parsed.ok()) {
-      result = core_->ClassifyStreamItem(request, deadline_);
-    } else {
-      *result.mutable_status() = ToRpcStatus(parsed);
-    }
-    result_bytes_ = ToByteBuffer(result);
-    StartWrite(&result_bytes_);
+    Act();
   }
 
   void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "stream closed while writing"));
-      return;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      slots_.pop_front();
+      if (!ok) {
+        finished_ = true;
+        next_.finish = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                    "stream closed while writing");
+      } else {
+        PlanLocked();
+      }
     }
-    StartRead(&request_bytes_);
+    Act();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      last = pending_ == 0;
+    }
+    if (last) delete this;
+  }
 
  private:
+  struct Slot {
+    v1::ClassifyRequest request;
+    bool ready = false;
+    grpc::ByteBuffer result;
+  };
+  // What to ask of gRPC once mu_ is released.
+  struct Next {
+    bool read = false;
+    grpc::ByteBuffer* write = nullptr;
+    std::optional<grpc::Status> finish;
+  };
+
+  // The message just read: parsed here, classified by the core.
+  void Read() {
+    auto owned = std::make_unique<Slot>();
+    Slot* slot = owned.get();
+    // No other read starts before reading_ is cleared below.
+    absl::Status parsed = ParseProtoBytes(request_bytes_, &slot->request);
+    if (!parsed.ok()) {
+      // Again, for the error to name the message (not on the hot path).
+      parsed =
+          ParseProtoBytes(request_bytes_, &slot->request,
+                          absl::StrCat("message ", index_, " of the stream"));
+    }
+    ++index_;
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      slots_.push_back(std::move(owned));
+      if (parsed.ok()) ++pending_;
+    }
+    if (!parsed.ok()) {
+      v1::ClassifyResult result;
+      *result.mutable_status() = ToRpcStatus(parsed);
+      Complete(slot, result);
+      return;
+    }
+    core_->ClassifyAsync(
+        slot->request, deadline_,
+        [this, slot](absl::StatusOr<v1::ClassifyResponse> response) {
+          Complete(slot, ClassificationCore::StreamResult(slot->request,
+                                                          std::move(response)));
+          bool last;
+          {
+            absl::MutexLock lock(&mu_);
+            --pending_;
+            last = done_ && pending_ == 0;
+          }
+          if (last) delete this;
+        });
+    {
+      absl::MutexLock lock(&mu_);
+      PlanLocked();  // the next read, while this one classifies
+    }
+    Act();
+  }
+
+  // A result is in: write what is ready, read more, finish.
+  void Complete(Slot* slot, const v1::ClassifyResult& result) {
+    grpc::ByteBuffer bytes = ToByteBuffer(result);
+    {
+      absl::MutexLock lock(&mu_);
+      slot->result = std::move(bytes);
+      slot->ready = true;
+      PlanLocked();
+    }
+    Act();
+  }
+
+  // Adds what the state allows next to next_, for Act.
+  void PlanLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Next more = NextLocked();
+    if (more.read) next_.read = true;
+    if (more.write != nullptr) next_.write = more.write;
+    if (more.finish.has_value()) next_.finish = more.finish;
+  }
+
+  // What the state allows next; marks it started.
+  Next NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Next next;
+    if (finished_) return next;
+    if (!writing_ && !slots_.empty() && slots_.front()->ready) {
+      writing_ = true;
+      next.write = &slots_.front()->result;
+    }
+    if (!reading_ && !reads_done_ && slots_.size() < kMaxInFlight) {
+      reading_ = true;
+      next.read = true;
+    }
+    if (reads_done_ && slots_.empty() && !writing_) {
+      finished_ = true;
+      next.finish = grpc::Status::OK;
+    }
+    return next;
+  }
+
+  // Asks gRPC for what NextLocked decided, outside mu_.
+  void Act() {
+    Next next;
+    {
+      absl::MutexLock lock(&mu_);
+      std::swap(next, next_);
+    }
+    if (next.finish.has_value()) {
+      Finish(*next.finish);
+      return;
+    }
+    if (next.write != nullptr) StartWrite(next.write);
+    if (next.read) StartRead(&request_bytes_);
+  }
+
   ClassificationCore* core_;
   const absl::Time deadline_;
-  int64_t index_ = 0;  // of the next message, from 0
+  absl::Mutex mu_;
+  std::deque<std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
+  Next next_ ABSL_GUARDED_BY(mu_);
+  int pending_ ABSL_GUARDED_BY(mu_) = 0;  // store calls not answered
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  // One read at a time: these belong to it.
   grpc::ByteBuffer request_bytes_;
-  grpc::ByteBuffer result_bytes_;
+  int64_t index_ = 0;  // of the next message, from 0
 };
 
 ClassificationServiceImpl::ClassificationServiceImpl(const RulesetSource* rules,
@@ -134,8 +252,9 @@ grpc::ServerUnaryReactor* ClassificationServiceImpl::Classify(
 grpc::ServerUnaryReactor* ClassificationServiceImpl::BatchClassify(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary<v1::BatchClassifyRequest>(
-      context, core_, &ClassificationCore::BatchClassify, request, response);
+  return UnaryAsync<v1::BatchClassifyRequest, v1::BatchClassifyResponse>(
+      context, core_, &ClassificationCore::BatchClassifyAsync, request,
+      response);
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
@@ -156,23 +275,25 @@ grpc::ServerUnaryReactor* ClassificationServiceImpl::GetClassification(
 grpc::ServerUnaryReactor* ClassificationServiceImpl::GetMatrix(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary<v1::GetMatrixRequest>(
-      context, core_, &ClassificationCore::GetMatrix, request, response);
+  return UnaryAsync<v1::GetMatrixRequest, v1::GetMatrixResponse>(
+      context, core_, &ClassificationCore::GetMatrixAsync, request, response);
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::ListOpportunities(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary<v1::ListOpportunitiesRequest>(
-      context, core_, &ClassificationCore::ListOpportunities, request,
+  return UnaryAsync<v1::ListOpportunitiesRequest,
+                    v1::ListOpportunitiesResponse>(
+      context, core_, &ClassificationCore::ListOpportunitiesAsync, request,
       response);
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::ListTransitions(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary<v1::ListTransitionsRequest>(
-      context, core_, &ClassificationCore::ListTransitions, request, response);
+  return UnaryAsync<v1::ListTransitionsRequest, v1::ListTransitionsResponse>(
+      context, core_, &ClassificationCore::ListTransitionsAsync, request,
+      response);
 }
 
 }  // namespace oppmatrix

@@ -103,6 +103,14 @@ RedisResultStore::RedisResultStore(RedisPool* pool, Options options)
       matrix_(MakeScript(redis_scripts::kMatrix)),
       list_(MakeScript(redis_scripts::kList)) {}
 
+RedisResultStore::RedisResultStore(AsyncRedis* async, Options options)
+    : async_(async),
+      options_(std::move(options)),
+      put_(MakeScript(redis_scripts::kPut)),
+      delete_(MakeScript(redis_scripts::kDelete)),
+      matrix_(MakeScript(redis_scripts::kMatrix)),
+      list_(MakeScript(redis_scripts::kList)) {}
+
 std::string RedisResultStore::TenantPrefix(absl::string_view tenant_id) const {
   return absl::StrCat(options_.key_prefix, ":{", tenant_id, "}:");
 }
@@ -126,20 +134,17 @@ RedisCommand RedisResultStore::EvalSha(const Script& script,
   return cmd;
 }
 
-absl::StatusOr<std::vector<RedisReply>> RedisResultStore::Run(
-    std::vector<RedisCommand> cmds, absl::Time deadline) {
-  const std::string* scripts[] = {&put_.source, &delete_.source,
-                                  &matrix_.source, &list_.source};
-  return PipelineLoadingScripts(*pool_, cmds, scripts, deadline);
-}
-
 void RedisResultStore::RunAsync(std::vector<RedisCommand> cmds,
                                 absl::Time deadline,
                                 AsyncRedis::Callback done) {
   const std::string* scripts[] = {&put_.source, &delete_.source,
                                   &matrix_.source, &list_.source};
-  PipelineLoadingScriptsAsync(*async_, std::move(cmds), scripts, deadline,
-                              std::move(done));
+  if (async_ != nullptr) {
+    PipelineLoadingScriptsAsync(*async_, std::move(cmds), scripts, deadline,
+                                std::move(done));
+    return;
+  }
+  std::move(done)(PipelineLoadingScripts(*pool_, cmds, scripts, deadline));
 }
 
 RedisResultStore::PutBatch RedisResultStore::PutCommands(
@@ -237,18 +242,16 @@ absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::PutReplies(
 absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
     absl::Span<const PutItem> items, const PutOptions& options,
     absl::Time deadline) {
-  if (items.empty()) return std::vector<PutOutcome>();
-  PutBatch batch = PutCommands(items, options);
-  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             Run(std::move(batch.commands), deadline));
-  return PutReplies(batch, replies);
+  return Wait<std::vector<PutOutcome>>([&](PutCallback done) {
+    PutAsync(items, options, deadline, std::move(done));
+  });
 }
 
 void RedisResultStore::PutAsync(absl::Span<const PutItem> items,
                                 const PutOptions& options, absl::Time deadline,
                                 PutCallback done) {
-  if (async_ == nullptr || items.empty()) {
-    ResultStore::PutAsync(items, options, deadline, std::move(done));
+  if (items.empty()) {
+    std::move(done)(std::vector<PutOutcome>());
     return;
   }
   PutBatch batch = PutCommands(items, options);
@@ -285,18 +288,14 @@ absl::StatusOr<v1::Classification> RedisResultStore::GetReply(
 
 absl::StatusOr<v1::Classification> RedisResultStore::Get(
     absl::string_view tenant_id, absl::string_view id, absl::Time deadline) {
-  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             Run({GetCommand(tenant_id, id)}, deadline));
-  return GetReply(tenant_id, id, replies[0]);
+  return Wait<v1::Classification>([&](GetCallback done) {
+    GetAsync(tenant_id, id, deadline, std::move(done));
+  });
 }
 
 void RedisResultStore::GetAsync(absl::string_view tenant_id,
                                 absl::string_view id, absl::Time deadline,
                                 GetCallback done) {
-  if (async_ == nullptr) {
-    ResultStore::GetAsync(tenant_id, id, deadline, std::move(done));
-    return;
-  }
   RunAsync({GetCommand(tenant_id, id)}, deadline,
            [tenant = std::string(tenant_id), opp = std::string(id),
             done = std::move(done)](
@@ -314,7 +313,10 @@ absl::Status RedisResultStore::Delete(absl::string_view tenant_id,
                                       absl::Time deadline) {
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> replies,
-      Run({EvalSha(delete_, tenant_id, "", {std::string(id)})}, deadline));
+      Wait<std::vector<RedisReply>>([&](AsyncRedis::Callback done) {
+        RunAsync({EvalSha(delete_, tenant_id, "", {std::string(id)})}, deadline,
+                 std::move(done));
+      }));
   if (replies[0].type != RedisReply::Type::kInteger) {
     return ReplyError(replies[0], "deleting a result");
   }
@@ -324,59 +326,97 @@ absl::Status RedisResultStore::Delete(absl::string_view tenant_id,
 absl::StatusOr<std::vector<StoredCell>> RedisResultStore::Matrix(
     absl::string_view tenant_id, const MatrixFilter& filter, int top_n,
     absl::Time now, absl::Time deadline) {
-  const std::string now_ms = absl::StrCat(ToMillis(now));
+  return Wait<std::vector<StoredCell>>([&](MatrixCallback done) {
+    MatrixAsync(tenant_id, filter, top_n, now, deadline, std::move(done));
+  });
+}
+
+absl::StatusOr<std::vector<StoredCell>> RedisResultStore::TotalsReply(
+    const RedisReply& r) {
+  if (r.type != RedisReply::Type::kArray || r.elements.empty()) {
+    return ReplyError(r, "reading the matrix");
+  }
+  std::map<std::string, StoredCell> by_cell;
+  const std::vector<RedisReply>& stats = r.elements[0].elements;
+  for (size_t i = 0; i + 1 < stats.size(); i += 2) {
+    absl::string_view field = stats[i].str;
+    int64_t value = 0;
+    if (!absl::SimpleAtoi(stats[i + 1].str, &value)) continue;
+    if (absl::ConsumeSuffix(&field, ":n")) {
+      by_cell[std::string(field)].count = value;
+    } else if (absl::ConsumeSuffix(&field, ":amt")) {
+      by_cell[std::string(field)].amount_cents = value;
+    }
+  }
+  for (size_t i = 1; i < r.elements.size(); ++i) {
+    const RedisReply& entry = r.elements[i];
+    if (entry.elements.size() != 2) return ReplyError(entry, "matrix top");
+    StoredCell& cell = by_cell[entry.elements[0].str];
+    const std::vector<RedisReply>& top = entry.elements[1].elements;
+    for (size_t j = 0; j + 1 < top.size(); j += 2) {
+      OPPMATRIX_ASSIGN_OR_RETURN(v1::Classification c,
+                                 ParseResult(top[j].str, top[j + 1].str));
+      cell.top.push_back(std::move(c));
+    }
+  }
   std::vector<StoredCell> cells;
+  for (auto& [id, cell] : by_cell) {
+    if (cell.count <= 0) continue;
+    cell.cell = id;
+    cells.push_back(std::move(cell));
+  }
+  return cells;
+}
+
+void RedisResultStore::MatrixAsync(absl::string_view tenant_id,
+                                   const MatrixFilter& filter, int top_n,
+                                   absl::Time now, absl::Time deadline,
+                                   MatrixCallback done) {
+  const std::string now_ms = absl::StrCat(ToMillis(now));
   if (filter.empty()) {
     // The running totals answer directly: O(cells + top_n).
-    OPPMATRIX_ASSIGN_OR_RETURN(
-        std::vector<RedisReply> replies,
-        Run({EvalSha(matrix_, tenant_id, "", {now_ms, absl::StrCat(top_n)})},
-            deadline));
-    const RedisReply& r = replies[0];
-    if (r.type != RedisReply::Type::kArray || r.elements.empty()) {
-      return ReplyError(r, "reading the matrix");
-    }
-    std::map<std::string, StoredCell> by_cell;
-    const std::vector<RedisReply>& stats = r.elements[0].elements;
-    for (size_t i = 0; i + 1 < stats.size(); i += 2) {
-      absl::string_view field = stats[i].str;
-      int64_t value = 0;
-      if (!absl::SimpleAtoi(stats[i + 1].str, &value)) continue;
-      if (absl::ConsumeSuffix(&field, ":n")) {
-        by_cell[std::string(field)].count = value;
-      } else if (absl::ConsumeSuffix(&field, ":amt")) {
-        by_cell[std::string(field)].amount_cents = value;
-      }
-    }
-    for (size_t i = 1; i < r.elements.size(); ++i) {
-      const RedisReply& entry = r.elements[i];
-      if (entry.elements.size() != 2) return ReplyError(entry, "matrix top");
-      StoredCell& cell = by_cell[entry.elements[0].str];
-      const std::vector<RedisReply>& top = entry.elements[1].elements;
-      for (size_t j = 0; j + 1 < top.size(); j += 2) {
-        OPPMATRIX_ASSIGN_OR_RETURN(v1::Classification c,
-                                   ParseResult(top[j].str, top[j + 1].str));
-        cell.top.push_back(std::move(c));
-      }
-    }
-    for (auto& [id, cell] : by_cell) {
-      if (cell.count <= 0) continue;
-      cell.cell = id;
-      cells.push_back(std::move(cell));
-    }
-    return cells;
+    RunAsync({EvalSha(matrix_, tenant_id, "", {now_ms, absl::StrCat(top_n)})},
+             deadline,
+             [done = std::move(done)](
+                 absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+               if (!replies.ok()) {
+                 std::move(done)(replies.status());
+                 return;
+               }
+               std::move(done)(TotalsReply((*replies)[0]));
+             });
+    return;
   }
-
-  // Filtered: one pass over the tenant's members, O(opportunities).
+  // Filtered: one pass over the tenant's members, O(opportunities), then
+  // one more round trip for the top n of each cell.
   const std::string prefix = TenantPrefix(tenant_id);
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> replies,
-      Run({EvalSha(matrix_, tenant_id, "", {now_ms, "0"}),
-           {"HGETALL", absl::StrCat(prefix, "members")}},
-          deadline));
-  if (replies[0].is_error()) return ReplyError(replies[0], "purging");
-  if (replies[1].type != RedisReply::Type::kArray) {
-    return ReplyError(replies[1], "HGETALL");
+  RunAsync({EvalSha(matrix_, tenant_id, "", {now_ms, "0"}),
+            {"HGETALL", absl::StrCat(prefix, "members")}},
+           deadline,
+           [this, prefix, filter, top_n, deadline, done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             FilteredMatrix(prefix, filter, top_n, deadline,
+                            std::move((*replies)[0]), std::move((*replies)[1]),
+                            std::move(done));
+           });
+}
+
+void RedisResultStore::FilteredMatrix(const std::string& prefix,
+                                      const MatrixFilter& filter, int top_n,
+                                      absl::Time deadline, RedisReply purged,
+                                      RedisReply members_reply,
+                                      MatrixCallback done) {
+  if (purged.is_error()) {
+    std::move(done)(ReplyError(purged, "purging"));
+    return;
+  }
+  if (members_reply.type != RedisReply::Type::kArray) {
+    std::move(done)(ReplyError(members_reply, "HGETALL"));
+    return;
   }
   struct Candidate {
     double priority;
@@ -384,7 +424,7 @@ absl::StatusOr<std::vector<StoredCell>> RedisResultStore::Matrix(
   };
   std::map<std::string, StoredCell> by_cell;
   std::map<std::string, std::vector<Candidate>> candidates;
-  const std::vector<RedisReply>& members = replies[1].elements;
+  const std::vector<RedisReply>& members = members_reply.elements;
   for (size_t i = 0; i + 1 < members.size(); i += 2) {
     Member m;
     if (!ParseMember(members[i + 1].str, &m)) continue;
@@ -420,22 +460,39 @@ absl::StatusOr<std::vector<StoredCell>> RedisResultStore::Matrix(
       fetch_cell.push_back(cell);
     }
   }
-  if (!fetch.empty()) {
-    OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> tops,
-                               Run(std::move(fetch), deadline));
-    for (size_t j = 0; j < tops.size(); ++j) {
-      if (tops[j].elements.size() != 2 || IsNil(tops[j].elements[0])) continue;
-      OPPMATRIX_ASSIGN_OR_RETURN(
-          v1::Classification c,
-          ParseResult(tops[j].elements[0].str, tops[j].elements[1].str));
-      by_cell[fetch_cell[j]].top.push_back(std::move(c));
+  auto finish = [](std::map<std::string, StoredCell> by_cell) {
+    std::vector<StoredCell> cells;
+    for (auto& [id, cell] : by_cell) {
+      cell.cell = id;
+      cells.push_back(std::move(cell));
     }
+    return cells;
+  };
+  if (fetch.empty()) {
+    std::move(done)(finish(std::move(by_cell)));
+    return;
   }
-  for (auto& [id, cell] : by_cell) {
-    cell.cell = id;
-    cells.push_back(std::move(cell));
-  }
-  return cells;
+  RunAsync(std::move(fetch), deadline,
+           [by_cell = std::move(by_cell), fetch_cell = std::move(fetch_cell),
+            finish, done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> tops) mutable {
+             if (!tops.ok()) {
+               std::move(done)(tops.status());
+               return;
+             }
+             for (size_t j = 0; j < tops->size(); ++j) {
+               const RedisReply& t = (*tops)[j];
+               if (t.elements.size() != 2 || IsNil(t.elements[0])) continue;
+               absl::StatusOr<v1::Classification> c =
+                   ParseResult(t.elements[0].str, t.elements[1].str);
+               if (!c.ok()) {
+                 std::move(done)(c.status());
+                 return;
+               }
+               by_cell[fetch_cell[j]].top.push_back(*std::move(c));
+             }
+             std::move(done)(finish(std::move(by_cell)));
+           });
 }
 
 absl::StatusOr<ResultPage> RedisResultStore::List(absl::string_view tenant_id,
@@ -443,22 +500,48 @@ absl::StatusOr<ResultPage> RedisResultStore::List(absl::string_view tenant_id,
                                                   int page_size,
                                                   absl::string_view page_token,
                                                   absl::Time deadline) {
+  return Wait<ResultPage>([&](ListCallback done) {
+    ListAsync(tenant_id, cell, page_size, page_token, deadline,
+              std::move(done));
+  });
+}
+
+void RedisResultStore::ListAsync(absl::string_view tenant_id,
+                                 absl::string_view cell, int page_size,
+                                 absl::string_view page_token,
+                                 absl::Time deadline, ListCallback done) {
   if (page_size < 1) {
-    return absl::InvalidArgumentError("page_size: must be at least 1");
+    std::move(done)(
+        absl::InvalidArgumentError("page_size: must be at least 1"));
+    return;
   }
   std::string score = "0", id;
   if (!page_token.empty()) {
-    OPPMATRIX_ASSIGN_OR_RETURN(
-        CellCursor cursor, DecodeCellPageToken(page_token, tenant_id, cell));
-    score = ScoreArgument(cursor.score);
-    id = std::move(cursor.opportunity_id);
+    absl::StatusOr<CellCursor> cursor =
+        DecodeCellPageToken(page_token, tenant_id, cell);
+    if (!cursor.ok()) {
+      std::move(done)(cursor.status());
+      return;
+    }
+    score = ScoreArgument(cursor->score);
+    id = std::move(cursor->opportunity_id);
   }
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> replies,
-      Run({EvalSha(list_, tenant_id, absl::StrCat("cell:", cell),
-                   {score, id, absl::StrCat(page_size)})},
-          deadline));
-  const RedisReply& r = replies[0];
+  RunAsync({EvalSha(list_, tenant_id, absl::StrCat("cell:", cell),
+                    {score, id, absl::StrCat(page_size)})},
+           deadline,
+           [tenant = std::string(tenant_id), cell = std::string(cell),
+            done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             std::move(done)(ListReply(tenant, cell, (*replies)[0]));
+           });
+}
+
+absl::StatusOr<ResultPage> RedisResultStore::ListReply(
+    absl::string_view tenant_id, absl::string_view cell, const RedisReply& r) {
   if (r.type != RedisReply::Type::kArray || r.elements.size() != 4) {
     return ReplyError(r, "listing a cell");
   }
@@ -483,21 +566,48 @@ absl::StatusOr<ResultPage> RedisResultStore::List(absl::string_view tenant_id,
 absl::StatusOr<TransitionPage> RedisResultStore::Transitions(
     absl::string_view tenant_id, int page_size, absl::string_view page_token,
     absl::Time deadline) {
+  return Wait<TransitionPage>([&](TransitionsCallback done) {
+    TransitionsAsync(tenant_id, page_size, page_token, deadline,
+                     std::move(done));
+  });
+}
+
+void RedisResultStore::TransitionsAsync(absl::string_view tenant_id,
+                                        int page_size,
+                                        absl::string_view page_token,
+                                        absl::Time deadline,
+                                        TransitionsCallback done) {
   if (page_size < 1) {
-    return absl::InvalidArgumentError("page_size: must be at least 1");
+    std::move(done)(
+        absl::InvalidArgumentError("page_size: must be at least 1"));
+    return;
   }
   std::string end = "+";
   if (!page_token.empty()) {
-    OPPMATRIX_ASSIGN_OR_RETURN(
-        StreamCursor cursor, DecodeTransitionPageToken(page_token, tenant_id));
-    end = absl::StrCat("(", cursor.ToString());
+    absl::StatusOr<StreamCursor> cursor =
+        DecodeTransitionPageToken(page_token, tenant_id);
+    if (!cursor.ok()) {
+      std::move(done)(cursor.status());
+      return;
+    }
+    end = absl::StrCat("(", cursor->ToString());
   }
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> replies,
-      Run({{"XREVRANGE", absl::StrCat(TenantPrefix(tenant_id), "transitions"),
-            end, "-", "COUNT", absl::StrCat(page_size + 1)}},
-          deadline));
-  const RedisReply& r = replies[0];
+  RunAsync(
+      {{"XREVRANGE", absl::StrCat(TenantPrefix(tenant_id), "transitions"), end,
+        "-", "COUNT", absl::StrCat(page_size + 1)}},
+      deadline,
+      [tenant = std::string(tenant_id), page_size, done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+        if (!replies.ok()) {
+          std::move(done)(replies.status());
+          return;
+        }
+        std::move(done)(TransitionsReply(tenant, page_size, (*replies)[0]));
+      });
+}
+
+absl::StatusOr<TransitionPage> RedisResultStore::TransitionsReply(
+    absl::string_view tenant_id, int page_size, const RedisReply& r) {
   if (r.type != RedisReply::Type::kArray) {
     return ReplyError(r, "XREVRANGE");
   }

@@ -16,11 +16,12 @@
 // the totals and appending the transition is one atomic step. A batch is
 // one pipeline: one round trip.
 //
-//   RedisPool pool({.endpoint = *ParseRedisUrl(url)});
-//   RedisResultStore store(&pool, {.result_ttl = absl::Hours(24 * 30)});
+//   auto redis = AsyncRedis::Create({.endpoint = *ParseRedisUrl(url)});
+//   RedisResultStore store(redis->get(), {.result_ttl = absl::Hours(24 * 30)});
 #ifndef OPPMATRIX_SERVICES_STORE_REDIS_RESULT_STORE_H_
 #define OPPMATRIX_SERVICES_STORE_REDIS_RESULT_STORE_H_
 
+#include <future>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,13 @@ class RedisResultStore final : public ResultStore {
   // `pool` must outlive the store.
   RedisResultStore(RedisPool* pool, Options options);
 
-  // PutAsync and GetAsync go through `async` from now on (nullptr: the
-  // synchronous default again), which must outlive the store.
+  // Every call goes through `async`, which must outlive the store: the
+  // asynchronous calls answer from its loop thread, the synchronous ones
+  // (for tools and tests) wait for them.
+  RedisResultStore(AsyncRedis* async, Options options);
+
+  // The pool's store goes through `async` from now on (nullptr: the pool
+  // again), which must outlive the store.
   void SetAsync(AsyncRedis* async) { async_ = async; }
 
   absl::StatusOr<std::vector<PutOutcome>> Put(absl::Span<const PutItem> items,
@@ -73,6 +79,15 @@ class RedisResultStore final : public ResultStore {
                                              int page_size,
                                              absl::string_view page_token,
                                              absl::Time deadline) override;
+  void MatrixAsync(absl::string_view tenant_id, const MatrixFilter& filter,
+                   int top_n, absl::Time now, absl::Time deadline,
+                   MatrixCallback done) override;
+  void ListAsync(absl::string_view tenant_id, absl::string_view cell,
+                 int page_size, absl::string_view page_token,
+                 absl::Time deadline, ListCallback done) override;
+  void TransitionsAsync(absl::string_view tenant_id, int page_size,
+                        absl::string_view page_token, absl::Time deadline,
+                        TransitionsCallback done) override;
 
   // "<prefix>:{<tenant>}:" — the start of every key of the tenant.
   std::string TenantPrefix(absl::string_view tenant_id) const;
@@ -84,13 +99,30 @@ class RedisResultStore final : public ResultStore {
   };
   static Script MakeScript(const char* body);
 
-  // Runs the pipeline; commands answered NOSCRIPT (Redis restarted or
+  // Runs the pipeline through async_, or on the pool (answering before it
+  // returns) without one; commands answered NOSCRIPT (Redis restarted or
   // flushed its script cache) are re-run after loading the scripts.
-  absl::StatusOr<std::vector<RedisReply>> Run(std::vector<RedisCommand> cmds,
-                                              absl::Time deadline);
-  // The same through async_, answering `done` on its loop thread.
   void RunAsync(std::vector<RedisCommand> cmds, absl::Time deadline,
                 AsyncRedis::Callback done);
+  // Starts an asynchronous call with a callback and waits for its answer.
+  template <typename T, typename Start>
+  static absl::StatusOr<T> Wait(Start start) {
+    std::promise<absl::StatusOr<T>> answer;
+    std::future<absl::StatusOr<T>> future = answer.get_future();
+    start([&answer](absl::StatusOr<T> r) { answer.set_value(std::move(r)); });
+    return future.get();
+  }
+  // What the replies of the reads say.
+  static absl::StatusOr<std::vector<StoredCell>> TotalsReply(
+      const RedisReply& reply);
+  void FilteredMatrix(const std::string& prefix, const MatrixFilter& filter,
+                      int top_n, absl::Time deadline, RedisReply purged,
+                      RedisReply members, MatrixCallback done);
+  static absl::StatusOr<ResultPage> ListReply(absl::string_view tenant_id,
+                                              absl::string_view cell,
+                                              const RedisReply& reply);
+  static absl::StatusOr<TransitionPage> TransitionsReply(
+      absl::string_view tenant_id, int page_size, const RedisReply& reply);
   // Results per script call: bounds how long one call holds Redis.
   static constexpr size_t kPutChunk = 200;
   // Put's script calls (one per tenant and chunk) and which items each
@@ -116,7 +148,7 @@ class RedisResultStore final : public ResultStore {
                        absl::string_view fifth_key,
                        std::vector<std::string> args) const;
 
-  RedisPool* pool_;
+  RedisPool* pool_ = nullptr;
   AsyncRedis* async_ = nullptr;
   const Options options_;
   const Script put_;

@@ -130,6 +130,29 @@ class ResultStore {
     std::move(done)(Get(tenant_id, id, deadline));
   }
 
+  // Matrix, List and Transitions, answered as PutAsync is.
+  using MatrixCallback =
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<StoredCell>>) &&>;
+  using ListCallback = absl::AnyInvocable<void(absl::StatusOr<ResultPage>) &&>;
+  using TransitionsCallback =
+      absl::AnyInvocable<void(absl::StatusOr<TransitionPage>) &&>;
+  virtual void MatrixAsync(absl::string_view tenant_id,
+                           const MatrixFilter& filter, int top_n,
+                           absl::Time now, absl::Time deadline,
+                           MatrixCallback done) {
+    std::move(done)(Matrix(tenant_id, filter, top_n, now, deadline));
+  }
+  virtual void ListAsync(absl::string_view tenant_id, absl::string_view cell,
+                         int page_size, absl::string_view page_token,
+                         absl::Time deadline, ListCallback done) {
+    std::move(done)(List(tenant_id, cell, page_size, page_token, deadline));
+  }
+  virtual void TransitionsAsync(absl::string_view tenant_id, int page_size,
+                                absl::string_view page_token,
+                                absl::Time deadline, TransitionsCallback done) {
+    std::move(done)(Transitions(tenant_id, page_size, page_token, deadline));
+  }
+
   // The stored result (with `previous_cell`); NOT_FOUND if there is none.
   virtual absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,
                                                  absl::string_view id,

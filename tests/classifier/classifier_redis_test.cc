@@ -10,6 +10,9 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -581,9 +584,161 @@ TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThread) {
   redis_.Resume();
 }
 
-// Issue 13: concurrent Classify calls share the asynchronous client's
-// writes, so Redis reads their commands in far fewer reads than calls (each
-// call is a lookup and a write).
+// Issue 13: no RPC holds a gRPC thread while Redis is frozen. 40 calls of
+// each store RPC, and streams, all at once: each answers within its bound
+// (unstored, UNAVAILABLE or DEADLINE_EXCEEDED) and the health check answers
+// meanwhile. Two callback threads blocked on Redis would take minutes.
+TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThreadForAnyRpc) {
+  if (!async()) GTEST_SKIP() << "the blocking pool holds a thread per call";
+  EXPECT_TRUE(Classify(Opp("before")).stored());
+  redis_.Pause();
+  constexpr int kEach = 40;
+  absl::Mutex mu;
+  int done = 0, calls = 0;
+  std::vector<std::string> late;
+  const absl::Duration timeout = absl::Milliseconds(800);
+  // Runs `start(context, on_done)` with a deadline and checks its answer.
+  auto run = [&](const std::string& what, auto start) {
+    auto context = std::make_shared<grpc::ClientContext>();
+    const absl::Time deadline = absl::Now() + timeout;
+    context->set_deadline(absl::ToChronoTime(deadline));
+    {
+      absl::MutexLock lock(&mu);
+      ++calls;
+    }
+    start(context.get(), [&, what, context, deadline](grpc::Status s) {
+      absl::MutexLock lock(&mu);
+      if (absl::Now() > deadline + absl::Seconds(1) ||
+          !(s.ok() || s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+            s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
+        late.push_back(
+            absl::StrCat(what, ": ", s.error_code(), " ", s.error_message()));
+      }
+      ++done;
+    });
+  };
+  struct Held {
+    v1::BatchClassifyRequest batch;
+    v1::BatchClassifyResponse batch_response;
+    v1::GetMatrixRequest matrix, filtered;
+    v1::GetMatrixResponse matrix_response, filtered_response;
+    v1::ListOpportunitiesRequest list;
+    v1::ListOpportunitiesResponse list_response;
+    v1::ListTransitionsRequest transitions;
+    v1::ListTransitionsResponse transitions_response;
+    v1::GetClassificationRequest get;
+    v1::GetClassificationResponse get_response;
+  };
+  std::vector<Held> held(kEach);
+  for (Held& h : held) {
+    for (int i = 0; i < 5; ++i) {
+      *h.batch.add_opportunities() = Opp(absl::StrCat("frozen-batch-", i));
+    }
+    h.matrix.set_tenant_id("acme");
+    h.matrix.set_top_n(3);
+    h.filtered = h.matrix;
+    h.filtered.set_industry(v1::INDUSTRY_TECHNOLOGY);
+    h.list.set_tenant_id("acme");
+    h.list.set_cell("KEY");
+    h.transitions.set_tenant_id("acme");
+    h.get.set_tenant_id("acme");
+    h.get.set_opportunity_id("before");
+    auto* async = stub_->async();
+    run("BatchClassify", [&](grpc::ClientContext* c, auto cb) {
+      async->BatchClassify(c, &h.batch, &h.batch_response, cb);
+    });
+    run("GetMatrix", [&](grpc::ClientContext* c, auto cb) {
+      async->GetMatrix(c, &h.matrix, &h.matrix_response, cb);
+    });
+    run("GetMatrix filtered", [&](grpc::ClientContext* c, auto cb) {
+      async->GetMatrix(c, &h.filtered, &h.filtered_response, cb);
+    });
+    run("ListOpportunities", [&](grpc::ClientContext* c, auto cb) {
+      async->ListOpportunities(c, &h.list, &h.list_response, cb);
+    });
+    run("ListTransitions", [&](grpc::ClientContext* c, auto cb) {
+      async->ListTransitions(c, &h.transitions, &h.transitions_response, cb);
+    });
+    run("GetClassification", [&](grpc::ClientContext* c, auto cb) {
+      async->GetClassification(c, &h.get, &h.get_response, cb);
+    });
+  }
+  // Streams of 10 messages each, on threads of their own.
+  std::vector<std::thread> streams;
+  std::atomic<int> stream_results{0};
+  for (int t = 0; t < 4; ++t) {
+    streams.emplace_back([&, t] {
+      auto context = Context(absl::Seconds(10));
+      auto stream = stub_->ClassifyStream(context.get());
+      for (int i = 0; i < 10; ++i) {
+        v1::ClassifyRequest request;
+        *request.mutable_opportunity() = Opp(absl::StrCat("frozen-s", t, i));
+        stream->Write(request);
+      }
+      stream->WritesDone();
+      v1::ClassifyResult result;
+      while (stream->Read(&result)) ++stream_results;
+      EXPECT_TRUE(stream->Finish().ok());
+    });
+  }
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                          grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse serving;
+  EXPECT_TRUE(
+      health->Check(Context(absl::Seconds(1)).get(), check, &serving).ok());
+  {
+    absl::MutexLock lock(&mu);
+    std::pair<int*, int*> counts(&done, &calls);
+    ASSERT_TRUE(mu.AwaitWithTimeout(
+        absl::Condition(
+            +[](std::pair<int*, int*>* p) { return *p->first == *p->second; },
+            &counts),
+        absl::Seconds(30)));
+  }
+  for (std::thread& t : streams) t.join();
+  EXPECT_EQ(stream_results.load(), 40);
+  EXPECT_THAT(late, ::testing::IsEmpty());
+  redis_.Resume();
+}
+
+// Issue 13: a stream classifies several messages at once and answers in
+// their order. With Redis frozen no store call answers, so every message
+// the reactor has started is a pipeline handed to the Redis client.
+TEST_P(ClassifierRedisTest, StreamKeepsSeveralInFlightInOrder) {
+  if (!async()) GTEST_SKIP() << "counts the asynchronous client's pipelines";
+  EXPECT_TRUE(Classify(Opp("warm-up")).stored());
+  const int64_t before = async_redis_->stats().pipelines;
+  redis_.Pause();
+  auto context = Context(absl::Seconds(20));
+  auto stream = stub_->ClassifyStream(context.get());
+  constexpr int kMessages = 40;
+  for (int i = 0; i < kMessages; ++i) {
+    v1::ClassifyRequest request;
+    *request.mutable_opportunity() = Opp(absl::StrCat("s-", i));
+    ASSERT_TRUE(stream->Write(request));
+  }
+  stream->WritesDone();
+  // Sixteen (the reactor's bound) are handed to Redis before any answer.
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (async_redis_->stats().pipelines - before < 16 &&
+         absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(async_redis_->stats().pipelines - before, 16);
+  redis_.Resume();
+  v1::ClassifyResult result;
+  int n = 0;
+  while (stream->Read(&result)) {
+    EXPECT_EQ(result.opportunity_id(), absl::StrCat("s-", n));
+    ++n;
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(n, kMessages);
+}
+
+// Issue 13: one round trip per Classify, stored or current.
 TEST_P(ClassifierRedisTest, EachClassifyIsOneRedisCommand) {
   EXPECT_TRUE(Classify(Opp("warm-up")).stored());  // the script is loaded
   auto commands = [this] {
@@ -600,6 +755,8 @@ TEST_P(ClassifierRedisTest, EachClassifyIsOneRedisCommand) {
   EXPECT_EQ(commands() - before, 20);
 }
 
+// Issue 13: concurrent Classify calls share the asynchronous client's
+// writes, so Redis reads their commands in far fewer reads than calls.
 TEST_P(ClassifierRedisTest, ConcurrentClassifyCallsShareRedisReads) {
   if (!async()) GTEST_SKIP() << "the pool makes a round trip per call";
   EXPECT_TRUE(Classify(Opp("warm-up")).stored());
