@@ -38,7 +38,6 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
 ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
           "Result store: redis://[[user]:password@]host[:port][/db] or "
           "unix:///path[?db=N&password=P]; empty runs without storage");
-ABSL_FLAG(int, redis_pool_size, 8, "Most connections to Redis at once");
 ABSL_FLAG(int, redis_loops, 1,
           "Event-loop threads (each with one Redis connection) of the "
           "asynchronous client that Classify and GetClassification use");
@@ -83,18 +82,16 @@ int Run() {
     std::fprintf(stderr, "--max_batch_size must be at least 1\n");
     return 2;
   }
-  if (absl::GetFlag(FLAGS_redis_pool_size) < 1 ||
-      absl::GetFlag(FLAGS_transitions_max_len) < 1 ||
+  if (absl::GetFlag(FLAGS_transitions_max_len) < 1 ||
       absl::GetFlag(FLAGS_redis_timeout) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_result_ttl) < absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_cache_max_age) < absl::ZeroDuration()) {
     std::fprintf(stderr,
-                 "--redis_pool_size and --transitions_max_len must be at "
-                 "least 1, --redis_timeout positive, --result_ttl and "
+                 "--transitions_max_len must be at least 1, --redis_timeout "
+                 "positive, --result_ttl and "
                  "--cache_max_age not negative\n");
     return 2;
   }
-  std::unique_ptr<RedisPool> pool;
   std::unique_ptr<AsyncRedis> async_redis;
   std::unique_ptr<RedisResultStore> store;
   if (!absl::GetFlag(FLAGS_redis).empty()) {
@@ -105,20 +102,9 @@ int Run() {
                    std::string(endpoint.status().message()).c_str());
       return 2;
     }
-    RedisPool::Options pool_options;
-    pool_options.endpoint = *endpoint;
-    pool_options.max_connections = absl::GetFlag(FLAGS_redis_pool_size);
-    pool_options.connect_timeout = absl::GetFlag(FLAGS_redis_timeout);
-    pool_options.command_timeout = absl::GetFlag(FLAGS_redis_timeout);
-    pool = std::make_unique<RedisPool>(pool_options);
-    store = std::make_unique<RedisResultStore>(
-        pool.get(),
-        RedisResultStore::Options{
-            .result_ttl = absl::GetFlag(FLAGS_result_ttl),
-            .transitions_max_len = absl::GetFlag(FLAGS_transitions_max_len)});
-    // Classify's lookups and writes go through one asynchronous connection
-    // per loop (--redis_loops), shared by every call, so no gRPC thread
-    // waits on Redis; the other RPCs still use the pool.
+    // Every store call goes through one asynchronous connection per loop
+    // (--redis_loops), shared by every call, so no gRPC thread waits on
+    // Redis.
     AsyncRedis::Options async_options;
     async_options.endpoint = *endpoint;
     async_options.loops = absl::GetFlag(FLAGS_redis_loops);
@@ -132,10 +118,14 @@ int Run() {
       return 2;
     }
     async_redis = *std::move(created);
-    store->SetAsync(async_redis.get());
+    store = std::make_unique<RedisResultStore>(
+        async_redis.get(),
+        RedisResultStore::Options{
+            .result_ttl = absl::GetFlag(FLAGS_result_ttl),
+            .transitions_max_len = absl::GetFlag(FLAGS_transitions_max_len)});
     // Redis being down is not fatal: classification goes on unstored and
-    // the pool reconnects when Redis is back.
-    absl::StatusOr<std::vector<RedisReply>> ping = pool->Pipeline(
+    // the client reconnects when Redis is back.
+    absl::StatusOr<std::vector<RedisReply>> ping = async_redis->PipelineSync(
         {{"PING"}}, absl::Now() + absl::GetFlag(FLAGS_redis_timeout));
     Log(ping.ok() ? LogLevel::kInfo : LogLevel::kWarning, "classifier",
         ping.ok()
