@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -63,6 +64,14 @@ class EventSource {
   // abandoned. Does not count as a delivery.
   virtual absl::Status KeepClaimed(absl::Span<const std::string> ids) = 0;
   virtual absl::StatusOr<SourceStats> Stats() = 0;
+
+  // Stats with the answer handed to `done` instead of returned, for
+  // callers that must not wait (a server's reactors): a source with an
+  // asynchronous connection answers from its I/O thread; the default
+  // runs Stats() and then `done`. `done` must not block.
+  using StatsCallback =
+      absl::AnyInvocable<void(absl::StatusOr<SourceStats>) &&>;
+  virtual void StatsAsync(StatsCallback done) { std::move(done)(Stats()); }
 };
 
 // Where accepted events go: the bus's write side.
@@ -74,6 +83,14 @@ class EventSink {
   // one round trip. UNAVAILABLE when the bus can't be reached; entries
   // before a failure may have been appended.
   virtual absl::Status Append(absl::Span<const std::string> payloads) = 0;
+
+  // Append, answered as EventSource::StatsAsync is. `payloads` may go
+  // away when AppendAsync returns.
+  using AppendCallback = absl::AnyInvocable<void(absl::Status) &&>;
+  virtual void AppendAsync(std::vector<std::string> payloads,
+                           AppendCallback done) {
+    std::move(done)(Append(payloads));
+  }
 };
 
 }  // namespace oppmatrix

@@ -11,7 +11,9 @@
 namespace oppmatrix {
 
 // Reads messages until the client half-closes, pushing each; answers the
-// accumulated response, or the first error.
+// accumulated response, or the first error. A message's events go to the
+// bus without holding a gRPC thread: the next read starts when the bus has
+// taken them, from the bus client's thread.
 class IngestionServiceImpl::PushReactor final
     : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
@@ -27,14 +29,16 @@ class IngestionServiceImpl::PushReactor final
       return;
     }
     const int64_t before = response_.accepted();
-    absl::Status s = service_->pusher_->PushBytes(
-        ByteBufferToString(request_bytes_), messages_++, &response_);
-    service_->pushed_ += response_.accepted() - before;
-    if (!s.ok()) {
-      Finish(ToGrpcStatus(s));
-      return;
-    }
-    StartRead(&request_bytes_);
+    service_->pusher_->PushBytesAsync(
+        ByteBufferToString(request_bytes_), messages_++, &response_,
+        [this, before](absl::Status s) {
+          service_->pushed_ += response_.accepted() - before;
+          if (!s.ok()) {
+            Finish(ToGrpcStatus(s));
+            return;
+          }
+          StartRead(&request_bytes_);
+        });
   }
 
   void OnDone() override { delete this; }
@@ -72,20 +76,31 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::GetStatus(
     reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
+  // The bus's counts come from its client's thread; the call finishes
+  // there.
+  source_->StatsAsync(
+      [this, reactor, response_bytes](absl::StatusOr<SourceStats> bus) {
+        if (!bus.ok()) {
+          reactor->Finish(ToGrpcStatus(UnavailableWithLogId(
+              "the event bus is unavailable", bus.status())));
+          return;
+        }
+        *response_bytes = ToByteBuffer(StatusResponse(*bus));
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+v1::GetStatusResponse IngestionServiceImpl::StatusResponse(
+    const SourceStats& bus) const {
   v1::GetStatusResponse status;
   v1::GetStatusResponse* response = &status;
-  absl::StatusOr<SourceStats> bus = source_->Stats();
-  if (!bus.ok()) {
-    reactor->Finish(ToGrpcStatus(
-        UnavailableWithLogId("the event bus is unavailable", bus.status())));
-    return reactor;
-  }
   response->set_stream(identity_.stream);
   response->set_group(identity_.group);
   response->set_consumer(identity_.consumer);
-  response->set_lag(bus->lag);
-  response->set_pending(bus->pending);
-  response->set_consumers(bus->consumers);
+  response->set_lag(bus.lag);
+  response->set_pending(bus.pending);
+  response->set_consumers(bus.consumers);
   response->set_pushed(pushed_.load());
   if (ingestor_ != nullptr) {
     Ingestor::Stats s = ingestor_->stats();
@@ -103,9 +118,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::GetStatus(
               absl::ToUnixNanos(s.last_error_time));
     }
   }
-  *response_bytes = ToByteBuffer(status);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return status;
 }
 
 }  // namespace oppmatrix

@@ -47,6 +47,8 @@ class IngestionServiceImpl final : public RawIngestionService {
                                       grpc::ByteBuffer* response) override;
 
  private:
+  // GetStatus's answer, from the bus's counts and the ingestor's.
+  v1::GetStatusResponse StatusResponse(const SourceStats& bus) const;
   class PushReactor;
 
   EventPusher* pusher_;

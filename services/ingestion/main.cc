@@ -22,6 +22,7 @@
 #include "services/ingestion/ingestor.h"
 #include "services/ingestion/push.h"
 #include "services/ingestion/redis_stream_source.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_result_store.h"
 #include "services/store/redis_url.h"
 #include "services/store/snapshot_store.h"
@@ -143,7 +144,20 @@ int Run() {
                   .claim_idle = absl::GetFlag(FLAGS_claim_idle),
                   .trim_interval = absl::GetFlag(FLAGS_stream_trim_interval),
                   .timeout = redis_timeout});
-  RedisStreamSink sink(&bus_pool,
+  // The RPCs (PushEvents' appends, GetStatus's counts) go through an
+  // asynchronous connection of their own, so no gRPC thread waits on
+  // Redis; the consumer's blocking reads stay on the bus pool.
+  absl::StatusOr<std::unique_ptr<AsyncRedis>> rpc_redis =
+      AsyncRedis::Create({.endpoint = *endpoint,
+                          .connect_timeout = redis_timeout,
+                          .command_timeout = redis_timeout});
+  if (!rpc_redis.ok()) {
+    std::fprintf(stderr, "--redis: %s\n",
+                 std::string(rpc_redis.status().message()).c_str());
+    return 2;
+  }
+  source.SetAsync(rpc_redis->get());
+  RedisStreamSink sink(rpc_redis->get(),
                        {.stream = absl::GetFlag(FLAGS_stream),
                         .max_len = absl::GetFlag(FLAGS_stream_max_len),
                         .timeout = redis_timeout});

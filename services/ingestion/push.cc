@@ -14,10 +14,12 @@
 namespace oppmatrix {
 namespace {
 
-// Counts one refused event at the next index of the call.
+// Counts one refused event at the next index of the call, after `queued`
+// events that are to be appended.
 void Reject(std::string event_id, std::vector<FieldViolation> violations,
-            v1::PushEventsResponse* response) {
-  const int64_t index = response->accepted() + response->rejected();
+            v1::PushEventsResponse* response, size_t queued) {
+  const int64_t index = response->accepted() + response->rejected() +
+                        static_cast<int64_t>(queued);
   response->set_rejected(response->rejected() + 1);
   if (response->rejections_size() >= kMaxListedRejections) return;
   v1::RejectedEvent* r = response->add_rejections();
@@ -43,20 +45,21 @@ std::vector<FieldViolation> UndecodableViolations(const absl::Status& s) {
 
 }  // namespace
 
-absl::Status EventPusher::PushBytes(absl::string_view bytes,
-                                    int64_t message_index,
-                                    v1::PushEventsResponse* response) {
+absl::Status EventPusher::PrepareBytes(absl::string_view bytes,
+                                       int64_t message_index,
+                                       v1::PushEventsResponse* response,
+                                       std::vector<std::string>& payloads) {
   const std::string what = absl::StrCat("message ", message_index);
   v1::PushEventsRequest request;
   absl::Status parsed = ParseProtoBytes(bytes, &request, what);
-  if (parsed.ok()) return Push(request, response);
+  if (parsed.ok()) return Prepare(request, response, payloads);
   std::vector<std::string> events;
   const bool whole = ForEachLengthDelimited(
       bytes, v1::PushEventsRequest::kEventsFieldNumber,
       [&events](absl::string_view e) { events.emplace_back(e); });
   if (events.size() > kMaxEventsPerPush) return TooMany(events.size());
-  // Event by event, in order: the decodable ones before one that is not go
-  // to the bus before its refusal is counted, so the indexes hold.
+  // Event by event, in order: a refusal's index counts the decodable events
+  // before it.
   for (const std::string& bytes_of_event : events) {
     v1::CrmEvent event;
     absl::Status s = ParseProtoBytes(bytes_of_event, &event,
@@ -65,32 +68,29 @@ absl::Status EventPusher::PushBytes(absl::string_view bytes,
       *request.add_events() = std::move(event);
       continue;
     }
-    OPPMATRIX_RETURN_IF_ERROR(Push(request, response));
+    OPPMATRIX_RETURN_IF_ERROR(Prepare(request, response, payloads));
     request.clear_events();
-    Reject("", UndecodableViolations(s), response);
+    Reject("", UndecodableViolations(s), response, payloads.size());
   }
-  OPPMATRIX_RETURN_IF_ERROR(Push(request, response));
+  OPPMATRIX_RETURN_IF_ERROR(Prepare(request, response, payloads));
   if (!whole) {
     std::vector<FieldViolation> v;
     AddViolation(v, "",
                  absl::StrCat("the rest of ", what,
                               " is not a valid oppmatrix.v1.CrmEvent: its "
                               "bytes do not decode"));
-    Reject("", std::move(v), response);
+    Reject("", std::move(v), response, payloads.size());
   }
   return absl::OkStatus();
 }
 
-absl::Status EventPusher::Push(const v1::PushEventsRequest& request,
-                               v1::PushEventsResponse* response) {
+absl::Status EventPusher::Prepare(const v1::PushEventsRequest& request,
+                                  v1::PushEventsResponse* response,
+                                  std::vector<std::string>& payloads) {
   if (request.events_size() > kMaxEventsPerPush) {
     return TooMany(request.events_size());
   }
-  // Refusals are counted as they come; accepted events only once the bus
-  // took them, so the indexes of the refusals are those before.
-  int64_t index = response->accepted() + response->rejected();
-  std::vector<std::string> payloads;
-  payloads.reserve(request.events_size());
+  payloads.reserve(payloads.size() + request.events_size());
   for (const v1::CrmEvent& event : request.events()) {
     std::vector<FieldViolation> v;
     ValidateCrmEvent(event, "", v);
@@ -107,27 +107,56 @@ absl::Status EventPusher::Push(const v1::PushEventsRequest& request,
       }
     }
     if (!v.empty()) {
-      response->set_rejected(response->rejected() + 1);
-      if (response->rejections_size() < kMaxListedRejections) {
-        v1::RejectedEvent* r = response->add_rejections();
-        r->set_index(index);
-        r->set_event_id(event.event_id());
-        for (FieldViolation& f : v) *r->add_violations() = std::move(f);
-      }
+      Reject(event.event_id(), std::move(v), response, payloads.size());
     } else {
       payloads.push_back(std::move(json));
     }
-    ++index;
   }
-  if (absl::Status s = sink_->Append(payloads); !s.ok()) {
+  return absl::OkStatus();
+}
+
+absl::Status EventPusher::Appended(absl::Status appended, size_t payloads,
+                                   v1::PushEventsResponse* response) {
+  if (!appended.ok()) {
     return UnavailableWithLogId(
         absl::StrCat("the event bus is unavailable; ", response->accepted(),
                      " events of this call were appended before"),
-        s);
+        appended);
   }
-  response->set_accepted(response->accepted() +
-                         static_cast<int64_t>(payloads.size()));
+  response->set_accepted(response->accepted() + static_cast<int64_t>(payloads));
   return absl::OkStatus();
+}
+
+absl::Status EventPusher::Push(const v1::PushEventsRequest& request,
+                               v1::PushEventsResponse* response) {
+  std::vector<std::string> payloads;
+  OPPMATRIX_RETURN_IF_ERROR(Prepare(request, response, payloads));
+  return Appended(sink_->Append(payloads), payloads.size(), response);
+}
+
+absl::Status EventPusher::PushBytes(absl::string_view bytes,
+                                    int64_t message_index,
+                                    v1::PushEventsResponse* response) {
+  std::vector<std::string> payloads;
+  OPPMATRIX_RETURN_IF_ERROR(
+      PrepareBytes(bytes, message_index, response, payloads));
+  return Appended(sink_->Append(payloads), payloads.size(), response);
+}
+
+void EventPusher::PushBytesAsync(absl::string_view bytes, int64_t message_index,
+                                 v1::PushEventsResponse* response,
+                                 PushCallback done) {
+  std::vector<std::string> payloads;
+  if (absl::Status s = PrepareBytes(bytes, message_index, response, payloads);
+      !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  const size_t n = payloads.size();
+  sink_->AppendAsync(std::move(payloads), [n, response, done = std::move(done)](
+                                              absl::Status appended) mutable {
+    std::move(done)(Appended(appended, n, response));
+  });
 }
 
 }  // namespace oppmatrix

@@ -9,7 +9,10 @@
 #define OPPMATRIX_SERVICES_INGESTION_PUSH_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "oppmatrix/v1/ingestion_service.pb.h"
@@ -43,7 +46,30 @@ class EventPusher {
   absl::Status PushBytes(absl::string_view bytes, int64_t message_index,
                          v1::PushEventsResponse* response);
 
+  // PushBytes without waiting on the bus: the message's events are checked
+  // and encoded here, appended in one round trip, and `done` gets what
+  // PushBytes would return, on the sink's I/O thread (or this one, for a
+  // message refused whole). `response` must stay valid until then; `done`
+  // must not block.
+  using PushCallback = absl::AnyInvocable<void(absl::Status) &&>;
+  void PushBytesAsync(absl::string_view bytes, int64_t message_index,
+                      v1::PushEventsResponse* response, PushCallback done);
+
  private:
+  // Checks and encodes the events, adding each valid one's JSON to
+  // `payloads` and counting each refusal in `response` (its index after
+  // the payloads before it). INVALID_ARGUMENT for a message over
+  // kMaxEventsPerPush.
+  absl::Status Prepare(const v1::PushEventsRequest& request,
+                       v1::PushEventsResponse* response,
+                       std::vector<std::string>& payloads);
+  absl::Status PrepareBytes(absl::string_view bytes, int64_t message_index,
+                            v1::PushEventsResponse* response,
+                            std::vector<std::string>& payloads);
+  // Counts `payloads` appended events, or says the bus failed.
+  static absl::Status Appended(absl::Status appended, size_t payloads,
+                               v1::PushEventsResponse* response);
+
   EventSink* sink_;
 };
 

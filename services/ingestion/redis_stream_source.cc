@@ -291,9 +291,47 @@ absl::StatusOr<SourceStats> RedisStreamSource::Stats() {
       std::vector<RedisReply> r,
       pool_->Pipeline({{"XINFO", "GROUPS", options_.stream}},
                       absl::Now() + options_.timeout));
-  if (r[0].is_error()) return ReplyError(r[0], "XINFO GROUPS");
+  return StatsReply(r[0]);
+}
+
+void RedisStreamSource::StatsAsync(StatsCallback done) {
+  if (async_ == nullptr) {
+    EventSource::StatsAsync(std::move(done));
+    return;
+  }
+  // The group is made first if missing, in the same round trip.
+  std::vector<RedisCommand> cmds;
+  const bool create = !group_ready_;
+  if (create) {
+    cmds.push_back(
+        {"XGROUP", "CREATE", options_.stream, options_.group, "0", "MKSTREAM"});
+  }
+  cmds.push_back({"XINFO", "GROUPS", options_.stream});
+  async_->Pipeline(
+      std::move(cmds), absl::Now() + options_.timeout,
+      [this, create, done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> r) mutable {
+        if (!r.ok()) {
+          std::move(done)(r.status());
+          return;
+        }
+        if (create) {
+          const RedisReply& made = r->front();
+          if (made.is_error() && !absl::StartsWith(made.str, "BUSYGROUP")) {
+            std::move(done)(ReplyError(made, "XGROUP CREATE"));
+            return;
+          }
+          group_ready_ = true;
+        }
+        std::move(done)(StatsReply(r->back()));
+      });
+}
+
+absl::StatusOr<SourceStats> RedisStreamSource::StatsReply(
+    const RedisReply& reply) const {
+  if (reply.is_error()) return ReplyError(reply, "XINFO GROUPS");
   SourceStats stats;
-  for (const RedisReply& group : r[0].elements) {
+  for (const RedisReply& group : reply.elements) {
     const std::vector<RedisReply>& f = group.elements;
     bool ours = false;
     for (size_t i = 0; i + 1 < f.size(); i += 2) {
@@ -312,8 +350,11 @@ absl::StatusOr<SourceStats> RedisStreamSource::Stats() {
 RedisStreamSink::RedisStreamSink(RedisPool* pool, Options options)
     : pool_(pool), options_(std::move(options)) {}
 
-absl::Status RedisStreamSink::Append(absl::Span<const std::string> payloads) {
-  if (payloads.empty()) return absl::OkStatus();
+RedisStreamSink::RedisStreamSink(AsyncRedis* async, Options options)
+    : async_(async), options_(std::move(options)) {}
+
+std::vector<RedisCommand> RedisStreamSink::AppendCommands(
+    absl::Span<const std::string> payloads) const {
   std::vector<RedisCommand> cmds;
   cmds.reserve(payloads.size());
   for (const std::string& p : payloads) {
@@ -324,13 +365,39 @@ absl::Status RedisStreamSink::Append(absl::Span<const std::string> payloads) {
       cmds.push_back({"XADD", options_.stream, "*", "event", p});
     }
   }
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> r,
-      pool_->Pipeline(cmds, absl::Now() + options_.timeout));
-  for (const RedisReply& reply : r) {
+  return cmds;
+}
+
+absl::Status RedisStreamSink::AppendReplies(
+    const std::vector<RedisReply>& replies) {
+  for (const RedisReply& reply : replies) {
     if (reply.is_error()) return ReplyError(reply, "XADD");
   }
   return absl::OkStatus();
+}
+
+absl::Status RedisStreamSink::Append(absl::Span<const std::string> payloads) {
+  if (payloads.empty()) return absl::OkStatus();
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  absl::StatusOr<std::vector<RedisReply>> r =
+      async_ != nullptr
+          ? async_->PipelineSync(AppendCommands(payloads), deadline)
+          : pool_->Pipeline(AppendCommands(payloads), deadline);
+  if (!r.ok()) return r.status();
+  return AppendReplies(*r);
+}
+
+void RedisStreamSink::AppendAsync(std::vector<std::string> payloads,
+                                  AppendCallback done) {
+  if (async_ == nullptr || payloads.empty()) {
+    EventSink::AppendAsync(std::move(payloads), std::move(done));
+    return;
+  }
+  async_->Pipeline(AppendCommands(payloads), absl::Now() + options_.timeout,
+                   [done = std::move(done)](
+                       absl::StatusOr<std::vector<RedisReply>> r) mutable {
+                     std::move(done)(r.ok() ? AppendReplies(*r) : r.status());
+                   });
 }
 
 }  // namespace oppmatrix

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "services/ingestion/event_source.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_client.h"
 
 namespace oppmatrix {
@@ -53,6 +54,12 @@ class RedisStreamSource final : public EventSource {
                           absl::string_view reason) override;
   absl::Status KeepClaimed(absl::Span<const std::string> ids) override;
   absl::StatusOr<SourceStats> Stats() override;
+  // Through the connection given to SetAsync, if any.
+  void StatsAsync(StatsCallback done) override;
+
+  // StatsAsync goes through `async` from now on, which must outlive the
+  // source (the blocking reads stay on the pool's connections).
+  void SetAsync(AsyncRedis* async) { async_ = async; }
 
   // Removes the entries every consumer group of the stream has
   // acknowledged: those older than each group's oldest pending event (or,
@@ -67,8 +74,11 @@ class RedisStreamSource final : public EventSource {
   absl::Status EnsureGroup();
   // Fills in delivery counts from XPENDING for events read again.
   absl::Status CountDeliveries(std::vector<BusEvent>& events);
+  // The group's counts in XINFO GROUPS.
+  absl::StatusOr<SourceStats> StatsReply(const RedisReply& reply) const;
 
   RedisPool* pool_;
+  AsyncRedis* async_ = nullptr;
   const Options options_;
   // Also read by Stats() on gRPC threads.
   std::atomic<bool> group_ready_{false};
@@ -92,11 +102,20 @@ class RedisStreamSink final : public EventSink {
 
   // `pool` must outlive the sink.
   RedisStreamSink(RedisPool* pool, Options options);
+  // Every append goes through `async`, which must outlive the sink.
+  RedisStreamSink(AsyncRedis* async, Options options);
 
   absl::Status Append(absl::Span<const std::string> payloads) override;
+  void AppendAsync(std::vector<std::string> payloads,
+                   AppendCallback done) override;
 
  private:
-  RedisPool* pool_;
+  std::vector<RedisCommand> AppendCommands(
+      absl::Span<const std::string> payloads) const;
+  static absl::Status AppendReplies(const std::vector<RedisReply>& replies);
+
+  RedisPool* pool_ = nullptr;
+  AsyncRedis* async_ = nullptr;
   const Options options_;
 };
 

@@ -139,6 +139,16 @@ class ClassifierRedisTest : public ::testing::TestWithParam<bool> {
     now_ += d;
   }
 
+  // Whether the server's health check answers within a second.
+  bool HealthAnswers() {
+    auto health = grpc::health::v1::Health::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                            grpc::InsecureChannelCredentials()));
+    grpc::health::v1::HealthCheckRequest check;
+    grpc::health::v1::HealthCheckResponse serving;
+    return health->Check(Context(absl::Seconds(1)).get(), check, &serving).ok();
+  }
+
   v1::ClassifyResponse Classify(const v1::Opportunity& opp) {
     v1::ClassifyRequest request;
     *request.mutable_opportunity() = opp;
@@ -555,13 +565,7 @@ TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThread) {
                              });
   }
   // Meanwhile the health check answers.
-  auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                          grpc::InsecureChannelCredentials()));
-  grpc::health::v1::HealthCheckRequest check;
-  grpc::health::v1::HealthCheckResponse serving;
-  EXPECT_TRUE(
-      health->Check(Context(absl::Seconds(1)).get(), check, &serving).ok());
+  EXPECT_TRUE(HealthAnswers());
   {
     absl::MutexLock lock(&mu);
     ASSERT_TRUE(
@@ -681,13 +685,7 @@ TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThreadForAnyRpc) {
       EXPECT_TRUE(stream->Finish().ok());
     });
   }
-  auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                          grpc::InsecureChannelCredentials()));
-  grpc::health::v1::HealthCheckRequest check;
-  grpc::health::v1::HealthCheckResponse serving;
-  EXPECT_TRUE(
-      health->Check(Context(absl::Seconds(1)).get(), check, &serving).ok());
+  EXPECT_TRUE(HealthAnswers());
   {
     absl::MutexLock lock(&mu);
     std::pair<int*, int*> counts(&done, &calls);

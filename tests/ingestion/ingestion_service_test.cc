@@ -5,19 +5,24 @@
 
 #include <grpcpp/create_channel.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/grpc_server.h"
 #include "services/common/status_util.h"
 #include "services/engine/opportunity_validator.h"
 #include "services/ingestion/crm_event.h"
 #include "services/ingestion/redis_stream_source.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_url.h"
 #include "tests/testing/raw_call.h"
 #include "tests/testing/redis_server.h"
@@ -46,10 +51,17 @@ class IngestionServiceTest : public ::testing::Test {
     po.endpoint = *ParseRedisUrl(redis_.url());
     po.min_backoff = absl::Milliseconds(5);
     pool_ = std::make_unique<RedisPool>(po);
-    sink_ = std::make_unique<RedisStreamSink>(pool_.get(),
+    // As main wires it: the RPCs on an asynchronous connection.
+    auto async = AsyncRedis::Create({.endpoint = po.endpoint,
+                                     .command_timeout = absl::Milliseconds(500),
+                                     .min_backoff = absl::Milliseconds(5)});
+    ASSERT_TRUE(async.ok()) << async.status();
+    async_ = *std::move(async);
+    sink_ = std::make_unique<RedisStreamSink>(async_.get(),
                                               RedisStreamSink::Options{});
     source_ = std::make_unique<RedisStreamSource>(
         pool_.get(), RedisStreamSource::Options{.consumer = "c"});
+    source_->SetAsync(async_.get());
     pusher_ = std::make_unique<EventPusher>(sink_.get());
     service_ = std::make_unique<IngestionServiceImpl>(
         pusher_.get(), source_.get(), nullptr,
@@ -89,6 +101,7 @@ class IngestionServiceTest : public ::testing::Test {
 
   testing::RedisServer redis_;
   std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<AsyncRedis> async_;
   std::unique_ptr<RedisStreamSink> sink_;
   std::unique_ptr<RedisStreamSource> source_;
   std::unique_ptr<EventPusher> pusher_;
@@ -256,6 +269,94 @@ TEST_F(IngestionServiceTest, BusDownIsUnavailable) {
   grpc::ClientContext context;
   EXPECT_EQ(stub_->GetStatus(&context, {}, &status).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+// Issue 13: with Redis frozen (SIGSTOP), 40 GetStatus calls and 40
+// PushEvents streams at once each answer within their bound, and the
+// health check answers meanwhile: no gRPC thread waits on Redis.
+TEST_F(IngestionServiceTest, AFrozenRedisHoldsNoThread) {
+  v1::GetStatusResponse warm;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->GetStatus(&context, {}, &warm).ok());
+  }
+  redis_.Pause();
+  constexpr int kEach = 40;
+  struct Call {
+    grpc::ClientContext context;
+    v1::GetStatusRequest request;
+    v1::GetStatusResponse status;
+    v1::PushEventsResponse pushed;
+    grpc::Status result;
+    absl::Time deadline;
+    absl::Time answered;
+  };
+  std::vector<Call> calls(2 * kEach);
+  absl::Mutex mu;
+  int done = 0;
+  auto finish = [&mu, &done](Call& c) {
+    return [&mu, &done, &c](grpc::Status s) {
+      absl::MutexLock lock(&mu);
+      c.result = std::move(s);
+      c.answered = absl::Now();
+      ++done;
+    };
+  };
+  v1::PushEventsRequest message;
+  *message.add_events() = Event(1);
+  // A client-streaming call from the callback API: write one message,
+  // half-close, get the answer.
+  class Pusher : public grpc::ClientWriteReactor<v1::PushEventsRequest> {
+   public:
+    Pusher(v1::IngestionService::Stub* stub, Call* call,
+           const v1::PushEventsRequest* m,
+           std::function<void(grpc::Status)> done)
+        : done_(std::move(done)) {
+      stub->async()->PushEvents(&call->context, &call->pushed, this);
+      StartWriteLast(m, {});
+      StartCall();
+    }
+    void OnDone(const grpc::Status& s) override {
+      done_(s);
+      delete this;
+    }
+
+   private:
+    std::function<void(grpc::Status)> done_;
+  };
+  for (int i = 0; i < kEach; ++i) {
+    Call& status = calls[2 * i];
+    status.deadline = absl::Now() + absl::Milliseconds(800);
+    status.context.set_deadline(absl::ToChronoTime(status.deadline));
+    stub_->async()->GetStatus(&status.context, &status.request, &status.status,
+                              finish(status));
+    Call& push = calls[2 * i + 1];
+    push.deadline = absl::Now() + absl::Milliseconds(800);
+    push.context.set_deadline(absl::ToChronoTime(push.deadline));
+    new Pusher(stub_.get(), &push, &message, finish(push));
+  }
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse serving;
+  grpc::ClientContext health_context;
+  health_context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  EXPECT_TRUE(health->Check(&health_context, check, &serving).ok());
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](int* n) { return *n == 2 * kEach; }, &done),
+                            absl::Seconds(30)));
+  }
+  for (const Call& c : calls) {
+    EXPECT_LE(c.answered, c.deadline + absl::Seconds(1));
+    EXPECT_THAT(c.result.error_code(),
+                ::testing::AnyOf(grpc::StatusCode::UNAVAILABLE,
+                                 grpc::StatusCode::DEADLINE_EXCEEDED))
+        << c.result.error_message();
+  }
+  redis_.Resume();
 }
 
 }  // namespace
