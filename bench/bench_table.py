@@ -154,6 +154,13 @@ def main():
               ns_per_item(engine["BM_Classify_NoReasons"]), "ns", 250,
               better="lower", issue=13)
 
+    if "BM_ClassifyOnArena_WithReasons" in engine:
+        t.add("  on an arena, with reasons",
+              ns_per_item(engine["BM_ClassifyOnArena_WithReasons"]), "ns")
+    if "BM_ClassifyOnArena_NoReasons" in engine:
+        t.add("  on an arena, without reasons",
+              ns_per_item(engine["BM_ClassifyOnArena_NoReasons"]), "ns")
+
     store = google_benchmarks(load(d, "store.json"))
     stored = store.get("BM_BatchStored/500/real_time")
     plain = store.get("BM_BatchNoStore/500/real_time")

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/arena.h"
 #include "services/common/grpc_status.h"
 #include "services/common/hash_util.h"
 #include "services/common/log.h"
@@ -81,9 +82,13 @@ struct ClassificationCore::Item {
   v1::ClassifyResult* result;
 };
 
-// A BatchClassify call across the store's answer.
+// A BatchClassify call across the store's answer. The response lives on
+// the batch's arena: its results, strings and reasons are a few blocks,
+// freed at once.
 struct ClassificationCore::Batch {
-  v1::BatchClassifyResponse response;
+  google::protobuf::Arena arena;
+  v1::BatchClassifyResponse* response =
+      google::protobuf::Arena::CreateMessage<v1::BatchClassifyResponse>(&arena);
   std::vector<Item> items;  // results point into `response`
   std::vector<PutItem> puts;
 };
@@ -129,8 +134,8 @@ void ClassificationCore::ClassifyItems(std::shared_ptr<Batch> batch,
   // the store skips the results it already holds.
   if (store_ != nullptr) batch->puts.reserve(batch->items.size());
   for (Item& item : batch->items) {
-    *item.result->mutable_classification() =
-        ClassifyValidated(*item.opportunity, rules, now, classify_options);
+    ClassifyValidatedInto(*item.opportunity, rules, now, classify_options,
+                          item.result->mutable_classification());
     if (store_ != nullptr) {
       batch->puts.push_back({&item.result->classification(),
                              OpportunityFingerprint(*item.opportunity),
@@ -157,8 +162,9 @@ void ClassificationCore::ClassifyItems(std::shared_ptr<Batch> batch,
       });
 }
 
+template <typename Result>
 void ClassificationCore::TakeOutcome(const PutOutcome& outcome,
-                                     v1::ClassifyResult* result) {
+                                     Result* result) {
   if (outcome.superseded) {
     result->set_superseded(true);
     return;
@@ -187,20 +193,6 @@ absl::Status ClassificationCore::CheckClassify(
   return absl::OkStatus();
 }
 
-namespace {
-
-v1::ClassifyResponse ResponseOf(v1::ClassifyResult& result) {
-  v1::ClassifyResponse response;
-  *response.mutable_classification() =
-      std::move(*result.mutable_classification());
-  response.set_stored(result.stored());
-  response.set_cached(result.cached());
-  response.set_superseded(result.superseded());
-  return response;
-}
-
-}  // namespace
-
 void ClassificationCore::ClassifyAsync(const v1::ClassifyRequest& request,
                                        absl::Time deadline,
                                        ClassifyCallback done) {
@@ -209,24 +201,27 @@ void ClassificationCore::ClassifyAsync(const v1::ClassifyRequest& request,
     return;
   }
   // Score, then store in one round trip: the reactor finishes when the
-  // store has answered.
-  const absl::Time now = options_.clock();
-  v1::ClassifyResult result;
-  *result.mutable_classification() = ClassifyValidated(
-      request.opportunity(), *rules_->Current(), now,
-      ClassifyOptions{.with_reasons = !request.omit_reasons()});
-  if (store_ == nullptr) {
-    std::move(done)(ResponseOf(result));
-    return;
-  }
+  // store has answered. The response lives on the call's arena: its
+  // strings and reasons are one block, freed at once.
   struct Call {
-    v1::ClassifyResult result;
+    google::protobuf::Arena arena;
+    v1::ClassifyResponse* response = nullptr;
     PutItem put;
     ClassifyCallback done;
   };
   auto call = std::make_shared<Call>();
-  call->result = std::move(result);
-  call->put = {&call->result.classification(),
+  call->response = google::protobuf::Arena::CreateMessage<v1::ClassifyResponse>(
+      &call->arena);
+  const absl::Time now = options_.clock();
+  ClassifyValidatedInto(
+      request.opportunity(), *rules_->Current(), now,
+      ClassifyOptions{.with_reasons = !request.omit_reasons()},
+      call->response->mutable_classification());
+  if (store_ == nullptr) {
+    std::move(done)(call->response);
+    return;
+  }
+  call->put = {&call->response->classification(),
                OpportunityFingerprint(request.opportunity()),
                !request.omit_reasons()};
   call->done = std::move(done);
@@ -236,28 +231,27 @@ void ClassificationCore::ClassifyAsync(const v1::ClassifyRequest& request,
                    [this, call = std::move(call)](
                        absl::StatusOr<std::vector<PutOutcome>> outcome) {
                      if (outcome.ok()) {
-                       TakeOutcome((*outcome)[0], &call->result);
+                       TakeOutcome((*outcome)[0], call->response);
                      } else {
                        NoteStoreError(outcome.status());
                      }
-                     std::move(call->done)(ResponseOf(call->result));
+                     std::move(call->done)(call->response);
                    });
 }
 
 v1::ClassifyResult ClassificationCore::StreamResult(
     const v1::ClassifyRequest& request,
-    absl::StatusOr<v1::ClassifyResponse> response) {
+    absl::StatusOr<v1::ClassifyResponse*> response) {
   v1::ClassifyResult result;
   result.set_opportunity_id(request.opportunity().id());
   if (!response.ok()) {
     *result.mutable_status() = ToRpcStatus(ClientFacing(response.status()));
     return result;
   }
-  *result.mutable_classification() =
-      std::move(*response->mutable_classification());
-  result.set_stored(response->stored());
-  result.set_cached(response->cached());
-  result.set_superseded(response->superseded());
+  *result.mutable_classification() = (*response)->classification();
+  result.set_stored((*response)->stored());
+  result.set_cached((*response)->cached());
+  result.set_superseded((*response)->superseded());
   return result;
 }
 
@@ -274,7 +268,7 @@ void ClassificationCore::BatchClassifyAsync(
     return;
   }
   auto batch = std::make_shared<Batch>();
-  v1::BatchClassifyResponse& response = batch->response;
+  v1::BatchClassifyResponse& response = *batch->response;
   response.mutable_results()->Reserve(request.opportunities_size());
   batch->items.reserve(request.opportunities_size());
   for (int i = 0; i < request.opportunities_size(); ++i) {
@@ -296,7 +290,7 @@ void ClassificationCore::BatchClassifyAsync(
                 deadline, [raw, done = std::move(done)]() mutable {
                   // `raw` lives until this ran: the store's callback holds
                   // the batch.
-                  std::move(done)(std::move(raw->response));
+                  std::move(done)(raw->response);
                 });
 }
 
@@ -353,7 +347,7 @@ void ClassificationCore::GetClassificationAsync(
         }
         v1::GetClassificationResponse response;
         *response.mutable_classification() = *std::move(c);
-        std::move(done)(std::move(response));
+        std::move(done)(&response);
       });
 }
 
@@ -388,7 +382,9 @@ void ClassificationCore::GetMatrixAsync(const v1::GetMatrixRequest& request,
           std::move(done)(ReadStatus(stored.status()));
           return;
         }
-        std::move(done)(MatrixResponse(tenant, *rules_->Current(), *stored));
+        v1::GetMatrixResponse response =
+            MatrixResponse(tenant, *rules_->Current(), *stored);
+        std::move(done)(&response);
       });
 }
 
@@ -473,7 +469,7 @@ void ClassificationCore::ListOpportunitiesAsync(
           *response.add_classifications() = std::move(c);
         }
         response.set_next_page_token(page->next_page_token);
-        std::move(done)(std::move(response));
+        std::move(done)(&response);
       });
 }
 
@@ -501,7 +497,7 @@ void ClassificationCore::ListTransitionsAsync(
           *response.add_transitions() = std::move(t);
         }
         response.set_next_page_token(page->next_page_token);
-        std::move(done)(std::move(response));
+        std::move(done)(&response);
       });
 }
 

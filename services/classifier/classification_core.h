@@ -71,8 +71,10 @@ class ClassificationCore {
   // store's I/O thread once the store has answered, or on the caller's
   // thread before the call returns (a bad request, no store). The request
   // must stay valid until then; `done` must not block. No thread waits.
+  // The response is the core's, valid while `done` runs (`done` may take
+  // it apart); it may live on an arena.
   template <typename Response>
-  using Callback = absl::AnyInvocable<void(absl::StatusOr<Response>) &&>;
+  using Callback = absl::AnyInvocable<void(absl::StatusOr<Response*>) &&>;
   using ClassifyCallback = Callback<v1::ClassifyResponse>;
 
   // Classify: INVALID_ARGUMENT (with BadRequest) for a missing or bad
@@ -89,7 +91,7 @@ class ClassificationCore {
   // travels inside the result.
   static v1::ClassifyResult StreamResult(
       const v1::ClassifyRequest& request,
-      absl::StatusOr<v1::ClassifyResponse> response);
+      absl::StatusOr<v1::ClassifyResponse*> response);
 
   void GetClassificationAsync(const v1::GetClassificationRequest& request,
                               absl::Time deadline,
@@ -126,8 +128,10 @@ class ClassificationCore {
   absl::Status CheckGet(const v1::GetClassificationRequest& request) const;
   // How results classified at `now` are stored: current ones are kept.
   PutOptions PutOptionsAt(absl::Time now) const;
-  // The store's outcome of a put, into `result`.
-  void TakeOutcome(const PutOutcome& outcome, v1::ClassifyResult* result);
+  // The store's outcome of a put, into `result` (a ClassifyResult or a
+  // ClassifyResponse).
+  template <typename Result>
+  void TakeOutcome(const PutOutcome& outcome, Result* result);
   // The deadline of one store call.
   absl::Time StoreDeadline(absl::Time call_deadline) const;
   // Logs a store failure (at most once per 10 s) and counts it.

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "google/protobuf/arena.h"
 #include "services/common/grpc_status.h"
 #include "services/common/proto_bytes.h"
 #include "services/common/status_util.h"
@@ -30,17 +31,22 @@ grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request_bytes,
                                      grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto request = std::make_shared<Request>();
-  if (absl::Status s = ParseProtoBytes(*request_bytes, request.get());
+  // The request, parsed onto an arena of its own, lives until the answer.
+  struct Held {
+    google::protobuf::Arena arena;
+    Request* request = google::protobuf::Arena::CreateMessage<Request>(&arena);
+  };
+  auto request = std::make_shared<Held>();
+  if (absl::Status s = ParseProtoBytes(*request_bytes, request->request);
       !s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
-  const Request& held = *request;
+  const Request& held = *request->request;  // before the capture moves it
   (core.*method)(held, Deadline(context),
                  [reactor, response_bytes, request = std::move(request)](
-                     absl::StatusOr<Response> result) {
-                   if (result.ok()) *response_bytes = ToByteBuffer(*result);
+                     absl::StatusOr<Response*> result) {
+                   if (result.ok()) *response_bytes = ToByteBuffer(**result);
                    reactor->Finish(ToGrpcStatus(result.status()));
                  });
   return reactor;
@@ -147,7 +153,7 @@ class ClassificationServiceImpl::StreamReactor final
     }
     core_->ClassifyAsync(
         slot->request, deadline_,
-        [this, slot](absl::StatusOr<v1::ClassifyResponse> response) {
+        [this, slot](absl::StatusOr<v1::ClassifyResponse*> response) {
           Complete(slot, ClassificationCore::StreamResult(slot->request,
                                                           std::move(response)));
           bool last;

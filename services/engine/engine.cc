@@ -395,6 +395,14 @@ void AddNote(Classification& c, absl::string_view factor, std::string detail) {
 Classification ClassifyValidated(const Opportunity& opp,
                                  const CompiledRuleset& rules, absl::Time now,
                                  const ClassifyOptions& options) {
+  Classification c;
+  ClassifyValidatedInto(opp, rules, now, options, &c);
+  return c;
+}
+
+void ClassifyValidatedInto(const Opportunity& opp, const CompiledRuleset& rules,
+                           absl::Time now, const ClassifyOptions& options,
+                           Classification* out) {
   const v1::Ruleset& r = rules.proto;
   Derived d = Derive(opp, rules, now);
 
@@ -409,7 +417,7 @@ Classification ClassifyValidated(const Opportunity& opp,
       Round2(ScoreAxis(rules.relationship, v1::AXIS_RELATIONSHIP, opp, d,
                        r.base_currency(), sink));
 
-  Classification c;
+  Classification& c = *out;
   c.set_tenant_id(opp.tenant_id());
   c.set_opportunity_id(opp.id());
   c.set_opportunity_version(opp.version());
@@ -516,7 +524,6 @@ Classification ClassifyValidated(const Opportunity& opp,
   *c.mutable_classified_time() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
           absl::ToUnixNanos(now));
-  return c;
 }
 
 absl::StatusOr<Classification> Classify(const Opportunity& opp,

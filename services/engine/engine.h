@@ -39,6 +39,13 @@ v1::Classification ClassifyValidated(const v1::Opportunity& opportunity,
                                      absl::Time now,
                                      const ClassifyOptions& options);
 
+// ClassifyValidated into `out` (which must be empty), so a caller can keep
+// the result on an arena: its strings and reasons are allocated there.
+void ClassifyValidatedInto(const v1::Opportunity& opportunity,
+                           const CompiledRuleset& rules, absl::Time now,
+                           const ClassifyOptions& options,
+                           v1::Classification* out);
+
 }  // namespace oppmatrix
 
 #endif  // OPPMATRIX_SERVICES_ENGINE_ENGINE_H_
