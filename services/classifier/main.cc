@@ -44,8 +44,9 @@ ABSL_FLAG(int, redis_loops, 1,
 ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(500),
           "Upper bound of one Redis round trip (and of connecting)");
 ABSL_FLAG(absl::Duration, result_ttl, absl::Hours(24 * 90),
-          "How long a stored result lives after its last classification; "
-          "0 keeps results until deleted");
+          "How long a stored result lives after its last write (99-100 %: "
+          "the expiry moves once 1 % has passed); 0 keeps results until "
+          "deleted");
 ABSL_FLAG(int64_t, transitions_max_len, 10000,
           "Approximate length each tenant's transitions stream is trimmed to");
 ABSL_FLAG(absl::Duration, cache_max_age, absl::Hours(1),

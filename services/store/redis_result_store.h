@@ -3,7 +3,8 @@
 // touch one slot:
 //
 //   <prefix>:{t}:opp:<id>      hash: c (Classification bytes), fp, rv, rs,
-//                              at, cell, prev; expires after the TTL
+//                              at, cell, pr, prev, ct (cents), v (version);
+//                              expires after the TTL
 //   <prefix>:{t}:cell:<CELL>   sorted set: id by priority score
 //   <prefix>:{t}:members       hash: id ->
 //   "cell|cents|priority|ct|ind|stage|prev" <prefix>:{t}:stats         hash:
@@ -36,8 +37,9 @@ class RedisResultStore final : public ResultStore {
   struct Options {
     // First part of every key.
     std::string key_prefix = "oppmatrix";
-    // How long a result is kept after its last classification; zero keeps
-    // it until it is deleted.
+    // How long a result is kept after its last write (between 99 % and
+    // 100 % of it: the expiry moves once 1 % has passed); zero keeps it
+    // until it is deleted.
     absl::Duration result_ttl = absl::Hours(24 * 90);
     // Approximate length the transitions stream is trimmed to, per tenant.
     int64_t transitions_max_len = 10000;

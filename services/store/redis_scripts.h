@@ -59,9 +59,13 @@ end
 // version, in the same cell at the same priority, with reasons if this one
 // has them, and classified at or after ARGV[8], is current: nothing is
 // written (one HMGET). A result for an older opportunity version than the
-// stored one is not kept. Any other costs six commands, and a move adds the
-// old cell's ZREM and the transition. The cells' totals are summed over the
-// batch and written once per cell at the end.
+// stored one is not kept. Any other costs three commands (HMGET, the two
+// HSETs), one more when its priority changed (the cell's ZADD), two more
+// when its expiry is pushed back (PEXPIRE and the expiry index's ZADD,
+// once 1 % of the TTL has passed since the last time), and a move adds the
+// old cell's ZREM and the transition; a first result also reads the members
+// entry. The cells' totals are summed
+// over the batch and written once per cell at the end.
 //
 // Returns 4 per result: previous cell, moved (0/1), superseded (0/1),
 // current (0/1).
@@ -85,24 +89,29 @@ end
 local function put(b)
   local id, cell, prio, cents = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local okey = P .. 'opp:' .. id
-  if keep ~= '' then
-    local s = redis.call('HMGET', okey, 'fp', 'rv', 'rs', 'at', 'cell', 'pr',
-                         'prev')
-    if s[1] == ARGV[b + 6] and s[2] == ARGV[b + 7] and
-        (s[3] == '1' or ARGV[b + 8] == '0') and s[5] == cell and
-        s[6] == prio and s[4] and tonumber(s[4]) >= tonumber(keep) then
-      return s[7] or '', 0, 0, 1
+  local s = redis.call('HMGET', okey, 'fp', 'rv', 'rs', 'at', 'cell', 'pr',
+                       'prev', 'ct', 'v', 'exp')
+  if keep ~= '' and s[1] == ARGV[b + 6] and s[2] == ARGV[b + 7] and
+      (s[3] == '1' or ARGV[b + 8] == '0') and s[5] == cell and
+      s[6] == prio and s[4] and tonumber(s[4]) >= tonumber(keep) then
+    return s[7] or '', 0, 0, 1
+  end
+  -- Where the result is indexed: its own fields say so while it is there
+  -- (they are written with its members entry, in this script); after its
+  -- key expired, or when an older version wrote it, the members entry.
+  local from, oldcents, oldversion, prev = false, '0', '0', ''
+  if s[5] and s[8] and s[9] then
+    from, oldcents, oldversion, prev = s[5], s[8], s[9], s[7] or ''
+  else
+    local m = redis.call('HGET', KEYS[1], id)
+    if m then
+      from, oldcents, oldversion, prev = string.match(m,
+          '^([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|(.*)$')
+      if not from then from, oldcents, oldversion, prev = false, '0', '0', '' end
     end
   end
-  local from, oldcents, oldversion, prev = false, '0', '0', ''
-  local m = redis.call('HGET', KEYS[1], id)
-  if m then
-    from, oldcents, oldversion, prev = string.match(m,
-        '^([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|(.*)$')
-    if not from then from, oldcents, oldversion, prev = false, '0', '0', '' end
-    if tonumber(ARGV[b + 12]) < tonumber(oldversion) then
-      return prev, 0, 1, 0
-    end
+  if from and tonumber(ARGV[b + 12]) < tonumber(oldversion) then
+    return prev, 0, 1, 0
   end
   local moved = 0
   if from and from ~= cell then
@@ -120,15 +129,28 @@ local function put(b)
   else
     adjust(cell, 1, tonumber(cents))
   end
+  -- The expiry is pushed back only once it is 1 % of the TTL behind: a
+  -- result expires between 99 % and 100 % of the TTL after its last write.
+  local exp = expires
+  local refresh = ttl <= 0 or not s[10] or
+      tonumber(s[10]) < tonumber(expires) - ttl / 100
+  if not refresh then exp = s[10] end
   redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', ARGV[b + 6],
              'rv', ARGV[b + 7], 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
-             'cell', cell, 'pr', prio, 'prev', prev)
-  redis.call('ZADD', P .. 'cell:' .. cell, prio, id)
+             'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
+             'v', ARGV[b + 12], 'exp', exp)
+  -- The cell's sorted set already has the entry at this score when
+  -- neither moved.
+  if from ~= cell or s[6] ~= prio then
+    redis.call('ZADD', P .. 'cell:' .. cell, prio, id)
+  end
   redis.call('HSET', KEYS[1], id, cell .. '|' .. cents .. '|' .. prio ..
              '|' .. ARGV[b + 4] .. '|' .. ARGV[b + 12] .. '|' .. prev)
   if ttl > 0 then
-    redis.call('PEXPIRE', okey, ttl)
-    redis.call('ZADD', KEYS[3], expires, id)
+    if refresh then
+      redis.call('PEXPIRE', okey, ttl)
+      redis.call('ZADD', KEYS[3], expires, id)
+    end
   else
     redis.call('PERSIST', okey)
     redis.call('ZREM', KEYS[3], id)

@@ -127,6 +127,24 @@ TEST_F(ResultStoreTest, TtlIsSetOnTheResult) {
   EXPECT_LE(ttl->integer, absl::ToInt64Milliseconds(absl::Hours(24)));
 }
 
+// The expiry moves only once 1 % of the TTL (here 24 h: 14.4 min) has
+// passed since it last moved, which saves two commands per write.
+TEST_F(ResultStoreTest, ExpiryIsPushedBackOncePastOnePercentOfTheTtl) {
+  auto expiry = [this] {
+    auto r = redis_.Command({"ZSCORE", "oppmatrix:{acme}:expiry", "opp-1"});
+    return r.ok() ? r->str : "";
+  };
+  const int64_t day_ms = absl::ToInt64Milliseconds(absl::Hours(24));
+  Put({Result("opp-1", "KEY", 80)});
+  const std::string first = absl::StrCat(absl::ToUnixMillis(Now()) + day_ms);
+  EXPECT_EQ(expiry(), first);
+  Put({Result("opp-1", "KEY", 81)}, Now() + absl::Minutes(14));
+  EXPECT_EQ(expiry(), first);
+  const absl::Time later = Now() + absl::Minutes(15);
+  Put({Result("opp-1", "KEY", 82)}, later);
+  EXPECT_EQ(expiry(), absl::StrCat(absl::ToUnixMillis(later) + day_ms));
+}
+
 TEST_F(ResultStoreTest, ZeroTtlKeepsTheResult) {
   RedisResultStore forever(pool_.get(), {.result_ttl = absl::ZeroDuration()});
   v1::Classification c = Result("opp-1", "KEY", 80);
@@ -376,6 +394,34 @@ TEST_F(ResultStoreTest, BatchOfManyTenantsIsOneScriptCallPerTenant) {
             ->integer,
         0);
   }
+}
+
+// The script reads where a result is indexed from its own key; without
+// those fields (written by an older version) or without the key (expired,
+// not yet purged) it reads the members entry, and the totals stay right.
+TEST_F(ResultStoreTest, MovesAreRightWhateverTheResultKeyHolds) {
+  Put({Result("opp-1", "KEY", 90, 100)});
+  ASSERT_TRUE(
+      redis_.Command({"HDEL", "oppmatrix:{acme}:opp:opp-1", "ct", "v"}).ok());
+  EXPECT_TRUE(Put({Result("opp-1", "EXIT", 0, 200)})[0].moved);
+  ASSERT_TRUE(redis_.Command({"DEL", "oppmatrix:{acme}:opp:opp-1"}).ok());
+  std::vector<PutOutcome> out = Put({Result("opp-1", "DEVELOP", 40, 300)});
+  EXPECT_TRUE(out[0].moved);
+  EXPECT_EQ(out[0].previous_cell, "EXIT");
+  EXPECT_EQ(AllTransitions().size(), 2u);
+  auto m = store_->Matrix("acme", {}, 0, Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ((*m)[0].cell, "DEVELOP");
+  EXPECT_EQ((*m)[0].count, 1);
+  EXPECT_EQ((*m)[0].amount_cents, 30000);
+  EXPECT_THAT(CellIds("KEY"), ::testing::IsEmpty());
+  EXPECT_THAT(CellIds("EXIT"), ::testing::IsEmpty());
+  // The same cell at another priority: the cell's set follows.
+  Put({Result("opp-1", "DEVELOP", 45, 300), Result("opp-2", "DEVELOP", 44)});
+  EXPECT_THAT(CellIds("DEVELOP"), ElementsAre("opp-1", "opp-2"));
+  Put({Result("opp-1", "DEVELOP", 43, 300)});
+  EXPECT_THAT(CellIds("DEVELOP"), ElementsAre("opp-2", "opp-1"));
 }
 
 TEST_F(ResultStoreTest, OneOpportunityTwiceInABatchMovesOnceEach) {
