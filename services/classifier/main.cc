@@ -40,7 +40,11 @@ ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
           "unix:///path[?db=N&password=P]; empty runs without storage");
 ABSL_FLAG(int, redis_loops, 1,
           "Event-loop threads (each with one Redis connection) of the "
-          "asynchronous client that Classify and GetClassification use");
+          "asynchronous client every RPC uses");
+ABSL_FLAG(int, redis_puts_in_flight, 2,
+          "Store calls in flight at most; the ones that come meanwhile go "
+          "together (one script call per tenant) when one is answered; 0 "
+          "sends each at once");
 ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(500),
           "Upper bound of one Redis round trip (and of connecting)");
 ABSL_FLAG(absl::Duration, result_ttl, absl::Hours(24 * 90),
@@ -84,12 +88,13 @@ int Run() {
     return 2;
   }
   if (absl::GetFlag(FLAGS_transitions_max_len) < 1 ||
+      absl::GetFlag(FLAGS_redis_puts_in_flight) < 0 ||
       absl::GetFlag(FLAGS_redis_timeout) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_result_ttl) < absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_cache_max_age) < absl::ZeroDuration()) {
     std::fprintf(stderr,
                  "--transitions_max_len must be at least 1, --redis_timeout "
-                 "positive, --result_ttl and "
+                 "positive, --redis_puts_in_flight, --result_ttl and "
                  "--cache_max_age not negative\n");
     return 2;
   }
@@ -123,7 +128,8 @@ int Run() {
         async_redis.get(),
         RedisResultStore::Options{
             .result_ttl = absl::GetFlag(FLAGS_result_ttl),
-            .transitions_max_len = absl::GetFlag(FLAGS_transitions_max_len)});
+            .transitions_max_len = absl::GetFlag(FLAGS_transitions_max_len),
+            .max_puts_in_flight = absl::GetFlag(FLAGS_redis_puts_in_flight)});
     // Redis being down is not fatal: classification goes on unstored and
     // the client reconnects when Redis is back.
     absl::StatusOr<std::vector<RedisReply>> ping = async_redis->PipelineSync(

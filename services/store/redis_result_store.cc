@@ -148,42 +148,59 @@ void RedisResultStore::RunAsync(std::vector<RedisCommand> cmds,
 }
 
 RedisResultStore::PutBatch RedisResultStore::PutCommands(
-    absl::Span<const PutItem> items, const PutOptions& options) const {
-  const int64_t now_ms = ToMillis(options.now);
+    absl::Span<const PutCall> calls) const {
   const int64_t ttl_ms = absl::ToInt64Milliseconds(options_.result_ttl);
-  const std::string keep =
-      options.keep_current_since == absl::InfiniteFuture()
-          ? std::string()
-          : absl::StrCat(options.keep_current_since == absl::InfinitePast()
-                             ? std::numeric_limits<int64_t>::min()
-                             : ToMillis(options.keep_current_since));
+  // Every item of every call, and its call's time and keep-current-since.
+  struct Flat {
+    const PutItem* item;
+    std::string now;
+    const std::string* keep;
+  };
+  std::vector<Flat> flat;
+  std::vector<std::string> keeps;
+  keeps.reserve(calls.size());
+  int64_t latest_ms = std::numeric_limits<int64_t>::min();
+  for (const PutCall& call : calls) {
+    const PutOptions& o = call.options;
+    keeps.push_back(
+        o.keep_current_since == absl::InfiniteFuture()
+            ? std::string()
+            : absl::StrCat(o.keep_current_since == absl::InfinitePast()
+                               ? std::numeric_limits<int64_t>::min()
+                               : ToMillis(o.keep_current_since)));
+    const int64_t now_ms = ToMillis(o.now);
+    latest_ms = std::max(latest_ms, now_ms);
+    for (const PutItem& item : call.items) {
+      flat.push_back({&item, absl::StrCat(now_ms), &keeps.back()});
+    }
+  }
   // The items of each tenant, in order of first appearance.
   std::vector<std::vector<size_t>> groups;
   absl::flat_hash_map<absl::string_view, size_t> group_of;
-  for (size_t i = 0; i < items.size(); ++i) {
+  for (size_t i = 0; i < flat.size(); ++i) {
     auto [it, added] = group_of.try_emplace(
-        items[i].classification->tenant_id(), groups.size());
+        flat[i].item->classification->tenant_id(), groups.size());
     if (added) groups.emplace_back();
     groups[it->second].push_back(i);
   }
   PutBatch batch;
   std::string bytes;
   for (const std::vector<size_t>& group : groups) {
-    const std::string& tenant = items[group[0]].classification->tenant_id();
+    const std::string& tenant =
+        flat[group[0]].item->classification->tenant_id();
     for (size_t start = 0; start < group.size(); start += kPutChunk) {
       const size_t end = std::min(group.size(), start + kPutChunk);
       std::vector<std::string> args;
-      args.reserve(7 + 13 * (end - start));
-      for (std::string& a : std::vector<std::string>{
-               absl::StrCat(now_ms), absl::StrCat(ttl_ms),
-               absl::StrCat(now_ms + ttl_ms),
-               absl::StrCat(options_.transitions_max_len), tenant,
-               // A tenant's first script also forgets a few expired results.
-               start == 0 ? "32" : "0", keep}) {
-        args.push_back(std::move(a));
-      }
+      args.reserve(5 + 15 * (end - start));
+      args.push_back(absl::StrCat(latest_ms));
+      args.push_back(absl::StrCat(ttl_ms));
+      args.push_back(absl::StrCat(options_.transitions_max_len));
+      args.push_back(tenant);
+      // A tenant's first script also forgets a few expired results.
+      args.push_back(start == 0 ? "32" : "0");
       for (size_t j = start; j < end; ++j) {
-        const PutItem& item = items[group[j]];
+        const Flat& f = flat[group[j]];
+        const PutItem& item = *f.item;
         const v1::Classification& c = *item.classification;
         bytes.clear();
         if (c.previous_cell().empty()) {
@@ -209,6 +226,8 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
         args.push_back(Score(c.potential_score()));
         args.push_back(Score(c.relationship_score()));
         args.push_back(absl::StrCat(c.opportunity_version()));
+        args.push_back(f.now);
+        args.push_back(*f.keep);
         batch.index.push_back(group[j]);
       }
       batch.commands.push_back(EvalSha(put_, tenant, "", std::move(args)));
@@ -254,17 +273,64 @@ void RedisResultStore::PutAsync(absl::Span<const PutItem> items,
     std::move(done)(std::vector<PutOutcome>());
     return;
   }
-  PutBatch batch = PutCommands(items, options);
+  std::vector<PendingPut> calls;
+  calls.push_back({items, options, deadline, std::move(done)});
+  if (async_ != nullptr && options_.max_puts_in_flight > 0) {
+    absl::MutexLock lock(&put_mu_);
+    if (puts_in_flight_ >= options_.max_puts_in_flight) {
+      // Sent with whatever else waits, when a put in flight is answered.
+      pending_puts_.push_back(std::move(calls.front()));
+      return;
+    }
+    ++puts_in_flight_;
+  }
+  SendPuts(std::move(calls));
+}
+
+void RedisResultStore::SendPuts(std::vector<PendingPut> calls) {
+  std::vector<PutCall> puts;
+  puts.reserve(calls.size());
+  absl::Time deadline = absl::InfinitePast();
+  for (const PendingPut& c : calls) {
+    puts.push_back({c.items, c.options});
+    deadline = std::max(deadline, c.deadline);
+  }
+  PutBatch batch = PutCommands(puts);
   std::vector<RedisCommand> commands = std::move(batch.commands);
-  RunAsync(std::move(commands), deadline,
-           [this, batch = std::move(batch), done = std::move(done)](
-               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
-             if (!replies.ok()) {
-               std::move(done)(replies.status());
-               return;
-             }
-             std::move(done)(PutReplies(batch, *replies));
-           });
+  RunAsync(
+      std::move(commands), deadline,
+      [this, batch = std::move(batch), calls = std::move(calls)](
+          absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+        // What waited goes out first, then the answers.
+        if (async_ != nullptr && options_.max_puts_in_flight > 0) {
+          std::vector<PendingPut> next;
+          {
+            absl::MutexLock lock(&put_mu_);
+            if (pending_puts_.empty()) {
+              --puts_in_flight_;
+            } else {
+              next.swap(pending_puts_);
+            }
+          }
+          if (!next.empty()) SendPuts(std::move(next));
+        }
+        absl::StatusOr<std::vector<PutOutcome>> all =
+            replies.ok()
+                ? PutReplies(batch, *replies)
+                : absl::StatusOr<std::vector<PutOutcome>>(replies.status());
+        size_t offset = 0;
+        for (PendingPut& c : calls) {
+          if (!all.ok()) {
+            std::move(c.done)(all.status());
+            continue;
+          }
+          std::vector<PutOutcome> mine(
+              std::make_move_iterator(all->begin() + offset),
+              std::make_move_iterator(all->begin() + offset + c.items.size()));
+          offset += c.items.size();
+          std::move(c.done)(std::move(mine));
+        }
+      });
 }
 
 RedisCommand RedisResultStore::GetCommand(absl::string_view tenant_id,

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "services/store/async_redis.h"
 #include "services/store/redis_client.h"
 #include "services/store/result_store.h"
@@ -43,6 +44,10 @@ class RedisResultStore final : public ResultStore {
     absl::Duration result_ttl = absl::Hours(24 * 90);
     // Approximate length the transitions stream is trimmed to, per tenant.
     int64_t transitions_max_len = 10000;
+    // With an asynchronous connection: store calls in flight at most; the
+    // ones that come meanwhile wait and then go together, one script call
+    // per tenant for all of them. Zero sends each call at once.
+    int max_puts_in_flight = 2;
   };
 
   // `pool` must outlive the store.
@@ -91,6 +96,12 @@ class RedisResultStore final : public ResultStore {
                         absl::string_view page_token, absl::Time deadline,
                         TransitionsCallback done) override;
 
+  // Store calls waiting for one in flight (see max_puts_in_flight).
+  int64_t puts_waiting() const {
+    absl::MutexLock lock(&put_mu_);
+    return static_cast<int64_t>(pending_puts_.size());
+  }
+
   // "<prefix>:{<tenant>}:" — the start of every key of the tenant.
   std::string TenantPrefix(absl::string_view tenant_id) const;
 
@@ -134,8 +145,22 @@ class RedisResultStore final : public ResultStore {
     std::vector<size_t> sizes;  // items per command
     std::vector<size_t> index;  // items' positions, in command order
   };
-  PutBatch PutCommands(absl::Span<const PutItem> items,
-                       const PutOptions& options) const;
+  // The items of one store call.
+  struct PutCall {
+    absl::Span<const PutItem> items;
+    PutOptions options;
+  };
+  PutBatch PutCommands(absl::Span<const PutCall> calls) const;
+  // A PutAsync call waiting for its turn.
+  struct PendingPut {
+    absl::Span<const PutItem> items;
+    PutOptions options;
+    absl::Time deadline;
+    PutCallback done;
+  };
+  // Sends the calls' results together (at the latest deadline of theirs)
+  // and answers each; then sends what waited meanwhile.
+  void SendPuts(std::vector<PendingPut> calls);
   absl::StatusOr<std::vector<PutOutcome>> PutReplies(
       const PutBatch& batch, const std::vector<RedisReply>& replies) const;
   // Get's command, and what its reply says.
@@ -153,6 +178,9 @@ class RedisResultStore final : public ResultStore {
   RedisPool* pool_ = nullptr;
   AsyncRedis* async_ = nullptr;
   const Options options_;
+  mutable absl::Mutex put_mu_;
+  int puts_in_flight_ ABSL_GUARDED_BY(put_mu_) = 0;
+  std::vector<PendingPut> pending_puts_ ABSL_GUARDED_BY(put_mu_);
   const Script put_;
   const Script delete_;
   const Script matrix_;

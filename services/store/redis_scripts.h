@@ -48,16 +48,18 @@ end
 )lua";
 
 // Stores a batch of one tenant's results, in order, atomically. ARGV: 2 now
-// ms, 3 TTL ms (0: none), 4 expires-at ms, 5 transitions MAXLEN, 6 tenant,
-// 7 how many due expiries to purge first (0: none), 8 keep-current-since ms
-// ('': always write); then 13 per result: id, cell, priority, cents,
-// "ct|ind|stage", Classification bytes, fingerprint, ruleset version,
-// with-reasons flag (1/0), classified-at ms, potential, relationship, the
-// opportunity version.
+// ms (the latest of the results', for purging), 3 TTL ms (0: none),
+// 4 transitions MAXLEN, 5 tenant, 6 how many due expiries to purge first
+// (0: none); then 15 per result: id, cell, priority, cents, "ct|ind|stage",
+// Classification bytes, fingerprint, ruleset version, with-reasons flag
+// (1/0), classified-at ms, potential, relationship, the opportunity
+// version, its store time in ms, and keep-current-since ms ('': always
+// write). Results of several callers share a call.
 //
 // A stored result made from the same fingerprint by the same ruleset
 // version, in the same cell at the same priority, with reasons if this one
-// has them, and classified at or after ARGV[8], is current: nothing is
+// has them, and classified at or after its keep-current-since, is current:
+// nothing is
 // written (one HMGET). A result for an older opportunity version than the
 // stored one is not kept. Any other costs three commands (HMGET, the two
 // HSETs), one more when its priority changed (the cell's ZADD), two more
@@ -70,8 +72,8 @@ end
 // Returns 4 per result: previous cell, moved (0/1), superseded (0/1),
 // current (0/1).
 inline constexpr char kPut[] = R"lua(
-local N = 13
-local now, ttl, expires, keep = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[8]
+local N = 15
+local ttl = tonumber(ARGV[3])
 local order, dn, da = {}, {}, {}
 local function adjust(cell, n, amt)
   if n == 0 and amt == 0 then return end
@@ -88,6 +90,8 @@ local function adjust(cell, n, amt)
 end
 local function put(b)
   local id, cell, prio, cents = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local now, keep = ARGV[b + 13], ARGV[b + 14]
+  local expires = string.format('%d', tonumber(now) + ttl)
   local okey = P .. 'opp:' .. id
   local s = redis.call('HMGET', okey, 'fp', 'rv', 'rs', 'at', 'cell', 'pr',
                        'prev', 'ct', 'v', 'exp')
@@ -119,8 +123,8 @@ local function put(b)
     adjust(from, -1, -tonumber(oldcents))
     prev = from
     moved = 1
-    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*',
-               'tenant', ARGV[6], 'opportunity', id, 'from', from, 'to', cell,
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',
+               'tenant', ARGV[5], 'opportunity', id, 'from', from, 'to', cell,
                'potential', ARGV[b + 10], 'relationship', ARGV[b + 11],
                'priority', prio, 'ruleset', ARGV[b + 7], 'time', now)
   end
@@ -148,7 +152,7 @@ local function put(b)
              '|' .. ARGV[b + 4] .. '|' .. ARGV[b + 12] .. '|' .. prev)
   if ttl > 0 then
     if refresh then
-      redis.call('PEXPIRE', okey, ttl)
+      redis.call('PEXPIRE', okey, ARGV[3])
       redis.call('ZADD', KEYS[3], expires, id)
     end
   else
@@ -157,13 +161,13 @@ local function put(b)
   end
   return prev, moved, 0, 0
 end
-if ARGV[7] ~= '0' then
+if ARGV[6] ~= '0' then
   local ids = {}
-  for b = 9, #ARGV, N do ids[ARGV[b]] = true end
-  purge(now, tonumber(ARGV[7]), ids)
+  for b = 7, #ARGV, N do ids[ARGV[b]] = true end
+  purge(ARGV[2], tonumber(ARGV[6]), ids)
 end
 local out = {}
-for b = 9, #ARGV, N do
+for b = 7, #ARGV, N do
   local prev, moved, superseded, current = put(b)
   out[#out + 1] = prev
   out[#out + 1] = moved

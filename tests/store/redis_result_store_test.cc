@@ -10,11 +10,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_url.h"
 #include "tests/testing/redis_server.h"
 
@@ -422,6 +424,53 @@ TEST_F(ResultStoreTest, MovesAreRightWhateverTheResultKeyHolds) {
   EXPECT_THAT(CellIds("DEVELOP"), ElementsAre("opp-1", "opp-2"));
   Put({Result("opp-1", "DEVELOP", 43, 300)});
   EXPECT_THAT(CellIds("DEVELOP"), ElementsAre("opp-2", "opp-1"));
+}
+
+// Through the asynchronous client, store calls that come while two are in
+// flight wait and then go together: one script call for all of them.
+TEST_F(ResultStoreTest, CallsThatWaitGoTogether) {
+  auto async = AsyncRedis::Create({.endpoint = *ParseRedisUrl(redis_.url()),
+                                   .command_timeout = absl::Seconds(10)});
+  ASSERT_TRUE(async.ok()) << async.status();
+  RedisResultStore store(async->get(), {.result_ttl = absl::Hours(24)});
+  v1::Classification warm = Result("warm", "KEY", 1);
+  PutItem warm_item{&warm, "fp", true};
+  ASSERT_TRUE(store.Put({warm_item}, {.now = Now()}, Soon()).ok());
+  const int64_t evalsha =
+      *redis_.InfoValue("commandstats", "cmdstat_evalsha:calls");
+
+  constexpr int kCalls = 50;
+  std::vector<v1::Classification> results;
+  for (int i = 0; i < kCalls; ++i) {
+    results.push_back(Result(absl::StrCat("opp-", i), "KEY", i));
+  }
+  std::vector<PutItem> items;
+  for (const v1::Classification& c : results) items.push_back({&c, "fp", true});
+  absl::Mutex mu;
+  int done = 0;
+  std::vector<PutOutcome> outcomes(kCalls);
+  redis_.Pause();  // the first two stay in flight until it resumes
+  for (int i = 0; i < kCalls; ++i) {
+    store.PutAsync(absl::MakeConstSpan(&items[i], 1), {.now = Now()}, Soon(),
+                   [&, i](absl::StatusOr<std::vector<PutOutcome>> out) {
+                     absl::MutexLock lock(&mu);
+                     EXPECT_TRUE(out.ok()) << out.status();
+                     if (out.ok()) outcomes[i] = (*out)[0];
+                     ++done;
+                   });
+  }
+  redis_.Resume();
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](int* n) { return *n == kCalls; }, &done),
+                            absl::Seconds(30)));
+  }
+  EXPECT_EQ(*redis_.InfoValue("commandstats", "cmdstat_evalsha:calls"),
+            evalsha + 3);
+  EXPECT_THAT(CellIds("KEY").size(), kCalls + 1);
+  for (const PutOutcome& o : outcomes) EXPECT_FALSE(o.moved);
 }
 
 TEST_F(ResultStoreTest, OneOpportunityTwiceInABatchMovesOnceEach) {
