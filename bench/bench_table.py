@@ -91,8 +91,10 @@ class Table:
                 ("≥ " if r["better"] == "higher" else "≤ ") + fmt(r["target"]))
             ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}×"
             met = "" if r["met"] is None else ("yes" if r["met"] else "MISSED")
+            note = f"  ({r['note']})" if r["note"] else ""
             print(f"{r['figure']:<{width}}  {fmt(r['value']):>10} "
-                  f"{r['unit']:<9} {target:>10}  {ratio:>6}  {met}", file=out)
+                  f"{r['unit']:<9} {target:>10}  {ratio:>6}  {met}{note}",
+                  file=out)
 
 
 def rpc_rows(table, rpcs, half, rss):
