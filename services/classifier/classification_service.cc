@@ -210,19 +210,36 @@ class ClassificationServiceImpl::StreamReactor final
     return next;
   }
 
-  // Asks gRPC for what NextLocked decided, outside mu_.
+  // Asks gRPC for what NextLocked decided, outside mu_. A Finish waits
+  // until no other thread is between taking its plan and starting it, so
+  // nothing is started on a finished call.
   void Act() {
     Next next;
     {
       absl::MutexLock lock(&mu_);
       std::swap(next, next_);
+      if (next.finish.has_value()) finish_ = std::move(next.finish);
+      ++acting_;
     }
-    if (next.finish.has_value()) {
-      Finish(*next.finish);
-      return;
+    if (!finished_now()) {
+      if (next.write != nullptr) StartWrite(next.write);
+      if (next.read) StartRead(&request_bytes_);
     }
-    if (next.write != nullptr) StartWrite(next.write);
-    if (next.read) StartRead(&request_bytes_);
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      if (--acting_ == 0 && finish_.has_value()) {
+        finish = std::move(finish_);
+        finish_.reset();
+      }
+    }
+    if (finish.has_value()) Finish(*finish);
+  }
+
+  // Whether a Finish is waiting (what was planned before it is dropped).
+  bool finished_now() {
+    absl::MutexLock lock(&mu_);
+    return finish_.has_value();
   }
 
   ClassificationCore* core_;
@@ -236,6 +253,8 @@ class ClassificationServiceImpl::StreamReactor final
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);  // to call
+  int acting_ ABSL_GUARDED_BY(mu_) = 0;  // threads inside Act
   // One read at a time: these belong to it.
   grpc::ByteBuffer request_bytes_;
   int64_t index_ = 0;  // of the next message, from 0

@@ -87,6 +87,15 @@ int Run() {
     std::fprintf(stderr, "--max_batch_size must be at least 1\n");
     return 2;
   }
+  // A current result is not written again, so its expiry does not move
+  // either: it must stay current for well under the TTL.
+  if (absl::GetFlag(FLAGS_result_ttl) > absl::ZeroDuration() &&
+      absl::GetFlag(FLAGS_cache_max_age) * 2 >
+          absl::GetFlag(FLAGS_result_ttl)) {
+    std::fprintf(stderr,
+                 "--cache_max_age must be at most half of --result_ttl\n");
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_transitions_max_len) < 1 ||
       absl::GetFlag(FLAGS_redis_puts_in_flight) < 0 ||
       absl::GetFlag(FLAGS_redis_timeout) <= absl::ZeroDuration() ||
@@ -213,6 +222,9 @@ int Run() {
       absl::StrCat(stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
                    ": draining for up to ", absl::FormatDuration(grace)));
   (*server)->Shutdown(grace);
+  // Store calls a finished stream left in flight are answered (failed)
+  // now, while the server's core and the store they call back into exist.
+  async_redis.reset();
   (*watcher)->Stop();
   Log(LogLevel::kInfo, "classifier", "stopped");
   return 0;

@@ -237,22 +237,25 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
   return batch;
 }
 
-absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::PutReplies(
+std::vector<absl::StatusOr<PutOutcome>> RedisResultStore::PutReplies(
     const PutBatch& batch, const std::vector<RedisReply>& replies) const {
-  std::vector<PutOutcome> out(batch.index.size());
+  std::vector<absl::StatusOr<PutOutcome>> out(batch.index.size());
   size_t next = 0;
   for (size_t k = 0; k < batch.sizes.size(); ++k) {
     const RedisReply& r = replies[k];
-    if (r.type != RedisReply::Type::kArray ||
-        r.elements.size() != 4 * batch.sizes[k]) {
-      return ReplyError(r, "storing results");
-    }
+    // One script call's error is its items' (a tenant's), not the batch's.
+    const bool bad = r.type != RedisReply::Type::kArray ||
+                     r.elements.size() != 4 * batch.sizes[k];
     for (size_t j = 0; j < batch.sizes[k]; ++j, ++next) {
-      PutOutcome& o = out[batch.index[next]];
-      o.previous_cell = Str(r.elements[4 * j]);
-      o.moved = r.elements[4 * j + 1].integer == 1;
-      o.superseded = r.elements[4 * j + 2].integer == 1;
-      o.current = r.elements[4 * j + 3].integer == 1;
+      absl::StatusOr<PutOutcome>& o = out[batch.index[next]];
+      if (bad) {
+        o = ReplyError(r, "storing results");
+        continue;
+      }
+      o = PutOutcome{.previous_cell = Str(r.elements[4 * j]),
+                     .moved = r.elements[4 * j + 1].integer == 1,
+                     .superseded = r.elements[4 * j + 2].integer == 1,
+                     .current = r.elements[4 * j + 3].integer == 1};
     }
   }
   return out;
@@ -288,49 +291,72 @@ void RedisResultStore::PutAsync(absl::Span<const PutItem> items,
 }
 
 void RedisResultStore::SendPuts(std::vector<PendingPut> calls) {
+  // A call that waited past its deadline is answered now, unsent.
+  const absl::Time now = absl::Now();
+  std::vector<PendingPut> live;
+  live.reserve(calls.size());
+  for (PendingPut& c : calls) {
+    if (c.deadline <= now) {
+      std::move(c.done)(absl::DeadlineExceededError(
+          "the store call waited for its turn past its deadline"));
+    } else {
+      live.push_back(std::move(c));
+    }
+  }
+  if (live.empty()) {
+    PassTurn();
+    return;
+  }
   std::vector<PutCall> puts;
-  puts.reserve(calls.size());
-  absl::Time deadline = absl::InfinitePast();
-  for (const PendingPut& c : calls) {
+  puts.reserve(live.size());
+  absl::Time deadline = absl::InfiniteFuture();
+  for (const PendingPut& c : live) {
     puts.push_back({c.items, c.options});
-    deadline = std::max(deadline, c.deadline);
+    deadline = std::min(deadline, c.deadline);
   }
   PutBatch batch = PutCommands(puts);
   std::vector<RedisCommand> commands = std::move(batch.commands);
-  RunAsync(
-      std::move(commands), deadline,
-      [this, batch = std::move(batch), calls = std::move(calls)](
-          absl::StatusOr<std::vector<RedisReply>> replies) mutable {
-        // What waited goes out first, then the answers.
-        if (async_ != nullptr && options_.max_puts_in_flight > 0) {
-          std::vector<PendingPut> next;
-          {
-            absl::MutexLock lock(&put_mu_);
-            if (pending_puts_.empty()) {
-              --puts_in_flight_;
-            } else {
-              next.swap(pending_puts_);
-            }
-          }
-          if (!next.empty()) SendPuts(std::move(next));
-        }
-        absl::StatusOr<std::vector<PutOutcome>> all =
-            replies.ok()
-                ? PutReplies(batch, *replies)
-                : absl::StatusOr<std::vector<PutOutcome>>(replies.status());
-        size_t offset = 0;
-        for (PendingPut& c : calls) {
-          if (!all.ok()) {
-            std::move(c.done)(all.status());
-            continue;
-          }
-          std::vector<PutOutcome> mine(
-              std::make_move_iterator(all->begin() + offset),
-              std::make_move_iterator(all->begin() + offset + c.items.size()));
-          offset += c.items.size();
-          std::move(c.done)(std::move(mine));
-        }
-      });
+  RunAsync(std::move(commands), deadline,
+           [this, batch = std::move(batch), calls = std::move(live)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             PassTurn();  // what waited goes out first, then the answers
+             std::vector<absl::StatusOr<PutOutcome>> all;
+             if (replies.ok()) all = PutReplies(batch, *replies);
+             size_t offset = 0;
+             for (PendingPut& c : calls) {
+               absl::Status failed = replies.status();
+               std::vector<PutOutcome> mine;
+               mine.reserve(c.items.size());
+               for (size_t i = 0; failed.ok() && i < c.items.size(); ++i) {
+                 absl::StatusOr<PutOutcome>& o = all[offset + i];
+                 if (o.ok()) {
+                   mine.push_back(*std::move(o));
+                 } else {
+                   failed = o.status();
+                 }
+               }
+               offset += c.items.size();
+               if (failed.ok()) {
+                 std::move(c.done)(std::move(mine));
+               } else {
+                 std::move(c.done)(failed);
+               }
+             }
+           });
+}
+
+void RedisResultStore::PassTurn() {
+  if (async_ == nullptr || options_.max_puts_in_flight <= 0) return;
+  std::vector<PendingPut> next;
+  {
+    absl::MutexLock lock(&put_mu_);
+    if (pending_puts_.empty()) {
+      --puts_in_flight_;
+      return;
+    }
+    next.swap(pending_puts_);
+  }
+  SendPuts(std::move(next));
 }
 
 RedisCommand RedisResultStore::GetCommand(absl::string_view tenant_id,

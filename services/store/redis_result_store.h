@@ -2,20 +2,22 @@
 // tag, so a Redis Cluster keeps a tenant on one shard and the Lua scripts
 // touch one slot:
 //
+// clang-format off
 //   <prefix>:{t}:opp:<id>      hash: c (Classification bytes), fp, rv, rs,
-//                              at, cell, pr, prev, ct (cents), v (version);
-//                              expires after the TTL
+//                              at, cell, pr, prev, ct (cents), v (version),
+//                              exp, iat; expires after the TTL
 //   <prefix>:{t}:cell:<CELL>   sorted set: id by priority score
 //   <prefix>:{t}:members       hash: id ->
-//   "cell|cents|priority|ct|ind|stage|prev" <prefix>:{t}:stats         hash:
-//   <CELL>:n and <CELL>:amt (cents) <prefix>:{t}:expiry        sorted set: id
-//   by expiry time (ms) <prefix>:{t}:transitions   stream of cell moves,
-//   trimmed (MAXLEN ~)
+//                              "cell|cents|priority|ct|ind|stage|version|prev"
+//   <prefix>:{t}:stats         hash: <CELL>:n and <CELL>:amt (cents)
+//   <prefix>:{t}:expiry        sorted set: id by expiry time (ms)
+//   <prefix>:{t}:transitions   stream of cell moves, trimmed (MAXLEN ~)
+// clang-format on
 //
 // Writes go through Lua scripts loaded once (SCRIPT LOAD on NOSCRIPT) and
-// called by SHA, so storing a result, moving its index entries, adjusting
-// the totals and appending the transition is one atomic step. A batch is
-// one pipeline: one round trip.
+// called by SHA, so storing results, moving their index entries, adjusting
+// the totals and appending the transitions is one atomic step per tenant.
+// A batch is one pipeline: one round trip.
 //
 //   auto redis = AsyncRedis::Create({.endpoint = *ParseRedisUrl(url)});
 //   RedisResultStore store(redis->get(), {.result_ttl = absl::Hours(24 * 30)});
@@ -158,10 +160,14 @@ class RedisResultStore final : public ResultStore {
     absl::Time deadline;
     PutCallback done;
   };
-  // Sends the calls' results together (at the latest deadline of theirs)
-  // and answers each; then sends what waited meanwhile.
+  // Sends the calls' results together (by the earliest of their deadlines;
+  // one already past is answered DEADLINE_EXCEEDED unsent) and answers
+  // each; what waited meanwhile goes out first.
   void SendPuts(std::vector<PendingPut> calls);
-  absl::StatusOr<std::vector<PutOutcome>> PutReplies(
+  // A put in flight was answered: sends what waits, or frees its place.
+  void PassTurn();
+  // Each item's outcome, or the error of its script call.
+  std::vector<absl::StatusOr<PutOutcome>> PutReplies(
       const PutBatch& batch, const std::vector<RedisReply>& replies) const;
   // Get's command, and what its reply says.
   RedisCommand GetCommand(absl::string_view tenant_id,

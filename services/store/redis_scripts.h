@@ -94,17 +94,21 @@ local function put(b)
   local expires = string.format('%d', tonumber(now) + ttl)
   local okey = P .. 'opp:' .. id
   local s = redis.call('HMGET', okey, 'fp', 'rv', 'rs', 'at', 'cell', 'pr',
-                       'prev', 'ct', 'v', 'exp')
-  if keep ~= '' and s[1] == ARGV[b + 6] and s[2] == ARGV[b + 7] and
+                       'prev', 'ct', 'v', 'exp', 'iat')
+  -- The hash's index fields are this script's while 'iat' matches 'at': a
+  -- version of the store that does not write them (a replica in a rolling
+  -- update) rewrites 'at' but not 'iat'.
+  local trusted = s[5] and s[8] and s[9] and s[11] and s[11] == s[4]
+  if keep ~= '' and trusted and s[1] == ARGV[b + 6] and s[2] == ARGV[b + 7] and
       (s[3] == '1' or ARGV[b + 8] == '0') and s[5] == cell and
       s[6] == prio and s[4] and tonumber(s[4]) >= tonumber(keep) then
     return s[7] or '', 0, 0, 1
   end
-  -- Where the result is indexed: its own fields say so while it is there
-  -- (they are written with its members entry, in this script); after its
-  -- key expired, or when an older version wrote it, the members entry.
+  -- Where the result is indexed: its own fields say so while they are
+  -- trusted (written with its members entry, in this script); after its
+  -- key expired, or when another version wrote it, the members entry.
   local from, oldcents, oldversion, prev = false, '0', '0', ''
-  if s[5] and s[8] and s[9] then
+  if trusted then
     from, oldcents, oldversion, prev = s[5], s[8], s[9], s[7] or ''
   else
     local m = redis.call('HGET', KEYS[1], id)
@@ -114,13 +118,13 @@ local function put(b)
       if not from then from, oldcents, oldversion, prev = false, '0', '0', '' end
     end
   end
-  if from and tonumber(ARGV[b + 12]) < tonumber(oldversion) then
+  if from and tonumber(ARGV[b + 12]) < (tonumber(oldversion) or 0) then
     return prev, 0, 1, 0
   end
   local moved = 0
   if from and from ~= cell then
     redis.call('ZREM', P .. 'cell:' .. from, id)
-    adjust(from, -1, -tonumber(oldcents))
+    adjust(from, -1, -(tonumber(oldcents) or 0))
     prev = from
     moved = 1
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',
@@ -129,23 +133,26 @@ local function put(b)
                'priority', prio, 'ruleset', ARGV[b + 7], 'time', now)
   end
   if from == cell then
-    adjust(cell, 0, tonumber(cents) - tonumber(oldcents))
+    adjust(cell, 0, tonumber(cents) - (tonumber(oldcents) or 0))
   else
     adjust(cell, 1, tonumber(cents))
   end
   -- The expiry is pushed back only once it is 1 % of the TTL behind: a
   -- result expires between 99 % and 100 % of the TTL after its last write.
   local exp = expires
-  local refresh = ttl <= 0 or not s[10] or
-      tonumber(s[10]) < tonumber(expires) - ttl / 100
+  -- (And at once when the TTL was shortened.)
+  local stored_exp = tonumber(s[10] or '')
+  local refresh = ttl <= 0 or not stored_exp or
+      stored_exp < tonumber(expires) - ttl / 100 or
+      stored_exp > tonumber(expires)
   if not refresh then exp = s[10] end
   redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', ARGV[b + 6],
              'rv', ARGV[b + 7], 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
              'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
-             'v', ARGV[b + 12], 'exp', exp)
+             'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9])
   -- The cell's sorted set already has the entry at this score when
   -- neither moved.
-  if from ~= cell or s[6] ~= prio then
+  if not trusted or from ~= cell or s[6] ~= prio then
     redis.call('ZADD', P .. 'cell:' .. cell, prio, id)
   end
   redis.call('HSET', KEYS[1], id, cell .. '|' .. cents .. '|' .. prio ..

@@ -145,6 +145,12 @@ TEST_F(ResultStoreTest, ExpiryIsPushedBackOncePastOnePercentOfTheTtl) {
   const absl::Time later = Now() + absl::Minutes(15);
   Put({Result("opp-1", "KEY", 82)}, later);
   EXPECT_EQ(expiry(), absl::StrCat(absl::ToUnixMillis(later) + day_ms));
+  // A shorter TTL takes effect at the next write.
+  RedisResultStore hourly(pool_.get(), {.result_ttl = absl::Hours(1)});
+  v1::Classification c = Result("opp-1", "KEY", 83);
+  PutItem item{&c, "fp", true};
+  ASSERT_TRUE(hourly.Put({item}, {.now = later}, Soon()).ok());
+  EXPECT_EQ(expiry(), absl::StrCat(absl::ToUnixMillis(later + absl::Hours(1))));
 }
 
 TEST_F(ResultStoreTest, ZeroTtlKeepsTheResult) {
@@ -419,6 +425,17 @@ TEST_F(ResultStoreTest, MovesAreRightWhateverTheResultKeyHolds) {
   EXPECT_EQ((*m)[0].amount_cents, 30000);
   EXPECT_THAT(CellIds("KEY"), ::testing::IsEmpty());
   EXPECT_THAT(CellIds("EXIT"), ::testing::IsEmpty());
+  // Rewritten by a store that does not keep the index fields (a replica of
+  // another version in a rolling update: 'at' changes, 'iat' does not):
+  // the members entry decides, so a stale 'ct' does no harm.
+  ASSERT_TRUE(redis_
+                  .Command({"HSET", "oppmatrix:{acme}:opp:opp-1", "at", "1",
+                            "ct", "999999"})
+                  .ok());
+  Put({Result("opp-1", "DEVELOP", 40, 500)});
+  m = store_->Matrix("acme", {}, 0, Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ((*m)[0].amount_cents, 50000);
   // The same cell at another priority: the cell's set follows.
   Put({Result("opp-1", "DEVELOP", 45, 300), Result("opp-2", "DEVELOP", 44)});
   EXPECT_THAT(CellIds("DEVELOP"), ElementsAre("opp-1", "opp-2"));
@@ -471,6 +488,45 @@ TEST_F(ResultStoreTest, CallsThatWaitGoTogether) {
             evalsha + 3);
   EXPECT_THAT(CellIds("KEY").size(), kCalls + 1);
   for (const PutOutcome& o : outcomes) EXPECT_FALSE(o.moved);
+}
+
+// Calls that went together fail only for their own tenant's script.
+TEST_F(ResultStoreTest, OneTenantsFailureIsNotAnotherCallers) {
+  auto async = AsyncRedis::Create({.endpoint = *ParseRedisUrl(redis_.url()),
+                                   .command_timeout = absl::Seconds(10)});
+  ASSERT_TRUE(async.ok()) << async.status();
+  RedisResultStore store(async->get(), {.result_ttl = absl::Hours(24)});
+  // The bad tenant's totals are not a hash: its script fails.
+  ASSERT_TRUE(redis_.Command({"SET", "oppmatrix:{bad}:stats", "x"}).ok());
+  std::vector<v1::Classification> results = {
+      Result("a", "KEY", 1), Result("b", "KEY", 2),
+      Result("c", "KEY", 3, 0, "bad"), Result("d", "KEY", 4)};
+  std::vector<PutItem> items;
+  for (const v1::Classification& c : results) items.push_back({&c, "fp", true});
+  absl::Mutex mu;
+  int done = 0;
+  std::vector<absl::Status> status(results.size());
+  redis_.Pause();  // a and b in flight; c and d wait and go together
+  for (size_t i = 0; i < results.size(); ++i) {
+    store.PutAsync(absl::MakeConstSpan(&items[i], 1), {.now = Now()}, Soon(),
+                   [&, i](absl::StatusOr<std::vector<PutOutcome>> out) {
+                     absl::MutexLock lock(&mu);
+                     status[i] = out.status();
+                     ++done;
+                   });
+  }
+  redis_.Resume();
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](int* n) { return *n == 4; }, &done),
+                                    absl::Seconds(30)));
+  }
+  EXPECT_TRUE(status[0].ok()) << status[0];
+  EXPECT_TRUE(status[1].ok()) << status[1];
+  EXPECT_FALSE(status[2].ok());
+  EXPECT_TRUE(status[3].ok()) << status[3];
+  EXPECT_THAT(CellIds("KEY"), ElementsAre("d", "b", "a"));
 }
 
 TEST_F(ResultStoreTest, OneOpportunityTwiceInABatchMovesOnceEach) {
