@@ -175,6 +175,11 @@ def main():
         t.add("  stored / unstored BatchClassify(500)",
               stored["items_per_second"] / plain["items_per_second"], "×",
               0.6, issue=13)
+    for n in (10, 100):
+        spread = store.get(f"BM_BatchStoredTenants/{n}/real_time")
+        if spread:
+            t.add(f"  the same over {n} tenants", spread["items_per_second"],
+                  "opps/s")
     if plain:
         t.add("BatchClassify(500) unstored", plain["items_per_second"],
               "opps/s")

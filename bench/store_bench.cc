@@ -4,6 +4,7 @@
 // generated opportunities (the size is the benchmark argument):
 //
 //   BM_BatchStored      new content every time: score, store, index
+//   BM_BatchStoredTenants  the stored batch of 500 over 10 or 100 tenants
 //   BM_BatchCached      unchanged content and ruleset: already current
 //                       in Redis, nothing written
 //   BM_BatchNoStore     the same without Redis (the cost of the RPC alone)
@@ -148,6 +149,17 @@ void BM_BatchStored(benchmark::State& state) {
   Run(state, *Shared().stored, batch, /*change_each_time=*/true);
 }
 BENCHMARK(BM_BatchStored)->Arg(500)->Arg(100)->UseRealTime();
+
+// The same batch spread over `range(0)` tenants: one script call each.
+void BM_BatchStoredTenants(benchmark::State& state) {
+  const int tenants = static_cast<int>(state.range(0));
+  auto batch = Batch(500, "bench-tenants");
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].set_tenant_id(absl::StrCat("bench-t", tenants, "-", i % tenants));
+  }
+  Run(state, *Shared().stored, batch, /*change_each_time=*/true);
+}
+BENCHMARK(BM_BatchStoredTenants)->Arg(10)->Arg(100)->UseRealTime();
 
 void BM_BatchCached(benchmark::State& state) {
   auto batch = Batch(static_cast<int>(state.range(0)), "bench-cached");
