@@ -215,13 +215,15 @@ class ClassificationServiceImpl::StreamReactor final
   // nothing is started on a finished call.
   void Act() {
     Next next;
+    bool finishing;
     {
       absl::MutexLock lock(&mu_);
       std::swap(next, next_);
       if (next.finish.has_value()) finish_ = std::move(next.finish);
+      finishing = finish_.has_value();  // what it comes with is dropped
       ++acting_;
     }
-    if (!finished_now()) {
+    if (!finishing) {
       if (next.write != nullptr) StartWrite(next.write);
       if (next.read) StartRead(&request_bytes_);
     }
@@ -234,12 +236,6 @@ class ClassificationServiceImpl::StreamReactor final
       }
     }
     if (finish.has_value()) Finish(*finish);
-  }
-
-  // Whether a Finish is waiting (what was planned before it is dropped).
-  bool finished_now() {
-    absl::MutexLock lock(&mu_);
-    return finish_.has_value();
   }
 
   ClassificationCore* core_;

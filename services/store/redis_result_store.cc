@@ -150,28 +150,33 @@ void RedisResultStore::RunAsync(std::vector<RedisCommand> cmds,
 RedisResultStore::PutBatch RedisResultStore::PutCommands(
     absl::Span<const PutCall> calls) const {
   const int64_t ttl_ms = absl::ToInt64Milliseconds(options_.result_ttl);
-  // Every item of every call, and its call's time and keep-current-since.
+  // Every item of every call, and its call's time and keep-current-since
+  // as the script reads them.
+  struct CallArgs {
+    std::string now;
+    std::string keep;
+  };
+  std::vector<CallArgs> call_args;
+  call_args.reserve(calls.size());
   struct Flat {
     const PutItem* item;
-    std::string now;
-    const std::string* keep;
+    const CallArgs* call;
   };
   std::vector<Flat> flat;
-  std::vector<std::string> keeps;
-  keeps.reserve(calls.size());
   int64_t latest_ms = std::numeric_limits<int64_t>::min();
   for (const PutCall& call : calls) {
     const PutOptions& o = call.options;
-    keeps.push_back(
-        o.keep_current_since == absl::InfiniteFuture()
-            ? std::string()
-            : absl::StrCat(o.keep_current_since == absl::InfinitePast()
-                               ? std::numeric_limits<int64_t>::min()
-                               : ToMillis(o.keep_current_since)));
     const int64_t now_ms = ToMillis(o.now);
     latest_ms = std::max(latest_ms, now_ms);
+    call_args.push_back(
+        {absl::StrCat(now_ms),
+         o.keep_current_since == absl::InfiniteFuture()
+             ? std::string()
+             : absl::StrCat(o.keep_current_since == absl::InfinitePast()
+                                ? std::numeric_limits<int64_t>::min()
+                                : ToMillis(o.keep_current_since))});
     for (const PutItem& item : call.items) {
-      flat.push_back({&item, absl::StrCat(now_ms), &keeps.back()});
+      flat.push_back({&item, &call_args.back()});
     }
   }
   // The items of each tenant, in order of first appearance.
@@ -226,8 +231,8 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
         args.push_back(Score(c.potential_score()));
         args.push_back(Score(c.relationship_score()));
         args.push_back(absl::StrCat(c.opportunity_version()));
-        args.push_back(f.now);
-        args.push_back(*f.keep);
+        args.push_back(f.call->now);
+        args.push_back(f.call->keep);
         batch.index.push_back(group[j]);
       }
       batch.commands.push_back(EvalSha(put_, tenant, "", std::move(args)));

@@ -111,24 +111,19 @@ class ResultStore {
       absl::Time deadline) = 0;
 
   // Put and Get with the answer handed to `done` instead of returned, for
-  // callers that must not wait (a server's reactors): a store with an
-  // asynchronous connection calls `done` from its I/O thread, once Redis
-  // answered; the default runs the synchronous call and then `done`. The
-  // items (and what they point to) must stay valid until `done` ran.
-  // `done` must not block.
+  // callers that must not wait (a server's reactors): `done` runs once,
+  // from the store's I/O thread once it has answered (or before the call
+  // returns). The items (and what they point to) must stay valid until
+  // `done` ran. `done` must not block.
   using PutCallback =
       absl::AnyInvocable<void(absl::StatusOr<std::vector<PutOutcome>>) &&>;
   virtual void PutAsync(absl::Span<const PutItem> items,
                         const PutOptions& options, absl::Time deadline,
-                        PutCallback done) {
-    std::move(done)(Put(items, options, deadline));
-  }
+                        PutCallback done) = 0;
   using GetCallback =
       absl::AnyInvocable<void(absl::StatusOr<v1::Classification>) &&>;
   virtual void GetAsync(absl::string_view tenant_id, absl::string_view id,
-                        absl::Time deadline, GetCallback done) {
-    std::move(done)(Get(tenant_id, id, deadline));
-  }
+                        absl::Time deadline, GetCallback done) = 0;
 
   // Matrix, List and Transitions, answered as PutAsync is.
   using MatrixCallback =
@@ -139,19 +134,14 @@ class ResultStore {
   virtual void MatrixAsync(absl::string_view tenant_id,
                            const MatrixFilter& filter, int top_n,
                            absl::Time now, absl::Time deadline,
-                           MatrixCallback done) {
-    std::move(done)(Matrix(tenant_id, filter, top_n, now, deadline));
-  }
+                           MatrixCallback done) = 0;
   virtual void ListAsync(absl::string_view tenant_id, absl::string_view cell,
                          int page_size, absl::string_view page_token,
-                         absl::Time deadline, ListCallback done) {
-    std::move(done)(List(tenant_id, cell, page_size, page_token, deadline));
-  }
+                         absl::Time deadline, ListCallback done) = 0;
   virtual void TransitionsAsync(absl::string_view tenant_id, int page_size,
                                 absl::string_view page_token,
-                                absl::Time deadline, TransitionsCallback done) {
-    std::move(done)(Transitions(tenant_id, page_size, page_token, deadline));
-  }
+                                absl::Time deadline,
+                                TransitionsCallback done) = 0;
 
   // The stored result (with `previous_cell`); NOT_FOUND if there is none.
   virtual absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,

@@ -529,6 +529,48 @@ TEST_F(ResultStoreTest, OneTenantsFailureIsNotAnotherCallers) {
   EXPECT_THAT(CellIds("KEY"), ElementsAre("d", "b", "a"));
 }
 
+// Ids as CRMs send them: accents, other scripts, the store's own separators
+// ('|' in the members entry, braces of the hash tag, ':' of the keys).
+TEST_F(ResultStoreTest, IdsAsCrmsSendThemRoundTrip) {
+  const std::vector<std::string> ids = {"Übernahme Müller GmbH – 2026/Q3",
+                                        "商机-北京-001",
+                                        "deal|with|pipes",
+                                        "id {with} braces",
+                                        "006Dn00000AbCdE:renewal",
+                                        "صفقة-٢٠٢٦"};
+  std::vector<v1::Classification> results;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    results.push_back(Result(ids[i], "KEY", 50, 100 * (i + 1)));
+  }
+  Put(results);
+  for (v1::Classification& c : results) c.set_cell("DEVELOP");
+  std::vector<PutOutcome> out = Put(results);
+  std::set<std::string> listed;
+  std::string token;
+  do {
+    auto page = store_->List("acme", "DEVELOP", 4, token, Soon());
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const v1::Classification& c : page->classifications) {
+      listed.insert(c.opportunity_id());
+    }
+    token = page->next_page_token;
+  } while (!token.empty());
+  EXPECT_EQ(listed, std::set<std::string>(ids.begin(), ids.end()));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_TRUE(out[i].moved) << ids[i];
+    auto got = store_->Get("acme", ids[i], Soon());
+    ASSERT_TRUE(got.ok()) << ids[i] << ": " << got.status();
+    EXPECT_EQ(got->previous_cell(), "KEY");
+  }
+  EXPECT_EQ(AllTransitions().size(), ids.size());
+  auto m = store_->Matrix("acme", {.industry = v1::INDUSTRY_MANUFACTURING}, 2,
+                          Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ((*m)[0].count, static_cast<int64_t>(ids.size()));
+  EXPECT_EQ((*m)[0].amount_cents, 100 * 100 * 21);
+}
+
 TEST_F(ResultStoreTest, OneOpportunityTwiceInABatchMovesOnceEach) {
   Put({Result("opp-1", "KEY", 90, 100), Result("opp-1", "EXIT", 0, 300),
        Result("opp-2", "EXIT", 5, 50)});
