@@ -32,7 +32,12 @@ def load(directory, name):
     if not os.path.exists(path):
         return None
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError:
+            print(f"bench: {name} holds no report (its step failed)",
+                  file=sys.stderr)
+            return None
 
 
 def google_benchmarks(report):

@@ -123,6 +123,7 @@ class Connection:
 
     def read(self):
         import h2.events
+        import h2.exceptions
 
         while True:
             try:
@@ -135,7 +136,16 @@ class Connection:
             if not data:
                 self.count_close()
                 raise Closed("closed by the server")
-            for event in self.conn.receive_data(data):
+            try:
+                events = self.conn.receive_data(data)
+            except h2.exceptions.ProtocolError as e:
+                # An answer for a stream the client reset so long ago that
+                # h2 forgot it (StreamIDTooLowError): h2 cannot go on with
+                # this connection, so it is dropped and made again.
+                self.stats["client_protocol_errors"] += 1
+                self.sock.close()
+                raise Closed(f"h2 refused the server's frames: {e}")
+            for event in events:
                 if isinstance(event, h2.events.ConnectionTerminated):
                     self.stats["goaways"] += 1
                     self.stats["goaway_codes"].append(str(event.error_code))
@@ -161,6 +171,7 @@ def new_stats():
         "refused": 0,
         "reset_by_server": 0,
         "ended_by_server": 0,
+        "client_protocol_errors": 0,
         "server_max_concurrent_streams": None,
     }
 
