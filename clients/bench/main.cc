@@ -51,23 +51,6 @@ ABSL_FLAG(bool, json, false, "Print the report as one JSON object");
 namespace oppmatrix {
 namespace {
 
-// Shared with oppctl: OPPMATRIX_TARGET, OPPMATRIX_TLS_CA_FILE, ...
-std::vector<std::string> SharedFlagNames() {
-  std::vector<std::string> names = {"target", "timeout"};
-  for (const char* name : ConnectionFlagNames()) names.push_back(name);
-  return names;
-}
-
-// The bench's own, as OPPMATRIX_BENCH_<NAME>: an OPPMATRIX_TENANT set for
-// oppctl must not send the bench's writes into a real tenant.
-std::vector<std::string> OwnFlagNames() {
-  return {"rpc",        "concurrency", "rate",
-          "duration",   "warmup",      "requests",
-          "batch_size", "streams",     "max_outstanding",
-          "tenant",     "seed",        "opportunities",
-          "no_reasons", "json"};
-}
-
 int Usage(const std::string& message) {
   std::fprintf(stderr, "oppmatrix-bench: %s\n", message.c_str());
   return 2;
@@ -138,14 +121,18 @@ int Run() {
 }  // namespace oppmatrix
 
 int main(int argc, char** argv) {
+  // The bench's own flags are OPPMATRIX_BENCH_<NAME>: an OPPMATRIX_TENANT
+  // set for oppctl must not send the bench's writes into a real tenant.
   std::vector<char*> rest = oppmatrix::ParseFlagsWithEnv(
-      argc, argv, oppmatrix::SharedFlagNames(),
+      argc, argv,
       "oppmatrix-bench: load on the classifier's RPCs, compared with its "
       "health check.\n"
       "  oppmatrix-bench --target=HOST:PORT --rpc=all --duration=5s\n"
       "--target, --timeout, --tls* and --token* can also be set as "
       "OPPMATRIX_<FLAG>, the others as OPPMATRIX_BENCH_<FLAG>.",
-      oppmatrix::OwnFlagNames(), "OPPMATRIX_BENCH_");
+      {.tool_flag = "rpc",
+       .tool_prefix = "OPPMATRIX_BENCH_",
+       .shared_tool_flags = {"target", "timeout"}});
   if (rest.size() > 1) {
     std::fprintf(stderr, "oppmatrix-bench: unexpected argument %s\n", rest[1]);
     return 2;

@@ -16,7 +16,6 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
-#include <grpcpp/security/credentials.h>
 
 #include <memory>
 #include <string>
@@ -25,57 +24,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "oppmatrix/v1/classification_service.grpc.pb.h"
+#include "services/common/grpc_channel.h"
 #include "services/common/status_util.h"
 
 namespace oppmatrix {
-
-struct ClientOptions {
-  // The server, as a gRPC target: "host:port", "dns:///name:port", ...
-  std::string target = "127.0.0.1:50051";
-  // Deadline of each call, retries included.
-  absl::Duration timeout = absl::Seconds(5);
-  // Attempts per call on UNAVAILABLE (1 disables retries; gRPC caps at 5).
-  int max_attempts = 4;
-  absl::Duration initial_backoff = absl::Milliseconds(100);
-  absl::Duration max_backoff = absl::Seconds(2);
-  // Channel credentials; null means insecure (plaintext). See
-  // TlsCredentials().
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  // The name the server's TLS certificate must carry, when not the
-  // target's host (e.g. connecting by IP address).
-  std::string tls_server_name;
-  // When set, every call carries "authorization: Bearer <token>".
-  std::string token;
-};
-
-// The gRPC service config with the retry policy for `options`.
-std::string ServiceConfigJson(const ClientOptions& options);
-
-// PEM files of a TLS connection.
-struct TlsFiles {
-  // Root certificates to trust; empty: the system's roots.
-  std::string ca_file;
-  // This client's certificate chain and key, for servers asking for one
-  // (mutual TLS); both or neither.
-  std::string cert_file;
-  std::string key_file;
-};
-
-// TLS channel credentials from PEM files; INVALID_ARGUMENT naming the file
-// when one can't be read or only one of cert_file and key_file is given.
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
-    const TlsFiles& files);
-
-// A channel to options.target with the retry policy, the credentials and
-// the TLS server name of `options`; for any service of the server. A
-// callback-API call's callback may drop the last reference to it (see
-// services/common/grpc_callback_queue.h).
-std::shared_ptr<grpc::Channel> NewChannel(const ClientOptions& options);
-
-// A context for one call on such a channel: the deadline `timeout` from
-// now and the options' token.
-std::unique_ptr<grpc::ClientContext> NewCallContext(
-    const ClientOptions& options, absl::Duration timeout);
 
 // A ClassifyStream call: write requests, read one result per request in
 // order, then Finish(). Not thread-safe; one writer and one reader thread
@@ -141,6 +93,11 @@ class ClassificationClient {
   // One page of a tenant's cell moves, newest first.
   absl::StatusOr<v1::ListTransitionsResponse> ListTransitions(
       const v1::ListTransitionsRequest& request);
+
+  // Removes stored classifications (opportunities deleted in the CRM);
+  // one result per deletion, in order.
+  absl::StatusOr<v1::DeleteClassificationResponse> DeleteClassification(
+      const v1::DeleteClassificationRequest& request);
 
   // Opens a ClassifyStream whose deadline is `timeout` from now.
   std::unique_ptr<ClassifyStreamCall> OpenStream(absl::Duration timeout);

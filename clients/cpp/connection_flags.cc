@@ -1,6 +1,7 @@
 #include "clients/cpp/connection_flags.h"
 
 #include "absl/flags/flag.h"
+#include "services/common/env_flags.h"
 #include "services/common/file_util.h"
 
 ABSL_FLAG(bool, tls, false,
@@ -22,12 +23,8 @@ ABSL_FLAG(std::string, token_file, "", "A file holding the bearer token");
 
 namespace oppmatrix {
 
-const std::vector<const char*>& ConnectionFlagNames() {
-  static const auto* names = new std::vector<const char*>{
-      "tls",          "tls_ca_file",     "tls_cert_file",
-      "tls_key_file", "tls_server_name", "token",
-      "token_file"};
-  return *names;
+std::vector<std::string> ConnectionFlagNames() {
+  return FlagsDefinedWith("tls");  // this file's, from the flag registry
 }
 
 absl::StatusOr<ClientOptions> ConnectionOptionsFromFlags(

@@ -18,8 +18,8 @@
 
 namespace oppmatrix {
 
-// The flags' names, for ParseFlagsWithEnv and help texts.
-const std::vector<const char*>& ConnectionFlagNames();
+// The flags' names, sorted, for help texts.
+std::vector<std::string> ConnectionFlagNames();
 
 // ClientOptions for `target` from the flags: TLS credentials when --tls,
 // --tls_ca_file or --tls_cert_file is given, the token from --token or

@@ -45,7 +45,7 @@
 #include "services/common/status_util.h"
 #include "services/engine/iso_codes.h"
 #include "services/engine/ruleset.h"
-#include "services/ingestion/dead_letters.h"
+#include "services/ingestion/dead_letters.h"  // ReasonPattern
 #include "services/store/redis_client.h"
 #include "services/store/redis_url.h"
 #include "services/store/snapshot_store.h"
@@ -76,16 +76,15 @@ ABSL_FLAG(std::string, page_token, "",
           "list, transitions: continue from this next_page_token");
 ABSL_FLAG(bool, all, false, "list, transitions: follow every page");
 ABSL_FLAG(int, count, 100,
-          "generate: how many opportunities; dlq list: how many entries");
+          "generate: how many opportunities; dlq list: entries per page "
+          "(at most 500)");
 ABSL_FLAG(uint64_t, seed, 1, "generate: the random seed");
 ABSL_FLAG(std::string, ingestion, "127.0.0.1:50052",
-          "status: the ingestion service's gRPC address");
+          "status, import, dlq: the ingestion service's gRPC address");
 ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
-          "dlq: the Redis holding the streams");
-ABSL_FLAG(std::string, stream, "oppmatrix:crm-events",
-          "dlq replay: the event stream replayed events go to");
-ABSL_FLAG(std::string, dead_letter_stream, "oppmatrix:crm-events:dead",
-          "dlq: the dead-letter stream");
+          "rules diff --from_snapshots: the Redis holding the ingestion "
+          "service's snapshots (read directly, by design: a what-if over "
+          "the live data that no service owns an RPC for)");
 ABSL_FLAG(std::string, from, "",
           "import: the CRM whose export this is: salesforce, hubspot, "
           "dynamics, odoo or pipedrive");
@@ -810,57 +809,82 @@ absl::StatusOr<std::unique_ptr<RedisPool>> RedisFromFlags() {
 }
 
 // `dlq summary`: the dead letters grouped by reason, largest group first.
-int DlqSummary(DeadLetterQueue& dlq) {
+int DlqSummary(v1::IngestionService::Stub& stub, const ClientOptions& options) {
   const int64_t max_entries = absl::GetFlag(FLAGS_max_entries);
   if (max_entries < 1) return Usage("--max_entries: must be at least 1");
-  absl::StatusOr<DeadLetterQueue::Summary> summary = dlq.Summarize(max_entries);
-  if (!summary.ok()) return Fail(summary.status());
-  auto time = [](absl::Time t) {
-    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
-  };
+  v1::SummarizeDeadLettersRequest request;
+  request.set_max_entries(max_entries);
+  v1::SummarizeDeadLettersResponse summary;
+  auto context = NewCallContext(options, options.timeout);
+  grpc::Status status =
+      stub.SummarizeDeadLetters(context.get(), request, &summary);
+  if (!status.ok()) return Fail(FromGrpcStatus(status));
   if (absl::GetFlag(FLAGS_json)) {
-    google::protobuf::Struct out;
-    auto& f = *out.mutable_fields();
-    f["entries"].set_number_value(static_cast<double>(summary->entries));
-    f["truncated"].set_bool_value(summary->truncated);
-    auto* groups = f["groups"].mutable_list_value();
-    for (const DeadLetterGroup& g : summary->groups) {
-      auto& row =
-          *groups->add_values()->mutable_struct_value()->mutable_fields();
-      row["reason"].set_string_value(g.reason);
-      row["count"].set_number_value(static_cast<double>(g.count));
-      row["first"].set_string_value(time(g.first));
-      row["last"].set_string_value(time(g.last));
-      row["example_id"].set_string_value(g.example_id);
-      row["example_event_id"].set_string_value(g.example_event_id);
-      row["example_reason"].set_string_value(g.example_reason);
-    }
-    std::cout << FormatJson(out) << "\n";
+    std::cout << FormatJson(summary) << "\n";
     return kExitOk;
   }
-  if (summary->entries == 0) {
+  auto time = [](const google::protobuf::Timestamp& t) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                            absl::FromUnixSeconds(t.seconds()),
+                            absl::UTCTimeZone());
+  };
+  if (summary.entries() == 0) {
     std::cout << "the dead-letter stream is empty\n";
     return kExitOk;
   }
-  std::cout << summary->entries << " dead letters, " << summary->groups.size()
-            << (summary->groups.size() == 1 ? " reason" : " reasons")
-            << (summary->truncated ? absl::StrCat(" (the oldest ", max_entries,
-                                                  "; --max_entries reads more)")
-                                   : "")
+  std::cout << summary.entries() << " dead letters, " << summary.groups_size()
+            << (summary.groups_size() == 1 ? " reason" : " reasons")
+            << (summary.truncated()
+                    ? absl::StrCat(" (the oldest ", max_entries,
+                                   "; --max_entries reads more)")
+                    : "")
             << "\n";
-  for (const DeadLetterGroup& g : summary->groups) {
+  for (const v1::DeadLetterGroup& g : summary.groups()) {
     std::cout << "\n"
-              << absl::StrFormat("%6d  ", g.count) << g.reason << "\n"
-              << "        first " << time(g.first) << "  last " << time(g.last)
-              << "\n        e.g. " << g.example_id
-              << (g.example_event_id.empty()
+              << absl::StrFormat("%6d  ", g.count()) << g.reason() << "\n"
+              << "        first " << time(g.first_time()) << "  last "
+              << time(g.last_time()) << "\n        e.g. " << g.example_id()
+              << (g.example_event_id().empty()
                       ? ""
-                      : absl::StrCat(" (event ", g.example_event_id, ")"))
+                      : absl::StrCat(" (event ", g.example_event_id(), ")"))
               << ": "
-              << absl::StrJoin(absl::StrSplit(g.example_reason, '\n',
+              << absl::StrJoin(absl::StrSplit(g.example_reason(), '\n',
                                               absl::SkipWhitespace()),
                                " ")
               << "\n";
+  }
+  return kExitOk;
+}
+
+// `dlq list`: one page of --count entries after --page_token.
+int DlqList(v1::IngestionService::Stub& stub, const ClientOptions& options) {
+  const int count = absl::GetFlag(FLAGS_count);
+  if (count < 1 || count > 500) return Usage("--count: must be 1 to 500");
+  v1::ListDeadLettersRequest request;
+  request.set_page_size(count);
+  request.set_page_token(absl::GetFlag(FLAGS_page_token));
+  v1::ListDeadLettersResponse page;
+  auto context = NewCallContext(options, options.timeout);
+  grpc::Status status = stub.ListDeadLetters(context.get(), request, &page);
+  if (!status.ok()) return Fail(FromGrpcStatus(status));
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << FormatJson(page) << "\n";
+  } else {
+    for (const v1::DeadLetter& e : page.dead_letters()) {
+      std::string event = e.event().size() > 160
+                              ? absl::StrCat(e.event().substr(0, 157), "...")
+                              : e.event();
+      std::cout << e.id() << "  "
+                << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                    absl::FromUnixSeconds(e.time().seconds()),
+                                    absl::UTCTimeZone())
+                << "  deliveries " << e.deliveries()
+                << "\n  reason: " << e.reason()
+                << "\n  event:  " << (event.empty() ? "(none)" : event) << "\n";
+    }
+  }
+  if (!page.next_page_token().empty()) {
+    std::cerr << "more: --page_token=" << page.next_page_token() << "\n";
   }
   return kExitOk;
 }
@@ -872,81 +896,41 @@ int Dlq(const std::vector<std::string>& args) {
         "usage: oppctl dlq list | oppctl dlq summary | oppctl dlq replay "
         "ID...|--all");
   }
-  absl::StatusOr<std::unique_ptr<RedisPool>> pool = RedisFromFlags();
-  if (!pool.ok()) return Usage(std::string(pool.status().message()));
-  DeadLetterQueue dlq(pool->get(), {.dead_letter_stream =
-                                        absl::GetFlag(FLAGS_dead_letter_stream),
-                                    .stream = absl::GetFlag(FLAGS_stream),
-                                    .timeout = absl::GetFlag(FLAGS_timeout)});
-  const int count = absl::GetFlag(FLAGS_count);
+  absl::StatusOr<ClientOptions> options =
+      ConnectionOptions(absl::GetFlag(FLAGS_ingestion));
+  if (!options.ok()) return BadConnection(options.status());
+  auto stub = v1::IngestionService::NewStub(NewChannel(*options));
   if (args[0] == "summary") {
     if (args.size() != 1) return Usage("usage: oppctl dlq summary");
-    return DlqSummary(dlq);
+    return DlqSummary(*stub, *options);
   }
   if (args[0] == "list") {
     if (args.size() != 1) return Usage("usage: oppctl dlq list");
-    auto entries = dlq.List(count, absl::GetFlag(FLAGS_page_token));
-    if (!entries.ok()) return Fail(entries.status());
-    for (const DeadLetterEntry& e : *entries) {
-      if (absl::GetFlag(FLAGS_json)) {
-        google::protobuf::Struct row;
-        auto& f = *row.mutable_fields();
-        f["id"].set_string_value(e.id);
-        f["reason"].set_string_value(e.reason);
-        f["deliveries"].set_number_value(static_cast<double>(e.deliveries));
-        f["source_id"].set_string_value(e.source_id);
-        f["event"].set_string_value(e.event);
-        std::cout << FormatJson(row) << "\n";
-        continue;
-      }
-      std::string event = e.event.size() > 160
-                              ? absl::StrCat(e.event.substr(0, 157), "...")
-                              : e.event;
-      std::cout << e.id << "  "
-                << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", e.time,
-                                    absl::UTCTimeZone())
-                << "  deliveries " << e.deliveries << "\n  reason: " << e.reason
-                << "\n  event:  " << (event.empty() ? "(none)" : event) << "\n";
-    }
-    if (static_cast<int>(entries->size()) == count && !entries->empty()) {
-      std::cerr << "more: --page_token=" << entries->back().id << "\n";
-    }
-    return kExitOk;
+    return DlqList(*stub, *options);
   }
-  std::vector<std::string> ids(args.begin() + 1, args.end());
+  v1::ReplayDeadLettersRequest request;
+  for (size_t i = 1; i < args.size(); ++i) request.add_ids(args[i]);
   if (absl::GetFlag(FLAGS_all)) {
-    if (!ids.empty()) return Usage("dlq replay: IDs or --all, not both");
-    std::string after;
-    while (true) {
-      auto page = dlq.List(500, after);
-      if (!page.ok()) return Fail(page.status());
-      if (page->empty()) break;
-      for (const DeadLetterEntry& e : *page) ids.push_back(e.id);
-      after = page->back().id;
+    if (request.ids_size() > 0) {
+      return Usage("dlq replay: IDs or --all, not both");
     }
-  }
-  if (ids.empty() && !absl::GetFlag(FLAGS_all)) {
+    request.set_all(true);
+  } else if (request.ids_size() == 0) {
     return Usage("usage: oppctl dlq replay ID...|--all");
   }
-  int replayed_count = 0;
-  if (!ids.empty()) {
-    absl::StatusOr<int> replayed = dlq.Replay(ids);
-    if (!replayed.ok()) return Fail(replayed.status());
-    replayed_count = *replayed;
-  }
+  v1::ReplayDeadLettersResponse replayed;
+  auto context = NewCallContext(*options, options->timeout);
+  grpc::Status status =
+      stub->ReplayDeadLetters(context.get(), request, &replayed);
+  if (!status.ok()) return Fail(FromGrpcStatus(status));
   if (absl::GetFlag(FLAGS_json)) {
-    google::protobuf::Struct out;
-    auto& f = *out.mutable_fields();
-    f["replayed"].set_number_value(replayed_count);
-    f["requested"].set_number_value(static_cast<double>(ids.size()));
-    f["stream"].set_string_value(absl::GetFlag(FLAGS_stream));
-    std::cout << FormatJson(out) << "\n";
-  } else if (ids.empty()) {
+    std::cout << FormatJson(replayed) << "\n";
+  } else if (replayed.requested() == 0) {
     std::cout << "nothing to replay: the dead-letter stream is empty\n";
   } else {
-    std::cout << "replayed " << replayed_count << " of " << ids.size()
-              << " dead-lettered events onto " << absl::GetFlag(FLAGS_stream)
-              << "\n";
+    std::cout << "replayed " << replayed.replayed() << " of "
+              << replayed.requested() << " dead-lettered events onto "
+              << replayed.stream() << "\n";
   }
   return kExitOk;
 }
@@ -1069,18 +1053,15 @@ struct Command {
   int (*run)(const std::vector<std::string>&);
 };
 
-const std::vector<const char*>& ConnectionFlags() {
-  static const auto* flags = new std::vector<const char*>{"target",
-                                                          "timeout",
-                                                          "tls",
-                                                          "tls_ca_file",
-                                                          "tls_cert_file",
-                                                          "tls_key_file",
-                                                          "tls_server_name",
-                                                          "token",
-                                                          "token_file",
-                                                          "json"};
-  return *flags;
+// The flags every command has: --target, --timeout, --json and the
+// client library's connection flags (from the flag registry).
+std::vector<std::string> ConnectionFlags() {
+  std::vector<std::string> flags = {"target", "timeout"};
+  for (std::string& name : ConnectionFlagNames()) {
+    flags.push_back(std::move(name));
+  }
+  flags.push_back("json");
+  return flags;
 }
 
 const std::vector<Command>& Commands() {
@@ -1166,18 +1147,19 @@ const std::vector<Command>& Commands() {
        "dlq list | dlq summary | dlq replay ID...|--all",
        "Dead-lettered CRM events with their reason; summary groups them by "
        "reason (count, first and last time, an example to replay); replay "
-       "puts them back on the event stream. Talks to Redis directly.",
-       {"redis", "count", "page_token", "all", "stream", "dead_letter_stream",
-        "max_entries"},
+       "puts them back on the event stream. Through the ingestion service's "
+       "RPCs (ListDeadLetters, SummarizeDeadLetters, ReplayDeadLetters).",
+       {"ingestion", "count", "page_token", "all", "max_entries"},
        Dlq},
   };
   return *commands;
 }
 
 // "  --name=default  help" lines for the named flags.
-std::string FlagLines(const std::vector<const char*>& names) {
+template <typename Name>
+std::string FlagLines(const std::vector<Name>& names) {
   std::string out;
-  for (const char* name : names) {
+  for (const Name& name : names) {
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (flag == nullptr) continue;
     std::string def = flag->DefaultValue();
@@ -1245,16 +1227,8 @@ int main(int argc, char** argv) {
                                    : oppmatrix::GeneralHelp());
     return oppmatrix::kExitOk;
   }
-  std::vector<std::string> env_flags;
-  for (const auto& c : Commands()) {
-    for (const char* f : c.flags) env_flags.push_back(f);
-  }
-  for (const char* f : oppmatrix::ConnectionFlags()) env_flags.push_back(f);
-  std::sort(env_flags.begin(), env_flags.end());
-  env_flags.erase(std::unique(env_flags.begin(), env_flags.end()),
-                  env_flags.end());
-  std::vector<char*> positional = oppmatrix::ParseFlagsWithEnv(
-      argc, argv, env_flags, "oppctl: see `oppctl help`");
+  std::vector<char*> positional =
+      oppmatrix::ParseFlagsWithEnv(argc, argv, "oppctl: see `oppctl help`");
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty()) {
     std::fprintf(stderr, "%s", oppmatrix::GeneralHelp().c_str());

@@ -156,13 +156,12 @@ int Run() {
 
 int main(int argc, char** argv) {
   oppmatrix::ParseFlagsWithEnv(
-      argc, argv, {"redis", "stream"},
+      argc, argv,
       "oppmatrix-crm-sim: a reproducible stream of CRM events.\n"
       "--redis and --stream can also be set as OPPMATRIX_<FLAG> (the bus, "
       "as for the ingestion service), the others as OPPMATRIX_SIM_<FLAG>.",
-      {"mode", "target", "seed", "tenants", "opportunities", "rate",
-       "max_events", "batch", "duplicate_fraction", "replay_fraction",
-       "malformed_fraction"},
-      "OPPMATRIX_SIM_");
+      {.tool_flag = "mode",
+       .tool_prefix = "OPPMATRIX_SIM_",
+       .shared_tool_flags = {"redis", "stream"}});
   return oppmatrix::Run();
 }

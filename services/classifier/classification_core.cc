@@ -98,7 +98,8 @@ ClassificationCore::ClassificationCore(const RulesetSource* rules,
     : rules_(rules), store_(store), options_(std::move(options)) {}
 
 ClassificationCore::Stats ClassificationCore::stats() const {
-  return {stored_.load(), cache_hits_.load(), store_errors_.load()};
+  return {stored_.load(), cache_hits_.load(), store_errors_.load(),
+          deleted_.load()};
 }
 
 absl::Time ClassificationCore::StoreDeadline(absl::Time call_deadline) const {
@@ -292,6 +293,68 @@ void ClassificationCore::BatchClassifyAsync(
                   // the batch.
                   std::move(done)(raw->response);
                 });
+}
+
+void ClassificationCore::DeleteClassificationAsync(
+    const v1::DeleteClassificationRequest& request, absl::Time deadline,
+    Callback<v1::DeleteClassificationResponse> done) {
+  if (request.deletions_size() > options_.max_batch_size) {
+    std::vector<FieldViolation> v;
+    AddViolation(
+        v, "deletions",
+        absl::StrCat("at most ", options_.max_batch_size,
+                     " deletions per call, got ", request.deletions_size()));
+    std::move(done)(InvalidArgumentWithViolations("batch too large", v));
+    return;
+  }
+  if (absl::Status s = ReadPreconditions({}, store_); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  auto response = std::make_shared<v1::DeleteClassificationResponse>();
+  std::vector<DeleteItem> items;
+  std::vector<v1::DeleteResult*> targets;
+  for (int i = 0; i < request.deletions_size(); ++i) {
+    const v1::OpportunityDeletion& d = request.deletions(i);
+    v1::DeleteResult* result = response->add_results();
+    result->set_opportunity_id(d.opportunity_id());
+    const std::string at = absl::StrCat("deletions[", i, "]");
+    std::vector<FieldViolation> v;
+    ValidateTenantId(d.tenant_id(), absl::StrCat(at, ".tenant_id"), v);
+    ValidateRequiredId(d.opportunity_id(), absl::StrCat(at, ".opportunity_id"),
+                       v);
+    if (d.version() < 0) {
+      AddViolation(v, absl::StrCat(at, ".version"),
+                   absl::StrCat("must not be negative, got ", d.version()));
+    }
+    if (!v.empty()) {
+      *result->mutable_status() =
+          ToRpcStatus(InvalidArgumentWithViolations("invalid deletion", v));
+      continue;
+    }
+    items.push_back({d.tenant_id(), d.opportunity_id(), d.version()});
+    targets.push_back(result);
+  }
+  store_->DeleteAsync(
+      items, options_.clock(), StoreDeadline(deadline),
+      [this, response, targets = std::move(targets), done = std::move(done)](
+          absl::StatusOr<std::vector<DeleteOutcome>> out) mutable {
+        if (!out.ok()) {
+          NoteStoreError(out.status());
+          std::move(done)(ReadStatus(out.status()));
+          return;
+        }
+        int64_t deleted = 0;
+        for (size_t i = 0; i < targets.size(); ++i) {
+          const DeleteOutcome& o = (*out)[i];
+          targets[i]->set_deleted(o.deleted);
+          targets[i]->set_superseded(o.superseded);
+          targets[i]->set_from_cell(o.from_cell);
+          deleted += o.deleted ? 1 : 0;
+        }
+        deleted_.fetch_add(deleted, std::memory_order_relaxed);
+        std::move(done)(response.get());
+      });
 }
 
 absl::Status ClassificationCore::ReadStatus(const absl::Status& status) const {

@@ -60,6 +60,7 @@ class ClassificationCore {
     int64_t stored = 0;        // results written
     int64_t cache_hits = 0;    // results already current in the store
     int64_t store_errors = 0;  // store calls that failed
+    int64_t deleted = 0;       // results removed by DeleteClassification
   };
 
   // `rules` must outlive the core; `store` too, and may be null (no
@@ -104,6 +105,12 @@ class ClassificationCore {
   void ListTransitionsAsync(const v1::ListTransitionsRequest& request,
                             absl::Time deadline,
                             Callback<v1::ListTransitionsResponse> done);
+  // DeleteClassification: INVALID_ARGUMENT only for a batch over
+  // max_batch_size; bad items get their own status. One store round trip;
+  // UNAVAILABLE while the store fails (or without one).
+  void DeleteClassificationAsync(
+      const v1::DeleteClassificationRequest& request, absl::Time deadline,
+      Callback<v1::DeleteClassificationResponse> done);
 
   Stats stats() const;
   bool has_store() const { return store_ != nullptr; }
@@ -144,6 +151,7 @@ class ClassificationCore {
   std::atomic<int64_t> stored_{0};
   std::atomic<int64_t> cache_hits_{0};
   std::atomic<int64_t> store_errors_{0};
+  std::atomic<int64_t> deleted_{0};
   std::atomic<int64_t> last_error_log_ms_{0};
 };
 

@@ -317,4 +317,13 @@ grpc::ServerUnaryReactor* ClassificationServiceImpl::ListTransitions(
       response);
 }
 
+grpc::ServerUnaryReactor* ClassificationServiceImpl::DeleteClassification(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return UnaryAsync<v1::DeleteClassificationRequest,
+                    v1::DeleteClassificationResponse>(
+      context, core_, &ClassificationCore::DeleteClassificationAsync, request,
+      response);
+}
+
 }  // namespace oppmatrix

@@ -22,16 +22,16 @@ using RawClassificationService =
     v1::ClassificationService::WithRawCallbackMethod_Classify<
         v1::ClassificationService::WithRawCallbackMethod_BatchClassify<
             v1::ClassificationService::WithRawCallbackMethod_ClassifyStream<
-                v1::ClassificationService::
-                    WithRawCallbackMethod_GetClassification<
+                v1::ClassificationService::WithRawCallbackMethod_GetClassification<
+                    v1::ClassificationService::WithRawCallbackMethod_GetMatrix<
                         v1::ClassificationService::
-                            WithRawCallbackMethod_GetMatrix<
+                            WithRawCallbackMethod_ListOpportunities<
                                 v1::ClassificationService::
-                                    WithRawCallbackMethod_ListOpportunities<
+                                    WithRawCallbackMethod_ListTransitions<
                                         v1::ClassificationService::
-                                            WithRawCallbackMethod_ListTransitions<
+                                            WithRawCallbackMethod_DeleteClassification<
                                                 v1::ClassificationService::
-                                                    Service>>>>>>>;
+                                                    Service>>>>>>>>;
 
 class ClassificationServiceImpl final : public RawClassificationService {
  public:
@@ -62,6 +62,10 @@ class ClassificationServiceImpl final : public RawClassificationService {
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListTransitions(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+
+  grpc::ServerUnaryReactor* DeleteClassification(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
       grpc::ByteBuffer* response) override;
 

@@ -238,14 +238,8 @@ int main(int argc, char** argv) {
   // too) would record its lock order for deadlock detection, under a
   // global lock: 2-3 % of a busy server's time. The tests keep it on.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  // This file's flags, from the flag registry (a list kept by hand
-  // drifts from them), and the servers' common ones.
-  std::vector<std::string> flags = oppmatrix::FlagsDefinedWith("listen");
-  for (std::string& name : oppmatrix::ServerFlagNames()) {
-    flags.push_back(std::move(name));
-  }
   oppmatrix::ParseFlagsWithEnv(
-      argc, argv, flags,
+      argc, argv,
       "oppmatrix-classifier: classifies sales opportunities over gRPC.\n"
       "Every flag can also be set as OPPMATRIX_<FLAG>, e.g. "
       "OPPMATRIX_LISTEN=0.0.0.0:50051.");

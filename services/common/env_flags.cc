@@ -83,40 +83,62 @@ std::string EnvNameForFlag(absl::string_view flag_name,
   return absl::StrCat(prefix, absl::AsciiStrToUpper(flag_name));
 }
 
-absl::Status ApplyEnvOverrides(const std::vector<std::string>& flag_names,
-                               absl::string_view prefix) {
-  for (const std::string& name : flag_names) {
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr) {
-      return absl::InternalError(absl::StrCat("no flag named --", name));
-    }
-    std::string env = EnvNameForFlag(name, prefix);
-    const char* value = std::getenv(env.c_str());
-    if (value == nullptr) continue;
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(env, "=\"", value, "\": ", error));
-    }
+std::vector<std::string> FlagsDefinedWith(absl::string_view flag) {
+  // The registry gives the file name as its usage config normalises it,
+  // so it is compared with that of the given flag.
+  const absl::CommandLineFlag* known = absl::FindCommandLineFlag(flag);
+  if (known == nullptr) return {};
+  const std::string here = known->Filename();
+  std::vector<std::string> names;
+  for (const auto& [name, f] : absl::GetAllFlags()) {
+    if (f->Filename() == here) names.emplace_back(name);
   }
-  return absl::OkStatus();
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
-std::vector<char*> ParseFlagsWithEnv(
-    int argc, char** argv, const std::vector<std::string>& flag_names,
-    absl::string_view usage, const std::vector<std::string>& own_flag_names,
-    absl::string_view own_prefix) {
+std::vector<std::pair<std::string, std::string>> FlagEnvVariables(
+    const EnvFlagNaming& naming) {
+  std::string tool_file;
+  if (!naming.tool_flag.empty()) {
+    const absl::CommandLineFlag* tool =
+        absl::FindCommandLineFlag(naming.tool_flag);
+    if (tool != nullptr) tool_file = tool->Filename();
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (!OwnFlagFile(flag->Filename())) continue;
+    const bool tool = !tool_file.empty() && flag->Filename() == tool_file &&
+                      std::find(naming.shared_tool_flags.begin(),
+                                naming.shared_tool_flags.end(),
+                                name) == naming.shared_tool_flags.end();
+    out.emplace_back(
+        std::string(name),
+        EnvNameForFlag(
+            name, tool ? naming.tool_prefix : absl::string_view("OPPMATRIX_")));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<char*> ParseFlagsWithEnv(int argc, char** argv,
+                                     absl::string_view usage,
+                                     const EnvFlagNaming& naming) {
   absl::SetProgramUsageMessage(usage);
   absl::FlagsUsageConfig config;
   config.contains_helpshort_flags = OwnFlagFile;
   config.contains_help_flags = OwnFlagFile;
   absl::SetFlagsUsageConfig(config);
-  absl::Status env = ApplyEnvOverrides(flag_names, "OPPMATRIX_");
-  if (env.ok()) env = ApplyEnvOverrides(own_flag_names, own_prefix);
-  if (!env.ok()) {
-    std::fprintf(stderr, "%s: %s\n", argv[0],
-                 std::string(env.message()).c_str());
-    std::exit(2);
+  for (const auto& [name, env] : FlagEnvVariables(naming)) {
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "%s: %s=\"%s\": %s\n", argv[0], env.c_str(), value,
+                   error.c_str());
+      std::exit(2);
+    }
   }
   if (!CheckCommandLine(argc, argv)) std::exit(2);
   return absl::ParseCommandLine(argc, argv);

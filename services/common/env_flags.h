@@ -1,17 +1,19 @@
 // Every flag of an oppmatrix executable can also be set through the
-// environment as OPPMATRIX_<FLAG NAME IN UPPER CASE>; the command line wins
-// over the environment.
+// environment as OPPMATRIX_<FLAG NAME IN UPPER CASE> (a tool's own flags
+// under a prefix of its own); the command line wins over the environment.
+// The flags come from the flag registry, so every flag defined has its
+// variable and no list of names is kept by hand.
 //
 //   int main(int argc, char** argv) {
-//     std::vector<char*> rest = oppmatrix::ParseFlagsWithEnv(
-//         argc, argv, {"listen", "rules"}, "Usage: ...");
+//     std::vector<char*> rest =
+//         oppmatrix::ParseFlagsWithEnv(argc, argv, "Usage: ...");
 #ifndef OPPMATRIX_SERVICES_COMMON_ENV_FLAGS_H_
 #define OPPMATRIX_SERVICES_COMMON_ENV_FLAGS_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace oppmatrix {
@@ -20,23 +22,36 @@ namespace oppmatrix {
 std::string EnvNameForFlag(absl::string_view flag_name,
                            absl::string_view prefix = "OPPMATRIX_");
 
-// Sets each named flag from its <prefix><NAME> variable when that is
-// present. An unparsable value is an INVALID_ARGUMENT naming the variable.
-absl::Status ApplyEnvOverrides(const std::vector<std::string>& flag_names,
-                               absl::string_view prefix = "OPPMATRIX_");
+// The names of every flag defined in the same file as `flag` (e.g. a
+// library's flags, for a help text), sorted; empty when there is no such
+// flag.
+std::vector<std::string> FlagsDefinedWith(absl::string_view flag);
+
+// Which variable each of a program's flags is read from. Every flag of
+// the program's own files (not Abseil's) is read from OPPMATRIX_<NAME>,
+// except a tool's own flags, whose names would mean something else to
+// another tool (an OPPMATRIX_TENANT meant for oppctl must not send the
+// bench's writes into a real tenant): the flags defined in the file that
+// defines `tool_flag` are read from <tool_prefix><NAME>, unless listed in
+// `shared_tool_flags`.
+struct EnvFlagNaming {
+  std::string tool_flag;  // empty: no tool flags
+  std::string tool_prefix = "OPPMATRIX_";
+  std::vector<std::string> shared_tool_flags;
+};
+
+// Each of the program's flags with its variable, by flag name.
+std::vector<std::pair<std::string, std::string>> FlagEnvVariables(
+    const EnvFlagNaming& naming = {});
 
 // Sets the usage text (and --help to list the program's own flags),
-// applies the environment overrides (OPPMATRIX_<NAME> for `flag_names`,
-// <own_prefix><NAME> for `own_flag_names`, e.g. a tool's flags that would
-// mean something else to another tool), then parses the command line. A
-// bad environment value, an unknown flag or a bad flag value prints a
-// message and exits with status 2. Returns the positional arguments,
-// argv[0] first.
-std::vector<char*> ParseFlagsWithEnv(
-    int argc, char** argv, const std::vector<std::string>& flag_names,
-    absl::string_view usage,
-    const std::vector<std::string>& own_flag_names = {},
-    absl::string_view own_prefix = "OPPMATRIX_");
+// applies the environment overrides of every flag (FlagEnvVariables),
+// then parses the command line. A bad environment value, an unknown flag
+// or a bad flag value prints a message and exits with status 2. Returns
+// the positional arguments, argv[0] first.
+std::vector<char*> ParseFlagsWithEnv(int argc, char** argv,
+                                     absl::string_view usage,
+                                     const EnvFlagNaming& naming = {});
 
 }  // namespace oppmatrix
 

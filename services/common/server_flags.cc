@@ -84,25 +84,6 @@ ABSL_FLAG(absl::Duration, memory_trim_interval,
 
 namespace oppmatrix {
 
-std::vector<std::string> FlagsDefinedWith(absl::string_view flag) {
-  // The registry gives the file name as its usage config normalises it,
-  // so it is compared with that of the given flag.
-  const absl::CommandLineFlag* known = absl::FindCommandLineFlag(flag);
-  if (known == nullptr) return {};
-  const std::string here = known->Filename();
-  std::vector<std::string> names;
-  for (const auto& [name, f] : absl::GetAllFlags()) {
-    if (f->Filename() == here) names.emplace_back(name);
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-std::vector<std::string> ServerFlagNames() {
-  // A list kept by hand drifts from the flags.
-  return FlagsDefinedWith("tls_cert_file");
-}
-
 absl::Status ApplyServerLimitFlags(GrpcServer::Limits* limits) {
   limits->max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   limits->max_send_message_bytes = absl::GetFlag(FLAGS_max_send_message_bytes);

@@ -12,7 +12,7 @@
 //   --rapid_reset_lifetime, --max_pending_calls, --abuse_ban,
 //   --memory_trim_interval
 //
-//   ParseFlagsWithEnv(argc, argv, {..., ServerFlagNames()...}, usage);
+//   ParseFlagsWithEnv(argc, argv, usage);  // OPPMATRIX_TLS_CERT_FILE, ...
 //   GrpcServer::Options options{.listen = ...};
 //   if (absl::Status s = ApplyServerLimitFlags(&options.limits); !s.ok())
 //     ...  // a usage error
@@ -28,14 +28,6 @@
 #include "services/common/grpc_server.h"
 
 namespace oppmatrix {
-
-// The names of every flag defined in the same file as `flag` (e.g. a
-// main's own flags), sorted; empty when there is no such flag.
-std::vector<std::string> FlagsDefinedWith(absl::string_view flag);
-
-// Every flag defined in server_flags.cc, sorted, for ParseFlagsWithEnv
-// (OPPMATRIX_TLS_CERT_FILE, OPPMATRIX_MAX_CONCURRENT_STREAMS, ...).
-std::vector<std::string> ServerFlagNames();
 
 // Copies the limit flags into `limits`; INVALID_ARGUMENT naming the flag
 // ("--max_concurrent_streams: 0 is below 1") for a value out of range

@@ -1,6 +1,7 @@
 #include "services/ingestion/dead_letters.h"
 
 #include <algorithm>
+#include <future>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -10,7 +11,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "services/common/status_macros.h"
+#include "services/ingestion/redis_stream_source.h"
 
 namespace oppmatrix {
 namespace {
@@ -18,17 +19,20 @@ namespace {
 DeadLetterEntry ToEntry(const RedisReply& entry) {
   DeadLetterEntry e;
   e.id = entry.elements[0].str;
-  const std::vector<RedisReply>& f = entry.elements[1].elements;
-  for (size_t i = 0; i + 1 < f.size(); i += 2) {
-    const std::string& k = f[i].str;
-    const std::string& v = f[i + 1].str;
+  const std::vector<RedisReply>& fields = entry.elements[1].elements;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const std::string& k = fields[i].str;
+    const std::string& v = fields[i + 1].str;
     int64_t n = 0;
-    if (k == "event") e.event = v;
-    if (k == "reason") e.reason = v;
-    if (k == "deliveries" && absl::SimpleAtoi(v, &n)) e.deliveries = n;
-    if (k == "source_id") e.source_id = v;
-    if (k == "time" && absl::SimpleAtoi(v, &n))
+    namespace f = dead_letter_field;
+    if (k == f::kEvent) e.event = v;
+    if (k == f::kReason) e.reason = v;
+    if (k == f::kDeliveries && absl::SimpleAtoi(v, &n)) e.deliveries = n;
+    if (k == f::kSourceStream) e.source_stream = v;
+    if (k == f::kSourceId) e.source_id = v;
+    if (k == f::kTime && absl::SimpleAtoi(v, &n)) {
       e.time = absl::FromUnixMillis(n);
+    }
   }
   return e;
 }
@@ -94,25 +98,37 @@ std::string ReasonPattern(absl::string_view reason) {
   return out;
 }
 
-std::vector<DeadLetterGroup> SummarizeDeadLetters(
-    const std::vector<DeadLetterEntry>& entries) {
-  absl::flat_hash_map<std::string, DeadLetterGroup> groups;
-  for (const DeadLetterEntry& e : entries) {
-    std::string pattern = ReasonPattern(e.reason);
-    DeadLetterGroup& g = groups[pattern];
-    if (g.count == 0) {
-      g.reason = pattern;
-      g.example_reason = e.reason;
-      g.example_id = e.id;
-      g.example_event_id = EventIdOf(e.event);
-    }
-    ++g.count;
-    g.first = std::min(g.first, e.time);
-    g.last = std::max(g.last, e.time);
+std::vector<std::string> DeadLetterFields(const BusEvent& event,
+                                          absl::string_view reason,
+                                          absl::string_view source_stream,
+                                          absl::Time now) {
+  namespace f = dead_letter_field;
+  return {f::kEvent,        event.payload,
+          f::kReason,       std::string(reason),
+          f::kDeliveries,   absl::StrCat(event.deliveries),
+          f::kSourceStream, std::string(source_stream),
+          f::kSourceId,     event.id,
+          f::kTime,         absl::StrCat(absl::ToUnixMillis(now))};
+}
+
+void DeadLetterSummarizer::Add(const DeadLetterEntry& e) {
+  std::string pattern = ReasonPattern(e.reason);
+  DeadLetterGroup& g = groups_[pattern];
+  if (g.count == 0) {
+    g.reason = std::move(pattern);
+    g.example_reason = e.reason;
+    g.example_id = e.id;
+    g.example_event_id = EventIdOf(e.event);
   }
+  ++g.count;
+  g.first = std::min(g.first, e.time);
+  g.last = std::max(g.last, e.time);
+}
+
+std::vector<DeadLetterGroup> DeadLetterSummarizer::Groups() const {
   std::vector<DeadLetterGroup> out;
-  out.reserve(groups.size());
-  for (auto& [pattern, g] : groups) out.push_back(std::move(g));
+  out.reserve(groups_.size());
+  for (const auto& [pattern, g] : groups_) out.push_back(g);
   std::sort(out.begin(), out.end(),
             [](const DeadLetterGroup& a, const DeadLetterGroup& b) {
               if (a.count != b.count) return a.count > b.count;
@@ -121,84 +137,243 @@ std::vector<DeadLetterGroup> SummarizeDeadLetters(
   return out;
 }
 
-DeadLetterQueue::DeadLetterQueue(RedisPool* pool, Options options)
-    : pool_(pool), options_(std::move(options)) {}
+std::vector<DeadLetterGroup> SummarizeDeadLetters(
+    const std::vector<DeadLetterEntry>& entries) {
+  DeadLetterSummarizer summarizer;
+  for (const DeadLetterEntry& e : entries) summarizer.Add(e);
+  return summarizer.Groups();
+}
+
+namespace {
+
+constexpr int kPage = 500;
+
+template <typename T, typename Start>
+absl::StatusOr<T> Wait(Start start) {
+  std::promise<absl::StatusOr<T>> answer;
+  std::future<absl::StatusOr<T>> future = answer.get_future();
+  start([&answer](absl::StatusOr<T> r) { answer.set_value(std::move(r)); });
+  return future.get();
+}
+
+// Redis's own text stays in the logs' domain: callers get what failed.
+absl::Status ReplyStatus(const RedisReply& r, absl::string_view what) {
+  return absl::InternalError(absl::StrCat(what, ": unexpected reply from Redis",
+                                          r.is_error() ? " (an error)" : ""));
+}
+
+}  // namespace
+
+DeadLetterQueue::DeadLetterQueue(AsyncRedis* redis, Options options)
+    : redis_(redis), options_(std::move(options)) {}
+
+void DeadLetterQueue::ListAsync(int count, const std::string& after,
+                                ListCallback done) {
+  redis_->Pipeline(
+      {{"XRANGE", options_.dead_letter_stream,
+        after.empty() ? "-" : absl::StrCat("(", after), "+", "COUNT",
+        absl::StrCat(count)}},
+      absl::Now() + options_.timeout,
+      [done =
+           std::move(done)](absl::StatusOr<std::vector<RedisReply>> r) mutable {
+        if (!r.ok()) {
+          std::move(done)(r.status());
+          return;
+        }
+        const RedisReply& reply = (*r)[0];
+        if (reply.is_error()) {
+          std::move(done)(ReplyStatus(reply, "reading the dead letters"));
+          return;
+        }
+        std::vector<DeadLetterEntry> out;
+        for (const RedisReply& entry : reply.elements) {
+          if (entry.elements.size() == 2) out.push_back(ToEntry(entry));
+        }
+        std::move(done)(std::move(out));
+      });
+}
+
+struct DeadLetterQueue::SummaryState {
+  int64_t max_entries = 0;
+  DeadLetterSummarizer summarizer;
+  Summary summary;
+  std::string after;
+  SummaryCallback done;
+};
+
+void DeadLetterQueue::SummarizeAsync(int64_t max_entries,
+                                     SummaryCallback done) {
+  auto state = std::make_shared<SummaryState>();
+  state->max_entries = max_entries;
+  state->done = std::move(done);
+  SummarizePage(std::move(state));
+}
+
+void DeadLetterQueue::SummarizePage(std::shared_ptr<SummaryState> state) {
+  const int64_t left = state->max_entries - state->summary.entries;
+  // One more than the limit tells whether the stream holds more.
+  const int want = static_cast<int>(std::min<int64_t>(kPage, left + 1));
+  std::string after = state->after;
+  ListAsync(want, after,
+            [this, state = std::move(state), want,
+             left](absl::StatusOr<std::vector<DeadLetterEntry>> page) mutable {
+              if (!page.ok()) {
+                std::move(state->done)(page.status());
+                return;
+              }
+              const int64_t take =
+                  std::min<int64_t>(left, static_cast<int64_t>(page->size()));
+              for (int64_t i = 0; i < take; ++i) {
+                state->summarizer.Add((*page)[i]);
+              }
+              state->summary.entries += take;
+              if (static_cast<int64_t>(page->size()) > left) {
+                state->summary.truncated = true;
+              }
+              if (!page->empty()) state->after = page->back().id;
+              if (state->summary.truncated ||
+                  static_cast<int>(page->size()) < want ||
+                  state->summary.entries >= state->max_entries) {
+                state->summary.groups = state->summarizer.Groups();
+                std::move(state->done)(std::move(state->summary));
+                return;
+              }
+              SummarizePage(std::move(state));
+            });
+}
+
+void DeadLetterQueue::ReplayAsync(std::vector<std::string> ids,
+                                  ReplayCallback done) {
+  if (ids.empty()) {
+    std::move(done)(Replayed{});
+    return;
+  }
+  std::vector<RedisCommand> reads;
+  reads.reserve(ids.size());
+  for (const std::string& id : ids) {
+    reads.push_back({"XRANGE", options_.dead_letter_stream, id, id});
+  }
+  redis_->Pipeline(
+      std::move(reads), absl::Now() + options_.timeout,
+      [this, ids = std::move(ids), done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> found) mutable {
+        if (!found.ok()) {
+          std::move(done)(found.status());
+          return;
+        }
+        std::vector<RedisCommand> writes;
+        Replayed out;
+        out.requested = static_cast<int64_t>(ids.size());
+        for (size_t i = 0; i < ids.size(); ++i) {
+          const RedisReply& r = (*found)[i];
+          if (r.is_error() || r.elements.size() != 1 ||
+              r.elements[0].elements.size() != 2) {
+            std::move(done)(absl::NotFoundError(absl::StrCat(
+                "no entry ", ids[i], " in ", options_.dead_letter_stream)));
+            return;
+          }
+          DeadLetterEntry e = ToEntry(r.elements[0]);
+          if (e.event.empty()) continue;
+          writes.push_back(
+              {"XADD", options_.stream, "*", kEventField, std::move(e.event)});
+          writes.push_back({"XDEL", options_.dead_letter_stream, e.id});
+          ++out.replayed;
+        }
+        if (writes.empty()) {
+          std::move(done)(out);
+          return;
+        }
+        redis_->Pipeline(
+            std::move(writes), absl::Now() + options_.timeout,
+            [out, done = std::move(done)](
+                absl::StatusOr<std::vector<RedisReply>> r) mutable {
+              if (!r.ok()) {
+                std::move(done)(r.status());
+                return;
+              }
+              for (const RedisReply& reply : *r) {
+                if (reply.is_error()) {
+                  std::move(done)(ReplyStatus(reply, "replaying"));
+                  return;
+                }
+              }
+              std::move(done)(out);
+            });
+      });
+}
+
+struct DeadLetterQueue::ReplayAllState {
+  Replayed total;
+  std::string after;
+  ReplayCallback done;
+};
+
+void DeadLetterQueue::ReplayAllAsync(ReplayCallback done) {
+  auto state = std::make_shared<ReplayAllState>();
+  state->done = std::move(done);
+  ReplayAllPage(std::move(state));
+}
+
+void DeadLetterQueue::ReplayAllPage(std::shared_ptr<ReplayAllState> state) {
+  std::string after = state->after;
+  ListAsync(kPage, after,
+            [this, state = std::move(state)](
+                absl::StatusOr<std::vector<DeadLetterEntry>> page) mutable {
+              if (!page.ok()) {
+                std::move(state->done)(page.status());
+                return;
+              }
+              if (page->empty()) {
+                std::move(state->done)(state->total);
+                return;
+              }
+              // Entries without an event stay: the next page starts after them.
+              state->after = page->back().id;
+              const bool last = static_cast<int>(page->size()) < kPage;
+              std::vector<std::string> ids;
+              ids.reserve(page->size());
+              for (DeadLetterEntry& e : *page) ids.push_back(std::move(e.id));
+              ReplayAsync(std::move(ids),
+                          [this, state = std::move(state),
+                           last](absl::StatusOr<Replayed> r) mutable {
+                            if (!r.ok()) {
+                              std::move(state->done)(r.status());
+                              return;
+                            }
+                            state->total.replayed += r->replayed;
+                            state->total.requested += r->requested;
+                            if (last) {
+                              std::move(state->done)(state->total);
+                              return;
+                            }
+                            ReplayAllPage(std::move(state));
+                          });
+            });
+}
 
 absl::StatusOr<std::vector<DeadLetterEntry>> DeadLetterQueue::List(
     int count, const std::string& after) {
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> r,
-      pool_->Pipeline({{"XRANGE", options_.dead_letter_stream,
-                        after.empty() ? "-" : absl::StrCat("(", after), "+",
-                        "COUNT", absl::StrCat(count)}},
-                      absl::Now() + options_.timeout));
-  if (r[0].is_error()) {
-    return absl::InvalidArgumentError(absl::StrCat("XRANGE: ", r[0].str));
-  }
-  std::vector<DeadLetterEntry> out;
-  for (const RedisReply& entry : r[0].elements) {
-    if (entry.elements.size() == 2) out.push_back(ToEntry(entry));
-  }
-  return out;
+  return Wait<std::vector<DeadLetterEntry>>(
+      [&](ListCallback done) { ListAsync(count, after, std::move(done)); });
 }
 
 absl::StatusOr<DeadLetterQueue::Summary> DeadLetterQueue::Summarize(
     int64_t max_entries) {
-  constexpr int kPage = 500;
-  std::vector<DeadLetterEntry> all;
-  std::string after;
-  Summary summary;
-  while (static_cast<int64_t>(all.size()) < max_entries) {
-    const int want = static_cast<int>(std::min<int64_t>(
-        kPage, max_entries - static_cast<int64_t>(all.size())));
-    OPPMATRIX_ASSIGN_OR_RETURN(std::vector<DeadLetterEntry> page,
-                               List(want, after));
-    if (page.empty()) break;
-    after = page.back().id;
-    for (DeadLetterEntry& e : page) all.push_back(std::move(e));
-    if (static_cast<int>(page.size()) < want) break;
-  }
-  if (static_cast<int64_t>(all.size()) == max_entries) {
-    OPPMATRIX_ASSIGN_OR_RETURN(std::vector<DeadLetterEntry> more,
-                               List(1, after));
-    summary.truncated = !more.empty();
-  }
-  summary.entries = static_cast<int64_t>(all.size());
-  summary.groups = SummarizeDeadLetters(all);
-  return summary;
+  return Wait<Summary>([&](SummaryCallback done) {
+    SummarizeAsync(max_entries, std::move(done));
+  });
 }
 
-absl::StatusOr<int> DeadLetterQueue::Replay(absl::Span<const std::string> ids) {
-  std::vector<RedisCommand> reads;
-  for (const std::string& id : ids) {
-    reads.push_back({"XRANGE", options_.dead_letter_stream, id, id});
-  }
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> found,
-      pool_->Pipeline(reads, absl::Now() + options_.timeout));
-  std::vector<RedisCommand> writes;
-  int replayed = 0;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (found[i].is_error() || found[i].elements.size() != 1) {
-      return absl::NotFoundError(absl::StrCat("no entry ", ids[i], " in ",
-                                              options_.dead_letter_stream));
-    }
-    DeadLetterEntry e = ToEntry(found[i].elements[0]);
-    if (e.event.empty()) continue;
-    writes.push_back({"XADD", options_.stream, "*", "event", e.event});
-    writes.push_back({"XDEL", options_.dead_letter_stream, e.id});
-    ++replayed;
-  }
-  if (writes.empty()) return 0;
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> r,
-      pool_->Pipeline(writes, absl::Now() + options_.timeout));
-  for (const RedisReply& reply : r) {
-    if (reply.is_error()) {
-      return absl::InternalError(absl::StrCat("replaying: ", reply.str));
-    }
-  }
-  return replayed;
+absl::StatusOr<DeadLetterQueue::Replayed> DeadLetterQueue::Replay(
+    std::vector<std::string> ids) {
+  return Wait<Replayed>([&](ReplayCallback done) {
+    ReplayAsync(std::move(ids), std::move(done));
+  });
+}
+
+absl::StatusOr<DeadLetterQueue::Replayed> DeadLetterQueue::ReplayAll() {
+  return Wait<Replayed>(
+      [&](ReplayCallback done) { ReplayAllAsync(std::move(done)); });
 }
 
 }  // namespace oppmatrix

@@ -2,28 +2,54 @@
 // fixing whatever made events fail (a ruleset, a classifier bug, a
 // producer sending bad data).
 //
-//   DeadLetterQueue dlq(&pool, {});
-//   auto entries = dlq.List(20);
+//   DeadLetterQueue dlq(&async_redis, {});
+//   auto entries = dlq.List(20, "");
 //   auto replayed = dlq.Replay({entries->front().id});
+//
+// The ingestion service serves these as RPCs (ListDeadLetters,
+// SummarizeDeadLetters, ReplayDeadLetters), so tools need no Redis access.
 #ifndef OPPMATRIX_SERVICES_INGESTION_DEAD_LETTERS_H_
 #define OPPMATRIX_SERVICES_INGESTION_DEAD_LETTERS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "services/ingestion/event_source.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_client.h"
 
 namespace oppmatrix {
+
+// The fields of a dead-letter stream entry: the one place their names are
+// written (RedisStreamSource writes entries, DeadLetterQueue reads them).
+namespace dead_letter_field {
+inline constexpr char kEvent[] = "event";  // the payload, as on the bus
+inline constexpr char kReason[] = "reason";
+inline constexpr char kDeliveries[] = "deliveries";
+inline constexpr char kSourceStream[] = "source_stream";
+inline constexpr char kSourceId[] = "source_id";
+inline constexpr char kTime[] = "time";  // Unix ms
+}  // namespace dead_letter_field
+
+// The field-value pairs of the dead-letter entry for `event`.
+std::vector<std::string> DeadLetterFields(const BusEvent& event,
+                                          absl::string_view reason,
+                                          absl::string_view source_stream,
+                                          absl::Time now);
 
 struct DeadLetterEntry {
   std::string id;     // in the dead-letter stream
   std::string event;  // the original payload (may be empty)
   std::string reason;
   int64_t deliveries = 0;
+  std::string source_stream;
   std::string source_id;  // its id in the event stream
   absl::Time time = absl::InfinitePast();
 };
@@ -47,6 +73,17 @@ struct DeadLetterGroup {
 // The reason's group key (see DeadLetterGroup::reason).
 std::string ReasonPattern(absl::string_view reason);
 
+// Groups entries by ReasonPattern as they come, keeping only the groups.
+class DeadLetterSummarizer {
+ public:
+  void Add(const DeadLetterEntry& entry);
+  // The largest group first (ties by reason).
+  std::vector<DeadLetterGroup> Groups() const;
+
+ private:
+  absl::flat_hash_map<std::string, DeadLetterGroup> groups_;
+};
+
 // `entries` grouped by ReasonPattern, the largest group first (ties by
 // reason).
 std::vector<DeadLetterGroup> SummarizeDeadLetters(
@@ -58,34 +95,62 @@ class DeadLetterQueue {
     std::string dead_letter_stream = "oppmatrix:crm-events:dead";
     // Where replayed events go.
     std::string stream = "oppmatrix:crm-events";
+    // Bound of each round trip.
     absl::Duration timeout = absl::Seconds(5);
   };
 
-  // `pool` must outlive the queue.
-  DeadLetterQueue(RedisPool* pool, Options options);
-
-  // Up to `count` entries, oldest first, after entry id `after` ("" for
-  // the start).
-  absl::StatusOr<std::vector<DeadLetterEntry>> List(int count,
-                                                    const std::string& after);
-
-  // Appends each entry's event to the event stream again and removes the
-  // entry; entries without an event are left alone. NOT_FOUND naming an
-  // id that is not in the stream. Returns how many were replayed.
-  absl::StatusOr<int> Replay(absl::Span<const std::string> ids);
-
-  // The groups of the oldest `max_entries` entries (read in pages), and
-  // how many entries that was.
+  // The groups of the oldest `max_entries` entries, and how many entries
+  // that was.
   struct Summary {
     std::vector<DeadLetterGroup> groups;
     int64_t entries = 0;
     // More entries than max_entries are in the stream.
     bool truncated = false;
   };
+
+  struct Replayed {
+    int64_t replayed = 0;   // events back on the event stream
+    int64_t requested = 0;  // entries asked for (found, for ReplayAll)
+  };
+
+  // Every call goes through `redis`, which must outlive the queue: the
+  // asynchronous calls answer on its loop thread (`done` must not block),
+  // the synchronous ones (tools, tests) wait for them.
+  DeadLetterQueue(AsyncRedis* redis, Options options);
+
+  using ListCallback =
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<DeadLetterEntry>>) &&>;
+  using SummaryCallback = absl::AnyInvocable<void(absl::StatusOr<Summary>) &&>;
+  using ReplayCallback = absl::AnyInvocable<void(absl::StatusOr<Replayed>) &&>;
+
+  // Up to `count` entries, oldest first, after entry id `after` ("" for
+  // the start; a stream id, which the caller checks).
+  void ListAsync(int count, const std::string& after, ListCallback done);
+  // Reads the oldest `max_entries` entries in pages of 500 and groups
+  // them; memory holds one page and the groups.
+  void SummarizeAsync(int64_t max_entries, SummaryCallback done);
+  // Appends each entry's event to the event stream again and removes the
+  // entry, in two round trips; entries without an event are left alone.
+  // NOT_FOUND naming an id that is not in the stream (nothing replayed).
+  void ReplayAsync(std::vector<std::string> ids, ReplayCallback done);
+  // Replays every entry, a page of 500 at a time.
+  void ReplayAllAsync(ReplayCallback done);
+
+  absl::StatusOr<std::vector<DeadLetterEntry>> List(int count,
+                                                    const std::string& after);
   absl::StatusOr<Summary> Summarize(int64_t max_entries);
+  absl::StatusOr<Replayed> Replay(std::vector<std::string> ids);
+  absl::StatusOr<Replayed> ReplayAll();
+
+  const Options& options() const { return options_; }
 
  private:
-  RedisPool* pool_;
+  struct SummaryState;
+  struct ReplayAllState;
+  void SummarizePage(std::shared_ptr<SummaryState> state);
+  void ReplayAllPage(std::shared_ptr<ReplayAllState> state);
+
+  AsyncRedis* redis_;
   const Options options_;
 };
 

@@ -7,6 +7,8 @@
 #include "google/protobuf/util/time_util.h"
 #include "services/common/grpc_status.h"
 #include "services/common/proto_bytes.h"
+#include "services/common/status_util.h"
+#include "services/store/redis_client.h"
 
 namespace oppmatrix {
 
@@ -54,10 +56,12 @@ class IngestionServiceImpl::PushReactor final
 IngestionServiceImpl::IngestionServiceImpl(EventPusher* pusher,
                                            EventSource* source,
                                            const Ingestor* ingestor,
+                                           DeadLetterQueue* dead_letters,
                                            Identity identity)
     : pusher_(pusher),
       source_(source),
       ingestor_(ingestor),
+      dead_letters_(dead_letters),
       identity_(std::move(identity)) {
   RouteProtobufLogs();
 }
@@ -119,6 +123,218 @@ v1::GetStatusResponse IngestionServiceImpl::StatusResponse(
     }
   }
   return status;
+}
+
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+// The dead-letter store's failures as the caller sees them: NOT_FOUND
+// and INVALID_ARGUMENT as they are, the rest without Redis's words.
+absl::Status DeadLetterStatus(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kInvalidArgument:
+      return status;
+    default:
+      return UnavailableWithLogId("the dead-letter stream is unavailable",
+                                  status);
+  }
+}
+
+void CheckStreamId(absl::string_view id, const std::string& field,
+                   std::vector<FieldViolation>& v) {
+  // Digits and one '-' only: ParseStreamId alone would take " 5-0" or
+  // "+5-0", which Redis refuses.
+  if (id.find_first_not_of("0123456789-") != absl::string_view::npos ||
+      !ParseStreamId(id).has_value()) {
+    AddViolation(v, field,
+                 "must be a dead-letter entry id (\"<ms>-<seq>\", as "
+                 "ListDeadLetters gives)");
+  }
+}
+
+// Parses the request, or finishes the call with why it can't be taken.
+template <typename Request>
+bool TakeRequest(const grpc::ByteBuffer* bytes, Request* request,
+                 const DeadLetterQueue* dlq,
+                 grpc::ServerUnaryReactor* reactor) {
+  if (absl::Status s = ParseProtoBytes(*bytes, request); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return false;
+  }
+  if (dlq == nullptr) {
+    reactor->Finish(ToGrpcStatus(
+        absl::UnavailableError("this replica serves no dead letters")));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* IngestionServiceImpl::ListDeadLetters(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  v1::ListDeadLettersRequest request;
+  if (!TakeRequest(request_bytes, &request, dead_letters_, reactor)) {
+    return reactor;
+  }
+  std::vector<FieldViolation> v;
+  if (request.page_size() < 0 || request.page_size() > kMaxDeadLetterPageSize) {
+    AddViolation(
+        v, "page_size",
+        absl::StrCat("must be between 0 (default ", kDefaultDeadLetterPageSize,
+                     ") and ", kMaxDeadLetterPageSize, ", got ",
+                     request.page_size()));
+  }
+  if (!request.page_token().empty()) {
+    CheckStreamId(request.page_token(), "page_token", v);
+  }
+  if (!v.empty()) {
+    reactor->Finish(
+        ToGrpcStatus(InvalidArgumentWithViolations("invalid request", v)));
+    return reactor;
+  }
+  const int page_size = request.page_size() == 0 ? kDefaultDeadLetterPageSize
+                                                 : request.page_size();
+  // One more than the page tells whether there is a next one.
+  dead_letters_->ListAsync(
+      page_size + 1, request.page_token(),
+      [reactor, response_bytes,
+       page_size](absl::StatusOr<std::vector<DeadLetterEntry>> entries) {
+        if (!entries.ok()) {
+          reactor->Finish(ToGrpcStatus(DeadLetterStatus(entries.status())));
+          return;
+        }
+        v1::ListDeadLettersResponse response;
+        const bool more = static_cast<int>(entries->size()) > page_size;
+        if (more) entries->resize(page_size);
+        for (DeadLetterEntry& e : *entries) {
+          v1::DeadLetter* d = response.add_dead_letters();
+          d->set_id(e.id);
+          d->set_event(std::move(e.event));
+          d->set_reason(std::move(e.reason));
+          d->set_deliveries(e.deliveries);
+          d->set_source_stream(std::move(e.source_stream));
+          d->set_source_id(std::move(e.source_id));
+          if (e.time != absl::InfinitePast()) {
+            *d->mutable_time() = ToTimestamp(e.time);
+          }
+        }
+        if (more) response.set_next_page_token(entries->back().id);
+        *response_bytes = ToByteBuffer(response);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IngestionServiceImpl::SummarizeDeadLetters(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  v1::SummarizeDeadLettersRequest request;
+  if (!TakeRequest(request_bytes, &request, dead_letters_, reactor)) {
+    return reactor;
+  }
+  if (request.max_entries() < 0 || request.max_entries() > kMaxSummaryEntries) {
+    std::vector<FieldViolation> v;
+    AddViolation(
+        v, "max_entries",
+        absl::StrCat("must be between 0 (default ", kDefaultSummaryEntries,
+                     ") and ", kMaxSummaryEntries, ", got ",
+                     request.max_entries()));
+    reactor->Finish(
+        ToGrpcStatus(InvalidArgumentWithViolations("invalid request", v)));
+    return reactor;
+  }
+  const int64_t max_entries = request.max_entries() == 0
+                                  ? kDefaultSummaryEntries
+                                  : request.max_entries();
+  dead_letters_->SummarizeAsync(
+      max_entries, [reactor, response_bytes](
+                       absl::StatusOr<DeadLetterQueue::Summary> summary) {
+        if (!summary.ok()) {
+          reactor->Finish(ToGrpcStatus(DeadLetterStatus(summary.status())));
+          return;
+        }
+        v1::SummarizeDeadLettersResponse response;
+        response.set_entries(summary->entries);
+        response.set_truncated(summary->truncated);
+        for (const DeadLetterGroup& g : summary->groups) {
+          v1::DeadLetterGroup* out = response.add_groups();
+          out->set_reason(g.reason);
+          out->set_count(g.count);
+          if (g.first != absl::InfiniteFuture()) {
+            *out->mutable_first_time() = ToTimestamp(g.first);
+          }
+          if (g.last != absl::InfinitePast()) {
+            *out->mutable_last_time() = ToTimestamp(g.last);
+          }
+          out->set_example_id(g.example_id);
+          out->set_example_event_id(g.example_event_id);
+          out->set_example_reason(g.example_reason);
+        }
+        *response_bytes = ToByteBuffer(response);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IngestionServiceImpl::ReplayDeadLetters(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  v1::ReplayDeadLettersRequest request;
+  if (!TakeRequest(request_bytes, &request, dead_letters_, reactor)) {
+    return reactor;
+  }
+  std::vector<FieldViolation> v;
+  if (request.all() && request.ids_size() > 0) {
+    AddViolation(v, "ids", "must be empty with `all`");
+  } else if (!request.all() && request.ids_size() == 0) {
+    AddViolation(v, "ids", "is required (or set `all`)");
+  } else if (request.ids_size() > kMaxReplayIds) {
+    AddViolation(v, "ids",
+                 absl::StrCat("at most ", kMaxReplayIds, " ids, got ",
+                              request.ids_size()));
+  } else {
+    for (int i = 0; i < request.ids_size(); ++i) {
+      CheckStreamId(request.ids(i), absl::StrCat("ids[", i, "]"), v);
+    }
+  }
+  if (!v.empty()) {
+    reactor->Finish(
+        ToGrpcStatus(InvalidArgumentWithViolations("invalid request", v)));
+    return reactor;
+  }
+  auto done = [reactor, response_bytes,
+               stream = dead_letters_->options().stream](
+                  absl::StatusOr<DeadLetterQueue::Replayed> r) {
+    if (!r.ok()) {
+      reactor->Finish(ToGrpcStatus(DeadLetterStatus(r.status())));
+      return;
+    }
+    v1::ReplayDeadLettersResponse response;
+    response.set_replayed(r->replayed);
+    response.set_requested(r->requested);
+    response.set_stream(stream);
+    *response_bytes = ToByteBuffer(response);
+    reactor->Finish(grpc::Status::OK);
+  };
+  if (request.all()) {
+    dead_letters_->ReplayAllAsync(std::move(done));
+  } else {
+    dead_letters_->ReplayAsync(
+        std::vector<std::string>(request.ids().begin(), request.ids().end()),
+        std::move(done));
+  }
+  return reactor;
 }
 
 }  // namespace oppmatrix

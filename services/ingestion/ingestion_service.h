@@ -1,8 +1,11 @@
 // gRPC glue for oppmatrix.v1.IngestionService (callback API): PushEvents
 // hands each message to the EventPusher, GetStatus reads the bus's and the
-// pipeline's figures. No event logic lives here.
+// pipeline's figures, the dead-letter RPCs go to the DeadLetterQueue. No
+// event logic lives here, and no handler waits on I/O: each call finishes
+// from the Redis client's thread.
 //
-//   IngestionServiceImpl service(&pusher, &source, &ingestor, identity);
+//   IngestionServiceImpl service(&pusher, &source, &ingestor, &dlq,
+//                                identity);
 #ifndef OPPMATRIX_SERVICES_INGESTION_INGESTION_SERVICE_H_
 #define OPPMATRIX_SERVICES_INGESTION_INGESTION_SERVICE_H_
 
@@ -11,6 +14,7 @@
 #include <string>
 
 #include "oppmatrix/v1/ingestion_service.grpc.pb.h"
+#include "services/ingestion/dead_letters.h"
 #include "services/ingestion/event_source.h"
 #include "services/ingestion/ingestor.h"
 #include "services/ingestion/push.h"
@@ -23,7 +27,19 @@ namespace oppmatrix {
 using RawIngestionService =
     v1::IngestionService::WithRawCallbackMethod_PushEvents<
         v1::IngestionService::WithRawCallbackMethod_GetStatus<
-            v1::IngestionService::Service>>;
+            v1::IngestionService::WithRawCallbackMethod_ListDeadLetters<
+                v1::IngestionService::
+                    WithRawCallbackMethod_SummarizeDeadLetters<
+                        v1::IngestionService::
+                            WithRawCallbackMethod_ReplayDeadLetters<
+                                v1::IngestionService::Service>>>>>;
+
+// Limits of the dead-letter RPCs (documented in the proto and the README).
+inline constexpr int kDefaultDeadLetterPageSize = 50;
+inline constexpr int kMaxDeadLetterPageSize = 500;
+inline constexpr int64_t kDefaultSummaryEntries = 100000;
+inline constexpr int64_t kMaxSummaryEntries = 1000000;
+inline constexpr int kMaxReplayIds = 1000;
 
 class IngestionServiceImpl final : public RawIngestionService {
  public:
@@ -35,9 +51,11 @@ class IngestionServiceImpl final : public RawIngestionService {
   };
 
   // Every pointer must outlive the service; `ingestor` may be null (a
-  // push-only replica).
+  // push-only replica), and `dead_letters` too (the dead-letter RPCs are
+  // then UNAVAILABLE).
   IngestionServiceImpl(EventPusher* pusher, EventSource* source,
-                       const Ingestor* ingestor, Identity identity);
+                       const Ingestor* ingestor, DeadLetterQueue* dead_letters,
+                       Identity identity);
 
   grpc::ServerReadReactor<grpc::ByteBuffer>* PushEvents(
       grpc::CallbackServerContext* context,
@@ -45,6 +63,15 @@ class IngestionServiceImpl final : public RawIngestionService {
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListDeadLetters(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* SummarizeDeadLetters(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ReplayDeadLetters(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
  private:
   // GetStatus's answer, from the bus's counts and the ingestor's.
@@ -54,6 +81,7 @@ class IngestionServiceImpl final : public RawIngestionService {
   EventPusher* pusher_;
   EventSource* source_;
   const Ingestor* ingestor_;
+  DeadLetterQueue* dead_letters_;
   const Identity identity_;
   std::atomic<int64_t> pushed_{0};
 };

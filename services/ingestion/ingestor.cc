@@ -55,11 +55,9 @@ struct Ingestor::Key {
 };
 
 Ingestor::Ingestor(EventSource* source, SnapshotStore* snapshots,
-                   ResultStore* results, ClassificationClient* classifier,
-                   Options options)
+                   Classifier* classifier, Options options)
     : source_(source),
       snapshots_(snapshots),
-      results_(results),
       classifier_(classifier),
       options_(std::move(options)) {}
 
@@ -175,9 +173,43 @@ bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
   return true;
 }
 
+bool Ingestor::DeleteResults(absl::Span<Key* const> keys) {
+  if (keys.empty()) return true;
+  std::vector<v1::OpportunityDeletion> deletions;
+  deletions.reserve(keys.size());
+  for (const Key* k : keys) {
+    v1::OpportunityDeletion& d = deletions.emplace_back();
+    d.set_tenant_id(k->tenant_id);
+    d.set_opportunity_id(k->opportunity_id);
+    // A result of a newer version (the opportunity came back, through
+    // another replica) stays.
+    d.set_version(k->snapshot->opportunity().version());
+  }
+  absl::StatusOr<std::vector<v1::DeleteResult>> out =
+      classifier_->Delete(deletions);
+  if (!out.ok()) {
+    NoteError(&Stats::classifier_errors, out.status());
+    return false;
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Key& k = *keys[i];
+    const v1::DeleteResult& r = (*out)[i];
+    if (r.status().code() != 0) {
+      std::string reason = absl::StrCat("classifier rejected the deletion: ",
+                                        Describe(FromRpcStatus(r.status())));
+      for (Work* w : k.events) {
+        if (!w->settled()) DeadLetter(*w, reason);
+      }
+    }
+    k.result_done = true;
+  }
+  return true;
+}
+
 bool Ingestor::StoreResults(std::vector<Key>& keys) {
   bool all_done = true;
   std::vector<Key*> classify;
+  std::vector<Key*> remove;
   for (Key& k : keys) {
     if (k.result_done) continue;
     if (!k.snapshot.has_value()) {
@@ -187,14 +219,7 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
     // Deleted, or only partial events since a deletion (or since nothing):
     // no classification may stand until a full upsert arrives.
     if (k.snapshot->deleted() || k.snapshot->awaiting_full()) {
-      absl::Status s = results_->Delete(k.tenant_id, k.opportunity_id,
-                                        absl::Now() + options_.store_timeout);
-      if (s.ok()) {
-        k.result_done = true;
-      } else {
-        NoteError(&Stats::store_errors, s);
-        all_done = false;
-      }
+      remove.push_back(&k);
       continue;
     }
     // Also when every event was stale: a crash after the snapshot write
@@ -202,6 +227,7 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
     // cheap when it was).
     classify.push_back(&k);
   }
+  if (!DeleteResults(remove)) all_done = false;
   if (classify.empty()) return all_done;
   std::vector<std::pair<Key*, v1::ClassifyResult>> answered;
   if (absl::Status s = Classify(classify, answered); !s.ok()) {

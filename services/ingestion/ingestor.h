@@ -1,7 +1,10 @@
 // The ingestion pipeline: reads CRM events in batches from an EventSource,
 // merges them into the opportunities' snapshots (atomically, newest version
-// wins), classifies the new snapshots through the classifier's gRPC API,
-// and acknowledges an event only once its opportunity's result is stored.
+// wins), classifies the new snapshots through the classifier (which stores
+// the results; deleted opportunities' results it removes), and acknowledges
+// an event only once its opportunity's result is stored or removed. The
+// snapshots are the ingestion's own data; the results are the classifier's,
+// reached only through its API.
 // Events that can't be parsed or validated, or that failed too many
 // deliveries, go to the dead-letter stream with their reason.
 //
@@ -9,7 +12,7 @@
 // the batch is retried with backoff and no new events are read
 // (back-pressure); nothing is acknowledged, so nothing is lost.
 //
-//   Ingestor ingestor(&source, &snapshots, &results, &client, {});
+//   Ingestor ingestor(&source, &snapshots, &classifier, {});
 //   std::atomic<bool> stop{false};
 //   ingestor.Run(stop);  // until stop is set
 #ifndef OPPMATRIX_SERVICES_INGESTION_INGESTOR_H_
@@ -23,9 +26,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "clients/cpp/classification_client.h"
+#include "services/ingestion/classifier.h"
 #include "services/ingestion/event_source.h"
-#include "services/store/result_store.h"
 #include "services/store/snapshot_store.h"
 
 namespace oppmatrix {
@@ -35,7 +37,8 @@ class Ingestor {
   struct Options {
     // Events per batch: also the bound on events in flight.
     int batch_size = 200;
-    // How long a read waits for events when there are none.
+    // How long a read waits for the first event when the bus holds none;
+    // a read takes what the bus holds, up to batch_size, at once.
     absl::Duration linger = absl::Milliseconds(50);
     // An event delivered more often than this (the process kept dying on
     // it) is dead-lettered.
@@ -63,8 +66,8 @@ class Ingestor {
   };
 
   // Every pointer must outlive the ingestor.
-  Ingestor(EventSource* source, SnapshotStore* snapshots, ResultStore* results,
-           ClassificationClient* classifier, Options options);
+  Ingestor(EventSource* source, SnapshotStore* snapshots,
+           Classifier* classifier, Options options);
 
   // Reads one batch and sees it through (retrying until done or `stop`).
   // Returns how many events it read.
@@ -86,8 +89,11 @@ class Ingestor {
   void Backoff(absl::Duration& backoff, const std::atomic<bool>& stop);
   // Merges the events into the snapshots; true when every key is written.
   bool UpdateSnapshots(std::vector<Key>& keys);
-  // Stores (or deletes) each key's result; true when all are done.
+  // Has each key's result stored (or removed); true when all are done.
   bool StoreResults(std::vector<Key>& keys);
+  // Has the results of deleted (or not yet classifiable) keys removed;
+  // true when all are.
+  bool DeleteResults(absl::Span<Key* const> keys);
   // Classifies the keys' snapshots into `answered`. A call the classifier
   // refuses as a whole (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, OUT_OF_RANGE:
   // too many or too large) is split in halves; a single opportunity still
@@ -102,8 +108,7 @@ class Ingestor {
 
   EventSource* source_;
   SnapshotStore* snapshots_;
-  ResultStore* results_;
-  ClassificationClient* classifier_;
+  Classifier* classifier_;
   const Options options_;
   mutable absl::Mutex mu_;
   Stats stats_ ABSL_GUARDED_BY(mu_);

@@ -12,25 +12,27 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "clients/cpp/classification_client.h"
 #include "services/common/env_flags.h"
 #include "services/common/file_util.h"
+#include "services/common/grpc_channel.h"
 #include "services/common/grpc_server.h"
 #include "services/common/log.h"
 #include "services/common/server_flags.h"
+#include "services/ingestion/dead_letters.h"
+#include "services/ingestion/grpc_classifier.h"
 #include "services/ingestion/ingestion_service.h"
 #include "services/ingestion/ingestor.h"
 #include "services/ingestion/push.h"
 #include "services/ingestion/redis_stream_source.h"
 #include "services/store/async_redis.h"
-#include "services/store/redis_result_store.h"
 #include "services/store/redis_url.h"
 #include "services/store/snapshot_store.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052",
           "gRPC listen address (PushEvents, GetStatus), host:port");
 ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
-          "Redis holding the event stream, the snapshots and the results");
+          "Redis holding the event stream, its dead letters and the "
+          "snapshots (the results are the classifier's)");
 ABSL_FLAG(std::string, classifier, "127.0.0.1:50051",
           "The classifier's gRPC target");
 ABSL_FLAG(std::string, stream, "oppmatrix:crm-events", "The event stream");
@@ -46,18 +48,27 @@ ABSL_FLAG(bool, ingest, true,
 ABSL_FLAG(int, batch_size, 200,
           "Events per batch (1-1000): the bound on events in flight");
 ABSL_FLAG(absl::Duration, linger, absl::Milliseconds(50),
-          "A batch is processed when it holds --batch_size events or this "
-          "long after its read began, whichever comes first");
+          "How long one read waits when the bus holds nothing (it returns "
+          "at the first event); a read takes what the bus holds, up to "
+          "--batch_size, without waiting");
 ABSL_FLAG(int, max_deliveries, 5,
           "Dead-letter an event delivered more often than this");
 ABSL_FLAG(absl::Duration, claim_idle, absl::Seconds(30),
           "Take over events another replica left unacknowledged this long");
+ABSL_FLAG(absl::Duration, consumer_idle_limit, absl::Hours(1),
+          "Remove the group's other consumers idle this long with nothing "
+          "pending (replicas gone after a rollout); 0 never removes them");
 ABSL_FLAG(bool, classifier_tls, false,
-          "Connect to the classifier over TLS (implied by "
-          "--classifier_tls_ca_file)");
+          "Connect to the classifier over TLS (implied by the other "
+          "--classifier_tls_* flags)");
 ABSL_FLAG(std::string, classifier_tls_ca_file, "",
           "Roots (PEM) the classifier's certificate must chain to; empty: the "
           "system's");
+ABSL_FLAG(std::string, classifier_tls_cert_file, "",
+          "This service's client certificate chain (PEM), for a classifier "
+          "that requires mutual TLS; with --classifier_tls_key_file");
+ABSL_FLAG(std::string, classifier_tls_key_file, "",
+          "The private key (PEM) of --classifier_tls_cert_file");
 ABSL_FLAG(std::string, classifier_tls_server_name, "",
           "The name the classifier's certificate must carry, when not the "
           "target's host");
@@ -137,13 +148,15 @@ int Run() {
                         .connect_timeout = redis_timeout,
                         .command_timeout = redis_timeout});
   RedisStreamSource source(
-      &bus_pool, {.stream = absl::GetFlag(FLAGS_stream),
-                  .group = absl::GetFlag(FLAGS_group),
-                  .consumer = consumer,
-                  .dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
-                  .claim_idle = absl::GetFlag(FLAGS_claim_idle),
-                  .trim_interval = absl::GetFlag(FLAGS_stream_trim_interval),
-                  .timeout = redis_timeout});
+      &bus_pool,
+      {.stream = absl::GetFlag(FLAGS_stream),
+       .group = absl::GetFlag(FLAGS_group),
+       .consumer = consumer,
+       .dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
+       .claim_idle = absl::GetFlag(FLAGS_claim_idle),
+       .trim_interval = absl::GetFlag(FLAGS_stream_trim_interval),
+       .timeout = redis_timeout,
+       .consumer_idle_limit = absl::GetFlag(FLAGS_consumer_idle_limit)});
   // The RPCs (PushEvents' appends, GetStatus's counts) go through an
   // asynchronous connection of their own, so no gRPC thread waits on
   // Redis; the consumer's blocking reads stay on the bus pool.
@@ -163,20 +176,21 @@ int Run() {
                         .timeout = redis_timeout});
   RedisSnapshotStore snapshots(
       &store_pool, {.tombstone_ttl = absl::GetFlag(FLAGS_tombstone_ttl)});
-  RedisResultStore results(&store_pool, {});
   ClientOptions client_options;
   client_options.target = absl::GetFlag(FLAGS_classifier);
   client_options.timeout = absl::GetFlag(FLAGS_classifier_timeout);
   client_options.tls_server_name =
       absl::GetFlag(FLAGS_classifier_tls_server_name);
   if (absl::GetFlag(FLAGS_classifier_tls) ||
-      !absl::GetFlag(FLAGS_classifier_tls_ca_file).empty()) {
-    auto creds =
-        TlsCredentials({.ca_file = absl::GetFlag(FLAGS_classifier_tls_ca_file),
-                        .cert_file = "",
-                        .key_file = ""});
+      !absl::GetFlag(FLAGS_classifier_tls_ca_file).empty() ||
+      !absl::GetFlag(FLAGS_classifier_tls_cert_file).empty() ||
+      !absl::GetFlag(FLAGS_classifier_tls_key_file).empty()) {
+    auto creds = TlsCredentials(
+        {.ca_file = absl::GetFlag(FLAGS_classifier_tls_ca_file),
+         .cert_file = absl::GetFlag(FLAGS_classifier_tls_cert_file),
+         .key_file = absl::GetFlag(FLAGS_classifier_tls_key_file)});
     if (!creds.ok()) {
-      std::fprintf(stderr, "--classifier_tls_ca_file: %s\n",
+      std::fprintf(stderr, "--classifier_tls_*: %s\n",
                    std::string(creds.status().message()).c_str());
       return 2;
     }
@@ -193,21 +207,27 @@ int Run() {
     }
     client_options.token = *std::move(token);
   }
-  absl::StatusOr<std::unique_ptr<ClassificationClient>> classifier =
-      ClassificationClient::Create(client_options);
+  absl::StatusOr<std::unique_ptr<GrpcClassifier>> classifier =
+      GrpcClassifier::Create(client_options);
   if (!classifier.ok()) {
     std::fprintf(stderr, "--classifier: %s\n",
                  std::string(classifier.status().message()).c_str());
     return 2;
   }
-  Ingestor ingestor(&source, &snapshots, &results, classifier->get(),
+  Ingestor ingestor(&source, &snapshots, classifier->get(),
                     {.batch_size = batch_size,
                      .linger = absl::GetFlag(FLAGS_linger),
                      .max_deliveries = absl::GetFlag(FLAGS_max_deliveries),
                      .store_timeout = redis_timeout});
   EventPusher pusher(&sink);
   const bool ingest = absl::GetFlag(FLAGS_ingest);
+  DeadLetterQueue dead_letters(
+      rpc_redis->get(),
+      {.dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
+       .stream = absl::GetFlag(FLAGS_stream),
+       .timeout = redis_timeout});
   IngestionServiceImpl service(&pusher, &source, ingest ? &ingestor : nullptr,
+                               &dead_letters,
                                {.stream = absl::GetFlag(FLAGS_stream),
                                 .group = absl::GetFlag(FLAGS_group),
                                 .consumer = consumer});
@@ -251,7 +271,18 @@ int Run() {
       absl::StrCat(sig == SIGTERM ? "SIGTERM" : "SIGINT",
                    ": finishing the batch in hand, then stopping"));
   stop = true;
-  if (worker.joinable()) worker.join();
+  if (worker.joinable()) {
+    worker.join();
+    // Its batch is acknowledged (or left pending, which keeps the name).
+    absl::StatusOr<bool> removed = source.RemoveSelf();
+    Log(LogLevel::kInfo, "ingestion",
+        !removed.ok()
+            ? absl::StrCat("consumer ", consumer,
+                           " stays in the group: ", removed.status().message())
+        : *removed ? absl::StrCat("consumer ", consumer, " left the group")
+                   : absl::StrCat("consumer ", consumer,
+                                  " stays in the group: events pending"));
+  }
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
   Ingestor::Stats s = ingestor.stats();
   Log(LogLevel::kInfo, "ingestion",
@@ -268,33 +299,8 @@ int main(int argc, char** argv) {
   // too) would record its lock order for deadlock detection, under a
   // global lock: 2-3 % of a busy server's time. The tests keep it on.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  std::vector<std::string> flags = {"listen",
-                                    "redis",
-                                    "classifier",
-                                    "stream",
-                                    "group",
-                                    "consumer",
-                                    "dead_letter_stream",
-                                    "ingest",
-                                    "batch_size",
-                                    "linger",
-                                    "max_deliveries",
-                                    "claim_idle",
-                                    "classifier_timeout",
-                                    "classifier_tls",
-                                    "classifier_tls_ca_file",
-                                    "classifier_tls_server_name",
-                                    "classifier_token_file",
-                                    "redis_timeout",
-                                    "stream_max_len",
-                                    "tombstone_ttl",
-                                    "shutdown_grace",
-                                    "log_level"};
-  for (std::string& name : oppmatrix::ServerFlagNames()) {
-    flags.push_back(std::move(name));
-  }
   oppmatrix::ParseFlagsWithEnv(
-      argc, argv, flags,
+      argc, argv,
       "oppmatrix-ingestion: CRM events from the bus into classifications.\n"
       "Every flag can also be set as OPPMATRIX_<FLAG>, e.g. "
       "OPPMATRIX_CLASSIFIER=classifier:50051.");

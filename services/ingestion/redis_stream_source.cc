@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "services/common/hash_util.h"
 #include "services/common/status_macros.h"
+#include "services/ingestion/dead_letters.h"
 
 namespace oppmatrix {
 namespace {
@@ -27,7 +28,7 @@ void AppendEntries(const RedisReply& entries, std::vector<BusEvent>& out) {
     e.id = entry.elements[0].str;
     const std::vector<RedisReply>& fields = entry.elements[1].elements;
     for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-      if (fields[i].str == "event") e.payload = fields[i + 1].str;
+      if (fields[i].str == kEventField) e.payload = fields[i + 1].str;
     }
     out.push_back(std::move(e));
   }
@@ -41,16 +42,49 @@ int64_t Int(const RedisReply& r) {
 }
 
 // KEYS: 1 the dead-letter stream, 2 the event stream. ARGV: 1 max length,
-// 2 payload, 3 reason, 4 deliveries, 5 event id, 6 time (ms), 7 group.
-// One script: the dead letter and the acknowledgement happen together or
-// not at all. A failed XADD raises an error before the XACK, and a crash
-// can't fall between them (which would dead-letter the event twice).
+// 2 group, 3 the event's id, then the entry's field-value pairs
+// (DeadLetterFields: the one place their names are written). One script:
+// the dead letter and the acknowledgement happen together or not at all.
+// A failed XADD raises an error before the XACK, and a crash can't fall
+// between them (which would dead-letter the event twice).
 constexpr char kDeadLetterScript[] = R"lua(
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
-  'event', ARGV[2], 'reason', ARGV[3], 'deliveries', ARGV[4],
-  'source_stream', KEYS[2], 'source_id', ARGV[5], 'time', ARGV[6])
-redis.call('XACK', KEYS[2], ARGV[7], ARGV[5])
+                      unpack(ARGV, 4))
+redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
 return id
+)lua";
+
+// KEYS: 1 the stream. ARGV: 1 group, 2 consumer. Removes the consumer
+// only when it has nothing pending: XGROUP DELCONSUMER drops a consumer's
+// pending entries, which would then never be delivered again. Returns 1
+// when removed, 0 when it had pending entries or was not there.
+constexpr char kRemoveSelfScript[] = R"lua(
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if #p > 0 then return 0 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2]) >= 0
+    and 1 or 0
+)lua";
+
+// KEYS: 1 the stream. ARGV: 1 group, 2 idle limit ms, 3 this consumer.
+// Removes the other consumers with nothing pending idle past the limit, in
+// one script (a consumer can't take events between the check and the
+// removal). Returns how many.
+constexpr char kRemoveIdleScript[] = R"lua(
+local removed = 0
+local limit = tonumber(ARGV[2])
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local name, pending, idle = nil, 1, 0
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1]
+    elseif c[i] == 'pending' then pending = c[i + 1]
+    elseif c[i] == 'idle' then idle = c[i + 1] end
+  end
+  if name and name ~= ARGV[3] and pending == 0 and idle > limit then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    removed = removed + 1
+  end
+end
+return removed
 )lua";
 
 }  // namespace
@@ -122,6 +156,14 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
       return out;
     }
   }
+  // Replicas gone for good (a rollout renames pods) leave their names in
+  // the group; once idle long enough with nothing pending they go.
+  if (options_.consumer_idle_limit > absl::ZeroDuration() &&
+      absl::Now() >= next_cleanup_) {
+    next_cleanup_ = absl::Now() + options_.claim_interval * 12;
+    // A failure is tried again at the next interval.
+    RemoveIdleConsumers().IgnoreError();
+  }
   // 2. What a dead consumer left behind.
   if (absl::Now() >= next_claim_) {
     OPPMATRIX_ASSIGN_OR_RETURN(
@@ -143,8 +185,10 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
       return out;
     }
   }
-  // 3. New events: until `max` are in hand or `wait` has passed since the
-  // read began (the batch's linger).
+  // 3. New events, batched by the bus itself: a read takes what the
+  // stream holds, up to `max`, and returns at once; only an empty stream
+  // is waited on, up to `wait`. Little traffic makes small batches with
+  // no wait; a backlog makes full ones.
   const absl::Time until = absl::Now() + wait;
   do {
     const int64_t block_ms =
@@ -166,8 +210,37 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
     if (r[0].type == RedisReply::Type::kArray && !r[0].elements.empty()) {
       AppendEntries(r[0].elements[0].elements[1], out);
     }
-  } while (static_cast<int>(out.size()) < max && absl::Now() < until);
+  } while (out.empty() && absl::Now() < until);
   return out;  // first deliveries: the count is 1
+}
+
+absl::StatusOr<bool> RedisStreamSource::RemoveSelf() {
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> r,
+      pool_->Pipeline({{"EVAL", kRemoveSelfScript, "1", options_.stream,
+                        options_.group, options_.consumer}},
+                      absl::Now() + options_.timeout));
+  if (r[0].is_error()) {
+    if (absl::StartsWith(r[0].str, "NOGROUP")) return false;
+    return ReplyError(r[0], "removing the consumer");
+  }
+  return r[0].integer == 1;
+}
+
+absl::StatusOr<int64_t> RedisStreamSource::RemoveIdleConsumers() {
+  OPPMATRIX_ASSIGN_OR_RETURN(
+      std::vector<RedisReply> r,
+      pool_->Pipeline(
+          {{"EVAL", kRemoveIdleScript, "1", options_.stream, options_.group,
+            absl::StrCat(
+                absl::ToInt64Milliseconds(options_.consumer_idle_limit)),
+            options_.consumer}},
+          absl::Now() + options_.timeout));
+  if (r[0].is_error()) {
+    if (absl::StartsWith(r[0].str, "NOGROUP")) return 0;
+    return ReplyError(r[0], "removing idle consumers");
+  }
+  return r[0].integer;
 }
 
 absl::StatusOr<int64_t> RedisStreamSource::TrimAcknowledged() {
@@ -271,16 +344,22 @@ absl::Status RedisStreamSource::Ack(absl::Span<const std::string> ids) {
 absl::Status RedisStreamSource::DeadLetter(const BusEvent& event,
                                            absl::string_view reason) {
   const std::string* scripts[] = {&dead_letter_source_};
+  RedisCommand cmd = {"EVALSHA",
+                      dead_letter_sha_,
+                      "2",
+                      options_.dead_letter_stream,
+                      options_.stream,
+                      absl::StrCat(options_.dead_letter_max_len),
+                      options_.group,
+                      event.id};
+  for (std::string& f :
+       DeadLetterFields(event, reason, options_.stream, absl::Now())) {
+    cmd.push_back(std::move(f));
+  }
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      PipelineLoadingScripts(
-          *pool_,
-          {{"EVALSHA", dead_letter_sha_, "2", options_.dead_letter_stream,
-            options_.stream, absl::StrCat(options_.dead_letter_max_len),
-            event.payload, std::string(reason), absl::StrCat(event.deliveries),
-            event.id, absl::StrCat(absl::ToUnixMillis(absl::Now())),
-            options_.group}},
-          scripts, absl::Now() + options_.timeout));
+      PipelineLoadingScripts(*pool_, {std::move(cmd)}, scripts,
+                             absl::Now() + options_.timeout));
   if (r[0].is_error()) return ReplyError(r[0], "dead letter");
   return absl::OkStatus();
 }
@@ -360,9 +439,9 @@ std::vector<RedisCommand> RedisStreamSink::AppendCommands(
   for (const std::string& p : payloads) {
     if (options_.max_len > 0) {
       cmds.push_back({"XADD", options_.stream, "MAXLEN", "~",
-                      absl::StrCat(options_.max_len), "*", "event", p});
+                      absl::StrCat(options_.max_len), "*", kEventField, p});
     } else {
-      cmds.push_back({"XADD", options_.stream, "*", "event", p});
+      cmds.push_back({"XADD", options_.stream, "*", kEventField, p});
     }
   }
   return cmds;

@@ -3,8 +3,10 @@
 // longer than `claim_idle`, XACK, and a dead-letter stream. Several
 // replicas with distinct consumer names share the group's work.
 //
-// A read returns when it holds `max` events or when `wait` has passed
-// since it began (empty if none came), so a batch fills for up to `wait`.
+// A read returns what the stream holds, up to `max` events, at once (the
+// bus batches naturally: small batches when traffic is light, full ones
+// under a backlog); only when it holds nothing does the read wait, up to
+// `wait`, for the first event.
 //
 //   RedisStreamSource source(&pool, {.consumer = "ingestion-0"});
 //   auto events = source.Read(200, absl::Milliseconds(100));
@@ -20,6 +22,10 @@
 #include "services/store/redis_client.h"
 
 namespace oppmatrix {
+
+// The field of an event-stream entry that holds the event: what the sink
+// writes, the source reads and a dead letter's replay writes again.
+inline constexpr char kEventField[] = "event";
 
 class RedisStreamSource final : public EventSource {
  public:
@@ -41,6 +47,10 @@ class RedisStreamSource final : public EventSource {
     absl::Duration trim_interval = absl::Seconds(10);
     // Bound of one Redis round trip (a blocking read adds its wait).
     absl::Duration timeout = absl::Seconds(1);
+    // Other consumers of the group idle this long with nothing pending
+    // (replicas gone after a rollout) are removed from the group, checked
+    // every `claim_interval` * 12; zero never removes them.
+    absl::Duration consumer_idle_limit = absl::Hours(1);
   };
 
   // `pool` must outlive the source; give it a command timeout above the
@@ -60,6 +70,15 @@ class RedisStreamSource final : public EventSource {
   // StatsAsync goes through `async` from now on, which must outlive the
   // source (the blocking reads stay on the pool's connections).
   void SetAsync(AsyncRedis* async) { async_ = async; }
+
+  // Removes this consumer from the group if it has nothing pending (a
+  // clean shutdown); with events pending it stays, so that they come back
+  // to it or are claimed by another replica. Returns whether it went.
+  absl::StatusOr<bool> RemoveSelf();
+
+  // Removes the group's other consumers idle past consumer_idle_limit
+  // with nothing pending. Returns how many went.
+  absl::StatusOr<int64_t> RemoveIdleConsumers();
 
   // Removes the entries every consumer group of the stream has
   // acknowledged: those older than each group's oldest pending event (or,
@@ -85,6 +104,7 @@ class RedisStreamSource final : public EventSource {
   bool own_pending_drained_ = false;
   absl::Time next_claim_ = absl::InfinitePast();
   absl::Time next_trim_ = absl::InfinitePast();
+  absl::Time next_cleanup_ = absl::InfinitePast();
   // The dead-letter script (XADD and XACK at once), run by EVALSHA.
   const std::string dead_letter_source_;
   const std::string dead_letter_sha_;

@@ -405,19 +405,78 @@ void RedisResultStore::GetAsync(absl::string_view tenant_id,
            });
 }
 
-absl::Status RedisResultStore::Delete(absl::string_view tenant_id,
-                                      absl::string_view id,
-                                      absl::Time deadline) {
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> replies,
-      Wait<std::vector<RedisReply>>([&](AsyncRedis::Callback done) {
-        RunAsync({EvalSha(delete_, tenant_id, "", {std::string(id)})}, deadline,
-                 std::move(done));
-      }));
-  if (replies[0].type != RedisReply::Type::kInteger) {
-    return ReplyError(replies[0], "deleting a result");
+absl::StatusOr<std::vector<DeleteOutcome>> RedisResultStore::Delete(
+    absl::Span<const DeleteItem> items, absl::Time now, absl::Time deadline) {
+  return Wait<std::vector<DeleteOutcome>>([&](DeleteCallback done) {
+    DeleteAsync(items, now, deadline, std::move(done));
+  });
+}
+
+void RedisResultStore::DeleteAsync(absl::Span<const DeleteItem> items,
+                                   absl::Time now, absl::Time deadline,
+                                   DeleteCallback done) {
+  if (items.empty()) {
+    std::move(done)(std::vector<DeleteOutcome>());
+    return;
   }
-  return absl::OkStatus();
+  // One script call per tenant (per kPutChunk items), in order of the
+  // tenants' first appearance; `index` maps the replies back to items.
+  std::vector<std::vector<size_t>> groups;
+  absl::flat_hash_map<absl::string_view, size_t> group_of;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto [it, added] = group_of.try_emplace(items[i].tenant_id, groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  const std::string now_ms = absl::StrCat(ToMillis(now));
+  std::vector<RedisCommand> cmds;
+  std::vector<size_t> index;
+  std::vector<size_t> sizes;
+  for (const std::vector<size_t>& group : groups) {
+    const std::string& tenant = items[group[0]].tenant_id;
+    for (size_t start = 0; start < group.size(); start += kPutChunk) {
+      const size_t end = std::min(group.size(), start + kPutChunk);
+      std::vector<std::string> args;
+      args.reserve(3 + 2 * (end - start));
+      args.push_back(now_ms);
+      args.push_back(absl::StrCat(options_.transitions_max_len));
+      args.push_back(tenant);
+      for (size_t j = start; j < end; ++j) {
+        const DeleteItem& item = items[group[j]];
+        args.push_back(item.opportunity_id);
+        args.push_back(absl::StrCat(std::max<int64_t>(item.version, 0)));
+        index.push_back(group[j]);
+      }
+      cmds.push_back(EvalSha(delete_, tenant, "", std::move(args)));
+      sizes.push_back(end - start);
+    }
+  }
+  RunAsync(std::move(cmds), deadline,
+           [n = items.size(), index = std::move(index),
+            sizes = std::move(sizes), done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             std::vector<DeleteOutcome> out(n);
+             size_t next = 0;
+             for (size_t k = 0; k < sizes.size(); ++k) {
+               const RedisReply& r = (*replies)[k];
+               if (r.type != RedisReply::Type::kArray ||
+                   r.elements.size() != 2 * sizes[k]) {
+                 std::move(done)(ReplyError(r, "deleting results"));
+                 return;
+               }
+               for (size_t j = 0; j < sizes[k]; ++j, ++next) {
+                 DeleteOutcome& o = out[index[next]];
+                 o.deleted = r.elements[2 * j].integer == 1;
+                 o.superseded = r.elements[2 * j].integer == 2;
+                 o.from_cell = Str(r.elements[2 * j + 1]);
+               }
+             }
+             std::move(done)(std::move(out));
+           });
 }
 
 absl::StatusOr<std::vector<StoredCell>> RedisResultStore::Matrix(

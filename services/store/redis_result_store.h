@@ -74,8 +74,11 @@ class RedisResultStore final : public ResultStore {
   absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,
                                          absl::string_view id,
                                          absl::Time deadline) override;
-  absl::Status Delete(absl::string_view tenant_id, absl::string_view id,
-                      absl::Time deadline) override;
+  absl::StatusOr<std::vector<DeleteOutcome>> Delete(
+      absl::Span<const DeleteItem> items, absl::Time now,
+      absl::Time deadline) override;
+  void DeleteAsync(absl::Span<const DeleteItem> items, absl::Time now,
+                   absl::Time deadline, DeleteCallback done) override;
   absl::StatusOr<std::vector<StoredCell>> Matrix(absl::string_view tenant_id,
                                                  const MatrixFilter& filter,
                                                  int top_n, absl::Time now,

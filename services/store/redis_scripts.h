@@ -193,13 +193,47 @@ end
 return out
 )lua";
 
-// Removes one result. ARGV: 2 id. Returns 1 if there was one, else 0.
+// Removes a batch of one tenant's results (opportunities deleted in the
+// CRM), atomically. ARGV: 2 now ms, 3 transitions MAXLEN, 4 tenant; then 2
+// per result: id and the version of the deletion (0: whatever is stored).
+// A stored result of a newer opportunity version is kept (the deletion is
+// superseded). A removed result that was in a cell leaves it with a
+// transition to no cell ('to' empty). Returns 2 per result: the outcome
+// (0 nothing stored, 1 removed, 2 superseded) and the cell it was in.
 inline constexpr char kDelete[] = R"lua(
-local had = unindex(ARGV[2])
-local n = redis.call('DEL', P .. 'opp:' .. ARGV[2])
-redis.call('ZREM', KEYS[3], ARGV[2])
-if had or n > 0 then return 1 end
-return 0
+local out = {}
+for b = 5, #ARGV, 2 do
+  local id, version = ARGV[b], tonumber(ARGV[b + 1]) or 0
+  local okey = P .. 'opp:' .. id
+  local m = redis.call('HGET', KEYS[1], id)
+  local cell, cents, stored = false, '0', 0
+  if m then
+    cell, cents, stored = string.match(m,
+        '^([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
+    stored = tonumber(stored) or 0
+  end
+  if cell and version > 0 and stored > version then
+    out[#out + 1] = 2
+    out[#out + 1] = cell
+  else
+    local outcome = redis.call('DEL', okey)
+    redis.call('ZREM', KEYS[3], id)
+    if cell then
+      drop(id, cell, cents)
+      redis.call('HDEL', KEYS[1], id)
+      redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
+                 'tenant', ARGV[4], 'opportunity', id, 'from', cell, 'to', '',
+                 'time', ARGV[2])
+      outcome = 1
+    elseif m then
+      redis.call('HDEL', KEYS[1], id)
+      outcome = 1
+    end
+    out[#out + 1] = outcome
+    out[#out + 1] = cell or ''
+  end
+end
+return out
 )lua";
 
 // Purges due results, then returns {stats (flat HGETALL)} followed, when

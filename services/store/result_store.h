@@ -61,6 +61,26 @@ struct PutOutcome {
   bool current = false;
 };
 
+// One stored result to remove: its opportunity was deleted in the CRM.
+struct DeleteItem {
+  std::string tenant_id;
+  std::string opportunity_id;
+  // The opportunity version the deletion is of: a stored result of a newer
+  // version is kept. 0: remove whatever is stored.
+  int64_t version = 0;
+};
+
+// What removing one result did.
+struct DeleteOutcome {
+  // A result was stored and is gone.
+  bool deleted = false;
+  // The stored result is of a newer opportunity version and was kept.
+  bool superseded = false;
+  // The cell the result was in ("" if none); a deleted result's move out
+  // of it is a transition to no cell.
+  std::string from_cell;
+};
+
 // Restricts a matrix to matching opportunities; unspecified means all.
 struct MatrixFilter {
   v1::CustomerType customer_type = v1::CUSTOMER_TYPE_UNSPECIFIED;
@@ -125,6 +145,13 @@ class ResultStore {
   virtual void GetAsync(absl::string_view tenant_id, absl::string_view id,
                         absl::Time deadline, GetCallback done) = 0;
 
+  // Delete, answered as PutAsync is, except that the items may go away
+  // when DeleteAsync returns.
+  using DeleteCallback =
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<DeleteOutcome>>) &&>;
+  virtual void DeleteAsync(absl::Span<const DeleteItem> items, absl::Time now,
+                           absl::Time deadline, DeleteCallback done) = 0;
+
   // Matrix, List and Transitions, answered as PutAsync is.
   using MatrixCallback =
       absl::AnyInvocable<void(absl::StatusOr<std::vector<StoredCell>>) &&>;
@@ -148,9 +175,13 @@ class ResultStore {
                                                  absl::string_view id,
                                                  absl::Time deadline) = 0;
 
-  // Removes a result and its index entries. OK if there was none.
-  virtual absl::Status Delete(absl::string_view tenant_id, absl::string_view id,
-                              absl::Time deadline) = 0;
+  // Removes the results with their index entries, and records each
+  // removal from a cell as a transition to no cell (empty to_cell) at
+  // `now`; atomically per tenant, one round trip for the batch. An item
+  // with nothing stored is OK (deleted false).
+  virtual absl::StatusOr<std::vector<DeleteOutcome>> Delete(
+      absl::Span<const DeleteItem> items, absl::Time now,
+      absl::Time deadline) = 0;
 
   // Per stored cell: count, total amount and the `top_n` best results,
   // restricted by `filter`. Results expired at `now` are left out.

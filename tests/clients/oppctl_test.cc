@@ -1,6 +1,7 @@
 // oppctl as a user runs it, against an in-process classifier.
 #include <algorithm>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "oppmatrix/v1/classification.pb.h"
 #include "oppmatrix/v1/classification_service.pb.h"
+#include "oppmatrix/v1/ingestion_service.pb.h"
 #include "services/classifier/ruleset_watcher.h"
 #include "services/store/redis_result_store.h"
 #include "services/store/redis_url.h"
@@ -296,6 +298,22 @@ TEST_F(OppctlStoreTest, RedisDownMakesReadsExitThree) {
   EXPECT_THAT(Err(), HasSubstr("result store is unavailable"));
 }
 
+// The ingestion service (push only) on the test's Redis, for `oppctl dlq`:
+// the flag that points oppctl at it. oppctl itself gets no --redis.
+std::string StartIngestion(testing::RedisServer& redis,
+                           std::unique_ptr<Subprocess>& process) {
+  process = std::make_unique<Subprocess>(std::vector<std::string>{
+      OPPMATRIX_BINARY_DIR "/services/ingestion/oppmatrix-ingestion",
+      "--listen=127.0.0.1:0", "--redis=" + redis.url(), "--ingest=false"});
+  if (!process->WaitForStderr("(port ", absl::Seconds(30))) return "";
+  std::smatch m;
+  std::string err = process->Stderr();
+  if (!std::regex_search(err, m, std::regex("\\(port ([0-9]+)\\)"))) {
+    return "";
+  }
+  return absl::StrCat("--ingestion=127.0.0.1:", m[1].str());
+}
+
 TEST_F(OppctlStoreTest, DeadLettersAreListedAndReplayed) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(redis_
@@ -305,35 +323,46 @@ TEST_F(OppctlStoreTest, DeadLettersAreListedAndReplayed) {
                               "1", "source_id", "1-1", "time", "1795435200000"})
                     .ok());
   }
-  const std::string redis = "--redis=" + redis_.url();
-  ASSERT_EQ(Run({redis, "dlq", "list"}), 0) << Err();
+  std::unique_ptr<Subprocess> ingestion_process;
+  const std::string ingestion = StartIngestion(redis_, ingestion_process);
+  ASSERT_FALSE(ingestion.empty()) << ingestion_process->Stderr();
+  ASSERT_EQ(Run({ingestion, "dlq", "list"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("reason: invalid: reason 2"));
   EXPECT_THAT(Out(), HasSubstr("event:  {\"n\":0}"));
-  ASSERT_EQ(Run({redis, "--json", "dlq", "list", "--count=1"}), 0) << Err();
+  ASSERT_EQ(Run({ingestion, "--json", "dlq", "list", "--count=1"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("\"reason\":\"invalid: reason 0\""));
+  // The event as bytes: base64 in JSON (protobuf's JSON mapping).
+  EXPECT_THAT(Out(), HasSubstr("\"event\":\"eyJuIjowfQ==\""));
   EXPECT_THAT(Err(), HasSubstr("more: --page_token="));
 
   auto first = redis_.Command(
       {"XRANGE", "oppmatrix:crm-events:dead", "-", "+", "COUNT", "1"});
   std::string id = first->elements[0].elements[0].str;
-  ASSERT_EQ(Run({redis, "dlq", "replay", id}), 0) << Err();
+  ASSERT_EQ(Run({ingestion, "dlq", "replay", id}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("replayed 1 of 1"));
   EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events:dead"})->integer, 2);
   EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events"})->integer, 1);
-  ASSERT_EQ(Run({redis, "dlq", "replay", "--all"}), 0) << Err();
+  ASSERT_EQ(Run({ingestion, "dlq", "replay", "--all"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("replayed 2 of 2"));
   EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events"})->integer, 3);
   // Replayed entries leave the dead letters: nothing more to replay.
-  ASSERT_EQ(Run({redis, "--json", "dlq", "replay", "--all"}), 0) << Err();
-  EXPECT_THAT(Out(), HasSubstr("\"replayed\":0"));
-  EXPECT_EQ(Run({redis, "dlq", "replay", "99-0"}), 4);  // no such entry
+  ASSERT_EQ(Run({ingestion, "--json", "dlq", "replay", "--all"}), 0) << Err();
+  EXPECT_THAT(Out(), ::testing::Not(HasSubstr("\"replayed\"")));  // 0
+  EXPECT_EQ(Run({ingestion, "dlq", "replay", "99-0"}), 4);  // no such entry
   EXPECT_THAT(Err(), HasSubstr("NOT_FOUND"));
-  EXPECT_EQ(Run({redis, "dlq"}), 2);
+  EXPECT_EQ(Run({ingestion, "dlq", "replay", "not-an-id"}), 1);  // refused
+  EXPECT_THAT(Err(), HasSubstr("ids[0]"));
+  EXPECT_EQ(Run({ingestion, "dlq"}), 2);
+  // The ingestion service down: unavailable, exit 3.
+  ingestion_process.reset();
+  EXPECT_EQ(Run({ingestion, "--timeout=500ms", "dlq", "list"}), 3);
 }
 
 TEST_F(OppctlStoreTest, DeadLetterSummaryGroupsByReason) {
-  const std::string redis = "--redis=" + redis_.url();
-  ASSERT_EQ(Run({redis, "dlq", "summary"}), 0) << Err();
+  std::unique_ptr<Subprocess> ingestion_process;
+  const std::string ingestion = StartIngestion(redis_, ingestion_process);
+  ASSERT_FALSE(ingestion.empty()) << ingestion_process->Stderr();
+  ASSERT_EQ(Run({ingestion, "dlq", "summary"}), 0) << Err();
   EXPECT_EQ(Out(), "the dead-letter stream is empty\n");
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(
@@ -347,7 +376,7 @@ TEST_F(OppctlStoreTest, DeadLetterSummaryGroupsByReason) {
                       "time", absl::StrCat(1795435200000 + i * 1000)})
             .ok());
   }
-  ASSERT_EQ(Run({redis, "dlq", "summary"}), 0) << Err();
+  ASSERT_EQ(Run({ingestion, "dlq", "summary"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("5 dead letters, 2 reasons\n"));
   EXPECT_THAT(Out(),
               HasSubstr("     3  invalid: version: must be positive, got N\n"
@@ -356,17 +385,15 @@ TEST_F(OppctlStoreTest, DeadLetterSummaryGroupsByReason) {
   EXPECT_THAT(Out(), HasSubstr("(event ev-0): invalid: version: must be "
                                "positive, got 0\n"));
   EXPECT_THAT(Out(), HasSubstr("     2  unparseable: not JSON\n"));
-  ASSERT_EQ(Run({redis, "--json", "dlq", "summary"}), 0) << Err();
-  google::protobuf::Struct json;
+  ASSERT_EQ(Run({ingestion, "--json", "dlq", "summary"}), 0) << Err();
+  v1::SummarizeDeadLettersResponse json;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Out(), &json).ok())
       << Out();
-  EXPECT_EQ(json.fields().at("entries").number_value(), 5);
-  const auto& groups = json.fields().at("groups").list_value();
-  ASSERT_EQ(groups.values_size(), 2);
-  EXPECT_EQ(groups.values(0).struct_value().fields().at("count").number_value(),
-            3);
-  EXPECT_EQ(Run({redis, "dlq", "summary", "extra"}), 2);
-  EXPECT_EQ(Run({redis, "--max_entries=0", "dlq", "summary"}), 2);
+  EXPECT_EQ(json.entries(), 5);
+  ASSERT_EQ(json.groups_size(), 2);
+  EXPECT_EQ(json.groups(0).count(), 3);
+  EXPECT_EQ(Run({ingestion, "dlq", "summary", "extra"}), 2);
+  EXPECT_EQ(Run({ingestion, "--max_entries=0", "dlq", "summary"}), 2);
 }
 
 TEST(OppctlStandaloneTest, UnreachableServerExitsThree) {

@@ -23,6 +23,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "oppmatrix/v1/crm_event.pb.h"
 #include "services/engine/engine.h"
 #include "services/engine/ruleset.h"
 #include "services/ingestion/redis_stream_source.h"
@@ -345,6 +346,75 @@ TEST_F(PipelineTest, SimulatorPushesThroughPushEvents) {
   int64_t count = 0;
   for (const StoredCell& c : *m) count += c.count;
   EXPECT_GT(count, 0);
+}
+
+// A deal deleted in the CRM leaves through the classifier
+// (DeleteClassification): one transition out of its cell to no cell, and
+// it is gone from the matrix and its cell; the deletion delivered again and
+// an older update arriving late change nothing.
+TEST_F(PipelineTest, ADeleteIsOneTransitionOutAndLeavesTheMatrix) {
+  auto ingestion = StartIngestion("i0");
+  auto event = [](const std::string& id, int64_t version, bool deleted) {
+    v1::CrmEvent e;
+    e.set_event_id(absl::StrCat(id, "/", version));
+    e.set_tenant_id("acme");
+    e.set_opportunity_id(id);
+    e.set_version(version);
+    if (deleted) {
+      e.set_type(v1::OPPORTUNITY_DELETED);
+    } else {
+      e.set_type(v1::OPPORTUNITY_UPSERTED);
+      v1::Opportunity& o = *e.mutable_opportunity();
+      o.set_stage("Negotiation");
+      o.mutable_amount()->set_currency_code("USD");
+      o.mutable_amount()->set_units(250000);
+      o.mutable_account()->set_industry("Manufacturing");
+      o.mutable_account()->set_employees(900);
+    }
+    std::string json;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(e, &json).ok());
+    return json;
+  };
+  RedisStreamSink sink(pool_.get(), {.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(
+      sink.Append({event("keep", 1, false), event("gone", 1, false)}).ok());
+  ASSERT_TRUE(WaitDrained(absl::Seconds(60)));
+  auto before = results_->Get("acme", "gone", Soon());
+  ASSERT_TRUE(before.ok()) << before.status();
+  const std::string cell = before->cell();
+  ASSERT_TRUE(
+      results_->Transitions("acme", 500, "", Soon())->transitions.empty());
+
+  ASSERT_TRUE(sink.Append({event("gone", 2, true)}).ok());
+  ASSERT_TRUE(WaitDrained(absl::Seconds(60)));
+  ASSERT_TRUE(
+      sink.Append({event("gone", 2, true), event("gone", 1, false)}).ok());
+  ASSERT_TRUE(WaitDrained(absl::Seconds(60)));
+
+  auto t = results_->Transitions("acme", 500, "", Soon());
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->transitions.size(), 1u);
+  EXPECT_EQ(t->transitions[0].opportunity_id(), "gone");
+  EXPECT_EQ(t->transitions[0].from_cell(), cell);
+  EXPECT_EQ(t->transitions[0].to_cell(), "");
+  EXPECT_EQ(results_->Get("acme", "gone", Soon()).status().code(),
+            absl::StatusCode::kNotFound);
+  auto m = results_->Matrix("acme", {}, 10, absl::Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  int64_t count = 0;
+  for (const StoredCell& c : *m) {
+    count += c.count;
+    for (const v1::Classification& top : c.top) {
+      EXPECT_NE(top.opportunity_id(), "gone");
+    }
+  }
+  EXPECT_EQ(count, 1);
+  auto listed = results_->List("acme", cell, 500, "", Soon());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  for (const v1::Classification& c : listed->classifications) {
+    EXPECT_NE(c.opportunity_id(), "gone");
+  }
+  EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events:dead"})->integer, 0);
 }
 
 // `oppctl import` of each CRM's export (tests/clients/testdata/import/)

@@ -70,7 +70,8 @@ TEST(SummarizeDeadLettersTest, GroupsLargestFirstWithTimesAndAnExample) {
 TEST(DeadLetterQueueTest, SummarizeReadsEveryPageOrStopsAtTheLimit) {
   testing::RedisServer redis;
   ASSERT_TRUE(redis.Start().ok());
-  RedisPool pool({.endpoint = *ParseRedisUrl(redis.url())});
+  auto async = AsyncRedis::Create({.endpoint = *ParseRedisUrl(redis.url())});
+  ASSERT_TRUE(async.ok()) << async.status();
   for (int i = 0; i < 1203; ++i) {
     ASSERT_TRUE(
         redis
@@ -81,7 +82,7 @@ TEST(DeadLetterQueueTest, SummarizeReadsEveryPageOrStopsAtTheLimit) {
                       "time", absl::StrCat(1795435200000 + i)})
             .ok());
   }
-  DeadLetterQueue dlq(&pool, {});
+  DeadLetterQueue dlq(async->get(), {});
   absl::StatusOr<DeadLetterQueue::Summary> all = dlq.Summarize(100000);
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->entries, 1203);

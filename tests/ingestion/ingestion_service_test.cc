@@ -18,6 +18,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/grpc_server.h"
+#include "services/common/grpc_status.h"
 #include "services/common/status_util.h"
 #include "services/engine/opportunity_validator.h"
 #include "services/ingestion/crm_event.h"
@@ -63,8 +64,10 @@ class IngestionServiceTest : public ::testing::Test {
         pool_.get(), RedisStreamSource::Options{.consumer = "c"});
     source_->SetAsync(async_.get());
     pusher_ = std::make_unique<EventPusher>(sink_.get());
+    dead_letters_ = std::make_unique<DeadLetterQueue>(
+        async_.get(), DeadLetterQueue::Options{});
     service_ = std::make_unique<IngestionServiceImpl>(
-        pusher_.get(), source_.get(), nullptr,
+        pusher_.get(), source_.get(), nullptr, dead_letters_.get(),
         IngestionServiceImpl::Identity{"oppmatrix:crm-events",
                                        "oppmatrix-ingestion", "c"});
     GrpcServer::Options options;
@@ -105,6 +108,7 @@ class IngestionServiceTest : public ::testing::Test {
   std::unique_ptr<RedisStreamSink> sink_;
   std::unique_ptr<RedisStreamSource> source_;
   std::unique_ptr<EventPusher> pusher_;
+  std::unique_ptr<DeadLetterQueue> dead_letters_;
   std::unique_ptr<IngestionServiceImpl> service_;
   std::unique_ptr<GrpcServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -269,6 +273,155 @@ TEST_F(IngestionServiceTest, BusDownIsUnavailable) {
   grpc::ClientContext context;
   EXPECT_EQ(stub_->GetStatus(&context, {}, &status).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+// Dead letters as the pipeline writes them (through the source's script).
+void DeadLetterSome(RedisStreamSource& source, int n) {
+  for (int i = 0; i < n; ++i) {
+    BusEvent e;
+    e.id = absl::StrCat("17000000000", i, "-0");
+    e.payload = i % 4 == 3 ? "" : absl::StrCat(R"({"eventId":"e-)", i, R"("})");
+    e.deliveries = 1 + i % 2;
+    ASSERT_TRUE(
+        source
+            .DeadLetter(e, i % 2 == 0
+                               ? absl::StrCat("invalid: version: got ", -i)
+                               : "unparseable: not JSON")
+            .ok());
+  }
+}
+
+TEST_F(IngestionServiceTest, DeadLettersAreListedInPages) {
+  DeadLetterSome(*source_, 7);
+  std::vector<v1::DeadLetter> all;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::ListDeadLettersRequest request;
+    request.set_page_size(3);
+    request.set_page_token(token);
+    v1::ListDeadLettersResponse response;
+    grpc::ClientContext context;
+    grpc::Status s = stub_->ListDeadLetters(&context, request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    for (const v1::DeadLetter& d : response.dead_letters()) all.push_back(d);
+    token = response.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(all.size(), 7u);
+  EXPECT_EQ(all[0].event(), R"({"eventId":"e-0"})");
+  EXPECT_EQ(all[0].reason(), "invalid: version: got 0");
+  EXPECT_EQ(all[0].source_stream(), "oppmatrix:crm-events");
+  EXPECT_EQ(all[0].source_id(), "170000000000-0");
+  EXPECT_EQ(all[1].deliveries(), 2);
+  EXPECT_GT(all[0].time().seconds(), 0);
+  EXPECT_EQ(all[3].event(), "");
+}
+
+TEST_F(IngestionServiceTest, DeadLettersAreSummarizedByReason) {
+  DeadLetterSome(*source_, 9);
+  v1::SummarizeDeadLettersRequest request;
+  v1::SummarizeDeadLettersResponse response;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->SummarizeDeadLetters(&context, request, &response).ok());
+  }
+  EXPECT_EQ(response.entries(), 9);
+  EXPECT_FALSE(response.truncated());
+  ASSERT_EQ(response.groups_size(), 2);
+  EXPECT_EQ(response.groups(0).reason(), "invalid: version: got N");
+  EXPECT_EQ(response.groups(0).count(), 5);
+  EXPECT_EQ(response.groups(0).example_event_id(), "e-0");
+  request.set_max_entries(4);
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->SummarizeDeadLetters(&context, request, &response).ok());
+  EXPECT_EQ(response.entries(), 4);
+  EXPECT_TRUE(response.truncated());
+}
+
+TEST_F(IngestionServiceTest, DeadLettersAreReplayedByIdOrAll) {
+  DeadLetterSome(*source_, 8);
+  auto list = [this] {
+    v1::ListDeadLettersRequest request;
+    request.set_page_size(500);
+    v1::ListDeadLettersResponse response;
+    grpc::ClientContext context;
+    EXPECT_TRUE(stub_->ListDeadLetters(&context, request, &response).ok());
+    return response;
+  };
+  v1::ListDeadLettersResponse before = list();
+  v1::ReplayDeadLettersRequest one;
+  one.add_ids(before.dead_letters(0).id());
+  v1::ReplayDeadLettersResponse replayed;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ReplayDeadLetters(&context, one, &replayed).ok());
+  }
+  EXPECT_EQ(replayed.replayed(), 1);
+  EXPECT_EQ(replayed.stream(), "oppmatrix:crm-events");
+  EXPECT_EQ(list().dead_letters_size(), 7);
+  v1::ReplayDeadLettersRequest all;
+  all.set_all(true);
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ReplayDeadLetters(&context, all, &replayed).ok());
+  }
+  // Entries 3 and 7 have no event: they stay.
+  EXPECT_EQ(replayed.requested(), 7);
+  EXPECT_EQ(replayed.replayed(), 5);
+  EXPECT_EQ(list().dead_letters_size(), 2);
+  EXPECT_THAT(BusEventIds(),
+              ElementsAre("e-0", "e-1", "e-2", "e-4", "e-5", "e-6"));
+}
+
+TEST_F(IngestionServiceTest, BadDeadLetterRequestsNameTheirField) {
+  auto violation_field = [](const grpc::Status& s) {
+    std::vector<FieldViolation> v = GetFieldViolations(FromGrpcStatus(s));
+    return v.empty() ? std::string("(none)") : v[0].field();
+  };
+  for (const std::string& token :
+       {std::string("0-0\x01"), std::string("nan"), std::string("5 "),
+        std::string("-"), std::string("+"), std::string("(1-0"),
+        std::string(" 5-0"), std::string("+5-0"), std::string("1-2-3")}) {
+    v1::ListDeadLettersRequest request;
+    request.set_page_token(token);
+    v1::ListDeadLettersResponse response;
+    grpc::ClientContext context;
+    grpc::Status s = stub_->ListDeadLetters(&context, request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << token;
+    EXPECT_EQ(violation_field(s), "page_token") << token;
+  }
+  v1::ReplayDeadLettersRequest replay;
+  replay.add_ids("1-0");
+  replay.add_ids("nope");
+  v1::ReplayDeadLettersResponse replayed;
+  {
+    grpc::ClientContext context;
+    grpc::Status s = stub_->ReplayDeadLetters(&context, replay, &replayed);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(violation_field(s), "ids[1]");
+  }
+  replay.clear_ids();
+  replay.add_ids("1-0");  // well formed, not there
+  {
+    grpc::ClientContext context;
+    grpc::Status s = stub_->ReplayDeadLetters(&context, replay, &replayed);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(s.error_message(), HasSubstr("no entry 1-0"));
+  }
+  replay.set_all(true);
+  {
+    grpc::ClientContext context;
+    grpc::Status s = stub_->ReplayDeadLetters(&context, replay, &replayed);
+    EXPECT_EQ(violation_field(s), "ids");
+  }
+  v1::SummarizeDeadLettersRequest summary;
+  summary.set_max_entries(-1);
+  v1::SummarizeDeadLettersResponse summarized;
+  grpc::ClientContext context;
+  grpc::Status s = stub_->SummarizeDeadLetters(&context, summary, &summarized);
+  EXPECT_EQ(violation_field(s), "max_entries");
 }
 
 // Issue 13: with Redis frozen (SIGSTOP), 40 GetStatus calls and 40

@@ -1,6 +1,6 @@
 // The ingestion pipeline with real parts: a redis-server on a free port (the
 // bus, the snapshots and the results), the classifier as an in-process gRPC
-// server storing in that Redis, and the C++ client between them.
+// server storing in that Redis, and GrpcClassifier between them.
 #include "services/ingestion/ingestor.h"
 
 #include <atomic>
@@ -20,6 +20,7 @@
 #include "oppmatrix/v1/crm_event.pb.h"
 #include "services/classifier/classifier_server.h"
 #include "services/engine/engine.h"
+#include "services/ingestion/grpc_classifier.h"
 #include "services/ingestion/redis_stream_source.h"
 #include "services/store/redis_result_store.h"
 #include "services/store/redis_url.h"
@@ -104,7 +105,7 @@ class IngestorTest : public ::testing::Test {
       ClientOptions co;
       co.target = absl::StrCat("127.0.0.1:", classifier_->port());
       co.timeout = absl::Seconds(2);
-      client_ = *ClassificationClient::Create(co);
+      client_ = *GrpcClassifier::Create(co);
     }
   }
 
@@ -120,8 +121,8 @@ class IngestorTest : public ::testing::Test {
     o.linger = absl::Milliseconds(10);
     o.min_backoff = absl::Milliseconds(20);
     o.max_backoff = absl::Milliseconds(200);
-    return std::make_unique<Ingestor>(source, snapshots_.get(), results_.get(),
-                                      client_.get(), o);
+    return std::make_unique<Ingestor>(source, snapshots_.get(), client_.get(),
+                                      o);
   }
 
   void Push(const std::string& payload) {
@@ -174,7 +175,7 @@ class IngestorTest : public ::testing::Test {
   StaticRulesetSource rules_{testing::DefaultRules()};
   int max_batch_size_ = 1000;
   std::unique_ptr<ClassifierServer> classifier_;
-  std::unique_ptr<ClassificationClient> client_;
+  std::unique_ptr<GrpcClassifier> client_;
   std::unique_ptr<RedisStreamSource> source_;
   std::unique_ptr<Ingestor> ingestor_;
 };

@@ -4,6 +4,7 @@
 // and the backlog figures.
 #include "services/ingestion/redis_stream_source.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <thread>
@@ -125,19 +126,80 @@ TEST_F(RedisStreamSourceTest, TakesOverADeadConsumersEventsAfterTheIdleTime) {
   EXPECT_EQ((*claimed)[0].deliveries, 2);
 }
 
-TEST_F(RedisStreamSourceTest, ReadFillsTheBatchWhileItLingers) {
+// Natural batching: a read takes what the bus holds, up to its max, and
+// returns; only an empty bus is waited on, until the first event.
+TEST_F(RedisStreamSourceTest, ReadTakesWhatTheBusHoldsAndWaitsOnlyWhenEmpty) {
   Push(3);
   auto source = Source("a");
-  // Seven more arrive after the read has taken the first three; the read
-  // lingers (up to 30 s) until it holds its 10.
+  // Three are there: the read does not wait (30 s) for ten.
+  auto few = source->Read(10, absl::Seconds(30));
+  ASSERT_TRUE(few.ok()) << few.status();
+  EXPECT_THAT(*few, SizeIs(3));
+  // A backlog: full batches.
+  Push(25, 3);
+  auto full = source->Read(10, absl::Seconds(30));
+  ASSERT_TRUE(full.ok());
+  EXPECT_THAT(*full, SizeIs(10));
+  ASSERT_TRUE(source->Read(100, absl::Seconds(30)).ok());  // the other 15
+  // Nothing there: the read waits for the first event, then returns it.
   std::thread later([&] {
     absl::SleepFor(absl::Milliseconds(100));
-    Push(7, 3);
+    Push(2, 28);
   });
-  auto events = source->Read(10, absl::Seconds(30));
+  auto waited = source->Read(10, absl::Seconds(30));
   later.join();
-  ASSERT_TRUE(events.ok()) << events.status();
-  EXPECT_THAT(*events, SizeIs(10));
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_THAT(*waited, ::testing::Not(::testing::IsEmpty()));
+  EXPECT_EQ(Payloads(*waited)[0], "{\"n\":28}");
+}
+
+// The consumer names in the group: a clean shutdown takes its own away
+// unless events are pending for it; names idle past the limit with nothing
+// pending go, those with events pending stay.
+TEST_F(RedisStreamSourceTest, ConsumersLeaveTheGroupOnlyWithNothingPending) {
+  auto consumers = [this] {
+    std::vector<std::string> names;
+    auto r = redis_.Command(
+        {"XINFO", "CONSUMERS", "oppmatrix:crm-events", "oppmatrix-ingestion"});
+    for (const RedisReply& c : r->elements) {
+      for (size_t i = 0; i + 1 < c.elements.size(); i += 2) {
+        if (c.elements[i].str == "name") names.push_back(c.elements[i + 1].str);
+      }
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  Push(4);
+  auto busy = Source("busy");
+  auto done = Source("done");
+  auto idle = Source("idle");
+  auto events = busy->Read(2, absl::Seconds(1));  // left pending
+  ASSERT_TRUE(events.ok());
+  auto acked = done->Read(2, absl::Seconds(1));
+  ASSERT_TRUE(acked.ok());
+  std::vector<std::string> ids;
+  for (const BusEvent& e : *acked) ids.push_back(e.id);
+  ASSERT_TRUE(done->Ack(ids).ok());
+  ASSERT_TRUE(idle->Read(2, absl::Milliseconds(1)).ok());  // nothing left
+  EXPECT_THAT(consumers(), ElementsAre("busy", "done", "idle"));
+
+  EXPECT_FALSE(*busy->RemoveSelf());  // its two events stay its own
+  EXPECT_TRUE(*done->RemoveSelf());
+  EXPECT_THAT(consumers(), ElementsAre("busy", "idle"));
+
+  RedisStreamSource::Options o;
+  o.consumer = "sweeper";
+  o.consumer_idle_limit = absl::Milliseconds(1);
+  RedisStreamSource sweeper(pool_.get(), o);
+  absl::SleepFor(absl::Milliseconds(50));  // past the 1 ms limit
+  auto removed = sweeper.RemoveIdleConsumers();
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 1);
+  EXPECT_THAT(consumers(), ElementsAre("busy"));
+  // Its pending events still come back to it.
+  auto again = Source("busy")->Read(10, absl::Milliseconds(1));
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*again, SizeIs(2));
 }
 
 TEST_F(RedisStreamSourceTest, KeptClaimedEventsAreNotTakenOver) {

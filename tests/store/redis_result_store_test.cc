@@ -706,8 +706,15 @@ TEST_F(ResultStoreTest, ExpiredResultsLeaveTheIndexesAndTotals) {
 
 TEST_F(ResultStoreTest, DeleteRemovesResultAndIndexEntries) {
   Put({Result("opp-1", "KEY", 50, 100), Result("opp-2", "KEY", 40, 100)});
-  ASSERT_TRUE(store_->Delete("acme", "opp-1", Soon()).ok());
-  ASSERT_TRUE(store_->Delete("acme", "never-stored", Soon()).ok());
+  auto out = store_->Delete(
+      std::vector<DeleteItem>{{"acme", "opp-1"}, {"acme", "never-stored"}},
+      Now(), Soon());
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_TRUE((*out)[0].deleted);
+  EXPECT_EQ((*out)[0].from_cell, "KEY");
+  EXPECT_FALSE((*out)[1].deleted);
+  EXPECT_EQ((*out)[1].from_cell, "");
   EXPECT_EQ(store_->Get("acme", "opp-1", Soon()).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_THAT(CellIds("KEY"), ElementsAre("opp-2"));
@@ -715,9 +722,66 @@ TEST_F(ResultStoreTest, DeleteRemovesResultAndIndexEntries) {
   ASSERT_EQ(m->size(), 1u);
   EXPECT_EQ((*m)[0].count, 1);
   EXPECT_EQ((*m)[0].amount_cents, 10000);
-  ASSERT_TRUE(store_->Delete("acme", "opp-2", Soon()).ok());
+  ASSERT_TRUE(
+      store_->Delete(std::vector<DeleteItem>{{"acme", "opp-2"}}, Now(), Soon())
+          .ok());
   EXPECT_TRUE(store_->Matrix("acme", {}, 0, Now(), Soon())->empty());
   EXPECT_EQ(redis_.Command({"EXISTS", "oppmatrix:{acme}:stats"})->integer, 0);
+  EXPECT_EQ(redis_.Command({"EXISTS", "oppmatrix:{acme}:expiry"})->integer, 0);
+}
+
+TEST_F(ResultStoreTest, ADeleteIsOneTransitionToNoCell) {
+  Put({Result("opp-1", "KEY", 50, 100)});
+  const absl::Time at = Now() + absl::Minutes(3);
+  ASSERT_TRUE(
+      store_->Delete(std::vector<DeleteItem>{{"acme", "opp-1"}}, at, Soon())
+          .ok());
+  // Deleting again finds nothing and records nothing.
+  auto again =
+      store_->Delete(std::vector<DeleteItem>{{"acme", "opp-1"}}, at, Soon());
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE((*again)[0].deleted);
+  std::vector<v1::Transition> t = AllTransitions();
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].opportunity_id(), "opp-1");
+  EXPECT_EQ(t[0].from_cell(), "KEY");
+  EXPECT_EQ(t[0].to_cell(), "");
+  EXPECT_EQ(TimeUtil::TimestampToMilliseconds(t[0].time()),
+            absl::ToUnixMillis(at));
+  // Stored again later, it enters a cell as a first result does: no
+  // transition.
+  Put({Result("opp-1", "EXIT", 10)});
+  EXPECT_EQ(AllTransitions().size(), 1u);
+}
+
+TEST_F(ResultStoreTest, ADeleteOfAnOlderVersionKeepsTheNewerResult) {
+  v1::Classification c = Result("opp-1", "KEY", 50, 100);
+  c.set_opportunity_version(7);
+  Put({c});
+  auto out = store_->Delete(
+      std::vector<DeleteItem>{{"acme", "opp-1", 6}, {"acme", "opp-1", 7}},
+      Now(), Soon());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE((*out)[0].superseded);
+  EXPECT_FALSE((*out)[0].deleted);
+  EXPECT_TRUE((*out)[1].deleted);  // the same version: the deletion wins
+  EXPECT_EQ(store_->Get("acme", "opp-1", Soon()).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(ResultStoreTest, ADeleteBatchSpansTenants) {
+  Put({Result("opp-1", "KEY", 50, 100, "acme"),
+       Result("opp-1", "EXIT", 50, 100, "globex")});
+  auto out = store_->Delete(
+      std::vector<DeleteItem>{
+          {"globex", "opp-1"}, {"acme", "nope"}, {"acme", "opp-1"}},
+      Now(), Soon());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].from_cell, "EXIT");
+  EXPECT_FALSE((*out)[1].deleted);
+  EXPECT_EQ((*out)[2].from_cell, "KEY");
+  EXPECT_TRUE(store_->Matrix("acme", {}, 0, Now(), Soon())->empty());
+  EXPECT_TRUE(store_->Matrix("globex", {}, 0, Now(), Soon())->empty());
 }
 
 TEST_F(ResultStoreTest, ScriptsAreReloadedAfterAScriptFlush) {
