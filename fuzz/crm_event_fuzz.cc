@@ -3,6 +3,8 @@
 // input is JSONL, one event per line (up to kMaxEvents), applied in order
 // to per-opportunity snapshots built by the lines before. Checked for every
 // event, beyond "no crash and no sanitizer report":
+//   - the simdjson fast path (FastJsonToMessage) accepts only what
+//     protobuf's own JSON parser accepts, and gives the same message;
 //   - errors are INVALID_ARGUMENT, and a rejected event names its fields;
 //   - applying is deterministic (the same snapshot, byte for byte, twice);
 //   - an applied event bumps the revision by one, a second copy of it is
@@ -23,6 +25,9 @@
 #include <vector>
 
 #include "fuzz/fuzz_util.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "services/common/fast_json.h"
 #include "services/engine/opportunity_validator.h"
 #include "services/ingestion/crm_event.h"
 
@@ -47,6 +52,22 @@ struct History {
   // say which comes first, so the orders may differ.
   bool version_reused = false;
 };
+
+// What the fast path reads, protobuf reads the same.
+void CheckFastPath(absl::string_view line) {
+  v1::CrmEvent fast;
+  if (!FastJsonToMessage(line, &fast)) return;
+  v1::CrmEvent slow;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto parsed = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(line.data(), line.size()), &slow, options);
+  FUZZ_CHECK(parsed.ok(), "fast path took what protobuf refuses: %s",
+             std::string(parsed.message()).c_str());
+  FUZZ_CHECK(google::protobuf::util::MessageDifferencer::Equals(fast, slow),
+             "fast %s\nslow %s", fast.ShortDebugString().c_str(),
+             slow.ShortDebugString().c_str());
+}
 
 void CheckSnapshot(const ApplyOutcome& out, const v1::CrmEvent& event,
                    const std::optional<v1::OpportunitySnapshot>& before) {
@@ -145,6 +166,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t read = 0;
   for (absl::string_view line : fuzz::Lines(fuzz::Text(data, size))) {
     if (++read > kMaxEvents) break;
+    CheckFastPath(line);
     absl::StatusOr<v1::CrmEvent> event = ParseCrmEventJson(line);
     if (!event.ok()) {
       FUZZ_CHECK(event.status().code() == absl::StatusCode::kInvalidArgument);

@@ -259,6 +259,14 @@ std::string FormatClassificationLine(const v1::Classification& c) {
 }
 
 std::string FormatTransitionLine(const v1::Transition& t) {
+  const std::string time = absl::FormatTime(
+      "%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(t.time().seconds()),
+      absl::UTCTimeZone());
+  // Deleted in the CRM: the move out of its cell, to none.
+  if (t.to_cell().empty()) {
+    return absl::StrFormat("%s  %-14s %8s -> (deleted)\n", time,
+                           t.opportunity_id(), t.from_cell());
+  }
   return absl::StrFormat(
       "%s  %-14s %8s -> %-8s priority %6.2f  %s\n",
       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
@@ -268,10 +276,12 @@ std::string FormatTransitionLine(const v1::Transition& t) {
       t.ruleset_version());
 }
 
-std::string FormatJson(const google::protobuf::Message& message) {
+std::string FormatJson(const google::protobuf::Message& message,
+                       bool with_defaults) {
   std::string out;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = with_defaults;
   // Printing a valid message cannot fail.
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
   return out;

@@ -42,8 +42,10 @@ std::string FormatClassificationLine(const v1::Classification& c);
 // One line per cell move: time, opportunity, from -> to, priority.
 std::string FormatTransitionLine(const v1::Transition& t);
 
-// One line of JSON with proto field names (snake_case).
-std::string FormatJson(const google::protobuf::Message& message);
+// One line of JSON with proto field names (snake_case); with_defaults
+// prints the fields at their zero value too (scripts read them).
+std::string FormatJson(const google::protobuf::Message& message,
+                       bool with_defaults = false);
 
 // An error for people: the status, then one line per field violation.
 std::string FormatError(const absl::Status& status);

@@ -820,7 +820,7 @@ int DlqSummary(v1::IngestionService::Stub& stub, const ClientOptions& options) {
       stub.SummarizeDeadLetters(context.get(), request, &summary);
   if (!status.ok()) return Fail(FromGrpcStatus(status));
   if (absl::GetFlag(FLAGS_json)) {
-    std::cout << FormatJson(summary) << "\n";
+    std::cout << FormatJson(summary, /*with_defaults=*/true) << "\n";
     return kExitOk;
   }
   auto time = [](const google::protobuf::Timestamp& t) {
@@ -868,7 +868,7 @@ int DlqList(v1::IngestionService::Stub& stub, const ClientOptions& options) {
   grpc::Status status = stub.ListDeadLetters(context.get(), request, &page);
   if (!status.ok()) return Fail(FromGrpcStatus(status));
   if (absl::GetFlag(FLAGS_json)) {
-    std::cout << FormatJson(page) << "\n";
+    std::cout << FormatJson(page, /*with_defaults=*/true) << "\n";
   } else {
     for (const v1::DeadLetter& e : page.dead_letters()) {
       std::string event = e.event().size() > 160
@@ -924,7 +924,7 @@ int Dlq(const std::vector<std::string>& args) {
       stub->ReplayDeadLetters(context.get(), request, &replayed);
   if (!status.ok()) return Fail(FromGrpcStatus(status));
   if (absl::GetFlag(FLAGS_json)) {
-    std::cout << FormatJson(replayed) << "\n";
+    std::cout << FormatJson(replayed, /*with_defaults=*/true) << "\n";
   } else if (replayed.requested() == 0) {
     std::cout << "nothing to replay: the dead-letter stream is empty\n";
   } else {

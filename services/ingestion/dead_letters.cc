@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -148,6 +149,31 @@ namespace {
 
 constexpr int kPage = 500;
 
+// KEYS: 1 the dead-letter stream, 2 the event stream. ARGV: 1 the entry's
+// id, 2 the event stream's field, 3 its MAXLEN (0: none), 4 the dead
+// letter's event field. One entry, atomically: its event back on the event
+// stream, then the entry removed. A refused XADD (Redis out of memory)
+// stops the script before the XDEL, so the entry stays; a second replay of
+// the same entry finds it gone. Returns 1 replayed, 0 no event (left),
+// -1 not there.
+constexpr char kReplayScript[] = R"lua(
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then return -1 end
+local f = e[1][2]
+local event = nil
+for i = 1, #f, 2 do
+  if f[i] == ARGV[4] then event = f[i + 1] end
+end
+if not event or event == '' then return 0 end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', ARGV[2], event)
+else
+  redis.call('XADD', KEYS[2], '*', ARGV[2], event)
+end
+redis.call('XDEL', KEYS[1], ARGV[1])
+return 1
+)lua";
+
 template <typename T, typename Start>
 absl::StatusOr<T> Wait(Start start) {
   std::promise<absl::StatusOr<T>> answer;
@@ -169,10 +195,15 @@ DeadLetterQueue::DeadLetterQueue(AsyncRedis* redis, Options options)
 
 void DeadLetterQueue::ListAsync(int count, const std::string& after,
                                 ListCallback done) {
+  ListAsync(count, after, "", std::move(done));
+}
+
+void DeadLetterQueue::ListAsync(int count, const std::string& after,
+                                const std::string& until, ListCallback done) {
   redis_->Pipeline(
       {{"XRANGE", options_.dead_letter_stream,
-        after.empty() ? "-" : absl::StrCat("(", after), "+", "COUNT",
-        absl::StrCat(count)}},
+        after.empty() ? "-" : absl::StrCat("(", after),
+        until.empty() ? "+" : until, "COUNT", absl::StrCat(count)}},
       absl::Now() + options_.timeout,
       [done =
            std::move(done)](absl::StatusOr<std::vector<RedisReply>> r) mutable {
@@ -244,10 +275,21 @@ void DeadLetterQueue::SummarizePage(std::shared_ptr<SummaryState> state) {
 
 void DeadLetterQueue::ReplayAsync(std::vector<std::string> ids,
                                   ReplayCallback done) {
+  // Each id once: asked twice, an entry is still replayed once.
+  {
+    absl::flat_hash_set<std::string> seen;
+    std::vector<std::string> unique;
+    for (std::string& id : ids) {
+      if (seen.insert(id).second) unique.push_back(std::move(id));
+    }
+    ids = std::move(unique);
+  }
   if (ids.empty()) {
     std::move(done)(Replayed{});
     return;
   }
+  // First every id is looked up, so that an unknown one replays nothing;
+  // then one script per entry.
   std::vector<RedisCommand> reads;
   reads.reserve(ids.size());
   for (const std::string& id : ids) {
@@ -261,41 +303,45 @@ void DeadLetterQueue::ReplayAsync(std::vector<std::string> ids,
           std::move(done)(found.status());
           return;
         }
-        std::vector<RedisCommand> writes;
-        Replayed out;
-        out.requested = static_cast<int64_t>(ids.size());
         for (size_t i = 0; i < ids.size(); ++i) {
           const RedisReply& r = (*found)[i];
-          if (r.is_error() || r.elements.size() != 1 ||
-              r.elements[0].elements.size() != 2) {
-            std::move(done)(absl::NotFoundError(absl::StrCat(
-                "no entry ", ids[i], " in ", options_.dead_letter_stream)));
+          if (r.is_error()) {
+            std::move(done)(ReplyStatus(r, "reading a dead letter"));
             return;
           }
-          DeadLetterEntry e = ToEntry(r.elements[0]);
-          if (e.event.empty()) continue;
-          writes.push_back(
-              {"XADD", options_.stream, "*", kEventField, std::move(e.event)});
-          writes.push_back({"XDEL", options_.dead_letter_stream, e.id});
-          ++out.replayed;
+          if (r.elements.size() != 1) {
+            std::move(done)(
+                absl::NotFoundError(absl::StrCat("no dead letter ", ids[i])));
+            return;
+          }
         }
-        if (writes.empty()) {
-          std::move(done)(out);
-          return;
+        std::vector<RedisCommand> scripts;
+        scripts.reserve(ids.size());
+        const std::string max_len =
+            absl::StrCat(std::max<int64_t>(options_.stream_max_len, 0));
+        for (const std::string& id : ids) {
+          scripts.push_back({"EVAL", kReplayScript, "2",
+                             options_.dead_letter_stream, options_.stream, id,
+                             kEventField, max_len, dead_letter_field::kEvent});
         }
+        const int64_t requested = static_cast<int64_t>(ids.size());
         redis_->Pipeline(
-            std::move(writes), absl::Now() + options_.timeout,
-            [out, done = std::move(done)](
+            std::move(scripts), absl::Now() + options_.timeout,
+            [requested, done = std::move(done)](
                 absl::StatusOr<std::vector<RedisReply>> r) mutable {
               if (!r.ok()) {
                 std::move(done)(r.status());
                 return;
               }
+              Replayed out;
+              out.requested = requested;
               for (const RedisReply& reply : *r) {
+                // Entries around a failed one are replayed; it stays.
                 if (reply.is_error()) {
                   std::move(done)(ReplyStatus(reply, "replaying"));
                   return;
                 }
+                if (reply.integer == 1) ++out.replayed;
               }
               std::move(done)(out);
             });
@@ -305,18 +351,44 @@ void DeadLetterQueue::ReplayAsync(std::vector<std::string> ids,
 struct DeadLetterQueue::ReplayAllState {
   Replayed total;
   std::string after;
+  // The newest entry when the replay began: entries dead-lettered again
+  // meanwhile (events that fail again) come after it and are left, so
+  // the replay ends.
+  std::string last;
   ReplayCallback done;
 };
 
 void DeadLetterQueue::ReplayAllAsync(ReplayCallback done) {
   auto state = std::make_shared<ReplayAllState>();
   state->done = std::move(done);
-  ReplayAllPage(std::move(state));
+  redis_->Pipeline(
+      {{"XREVRANGE", options_.dead_letter_stream, "+", "-", "COUNT", "1"}},
+      absl::Now() + options_.timeout,
+      [this, state = std::move(state)](
+          absl::StatusOr<std::vector<RedisReply>> r) mutable {
+        if (!r.ok()) {
+          std::move(state->done)(r.status());
+          return;
+        }
+        const RedisReply& reply = (*r)[0];
+        if (reply.is_error()) {
+          std::move(state->done)(
+              ReplyStatus(reply, "reading the dead letters"));
+          return;
+        }
+        if (reply.elements.empty() || reply.elements[0].elements.size() != 2) {
+          std::move(state->done)(state->total);  // none
+          return;
+        }
+        state->last = reply.elements[0].elements[0].str;
+        ReplayAllPage(std::move(state));
+      });
 }
 
 void DeadLetterQueue::ReplayAllPage(std::shared_ptr<ReplayAllState> state) {
   std::string after = state->after;
-  ListAsync(kPage, after,
+  std::string last = state->last;
+  ListAsync(kPage, after, last,
             [this, state = std::move(state)](
                 absl::StatusOr<std::vector<DeadLetterEntry>> page) mutable {
               if (!page.ok()) {

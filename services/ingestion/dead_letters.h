@@ -93,8 +93,9 @@ class DeadLetterQueue {
  public:
   struct Options {
     std::string dead_letter_stream = "oppmatrix:crm-events:dead";
-    // Where replayed events go.
+    // Where replayed events go, trimmed as pushes trim it (0: no cap).
     std::string stream = "oppmatrix:crm-events";
+    int64_t stream_max_len = 0;
     // Bound of each round trip.
     absl::Duration timeout = absl::Seconds(5);
   };
@@ -130,10 +131,13 @@ class DeadLetterQueue {
   // them; memory holds one page and the groups.
   void SummarizeAsync(int64_t max_entries, SummaryCallback done);
   // Appends each entry's event to the event stream again and removes the
-  // entry, in two round trips; entries without an event are left alone.
-  // NOT_FOUND naming an id that is not in the stream (nothing replayed).
+  // entry, atomically per entry (a refused append leaves the entry), in two
+  // round trips; entries without an event are left alone, an id asked
+  // twice is replayed once. NOT_FOUND naming an id that is not in the
+  // stream (nothing replayed).
   void ReplayAsync(std::vector<std::string> ids, ReplayCallback done);
-  // Replays every entry, a page of 500 at a time.
+  // Replays every entry there is when it begins, a page of 500 at a time
+  // (events dead-lettered again meanwhile are left for another replay).
   void ReplayAllAsync(ReplayCallback done);
 
   absl::StatusOr<std::vector<DeadLetterEntry>> List(int count,
@@ -147,6 +151,9 @@ class DeadLetterQueue {
  private:
   struct SummaryState;
   struct ReplayAllState;
+  // ListAsync up to entry id `until` ("" for the end).
+  void ListAsync(int count, const std::string& after, const std::string& until,
+                 ListCallback done);
   void SummarizePage(std::shared_ptr<SummaryState> state);
   void ReplayAllPage(std::shared_ptr<ReplayAllState> state);
 

@@ -1,5 +1,6 @@
 #include "services/ingestion/ingestion_service.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -213,11 +214,25 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::ListDeadLetters(
           return;
         }
         v1::ListDeadLettersResponse response;
-        const bool more = static_cast<int>(entries->size()) > page_size;
+        bool more = static_cast<int>(entries->size()) > page_size;
         if (more) entries->resize(page_size);
-        for (DeadLetterEntry& e : *entries) {
+        size_t bytes = 0;
+        for (size_t i = 0; i < entries->size(); ++i) {
+          DeadLetterEntry& e = (*entries)[i];
+          // The page ends early rather than outgrow a response.
+          if (i > 0 && bytes + std::min(e.event.size(), kMaxListedEventBytes) >
+                           kMaxDeadLetterPageBytes) {
+            entries->resize(i);
+            more = true;
+            break;
+          }
           v1::DeadLetter* d = response.add_dead_letters();
           d->set_id(e.id);
+          if (e.event.size() > kMaxListedEventBytes) {
+            e.event.resize(kMaxListedEventBytes);
+            d->set_event_truncated(true);
+          }
+          bytes += e.event.size();
           d->set_event(std::move(e.event));
           d->set_reason(std::move(e.reason));
           d->set_deliveries(e.deliveries);

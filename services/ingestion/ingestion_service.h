@@ -40,6 +40,10 @@ inline constexpr int kMaxDeadLetterPageSize = 500;
 inline constexpr int64_t kDefaultSummaryEntries = 100000;
 inline constexpr int64_t kMaxSummaryEntries = 1000000;
 inline constexpr int kMaxReplayIds = 1000;
+// A listed dead letter's event is cut at this many bytes, and a page ends
+// once its events add up to the second figure.
+inline constexpr size_t kMaxListedEventBytes = 64 << 10;
+inline constexpr size_t kMaxDeadLetterPageBytes = 2 << 20;
 
 class IngestionServiceImpl final : public RawIngestionService {
  public:

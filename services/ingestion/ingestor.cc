@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -173,40 +174,83 @@ bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
   return true;
 }
 
-bool Ingestor::DeleteResults(absl::Span<Key* const> keys) {
-  if (keys.empty()) return true;
+namespace {
+
+// The classifier refuses this call as a whole (too many opportunities, too
+// large a message): smaller calls may pass, retrying the same cannot.
+// RESOURCE_EXHAUSTED counts only for a message size; otherwise it is
+// overload (a thread quota, a rate limit), which a retry outlasts.
+bool IsRefusal(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return true;
+    case absl::StatusCode::kResourceExhausted:
+      return absl::StrContains(status.message(), "larger than max");
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+absl::Status Ingestor::DeleteResults(absl::Span<Key* const> keys,
+                                     std::vector<Key*>& removed) {
+  if (keys.empty()) return absl::OkStatus();
   std::vector<v1::OpportunityDeletion> deletions;
   deletions.reserve(keys.size());
   for (const Key* k : keys) {
     v1::OpportunityDeletion& d = deletions.emplace_back();
     d.set_tenant_id(k->tenant_id);
     d.set_opportunity_id(k->opportunity_id);
-    // A result of a newer version (the opportunity came back, through
-    // another replica) stays.
+    // A result of this version or a newer one (the opportunity came back,
+    // through the other pipeline or replica) stays.
     d.set_version(k->snapshot->opportunity().version());
   }
   absl::StatusOr<std::vector<v1::DeleteResult>> out =
       classifier_->Delete(deletions);
-  if (!out.ok()) {
-    NoteError(&Stats::classifier_errors, out.status());
-    return false;
-  }
-  for (size_t i = 0; i < keys.size(); ++i) {
-    Key& k = *keys[i];
-    const v1::DeleteResult& r = (*out)[i];
-    if (r.status().code() != 0) {
-      std::string reason = absl::StrCat("classifier rejected the deletion: ",
-                                        Describe(FromRpcStatus(r.status())));
-      for (Work* w : k.events) {
-        if (!w->settled()) DeadLetter(*w, reason);
+  if (out.ok()) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      Key& k = *keys[i];
+      const v1::DeleteResult& r = (*out)[i];
+      if (r.status().code() != 0) {
+        std::string reason = absl::StrCat("classifier rejected the deletion: ",
+                                          Describe(FromRpcStatus(r.status())));
+        for (Work* w : k.events) {
+          if (!w->settled()) DeadLetter(*w, reason);
+        }
+        k.result_done = true;
+        continue;
       }
+      k.result_done = true;
+      removed.push_back(&k);
+    }
+    return absl::OkStatus();
+  }
+  if (!IsRefusal(out.status())) return out.status();
+  // Refused as a whole (more than the classifier's batch limit): halves,
+  // down to one deletion, whose events then go to the dead letters.
+  if (keys.size() == 1) {
+    Key& k = *keys[0];
+    std::string reason = absl::StrCat("classifier refused the deletion: ",
+                                      Describe(out.status()));
+    for (Work* w : k.events) {
+      if (!w->settled()) DeadLetter(*w, reason);
     }
     k.result_done = true;
+    return absl::OkStatus();
   }
-  return true;
+  NoteError(
+      &Stats::classifier_errors,
+      absl::Status(out.status().code(),
+                   absl::StrCat("splitting a deletion batch of ", keys.size(),
+                                ": ", out.status().message())));
+  const size_t half = keys.size() / 2;
+  OPPMATRIX_RETURN_IF_ERROR(DeleteResults(keys.subspan(0, half), removed));
+  return DeleteResults(keys.subspan(half), removed);
 }
 
-bool Ingestor::StoreResults(std::vector<Key>& keys) {
+Ingestor::Progress Ingestor::StoreResults(std::vector<Key>& keys) {
   bool all_done = true;
   std::vector<Key*> classify;
   std::vector<Key*> remove;
@@ -227,14 +271,17 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
     // cheap when it was).
     classify.push_back(&k);
   }
-  if (!DeleteResults(remove)) all_done = false;
-  if (classify.empty()) return all_done;
+  // Stored or removed: checked against the newest snapshot below.
+  std::vector<Key*> stored;
+  if (absl::Status s = DeleteResults(remove, stored); !s.ok()) {
+    NoteError(&Stats::classifier_errors, s);
+    all_done = false;  // the rest wait for the retry
+  }
   std::vector<std::pair<Key*, v1::ClassifyResult>> answered;
   if (absl::Status s = Classify(classify, answered); !s.ok()) {
     NoteError(&Stats::classifier_errors, s);
     all_done = false;  // the unanswered wait for the retry
   }
-  std::vector<Key*> stored;
   for (auto& [key, r] : answered) {
     Key& k = *key;
     if (r.status().code() != 0) {
@@ -255,10 +302,12 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
       all_done = false;
     }
   }
-  // Another replica may have written a newer snapshot (a late event for
-  // the same opportunity) while this one was classifying; whichever of
-  // the two stores last must have classified the newest. Check after
-  // storing, and classify the newest again if it changed.
+  // The other pipeline or replica may have written a newer snapshot (a
+  // late event for the same opportunity) while this one was classifying
+  // or removing; whichever of the two stores last must have worked from
+  // the newest. Check after storing, and go again from the newest if it
+  // changed.
+  bool again = false;
   if (!stored.empty()) {
     std::vector<SnapshotKey> ids;
     for (Key* k : stored) ids.push_back({k->tenant_id, k->opportunity_id});
@@ -266,7 +315,7 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
     if (!latest.ok()) {
       NoteError(&Stats::store_errors, latest.status());
       for (Key* k : stored) k->result_done = false;
-      return false;
+      return Progress::kFailed;
     }
     for (size_t i = 0; i < stored.size(); ++i) {
       const auto& now = (*latest)[i];
@@ -274,32 +323,13 @@ bool Ingestor::StoreResults(std::vector<Key>& keys) {
           now->revision() != stored[i]->snapshot->revision()) {
         stored[i]->snapshot = now;
         stored[i]->result_done = false;
-        all_done = false;
+        again = true;
       }
     }
   }
-  return all_done;
+  if (!all_done) return Progress::kFailed;
+  return again ? Progress::kAgain : Progress::kDone;
 }
-
-namespace {
-
-// The classifier refuses this call as a whole (too many opportunities, too
-// large a message): smaller calls may pass, retrying the same cannot.
-// RESOURCE_EXHAUSTED counts only for a message size; otherwise it is
-// overload (a thread quota, a rate limit), which a retry outlasts.
-bool IsRefusal(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return true;
-    case absl::StatusCode::kResourceExhausted:
-      return absl::StrContains(status.message(), "larger than max");
-    default:
-      return false;
-  }
-}
-
-}  // namespace
 
 absl::Status Ingestor::Classify(
     absl::Span<Key* const> keys,
@@ -402,7 +432,11 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
     Backoff(backoff, stop);
   }
   backoff = options_.min_backoff;
-  while (!StoreResults(keys)) {
+  for (Progress p = StoreResults(keys); p != Progress::kDone;
+       p = StoreResults(keys)) {
+    // A newer snapshot to work from is no failure: at once, even when
+    // stopping (the batch in hand is finished).
+    if (p == Progress::kAgain) continue;
     if (stop.load()) return n;
     KeepClaimed(keys);
     Backoff(backoff, stop);
@@ -433,15 +467,23 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
 }
 
 void Ingestor::Run(const std::atomic<bool>& stop) {
-  absl::Duration backoff = options_.min_backoff;
-  while (!stop.load()) {
-    absl::StatusOr<int> n = ProcessBatch(stop);
-    if (n.ok()) {
-      backoff = options_.min_backoff;
-    } else {
-      Backoff(backoff, stop);  // the bus itself is unreachable
+  auto pipeline = [this, &stop] {
+    absl::Duration backoff = options_.min_backoff;
+    while (!stop.load()) {
+      absl::StatusOr<int> n = ProcessBatch(stop);
+      if (n.ok()) {
+        backoff = options_.min_backoff;
+      } else {
+        Backoff(backoff, stop);  // the bus itself is unreachable
+      }
     }
+  };
+  std::vector<std::thread> others;
+  for (int i = 1; i < options_.batches_in_flight; ++i) {
+    others.emplace_back(pipeline);
   }
+  pipeline();
+  for (std::thread& t : others) t.join();
 }
 
 }  // namespace oppmatrix

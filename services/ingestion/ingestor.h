@@ -8,9 +8,14 @@
 // Events that can't be parsed or validated, or that failed too many
 // deliveries, go to the dead-letter stream with their reason.
 //
-// One batch is in flight at a time: while the classifier or Redis is down
-// the batch is retried with backoff and no new events are read
-// (back-pressure); nothing is acknowledged, so nothing is lost.
+// `batches_in_flight` batches are worked on at once, each by a pipeline of
+// its own (a thread): reading the next batch overlaps classifying the one
+// before. They may hold events of the same opportunity: the snapshot's
+// compare-and-set and the classifier's version check keep each
+// opportunity's state and result those of its newest event, whatever order
+// the pipelines finish in. While the classifier or Redis is down each batch
+// is retried with backoff and no new events are read (back-pressure);
+// nothing is acknowledged, so nothing is lost.
 //
 //   Ingestor ingestor(&source, &snapshots, &classifier, {});
 //   std::atomic<bool> stop{false};
@@ -35,8 +40,11 @@ namespace oppmatrix {
 class Ingestor {
  public:
   struct Options {
-    // Events per batch: also the bound on events in flight.
+    // Events per batch; batch_size * batches_in_flight bounds the events
+    // in flight.
     int batch_size = 200;
+    // Batches worked on at once (Run's pipelines).
+    int batches_in_flight = 2;
     // How long a read waits for the first event when the bus holds none;
     // a read takes what the bus holds, up to batch_size, at once.
     absl::Duration linger = absl::Milliseconds(50);
@@ -73,8 +81,9 @@ class Ingestor {
   // Returns how many events it read.
   absl::StatusOr<int> ProcessBatch(const std::atomic<bool>& stop);
 
-  // Processes batches until `stop` is set; the batch in hand is finished
-  // (or, if its dependencies are down, left unacknowledged) first.
+  // Processes batches on batches_in_flight pipelines until `stop` is set;
+  // each finishes the batch in hand (or, if its dependencies are down,
+  // leaves it unacknowledged) first. ProcessBatch is thread-safe too.
   void Run(const std::atomic<bool>& stop);
 
   Stats stats() const;
@@ -89,11 +98,19 @@ class Ingestor {
   void Backoff(absl::Duration& backoff, const std::atomic<bool>& stop);
   // Merges the events into the snapshots; true when every key is written.
   bool UpdateSnapshots(std::vector<Key>& keys);
-  // Has each key's result stored (or removed); true when all are done.
-  bool StoreResults(std::vector<Key>& keys);
-  // Has the results of deleted (or not yet classifiable) keys removed;
-  // true when all are.
-  bool DeleteResults(absl::Span<Key* const> keys);
+  enum class Progress {
+    kDone,    // every key's result is stored or removed
+    kAgain,   // newer snapshots came meanwhile: go again, at once
+    kFailed,  // the classifier or Redis failed: retry with backoff
+  };
+  // Has each key's result stored (or removed).
+  Progress StoreResults(std::vector<Key>& keys);
+  // Has the results of deleted (or not yet classifiable) keys removed,
+  // into `removed`. A call the classifier refuses as a whole is split in
+  // halves, as Classify's; a single deletion still refused has its events
+  // dead-lettered. Returns the first other error.
+  absl::Status DeleteResults(absl::Span<Key* const> keys,
+                             std::vector<Key*>& removed);
   // Classifies the keys' snapshots into `answered`. A call the classifier
   // refuses as a whole (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, OUT_OF_RANGE:
   // too many or too large) is split in halves; a single opportunity still

@@ -47,6 +47,9 @@ ABSL_FLAG(bool, ingest, true,
           "Run the pipeline; false serves PushEvents and GetStatus only");
 ABSL_FLAG(int, batch_size, 200,
           "Events per batch (1-1000): the bound on events in flight");
+ABSL_FLAG(int, batches_in_flight, 2,
+          "Batches worked on at once (1-8), each by a pipeline of its own: "
+          "reading the next overlaps classifying the one before");
 ABSL_FLAG(absl::Duration, linger, absl::Milliseconds(50),
           "How long one read waits when the bus holds nothing (it returns "
           "at the first event); a read takes what the bus holds, up to "
@@ -111,12 +114,14 @@ int Run() {
   }
   SetMinLogLevel(level);
   const int batch_size = absl::GetFlag(FLAGS_batch_size);
-  if (batch_size < 1 || batch_size > 1000 ||
+  const int in_flight = absl::GetFlag(FLAGS_batches_in_flight);
+  if (batch_size < 1 || batch_size > 1000 || in_flight < 1 || in_flight > 8 ||
       absl::GetFlag(FLAGS_max_deliveries) < 1 ||
       absl::GetFlag(FLAGS_linger) < absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_redis_timeout) <= absl::ZeroDuration()) {
     std::fprintf(stderr,
-                 "--batch_size must be 1-1000, --max_deliveries at least 1, "
+                 "--batch_size must be 1-1000, --batches_in_flight 1-8, "
+                 "--max_deliveries at least 1, "
                  "--linger not negative, --redis_timeout positive\n");
     return 2;
   }
@@ -138,13 +143,14 @@ int Run() {
 
   const absl::Duration redis_timeout = absl::GetFlag(FLAGS_redis_timeout);
   // The bus pool's reads block for up to --linger.
+  // Per pipeline a connection for its calls, and two spare.
   RedisPool bus_pool(
       {.endpoint = *endpoint,
-       .max_connections = 4,
+       .max_connections = 2 + in_flight,
        .connect_timeout = redis_timeout,
        .command_timeout = redis_timeout + absl::GetFlag(FLAGS_linger)});
   RedisPool store_pool({.endpoint = *endpoint,
-                        .max_connections = 4,
+                        .max_connections = 2 + in_flight,
                         .connect_timeout = redis_timeout,
                         .command_timeout = redis_timeout});
   RedisStreamSource source(
@@ -216,6 +222,7 @@ int Run() {
   }
   Ingestor ingestor(&source, &snapshots, classifier->get(),
                     {.batch_size = batch_size,
+                     .batches_in_flight = in_flight,
                      .linger = absl::GetFlag(FLAGS_linger),
                      .max_deliveries = absl::GetFlag(FLAGS_max_deliveries),
                      .store_timeout = redis_timeout});
@@ -225,6 +232,7 @@ int Run() {
       rpc_redis->get(),
       {.dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
        .stream = absl::GetFlag(FLAGS_stream),
+       .stream_max_len = absl::GetFlag(FLAGS_stream_max_len),
        .timeout = redis_timeout});
   IngestionServiceImpl service(&pusher, &source, ingest ? &ingestor : nullptr,
                                &dead_letters,

@@ -59,10 +59,17 @@ return id
 // pending entries, which would then never be delivered again. Returns 1
 // when removed, 0 when it had pending entries or was not there.
 constexpr char kRemoveSelfScript[] = R"lua(
+local there = false
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  for i = 1, #c, 2 do
+    if c[i] == 'name' and c[i + 1] == ARGV[2] then there = true end
+  end
+end
+if not there then return 0 end
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
 if #p > 0 then return 0 end
-return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2]) >= 0
-    and 1 or 0
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
 )lua";
 
 // KEYS: 1 the stream. ARGV: 1 group, 2 idle limit ms, 3 this consumer.
@@ -131,6 +138,7 @@ absl::Status RedisStreamSource::CountDeliveries(std::vector<BusEvent>& events) {
 
 absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
     int max, absl::Duration wait) {
+  absl::MutexLock lock(&read_mu_);
   OPPMATRIX_RETURN_IF_ERROR(EnsureGroup());
   std::vector<BusEvent> out;
   const std::string count = absl::StrCat(max);
@@ -140,7 +148,7 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
         std::vector<RedisReply> r,
         pool_->Pipeline(
             {{"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-              count, "STREAMS", options_.stream, "0"}},
+              count, "STREAMS", options_.stream, pending_after_}},
             absl::Now() + options_.timeout));
     if (r[0].is_error()) {
       if (absl::StartsWith(r[0].str, "NOGROUP")) group_ready_ = false;
@@ -152,6 +160,7 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
     if (out.empty()) {
       own_pending_drained_ = true;
     } else {
+      pending_after_ = out.back().id;
       OPPMATRIX_RETURN_IF_ERROR(CountDeliveries(out));
       return out;
     }
@@ -331,9 +340,13 @@ absl::Status RedisStreamSource::Ack(absl::Span<const std::string> ids) {
       std::vector<RedisReply> r,
       pool_->Pipeline({cmd}, absl::Now() + options_.timeout));
   if (r[0].is_error()) return ReplyError(r[0], "XACK");
-  if (options_.trim_interval > absl::ZeroDuration() &&
-      absl::Now() >= next_trim_) {
-    next_trim_ = absl::Now() + options_.trim_interval;
+  bool trim = false;
+  if (options_.trim_interval > absl::ZeroDuration()) {
+    absl::MutexLock lock(&trim_mu_);
+    trim = absl::Now() >= next_trim_;
+    if (trim) next_trim_ = absl::Now() + options_.trim_interval;
+  }
+  if (trim) {
     // A failed trim is tried again at the next interval; the events are
     // acknowledged either way.
     TrimAcknowledged().IgnoreError();

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "services/ingestion/event_source.h"
 #include "services/store/async_redis.h"
 #include "services/store/redis_client.h"
@@ -57,6 +58,8 @@ class RedisStreamSource final : public EventSource {
   // longest wait passed to Read().
   RedisStreamSource(RedisPool* pool, Options options);
 
+  // Thread-safe: concurrent reads (one per pipeline) take turns and get
+  // disjoint events.
   absl::StatusOr<std::vector<BusEvent>> Read(int max,
                                              absl::Duration wait) override;
   absl::Status Ack(absl::Span<const std::string> ids) override;
@@ -101,10 +104,17 @@ class RedisStreamSource final : public EventSource {
   const Options options_;
   // Also read by Stats() on gRPC threads.
   std::atomic<bool> group_ready_{false};
-  bool own_pending_drained_ = false;
-  absl::Time next_claim_ = absl::InfinitePast();
-  absl::Time next_trim_ = absl::InfinitePast();
-  absl::Time next_cleanup_ = absl::InfinitePast();
+  // Reads are one at a time (several pipelines of one replica share the
+  // source); each hands out events no other read has.
+  absl::Mutex read_mu_;
+  bool own_pending_drained_ ABSL_GUARDED_BY(read_mu_) = false;
+  // This consumer's pending events from before a restart are read in
+  // pages after this id, so two reads never hand out the same ones.
+  std::string pending_after_ ABSL_GUARDED_BY(read_mu_) = "0";
+  absl::Time next_claim_ ABSL_GUARDED_BY(read_mu_) = absl::InfinitePast();
+  absl::Time next_cleanup_ ABSL_GUARDED_BY(read_mu_) = absl::InfinitePast();
+  absl::Mutex trim_mu_;
+  absl::Time next_trim_ ABSL_GUARDED_BY(trim_mu_) = absl::InfinitePast();
   // The dead-letter script (XADD and XACK at once), run by EVALSHA.
   const std::string dead_letter_source_;
   const std::string dead_letter_sha_;

@@ -196,9 +196,10 @@ return out
 // Removes a batch of one tenant's results (opportunities deleted in the
 // CRM), atomically. ARGV: 2 now ms, 3 transitions MAXLEN, 4 tenant; then 2
 // per result: id and the version of the deletion (0: whatever is stored).
-// A stored result of a newer opportunity version is kept (the deletion is
-// superseded). A removed result that was in a cell leaves it with a
-// transition to no cell ('to' empty). Returns 2 per result: the outcome
+// A stored result of this or a newer opportunity version is kept (the
+// deletion is superseded): it was classified from the opportunity as it
+// stood at or after the deletion. A removed result that was in a cell leaves it
+// with a transition to no cell ('to' empty). Returns 2 per result: the outcome
 // (0 nothing stored, 1 removed, 2 superseded) and the cell it was in.
 inline constexpr char kDelete[] = R"lua(
 local out = {}
@@ -212,7 +213,7 @@ for b = 5, #ARGV, 2 do
         '^([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
     stored = tonumber(stored) or 0
   end
-  if cell and version > 0 and stored > version then
+  if cell and version > 0 and stored >= version then
     out[#out + 1] = 2
     out[#out + 1] = cell
   else

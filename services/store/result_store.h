@@ -65,8 +65,8 @@ struct PutOutcome {
 struct DeleteItem {
   std::string tenant_id;
   std::string opportunity_id;
-  // The opportunity version the deletion is of: a stored result of a newer
-  // version is kept. 0: remove whatever is stored.
+  // The opportunity version the deletion is of: a stored result of this
+  // version or a newer one is kept. 0: remove whatever is stored.
   int64_t version = 0;
 };
 
@@ -74,7 +74,8 @@ struct DeleteItem {
 struct DeleteOutcome {
   // A result was stored and is gone.
   bool deleted = false;
-  // The stored result is of a newer opportunity version and was kept.
+  // The stored result is of this or a newer opportunity version and was
+  // kept.
   bool superseded = false;
   // The cell the result was in ("" if none); a deleted result's move out
   // of it is a transition to no cell.

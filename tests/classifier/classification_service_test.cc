@@ -298,7 +298,8 @@ TEST_F(ClassificationServiceTest, UndecodableUnaryBodiesAreInvalidArgument) {
       {"GetClassification", "GetClassificationRequest"},
       {"GetMatrix", "GetMatrixRequest"},
       {"ListOpportunities", "ListOpportunitiesRequest"},
-      {"ListTransitions", "ListTransitionsRequest"}};
+      {"ListTransitions", "ListTransitionsRequest"},
+      {"DeleteClassification", "DeleteClassificationRequest"}};
   const std::vector<std::string> bodies = UndecodableBodies();
   for (const auto& [method, type] : methods) {
     for (size_t i = 0; i < bodies.size(); ++i) {

@@ -212,6 +212,71 @@ TEST_P(ClassifierRedisTest, ClassifyStoresAndGetReadsItBack) {
   EXPECT_THAT(missing.error_message(), HasSubstr("\"nope\""));
 }
 
+// DeleteClassification: each item answered on its own (bad ones naming
+// their field), a removal is one transition to no cell, a newer result
+// stays, and nothing stored is no error.
+TEST_P(ClassifierRedisTest, DeleteClassificationAnswersEachItem) {
+  v1::ClassifyResponse kept = Classify(Opp("opp-1"));
+  Classify(Opp("opp-2"));
+  auto request = ParseText<v1::DeleteClassificationRequest>(R"pb(
+    deletions { tenant_id: "acme" opportunity_id: "opp-1" version: 99 }
+    deletions { tenant_id: "acme" opportunity_id: "never" version: 1 }
+    deletions { tenant_id: "no spaces" opportunity_id: "opp-2" }
+    deletions { tenant_id: "acme" }
+    deletions { tenant_id: "acme" opportunity_id: "opp-2" version: -1 }
+    deletions { tenant_id: "acme" opportunity_id: "opp-2" version: 1 }
+  )pb");
+  v1::DeleteClassificationResponse response;
+  grpc::Status s =
+      stub_->DeleteClassification(Context().get(), request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(response.results_size(), 6);
+  EXPECT_TRUE(response.results(0).deleted());
+  EXPECT_EQ(response.results(0).from_cell(), kept.classification().cell());
+  EXPECT_FALSE(response.results(1).deleted());
+  EXPECT_EQ(response.results(1).status().code(), 0);
+  auto field = [&](int i) {
+    std::vector<FieldViolation> v =
+        GetFieldViolations(FromRpcStatus(response.results(i).status()));
+    return v.empty() ? std::string() : v[0].field();
+  };
+  EXPECT_EQ(field(2), "deletions[2].tenant_id");
+  EXPECT_EQ(field(3), "deletions[3].opportunity_id");
+  EXPECT_EQ(field(4), "deletions[4].version");
+  // opp-2 was classified at the opportunity's version 3: a deletion of
+  // version 1 is older, and the result stays.
+  EXPECT_TRUE(response.results(5).superseded());
+  v1::Classification got;
+  EXPECT_EQ(Get("opp-1", &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(Get("opp-2", &got).ok());
+  v1::ListTransitionsRequest list;
+  list.set_tenant_id("acme");
+  v1::ListTransitionsResponse moves;
+  ASSERT_TRUE(stub_->ListTransitions(Context().get(), list, &moves).ok());
+  ASSERT_EQ(moves.transitions_size(), 1);
+  EXPECT_EQ(moves.transitions(0).opportunity_id(), "opp-1");
+  EXPECT_EQ(moves.transitions(0).to_cell(), "");
+}
+
+TEST_P(ClassifierRedisTest, DeleteClassificationOverTheLimitOrRedisDown) {
+  v1::DeleteClassificationRequest request;
+  for (int i = 0; i < 1001; ++i) {
+    v1::OpportunityDeletion& d = *request.add_deletions();
+    d.set_tenant_id("acme");
+    d.set_opportunity_id(absl::StrCat("opp-", i));
+  }
+  v1::DeleteClassificationResponse response;
+  grpc::Status s =
+      stub_->DeleteClassification(Context().get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("deletions"));
+  request.mutable_deletions()->DeleteSubrange(1, 1000);
+  redis_.Kill();
+  s = stub_->DeleteClassification(Context().get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("127.0.0.1")));
+}
+
 TEST_P(ClassifierRedisTest, UnchangedOpportunityIsServedFromTheCache) {
   v1::ClassifyResponse first = Classify(Opp("opp-1"));
   Advance(absl::Minutes(10));

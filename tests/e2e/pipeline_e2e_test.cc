@@ -285,6 +285,14 @@ TEST_F(PipelineTest, SigtermMidRunFinishesTheBatchInHand) {
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->pending, 0);
   EXPECT_GT(after->lag, 0) << "the run had already finished";
+  // With nothing pending it took its name out of the group.
+  EXPECT_THAT(ingestion->Stderr(),
+              ::testing::HasSubstr("consumer i0 left the group"));
+  EXPECT_EQ(redis_
+                .Command({"XINFO", "CONSUMERS", "oppmatrix:crm-events",
+                          "oppmatrix-ingestion"})
+                ->elements.size(),
+            0u);
   auto restarted = StartIngestion("i0");
   ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
   ExpectFinalState();

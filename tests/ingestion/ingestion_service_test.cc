@@ -5,9 +5,11 @@
 
 #include <grpcpp/create_channel.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -375,6 +377,92 @@ TEST_F(IngestionServiceTest, DeadLettersAreReplayedByIdOrAll) {
               ElementsAre("e-0", "e-1", "e-2", "e-4", "e-5", "e-6"));
 }
 
+// Raw bus writers can put events of any size on the bus: a listed page
+// stays bounded (64 KiB per event, 2 MiB per page, within a client's
+// default 4 MiB) and goes on with a token.
+TEST_F(IngestionServiceTest, ListedDeadLettersAreBoundedInSize) {
+  for (int i = 0; i < 70; ++i) {
+    BusEvent e;
+    e.id = absl::StrCat("1700000000000-", i);
+    e.payload = std::string(100 << 10, 'x');
+    ASSERT_TRUE(source_->DeadLetter(e, "unparseable: huge").ok());
+  }
+  v1::ListDeadLettersRequest request;
+  request.set_page_size(500);
+  v1::ListDeadLettersResponse page;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->ListDeadLetters(&context, request, &page).ok());
+  EXPECT_EQ(page.dead_letters_size(), 32);
+  EXPECT_FALSE(page.next_page_token().empty());
+  EXPECT_EQ(page.dead_letters(0).event().size(), 64u << 10);
+  EXPECT_TRUE(page.dead_letters(0).event_truncated());
+  request.set_page_token(page.next_page_token());
+  grpc::ClientContext next;
+  ASSERT_TRUE(stub_->ListDeadLetters(&next, request, &page).ok());
+  EXPECT_EQ(page.dead_letters_size(), 32);
+  request.set_page_token(page.next_page_token());
+  grpc::ClientContext last;
+  ASSERT_TRUE(stub_->ListDeadLetters(&last, request, &page).ok());
+  EXPECT_EQ(page.dead_letters_size(), 6);
+  EXPECT_TRUE(page.next_page_token().empty());
+}
+
+// A replay puts an entry back once, however often it is asked for, and
+// replaying everything ends even when the events fail again at once.
+TEST_F(IngestionServiceTest, ReplayIsOncePerEntryAndEnds) {
+  DeadLetterSome(*source_, 2);
+  v1::ListDeadLettersRequest list;
+  v1::ListDeadLettersResponse page;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListDeadLetters(&context, list, &page).ok());
+  }
+  v1::ReplayDeadLettersRequest twice;
+  twice.add_ids(page.dead_letters(0).id());
+  twice.add_ids(page.dead_letters(0).id());
+  v1::ReplayDeadLettersResponse replayed;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ReplayDeadLetters(&context, twice, &replayed).ok());
+  }
+  EXPECT_EQ(replayed.replayed(), 1);
+  EXPECT_EQ(BusEventIds().size(), 1u);
+  {
+    auto taken = source_->Read(10, absl::Milliseconds(1));
+    ASSERT_TRUE(taken.ok());
+    ASSERT_EQ(taken->size(), 1u);
+    ASSERT_TRUE(source_->Ack({(*taken)[0].id}).ok());
+  }
+  // Each replayed event is dead-lettered again at once (as a pipeline
+  // would, for an event that fails again): `all` still ends, at the
+  // entries there were when it began.
+  std::atomic<bool> stop{false};
+  std::thread refailer([&] {
+    while (!stop.load()) {
+      auto events = source_->Read(10, absl::Milliseconds(5));
+      if (!events.ok()) continue;
+      for (const BusEvent& e : *events) {
+        (void)source_->DeadLetter(e, "invalid: fails again");
+      }
+    }
+  });
+  for (int i = 0; i < 600; ++i) {
+    BusEvent e;
+    e.id = absl::StrCat("1700000000001-", i);
+    e.payload = absl::StrCat(R"({"eventId":"r-)", i, R"("})");
+    ASSERT_TRUE(source_->DeadLetter(e, "invalid: once").ok());
+  }
+  v1::ReplayDeadLettersRequest all;
+  all.set_all(true);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  grpc::Status s = stub_->ReplayDeadLetters(&context, all, &replayed);
+  stop = true;
+  refailer.join();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(replayed.requested(), 601);
+}
+
 TEST_F(IngestionServiceTest, BadDeadLetterRequestsNameTheirField) {
   auto violation_field = [](const grpc::Status& s) {
     std::vector<FieldViolation> v = GetFieldViolations(FromGrpcStatus(s));
@@ -408,7 +496,7 @@ TEST_F(IngestionServiceTest, BadDeadLetterRequestsNameTheirField) {
     grpc::ClientContext context;
     grpc::Status s = stub_->ReplayDeadLetters(&context, replay, &replayed);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
-    EXPECT_THAT(s.error_message(), HasSubstr("no entry 1-0"));
+    EXPECT_THAT(s.error_message(), HasSubstr("no dead letter 1-0"));
   }
   replay.set_all(true);
   {

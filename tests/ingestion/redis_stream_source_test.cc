@@ -131,13 +131,17 @@ TEST_F(RedisStreamSourceTest, TakesOverADeadConsumersEventsAfterTheIdleTime) {
 TEST_F(RedisStreamSourceTest, ReadTakesWhatTheBusHoldsAndWaitsOnlyWhenEmpty) {
   Push(3);
   auto source = Source("a");
-  // Three are there: the read does not wait (30 s) for ten.
-  auto few = source->Read(10, absl::Seconds(30));
+  // Three are there: the read does not wait (an hour) for ten. (A read
+  // that lingered would hold the test until ctest's timeout, which
+  // fails it; the bound below only says so sooner.)
+  const absl::Time before = absl::Now();
+  auto few = source->Read(10, absl::Hours(1));
   ASSERT_TRUE(few.ok()) << few.status();
   EXPECT_THAT(*few, SizeIs(3));
+  EXPECT_LT(absl::Now() - before, absl::Minutes(1));
   // A backlog: full batches.
   Push(25, 3);
-  auto full = source->Read(10, absl::Seconds(30));
+  auto full = source->Read(10, absl::Hours(1));
   ASSERT_TRUE(full.ok());
   EXPECT_THAT(*full, SizeIs(10));
   ASSERT_TRUE(source->Read(100, absl::Seconds(30)).ok());  // the other 15
@@ -185,6 +189,8 @@ TEST_F(RedisStreamSourceTest, ConsumersLeaveTheGroupOnlyWithNothingPending) {
 
   EXPECT_FALSE(*busy->RemoveSelf());  // its two events stay its own
   EXPECT_TRUE(*done->RemoveSelf());
+  EXPECT_FALSE(*done->RemoveSelf());             // gone already
+  EXPECT_FALSE(*Source("never")->RemoveSelf());  // never there
   EXPECT_THAT(consumers(), ElementsAre("busy", "idle"));
 
   RedisStreamSource::Options o;

@@ -758,13 +758,20 @@ TEST_F(ResultStoreTest, ADeleteOfAnOlderVersionKeepsTheNewerResult) {
   v1::Classification c = Result("opp-1", "KEY", 50, 100);
   c.set_opportunity_version(7);
   Put({c});
+  // Older, and the same version (classified from the opportunity as it
+  // stood at the deletion): kept.
   auto out = store_->Delete(
       std::vector<DeleteItem>{{"acme", "opp-1", 6}, {"acme", "opp-1", 7}},
       Now(), Soon());
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_TRUE((*out)[0].superseded);
   EXPECT_FALSE((*out)[0].deleted);
-  EXPECT_TRUE((*out)[1].deleted);  // the same version: the deletion wins
+  EXPECT_TRUE((*out)[1].superseded);
+  EXPECT_TRUE(store_->Get("acme", "opp-1", Soon()).ok());
+  out = store_->Delete(std::vector<DeleteItem>{{"acme", "opp-1", 8}}, Now(),
+                       Soon());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE((*out)[0].deleted);
   EXPECT_EQ(store_->Get("acme", "opp-1", Soon()).status().code(),
             absl::StatusCode::kNotFound);
 }
