@@ -16,7 +16,12 @@ DIR holds, from the steps that ran:
                                         check's QPS)
   rss.json                              {"idle_mb", "peak_mb"} of the
                                         classifier in the rpcs step
-  pipeline.json                         {"events", "seconds"}
+  pipeline.json                         {"events", "seconds"}: the simulator
+                                        writing while ingestion runs
+  pipeline_drain.json                   {"events", "seconds"}: a backlog of
+                                        the same mix drained
+  latency.json                          {"samples", "p50_ms", "p99_ms",
+                                        "max_ms"} at 100 events/s
   abuse.json, abuse_deadline.json       h2_abuse.py --json
 """
 
@@ -214,6 +219,16 @@ def main():
         t.add("pipeline: simulator events to stored results",
               pipeline["events"] / pipeline["seconds"], "events/s", 50000,
               issue=14)
+    drain = load(d, "pipeline_drain.json")
+    if drain and drain.get("seconds"):
+        t.add("pipeline: bus backlog drained to stored results",
+              drain["events"] / drain["seconds"], "events/s", 50000,
+              issue=14)
+    latency = load(d, "latency.json")
+    if latency:
+        t.add("event on the bus to stored result, p99 at 100 events/s",
+              latency["p99_ms"], "ms", 20, better="lower", issue=14)
+        t.add("  p50", latency["p50_ms"], "ms")
 
     for name, label in (("abuse.json", "rapid reset + 20,000 streams"),
                         ("abuse_deadline.json",

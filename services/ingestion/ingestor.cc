@@ -307,22 +307,40 @@ Ingestor::Progress Ingestor::StoreResults(std::vector<Key>& keys) {
   // or removing; whichever of the two stores last must have worked from
   // the newest. Check after storing, and go again from the newest if it
   // changed.
+  // The revisions first (small replies); the snapshots only of those
+  // that changed.
   bool again = false;
   if (!stored.empty()) {
     std::vector<SnapshotKey> ids;
     for (Key* k : stored) ids.push_back({k->tenant_id, k->opportunity_id});
-    auto latest = snapshots_->Get(ids, absl::Now() + options_.store_timeout);
-    if (!latest.ok()) {
-      NoteError(&Stats::store_errors, latest.status());
+    auto revisions =
+        snapshots_->Revisions(ids, absl::Now() + options_.store_timeout);
+    if (!revisions.ok()) {
+      NoteError(&Stats::store_errors, revisions.status());
       for (Key* k : stored) k->result_done = false;
       return Progress::kFailed;
     }
+    std::vector<Key*> changed;
+    std::vector<SnapshotKey> changed_ids;
     for (size_t i = 0; i < stored.size(); ++i) {
-      const auto& now = (*latest)[i];
-      if (now.has_value() &&
-          now->revision() != stored[i]->snapshot->revision()) {
-        stored[i]->snapshot = now;
-        stored[i]->result_done = false;
+      const int64_t now = (*revisions)[i];
+      if (now != 0 && now != stored[i]->snapshot->revision()) {
+        changed.push_back(stored[i]);
+        changed_ids.push_back(ids[i]);
+      }
+    }
+    if (!changed.empty()) {
+      auto latest =
+          snapshots_->Get(changed_ids, absl::Now() + options_.store_timeout);
+      if (!latest.ok()) {
+        NoteError(&Stats::store_errors, latest.status());
+        for (Key* k : changed) k->result_done = false;
+        return Progress::kFailed;
+      }
+      for (size_t i = 0; i < changed.size(); ++i) {
+        if (!(*latest)[i].has_value()) continue;  // expired meanwhile
+        changed[i]->snapshot = (*latest)[i];
+        changed[i]->result_done = false;
         again = true;
       }
     }

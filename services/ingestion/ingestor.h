@@ -44,7 +44,7 @@ class Ingestor {
     // in flight.
     int batch_size = 200;
     // Batches worked on at once (Run's pipelines).
-    int batches_in_flight = 2;
+    int batches_in_flight = 4;
     // How long a read waits for the first event when the bus holds none;
     // a read takes what the bus holds, up to batch_size, at once.
     absl::Duration linger = absl::Milliseconds(50);

@@ -47,7 +47,7 @@ ABSL_FLAG(bool, ingest, true,
           "Run the pipeline; false serves PushEvents and GetStatus only");
 ABSL_FLAG(int, batch_size, 200,
           "Events per batch (1-1000): the bound on events in flight");
-ABSL_FLAG(int, batches_in_flight, 2,
+ABSL_FLAG(int, batches_in_flight, 4,
           "Batches worked on at once (1-8), each by a pipeline of its own: "
           "reading the next overlaps classifying the one before");
 ABSL_FLAG(absl::Duration, linger, absl::Milliseconds(50),

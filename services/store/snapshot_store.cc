@@ -1,7 +1,10 @@
 #include "services/store/snapshot_store.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -11,20 +14,33 @@
 namespace oppmatrix {
 namespace {
 
-// KEYS[1] the snapshot hash. ARGV: 1 expected revision, 2 new revision,
-// 3 snapshot bytes, 4 TTL ms (0: none). Returns 1 when written, 0 when the
-// stored revision is no longer the expected one.
+// KEYS: the snapshot hashes (of one tenant). ARGV: 4 per key: expected
+// revision, new revision, snapshot bytes, TTL ms (0: none). Returns per
+// key 1 when written, 0 when the stored revision is no longer the expected
+// one. One call for many keys: the script's own cost, not the writes,
+// was most of a lone compare-and-set.
 constexpr char kCompareAndSet[] = R"lua(
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) or tonumber(ARGV[2]) <= v then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 's', ARGV[3])
-if tonumber(ARGV[4]) > 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-else
-  redis.call('PERSIST', KEYS[1])
+local out = {}
+for i = 1, #KEYS do
+  local b = (i - 1) * 4
+  local v = tonumber(redis.call('HGET', KEYS[i], 'v') or '0')
+  if v ~= tonumber(ARGV[b + 1]) or tonumber(ARGV[b + 2]) <= v then
+    out[i] = 0
+  else
+    redis.call('HSET', KEYS[i], 'v', ARGV[b + 2], 's', ARGV[b + 3])
+    if tonumber(ARGV[b + 4]) > 0 then
+      redis.call('PEXPIRE', KEYS[i], ARGV[b + 4])
+    else
+      redis.call('PERSIST', KEYS[i])
+    end
+    out[i] = 1
+  end
 end
-return 1
+return out
 )lua";
+
+// Writes per script call.
+constexpr size_t kCasChunk = 200;
 
 }  // namespace
 
@@ -111,31 +127,83 @@ absl::StatusOr<RedisSnapshotStore::Page> RedisSnapshotStore::ScanTenant(
   return page;
 }
 
+absl::StatusOr<std::vector<int64_t>> RedisSnapshotStore::Revisions(
+    absl::Span<const SnapshotKey> keys, absl::Time deadline) {
+  std::vector<int64_t> out(keys.size(), 0);
+  if (keys.empty()) return out;
+  std::vector<RedisCommand> cmds;
+  cmds.reserve(keys.size());
+  for (const SnapshotKey& k : keys) {
+    cmds.push_back({"HGET", Key(k.tenant_id, k.opportunity_id), "v"});
+  }
+  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
+                             pool_->Pipeline(cmds, deadline));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const RedisReply& r = replies[i];
+    if (r.is_error()) {
+      return absl::InternalError(absl::StrCat("redis HGET: ", r.str));
+    }
+    if (r.type == RedisReply::Type::kString &&
+        !absl::SimpleAtoi(r.str, &out[i])) {
+      return absl::DataLossError(absl::StrCat("redis: the revision of ",
+                                              keys[i].opportunity_id,
+                                              " is not a number"));
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<bool>> RedisSnapshotStore::CompareAndSet(
     absl::Span<const SnapshotWrite> writes, absl::Time deadline) {
   std::vector<bool> out(writes.size(), false);
   if (writes.empty()) return out;
   const int64_t tombstone_ms =
       absl::ToInt64Milliseconds(options_.tombstone_ttl);
+  // The writes of each tenant (its hash slot), in order of first
+  // appearance, kCasChunk per script call.
+  std::vector<std::vector<size_t>> groups;
+  absl::flat_hash_map<absl::string_view, size_t> group_of;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    auto [it, added] = group_of.try_emplace(writes[i].tenant_id, groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
   std::vector<RedisCommand> cmds;
-  cmds.reserve(writes.size());
-  for (const SnapshotWrite& w : writes) {
-    cmds.push_back(
-        {"EVALSHA", cas_sha_, "1", Key(w.tenant_id, w.opportunity_id),
-         absl::StrCat(w.expected_revision),
-         absl::StrCat(w.snapshot->revision()), w.snapshot->SerializeAsString(),
-         absl::StrCat(w.snapshot->deleted() ? tombstone_ms : 0)});
+  std::vector<std::vector<size_t>> members;
+  for (const std::vector<size_t>& group : groups) {
+    for (size_t start = 0; start < group.size(); start += kCasChunk) {
+      const size_t end = std::min(group.size(), start + kCasChunk);
+      RedisCommand cmd = {"EVALSHA", cas_sha_, absl::StrCat(end - start)};
+      cmd.reserve(3 + 5 * (end - start));
+      for (size_t j = start; j < end; ++j) {
+        const SnapshotWrite& w = writes[group[j]];
+        cmd.push_back(Key(w.tenant_id, w.opportunity_id));
+      }
+      for (size_t j = start; j < end; ++j) {
+        const SnapshotWrite& w = writes[group[j]];
+        cmd.push_back(absl::StrCat(w.expected_revision));
+        cmd.push_back(absl::StrCat(w.snapshot->revision()));
+        cmd.push_back(w.snapshot->SerializeAsString());
+        cmd.push_back(absl::StrCat(w.snapshot->deleted() ? tombstone_ms : 0));
+      }
+      cmds.push_back(std::move(cmd));
+      members.emplace_back(group.begin() + start, group.begin() + end);
+    }
   }
   const std::string* scripts[] = {&cas_source_};
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> replies,
       PipelineLoadingScripts(*pool_, cmds, scripts, deadline));
-  for (size_t i = 0; i < replies.size(); ++i) {
-    if (replies[i].type != RedisReply::Type::kInteger) {
-      return absl::InternalError(
-          absl::StrCat("redis storing a snapshot: ", replies[i].str));
+  for (size_t k = 0; k < replies.size(); ++k) {
+    const RedisReply& r = replies[k];
+    if (r.type != RedisReply::Type::kArray ||
+        r.elements.size() != members[k].size()) {
+      return absl::InternalError(absl::StrCat(
+          "redis storing snapshots: ", r.is_error() ? r.str : "bad reply"));
     }
-    out[i] = replies[i].integer == 1;
+    for (size_t j = 0; j < members[k].size(); ++j) {
+      out[members[k][j]] = r.elements[j].integer == 1;
+    }
   }
   return out;
 }

@@ -46,6 +46,11 @@ class SnapshotStore {
   virtual absl::StatusOr<std::vector<std::optional<v1::OpportunitySnapshot>>>
   Get(absl::Span<const SnapshotKey> keys, absl::Time deadline) = 0;
 
+  // The stored revision of each key (0 when none), one round trip: a
+  // cheap "did it change?" without reading the snapshots.
+  virtual absl::StatusOr<std::vector<int64_t>> Revisions(
+      absl::Span<const SnapshotKey> keys, absl::Time deadline) = 0;
+
   // Writes each snapshot whose expected version still holds; false for a
   // write that lost the race (re-read and re-apply). One round trip.
   virtual absl::StatusOr<std::vector<bool>> CompareAndSet(
@@ -53,7 +58,8 @@ class SnapshotStore {
 };
 
 // SnapshotStore on Redis: hash <prefix>:{tenant}:snap:<id> with fields
-// `s` (snapshot bytes) and `v` (its revision); the gate is a Lua script.
+// `s` (snapshot bytes) and `v` (its revision); the gate is a Lua script,
+// one call per tenant (per 200 writes) for a batch.
 // Tombstones (deleted snapshots) expire after `tombstone_ttl`.
 class RedisSnapshotStore final : public SnapshotStore {
  public:
@@ -66,6 +72,8 @@ class RedisSnapshotStore final : public SnapshotStore {
   RedisSnapshotStore(RedisPool* pool, Options options);
 
   absl::StatusOr<std::vector<std::optional<v1::OpportunitySnapshot>>> Get(
+      absl::Span<const SnapshotKey> keys, absl::Time deadline) override;
+  absl::StatusOr<std::vector<int64_t>> Revisions(
       absl::Span<const SnapshotKey> keys, absl::Time deadline) override;
   absl::StatusOr<std::vector<bool>> CompareAndSet(
       absl::Span<const SnapshotWrite> writes, absl::Time deadline) override;

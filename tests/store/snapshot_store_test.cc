@@ -56,6 +56,45 @@ class SnapshotStoreTest : public ::testing::Test {
   std::unique_ptr<RedisSnapshotStore> store_;
 };
 
+// A batch is one script call per tenant per 200 writes; each write is
+// judged on its own (winners written, losers not), and Revisions reads
+// back what was written.
+TEST_F(SnapshotStoreTest, ABatchOfManyTenantsIsJudgedWriteByWrite) {
+  std::vector<v1::OpportunitySnapshot> snaps(450);
+  std::vector<SnapshotWrite> writes;
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    snaps[i].set_revision(1);
+    snaps[i].mutable_opportunity()->set_id(absl::StrCat("opp-", i));
+    writes.push_back({i % 3 == 0 ? "globex" : "acme", absl::StrCat("opp-", i),
+                      0, &snaps[i]});
+  }
+  auto first = store_->CompareAndSet(writes, Soon());
+  ASSERT_TRUE(first.ok()) << first.status();
+  for (size_t i = 0; i < writes.size(); ++i) EXPECT_TRUE((*first)[i]) << i;
+  // Again from revision 0: every write lost, except those moved on.
+  std::vector<v1::OpportunitySnapshot> next(snaps.size());
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    next[i] = snaps[i];
+    next[i].set_revision(2);
+    writes[i].snapshot = &next[i];
+    writes[i].expected_revision = i % 2 == 0 ? 1 : 0;
+  }
+  auto second = store_->CompareAndSet(writes, Soon());
+  ASSERT_TRUE(second.ok()) << second.status();
+  std::vector<SnapshotKey> keys;
+  for (const SnapshotWrite& w : writes) {
+    keys.push_back({w.tenant_id, w.opportunity_id});
+  }
+  keys.push_back({"acme", "never"});
+  auto revisions = store_->Revisions(keys, Soon());
+  ASSERT_TRUE(revisions.ok()) << revisions.status();
+  for (size_t i = 0; i < writes.size(); ++i) {
+    EXPECT_EQ((*second)[i], i % 2 == 0) << i;
+    EXPECT_EQ((*revisions)[i], i % 2 == 0 ? 2 : 1) << i;
+  }
+  EXPECT_EQ(revisions->back(), 0);
+}
+
 TEST_F(SnapshotStoreTest, VersionGate) {
   EXPECT_FALSE(Read().has_value());
   EXPECT_TRUE(Cas(0, Snap(1, "a")));
