@@ -871,9 +871,13 @@ int DlqList(v1::IngestionService::Stub& stub, const ClientOptions& options) {
     std::cout << FormatJson(page, /*with_defaults=*/true) << "\n";
   } else {
     for (const v1::DeadLetter& e : page.dead_letters()) {
-      std::string event = e.event().size() > 160
-                              ? absl::StrCat(e.event().substr(0, 157), "...")
-                              : e.event();
+      std::string event =
+          !e.content_type().empty() && e.content_type() != "application/json"
+              ? absl::StrCat("(", e.content_type(), ", ", e.event().size(),
+                             " bytes)")
+          : e.event().size() > 160
+              ? absl::StrCat(e.event().substr(0, 157), "...")
+              : e.event();
       std::cout << e.id() << "  "
                 << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
                                     absl::FromUnixSeconds(e.time().seconds()),

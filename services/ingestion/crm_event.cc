@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -71,6 +72,30 @@ absl::StatusOr<v1::CrmEvent> ParseCrmEventJson(absl::string_view json) {
     return absl::InvalidArgumentError(absl::StrCat(
         "event: not a CrmEvent in JSON: ",
         absl::string_view(parsed.message().data(), parsed.message().size())));
+  }
+  return event;
+}
+
+absl::StatusOr<v1::CrmEvent> ParseCrmEvent(absl::string_view payload,
+                                           absl::string_view content_type) {
+  if (content_type.empty() || content_type == kJsonContentType) {
+    return ParseCrmEventJson(payload);
+  }
+  if (content_type != kProtobufContentType &&
+      content_type != "application/protobuf") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "content_type: \"", absl::CEscape(content_type.substr(0, 64)),
+        "\" is not ", kJsonContentType, " or ", kProtobufContentType));
+  }
+  if (payload.size() > kMaxEventJsonBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "event: at most ", kMaxEventJsonBytes, " bytes, got ", payload.size()));
+  }
+  v1::CrmEvent event;
+  // Proto3 parsing refuses a string field that is not UTF-8 too.
+  if (!event.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return absl::InvalidArgumentError(
+        "event: not a CrmEvent in protobuf's binary format");
   }
   return event;
 }

@@ -25,7 +25,7 @@
 
 namespace oppmatrix {
 
-// Largest event JSON accepted, in bytes.
+// Largest event accepted (its JSON, or its binary form), in bytes.
 inline constexpr size_t kMaxEventJsonBytes = 64 * 1024;
 // Activities a snapshot keeps for the signals they can still change (the
 // meetings within 90 days of a later activity, and those logged after a
@@ -40,6 +40,19 @@ inline constexpr absl::Duration kMeetingWindow = absl::Hours(24 * 90);
 // CrmEvent. INVALID_ARGUMENT saying what does not parse; unknown fields
 // are rejected.
 absl::StatusOr<v1::CrmEvent> ParseCrmEventJson(absl::string_view json);
+
+// The content types a bus entry's event may have (its `content_type`
+// field; none means JSON).
+inline constexpr char kJsonContentType[] = "application/json";
+inline constexpr char kProtobufContentType[] = "application/x-protobuf";
+
+// A bus entry's event in its content type: JSON (kJsonContentType, or
+// empty) as ParseCrmEventJson, or a CrmEvent in protobuf's binary format
+// (kProtobufContentType, also "application/protobuf"), at most
+// kMaxEventJsonBytes either way. INVALID_ARGUMENT saying what does not
+// parse, or naming an unknown content type.
+absl::StatusOr<v1::CrmEvent> ParseCrmEvent(absl::string_view payload,
+                                           absl::string_view content_type);
 
 // One violation per problem of `event`, paths starting at `prefix` (e.g.
 // "events[3]"; empty for none).

@@ -12,6 +12,8 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "oppmatrix/v1/crm_event.pb.h"
+#include "services/ingestion/crm_event.h"
 #include "services/ingestion/redis_stream_source.h"
 
 namespace oppmatrix {
@@ -27,6 +29,7 @@ DeadLetterEntry ToEntry(const RedisReply& entry) {
     int64_t n = 0;
     namespace f = dead_letter_field;
     if (k == f::kEvent) e.event = v;
+    if (k == f::kContentType) e.content_type = v;
     if (k == f::kReason) e.reason = v;
     if (k == f::kDeliveries && absl::SimpleAtoi(v, &n)) e.deliveries = n;
     if (k == f::kSourceStream) e.source_stream = v;
@@ -39,7 +42,12 @@ DeadLetterEntry ToEntry(const RedisReply& entry) {
 }
 
 // The eventId of a JSON payload; "" when it has none or is not JSON.
-std::string EventIdOf(const std::string& payload) {
+std::string EventIdOf(const std::string& payload,
+                      const std::string& content_type) {
+  if (!content_type.empty() && content_type != kJsonContentType) {
+    v1::CrmEvent event;
+    return event.ParseFromString(payload) ? event.event_id() : "";
+  }
   google::protobuf::Struct event;
   if (!google::protobuf::util::JsonStringToMessage(payload, &event).ok()) {
     return "";
@@ -104,12 +112,18 @@ std::vector<std::string> DeadLetterFields(const BusEvent& event,
                                           absl::string_view source_stream,
                                           absl::Time now) {
   namespace f = dead_letter_field;
-  return {f::kEvent,        event.payload,
-          f::kReason,       std::string(reason),
-          f::kDeliveries,   absl::StrCat(event.deliveries),
-          f::kSourceStream, std::string(source_stream),
-          f::kSourceId,     event.id,
-          f::kTime,         absl::StrCat(absl::ToUnixMillis(now))};
+  std::vector<std::string> out = {
+      f::kEvent,        event.payload,
+      f::kReason,       std::string(reason),
+      f::kDeliveries,   absl::StrCat(event.deliveries),
+      f::kSourceStream, std::string(source_stream),
+      f::kSourceId,     event.id,
+      f::kTime,         absl::StrCat(absl::ToUnixMillis(now))};
+  if (!event.content_type.empty()) {
+    out.push_back(f::kContentType);
+    out.push_back(event.content_type);
+  }
+  return out;
 }
 
 void DeadLetterSummarizer::Add(const DeadLetterEntry& e) {
@@ -119,7 +133,7 @@ void DeadLetterSummarizer::Add(const DeadLetterEntry& e) {
     g.reason = std::move(pattern);
     g.example_reason = e.reason;
     g.example_id = e.id;
-    g.example_event_id = EventIdOf(e.event);
+    g.example_event_id = EventIdOf(e.event, e.content_type);
   }
   ++g.count;
   g.first = std::min(g.first, e.time);
@@ -150,25 +164,31 @@ namespace {
 constexpr int kPage = 500;
 
 // KEYS: 1 the dead-letter stream, 2 the event stream. ARGV: 1 the entry's
-// id, 2 the event stream's field, 3 its MAXLEN (0: none), 4 the dead
-// letter's event field. One entry, atomically: its event back on the event
-// stream, then the entry removed. A refused XADD (Redis out of memory)
-// stops the script before the XDEL, so the entry stays; a second replay of
-// the same entry finds it gone. Returns 1 replayed, 0 no event (left),
-// -1 not there.
+// id, 2 and 3 the event stream's event and content-type fields, 4 its
+// MAXLEN (0: none), 5 and 6 the dead letter's. One entry, atomically: its
+// event (with its content type, if it had one) back on the event stream,
+// then the entry removed. A refused XADD (Redis out of memory) stops the
+// script before the XDEL, so the entry stays; a second replay of the same
+// entry finds it gone. Returns 1 replayed, 0 no event (left), -1 not there.
 constexpr char kReplayScript[] = R"lua(
 local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
 if #e == 0 then return -1 end
 local f = e[1][2]
-local event = nil
+local event, ct = nil, nil
 for i = 1, #f, 2 do
-  if f[i] == ARGV[4] then event = f[i + 1] end
+  if f[i] == ARGV[5] then event = f[i + 1] end
+  if f[i] == ARGV[6] then ct = f[i + 1] end
 end
 if not event or event == '' then return 0 end
-if tonumber(ARGV[3]) > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', ARGV[2], event)
+local fields = {ARGV[2], event}
+if ct and ct ~= '' then
+  fields[3] = ARGV[3]
+  fields[4] = ct
+end
+if tonumber(ARGV[4]) > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(fields))
 else
-  redis.call('XADD', KEYS[2], '*', ARGV[2], event)
+  redis.call('XADD', KEYS[2], '*', unpack(fields))
 end
 redis.call('XDEL', KEYS[1], ARGV[1])
 return 1
@@ -320,9 +340,10 @@ void DeadLetterQueue::ReplayAsync(std::vector<std::string> ids,
         const std::string max_len =
             absl::StrCat(std::max<int64_t>(options_.stream_max_len, 0));
         for (const std::string& id : ids) {
-          scripts.push_back({"EVAL", kReplayScript, "2",
-                             options_.dead_letter_stream, options_.stream, id,
-                             kEventField, max_len, dead_letter_field::kEvent});
+          scripts.push_back(
+              {"EVAL", kReplayScript, "2", options_.dead_letter_stream,
+               options_.stream, id, kEventField, kContentTypeField, max_len,
+               dead_letter_field::kEvent, dead_letter_field::kContentType});
         }
         const int64_t requested = static_cast<int64_t>(ids.size());
         redis_->Pipeline(

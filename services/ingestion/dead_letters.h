@@ -31,6 +31,7 @@ namespace oppmatrix {
 // written (RedisStreamSource writes entries, DeadLetterQueue reads them).
 namespace dead_letter_field {
 inline constexpr char kEvent[] = "event";  // the payload, as on the bus
+inline constexpr char kContentType[] = "content_type";  // absent: JSON
 inline constexpr char kReason[] = "reason";
 inline constexpr char kDeliveries[] = "deliveries";
 inline constexpr char kSourceStream[] = "source_stream";
@@ -45,8 +46,9 @@ std::vector<std::string> DeadLetterFields(const BusEvent& event,
                                           absl::Time now);
 
 struct DeadLetterEntry {
-  std::string id;     // in the dead-letter stream
-  std::string event;  // the original payload (may be empty)
+  std::string id;            // in the dead-letter stream
+  std::string event;         // the original payload (may be empty)
+  std::string content_type;  // its content type (empty: JSON)
   std::string reason;
   int64_t deliveries = 0;
   std::string source_stream;

@@ -25,8 +25,11 @@ namespace oppmatrix {
 struct BusEvent {
   // The bus's id of the entry (a Redis stream id, a Kafka offset).
   std::string id;
-  // The event's JSON, or empty when the entry has none.
+  // The event (its JSON, or its binary form), or empty when the entry has
+  // none.
   std::string payload;
+  // The payload's content type as the entry gives it; empty: JSON.
+  std::string content_type;
   // Deliveries so far, this one included.
   int64_t deliveries = 1;
 };

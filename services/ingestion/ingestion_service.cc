@@ -234,6 +234,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::ListDeadLetters(
           }
           bytes += e.event.size();
           d->set_event(std::move(e.event));
+          d->set_content_type(std::move(e.content_type));
           d->set_reason(std::move(e.reason));
           d->set_deliveries(e.deliveries);
           d->set_source_stream(std::move(e.source_stream));

@@ -416,7 +416,8 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
       DeadLetter(w, "unparseable: the stream entry has no `event` field");
       continue;
     }
-    absl::StatusOr<v1::CrmEvent> event = ParseCrmEventJson(w.bus.payload);
+    absl::StatusOr<v1::CrmEvent> event =
+        ParseCrmEvent(w.bus.payload, w.bus.content_type);
     if (!event.ok()) {
       DeadLetter(w, absl::StrCat("unparseable: ", event.status().message()));
       continue;

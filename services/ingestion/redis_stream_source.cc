@@ -29,6 +29,9 @@ void AppendEntries(const RedisReply& entries, std::vector<BusEvent>& out) {
     const std::vector<RedisReply>& fields = entry.elements[1].elements;
     for (size_t i = 0; i + 1 < fields.size(); i += 2) {
       if (fields[i].str == kEventField) e.payload = fields[i + 1].str;
+      if (fields[i].str == kContentTypeField) {
+        e.content_type = fields[i + 1].str;
+      }
     }
     out.push_back(std::move(e));
   }
@@ -450,12 +453,15 @@ std::vector<RedisCommand> RedisStreamSink::AppendCommands(
   std::vector<RedisCommand> cmds;
   cmds.reserve(payloads.size());
   for (const std::string& p : payloads) {
+    RedisCommand cmd = {"XADD", options_.stream};
     if (options_.max_len > 0) {
-      cmds.push_back({"XADD", options_.stream, "MAXLEN", "~",
-                      absl::StrCat(options_.max_len), "*", kEventField, p});
-    } else {
-      cmds.push_back({"XADD", options_.stream, "*", kEventField, p});
+      cmd.insert(cmd.end(), {"MAXLEN", "~", absl::StrCat(options_.max_len)});
     }
+    cmd.insert(cmd.end(), {"*", kEventField, p});
+    if (!options_.content_type.empty()) {
+      cmd.insert(cmd.end(), {kContentTypeField, options_.content_type});
+    }
+    cmds.push_back(std::move(cmd));
   }
   return cmds;
 }

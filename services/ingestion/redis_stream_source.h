@@ -24,9 +24,11 @@
 
 namespace oppmatrix {
 
-// The field of an event-stream entry that holds the event: what the sink
-// writes, the source reads and a dead letter's replay writes again.
+// The fields of an event-stream entry: the event, and its content type
+// (absent: JSON). What the sink writes, the source reads and a dead
+// letter's replay writes again.
 inline constexpr char kEventField[] = "event";
+inline constexpr char kContentTypeField[] = "content_type";
 
 class RedisStreamSource final : public EventSource {
  public:
@@ -128,6 +130,9 @@ class RedisStreamSink final : public EventSink {
     std::string stream = "oppmatrix:crm-events";
     int64_t max_len = 0;
     absl::Duration timeout = absl::Seconds(1);
+    // The payloads' content type, written with each (kContentTypeField);
+    // empty writes none, which means JSON.
+    std::string content_type = "";
   };
 
   // `pool` must outlive the sink.

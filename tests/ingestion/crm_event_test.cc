@@ -1260,3 +1260,42 @@ TEST(ApplyEventPropertyTest, AnyArrivalOrderGivesTheStateOfVersionOrder) {
 
 }  // namespace
 }  // namespace oppmatrix
+
+namespace oppmatrix {
+namespace {
+
+TEST(ParseCrmEventTest, ByContentType) {
+  v1::CrmEvent e;
+  e.set_event_id("e-1");
+  e.set_tenant_id("acme");
+  e.set_version(7);
+  for (const char* type : {"application/x-protobuf", "application/protobuf"}) {
+    auto parsed = ParseCrmEvent(e.SerializeAsString(), type);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->version(), 7);
+  }
+  for (const char* type : {"", "application/json"}) {
+    auto parsed = ParseCrmEvent(R"({"eventId":"e-1","version":"7"})", type);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->version(), 7);
+  }
+  EXPECT_FALSE(ParseCrmEvent("\xff\xff\xff", "application/x-protobuf").ok());
+  EXPECT_FALSE(ParseCrmEvent(std::string(kMaxEventJsonBytes + 1, '\0'),
+                             "application/x-protobuf")
+                   .ok());
+  auto unknown = ParseCrmEvent("x",
+                               "text/\x01"
+                               "csv");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(unknown.status().message()),
+              ::testing::HasSubstr("content_type: \"text/\\001csv\""));
+  // A string field that is not UTF-8 does not parse in binary either.
+  // (Field 1, event_id, length 2: "\xc3\x28".)
+  EXPECT_FALSE(ParseCrmEvent(std::string("\x0a\x02\xc3\x28", 4),
+                             "application/x-protobuf")
+                   .ok());
+}
+
+}  // namespace
+}  // namespace oppmatrix

@@ -463,6 +463,35 @@ TEST_F(IngestionServiceTest, ReplayIsOncePerEntryAndEnds) {
   EXPECT_EQ(replayed.requested(), 601);
 }
 
+// A binary event's content type stays with it: listed, and back on the
+// bus with it when replayed.
+TEST_F(IngestionServiceTest, ABinaryDeadLetterKeepsItsContentType) {
+  BusEvent e;
+  e.id = "1700000000000-0";
+  e.payload = Event(1).SerializeAsString();
+  e.content_type = "application/x-protobuf";
+  ASSERT_TRUE(source_->DeadLetter(e, "classifier refused: x").ok());
+  v1::ListDeadLettersResponse page;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListDeadLetters(&context, {}, &page).ok());
+  }
+  ASSERT_EQ(page.dead_letters_size(), 1);
+  EXPECT_EQ(page.dead_letters(0).content_type(), "application/x-protobuf");
+  EXPECT_EQ(page.dead_letters(0).event(), e.payload);
+  v1::ReplayDeadLettersRequest replay;
+  replay.add_ids(page.dead_letters(0).id());
+  v1::ReplayDeadLettersResponse replayed;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->ReplayDeadLetters(&context, replay, &replayed).ok());
+  EXPECT_EQ(replayed.replayed(), 1);
+  auto back = source_->Read(10, absl::Milliseconds(1));
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0].payload, e.payload);
+  EXPECT_EQ((*back)[0].content_type, "application/x-protobuf");
+}
+
 TEST_F(IngestionServiceTest, BadDeadLetterRequestsNameTheirField) {
   auto violation_field = [](const grpc::Status& s) {
     std::vector<FieldViolation> v = GetFieldViolations(FromGrpcStatus(s));

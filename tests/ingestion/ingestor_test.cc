@@ -180,6 +180,44 @@ class IngestorTest : public ::testing::Test {
   std::unique_ptr<Ingestor> ingestor_;
 };
 
+// Binary events (content_type application/x-protobuf) beside JSON ones:
+// the same state and result; a garbage payload or an unknown content type
+// is dead-lettered saying so, and its content type goes with it.
+TEST_F(IngestorTest, ProtobufEventsAreTakenBesideJson) {
+  auto binary = [this](const v1::CrmEvent& e, const std::string& type) {
+    ASSERT_TRUE(redis_
+                    .Command({"XADD", "oppmatrix:crm-events", "*", "event",
+                              e.SerializeAsString(), "content_type", type})
+                    .ok());
+  };
+  Push(Upsert("acme", "opp-1", 1, kSmall));
+  binary(Upsert("acme", "opp-1", 2, kBig), "application/x-protobuf");
+  binary(Upsert("acme", "opp-2", 1, kBig), "application/protobuf");
+  ASSERT_TRUE(
+      redis_
+          .Command({"XADD", "oppmatrix:crm-events", "*", "event",
+                    "{not protobuf", "content_type", "application/x-protobuf"})
+          .ok());
+  binary(Upsert("acme", "opp-3", 1, kBig), "text/csv");
+  Drain(*ingestor_);
+  auto stored = Stored("acme", "opp-1");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->opportunity_version(), 2);
+  EXPECT_TRUE(Stored("acme", "opp-2").has_value());
+  EXPECT_FALSE(Stored("acme", "opp-3").has_value());
+  EXPECT_THAT(DeadReasons(),
+              ::testing::ElementsAre(
+                  HasSubstr("not a CrmEvent in protobuf's binary format"),
+                  HasSubstr("content_type: \"text/csv\" is not")));
+  auto dead = redis_.Command({"XRANGE", "oppmatrix:crm-events:dead", "-", "+"});
+  const auto& f = dead->elements[1].elements[1].elements;
+  std::string type;
+  for (size_t i = 0; i + 1 < f.size(); i += 2) {
+    if (f[i].str == "content_type") type = f[i + 1].str;
+  }
+  EXPECT_EQ(type, "text/csv");
+}
+
 TEST_F(IngestorTest, StoredResultIsTheClassificationOfTheFinalSnapshot) {
   Push(Upsert("acme", "opp-1", 1, kSmall));
   Push(Upsert("acme", "opp-1", 2, kBig));
