@@ -90,6 +90,13 @@ void Ingestor::DeadLetter(Work& work, const std::string& reason) {
   ++stats_.dead_lettered;
 }
 
+void Ingestor::DeadLetterRest(Key& key, const std::string& reason) {
+  for (Work* w : key.events) {
+    if (!w->settled()) DeadLetter(*w, reason);
+  }
+  key.result_done = true;
+}
+
 void Ingestor::Backoff(absl::Duration& backoff, const std::atomic<bool>& stop) {
   absl::Time until = absl::Now() + backoff;
   while (!stop.load() && absl::Now() < until) {
@@ -216,10 +223,7 @@ absl::Status Ingestor::DeleteResults(absl::Span<Key* const> keys,
       if (r.status().code() != 0) {
         std::string reason = absl::StrCat("classifier rejected the deletion: ",
                                           Describe(FromRpcStatus(r.status())));
-        for (Work* w : k.events) {
-          if (!w->settled()) DeadLetter(*w, reason);
-        }
-        k.result_done = true;
+        DeadLetterRest(k, reason);
         continue;
       }
       k.result_done = true;
@@ -234,10 +238,7 @@ absl::Status Ingestor::DeleteResults(absl::Span<Key* const> keys,
     Key& k = *keys[0];
     std::string reason = absl::StrCat("classifier refused the deletion: ",
                                       Describe(out.status()));
-    for (Work* w : k.events) {
-      if (!w->settled()) DeadLetter(*w, reason);
-    }
-    k.result_done = true;
+    DeadLetterRest(k, reason);
     return absl::OkStatus();
   }
   NoteError(
@@ -287,10 +288,7 @@ Ingestor::Progress Ingestor::StoreResults(std::vector<Key>& keys) {
     if (r.status().code() != 0) {
       std::string reason = absl::StrCat("classifier rejected: ",
                                         Describe(FromRpcStatus(r.status())));
-      for (Work* w : k.events) {
-        if (!w->settled()) DeadLetter(*w, reason);
-      }
-      k.result_done = true;
+      DeadLetterRest(k, reason);
     } else if (r.stored() || r.superseded()) {
       k.result_done = true;
       stored.push_back(&k);
@@ -371,10 +369,7 @@ absl::Status Ingestor::Classify(
     Key& k = *keys[0];
     std::string reason =
         absl::StrCat("classifier refused: ", Describe(results.status()));
-    for (Work* w : k.events) {
-      if (!w->settled()) DeadLetter(*w, reason);
-    }
-    k.result_done = true;
+    DeadLetterRest(k, reason);
     return absl::OkStatus();
   }
   NoteError(&Stats::classifier_errors,

@@ -94,6 +94,8 @@ class Ingestor {
 
   void NoteError(int64_t Stats::*counter, const absl::Status& status);
   void DeadLetter(Work& work, const std::string& reason);
+  // Dead-letters the key's events not yet settled, and is done with it.
+  void DeadLetterRest(Key& key, const std::string& reason);
   // Sleeps the current backoff (cut short by `stop`) and doubles it.
   void Backoff(absl::Duration& backoff, const std::atomic<bool>& stop);
   // Merges the events into the snapshots; true when every key is written.

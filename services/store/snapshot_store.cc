@@ -55,23 +55,34 @@ std::string RedisSnapshotStore::Key(absl::string_view tenant_id,
   return absl::StrCat(options_.key_prefix, ":{", tenant_id, "}:snap:", id);
 }
 
+absl::StatusOr<std::vector<RedisReply>> RedisSnapshotStore::HashField(
+    absl::Span<const SnapshotKey> keys, absl::string_view field,
+    absl::Time deadline) {
+  if (keys.empty()) return std::vector<RedisReply>();
+  std::vector<RedisCommand> cmds;
+  cmds.reserve(keys.size());
+  for (const SnapshotKey& k : keys) {
+    cmds.push_back(
+        {"HGET", Key(k.tenant_id, k.opportunity_id), std::string(field)});
+  }
+  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
+                             pool_->Pipeline(cmds, deadline));
+  for (const RedisReply& r : replies) {
+    if (r.is_error()) {
+      return absl::InternalError(absl::StrCat("redis HGET: ", r.str));
+    }
+  }
+  return replies;
+}
+
 absl::StatusOr<std::vector<std::optional<v1::OpportunitySnapshot>>>
 RedisSnapshotStore::Get(absl::Span<const SnapshotKey> keys,
                         absl::Time deadline) {
   std::vector<std::optional<v1::OpportunitySnapshot>> out(keys.size());
-  if (keys.empty()) return out;
-  std::vector<RedisCommand> cmds;
-  cmds.reserve(keys.size());
-  for (const SnapshotKey& k : keys) {
-    cmds.push_back({"HGET", Key(k.tenant_id, k.opportunity_id), "s"});
-  }
   OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             pool_->Pipeline(cmds, deadline));
+                             HashField(keys, "s", deadline));
   for (size_t i = 0; i < keys.size(); ++i) {
     const RedisReply& r = replies[i];
-    if (r.is_error()) {
-      return absl::InternalError(absl::StrCat("redis HGET: ", r.str));
-    }
     if (r.type != RedisReply::Type::kString) continue;
     v1::OpportunitySnapshot s;
     if (!s.ParseFromString(r.str)) {
@@ -130,19 +141,10 @@ absl::StatusOr<RedisSnapshotStore::Page> RedisSnapshotStore::ScanTenant(
 absl::StatusOr<std::vector<int64_t>> RedisSnapshotStore::Revisions(
     absl::Span<const SnapshotKey> keys, absl::Time deadline) {
   std::vector<int64_t> out(keys.size(), 0);
-  if (keys.empty()) return out;
-  std::vector<RedisCommand> cmds;
-  cmds.reserve(keys.size());
-  for (const SnapshotKey& k : keys) {
-    cmds.push_back({"HGET", Key(k.tenant_id, k.opportunity_id), "v"});
-  }
   OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             pool_->Pipeline(cmds, deadline));
+                             HashField(keys, "v", deadline));
   for (size_t i = 0; i < keys.size(); ++i) {
     const RedisReply& r = replies[i];
-    if (r.is_error()) {
-      return absl::InternalError(absl::StrCat("redis HGET: ", r.str));
-    }
     if (r.type == RedisReply::Type::kString &&
         !absl::SimpleAtoi(r.str, &out[i])) {
       return absl::DataLossError(absl::StrCat("redis: the revision of ",

@@ -92,6 +92,10 @@ class RedisSnapshotStore final : public SnapshotStore {
                                   absl::Time deadline);
 
  private:
+  // One field of each key's hash, one pipeline; INTERNAL on an error reply.
+  absl::StatusOr<std::vector<RedisReply>> HashField(
+      absl::Span<const SnapshotKey> keys, absl::string_view field,
+      absl::Time deadline);
   RedisPool* pool_;
   const Options options_;
   const std::string cas_source_;
