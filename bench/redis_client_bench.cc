@@ -1,12 +1,11 @@
-// The two Redis clients against one real redis-server (no persistence) on
-// a loopback port: small pipelines (SET then GET of one key) from many
+// The Redis client against one real redis-server (no persistence) on a
+// loopback port: small pipelines (SET then GET of one key) from many
 // callers at once.
 //
-//   BM_PoolThreads/threads:N   RedisPool (8 connections), N threads each
-//                              waiting for its reply: the blocking path
 //   BM_AsyncThreads/threads:N  AsyncRedis (one loop, one connection), N
-//                              threads each waiting (PipelineSync): the
-//                              same callers, their commands sharing writes
+//                              threads each waiting (PipelineSync), their
+//                              commands sharing writes (how the ingestion
+//                              consumer and the tools use it)
 //   BM_AsyncInFlight/N         AsyncRedis from one thread that keeps N
 //                              pipelines in flight and never waits: how a
 //                              server's reactors would use it
@@ -43,15 +42,12 @@ namespace {
 
 struct Fixture {
   testing::RedisServer redis;
-  std::unique_ptr<RedisPool> pool;
   std::unique_ptr<AsyncRedis> async;
 
   Fixture() {
     if (absl::Status s = redis.Start(); !s.ok()) Die(s);
     absl::StatusOr<RedisEndpoint> endpoint = ParseRedisUrl(redis.url());
     if (!endpoint.ok()) Die(endpoint.status());
-    pool = std::make_unique<RedisPool>(
-        RedisPool::Options{.endpoint = *endpoint, .max_connections = 8});
     AsyncRedis::Options options;
     options.endpoint = *endpoint;
     auto created = AsyncRedis::Create(options);
@@ -71,16 +67,6 @@ std::vector<RedisCommand> Commands(int caller) {
 }
 
 absl::Time Deadline() { return absl::Now() + absl::Seconds(5); }
-
-void BM_PoolThreads(benchmark::State& state) {
-  Fixture& f = F();
-  for (auto _ : state) {
-    auto r = f.pool->Pipeline(Commands(state.thread_index()), Deadline());
-    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_PoolThreads)->Threads(1)->Threads(16)->UseRealTime();
 
 void BM_AsyncThreads(benchmark::State& state) {
   Fixture& f = F();

@@ -46,7 +46,7 @@
 #include "services/engine/iso_codes.h"
 #include "services/engine/ruleset.h"
 #include "services/ingestion/dead_letters.h"  // ReasonPattern
-#include "services/store/redis_client.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_url.h"
 #include "services/store/snapshot_store.h"
 
@@ -796,16 +796,16 @@ int Import(const std::vector<std::string>& args) {
   return rejected.empty() ? kExitOk : kExitRejected;
 }
 
-// A pool on --redis; INVALID_ARGUMENT naming the flag for a bad URL.
-absl::StatusOr<std::unique_ptr<RedisPool>> RedisFromFlags() {
+// A client of --redis; INVALID_ARGUMENT naming the flag for a bad URL.
+absl::StatusOr<std::unique_ptr<AsyncRedis>> RedisFromFlags() {
   absl::StatusOr<RedisEndpoint> endpoint =
       ParseRedisUrl(absl::GetFlag(FLAGS_redis));
   if (!endpoint.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--redis: ", endpoint.status().message()));
   }
-  return std::make_unique<RedisPool>(RedisPool::Options{
-      .endpoint = *endpoint, .command_timeout = absl::GetFlag(FLAGS_timeout)});
+  return AsyncRedis::Create(
+      {.endpoint = *endpoint, .command_timeout = absl::GetFlag(FLAGS_timeout)});
 }
 
 // `dlq summary`: the dead letters grouped by reason, largest group first.
@@ -979,8 +979,8 @@ absl::StatusOr<std::vector<v1::Opportunity>> ReadOpportunities(
 // The tenant's live opportunities: the ingestion service's snapshots in
 // --redis, without tombstones and partial ones.
 absl::StatusOr<std::vector<v1::Opportunity>> TenantOpportunities(
-    RedisPool* pool, const std::string& tenant) {
-  RedisSnapshotStore store(pool, {});
+    AsyncRedis* redis, const std::string& tenant) {
+  RedisSnapshotStore store(redis, {});
   std::vector<v1::Opportunity> out;
   std::string cursor = "0";
   do {
@@ -1024,10 +1024,10 @@ int Rules(const std::vector<std::string>& args) {
         return Usage("rules diff: files or --from_snapshots, not both");
       }
       if (!NeedTenant()) return kExitUsage;
-      absl::StatusOr<std::unique_ptr<RedisPool>> pool = RedisFromFlags();
-      if (!pool.ok()) return Usage(std::string(pool.status().message()));
+      absl::StatusOr<std::unique_ptr<AsyncRedis>> redis = RedisFromFlags();
+      if (!redis.ok()) return Usage(std::string(redis.status().message()));
       opportunities =
-          TenantOpportunities(pool->get(), absl::GetFlag(FLAGS_tenant));
+          TenantOpportunities(redis->get(), absl::GetFlag(FLAGS_tenant));
       if (!opportunities.ok()) return Fail(opportunities.status());
     } else {
       if (inputs.empty()) inputs.push_back("-");

@@ -7,6 +7,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/sim/crm_simulator.h"
@@ -15,6 +16,7 @@
 #include "services/common/env_flags.h"
 #include "services/ingestion/crm_event.h"
 #include "services/ingestion/redis_stream_source.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_url.h"
 
 ABSL_FLAG(std::string, mode, "redis",
@@ -43,6 +45,45 @@ ABSL_FLAG(double, malformed_fraction, 0.01, "Fraction of malformed events");
 namespace oppmatrix {
 namespace {
 
+// Writes in flight, at most `limit`, and the first one's error.
+class WriteWindow {
+ public:
+  explicit WriteWindow(int limit) : limit_(limit) {}
+
+  // Waits for a free place; the first failed write's error, if any.
+  absl::Status Start() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &WriteWindow::HasRoom));
+    if (!error_.ok()) return error_;
+    ++in_flight_;
+    return absl::OkStatus();
+  }
+  void Done(const absl::Status& s) {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    if (error_.ok()) error_ = s;
+  }
+  // Waits for every write.
+  absl::Status Finish() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &WriteWindow::Idle));
+    return error_;
+  }
+
+ private:
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ < limit_;
+  }
+  bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ == 0;
+  }
+
+  const int limit_;
+  absl::Mutex mu_;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+};
+
 int Run() {
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if ((mode != "redis" && mode != "push") || absl::GetFlag(FLAGS_batch) < 1 ||
@@ -68,7 +109,7 @@ int Run() {
     return 2;
   }
   const bool binary = content_type == "protobuf";
-  std::unique_ptr<RedisPool> pool;
+  std::unique_ptr<AsyncRedis> redis;
   std::unique_ptr<RedisStreamSink> sink;
   std::unique_ptr<v1::IngestionService::Stub> stub;
   if (mode == "redis") {
@@ -79,18 +120,27 @@ int Run() {
                    std::string(endpoint.status().message()).c_str());
       return 2;
     }
-    pool = std::make_unique<RedisPool>(RedisPool::Options{
-        .endpoint = *endpoint, .command_timeout = absl::Seconds(10)});
+    absl::StatusOr<std::unique_ptr<AsyncRedis>> made = AsyncRedis::Create(
+        {.endpoint = *endpoint, .command_timeout = absl::Seconds(10)});
+    if (!made.ok()) {
+      std::fprintf(stderr, "--redis: %s\n",
+                   std::string(made.status().message()).c_str());
+      return 2;
+    }
+    redis = *std::move(made);
     sink = std::make_unique<RedisStreamSink>(
-        pool.get(), RedisStreamSink::Options{
-                        .stream = absl::GetFlag(FLAGS_stream),
-                        .timeout = absl::Seconds(10),
-                        .content_type = binary ? kProtobufContentType : ""});
+        redis.get(), RedisStreamSink::Options{
+                         .stream = absl::GetFlag(FLAGS_stream),
+                         .timeout = absl::Seconds(10),
+                         .content_type = binary ? kProtobufContentType : ""});
   } else {
     stub = v1::IngestionService::NewStub(grpc::CreateChannel(
         absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
   }
 
+  // Redis mode: a few batches are written while the next ones are made
+  // (one client loop, so they reach the stream in order).
+  WriteWindow writes(8);
   int64_t emitted = 0, repeats = 0, malformed = 0, rejected = 0;
   const absl::Time start = absl::Now();
   const double rate = absl::GetFlag(FLAGS_rate);
@@ -129,10 +179,13 @@ int Run() {
       batch.push_back(std::move(e->json));
     }
     if (mode == "redis") {
-      if (absl::Status s = sink->Append(batch); !s.ok()) {
+      if (absl::Status s = writes.Start(); !s.ok()) {
+        writes.Finish().IgnoreError();  // no callback outlives `writes`
         std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
         return 3;
       }
+      sink->AppendAsync(std::move(batch),
+                        [&writes](absl::Status s) { writes.Done(s); });
     } else if (!events.empty()) {
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
@@ -153,6 +206,10 @@ int Run() {
       absl::Time due = start + absl::Seconds(emitted / rate);
       if (due > absl::Now()) absl::SleepFor(due - absl::Now());
     }
+  }
+  if (absl::Status s = writes.Finish(); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 3;
   }
   double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   std::printf(

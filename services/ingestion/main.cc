@@ -142,19 +142,36 @@ int Run() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const absl::Duration redis_timeout = absl::GetFlag(FLAGS_redis_timeout);
-  // The bus pool's reads block for up to --linger.
-  // Per pipeline a connection for its calls, and two spare.
-  RedisPool bus_pool(
-      {.endpoint = *endpoint,
-       .max_connections = 2 + in_flight,
-       .connect_timeout = redis_timeout,
-       .command_timeout = redis_timeout + absl::GetFlag(FLAGS_linger)});
-  RedisPool store_pool({.endpoint = *endpoint,
-                        .max_connections = 2 + in_flight,
-                        .connect_timeout = redis_timeout,
-                        .command_timeout = redis_timeout});
+  // Redis is reached only through asynchronous clients, each with its own
+  // event-loop thread and connection, so no thread waits on a pool:
+  // - `rpc_redis`: PushEvents' appends and the dead-letter RPCs, answered
+  //   from its loop, never waiting;
+  // - `consumer_redis`: the consumer's acknowledgements, dead letters and
+  //   snapshots (its pipelines wait on it from their own threads), and
+  //   GetStatus's counts (answered from its loop);
+  // - `bus_reads`: the consumer's blocking reads (XREADGROUP BLOCK, up to
+  //   --linger), alone on their connection so nothing queues behind them.
+  auto make_redis = [&](absl::Duration command_timeout)
+      -> absl::StatusOr<std::unique_ptr<AsyncRedis>> {
+    return AsyncRedis::Create({.endpoint = *endpoint,
+                               .connect_timeout = redis_timeout,
+                               .command_timeout = command_timeout});
+  };
+  absl::StatusOr<std::unique_ptr<AsyncRedis>> rpc_redis =
+      make_redis(redis_timeout);
+  absl::StatusOr<std::unique_ptr<AsyncRedis>> consumer_redis =
+      make_redis(redis_timeout);
+  absl::StatusOr<std::unique_ptr<AsyncRedis>> bus_reads =
+      make_redis(redis_timeout + absl::GetFlag(FLAGS_linger));
+  for (const auto* made : {&rpc_redis, &consumer_redis, &bus_reads}) {
+    if (!made->ok()) {
+      std::fprintf(stderr, "--redis: %s\n",
+                   std::string(made->status().message()).c_str());
+      return 2;
+    }
+  }
   RedisStreamSource source(
-      &bus_pool,
+      consumer_redis->get(), bus_reads->get(),
       {.stream = absl::GetFlag(FLAGS_stream),
        .group = absl::GetFlag(FLAGS_group),
        .consumer = consumer,
@@ -163,25 +180,13 @@ int Run() {
        .trim_interval = absl::GetFlag(FLAGS_stream_trim_interval),
        .timeout = redis_timeout,
        .consumer_idle_limit = absl::GetFlag(FLAGS_consumer_idle_limit)});
-  // The RPCs (PushEvents' appends, GetStatus's counts) go through an
-  // asynchronous connection of their own, so no gRPC thread waits on
-  // Redis; the consumer's blocking reads stay on the bus pool.
-  absl::StatusOr<std::unique_ptr<AsyncRedis>> rpc_redis =
-      AsyncRedis::Create({.endpoint = *endpoint,
-                          .connect_timeout = redis_timeout,
-                          .command_timeout = redis_timeout});
-  if (!rpc_redis.ok()) {
-    std::fprintf(stderr, "--redis: %s\n",
-                 std::string(rpc_redis.status().message()).c_str());
-    return 2;
-  }
-  source.SetAsync(rpc_redis->get());
   RedisStreamSink sink(rpc_redis->get(),
                        {.stream = absl::GetFlag(FLAGS_stream),
                         .max_len = absl::GetFlag(FLAGS_stream_max_len),
                         .timeout = redis_timeout});
   RedisSnapshotStore snapshots(
-      &store_pool, {.tombstone_ttl = absl::GetFlag(FLAGS_tombstone_ttl)});
+      consumer_redis->get(),
+      {.tombstone_ttl = absl::GetFlag(FLAGS_tombstone_ttl)});
   ClientOptions client_options;
   client_options.target = absl::GetFlag(FLAGS_classifier);
   client_options.timeout = absl::GetFlag(FLAGS_classifier_timeout);

@@ -99,8 +99,10 @@ return removed
 
 }  // namespace
 
-RedisStreamSource::RedisStreamSource(RedisPool* pool, Options options)
-    : pool_(pool),
+RedisStreamSource::RedisStreamSource(AsyncRedis* redis, AsyncRedis* reads,
+                                     Options options)
+    : redis_(redis),
+      reads_(reads),
       options_(std::move(options)),
       dead_letter_source_(kDeadLetterScript),
       dead_letter_sha_(Sha1Hex(kDeadLetterScript)) {}
@@ -109,9 +111,9 @@ absl::Status RedisStreamSource::EnsureGroup() {
   if (group_ready_) return absl::OkStatus();
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline({{"XGROUP", "CREATE", options_.stream, options_.group,
-                        "0", "MKSTREAM"}},
-                      absl::Now() + options_.timeout));
+      redis_->PipelineSync({{"XGROUP", "CREATE", options_.stream,
+                             options_.group, "0", "MKSTREAM"}},
+                           absl::Now() + options_.timeout));
   if (r[0].is_error() && !absl::StartsWith(r[0].str, "BUSYGROUP")) {
     return ReplyError(r[0], "XGROUP CREATE");
   }
@@ -128,7 +130,7 @@ absl::Status RedisStreamSource::CountDeliveries(std::vector<BusEvent>& events) {
   }
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> replies,
-      pool_->Pipeline(cmds, absl::Now() + options_.timeout));
+      redis_->PipelineSync(cmds, absl::Now() + options_.timeout));
   for (size_t i = 0; i < events.size(); ++i) {
     // [[id, consumer, idle ms, deliveries]]
     const RedisReply& r = replies[i];
@@ -149,7 +151,7 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
   if (!own_pending_drained_) {
     OPPMATRIX_ASSIGN_OR_RETURN(
         std::vector<RedisReply> r,
-        pool_->Pipeline(
+        redis_->PipelineSync(
             {{"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
               count, "STREAMS", options_.stream, pending_after_}},
             absl::Now() + options_.timeout));
@@ -180,7 +182,7 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
   if (absl::Now() >= next_claim_) {
     OPPMATRIX_ASSIGN_OR_RETURN(
         std::vector<RedisReply> r,
-        pool_->Pipeline(
+        redis_->PipelineSync(
             {{"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
               absl::StrCat(absl::ToInt64Milliseconds(options_.claim_idle)),
               "0-0", "COUNT", count}},
@@ -207,7 +209,7 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
         std::max<int64_t>(1, absl::ToInt64Milliseconds(until - absl::Now()));
     OPPMATRIX_ASSIGN_OR_RETURN(
         std::vector<RedisReply> r,
-        pool_->Pipeline(
+        reads_->PipelineSync(
             {{"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
               absl::StrCat(max - static_cast<int>(out.size())), "BLOCK",
               absl::StrCat(block_ms), "STREAMS", options_.stream, ">"}},
@@ -229,9 +231,9 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
 absl::StatusOr<bool> RedisStreamSource::RemoveSelf() {
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline({{"EVAL", kRemoveSelfScript, "1", options_.stream,
-                        options_.group, options_.consumer}},
-                      absl::Now() + options_.timeout));
+      redis_->PipelineSync({{"EVAL", kRemoveSelfScript, "1", options_.stream,
+                             options_.group, options_.consumer}},
+                           absl::Now() + options_.timeout));
   if (r[0].is_error()) {
     if (absl::StartsWith(r[0].str, "NOGROUP")) return false;
     return ReplyError(r[0], "removing the consumer");
@@ -242,7 +244,7 @@ absl::StatusOr<bool> RedisStreamSource::RemoveSelf() {
 absl::StatusOr<int64_t> RedisStreamSource::RemoveIdleConsumers() {
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline(
+      redis_->PipelineSync(
           {{"EVAL", kRemoveIdleScript, "1", options_.stream, options_.group,
             absl::StrCat(
                 absl::ToInt64Milliseconds(options_.consumer_idle_limit)),
@@ -258,8 +260,8 @@ absl::StatusOr<int64_t> RedisStreamSource::RemoveIdleConsumers() {
 absl::StatusOr<int64_t> RedisStreamSource::TrimAcknowledged() {
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> groups,
-      pool_->Pipeline({{"XINFO", "GROUPS", options_.stream}},
-                      absl::Now() + options_.timeout));
+      redis_->PipelineSync({{"XINFO", "GROUPS", options_.stream}},
+                           absl::Now() + options_.timeout));
   if (groups[0].is_error()) return ReplyError(groups[0], "XINFO GROUPS");
   if (groups[0].elements.empty()) return 0;  // no reader yet: keep all
   // Per group: the oldest event it still needs is its oldest pending one,
@@ -288,7 +290,7 @@ absl::StatusOr<int64_t> RedisStreamSource::TrimAcknowledged() {
     }
     OPPMATRIX_ASSIGN_OR_RETURN(
         std::vector<RedisReply> r,
-        pool_->Pipeline(cmds, absl::Now() + options_.timeout));
+        redis_->PipelineSync(cmds, absl::Now() + options_.timeout));
     for (const RedisReply& summary : r) {
       // [count, smallest id, greatest id, [[consumer, count], ...]]
       if (summary.is_error() || summary.elements.size() < 2) {
@@ -314,8 +316,8 @@ absl::StatusOr<int64_t> RedisStreamSource::TrimAcknowledged() {
   // Entries below the floor: every group has acknowledged them.
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline({{"XTRIM", options_.stream, "MINID", floor}},
-                      absl::Now() + options_.timeout));
+      redis_->PipelineSync({{"XTRIM", options_.stream, "MINID", floor}},
+                           absl::Now() + options_.timeout));
   if (r[0].is_error()) return ReplyError(r[0], "XTRIM");
   return Int(r[0]);
 }
@@ -330,7 +332,7 @@ absl::Status RedisStreamSource::KeepClaimed(absl::Span<const std::string> ids) {
   cmd.push_back("JUSTID");
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline({cmd}, absl::Now() + options_.timeout));
+      redis_->PipelineSync({cmd}, absl::Now() + options_.timeout));
   if (r[0].is_error()) return ReplyError(r[0], "XCLAIM");
   return absl::OkStatus();
 }
@@ -341,7 +343,7 @@ absl::Status RedisStreamSource::Ack(absl::Span<const std::string> ids) {
   cmd.insert(cmd.end(), ids.begin(), ids.end());
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline({cmd}, absl::Now() + options_.timeout));
+      redis_->PipelineSync({cmd}, absl::Now() + options_.timeout));
   if (r[0].is_error()) return ReplyError(r[0], "XACK");
   bool trim = false;
   if (options_.trim_interval > absl::ZeroDuration()) {
@@ -374,8 +376,8 @@ absl::Status RedisStreamSource::DeadLetter(const BusEvent& event,
   }
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      PipelineLoadingScripts(*pool_, {std::move(cmd)}, scripts,
-                             absl::Now() + options_.timeout));
+      PipelineLoadingScriptsSync(*redis_, {std::move(cmd)}, scripts,
+                                 absl::Now() + options_.timeout));
   if (r[0].is_error()) return ReplyError(r[0], "dead letter");
   return absl::OkStatus();
 }
@@ -384,16 +386,12 @@ absl::StatusOr<SourceStats> RedisStreamSource::Stats() {
   OPPMATRIX_RETURN_IF_ERROR(EnsureGroup());
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline({{"XINFO", "GROUPS", options_.stream}},
-                      absl::Now() + options_.timeout));
+      redis_->PipelineSync({{"XINFO", "GROUPS", options_.stream}},
+                           absl::Now() + options_.timeout));
   return StatsReply(r[0]);
 }
 
 void RedisStreamSource::StatsAsync(StatsCallback done) {
-  if (async_ == nullptr) {
-    EventSource::StatsAsync(std::move(done));
-    return;
-  }
   // The group is made first if missing, in the same round trip.
   std::vector<RedisCommand> cmds;
   const bool create = !group_ready_;
@@ -402,7 +400,7 @@ void RedisStreamSource::StatsAsync(StatsCallback done) {
         {"XGROUP", "CREATE", options_.stream, options_.group, "0", "MKSTREAM"});
   }
   cmds.push_back({"XINFO", "GROUPS", options_.stream});
-  async_->Pipeline(
+  redis_->Pipeline(
       std::move(cmds), absl::Now() + options_.timeout,
       [this, create, done = std::move(done)](
           absl::StatusOr<std::vector<RedisReply>> r) mutable {
@@ -442,11 +440,8 @@ absl::StatusOr<SourceStats> RedisStreamSource::StatsReply(
   return stats;
 }
 
-RedisStreamSink::RedisStreamSink(RedisPool* pool, Options options)
-    : pool_(pool), options_(std::move(options)) {}
-
-RedisStreamSink::RedisStreamSink(AsyncRedis* async, Options options)
-    : async_(async), options_(std::move(options)) {}
+RedisStreamSink::RedisStreamSink(AsyncRedis* redis, Options options)
+    : redis_(redis), options_(std::move(options)) {}
 
 std::vector<RedisCommand> RedisStreamSink::AppendCommands(
     absl::Span<const std::string> payloads) const {
@@ -478,20 +473,18 @@ absl::Status RedisStreamSink::Append(absl::Span<const std::string> payloads) {
   if (payloads.empty()) return absl::OkStatus();
   const absl::Time deadline = absl::Now() + options_.timeout;
   absl::StatusOr<std::vector<RedisReply>> r =
-      async_ != nullptr
-          ? async_->PipelineSync(AppendCommands(payloads), deadline)
-          : pool_->Pipeline(AppendCommands(payloads), deadline);
+      redis_->PipelineSync(AppendCommands(payloads), deadline);
   if (!r.ok()) return r.status();
   return AppendReplies(*r);
 }
 
 void RedisStreamSink::AppendAsync(std::vector<std::string> payloads,
                                   AppendCallback done) {
-  if (async_ == nullptr || payloads.empty()) {
+  if (payloads.empty()) {
     EventSink::AppendAsync(std::move(payloads), std::move(done));
     return;
   }
-  async_->Pipeline(AppendCommands(payloads), absl::Now() + options_.timeout,
+  redis_->Pipeline(AppendCommands(payloads), absl::Now() + options_.timeout,
                    [done = std::move(done)](
                        absl::StatusOr<std::vector<RedisReply>> r) mutable {
                      std::move(done)(r.ok() ? AppendReplies(*r) : r.status());

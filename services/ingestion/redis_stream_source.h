@@ -8,7 +8,8 @@
 // under a backlog); only when it holds nothing does the read wait, up to
 // `wait`, for the first event.
 //
-//   RedisStreamSource source(&pool, {.consumer = "ingestion-0"});
+//   RedisStreamSource source(redis.get(), reads.get(),
+//                            {.consumer = "ingestion-0"});
 //   auto events = source.Read(200, absl::Milliseconds(100));
 #ifndef OPPMATRIX_SERVICES_INGESTION_REDIS_STREAM_SOURCE_H_
 #define OPPMATRIX_SERVICES_INGESTION_REDIS_STREAM_SOURCE_H_
@@ -56,9 +57,13 @@ class RedisStreamSource final : public EventSource {
     absl::Duration consumer_idle_limit = absl::Hours(1);
   };
 
-  // `pool` must outlive the source; give it a command timeout above the
-  // longest wait passed to Read().
-  RedisStreamSource(RedisPool* pool, Options options);
+  // Both clients must outlive the source. `reads` carries the blocking
+  // reads (XREADGROUP BLOCK), and nothing else should share it: a
+  // command queued behind a blocking read waits for it. Give it a command
+  // timeout above the longest wait passed to Read(). Everything else goes
+  // through `redis`. The synchronous calls wait on the asynchronous client,
+  // for the consumer's own threads; StatsAsync does not wait.
+  RedisStreamSource(AsyncRedis* redis, AsyncRedis* reads, Options options);
 
   // Thread-safe: concurrent reads (one per pipeline) take turns and get
   // disjoint events.
@@ -69,12 +74,7 @@ class RedisStreamSource final : public EventSource {
                           absl::string_view reason) override;
   absl::Status KeepClaimed(absl::Span<const std::string> ids) override;
   absl::StatusOr<SourceStats> Stats() override;
-  // Through the connection given to SetAsync, if any.
   void StatsAsync(StatsCallback done) override;
-
-  // StatsAsync goes through `async` from now on, which must outlive the
-  // source (the blocking reads stay on the pool's connections).
-  void SetAsync(AsyncRedis* async) { async_ = async; }
 
   // Removes this consumer from the group if it has nothing pending (a
   // clean shutdown); with events pending it stays, so that they come back
@@ -101,8 +101,8 @@ class RedisStreamSource final : public EventSource {
   // The group's counts in XINFO GROUPS.
   absl::StatusOr<SourceStats> StatsReply(const RedisReply& reply) const;
 
-  RedisPool* pool_;
-  AsyncRedis* async_ = nullptr;
+  AsyncRedis* const redis_;
+  AsyncRedis* const reads_;
   const Options options_;
   // Also read by Stats() on gRPC threads.
   std::atomic<bool> group_ready_{false};
@@ -135,10 +135,8 @@ class RedisStreamSink final : public EventSink {
     std::string content_type = "";
   };
 
-  // `pool` must outlive the sink.
-  RedisStreamSink(RedisPool* pool, Options options);
-  // Every append goes through `async`, which must outlive the sink.
-  RedisStreamSink(AsyncRedis* async, Options options);
+  // `redis` must outlive the sink.
+  RedisStreamSink(AsyncRedis* redis, Options options);
 
   absl::Status Append(absl::Span<const std::string> payloads) override;
   void AppendAsync(std::vector<std::string> payloads,
@@ -149,8 +147,7 @@ class RedisStreamSink final : public EventSink {
       absl::Span<const std::string> payloads) const;
   static absl::Status AppendReplies(const std::vector<RedisReply>& replies);
 
-  RedisPool* pool_ = nullptr;
-  AsyncRedis* async_ = nullptr;
+  AsyncRedis* const redis_;
   const Options options_;
 };
 

@@ -756,6 +756,20 @@ void PipelineLoadingScriptsAsync(AsyncRedis& redis,
       });
 }
 
+absl::StatusOr<std::vector<RedisReply>> PipelineLoadingScriptsSync(
+    AsyncRedis& redis, std::vector<RedisCommand> commands,
+    absl::Span<const std::string* const> scripts, absl::Time deadline) {
+  std::promise<absl::StatusOr<std::vector<RedisReply>>> promise;
+  std::future<absl::StatusOr<std::vector<RedisReply>>> result =
+      promise.get_future();
+  PipelineLoadingScriptsAsync(
+      redis, std::move(commands), scripts, deadline,
+      [&promise](absl::StatusOr<std::vector<RedisReply>> r) {
+        promise.set_value(std::move(r));
+      });
+  return result.get();
+}
+
 AsyncRedis::Stats AsyncRedis::stats() const {
   Stats out;
   out.healthy = true;

@@ -134,6 +134,12 @@ void PipelineLoadingScriptsAsync(AsyncRedis& redis,
                                  absl::Time deadline,
                                  AsyncRedis::Callback done);
 
+// PipelineLoadingScriptsAsync() and wait: for callers on threads of their
+// own (the ingestion consumer, tools, tests), never for a server's.
+absl::StatusOr<std::vector<RedisReply>> PipelineLoadingScriptsSync(
+    AsyncRedis& redis, std::vector<RedisCommand> commands,
+    absl::Span<const std::string* const> scripts, absl::Time deadline);
+
 }  // namespace oppmatrix
 
 #endif  // OPPMATRIX_SERVICES_STORE_ASYNC_REDIS_H_

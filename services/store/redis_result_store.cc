@@ -95,14 +95,6 @@ RedisResultStore::Script RedisResultStore::MakeScript(const char* body) {
   return {std::move(source), std::move(sha)};
 }
 
-RedisResultStore::RedisResultStore(RedisPool* pool, Options options)
-    : pool_(pool),
-      options_(std::move(options)),
-      put_(MakeScript(redis_scripts::kPut)),
-      delete_(MakeScript(redis_scripts::kDelete)),
-      matrix_(MakeScript(redis_scripts::kMatrix)),
-      list_(MakeScript(redis_scripts::kList)) {}
-
 RedisResultStore::RedisResultStore(AsyncRedis* async, Options options)
     : async_(async),
       options_(std::move(options)),
@@ -139,12 +131,8 @@ void RedisResultStore::RunAsync(std::vector<RedisCommand> cmds,
                                 AsyncRedis::Callback done) {
   const std::string* scripts[] = {&put_.source, &delete_.source,
                                   &matrix_.source, &list_.source};
-  if (async_ != nullptr) {
-    PipelineLoadingScriptsAsync(*async_, std::move(cmds), scripts, deadline,
-                                std::move(done));
-    return;
-  }
-  std::move(done)(PipelineLoadingScripts(*pool_, cmds, scripts, deadline));
+  PipelineLoadingScriptsAsync(*async_, std::move(cmds), scripts, deadline,
+                              std::move(done));
 }
 
 RedisResultStore::PutBatch RedisResultStore::PutCommands(
@@ -283,7 +271,7 @@ void RedisResultStore::PutAsync(absl::Span<const PutItem> items,
   }
   std::vector<PendingPut> calls;
   calls.push_back({items, options, deadline, std::move(done)});
-  if (async_ != nullptr && options_.max_puts_in_flight > 0) {
+  if (options_.max_puts_in_flight > 0) {
     absl::MutexLock lock(&put_mu_);
     if (puts_in_flight_ >= options_.max_puts_in_flight) {
       // Sent with whatever else waits, when a put in flight is answered.
@@ -351,7 +339,7 @@ void RedisResultStore::SendPuts(std::vector<PendingPut> calls) {
 }
 
 void RedisResultStore::PassTurn() {
-  if (async_ == nullptr || options_.max_puts_in_flight <= 0) return;
+  if (options_.max_puts_in_flight <= 0) return;
   std::vector<PendingPut> next;
   {
     absl::MutexLock lock(&put_mu_);

@@ -46,23 +46,16 @@ class RedisResultStore final : public ResultStore {
     absl::Duration result_ttl = absl::Hours(24 * 90);
     // Approximate length the transitions stream is trimmed to, per tenant.
     int64_t transitions_max_len = 10000;
-    // With an asynchronous connection: store calls in flight at most; the
-    // ones that come meanwhile wait and then go together, one script call
-    // per tenant for all of them. Zero sends each call at once.
+    // Store calls in flight at most; the ones that come meanwhile wait and then
+    // go together, one script call per tenant for all of them. Zero sends each
+    // call at once.
     int max_puts_in_flight = 2;
   };
-
-  // `pool` must outlive the store.
-  RedisResultStore(RedisPool* pool, Options options);
 
   // Every call goes through `async`, which must outlive the store: the
   // asynchronous calls answer from its loop thread, the synchronous ones
   // (for tools and tests) wait for them.
   RedisResultStore(AsyncRedis* async, Options options);
-
-  // The pool's store goes through `async` from now on (nullptr: the pool
-  // again), which must outlive the store.
-  void SetAsync(AsyncRedis* async) { async_ = async; }
 
   absl::StatusOr<std::vector<PutOutcome>> Put(absl::Span<const PutItem> items,
                                               const PutOptions& options,
@@ -117,9 +110,9 @@ class RedisResultStore final : public ResultStore {
   };
   static Script MakeScript(const char* body);
 
-  // Runs the pipeline through async_, or on the pool (answering before it
-  // returns) without one; commands answered NOSCRIPT (Redis restarted or
-  // flushed its script cache) are re-run after loading the scripts.
+  // Runs the pipeline through async_; commands answered NOSCRIPT (Redis
+  // restarted or flushed its script cache) are re-run after loading the
+  // scripts.
   void RunAsync(std::vector<RedisCommand> cmds, absl::Time deadline,
                 AsyncRedis::Callback done);
   // Starts an asynchronous call with a callback and waits for its answer.
@@ -184,8 +177,7 @@ class RedisResultStore final : public ResultStore {
                        absl::string_view fifth_key,
                        std::vector<std::string> args) const;
 
-  RedisPool* pool_ = nullptr;
-  AsyncRedis* async_ = nullptr;
+  AsyncRedis* const async_;
   const Options options_;
   mutable absl::Mutex put_mu_;
   int puts_in_flight_ ABSL_GUARDED_BY(put_mu_) = 0;

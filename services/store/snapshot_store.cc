@@ -44,8 +44,8 @@ constexpr size_t kCasChunk = 200;
 
 }  // namespace
 
-RedisSnapshotStore::RedisSnapshotStore(RedisPool* pool, Options options)
-    : pool_(pool),
+RedisSnapshotStore::RedisSnapshotStore(AsyncRedis* redis, Options options)
+    : redis_(redis),
       options_(std::move(options)),
       cas_source_(kCompareAndSet),
       cas_sha_(Sha1Hex(kCompareAndSet)) {}
@@ -66,7 +66,7 @@ absl::StatusOr<std::vector<RedisReply>> RedisSnapshotStore::HashField(
         {"HGET", Key(k.tenant_id, k.opportunity_id), std::string(field)});
   }
   OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             pool_->Pipeline(cmds, deadline));
+                             redis_->PipelineSync(std::move(cmds), deadline));
   for (const RedisReply& r : replies) {
     if (r.is_error()) {
       return absl::InternalError(absl::StrCat("redis HGET: ", r.str));
@@ -109,9 +109,9 @@ absl::StatusOr<RedisSnapshotStore::Page> RedisSnapshotStore::ScanTenant(
   pattern += '*';
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> r,
-      pool_->Pipeline({{"SCAN", cursor.empty() ? "0" : cursor, "MATCH", pattern,
-                        "COUNT", absl::StrCat(count)}},
-                      deadline));
+      redis_->PipelineSync({{"SCAN", cursor.empty() ? "0" : cursor, "MATCH",
+                             pattern, "COUNT", absl::StrCat(count)}},
+                           deadline));
   if (r[0].is_error() || r[0].elements.size() != 2) {
     return absl::InternalError(absl::StrCat("redis SCAN: ", r[0].str));
   }
@@ -123,7 +123,7 @@ absl::StatusOr<RedisSnapshotStore::Page> RedisSnapshotStore::ScanTenant(
   }
   if (gets.empty()) return page;
   OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> values,
-                             pool_->Pipeline(gets, deadline));
+                             redis_->PipelineSync(std::move(gets), deadline));
   for (const RedisReply& v : values) {
     if (v.is_error()) {
       return absl::InternalError(absl::StrCat("redis HGET: ", v.str));
@@ -195,7 +195,7 @@ absl::StatusOr<std::vector<bool>> RedisSnapshotStore::CompareAndSet(
   const std::string* scripts[] = {&cas_source_};
   OPPMATRIX_ASSIGN_OR_RETURN(
       std::vector<RedisReply> replies,
-      PipelineLoadingScripts(*pool_, cmds, scripts, deadline));
+      PipelineLoadingScriptsSync(*redis_, std::move(cmds), scripts, deadline));
   for (size_t k = 0; k < replies.size(); ++k) {
     const RedisReply& r = replies[k];
     if (r.type != RedisReply::Type::kArray ||

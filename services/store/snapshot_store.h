@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "oppmatrix/v1/snapshot.pb.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_client.h"
 
 namespace oppmatrix {
@@ -68,8 +69,10 @@ class RedisSnapshotStore final : public SnapshotStore {
     absl::Duration tombstone_ttl = absl::Hours(24 * 30);
   };
 
-  // `pool` must outlive the store.
-  RedisSnapshotStore(RedisPool* pool, Options options);
+  // `redis` must outlive the store. The calls wait for their replies, so
+  // they are for the threads of the ingestion consumer and of tools, never
+  // for a server's.
+  RedisSnapshotStore(AsyncRedis* redis, Options options);
 
   absl::StatusOr<std::vector<std::optional<v1::OpportunitySnapshot>>> Get(
       absl::Span<const SnapshotKey> keys, absl::Time deadline) override;
@@ -96,7 +99,7 @@ class RedisSnapshotStore final : public SnapshotStore {
   absl::StatusOr<std::vector<RedisReply>> HashField(
       absl::Span<const SnapshotKey> keys, absl::string_view field,
       absl::Time deadline);
-  RedisPool* pool_;
+  AsyncRedis* const redis_;
   const Options options_;
   const std::string cas_source_;
   const std::string cas_sha_;

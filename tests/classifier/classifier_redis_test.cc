@@ -93,33 +93,22 @@ std::unique_ptr<grpc::ClientContext> Context(
   return context;
 }
 
-// Each test twice: Classify through the blocking pool, and through the
-// asynchronous client (as the classifier's main wires it).
-class ClassifierRedisTest : public ::testing::TestWithParam<bool> {
+// The classifier on the asynchronous Redis client, as its main wires it.
+class ClassifierRedisTest : public ::testing::Test {
  protected:
-  bool async() const { return GetParam(); }
-
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
-    RedisPool::Options po;
-    po.endpoint = *ParseRedisUrl(redis_.url());
-    po.min_backoff = absl::Milliseconds(20);
-    po.max_backoff = absl::Milliseconds(100);
-    pool_ = std::make_unique<RedisPool>(po);
+    AsyncRedis::Options ao;
+    ao.endpoint = *ParseRedisUrl(redis_.url());
+    ao.command_timeout = absl::Milliseconds(500);
+    ao.min_backoff = absl::Milliseconds(20);
+    ao.max_backoff = absl::Milliseconds(100);
+    auto created = AsyncRedis::Create(ao);
+    ASSERT_TRUE(created.ok()) << created.status();
+    async_redis_ = *std::move(created);
     store_ = std::make_unique<RedisResultStore>(
-        pool_.get(), RedisResultStore::Options{.result_ttl = absl::Hours(24)});
-    if (async()) {
-      AsyncRedis::Options ao;
-      ao.endpoint = po.endpoint;
-      ao.connect_timeout = po.connect_timeout;
-      ao.command_timeout = absl::Milliseconds(500);
-      ao.min_backoff = po.min_backoff;
-      ao.max_backoff = po.max_backoff;
-      auto created = AsyncRedis::Create(ao);
-      ASSERT_TRUE(created.ok()) << created.status();
-      async_redis_ = *std::move(created);
-      store_->SetAsync(async_redis_.get());
-    }
+        async_redis_.get(),
+        RedisResultStore::Options{.result_ttl = absl::Hours(24)});
     ClassifierServer::Options options;
     options.listen = "127.0.0.1:0";
     options.service.clock = [this] {
@@ -188,7 +177,6 @@ class ClassifierRedisTest : public ::testing::TestWithParam<bool> {
   }
 
   RedisServer redis_;
-  std::unique_ptr<RedisPool> pool_;
   std::unique_ptr<AsyncRedis> async_redis_;
   std::unique_ptr<RedisResultStore> store_;
   StaticRulesetSource rules_{DefaultRules()};
@@ -198,7 +186,7 @@ class ClassifierRedisTest : public ::testing::TestWithParam<bool> {
   std::unique_ptr<v1::ClassificationService::Stub> stub_;
 };
 
-TEST_P(ClassifierRedisTest, ClassifyStoresAndGetReadsItBack) {
+TEST_F(ClassifierRedisTest, ClassifyStoresAndGetReadsItBack) {
   v1::ClassifyResponse r = Classify(Opp("opp-1"));
   EXPECT_TRUE(r.stored());
   EXPECT_FALSE(r.cached());
@@ -215,7 +203,7 @@ TEST_P(ClassifierRedisTest, ClassifyStoresAndGetReadsItBack) {
 // DeleteClassification: each item answered on its own (bad ones naming
 // their field), a removal is one transition to no cell, a newer result
 // stays, and nothing stored is no error.
-TEST_P(ClassifierRedisTest, DeleteClassificationAnswersEachItem) {
+TEST_F(ClassifierRedisTest, DeleteClassificationAnswersEachItem) {
   v1::ClassifyResponse kept = Classify(Opp("opp-1"));
   Classify(Opp("opp-2"));
   auto request = ParseText<v1::DeleteClassificationRequest>(R"pb(
@@ -258,7 +246,7 @@ TEST_P(ClassifierRedisTest, DeleteClassificationAnswersEachItem) {
   EXPECT_EQ(moves.transitions(0).to_cell(), "");
 }
 
-TEST_P(ClassifierRedisTest, DeleteClassificationOverTheLimitOrRedisDown) {
+TEST_F(ClassifierRedisTest, DeleteClassificationOverTheLimitOrRedisDown) {
   v1::DeleteClassificationRequest request;
   for (int i = 0; i < 1001; ++i) {
     v1::OpportunityDeletion& d = *request.add_deletions();
@@ -277,7 +265,7 @@ TEST_P(ClassifierRedisTest, DeleteClassificationOverTheLimitOrRedisDown) {
   EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("127.0.0.1")));
 }
 
-TEST_P(ClassifierRedisTest, UnchangedOpportunityIsServedFromTheCache) {
+TEST_F(ClassifierRedisTest, UnchangedOpportunityIsServedFromTheCache) {
   v1::ClassifyResponse first = Classify(Opp("opp-1"));
   Advance(absl::Minutes(10));
   v1::ClassifyResponse second = Classify(Opp("opp-1"));
@@ -309,7 +297,7 @@ TEST_P(ClassifierRedisTest, UnchangedOpportunityIsServedFromTheCache) {
             absl::ToUnixSeconds(TestNow() + absl::Minutes(130)));
 }
 
-TEST_P(ClassifierRedisTest, BatchIsStoredAndTheMatrixAddsUp) {
+TEST_F(ClassifierRedisTest, BatchIsStoredAndTheMatrixAddsUp) {
   v1::BatchClassifyRequest request;
   for (int i = 0; i < 300; ++i) {
     *request.add_opportunities() = Opp(
@@ -344,7 +332,7 @@ TEST_P(ClassifierRedisTest, BatchIsStoredAndTheMatrixAddsUp) {
   for (const auto& c : retail.cells()) EXPECT_EQ(c.count(), 0);
 }
 
-TEST_P(ClassifierRedisTest, ListOpportunitiesPagesACellInPriorityOrder) {
+TEST_F(ClassifierRedisTest, ListOpportunitiesPagesACellInPriorityOrder) {
   v1::BatchClassifyRequest request;
   for (int i = 0; i < 120; ++i) {
     v1::Opportunity o = Opp(absl::StrCat("opp-", i));
@@ -378,7 +366,7 @@ TEST_P(ClassifierRedisTest, ListOpportunitiesPagesACellInPriorityOrder) {
   EXPECT_EQ(pages, 3);
 }
 
-TEST_P(ClassifierRedisTest, CellMoveIsOneTransitionAndSetsPreviousCell) {
+TEST_F(ClassifierRedisTest, CellMoveIsOneTransitionAndSetsPreviousCell) {
   EXPECT_EQ(Classify(Opp("opp-1")).classification().cell(), "KEY");
   v1::Opportunity lost = Opp("opp-1", kNoRelationship);
   v1::ClassifyResponse moved = Classify(lost);
@@ -404,7 +392,7 @@ TEST_P(ClassifierRedisTest, CellMoveIsOneTransitionAndSetsPreviousCell) {
   EXPECT_EQ(got.previous_cell(), "KEY");
 }
 
-TEST_P(ClassifierRedisTest, BadReadRequestsNameTheField) {
+TEST_F(ClassifierRedisTest, BadReadRequestsNameTheField) {
   struct Case {
     std::string field;
     grpc::Status status;
@@ -460,7 +448,7 @@ TEST_P(ClassifierRedisTest, BadReadRequestsNameTheField) {
 
 // What an outside harness sent: page tokens that used to reach Redis and
 // come back as INTERNAL with the script's error text.
-TEST_P(ClassifierRedisTest, TamperedPageTokensAreInvalidArgument) {
+TEST_F(ClassifierRedisTest, TamperedPageTokensAreInvalidArgument) {
   Classify(Opp("opp-1"));
   std::vector<grpc::Status> statuses;
   for (const char* raw : {"nan|opp-1", "-nan|opp-1", "5 |opp-1"}) {
@@ -497,7 +485,7 @@ TEST_P(ClassifierRedisTest, TamperedPageTokensAreInvalidArgument) {
   EXPECT_THAT(statuses.back().error_message(), HasSubstr("another listing"));
 }
 
-TEST_P(ClassifierRedisTest, InternalErrorsCarryALogIdAndNoRedisText) {
+TEST_F(ClassifierRedisTest, InternalErrorsCarryALogIdAndNoRedisText) {
   Classify(Opp("opp-1"));
   ASSERT_TRUE(redis_
                   .Command({"HSET", "oppmatrix:{acme}:opp:opp-1", "c",
@@ -511,7 +499,7 @@ TEST_P(ClassifierRedisTest, InternalErrorsCarryALogIdAndNoRedisText) {
       ::testing::MatchesRegex("internal error \\(log id [0-9a-f]{16}\\)"));
 }
 
-TEST_P(ClassifierRedisTest, RedisKilledAndRestartedClassifyKeepsAnswering) {
+TEST_F(ClassifierRedisTest, RedisKilledAndRestartedClassifyKeepsAnswering) {
   EXPECT_TRUE(Classify(Opp("before")).stored());
   redis_.Kill();
 
@@ -560,7 +548,7 @@ TEST_P(ClassifierRedisTest, RedisKilledAndRestartedClassifyKeepsAnswering) {
   EXPECT_EQ(got.opportunity_id(), "after");
 }
 
-TEST_P(ClassifierRedisTest, HungRedisDelaysNoCallPastItsBound) {
+TEST_F(ClassifierRedisTest, HungRedisDelaysNoCallPastItsBound) {
   EXPECT_TRUE(Classify(Opp("before")).stored());
   redis_.Pause();  // connections stay open, nothing is answered
   absl::Time start = absl::Now();
@@ -600,8 +588,7 @@ TEST_P(ClassifierRedisTest, HungRedisDelaysNoCallPastItsBound) {
 // DEADLINE_EXCEEDED) while the health check keeps answering. Threads
 // blocked on Redis would hold them for minutes; the one-second bound tells
 // the two apart without being tight.
-TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThread) {
-  if (!async()) GTEST_SKIP() << "the blocking pool holds a thread per call";
+TEST_F(ClassifierRedisTest, AFrozenRedisHoldsNoThread) {
   EXPECT_TRUE(Classify(Opp("before")).stored());
   redis_.Pause();
   constexpr int kCalls = 500;
@@ -657,8 +644,7 @@ TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThread) {
 // each store RPC, and streams, all at once: each answers within its bound
 // (unstored, UNAVAILABLE or DEADLINE_EXCEEDED) and the health check answers
 // meanwhile. Two callback threads blocked on Redis would take minutes.
-TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThreadForAnyRpc) {
-  if (!async()) GTEST_SKIP() << "the blocking pool holds a thread per call";
+TEST_F(ClassifierRedisTest, AFrozenRedisHoldsNoThreadForAnyRpc) {
   EXPECT_TRUE(Classify(Opp("before")).stored());
   redis_.Pause();
   constexpr int kEach = 40;
@@ -769,8 +755,7 @@ TEST_P(ClassifierRedisTest, AFrozenRedisHoldsNoThreadForAnyRpc) {
 // Issue 13: a stream classifies several messages at once and answers in
 // their order. With Redis frozen no store call answers, so every message
 // the reactor has started is a pipeline handed to the Redis client.
-TEST_P(ClassifierRedisTest, StreamKeepsSeveralInFlightInOrder) {
-  if (!async()) GTEST_SKIP() << "counts the asynchronous store's calls";
+TEST_F(ClassifierRedisTest, StreamKeepsSeveralInFlightInOrder) {
   EXPECT_TRUE(Classify(Opp("warm-up")).stored());
   const int64_t before = async_redis_->stats().pipelines;
   // The store calls in flight (sent) and waiting (for one of those).
@@ -806,11 +791,9 @@ TEST_P(ClassifierRedisTest, StreamKeepsSeveralInFlightInOrder) {
 }
 
 // Issue 13: one round trip per Classify, stored or current.
-TEST_P(ClassifierRedisTest, EachClassifyIsOneRedisCommand) {
+TEST_F(ClassifierRedisTest, EachClassifyIsOneRedisCommand) {
   EXPECT_TRUE(Classify(Opp("warm-up")).stored());  // the script is loaded
-  auto commands = [this] {
-    return async() ? async_redis_->stats().commands : pool_->stats().commands;
-  };
+  auto commands = [this] { return async_redis_->stats().commands; };
   const int64_t before = commands();
   for (int i = 0; i < 10; ++i) {
     EXPECT_TRUE(Classify(Opp(absl::StrCat("one-", i))).stored());
@@ -824,8 +807,7 @@ TEST_P(ClassifierRedisTest, EachClassifyIsOneRedisCommand) {
 
 // Issue 13: concurrent Classify calls share the asynchronous client's
 // writes, so Redis reads their commands in far fewer reads than calls.
-TEST_P(ClassifierRedisTest, ConcurrentClassifyCallsShareRedisReads) {
-  if (!async()) GTEST_SKIP() << "the pool makes a round trip per call";
+TEST_F(ClassifierRedisTest, ConcurrentClassifyCallsShareRedisReads) {
   EXPECT_TRUE(Classify(Opp("warm-up")).stored());
   constexpr int kCalls = 200;
   struct Call {
@@ -873,11 +855,6 @@ TEST_P(ClassifierRedisTest, ConcurrentClassifyCallsShareRedisReads) {
   std::cerr << "reads by Redis for " << kCalls
             << " Classify calls: " << (*after - *before) << "\n";
 }
-
-INSTANTIATE_TEST_SUITE_P(Stores, ClassifierRedisTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "Async" : "Pool";
-                         });
 
 TEST(ClassifierWithoutStoreTest, ClassifiesUnstoredAndReadsAreUnavailable) {
   testing::TestClassifier server;  // no --redis

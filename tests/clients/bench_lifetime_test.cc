@@ -100,22 +100,22 @@ class BenchLifetimeTest : public ::testing::TestWithParam<Rpc> {
   static void SetUpTestSuite() {
     redis_ = new testing::RedisServer();
     ASSERT_TRUE(redis_->Start().ok());
-    pool_ = new RedisPool({.endpoint = *ParseRedisUrl(redis_->url())});
-    store_ = new RedisResultStore(pool_, RedisResultStore::Options{});
+    redis_client_ = testing::TestRedisClient(redis_->url()).release();
+    store_ = new RedisResultStore(redis_client_, RedisResultStore::Options{});
   }
   static void TearDownTestSuite() {
     delete store_;
-    delete pool_;
+    delete redis_client_;
     delete redis_;
   }
 
   static testing::RedisServer* redis_;
-  static RedisPool* pool_;
+  static AsyncRedis* redis_client_;
   static RedisResultStore* store_;
 };
 
 testing::RedisServer* BenchLifetimeTest::redis_ = nullptr;
-RedisPool* BenchLifetimeTest::pool_ = nullptr;
+AsyncRedis* BenchLifetimeTest::redis_client_ = nullptr;
 RedisResultStore* BenchLifetimeTest::store_ = nullptr;
 
 TEST_P(BenchLifetimeTest, EachRoundStartsLoadsAndStopsItsServer) {

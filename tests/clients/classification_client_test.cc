@@ -71,8 +71,9 @@ TEST(ClassificationClientTest, ClassifiesOne) {
 TEST(ClassificationClientTest, StoredResultsAndTheReadModel) {
   testing::RedisServer redis;
   ASSERT_TRUE(redis.Start().ok());
-  RedisPool pool({.endpoint = *ParseRedisUrl(redis.url())});
-  RedisResultStore store(&pool, {});
+  std::unique_ptr<AsyncRedis> redis_client =
+      testing::TestRedisClient(redis.url());
+  RedisResultStore store(redis_client.get(), {});
   TestClassifier server(1000, &store);
   auto client = ClientFor(server.target());
 

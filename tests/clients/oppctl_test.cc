@@ -124,10 +124,8 @@ class OppctlStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
-    RedisPool::Options po;
-    po.endpoint = *ParseRedisUrl(redis_.url());
-    pool_ = std::make_unique<RedisPool>(po);
-    store_ = std::make_unique<RedisResultStore>(pool_.get(),
+    redis_client_ = testing::TestRedisClient(redis_.url());
+    store_ = std::make_unique<RedisResultStore>(redis_client_.get(),
                                                 RedisResultStore::Options{});
     server_ = std::make_unique<testing::TestClassifier>(1000, store_.get());
   }
@@ -153,7 +151,7 @@ class OppctlStoreTest : public ::testing::Test {
   }
 
   testing::RedisServer redis_;
-  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<AsyncRedis> redis_client_;
   std::unique_ptr<RedisResultStore> store_;
   std::unique_ptr<testing::TestClassifier> server_;
   std::unique_ptr<Subprocess> last_;

@@ -69,16 +69,15 @@ class BenchTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
-    pool_ = std::make_unique<RedisPool>(
-        RedisPool::Options{.endpoint = *ParseRedisUrl(redis_.url())});
-    store_ = std::make_unique<RedisResultStore>(pool_.get(),
+    redis_client_ = testing::TestRedisClient(redis_.url());
+    store_ = std::make_unique<RedisResultStore>(redis_client_.get(),
                                                 RedisResultStore::Options{});
     server_ = std::make_unique<TestClassifier>(1000, store_.get());
     client_ = ClientFor(server_->target());
   }
 
   testing::RedisServer redis_;
-  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<AsyncRedis> redis_client_;
   std::unique_ptr<RedisResultStore> store_;
   std::unique_ptr<TestClassifier> server_;
   std::unique_ptr<ClassificationClient> client_;

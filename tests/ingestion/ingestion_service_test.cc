@@ -50,21 +50,16 @@ class IngestionServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
-    RedisPool::Options po;
-    po.endpoint = *ParseRedisUrl(redis_.url());
-    po.min_backoff = absl::Milliseconds(5);
-    pool_ = std::make_unique<RedisPool>(po);
-    // As main wires it: the RPCs on an asynchronous connection.
-    auto async = AsyncRedis::Create({.endpoint = po.endpoint,
-                                     .command_timeout = absl::Milliseconds(500),
-                                     .min_backoff = absl::Milliseconds(5)});
-    ASSERT_TRUE(async.ok()) << async.status();
-    async_ = *std::move(async);
+    // As main wires it: the RPCs on an asynchronous connection, the
+    // blocking reads on one of their own.
+    async_ = testing::TestRedisClient(redis_.url(), absl::Milliseconds(500),
+                                      absl::Milliseconds(5));
+    reads_ = testing::TestRedisClient(redis_.url());
     sink_ = std::make_unique<RedisStreamSink>(async_.get(),
                                               RedisStreamSink::Options{});
     source_ = std::make_unique<RedisStreamSource>(
-        pool_.get(), RedisStreamSource::Options{.consumer = "c"});
-    source_->SetAsync(async_.get());
+        async_.get(), reads_.get(),
+        RedisStreamSource::Options{.consumer = "c"});
     pusher_ = std::make_unique<EventPusher>(sink_.get());
     dead_letters_ = std::make_unique<DeadLetterQueue>(
         async_.get(), DeadLetterQueue::Options{});
@@ -105,8 +100,8 @@ class IngestionServiceTest : public ::testing::Test {
   }
 
   testing::RedisServer redis_;
-  std::unique_ptr<RedisPool> pool_;
   std::unique_ptr<AsyncRedis> async_;
+  std::unique_ptr<AsyncRedis> reads_;
   std::unique_ptr<RedisStreamSink> sink_;
   std::unique_ptr<RedisStreamSource> source_;
   std::unique_ptr<EventPusher> pusher_;

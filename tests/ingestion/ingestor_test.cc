@@ -79,15 +79,15 @@ class IngestorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
-    RedisPool::Options po;
-    po.endpoint = *ParseRedisUrl(redis_.url());
-    po.command_timeout = absl::Seconds(5);
-    po.min_backoff = absl::Milliseconds(10);
-    pool_ = std::make_unique<RedisPool>(po);
-    results_ = std::make_unique<RedisResultStore>(pool_.get(),
+    // As the two mains wire it: the classifier's store on its client, the
+    // consumer's snapshots and calls on another, each source's blocking
+    // reads on one of their own.
+    classifier_redis_ = testing::TestRedisClient(redis_.url());
+    consumer_redis_ = testing::TestRedisClient(redis_.url());
+    results_ = std::make_unique<RedisResultStore>(classifier_redis_.get(),
                                                   RedisResultStore::Options{});
     snapshots_ = std::make_unique<RedisSnapshotStore>(
-        pool_.get(), RedisSnapshotStore::Options{});
+        consumer_redis_.get(), RedisSnapshotStore::Options{});
     StartClassifier(0);
     source_ = Source("ingestion-0");
     ingestor_ = NewIngestor(source_.get());
@@ -112,7 +112,9 @@ class IngestorTest : public ::testing::Test {
   std::unique_ptr<RedisStreamSource> Source(const std::string& consumer) {
     RedisStreamSource::Options o;
     o.consumer = consumer;
-    return std::make_unique<RedisStreamSource>(pool_.get(), o);
+    reads_clients_.push_back(testing::TestRedisClient(redis_.url()));
+    return std::make_unique<RedisStreamSource>(consumer_redis_.get(),
+                                               reads_clients_.back().get(), o);
   }
 
   std::unique_ptr<Ingestor> NewIngestor(EventSource* source) {
@@ -169,7 +171,9 @@ class IngestorTest : public ::testing::Test {
   }
 
   testing::RedisServer redis_;
-  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<AsyncRedis> classifier_redis_;
+  std::unique_ptr<AsyncRedis> consumer_redis_;
+  std::vector<std::unique_ptr<AsyncRedis>> reads_clients_;
   std::unique_ptr<RedisResultStore> results_;
   std::unique_ptr<RedisSnapshotStore> snapshots_;
   StaticRulesetSource rules_{testing::DefaultRules()};

@@ -5,6 +5,7 @@
 #include "services/ingestion/redis_stream_source.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <string>
 #include <thread>
@@ -27,10 +28,7 @@ class RedisStreamSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
-    RedisPool::Options po;
-    po.endpoint = *ParseRedisUrl(redis_.url());
-    po.command_timeout = absl::Seconds(5);
-    pool_ = std::make_unique<RedisPool>(po);
+    redis_client_ = testing::TestRedisClient(redis_.url());
   }
 
   std::unique_ptr<RedisStreamSource> Source(
@@ -41,7 +39,8 @@ class RedisStreamSourceTest : public ::testing::Test {
     o.claim_idle = claim_idle;
     o.claim_interval = absl::ZeroDuration();
     o.trim_interval = absl::ZeroDuration();  // trimmed explicitly
-    return std::make_unique<RedisStreamSource>(pool_.get(), o);
+    return std::make_unique<RedisStreamSource>(redis_client_.get(),
+                                               ReadsClient(), o);
   }
 
   void Push(int n, int from = 0) {
@@ -59,8 +58,15 @@ class RedisStreamSourceTest : public ::testing::Test {
     return out;
   }
 
+  // A connection for one source's blocking reads, as main gives it.
+  AsyncRedis* ReadsClient() {
+    reads_clients_.push_back(testing::TestRedisClient(redis_.url()));
+    return reads_clients_.back().get();
+  }
+
   testing::RedisServer redis_;
-  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<AsyncRedis> redis_client_;
+  std::vector<std::unique_ptr<AsyncRedis>> reads_clients_;
 };
 
 TEST_F(RedisStreamSourceTest, ReadsWhatWasPushedBeforeTheGroupExisted) {
@@ -71,6 +77,34 @@ TEST_F(RedisStreamSourceTest, ReadsWhatWasPushedBeforeTheGroupExisted) {
   EXPECT_THAT(Payloads(*events),
               ElementsAre("{\"n\":0}", "{\"n\":1}", "{\"n\":2}"));
   EXPECT_EQ((*events)[0].deliveries, 1);
+}
+
+// A blocking read waits on a connection of its own: the source's other
+// calls (an acknowledgement, the counts) are not queued behind it.
+TEST_F(RedisStreamSourceTest, CallsDoNotWaitBehindABlockingRead) {
+  auto source = Source("a");
+  Push(1);
+  auto first = source->Read(10, absl::Milliseconds(10));
+  ASSERT_THAT(*first, SizeIs(1));
+  std::atomic<bool> read_returned{false};
+  std::thread reader([&] {
+    // The stream is empty: this read blocks until the event below.
+    auto next = source->Read(10, absl::Seconds(20));
+    read_returned = true;
+    EXPECT_TRUE(next.ok()) << next.status();
+  });
+  // Give the read time to reach Redis (it is not needed for correctness:
+  // an Ack sent first is simply not behind it).
+  absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_TRUE(source->Ack({(*first)[0].id}).ok());
+  auto stats = source->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->pending, 0);
+  // Both answered while the read still waits for an event.
+  EXPECT_FALSE(read_returned.load());
+  Push(1, 1);
+  reader.join();
+  EXPECT_TRUE(read_returned.load());
 }
 
 TEST_F(RedisStreamSourceTest, AckedEventsDoNotComeBack) {
@@ -196,7 +230,7 @@ TEST_F(RedisStreamSourceTest, ConsumersLeaveTheGroupOnlyWithNothingPending) {
   RedisStreamSource::Options o;
   o.consumer = "sweeper";
   o.consumer_idle_limit = absl::Milliseconds(1);
-  RedisStreamSource sweeper(pool_.get(), o);
+  RedisStreamSource sweeper(redis_client_.get(), ReadsClient(), o);
   absl::SleepFor(absl::Milliseconds(50));  // past the 1 ms limit
   auto removed = sweeper.RemoveIdleConsumers();
   ASSERT_TRUE(removed.ok()) << removed.status();

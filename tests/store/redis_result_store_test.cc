@@ -63,13 +63,11 @@ class ResultStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
-    RedisPool::Options o;
-    o.endpoint = *ParseRedisUrl(redis_.url());
-    pool_ = std::make_unique<RedisPool>(o);
+    redis_client_ = testing::TestRedisClient(redis_.url());
     RedisResultStore::Options so;
     so.result_ttl = absl::Hours(24);
     so.transitions_max_len = 1000;
-    store_ = std::make_unique<RedisResultStore>(pool_.get(), so);
+    store_ = std::make_unique<RedisResultStore>(redis_client_.get(), so);
   }
 
   std::vector<PutOutcome> Put(
@@ -100,7 +98,7 @@ class ResultStoreTest : public ::testing::Test {
   }
 
   RedisServer redis_;
-  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<AsyncRedis> redis_client_;
   std::unique_ptr<RedisResultStore> store_;
 };
 
@@ -146,7 +144,7 @@ TEST_F(ResultStoreTest, ExpiryIsPushedBackOncePastOnePercentOfTheTtl) {
   Put({Result("opp-1", "KEY", 82)}, later);
   EXPECT_EQ(expiry(), absl::StrCat(absl::ToUnixMillis(later) + day_ms));
   // A shorter TTL takes effect at the next write.
-  RedisResultStore hourly(pool_.get(), {.result_ttl = absl::Hours(1)});
+  RedisResultStore hourly(redis_client_.get(), {.result_ttl = absl::Hours(1)});
   v1::Classification c = Result("opp-1", "KEY", 83);
   PutItem item{&c, "fp", true};
   ASSERT_TRUE(hourly.Put({item}, {.now = later}, Soon()).ok());
@@ -154,7 +152,8 @@ TEST_F(ResultStoreTest, ExpiryIsPushedBackOncePastOnePercentOfTheTtl) {
 }
 
 TEST_F(ResultStoreTest, ZeroTtlKeepsTheResult) {
-  RedisResultStore forever(pool_.get(), {.result_ttl = absl::ZeroDuration()});
+  RedisResultStore forever(redis_client_.get(),
+                           {.result_ttl = absl::ZeroDuration()});
   v1::Classification c = Result("opp-1", "KEY", 80);
   PutItem item{&c, "fp", true};
   ASSERT_TRUE(forever.Put({item}, {.now = Now()}, Soon()).ok());
@@ -248,7 +247,7 @@ TEST_F(ResultStoreTest, OlderOpportunityVersionDoesNotOverwrite) {
 }
 
 TEST_F(ResultStoreTest, TransitionsStreamIsTrimmedAndPaged) {
-  RedisResultStore small(pool_.get(), {.transitions_max_len = 10});
+  RedisResultStore small(redis_client_.get(), {.transitions_max_len = 10});
   for (int i = 0; i < 300; ++i) {
     v1::Classification c = Result("opp-1", i % 2 ? "KEY" : "DEVELOP", 50);
     PutItem item{&c, "fp", true};
@@ -285,13 +284,13 @@ TEST_F(ResultStoreTest, BatchOfOneThousandIsOneRoundTrip) {
   }
   // Load the script first so the count is of the steady state.
   Put({Result("warm", "KEY", 1)});
-  int64_t trips = pool_->stats().round_trips;
+  int64_t trips = redis_client_->stats().flushes;
   int64_t evalsha = *redis_.InfoValue("commandstats", "cmdstat_evalsha:calls");
   int64_t reads = *redis_.InfoValue("stats", "total_reads_processed");
   int64_t writes = *redis_.InfoValue("stats", "total_writes_processed");
   Put(results);
   // Client side: one write of the whole pipeline, one read of the replies.
-  EXPECT_EQ(pool_->stats().round_trips - trips, 1);
+  EXPECT_EQ(redis_client_->stats().flushes - trips, 1);
   // Server side: Redis read the five script calls in a handful of socket
   // reads (the pipeline arrives in 16 KiB chunks) and answered in a handful
   // of writes; one result per round trip would be 1000 of each. The INFO

@@ -31,10 +31,9 @@ class SnapshotStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
-    pool_ = std::make_unique<RedisPool>(
-        RedisPool::Options{.endpoint = *ParseRedisUrl(redis_.url())});
+    redis_client_ = testing::TestRedisClient(redis_.url());
     store_ = std::make_unique<RedisSnapshotStore>(
-        pool_.get(),
+        redis_client_.get(),
         RedisSnapshotStore::Options{.tombstone_ttl = absl::Hours(1)});
   }
 
@@ -52,7 +51,7 @@ class SnapshotStoreTest : public ::testing::Test {
   }
 
   testing::RedisServer redis_;
-  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<AsyncRedis> redis_client_;
   std::unique_ptr<RedisSnapshotStore> store_;
 };
 
@@ -169,10 +168,10 @@ TEST_F(SnapshotStoreTest, BatchIsOneRoundTripAndScriptsReload) {
   auto written = store_->CompareAndSet(writes, Soon());  // NOSCRIPT, reload
   ASSERT_TRUE(written.ok()) << written.status();
   EXPECT_EQ(std::count(written->begin(), written->end(), true), 200);
-  int64_t trips = pool_->stats().round_trips;
+  int64_t trips = redis_client_->stats().flushes;
   auto read = store_->Get(keys, Soon());
   ASSERT_TRUE(read.ok());
-  EXPECT_EQ(pool_->stats().round_trips - trips, 1);
+  EXPECT_EQ(redis_client_->stats().flushes - trips, 1);
   EXPECT_EQ((*read)[199]->opportunity().stage(), "s199");
 }
 

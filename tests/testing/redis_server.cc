@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/strings/numbers.h"
@@ -18,6 +19,28 @@
 #include "tests/testing/subprocess.h"
 
 namespace oppmatrix::testing {
+
+std::unique_ptr<AsyncRedis> TestRedisClient(const std::string& url,
+                                            absl::Duration command_timeout,
+                                            absl::Duration backoff) {
+  absl::StatusOr<RedisEndpoint> endpoint = ParseRedisUrl(url);
+  if (!endpoint.ok()) {
+    std::fprintf(stderr, "TestRedisClient: %s\n",
+                 endpoint.status().ToString().c_str());
+    std::abort();
+  }
+  absl::StatusOr<std::unique_ptr<AsyncRedis>> client =
+      AsyncRedis::Create({.endpoint = *endpoint,
+                          .command_timeout = command_timeout,
+                          .min_backoff = backoff,
+                          .max_backoff = backoff * 5});
+  if (!client.ok()) {
+    std::fprintf(stderr, "TestRedisClient: %s\n",
+                 client.status().ToString().c_str());
+    std::abort();
+  }
+  return *std::move(client);
+}
 
 int PickFreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -93,15 +116,10 @@ absl::Status RedisServer::Start() {
         }
         break;
       }
-      RedisEndpoint endpoint;
-      endpoint.host = "127.0.0.1";
-      endpoint.port = port_;
-      auto conn = RedisConnection::Connect(endpoint, absl::Milliseconds(200));
-      if (conn.ok()) {
-        auto pong = (*conn)->Pipeline({{"PING"}}, absl::Seconds(1));
-        if (pong.ok() && !(*pong)[0].is_error()) return absl::OkStatus();
-        // With --requirepass PING is refused, but the server is up.
-        if (pong.ok()) return absl::OkStatus();
+      // Up once it answers, even if only to refuse (--requirepass).
+      absl::StatusOr<RedisReply> pong = Command({"PING"});
+      if (pong.ok() || absl::IsPermissionDenied(pong.status())) {
+        return absl::OkStatus();
       }
       absl::SleepFor(absl::Milliseconds(20));
     }
@@ -134,9 +152,13 @@ absl::StatusOr<RedisReply> RedisServer::Command(const RedisCommand& command,
   endpoint.host = "127.0.0.1";
   endpoint.port = port_;
   endpoint.db = db;
-  auto conn = RedisConnection::Connect(endpoint, absl::Seconds(1));
-  if (!conn.ok()) return conn.status();
-  auto replies = (*conn)->Pipeline({command}, absl::Seconds(5));
+  absl::StatusOr<std::unique_ptr<AsyncRedis>> client =
+      AsyncRedis::Create({.endpoint = endpoint,
+                          .connect_timeout = absl::Milliseconds(200),
+                          .command_timeout = absl::Seconds(5)});
+  if (!client.ok()) return client.status();
+  auto replies =
+      (*client)->PipelineSync({command}, absl::Now() + absl::Seconds(5));
   if (!replies.ok()) return replies.status();
   return (*replies)[0];
 }

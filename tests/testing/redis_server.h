@@ -6,24 +6,32 @@
 //
 //   RedisServer redis;
 //   ASSERT_TRUE(redis.Start().ok());
-//   RedisPool pool({.endpoint = *ParseRedisUrl(redis.url())});
+//   std::unique_ptr<AsyncRedis> client = TestRedisClient(redis.url());
 #ifndef OPPMATRIX_TESTS_TESTING_REDIS_SERVER_H_
 #define OPPMATRIX_TESTS_TESTING_REDIS_SERVER_H_
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/store/async_redis.h"
 #include "services/store/redis_client.h"
 
 namespace oppmatrix::testing {
 
 // A loopback TCP port that was free a moment ago.
 int PickFreePort();
+
+// An AsyncRedis on `url` with a short reconnect backoff (a test restarts
+// Redis and wants it back soon). Aborts on options Create refuses.
+std::unique_ptr<AsyncRedis> TestRedisClient(
+    const std::string& url, absl::Duration command_timeout = absl::Seconds(5),
+    absl::Duration backoff = absl::Milliseconds(10));
 
 class RedisServer {
  public:
