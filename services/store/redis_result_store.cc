@@ -425,10 +425,13 @@ void RedisResultStore::DeleteAsync(absl::Span<const DeleteItem> items,
     for (size_t start = 0; start < group.size(); start += kPutChunk) {
       const size_t end = std::min(group.size(), start + kPutChunk);
       std::vector<std::string> args;
-      args.reserve(3 + 2 * (end - start));
+      args.reserve(4 + 2 * (end - start));
       args.push_back(now_ms);
       args.push_back(absl::StrCat(options_.transitions_max_len));
       args.push_back(tenant);
+      // A tombstone is kept as long as a result would be.
+      args.push_back(absl::StrCat(std::max<int64_t>(
+          0, absl::ToInt64Milliseconds(options_.result_ttl))));
       for (size_t j = start; j < end; ++j) {
         const DeleteItem& item = items[group[j]];
         args.push_back(item.opportunity_id);

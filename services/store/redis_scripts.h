@@ -61,13 +61,13 @@ end
 // has them, and classified at or after its keep-current-since, is current:
 // nothing is
 // written (one HMGET). A result for an older opportunity version than the
-// stored one is not kept. Any other costs three commands (HMGET, the two
-// HSETs), one more when its priority changed (the cell's ZADD), two more
-// when its expiry is pushed back (PEXPIRE and the expiry index's ZADD,
-// once 1 % of the TTL has passed since the last time), and a move adds the
-// old cell's ZREM and the transition; a first result also reads the members
-// entry. The cells' totals are summed
-// over the batch and written once per cell at the end.
+// stored one, or than a deletion's tombstone, is not kept (superseded). Any
+// other costs three commands (HMGET, the two HSETs), one more when its priority
+// changed (the cell's ZADD), two more when its expiry is pushed back (PEXPIRE
+// and the expiry index's ZADD, once 1 % of the TTL has passed since the last
+// time), and a move adds the old cell's ZREM and the transition; a first result
+// also reads the members entry. The cells' totals are summed over the batch and
+// written once per cell at the end.
 //
 // Returns 4 per result: previous cell, moved (0/1), superseded (0/1),
 // current (0/1).
@@ -94,7 +94,13 @@ local function put(b)
   local expires = string.format('%d', tonumber(now) + ttl)
   local okey = P .. 'opp:' .. id
   local s = redis.call('HMGET', okey, 'fp', 'rv', 'rs', 'at', 'cell', 'pr',
-                       'prev', 'ct', 'v', 'exp', 'iat')
+                       'prev', 'ct', 'v', 'exp', 'iat', 'del')
+  -- A deletion's tombstone ('del', its version, and nothing else): an
+  -- older version of the opportunity stays deleted.
+  local tomb = s[12]
+  if tomb and tonumber(ARGV[b + 12]) < (tonumber(tomb) or 0) then
+    return '', 0, 1, 0
+  end
   -- The hash's index fields are this script's while 'iat' matches 'at': a
   -- version of the store that does not write them (a replica in a rolling
   -- update) rewrites 'at' but not 'iat'.
@@ -146,6 +152,7 @@ local function put(b)
       stored_exp < tonumber(expires) - ttl / 100 or
       stored_exp > tonumber(expires)
   if not refresh then exp = s[10] end
+  if tomb then redis.call('HDEL', okey, 'del') end
   redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', ARGV[b + 6],
              'rv', ARGV[b + 7], 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
              'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
@@ -194,16 +201,23 @@ return out
 )lua";
 
 // Removes a batch of one tenant's results (opportunities deleted in the
-// CRM), atomically. ARGV: 2 now ms, 3 transitions MAXLEN, 4 tenant; then 2
-// per result: id and the version of the deletion (0: whatever is stored).
+// CRM), atomically. ARGV: 2 now ms, 3 transitions MAXLEN, 4 tenant, 5 the
+// tombstones' TTL ms (0: none); then 2 per result: id and the version of
+// the deletion (0: whatever is stored).
 // A stored result of this or a newer opportunity version is kept (the
 // deletion is superseded): it was classified from the opportunity as it
-// stood at or after the deletion. A removed result that was in a cell leaves it
-// with a transition to no cell ('to' empty). Returns 2 per result: the outcome
-// (0 nothing stored, 1 removed, 2 superseded) and the cell it was in.
+// stood at or after the deletion. Otherwise the result goes, and a
+// deletion with a version leaves a tombstone in its place (the hash holds
+// only 'del', the highest version deleted), so that a late result of an
+// older version is not stored again (kPut refuses it); a newer one
+// replaces the tombstone. A removed result that was in a cell leaves it
+// with a transition to no cell ('to' empty). Returns 2 per result: the
+// outcome (0 nothing stored, 1 removed, 2 superseded) and the cell it was
+// in.
 inline constexpr char kDelete[] = R"lua(
 local out = {}
-for b = 5, #ARGV, 2 do
+local tomb_ttl = ARGV[5]
+for b = 6, #ARGV, 2 do
   local id, version = ARGV[b], tonumber(ARGV[b + 1]) or 0
   local okey = P .. 'opp:' .. id
   local m = redis.call('HGET', KEYS[1], id)
@@ -217,8 +231,15 @@ for b = 5, #ARGV, 2 do
     out[#out + 1] = 2
     out[#out + 1] = cell
   else
-    local outcome = redis.call('DEL', okey)
+    local held = redis.call('HMGET', okey, 'c', 'del')
+    local outcome = held[1] and 1 or 0
+    redis.call('DEL', okey)
     redis.call('ZREM', KEYS[3], id)
+    if version > 0 then
+      local del = math.max(version, tonumber(held[2] or '0') or 0)
+      redis.call('HSET', okey, 'del', string.format('%d', del))
+      if tomb_ttl ~= '0' then redis.call('PEXPIRE', okey, tomb_ttl) end
+    end
     if cell then
       drop(id, cell, cents)
       redis.call('HDEL', KEYS[1], id)

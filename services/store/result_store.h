@@ -53,8 +53,9 @@ struct PutOutcome {
   // Whether this result moved the opportunity to another cell (a
   // transition was appended).
   bool moved = false;
-  // The stored result is of a newer opportunity version: this one was not
-  // kept (an update that arrived late loses to the one it preceded).
+  // The stored result is of a newer opportunity version, or a deletion of
+  // a newer version left its tombstone: this one was not kept (an update
+  // that arrived late loses to the one it preceded).
   bool superseded = false;
   // The stored result was already current (PutOptions::keep_current_since):
   // nothing was written.

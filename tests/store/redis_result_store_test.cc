@@ -775,6 +775,64 @@ TEST_F(ResultStoreTest, ADeleteOfAnOlderVersionKeepsTheNewerResult) {
             absl::StatusCode::kNotFound);
 }
 
+// A deletion leaves a tombstone of its version: a late result of an older
+// version (an update that was in flight when the deal was deleted) is not
+// stored again, whether or not a result was there to delete; a newer one
+// (the deal came back) is, as a first result. The tombstone expires with
+// the results' TTL and is not a result anywhere.
+TEST_F(ResultStoreTest, ALateOlderResultDoesNotComeBackAfterADelete) {
+  auto versioned = [](const std::string& id, int64_t version,
+                      const std::string& cell) {
+    v1::Classification c = Result(id, cell, 50, 100);
+    c.set_opportunity_version(version);
+    return c;
+  };
+  Put({versioned("opp-1", 3, "KEY")});
+  auto out = store_->Delete(
+      std::vector<DeleteItem>{{"acme", "opp-1", 5}, {"acme", "never", 5}},
+      Now(), Soon());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE((*out)[0].deleted);
+  EXPECT_FALSE((*out)[1].deleted);  // nothing was stored, still a tombstone
+  const int64_t ttl_ms =
+      redis_.Command({"PTTL", "oppmatrix:{acme}:opp:opp-1"})->integer;
+  EXPECT_GT(ttl_ms, absl::ToInt64Milliseconds(absl::Hours(23)));
+  EXPECT_LE(ttl_ms, absl::ToInt64Milliseconds(absl::Hours(24)));
+
+  // Late: versions 4 of both, older than their deletion.
+  std::vector<PutOutcome> late =
+      Put({versioned("opp-1", 4, "EXIT"), versioned("never", 4, "KEY")});
+  EXPECT_TRUE(late[0].superseded);
+  EXPECT_TRUE(late[1].superseded);
+  EXPECT_EQ(store_->Get("acme", "opp-1", Soon()).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get("acme", "never", Soon()).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Matrix("acme", {}, 0, Now(), Soon())->empty());
+  EXPECT_THAT(CellIds("KEY"), ElementsAre());
+  // Deleting again removes nothing; an older deletion keeps the newer
+  // tombstone.
+  out = store_->Delete(std::vector<DeleteItem>{{"acme", "opp-1", 2}}, Now(),
+                       Soon());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FALSE((*out)[0].deleted);
+  EXPECT_TRUE(Put({versioned("opp-1", 4, "EXIT")})[0].superseded);
+  // The deal comes back at version 6: stored as a first result, with no
+  // transition (the one out of KEY is the only one).
+  std::vector<PutOutcome> back = Put({versioned("opp-1", 6, "EXIT")});
+  EXPECT_FALSE(back[0].superseded);
+  EXPECT_FALSE(back[0].moved);
+  auto got = store_->Get("acme", "opp-1", Soon());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->cell(), "EXIT");
+  EXPECT_EQ(
+      redis_.Command({"HEXISTS", "oppmatrix:{acme}:opp:opp-1", "del"})->integer,
+      0);
+  std::vector<v1::Transition> t = AllTransitions();
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].to_cell(), "");
+}
+
 TEST_F(ResultStoreTest, ADeleteBatchSpansTenants) {
   Put({Result("opp-1", "KEY", 50, 100, "acme"),
        Result("opp-1", "EXIT", 50, 100, "globex")});
