@@ -32,6 +32,7 @@
 #include "services/store/snapshot_store.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/test_certs.h"
 
 namespace oppmatrix {
 namespace {
@@ -70,21 +71,33 @@ class PipelineTest : public ::testing::Test {
     StartClassifier("127.0.0.1:0");
   }
 
-  void StartClassifier(const std::string& listen) {
-    classifier_ = std::make_unique<Subprocess>(std::vector<std::string>{
+  void StartClassifier(const std::string& listen,
+                       const std::vector<std::string>& extra_flags = {}) {
+    std::vector<std::string> args = {
         kClassifier, "--listen=" + listen, "--rules=" + std::string(kRules),
-        "--redis=" + redis_.url(), "--rules_poll_interval=0"});
+        "--redis=" + redis_.url(), "--rules_poll_interval=0"};
+    args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+    classifier_.reset();  // the one before, if any, stops first
+    classifier_ = std::make_unique<Subprocess>(args);
     classifier_port_ = LoggedPort(*classifier_);
     ASSERT_GT(classifier_port_, 0) << classifier_->Stderr();
   }
 
-  std::unique_ptr<Subprocess> StartIngestion(const std::string& consumer,
-                                             int batch_size = 100) {
-    auto p = std::make_unique<Subprocess>(std::vector<std::string>{
-        kIngestion, "--listen=127.0.0.1:0", "--redis=" + redis_.url(),
+  std::unique_ptr<Subprocess> StartIngestion(
+      const std::string& consumer, int batch_size = 100,
+      const std::vector<std::string>& extra_flags = {}) {
+    std::vector<std::string> args = {
+        kIngestion,
+        "--listen=127.0.0.1:0",
+        "--redis=" + redis_.url(),
         absl::StrCat("--classifier=127.0.0.1:", classifier_port_),
-        "--consumer=" + consumer, absl::StrCat("--batch_size=", batch_size),
-        "--linger=20ms", "--classifier_timeout=1s", "--claim_idle=1s"});
+        "--consumer=" + consumer,
+        absl::StrCat("--batch_size=", batch_size),
+        "--linger=20ms",
+        "--classifier_timeout=1s",
+        "--claim_idle=1s"};
+    args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+    auto p = std::make_unique<Subprocess>(args);
     ingestion_port_ = LoggedPort(*p);
     EXPECT_GT(ingestion_port_, 0) << p->Stderr();
     return p;
@@ -192,6 +205,43 @@ class PipelineTest : public ::testing::Test {
   std::mt19937_64 rng_{42};
   int64_t malformed_ = 0;
 };
+
+// Mutual TLS from ingestion to the classifier. A classifier that requires
+// a client certificate refuses an ingestion that presents none: nothing is
+// stored and the events stay pending. The same consumer restarted with
+// --classifier_tls_cert_file and --classifier_tls_key_file gets every one
+// of them through.
+TEST_F(PipelineTest, MutualTlsFromIngestionToTheClassifier) {
+  testing::TestCerts certs = testing::MakeTestCerts();
+  ASSERT_FALSE(certs.ca_cert.empty());
+  StartClassifier("127.0.0.1:0", {"--tls_cert_file=" + certs.server_cert,
+                                  "--tls_key_file=" + certs.server_key,
+                                  "--tls_client_ca_file=" + certs.ca_cert});
+  Simulate(21, 300);
+  {
+    auto refused = StartIngestion(
+        "i0", 100, {"--classifier_tls_ca_file=" + certs.ca_cert});
+    // Its batch fails at the classifier and is retried, not acknowledged.
+    ASSERT_TRUE(refused->WaitForStderr("WARN ", absl::Seconds(30)))
+        << refused->Stderr();
+    RedisStreamSource probe(redis_client_.get(), redis_client_.get(),
+                            {.consumer = "probe"});
+    auto stats = probe.Stats();
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    EXPECT_GT(stats->pending + stats->lag, 0);
+    auto m = results_->Matrix("tenant-1", {}, 0, absl::Now(), Soon());
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_TRUE(m->empty());
+  }
+  auto ingestion =
+      StartIngestion("i0", 100,
+                     {"--classifier_tls_ca_file=" + certs.ca_cert,
+                      "--classifier_tls_cert_file=" + certs.client_cert,
+                      "--classifier_tls_key_file=" + certs.client_key});
+  Simulate(21);
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120))) << ingestion->Stderr();
+  ExpectFinalState();
+}
 
 TEST_F(PipelineTest, EveryEventEndsStoredOrDeadLettered) {
   auto ingestion = StartIngestion("i0");
