@@ -244,23 +244,43 @@ void DeadLetterQueue::ListAsync(int count, const std::string& after,
       });
 }
 
+namespace {
+
+// Whether `cancelled` says so; CANCELLED naming what stopped.
+bool StopIfCancelled(DeadLetterQueue::Cancelled& cancelled,
+                     absl::string_view what, absl::Status* status) {
+  if (cancelled == nullptr || !cancelled()) return false;
+  *status = absl::CancelledError(
+      absl::StrCat(what, " stopped: the caller cancelled"));
+  return true;
+}
+
+}  // namespace
+
 struct DeadLetterQueue::SummaryState {
   int64_t max_entries = 0;
+  Cancelled cancelled;
   DeadLetterSummarizer summarizer;
   Summary summary;
   std::string after;
   SummaryCallback done;
 };
 
-void DeadLetterQueue::SummarizeAsync(int64_t max_entries,
-                                     SummaryCallback done) {
+void DeadLetterQueue::SummarizeAsync(int64_t max_entries, SummaryCallback done,
+                                     Cancelled cancelled) {
   auto state = std::make_shared<SummaryState>();
   state->max_entries = max_entries;
   state->done = std::move(done);
+  state->cancelled = std::move(cancelled);
   SummarizePage(std::move(state));
 }
 
 void DeadLetterQueue::SummarizePage(std::shared_ptr<SummaryState> state) {
+  if (absl::Status stop;
+      StopIfCancelled(state->cancelled, "the summary", &stop)) {
+    std::move(state->done)(stop);
+    return;
+  }
   const int64_t left = state->max_entries - state->summary.entries;
   // One more than the limit tells whether the stream holds more.
   const int want = static_cast<int>(std::min<int64_t>(kPage, left + 1));
@@ -377,11 +397,13 @@ struct DeadLetterQueue::ReplayAllState {
   // the replay ends.
   std::string last;
   ReplayCallback done;
+  Cancelled cancelled;
 };
 
-void DeadLetterQueue::ReplayAllAsync(ReplayCallback done) {
+void DeadLetterQueue::ReplayAllAsync(ReplayCallback done, Cancelled cancelled) {
   auto state = std::make_shared<ReplayAllState>();
   state->done = std::move(done);
+  state->cancelled = std::move(cancelled);
   redis_->Pipeline(
       {{"XREVRANGE", options_.dead_letter_stream, "+", "-", "COUNT", "1"}},
       absl::Now() + options_.timeout,
@@ -407,6 +429,14 @@ void DeadLetterQueue::ReplayAllAsync(ReplayCallback done) {
 }
 
 void DeadLetterQueue::ReplayAllPage(std::shared_ptr<ReplayAllState> state) {
+  if (absl::Status stop;
+      StopIfCancelled(state->cancelled,
+                      absl::StrCat("the replay (", state->total.replayed,
+                                   " events replayed before)"),
+                      &stop)) {
+    std::move(state->done)(stop);
+    return;
+  }
   std::string after = state->after;
   std::string last = state->last;
   ListAsync(kPage, after, last,

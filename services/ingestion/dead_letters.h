@@ -129,9 +129,15 @@ class DeadLetterQueue {
   // Up to `count` entries, oldest first, after entry id `after` ("" for
   // the start; a stream id, which the caller checks).
   void ListAsync(int count, const std::string& after, ListCallback done);
+  // Asked before each page of a long call: true stops it with CANCELLED
+  // (the caller went away; a gRPC handler passes its context's
+  // IsCancelled). Must not block.
+  using Cancelled = absl::AnyInvocable<bool()>;
+
   // Reads the oldest `max_entries` entries in pages of 500 and groups
   // them; memory holds one page and the groups.
-  void SummarizeAsync(int64_t max_entries, SummaryCallback done);
+  void SummarizeAsync(int64_t max_entries, SummaryCallback done,
+                      Cancelled cancelled = nullptr);
   // Appends each entry's event to the event stream again and removes the
   // entry, atomically per entry (a refused append leaves the entry), in two
   // round trips; entries without an event are left alone, an id asked
@@ -140,7 +146,9 @@ class DeadLetterQueue {
   void ReplayAsync(std::vector<std::string> ids, ReplayCallback done);
   // Replays every entry there is when it begins, a page of 500 at a time
   // (events dead-lettered again meanwhile are left for another replay).
-  void ReplayAllAsync(ReplayCallback done);
+  // Cancelled between pages, it stops: the pages before are replayed (each
+  // entry atomically), the rest stay.
+  void ReplayAllAsync(ReplayCallback done, Cancelled cancelled = nullptr);
 
   absl::StatusOr<std::vector<DeadLetterEntry>> List(int count,
                                                     const std::string& after);

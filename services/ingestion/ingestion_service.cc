@@ -140,6 +140,7 @@ absl::Status DeadLetterStatus(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kCancelled:
       return status;
     default:
       return UnavailableWithLogId("the dead-letter stream is unavailable",
@@ -273,8 +274,9 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::SummarizeDeadLetters(
                                   ? kDefaultSummaryEntries
                                   : request.max_entries();
   dead_letters_->SummarizeAsync(
-      max_entries, [reactor, response_bytes](
-                       absl::StatusOr<DeadLetterQueue::Summary> summary) {
+      max_entries,
+      [reactor,
+       response_bytes](absl::StatusOr<DeadLetterQueue::Summary> summary) {
         if (!summary.ok()) {
           reactor->Finish(ToGrpcStatus(DeadLetterStatus(summary.status())));
           return;
@@ -298,7 +300,8 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::SummarizeDeadLetters(
         }
         *response_bytes = ToByteBuffer(response);
         reactor->Finish(grpc::Status::OK);
-      });
+      },
+      [context] { return context->IsCancelled(); });
   return reactor;
 }
 
@@ -344,7 +347,8 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::ReplayDeadLetters(
     reactor->Finish(grpc::Status::OK);
   };
   if (request.all()) {
-    dead_letters_->ReplayAllAsync(std::move(done));
+    dead_letters_->ReplayAllAsync(std::move(done),
+                                  [context] { return context->IsCancelled(); });
   } else {
     dead_letters_->ReplayAsync(
         std::vector<std::string>(request.ids().begin(), request.ids().end()),

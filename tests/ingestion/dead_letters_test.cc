@@ -3,6 +3,7 @@
 // example to replay; read from a real redis-server in pages.
 #include "services/ingestion/dead_letters.h"
 
+#include <future>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,57 @@ TEST(DeadLetterQueueTest, SummarizeReadsEveryPageOrStopsAtTheLimit) {
   absl::StatusOr<DeadLetterQueue::Summary> exact = dlq.Summarize(1203);
   ASSERT_TRUE(exact.ok());
   EXPECT_FALSE(exact->truncated);
+}
+
+// A caller that goes away stops a long summary or replay between pages:
+// the pages before are replayed, the rest stay dead letters.
+TEST(DeadLetterQueueTest, ACancelledReplayOrSummaryStopsBetweenPages) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  auto async = AsyncRedis::Create({.endpoint = *ParseRedisUrl(redis.url())});
+  ASSERT_TRUE(async.ok()) << async.status();
+  for (int i = 0; i < 1200; ++i) {
+    ASSERT_TRUE(redis
+                    .Command({"XADD", "oppmatrix:crm-events:dead", "*", "event",
+                              absl::StrCat("{\"eventId\":\"e-", i, "\"}"),
+                              "reason", "unparseable: not JSON"})
+                    .ok());
+  }
+  DeadLetterQueue dlq(async->get(), {});
+  auto wait = [](auto start) {
+    std::promise<absl::StatusOr<DeadLetterQueue::Replayed>> p;
+    auto f = p.get_future();
+    start([&p](absl::StatusOr<DeadLetterQueue::Replayed> r) {
+      p.set_value(std::move(r));
+    });
+    return f.get();
+  };
+  // Asked before each page: cancelled once the first page is done.
+  int asked = 0;
+  absl::StatusOr<DeadLetterQueue::Replayed> r =
+      wait([&](DeadLetterQueue::ReplayCallback done) {
+        dlq.ReplayAllAsync(std::move(done), [&asked] { return ++asked > 1; });
+      });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(r.status().message(),
+            "the replay (500 events replayed before) stopped: the caller "
+            "cancelled");
+  EXPECT_EQ(redis.Command({"XLEN", "oppmatrix:crm-events"})->integer, 500);
+  EXPECT_EQ(redis.Command({"XLEN", "oppmatrix:crm-events:dead"})->integer, 700);
+
+  std::promise<absl::StatusOr<DeadLetterQueue::Summary>> p;
+  auto f = p.get_future();
+  dlq.SummarizeAsync(
+      100000,
+      [&p](absl::StatusOr<DeadLetterQueue::Summary> s) {
+        p.set_value(std::move(s));
+      },
+      [] { return true; });
+  EXPECT_EQ(f.get().status().code(), absl::StatusCode::kCancelled);
+  // Not cancelled, the rest is replayed.
+  absl::StatusOr<DeadLetterQueue::Replayed> rest = dlq.ReplayAll();
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(rest->replayed, 700);
 }
 
 }  // namespace
