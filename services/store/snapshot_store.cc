@@ -1,6 +1,7 @@
 #include "services/store/snapshot_store.h"
 
 #include <algorithm>
+#include <future>
 #include <utility>
 #include <vector>
 
@@ -55,44 +56,62 @@ std::string RedisSnapshotStore::Key(absl::string_view tenant_id,
   return absl::StrCat(options_.key_prefix, ":{", tenant_id, "}:snap:", id);
 }
 
-absl::StatusOr<std::vector<RedisReply>> RedisSnapshotStore::HashField(
-    absl::Span<const SnapshotKey> keys, absl::string_view field,
-    absl::Time deadline) {
-  if (keys.empty()) return std::vector<RedisReply>();
+void RedisSnapshotStore::HashField(absl::Span<const SnapshotKey> keys,
+                                   absl::string_view field, absl::Time deadline,
+                                   FieldCallback done) {
+  if (keys.empty()) {
+    std::move(done)(std::vector<RedisReply>());
+    return;
+  }
   std::vector<RedisCommand> cmds;
   cmds.reserve(keys.size());
   for (const SnapshotKey& k : keys) {
     cmds.push_back(
         {"HGET", Key(k.tenant_id, k.opportunity_id), std::string(field)});
   }
-  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             redis_->PipelineSync(std::move(cmds), deadline));
-  for (const RedisReply& r : replies) {
-    if (r.is_error()) {
-      return absl::InternalError(absl::StrCat("redis HGET: ", r.str));
-    }
-  }
-  return replies;
+  redis_->Pipeline(
+      std::move(cmds), deadline,
+      [done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+        if (replies.ok()) {
+          for (const RedisReply& r : *replies) {
+            if (r.is_error()) {
+              std::move(done)(
+                  absl::InternalError(absl::StrCat("redis HGET: ", r.str)));
+              return;
+            }
+          }
+        }
+        std::move(done)(std::move(replies));
+      });
 }
 
-absl::StatusOr<std::vector<std::optional<v1::OpportunitySnapshot>>>
-RedisSnapshotStore::Get(absl::Span<const SnapshotKey> keys,
-                        absl::Time deadline) {
-  std::vector<std::optional<v1::OpportunitySnapshot>> out(keys.size());
-  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             HashField(keys, "s", deadline));
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const RedisReply& r = replies[i];
-    if (r.type != RedisReply::Type::kString) continue;
-    v1::OpportunitySnapshot s;
-    if (!s.ParseFromString(r.str)) {
-      return absl::DataLossError(absl::StrCat("redis: the snapshot of ",
-                                              keys[i].opportunity_id,
-                                              " does not parse"));
-    }
-    out[i] = std::move(s);
-  }
-  return out;
+void RedisSnapshotStore::GetAsync(absl::Span<const SnapshotKey> keys,
+                                  absl::Time deadline, GetCallback done) {
+  std::vector<std::string> ids;
+  ids.reserve(keys.size());
+  for (const SnapshotKey& k : keys) ids.push_back(k.opportunity_id);
+  HashField(keys, "s", deadline,
+            [ids = std::move(ids), done = std::move(done)](
+                absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+              if (!replies.ok()) {
+                std::move(done)(replies.status());
+                return;
+              }
+              Snapshots out(ids.size());
+              for (size_t i = 0; i < ids.size(); ++i) {
+                const RedisReply& r = (*replies)[i];
+                if (r.type != RedisReply::Type::kString) continue;
+                v1::OpportunitySnapshot s;
+                if (!s.ParseFromString(r.str)) {
+                  std::move(done)(absl::DataLossError(absl::StrCat(
+                      "redis: the snapshot of ", ids[i], " does not parse")));
+                  return;
+                }
+                out[i] = std::move(s);
+              }
+              std::move(done)(std::move(out));
+            });
 }
 
 absl::StatusOr<RedisSnapshotStore::Page> RedisSnapshotStore::ScanTenant(
@@ -138,27 +157,40 @@ absl::StatusOr<RedisSnapshotStore::Page> RedisSnapshotStore::ScanTenant(
   return page;
 }
 
-absl::StatusOr<std::vector<int64_t>> RedisSnapshotStore::Revisions(
-    absl::Span<const SnapshotKey> keys, absl::Time deadline) {
-  std::vector<int64_t> out(keys.size(), 0);
-  OPPMATRIX_ASSIGN_OR_RETURN(std::vector<RedisReply> replies,
-                             HashField(keys, "v", deadline));
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const RedisReply& r = replies[i];
-    if (r.type == RedisReply::Type::kString &&
-        !absl::SimpleAtoi(r.str, &out[i])) {
-      return absl::DataLossError(absl::StrCat("redis: the revision of ",
-                                              keys[i].opportunity_id,
-                                              " is not a number"));
-    }
-  }
-  return out;
+void RedisSnapshotStore::RevisionsAsync(absl::Span<const SnapshotKey> keys,
+                                        absl::Time deadline,
+                                        RevisionsCallback done) {
+  std::vector<std::string> ids;
+  ids.reserve(keys.size());
+  for (const SnapshotKey& k : keys) ids.push_back(k.opportunity_id);
+  HashField(keys, "v", deadline,
+            [ids = std::move(ids), done = std::move(done)](
+                absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+              if (!replies.ok()) {
+                std::move(done)(replies.status());
+                return;
+              }
+              std::vector<int64_t> out(ids.size(), 0);
+              for (size_t i = 0; i < ids.size(); ++i) {
+                const RedisReply& r = (*replies)[i];
+                if (r.type == RedisReply::Type::kString &&
+                    !absl::SimpleAtoi(r.str, &out[i])) {
+                  std::move(done)(absl::DataLossError(absl::StrCat(
+                      "redis: the revision of ", ids[i], " is not a number")));
+                  return;
+                }
+              }
+              std::move(done)(std::move(out));
+            });
 }
 
-absl::StatusOr<std::vector<bool>> RedisSnapshotStore::CompareAndSet(
-    absl::Span<const SnapshotWrite> writes, absl::Time deadline) {
-  std::vector<bool> out(writes.size(), false);
-  if (writes.empty()) return out;
+void RedisSnapshotStore::CompareAndSetAsync(
+    absl::Span<const SnapshotWrite> writes, absl::Time deadline,
+    CompareAndSetCallback done) {
+  if (writes.empty()) {
+    std::move(done)(std::vector<bool>());
+    return;
+  }
   const int64_t tombstone_ms =
       absl::ToInt64Milliseconds(options_.tombstone_ttl);
   // The writes of each tenant (its hash slot), in order of first
@@ -193,21 +225,63 @@ absl::StatusOr<std::vector<bool>> RedisSnapshotStore::CompareAndSet(
     }
   }
   const std::string* scripts[] = {&cas_source_};
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> replies,
-      PipelineLoadingScriptsSync(*redis_, std::move(cmds), scripts, deadline));
-  for (size_t k = 0; k < replies.size(); ++k) {
-    const RedisReply& r = replies[k];
-    if (r.type != RedisReply::Type::kArray ||
-        r.elements.size() != members[k].size()) {
-      return absl::InternalError(absl::StrCat(
-          "redis storing snapshots: ", r.is_error() ? r.str : "bad reply"));
-    }
-    for (size_t j = 0; j < members[k].size(); ++j) {
-      out[members[k][j]] = r.elements[j].integer == 1;
-    }
-  }
-  return out;
+  PipelineLoadingScriptsAsync(
+      *redis_, std::move(cmds), scripts, deadline,
+      [n = writes.size(), members = std::move(members), done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+        if (!replies.ok()) {
+          std::move(done)(replies.status());
+          return;
+        }
+        std::vector<bool> out(n, false);
+        for (size_t k = 0; k < replies->size(); ++k) {
+          const RedisReply& r = (*replies)[k];
+          if (r.type != RedisReply::Type::kArray ||
+              r.elements.size() != members[k].size()) {
+            std::move(done)(absl::InternalError(
+                absl::StrCat("redis storing snapshots: ",
+                             r.is_error() ? r.str : "bad reply")));
+            return;
+          }
+          for (size_t j = 0; j < members[k].size(); ++j) {
+            out[members[k][j]] = r.elements[j].integer == 1;
+          }
+        }
+        std::move(done)(std::move(out));
+      });
+}
+
+namespace {
+
+// Starts an asynchronous call with a callback and waits for its answer.
+template <typename T, typename Start>
+absl::StatusOr<T> Wait(Start start) {
+  std::promise<absl::StatusOr<T>> answer;
+  std::future<absl::StatusOr<T>> future = answer.get_future();
+  start([&answer](absl::StatusOr<T> r) { answer.set_value(std::move(r)); });
+  return future.get();
+}
+
+}  // namespace
+
+absl::StatusOr<SnapshotStore::Snapshots> SnapshotStore::Get(
+    absl::Span<const SnapshotKey> keys, absl::Time deadline) {
+  return Wait<Snapshots>(
+      [&](GetCallback done) { GetAsync(keys, deadline, std::move(done)); });
+}
+
+absl::StatusOr<std::vector<int64_t>> SnapshotStore::Revisions(
+    absl::Span<const SnapshotKey> keys, absl::Time deadline) {
+  return Wait<std::vector<int64_t>>([&](RevisionsCallback done) {
+    RevisionsAsync(keys, deadline, std::move(done));
+  });
+}
+
+absl::StatusOr<std::vector<bool>> SnapshotStore::CompareAndSet(
+    absl::Span<const SnapshotWrite> writes, absl::Time deadline) {
+  return Wait<std::vector<bool>>([&](CompareAndSetCallback done) {
+    CompareAndSetAsync(writes, deadline, std::move(done));
+  });
 }
 
 }  // namespace oppmatrix

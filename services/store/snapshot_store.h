@@ -7,6 +7,9 @@
 //   ... apply events ...
 //   auto written = store->CompareAndSet({{"acme", "opp-1", 3, &next}},
 //   deadline);
+//
+// Every call has an asynchronous form (GetAsync, ...) answered from the
+// store's I/O thread; the forms above wait for it.
 #ifndef OPPMATRIX_SERVICES_STORE_SNAPSHOT_STORE_H_
 #define OPPMATRIX_SERVICES_STORE_SNAPSHOT_STORE_H_
 
@@ -15,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -43,19 +47,40 @@ class SnapshotStore {
  public:
   virtual ~SnapshotStore() = default;
 
+  using Snapshots = std::vector<std::optional<v1::OpportunitySnapshot>>;
+  using GetCallback = absl::AnyInvocable<void(absl::StatusOr<Snapshots>) &&>;
+  using RevisionsCallback =
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<int64_t>>) &&>;
+  using CompareAndSetCallback =
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<bool>>) &&>;
+
+  // The asynchronous calls return at once and answer `done` once, from the
+  // store's I/O thread (`done` must not block). Their arguments may go
+  // away when they return.
+
   // The stored snapshot of each key (nullopt when none), one round trip.
-  virtual absl::StatusOr<std::vector<std::optional<v1::OpportunitySnapshot>>>
-  Get(absl::Span<const SnapshotKey> keys, absl::Time deadline) = 0;
+  virtual void GetAsync(absl::Span<const SnapshotKey> keys, absl::Time deadline,
+                        GetCallback done) = 0;
 
   // The stored revision of each key (0 when none), one round trip: a
   // cheap "did it change?" without reading the snapshots.
-  virtual absl::StatusOr<std::vector<int64_t>> Revisions(
-      absl::Span<const SnapshotKey> keys, absl::Time deadline) = 0;
+  virtual void RevisionsAsync(absl::Span<const SnapshotKey> keys,
+                              absl::Time deadline, RevisionsCallback done) = 0;
 
   // Writes each snapshot whose expected version still holds; false for a
   // write that lost the race (re-read and re-apply). One round trip.
-  virtual absl::StatusOr<std::vector<bool>> CompareAndSet(
-      absl::Span<const SnapshotWrite> writes, absl::Time deadline) = 0;
+  virtual void CompareAndSetAsync(absl::Span<const SnapshotWrite> writes,
+                                  absl::Time deadline,
+                                  CompareAndSetCallback done) = 0;
+
+  // The same, waiting for the answer: for threads of their own (the
+  // ingestion pipelines, tools), never for a server's.
+  absl::StatusOr<Snapshots> Get(absl::Span<const SnapshotKey> keys,
+                                absl::Time deadline);
+  absl::StatusOr<std::vector<int64_t>> Revisions(
+      absl::Span<const SnapshotKey> keys, absl::Time deadline);
+  absl::StatusOr<std::vector<bool>> CompareAndSet(
+      absl::Span<const SnapshotWrite> writes, absl::Time deadline);
 };
 
 // SnapshotStore on Redis: hash <prefix>:{tenant}:snap:<id> with fields
@@ -69,23 +94,24 @@ class RedisSnapshotStore final : public SnapshotStore {
     absl::Duration tombstone_ttl = absl::Hours(24 * 30);
   };
 
-  // `redis` must outlive the store. The calls wait for their replies, so
-  // they are for the threads of the ingestion consumer and of tools, never
-  // for a server's.
+  // `redis` must outlive the store; the asynchronous calls answer from
+  // its loop thread.
   RedisSnapshotStore(AsyncRedis* redis, Options options);
 
-  absl::StatusOr<std::vector<std::optional<v1::OpportunitySnapshot>>> Get(
-      absl::Span<const SnapshotKey> keys, absl::Time deadline) override;
-  absl::StatusOr<std::vector<int64_t>> Revisions(
-      absl::Span<const SnapshotKey> keys, absl::Time deadline) override;
-  absl::StatusOr<std::vector<bool>> CompareAndSet(
-      absl::Span<const SnapshotWrite> writes, absl::Time deadline) override;
+  void GetAsync(absl::Span<const SnapshotKey> keys, absl::Time deadline,
+                GetCallback done) override;
+  void RevisionsAsync(absl::Span<const SnapshotKey> keys, absl::Time deadline,
+                      RevisionsCallback done) override;
+  void CompareAndSetAsync(absl::Span<const SnapshotWrite> writes,
+                          absl::Time deadline,
+                          CompareAndSetCallback done) override;
 
   std::string Key(absl::string_view tenant_id, absl::string_view id) const;
 
   // One page of a tenant's snapshots (tombstones included), by SCAN over
   // its keys: pass the returned cursor back until it is "0". For tools
-  // (oppctl rules diff), not for serving: SCAN walks the whole keyspace.
+  // (oppctl rules diff), not for serving: SCAN walks the whole keyspace,
+  // and the call waits for its replies.
   struct Page {
     std::vector<v1::OpportunitySnapshot> snapshots;
     std::string cursor;
@@ -96,9 +122,10 @@ class RedisSnapshotStore final : public SnapshotStore {
 
  private:
   // One field of each key's hash, one pipeline; INTERNAL on an error reply.
-  absl::StatusOr<std::vector<RedisReply>> HashField(
-      absl::Span<const SnapshotKey> keys, absl::string_view field,
-      absl::Time deadline);
+  using FieldCallback =
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<RedisReply>>) &&>;
+  void HashField(absl::Span<const SnapshotKey> keys, absl::string_view field,
+                 absl::Time deadline, FieldCallback done);
   AsyncRedis* const redis_;
   const Options options_;
   const std::string cas_source_;

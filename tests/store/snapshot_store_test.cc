@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "services/store/redis_url.h"
@@ -173,6 +174,62 @@ TEST_F(SnapshotStoreTest, BatchIsOneRoundTripAndScriptsReload) {
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(redis_client_->stats().flushes - trips, 1);
   EXPECT_EQ((*read)[199]->opportunity().stage(), "s199");
+}
+
+// The asynchronous calls return at once, before Redis answers, and each
+// answers once: with a frozen Redis, by its deadline. Their arguments may
+// go away as soon as they return.
+TEST_F(SnapshotStoreTest, AsynchronousCallsReturnAtOnceAndAnswerByTheDeadline) {
+  redis_.Pause();
+  absl::Mutex mu;
+  std::vector<absl::StatusCode> codes;
+  auto note = [&](absl::StatusCode code) {
+    absl::MutexLock lock(&mu);
+    codes.push_back(code);
+  };
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(200);
+  {
+    const std::vector<SnapshotKey> keys = {{"acme", "opp-1"}};
+    const v1::OpportunitySnapshot next = Snap(1);
+    const std::vector<SnapshotWrite> writes = {{"acme", "opp-1", 0, &next}};
+    store_->GetAsync(keys, deadline,
+                     [&](absl::StatusOr<SnapshotStore::Snapshots> r) {
+                       note(r.status().code());
+                     });
+    store_->RevisionsAsync(keys, deadline,
+                           [&](absl::StatusOr<std::vector<int64_t>> r) {
+                             note(r.status().code());
+                           });
+    store_->CompareAndSetAsync(
+        writes, deadline,
+        [&](absl::StatusOr<std::vector<bool>> r) { note(r.status().code()); });
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(codes.empty());  // nothing answered yet: Redis is frozen
+  }
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(mu.AwaitWithTimeout(
+        absl::Condition(
+            +[](std::vector<absl::StatusCode>* c) { return c->size() == 3; },
+            &codes),
+        absl::Seconds(5)));
+    for (absl::StatusCode code : codes) {
+      EXPECT_EQ(code, absl::StatusCode::kDeadlineExceeded);
+    }
+  }
+  redis_.Resume();
+  // Once Redis answers again, so does the store (the client reconnects
+  // after its backoff).
+  absl::StatusOr<std::vector<int64_t>> revisions;
+  for (int i = 0; i < 100; ++i) {
+    revisions = store_->Revisions({{"acme", "opp-1"}}, Soon());
+    if (revisions.ok()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(revisions.ok()) << revisions.status();
+  // A write answered DEADLINE_EXCEEDED may still have reached Redis: the
+  // revision tells (the compare-and-set makes a retry safe either way).
+  EXPECT_LE((*revisions)[0], 1);
 }
 
 }  // namespace
