@@ -162,7 +162,7 @@ int Run() {
   absl::StatusOr<std::unique_ptr<AsyncRedis>> consumer_redis =
       make_redis(redis_timeout);
   absl::StatusOr<std::unique_ptr<AsyncRedis>> bus_reads =
-      make_redis(redis_timeout + absl::GetFlag(FLAGS_linger));
+      make_redis(2 * (redis_timeout + absl::GetFlag(FLAGS_linger)));
   for (const auto* made : {&rpc_redis, &consumer_redis, &bus_reads}) {
     if (!made->ok()) {
       std::fprintf(stderr, "--redis: %s\n",

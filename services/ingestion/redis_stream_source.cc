@@ -205,8 +205,12 @@ absl::StatusOr<std::vector<BusEvent>> RedisStreamSource::Read(
   // no wait; a backlog makes full ones.
   const absl::Time until = absl::Now() + wait;
   do {
-    const int64_t block_ms =
-        std::max<int64_t>(1, absl::ToInt64Milliseconds(until - absl::Now()));
+    // One BLOCK stays within half the reads connection's command timeout
+    // (a longer one would be taken for a hung Redis); a longer wait is
+    // several of them.
+    const int64_t block_ms = std::max<int64_t>(
+        1, absl::ToInt64Milliseconds(std::min(
+               until - absl::Now(), reads_->options().command_timeout / 2)));
     OPPMATRIX_ASSIGN_OR_RETURN(
         std::vector<RedisReply> r,
         reads_->PipelineSync(

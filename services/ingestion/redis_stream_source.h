@@ -59,10 +59,12 @@ class RedisStreamSource final : public EventSource {
 
   // Both clients must outlive the source. `reads` carries the blocking
   // reads (XREADGROUP BLOCK), and nothing else should share it: a
-  // command queued behind a blocking read waits for it. Give it a command
-  // timeout above the longest wait passed to Read(). Everything else goes
-  // through `redis`. The synchronous calls wait on the asynchronous client,
-  // for the consumer's own threads; StatsAsync does not wait.
+  // command queued behind a blocking read waits for it. One BLOCK lasts at
+  // most half its command timeout, less 100 ms (a longer wait is several);
+  // a command timeout of twice the usual wait and more makes that one.
+  // Everything else goes through `redis`. The synchronous calls wait on the
+  // asynchronous client, for the consumer's own threads; StatsAsync does not
+  // wait.
   RedisStreamSource(AsyncRedis* redis, AsyncRedis* reads, Options options);
 
   // Thread-safe: concurrent reads (one per pipeline) take turns and get

@@ -107,6 +107,24 @@ TEST_F(RedisStreamSourceTest, CallsDoNotWaitBehindABlockingRead) {
   EXPECT_TRUE(read_returned.load());
 }
 
+// A wait longer than the reads connection's command timeout is several
+// BLOCKs, none long enough to be taken for a hung Redis.
+TEST_F(RedisStreamSourceTest, AWaitLongerThanTheCommandTimeoutIsNoError) {
+  std::unique_ptr<AsyncRedis> reads =
+      testing::TestRedisClient(redis_.url(), absl::Milliseconds(400));
+  RedisStreamSource source(redis_client_.get(), reads.get(), {.consumer = "a"});
+  const absl::Time start = absl::Now();
+  auto none = source.Read(10, absl::Milliseconds(700));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(690));
+  EXPECT_EQ(reads->stats().failures, 0);
+  Push(1);
+  auto one = source.Read(10, absl::Milliseconds(700));
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_THAT(*one, SizeIs(1));
+}
+
 TEST_F(RedisStreamSourceTest, AckedEventsDoNotComeBack) {
   auto source = Source("a");
   Push(2);
