@@ -804,6 +804,9 @@ absl::StatusOr<std::unique_ptr<AsyncRedis>> RedisFromFlags() {
     return absl::InvalidArgumentError(
         absl::StrCat("--redis: ", endpoint.status().message()));
   }
+  if (absl::GetFlag(FLAGS_timeout) <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--timeout: must be positive");
+  }
   return AsyncRedis::Create(
       {.endpoint = *endpoint, .command_timeout = absl::GetFlag(FLAGS_timeout)});
 }

@@ -139,7 +139,9 @@ int Run() {
   }
 
   // Redis mode: a few batches are written while the next ones are made
-  // (one client loop, so they reach the stream in order).
+  // (one client loop, so they reach the stream in order). A failed write
+  // stops the run at the next batch; the ones already in flight (up to 7)
+  // may still land after the failed one.
   WriteWindow writes(8);
   int64_t emitted = 0, repeats = 0, malformed = 0, rejected = 0;
   const absl::Time start = absl::Now();

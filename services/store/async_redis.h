@@ -103,8 +103,9 @@ class AsyncRedis {
   void Pipeline(std::shared_ptr<const std::vector<RedisCommand>> commands,
                 absl::Time deadline, Callback done);
 
-  // Pipeline() and wait: for tools and tests, never for a server's
-  // threads.
+  // Pipeline() and wait: for threads of their own (the ingestion
+  // pipelines, tools, tests), never for a server's RPC threads, and never
+  // from a callback (the loop would wait for itself).
   absl::StatusOr<std::vector<RedisReply>> PipelineSync(
       std::vector<RedisCommand> commands, absl::Time deadline);
 

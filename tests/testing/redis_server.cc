@@ -117,7 +117,8 @@ absl::Status RedisServer::Start() {
         break;
       }
       // Up once it answers, even if only to refuse (--requirepass).
-      absl::StatusOr<RedisReply> pong = Command({"PING"});
+      absl::StatusOr<RedisReply> pong =
+          CommandWithin({"PING"}, 0, absl::Milliseconds(200));
       if (pong.ok() || absl::IsPermissionDenied(pong.status())) {
         return absl::OkStatus();
       }
@@ -148,13 +149,18 @@ void RedisServer::Resume() {
 
 absl::StatusOr<RedisReply> RedisServer::Command(const RedisCommand& command,
                                                 int db) const {
+  return CommandWithin(command, db, absl::Seconds(1));
+}
+
+absl::StatusOr<RedisReply> RedisServer::CommandWithin(
+    const RedisCommand& command, int db, absl::Duration connect_timeout) const {
   RedisEndpoint endpoint;
   endpoint.host = "127.0.0.1";
   endpoint.port = port_;
   endpoint.db = db;
   absl::StatusOr<std::unique_ptr<AsyncRedis>> client =
       AsyncRedis::Create({.endpoint = endpoint,
-                          .connect_timeout = absl::Milliseconds(200),
+                          .connect_timeout = connect_timeout,
                           .command_timeout = absl::Seconds(5)});
   if (!client.ok()) return client.status();
   auto replies =

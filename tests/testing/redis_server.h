@@ -56,7 +56,9 @@ class RedisServer {
   // "redis://127.0.0.1:<port>/<db>".
   std::string url(int db = 0) const;
 
-  // One command on a fresh connection (for assertions).
+  // One command on a fresh connection (for assertions; commands AsyncRedis
+  // refuses to share a connection with, such as SELECT or CLIENT, are
+  // INVALID_ARGUMENT).
   absl::StatusOr<RedisReply> Command(const RedisCommand& command,
                                      int db = 0) const;
   // A numeric field of INFO (e.g. "total_commands_processed",
@@ -65,6 +67,10 @@ class RedisServer {
                                     const std::string& field) const;
 
  private:
+  absl::StatusOr<RedisReply> CommandWithin(
+      const RedisCommand& command, int db,
+      absl::Duration connect_timeout) const;
+
   std::vector<std::string> extra_args_;
   std::string dir_;
   int port_ = 0;
