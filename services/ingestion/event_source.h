@@ -62,6 +62,23 @@ class EventSource {
   virtual absl::Status DeadLetter(const BusEvent& event,
                                   absl::string_view reason) = 0;
 
+  // One event to dead-letter, with its reason.
+  struct DeadLetterItem {
+    const BusEvent* event = nullptr;  // not owned
+    std::string reason = "";
+  };
+  // DeadLetter for each item, each on its own (one failing leaves the
+  // others done); a source may send them together. The status of each.
+  virtual std::vector<absl::Status> DeadLetterAll(
+      absl::Span<const DeadLetterItem> items) {
+    std::vector<absl::Status> out;
+    out.reserve(items.size());
+    for (const DeadLetterItem& item : items) {
+      out.push_back(DeadLetter(*item.event, item.reason));
+    }
+    return out;
+  }
+
   // Tells the bus these delivered events are still being worked on (a
   // retry is waiting), so other consumers don't take them over as
   // abandoned. Does not count as a delivery.

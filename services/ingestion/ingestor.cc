@@ -77,23 +77,33 @@ void Ingestor::NoteError(int64_t Stats::*counter, const absl::Status& status) {
   Log(LogLevel::kWarning, "ingestion", status.message());
 }
 
-void Ingestor::DeadLetter(Work& work, const std::string& reason) {
-  absl::Status s = source_->DeadLetter(work.bus, reason);
-  if (!s.ok()) {
-    // Not acknowledged: it comes back and is judged again.
-    NoteError(&Stats::store_errors, s);
-    work.held_back = true;
-    return;
+void Ingestor::DeadLetterAll(const std::vector<Doomed>& doomed) {
+  if (doomed.empty()) return;
+  std::vector<EventSource::DeadLetterItem> items;
+  items.reserve(doomed.size());
+  for (const Doomed& d : doomed) items.push_back({&d.work->bus, d.reason});
+  std::vector<absl::Status> written = source_->DeadLetterAll(items);
+  int64_t done = 0;
+  for (size_t i = 0; i < doomed.size(); ++i) {
+    if (!written[i].ok()) {
+      // Not acknowledged: it comes back and is judged again.
+      NoteError(&Stats::store_errors, written[i]);
+      doomed[i].work->held_back = true;
+      continue;
+    }
+    doomed[i].work->finished = true;
+    ++done;
   }
-  work.finished = true;
   absl::MutexLock lock(&mu_);
-  ++stats_.dead_lettered;
+  stats_.dead_lettered += done;
 }
 
 void Ingestor::DeadLetterRest(Key& key, const std::string& reason) {
+  std::vector<Doomed> doomed;
   for (Work* w : key.events) {
-    if (!w->settled()) DeadLetter(*w, reason);
+    if (!w->settled()) doomed.push_back({w, reason});
   }
+  DeadLetterAll(doomed);
   key.result_done = true;
 }
 
@@ -133,6 +143,7 @@ bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
     }
     std::vector<SnapshotWrite> writes;
     std::vector<Key*> written;
+    std::vector<Doomed> doomed;  // sent together after the loop
     for (size_t i = 0; i < pending.size(); ++i) {
       Key& k = *pending[i];
       std::optional<v1::OpportunitySnapshot> state = (*current)[i];
@@ -144,8 +155,8 @@ bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
         w->duplicate = false;
         absl::StatusOr<ApplyOutcome> out = ApplyEvent(state, w->event);
         if (!out.ok()) {
-          DeadLetter(*w,
-                     absl::StrCat("cannot apply: ", Describe(out.status())));
+          doomed.push_back(
+              {w, absl::StrCat("cannot apply: ", Describe(out.status()))});
           continue;
         }
         if (out->kind == ApplyOutcome::Kind::kStale) {
@@ -164,6 +175,7 @@ bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
       writes.push_back({k.tenant_id, k.opportunity_id, expected, &*k.snapshot});
       written.push_back(&k);
     }
+    DeadLetterAll(doomed);
     auto ok =
         snapshots_->CompareAndSet(writes, absl::Now() + options_.store_timeout);
     if (!ok.ok()) {
@@ -396,29 +408,35 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
     last_error = stats_.last_error;
   }
   std::vector<Work> work(read->size());
+  // What cannot even be parsed or checked goes to the dead letters in one
+  // round trip, after the loop.
+  std::vector<Doomed> doomed;
   std::map<std::pair<std::string, std::string>, size_t> index;
   std::vector<Key> keys;
   for (size_t i = 0; i < work.size(); ++i) {
     Work& w = work[i];
     w.bus = std::move((*read)[i]);
     if (w.bus.deliveries > options_.max_deliveries) {
-      DeadLetter(w, absl::StrCat("failed ", w.bus.deliveries - 1,
-                                 " deliveries; last error: ",
-                                 last_error.empty() ? "none" : last_error));
+      doomed.push_back(
+          {&w, absl::StrCat("failed ", w.bus.deliveries - 1,
+                            " deliveries; last error: ",
+                            last_error.empty() ? "none" : last_error)});
       continue;
     }
     if (w.bus.payload.empty()) {
-      DeadLetter(w, "unparseable: the stream entry has no `event` field");
+      doomed.push_back(
+          {&w, "unparseable: the stream entry has no `event` field"});
       continue;
     }
     absl::StatusOr<v1::CrmEvent> event =
         ParseCrmEvent(w.bus.payload, w.bus.content_type);
     if (!event.ok()) {
-      DeadLetter(w, absl::StrCat("unparseable: ", event.status().message()));
+      doomed.push_back(
+          {&w, absl::StrCat("unparseable: ", event.status().message())});
       continue;
     }
     if (absl::Status s = CheckCrmEvent(*event); !s.ok()) {
-      DeadLetter(w, absl::StrCat("invalid: ", Describe(s)));
+      doomed.push_back({&w, absl::StrCat("invalid: ", Describe(s))});
       continue;
     }
     w.event = *std::move(event);
@@ -432,6 +450,7 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
     }
     keys[it->second].events.push_back(&w);
   }
+  DeadLetterAll(doomed);
   // Within a batch, older versions first: the order they were meant in.
   for (Key& k : keys) {
     std::stable_sort(k.events.begin(), k.events.end(),

@@ -93,7 +93,13 @@ class Ingestor {
   struct Key;
 
   void NoteError(int64_t Stats::*counter, const absl::Status& status);
-  void DeadLetter(Work& work, const std::string& reason);
+  // Events to dead-letter, with their reasons: sent together; each one
+  // written is finished, each one not is held back (delivered again).
+  struct Doomed {
+    Work* work;
+    std::string reason;
+  };
+  void DeadLetterAll(const std::vector<Doomed>& doomed);
   // Dead-letters the key's events not yet settled, and is done with it.
   void DeadLetterRest(Key& key, const std::string& reason);
   // Sleeps the current backoff (cut short by `stop`) and doubles it.

@@ -363,9 +363,8 @@ absl::Status RedisStreamSource::Ack(absl::Span<const std::string> ids) {
   return absl::OkStatus();
 }
 
-absl::Status RedisStreamSource::DeadLetter(const BusEvent& event,
-                                           absl::string_view reason) {
-  const std::string* scripts[] = {&dead_letter_source_};
+RedisCommand RedisStreamSource::DeadLetterCommand(
+    const BusEvent& event, absl::string_view reason) const {
   RedisCommand cmd = {"EVALSHA",
                       dead_letter_sha_,
                       "2",
@@ -378,12 +377,34 @@ absl::Status RedisStreamSource::DeadLetter(const BusEvent& event,
        DeadLetterFields(event, reason, options_.stream, absl::Now())) {
     cmd.push_back(std::move(f));
   }
-  OPPMATRIX_ASSIGN_OR_RETURN(
-      std::vector<RedisReply> r,
-      PipelineLoadingScriptsSync(*redis_, {std::move(cmd)}, scripts,
-                                 absl::Now() + options_.timeout));
-  if (r[0].is_error()) return ReplyError(r[0], "dead letter");
-  return absl::OkStatus();
+  return cmd;
+}
+
+absl::Status RedisStreamSource::DeadLetter(const BusEvent& event,
+                                           absl::string_view reason) {
+  const DeadLetterItem item{&event, std::string(reason)};
+  return DeadLetterAll({&item, 1})[0];
+}
+
+std::vector<absl::Status> RedisStreamSource::DeadLetterAll(
+    absl::Span<const DeadLetterItem> items) {
+  if (items.empty()) return {};
+  std::vector<RedisCommand> cmds;
+  cmds.reserve(items.size());
+  for (const DeadLetterItem& item : items) {
+    cmds.push_back(DeadLetterCommand(*item.event, item.reason));
+  }
+  const std::string* scripts[] = {&dead_letter_source_};
+  absl::StatusOr<std::vector<RedisReply>> r = PipelineLoadingScriptsSync(
+      *redis_, std::move(cmds), scripts, absl::Now() + options_.timeout);
+  if (!r.ok()) return std::vector<absl::Status>(items.size(), r.status());
+  std::vector<absl::Status> out;
+  out.reserve(items.size());
+  for (const RedisReply& reply : *r) {
+    out.push_back(reply.is_error() ? ReplyError(reply, "dead letter")
+                                   : absl::OkStatus());
+  }
+  return out;
 }
 
 absl::StatusOr<SourceStats> RedisStreamSource::Stats() {

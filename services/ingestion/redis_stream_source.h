@@ -74,6 +74,9 @@ class RedisStreamSource final : public EventSource {
   absl::Status Ack(absl::Span<const std::string> ids) override;
   absl::Status DeadLetter(const BusEvent& event,
                           absl::string_view reason) override;
+  // Every item's script in one round trip.
+  std::vector<absl::Status> DeadLetterAll(
+      absl::Span<const DeadLetterItem> items) override;
   absl::Status KeepClaimed(absl::Span<const std::string> ids) override;
   absl::StatusOr<SourceStats> Stats() override;
   void StatsAsync(StatsCallback done) override;
@@ -100,6 +103,9 @@ class RedisStreamSource final : public EventSource {
   absl::Status EnsureGroup();
   // Fills in delivery counts from XPENDING for events read again.
   absl::Status CountDeliveries(std::vector<BusEvent>& events);
+  // The dead-letter script's call for `event`.
+  RedisCommand DeadLetterCommand(const BusEvent& event,
+                                 absl::string_view reason) const;
   // The group's counts in XINFO GROUPS.
   absl::StatusOr<SourceStats> StatsReply(const RedisReply& reply) const;
 

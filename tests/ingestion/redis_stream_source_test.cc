@@ -345,6 +345,38 @@ TEST_F(RedisStreamSourceTest, DeadLetterKeepsReasonPayloadAndDeliveries) {
   EXPECT_THAT(fields, ::testing::IsSupersetOf(expected));
 }
 
+// Several dead letters go in one round trip, each with its own reason,
+// each acknowledged.
+TEST_F(RedisStreamSourceTest, DeadLettersOfABatchGoTogether) {
+  auto source = Source("a");
+  Push(4);
+  auto events = source->Read(10, absl::Milliseconds(10));
+  ASSERT_THAT(*events, SizeIs(4));
+  // The first alone: Redis learns the script (NOSCRIPT, then a reload).
+  ASSERT_TRUE(source->DeadLetter((*events)[0], "reason 0").ok());
+  std::vector<EventSource::DeadLetterItem> items;
+  for (size_t i = 1; i < events->size(); ++i) {
+    items.push_back({&(*events)[i], absl::StrCat("reason ", i)});
+  }
+  const int64_t before = redis_client_->stats().flushes;
+  std::vector<absl::Status> written = source->DeadLetterAll(items);
+  EXPECT_EQ(redis_client_->stats().flushes - before, 1);  // one round trip
+  ASSERT_EQ(written.size(), 3u);
+  for (const absl::Status& s : written) EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(source->Stats()->pending, 0);
+  auto dead = redis_.Command({"XRANGE", "oppmatrix:crm-events:dead", "-", "+"});
+  ASSERT_EQ(dead->elements.size(), 4u);
+  std::vector<std::string> reasons;
+  for (const RedisReply& entry : dead->elements) {
+    const auto& f = entry.elements[1].elements;
+    for (size_t i = 0; i + 1 < f.size(); i += 2) {
+      if (f[i].str == "reason") reasons.push_back(f[i + 1].str);
+    }
+  }
+  EXPECT_THAT(reasons,
+              ElementsAre("reason 0", "reason 1", "reason 2", "reason 3"));
+}
+
 TEST_F(RedisStreamSourceTest, EntryWithoutAnEventFieldHasAnEmptyPayload) {
   ASSERT_TRUE(
       redis_.Command({"XADD", "oppmatrix:crm-events", "*", "other", "x"}).ok());
