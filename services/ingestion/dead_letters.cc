@@ -1,7 +1,6 @@
 #include "services/ingestion/dead_letters.h"
 
 #include <algorithm>
-#include <future>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -13,6 +12,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "oppmatrix/v1/crm_event.pb.h"
+#include "services/common/wait_for.h"
 #include "services/ingestion/crm_event.h"
 #include "services/ingestion/redis_stream_source.h"
 
@@ -193,14 +193,6 @@ end
 redis.call('XDEL', KEYS[1], ARGV[1])
 return 1
 )lua";
-
-template <typename T, typename Start>
-absl::StatusOr<T> Wait(Start start) {
-  std::promise<absl::StatusOr<T>> answer;
-  std::future<absl::StatusOr<T>> future = answer.get_future();
-  start([&answer](absl::StatusOr<T> r) { answer.set_value(std::move(r)); });
-  return future.get();
-}
 
 // Redis's own text stays in the logs' domain: callers get what failed.
 absl::Status ReplyStatus(const RedisReply& r, absl::string_view what) {
@@ -476,26 +468,26 @@ void DeadLetterQueue::ReplayAllPage(std::shared_ptr<ReplayAllState> state) {
 
 absl::StatusOr<std::vector<DeadLetterEntry>> DeadLetterQueue::List(
     int count, const std::string& after) {
-  return Wait<std::vector<DeadLetterEntry>>(
+  return WaitFor<std::vector<DeadLetterEntry>>(
       [&](ListCallback done) { ListAsync(count, after, std::move(done)); });
 }
 
 absl::StatusOr<DeadLetterQueue::Summary> DeadLetterQueue::Summarize(
     int64_t max_entries) {
-  return Wait<Summary>([&](SummaryCallback done) {
+  return WaitFor<Summary>([&](SummaryCallback done) {
     SummarizeAsync(max_entries, std::move(done));
   });
 }
 
 absl::StatusOr<DeadLetterQueue::Replayed> DeadLetterQueue::Replay(
     std::vector<std::string> ids) {
-  return Wait<Replayed>([&](ReplayCallback done) {
+  return WaitFor<Replayed>([&](ReplayCallback done) {
     ReplayAsync(std::move(ids), std::move(done));
   });
 }
 
 absl::StatusOr<DeadLetterQueue::Replayed> DeadLetterQueue::ReplayAll() {
-  return Wait<Replayed>(
+  return WaitFor<Replayed>(
       [&](ReplayCallback done) { ReplayAllAsync(std::move(done)); });
 }
 

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
-#include <future>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -20,6 +19,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/wait_for.h"
 
 namespace oppmatrix {
 namespace {
@@ -698,15 +698,9 @@ void AsyncRedis::Pipeline(
 
 absl::StatusOr<std::vector<RedisReply>> AsyncRedis::PipelineSync(
     std::vector<RedisCommand> commands, absl::Time deadline) {
-  // std::promise (pthreads underneath), which ThreadSanitizer sees.
-  std::promise<absl::StatusOr<std::vector<RedisReply>>> promise;
-  std::future<absl::StatusOr<std::vector<RedisReply>>> result =
-      promise.get_future();
-  Pipeline(std::move(commands), deadline,
-           [&promise](absl::StatusOr<std::vector<RedisReply>> r) {
-             promise.set_value(std::move(r));
-           });
-  return result.get();
+  return WaitFor<std::vector<RedisReply>>([&](Callback done) {
+    Pipeline(std::move(commands), deadline, std::move(done));
+  });
 }
 
 void PipelineLoadingScriptsAsync(AsyncRedis& redis,
@@ -759,15 +753,10 @@ void PipelineLoadingScriptsAsync(AsyncRedis& redis,
 absl::StatusOr<std::vector<RedisReply>> PipelineLoadingScriptsSync(
     AsyncRedis& redis, std::vector<RedisCommand> commands,
     absl::Span<const std::string* const> scripts, absl::Time deadline) {
-  std::promise<absl::StatusOr<std::vector<RedisReply>>> promise;
-  std::future<absl::StatusOr<std::vector<RedisReply>>> result =
-      promise.get_future();
-  PipelineLoadingScriptsAsync(
-      redis, std::move(commands), scripts, deadline,
-      [&promise](absl::StatusOr<std::vector<RedisReply>> r) {
-        promise.set_value(std::move(r));
-      });
-  return result.get();
+  return WaitFor<std::vector<RedisReply>>([&](AsyncRedis::Callback done) {
+    PipelineLoadingScriptsAsync(redis, std::move(commands), scripts, deadline,
+                                std::move(done));
+  });
 }
 
 AsyncRedis::Stats AsyncRedis::stats() const {

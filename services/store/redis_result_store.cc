@@ -17,6 +17,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "services/common/hash_util.h"
 #include "services/common/status_macros.h"
+#include "services/common/wait_for.h"
 #include "services/store/page_token.h"
 #include "services/store/redis_scripts.h"
 
@@ -257,7 +258,7 @@ std::vector<absl::StatusOr<PutOutcome>> RedisResultStore::PutReplies(
 absl::StatusOr<std::vector<PutOutcome>> RedisResultStore::Put(
     absl::Span<const PutItem> items, const PutOptions& options,
     absl::Time deadline) {
-  return Wait<std::vector<PutOutcome>>([&](PutCallback done) {
+  return WaitFor<std::vector<PutOutcome>>([&](PutCallback done) {
     PutAsync(items, options, deadline, std::move(done));
   });
 }
@@ -373,7 +374,7 @@ absl::StatusOr<v1::Classification> RedisResultStore::GetReply(
 
 absl::StatusOr<v1::Classification> RedisResultStore::Get(
     absl::string_view tenant_id, absl::string_view id, absl::Time deadline) {
-  return Wait<v1::Classification>([&](GetCallback done) {
+  return WaitFor<v1::Classification>([&](GetCallback done) {
     GetAsync(tenant_id, id, deadline, std::move(done));
   });
 }
@@ -395,7 +396,7 @@ void RedisResultStore::GetAsync(absl::string_view tenant_id,
 
 absl::StatusOr<std::vector<DeleteOutcome>> RedisResultStore::Delete(
     absl::Span<const DeleteItem> items, absl::Time now, absl::Time deadline) {
-  return Wait<std::vector<DeleteOutcome>>([&](DeleteCallback done) {
+  return WaitFor<std::vector<DeleteOutcome>>([&](DeleteCallback done) {
     DeleteAsync(items, now, deadline, std::move(done));
   });
 }
@@ -473,7 +474,7 @@ void RedisResultStore::DeleteAsync(absl::Span<const DeleteItem> items,
 absl::StatusOr<std::vector<StoredCell>> RedisResultStore::Matrix(
     absl::string_view tenant_id, const MatrixFilter& filter, int top_n,
     absl::Time now, absl::Time deadline) {
-  return Wait<std::vector<StoredCell>>([&](MatrixCallback done) {
+  return WaitFor<std::vector<StoredCell>>([&](MatrixCallback done) {
     MatrixAsync(tenant_id, filter, top_n, now, deadline, std::move(done));
   });
 }
@@ -647,7 +648,7 @@ absl::StatusOr<ResultPage> RedisResultStore::List(absl::string_view tenant_id,
                                                   int page_size,
                                                   absl::string_view page_token,
                                                   absl::Time deadline) {
-  return Wait<ResultPage>([&](ListCallback done) {
+  return WaitFor<ResultPage>([&](ListCallback done) {
     ListAsync(tenant_id, cell, page_size, page_token, deadline,
               std::move(done));
   });
@@ -713,7 +714,7 @@ absl::StatusOr<ResultPage> RedisResultStore::ListReply(
 absl::StatusOr<TransitionPage> RedisResultStore::Transitions(
     absl::string_view tenant_id, int page_size, absl::string_view page_token,
     absl::Time deadline) {
-  return Wait<TransitionPage>([&](TransitionsCallback done) {
+  return WaitFor<TransitionPage>([&](TransitionsCallback done) {
     TransitionsAsync(tenant_id, page_size, page_token, deadline,
                      std::move(done));
   });

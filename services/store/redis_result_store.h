@@ -24,7 +24,6 @@
 #ifndef OPPMATRIX_SERVICES_STORE_REDIS_RESULT_STORE_H_
 #define OPPMATRIX_SERVICES_STORE_REDIS_RESULT_STORE_H_
 
-#include <future>
 #include <string>
 #include <vector>
 
@@ -115,14 +114,6 @@ class RedisResultStore final : public ResultStore {
   // scripts.
   void RunAsync(std::vector<RedisCommand> cmds, absl::Time deadline,
                 AsyncRedis::Callback done);
-  // Starts an asynchronous call with a callback and waits for its answer.
-  template <typename T, typename Start>
-  static absl::StatusOr<T> Wait(Start start) {
-    std::promise<absl::StatusOr<T>> answer;
-    std::future<absl::StatusOr<T>> future = answer.get_future();
-    start([&answer](absl::StatusOr<T> r) { answer.set_value(std::move(r)); });
-    return future.get();
-  }
   // What the replies of the reads say.
   static absl::StatusOr<std::vector<StoredCell>> TotalsReply(
       const RedisReply& reply);

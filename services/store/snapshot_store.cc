@@ -1,7 +1,6 @@
 #include "services/store/snapshot_store.h"
 
 #include <algorithm>
-#include <future>
 #include <utility>
 #include <vector>
 
@@ -11,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/hash_util.h"
 #include "services/common/status_macros.h"
+#include "services/common/wait_for.h"
 
 namespace oppmatrix {
 namespace {
@@ -251,35 +251,22 @@ void RedisSnapshotStore::CompareAndSetAsync(
       });
 }
 
-namespace {
-
-// Starts an asynchronous call with a callback and waits for its answer.
-template <typename T, typename Start>
-absl::StatusOr<T> Wait(Start start) {
-  std::promise<absl::StatusOr<T>> answer;
-  std::future<absl::StatusOr<T>> future = answer.get_future();
-  start([&answer](absl::StatusOr<T> r) { answer.set_value(std::move(r)); });
-  return future.get();
-}
-
-}  // namespace
-
 absl::StatusOr<SnapshotStore::Snapshots> SnapshotStore::Get(
     absl::Span<const SnapshotKey> keys, absl::Time deadline) {
-  return Wait<Snapshots>(
+  return WaitFor<Snapshots>(
       [&](GetCallback done) { GetAsync(keys, deadline, std::move(done)); });
 }
 
 absl::StatusOr<std::vector<int64_t>> SnapshotStore::Revisions(
     absl::Span<const SnapshotKey> keys, absl::Time deadline) {
-  return Wait<std::vector<int64_t>>([&](RevisionsCallback done) {
+  return WaitFor<std::vector<int64_t>>([&](RevisionsCallback done) {
     RevisionsAsync(keys, deadline, std::move(done));
   });
 }
 
 absl::StatusOr<std::vector<bool>> SnapshotStore::CompareAndSet(
     absl::Span<const SnapshotWrite> writes, absl::Time deadline) {
-  return Wait<std::vector<bool>>([&](CompareAndSetCallback done) {
+  return WaitFor<std::vector<bool>>([&](CompareAndSetCallback done) {
     CompareAndSetAsync(writes, deadline, std::move(done));
   });
 }

@@ -3,13 +3,13 @@
 // example to replay; read from a real redis-server in pages.
 #include "services/ingestion/dead_letters.h"
 
-#include <future>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/wait_for.h"
 #include "services/store/redis_url.h"
 #include "tests/testing/redis_server.h"
 
@@ -121,36 +121,26 @@ TEST(DeadLetterQueueTest, ACancelledReplayOrSummaryStopsBetweenPages) {
                     .ok());
   }
   DeadLetterQueue dlq(async->get(), {});
-  auto wait = [](auto start) {
-    std::promise<absl::StatusOr<DeadLetterQueue::Replayed>> p;
-    auto f = p.get_future();
-    start([&p](absl::StatusOr<DeadLetterQueue::Replayed> r) {
-      p.set_value(std::move(r));
-    });
-    return f.get();
-  };
   // Asked before each page: cancelled once the first page is done.
   int asked = 0;
   absl::StatusOr<DeadLetterQueue::Replayed> r =
-      wait([&](DeadLetterQueue::ReplayCallback done) {
-        dlq.ReplayAllAsync(std::move(done), [&asked] { return ++asked > 1; });
-      });
+      WaitFor<DeadLetterQueue::Replayed>(
+          [&](DeadLetterQueue::ReplayCallback done) {
+            dlq.ReplayAllAsync(std::move(done),
+                               [&asked] { return ++asked > 1; });
+          });
   EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(r.status().message(),
             "the replay (500 events replayed before) stopped: the caller "
             "cancelled");
   EXPECT_EQ(redis.Command({"XLEN", "oppmatrix:crm-events"})->integer, 500);
   EXPECT_EQ(redis.Command({"XLEN", "oppmatrix:crm-events:dead"})->integer, 700);
-
-  std::promise<absl::StatusOr<DeadLetterQueue::Summary>> p;
-  auto f = p.get_future();
-  dlq.SummarizeAsync(
-      100000,
-      [&p](absl::StatusOr<DeadLetterQueue::Summary> s) {
-        p.set_value(std::move(s));
-      },
-      [] { return true; });
-  EXPECT_EQ(f.get().status().code(), absl::StatusCode::kCancelled);
+  absl::StatusOr<DeadLetterQueue::Summary> summary =
+      WaitFor<DeadLetterQueue::Summary>(
+          [&](DeadLetterQueue::SummaryCallback done) {
+            dlq.SummarizeAsync(100000, std::move(done), [] { return true; });
+          });
+  EXPECT_EQ(summary.status().code(), absl::StatusCode::kCancelled);
   // Not cancelled, the rest is replayed.
   absl::StatusOr<DeadLetterQueue::Replayed> rest = dlq.ReplayAll();
   ASSERT_TRUE(rest.ok()) << rest.status();

@@ -787,10 +787,12 @@ TEST_F(ResultStoreTest, ALateOlderResultDoesNotComeBackAfterADelete) {
     c.set_opportunity_version(version);
     return c;
   };
+  // An id as a CRM exports it: accents, CJK, a '|' and spaces.
+  const std::string kMessy = "Müller & Söhne | 株式会社 {Q3}";
   Put({versioned("opp-1", 3, "KEY")});
   auto out = store_->Delete(
-      std::vector<DeleteItem>{{"acme", "opp-1", 5}, {"acme", "never", 5}},
-      Now(), Soon());
+      std::vector<DeleteItem>{{"acme", "opp-1", 5}, {"acme", kMessy, 5}}, Now(),
+      Soon());
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_TRUE((*out)[0].deleted);
   EXPECT_FALSE((*out)[1].deleted);  // nothing was stored, still a tombstone
@@ -801,12 +803,12 @@ TEST_F(ResultStoreTest, ALateOlderResultDoesNotComeBackAfterADelete) {
 
   // Late: versions 4 of both, older than their deletion.
   std::vector<PutOutcome> late =
-      Put({versioned("opp-1", 4, "EXIT"), versioned("never", 4, "KEY")});
+      Put({versioned("opp-1", 4, "EXIT"), versioned(kMessy, 4, "KEY")});
   EXPECT_TRUE(late[0].superseded);
   EXPECT_TRUE(late[1].superseded);
   EXPECT_EQ(store_->Get("acme", "opp-1", Soon()).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->Get("acme", "never", Soon()).status().code(),
+  EXPECT_EQ(store_->Get("acme", kMessy, Soon()).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_TRUE(store_->Matrix("acme", {}, 0, Now(), Soon())->empty());
   EXPECT_THAT(CellIds("KEY"), ElementsAre());
