@@ -20,6 +20,8 @@ DIR holds, from the steps that ran:
                                         writing while ingestion runs
   pipeline_drain.json                   {"events", "seconds"}: a backlog of
                                         the same mix drained
+  pipeline_kafka_drain.json             {"events", "seconds"}: the same
+                                        backlog from a Kafka topic
   latency.json                          {"samples", "p50_ms", "p99_ms",
                                         "max_ms"} at 100 events/s
   abuse.json, abuse_deadline.json       h2_abuse.py --json
@@ -224,6 +226,11 @@ def main():
         t.add("pipeline: bus backlog drained to stored results",
               drain["events"] / drain["seconds"], "events/s", 50000,
               issue=14)
+    kafka = load(d, "pipeline_kafka_drain.json")
+    if kafka and kafka.get("seconds"):
+        t.add("pipeline (Kafka, mock cluster): topic backlog drained to "
+              "stored results", kafka["events"] / kafka["seconds"],
+              "events/s", 50000, issue=16)
     latency = load(d, "latency.json")
     if latency:
         t.add("event on the bus to stored result, p99 at 100 events/s",

@@ -625,17 +625,33 @@ int Status(const std::vector<std::string>& args) {
     std::cout << FormatJson(s) << "\n";
     return kExitOk;
   }
+  const bool kafka = s.bus() == "kafka";
   std::cout << absl::StrFormat(
-      "stream          %s (group %s, %d consumers; this is %s)\n"
-      "lag             %d events not yet delivered\n"
-      "pending         %d delivered, not yet acknowledged\n"
+      "%-16s%s (group %s, %d consumers; this is %s)\n"
+      "lag             %d events not yet %s\n"
+      "pending         %d delivered%s, not yet acknowledged\n"
       "processed       %d (%d duplicates, %d stale) in %d batches\n"
       "dead-lettered   %d\n"
-      "errors          classifier %d, redis %d\n"
+      "errors          classifier %d, %s %d\n"
       "pushed          %d\n",
-      s.stream(), s.group(), s.consumers(), s.consumer(), s.lag(), s.pending(),
-      s.processed(), s.duplicates(), s.stale(), s.batches(), s.dead_lettered(),
-      s.classifier_errors(), s.store_errors(), s.pushed());
+      kafka ? "kafka topic" : "stream", s.stream(), s.group(), s.consumers(),
+      s.consumer(), s.lag(), kafka ? "committed" : "delivered", s.pending(),
+      kafka ? " to this replica" : "", s.processed(), s.duplicates(), s.stale(),
+      s.batches(), s.dead_lettered(), s.classifier_errors(),
+      kafka ? "redis or kafka" : "redis", s.store_errors(), s.pushed());
+  if (kafka) {
+    std::cout << absl::StrFormat("rebalances      %d\n", s.rebalances());
+    std::cout << "partition  committed  high watermark  lag  here\n";
+    for (const v1::PartitionStatus& p : s.partitions()) {
+      std::cout << absl::StrFormat(
+          "%9d  %9s  %14d  %3d  %s\n", p.partition(),
+          p.committed_offset() < 0 ? "-" : absl::StrCat(p.committed_offset()),
+          p.high_watermark(), p.lag(),
+          p.paused()     ? "paused"
+          : p.assigned() ? "yes"
+                         : "");
+    }
+  }
   if (!s.last_error().empty()) {
     std::cout << "last error      "
               << absl::FormatTime(

@@ -1,5 +1,6 @@
 // oppmatrix-crm-sim: a reproducible stream of CRM events, written to the
-// Redis event stream or through the ingestion service's PushEvents.
+// Redis event stream, to the Kafka topic, or through the ingestion service's
+// PushEvents.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -15,12 +16,15 @@
 #include "oppmatrix/v1/ingestion_service.grpc.pb.h"
 #include "services/common/env_flags.h"
 #include "services/ingestion/crm_event.h"
+#include "services/ingestion/kafka_bus.h"
+#include "services/ingestion/kafka_flags.h"
 #include "services/ingestion/redis_stream_source.h"
 #include "services/store/async_redis.h"
 #include "services/store/redis_url.h"
 
 ABSL_FLAG(std::string, mode, "redis",
-          "redis: XADD to --stream; push: PushEvents to --target");
+          "redis: XADD to --stream; kafka: produce to --kafka_topic on "
+          "--kafka_brokers; push: PushEvents to --target");
 ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0", "Redis (redis mode)");
 ABSL_FLAG(std::string, stream, "oppmatrix:crm-events",
           "The event stream (redis mode)");
@@ -35,8 +39,8 @@ ABSL_FLAG(int64_t, max_events, 0,
           "the end of every opportunity");
 ABSL_FLAG(int, batch, 100, "Events per write (XADD pipeline or message)");
 ABSL_FLAG(std::string, content_type, "json",
-          "redis mode: the events as json, or as protobuf (binary CrmEvent, "
-          "content_type application/x-protobuf in each entry)");
+          "redis and kafka modes: the events as json, or as protobuf (binary "
+          "CrmEvent, content type application/x-protobuf in each entry)");
 ABSL_FLAG(double, duplicate_fraction, 0.03, "Fraction of duplicated events");
 ABSL_FLAG(double, replay_fraction, 0.03,
           "Fraction of older versions replayed late");
@@ -84,13 +88,15 @@ class WriteWindow {
   absl::Status error_ ABSL_GUARDED_BY(mu_);
 };
 
-int Run() {
+int Run(int argc, char** argv) {
   const std::string mode = absl::GetFlag(FLAGS_mode);
-  if ((mode != "redis" && mode != "push") || absl::GetFlag(FLAGS_batch) < 1 ||
-      absl::GetFlag(FLAGS_tenants) < 1 || absl::GetFlag(FLAGS_rate) < 0) {
-    std::fprintf(stderr,
-                 "--mode must be redis or push, --batch and --tenants at "
-                 "least 1, --rate not negative\n");
+  if ((mode != "redis" && mode != "kafka" && mode != "push") ||
+      absl::GetFlag(FLAGS_batch) < 1 || absl::GetFlag(FLAGS_tenants) < 1 ||
+      absl::GetFlag(FLAGS_rate) < 0) {
+    std::fprintf(
+        stderr,
+        "--mode must be redis, kafka or push, --batch and --tenants at "
+        "least 1, --rate not negative\n");
     return 2;
   }
   CrmSimulator sim(
@@ -110,7 +116,8 @@ int Run() {
   }
   const bool binary = content_type == "protobuf";
   std::unique_ptr<AsyncRedis> redis;
-  std::unique_ptr<RedisStreamSink> sink;
+  std::unique_ptr<KafkaProducer> producer;
+  std::unique_ptr<EventSink> sink;
   std::unique_ptr<v1::IngestionService::Stub> stub;
   if (mode == "redis") {
     absl::StatusOr<RedisEndpoint> endpoint =
@@ -133,13 +140,34 @@ int Run() {
                          .stream = absl::GetFlag(FLAGS_stream),
                          .timeout = absl::Seconds(10),
                          .content_type = binary ? kProtobufContentType : ""});
+  } else if (mode == "kafka") {
+    absl::StatusOr<KafkaConfig> kafka = KafkaConfigFromFlags(argc, argv);
+    if (!kafka.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(kafka.status().message()).c_str());
+      return 2;
+    }
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> made =
+        KafkaProducer::Create(*kafka, absl::Seconds(30));
+    if (!made.ok()) {
+      std::fprintf(stderr, "kafka: %s\n",
+                   std::string(made.status().message()).c_str());
+      return 2;
+    }
+    producer = *std::move(made);
+    sink = std::make_unique<KafkaEventSink>(
+        producer.get(),
+        KafkaEventSink::Options{
+            .topic = absl::GetFlag(FLAGS_kafka_topic),
+            .content_type = binary ? kProtobufContentType : ""});
   } else {
     stub = v1::IngestionService::NewStub(grpc::CreateChannel(
         absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
   }
 
-  // Redis mode: a few batches are written while the next ones are made
-  // (one client loop, so they reach the stream in order). A failed write
+  // Redis and Kafka modes: a few batches are written while the next ones
+  // are made (one client loop or producer, so they reach the bus in
+  // order). A failed write
   // stops the run at the next batch; the ones already in flight (up to 7)
   // may still land after the failed one.
   WriteWindow writes(8);
@@ -180,7 +208,7 @@ int Run() {
       }
       batch.push_back(std::move(e->json));
     }
-    if (mode == "redis") {
+    if (sink != nullptr) {
       if (absl::Status s = writes.Start(); !s.ok()) {
         writes.Finish().IgnoreError();  // no callback outlives `writes`
         std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
@@ -233,10 +261,11 @@ int main(int argc, char** argv) {
   oppmatrix::ParseFlagsWithEnv(
       argc, argv,
       "oppmatrix-crm-sim: a reproducible stream of CRM events.\n"
-      "--redis and --stream can also be set as OPPMATRIX_<FLAG> (the bus, "
+      "--redis, --stream and the --kafka_* flags can also be set as "
+      "OPPMATRIX_<FLAG> (the bus, "
       "as for the ingestion service), the others as OPPMATRIX_SIM_<FLAG>.",
       {.tool_flag = "mode",
        .tool_prefix = "OPPMATRIX_SIM_",
        .shared_tool_flags = {"redis", "stream"}});
-  return oppmatrix::Run();
+  return oppmatrix::Run(argc, argv);
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace oppmatrix {
@@ -142,6 +143,32 @@ std::vector<char*> ParseFlagsWithEnv(int argc, char** argv,
   }
   if (!CheckCommandLine(argc, argv)) std::exit(2);
   return absl::ParseCommandLine(argc, argv);
+}
+
+std::vector<std::string> RepeatedFlagValues(int argc, char** argv,
+                                            absl::string_view name,
+                                            absl::string_view env) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "-")) continue;
+    absl::ConsumePrefix(&arg, "-");
+    if (!absl::ConsumePrefix(&arg, name)) continue;
+    if (absl::ConsumePrefix(&arg, "=")) {
+      out.emplace_back(arg);
+    } else if (arg.empty() && i + 1 < argc) {
+      out.emplace_back(argv[++i]);
+    }
+  }
+  if (!out.empty()) return out;
+  const char* value = std::getenv(std::string(env).c_str());
+  if (value == nullptr) return out;
+  for (absl::string_view line : absl::StrSplit(value, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) out.emplace_back(line);
+  }
+  return out;
 }
 
 }  // namespace oppmatrix

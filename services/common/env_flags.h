@@ -53,6 +53,15 @@ std::vector<char*> ParseFlagsWithEnv(int argc, char** argv,
                                      absl::string_view usage,
                                      const EnvFlagNaming& naming = {});
 
+// A repeatable string flag's values: every --<name>=V and --<name> V on the
+// command line, in order (Abseil keeps only the last); when there is none,
+// the lines of its environment variable (`env`, one value per line, blank
+// lines skipped). The flag must still be defined, for --help and the check
+// of unknown flags.
+std::vector<std::string> RepeatedFlagValues(int argc, char** argv,
+                                            absl::string_view name,
+                                            absl::string_view env);
+
 }  // namespace oppmatrix
 
 #endif  // OPPMATRIX_SERVICES_COMMON_ENV_FLAGS_H_

@@ -21,23 +21,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "services/ingestion/dead_letter_fields.h"
 #include "services/ingestion/event_source.h"
 #include "services/store/async_redis.h"
 #include "services/store/redis_client.h"
 
 namespace oppmatrix {
-
-// The fields of a dead-letter stream entry: the one place their names are
-// written (RedisStreamSource writes entries, DeadLetterQueue reads them).
-namespace dead_letter_field {
-inline constexpr char kEvent[] = "event";  // the payload, as on the bus
-inline constexpr char kContentType[] = "content_type";  // absent: JSON
-inline constexpr char kReason[] = "reason";
-inline constexpr char kDeliveries[] = "deliveries";
-inline constexpr char kSourceStream[] = "source_stream";
-inline constexpr char kSourceId[] = "source_id";
-inline constexpr char kTime[] = "time";  // Unix ms
-}  // namespace dead_letter_field
 
 // The field-value pairs of the dead-letter entry for `event`.
 std::vector<std::string> DeadLetterFields(const BusEvent& event,

@@ -32,6 +32,23 @@ struct BusEvent {
   std::string content_type;
   // Deliveries so far, this one included.
   int64_t deliveries = 1;
+  // The entry's key, where the bus has keys (Kafka: the opportunity).
+  std::string key = "";
+};
+
+// One partition of a partitioned bus (Kafka) as Stats sees it.
+struct PartitionStats {
+  int32_t partition = 0;
+  // The group's committed offset: the next event it will read (-1: none
+  // committed yet).
+  int64_t committed = -1;
+  // The offset after the partition's last event.
+  int64_t high_watermark = 0;
+  // Events after the committed offset.
+  int64_t lag = 0;
+  // Assigned to this replica, and paused by it (its buffer is full).
+  bool assigned = false;
+  bool paused = false;
 };
 
 // What the bus says about the backlog.
@@ -42,6 +59,10 @@ struct SourceStats {
   int64_t pending = 0;
   // Consumers of the group.
   int64_t consumers = 0;
+  // A partitioned bus's partitions, in order; empty for a Redis stream.
+  std::vector<PartitionStats> partitions;
+  // Rebalances this replica has been through (Kafka).
+  int64_t rebalances = 0;
 };
 
 class EventSource {

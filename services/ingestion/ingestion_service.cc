@@ -106,6 +106,17 @@ v1::GetStatusResponse IngestionServiceImpl::StatusResponse(
   response->set_lag(bus.lag);
   response->set_pending(bus.pending);
   response->set_consumers(bus.consumers);
+  response->set_bus(identity_.bus);
+  response->set_rebalances(bus.rebalances);
+  for (const PartitionStats& p : bus.partitions) {
+    v1::PartitionStatus* out = response->add_partitions();
+    out->set_partition(p.partition);
+    out->set_committed_offset(p.committed);
+    out->set_high_watermark(p.high_watermark);
+    out->set_lag(p.lag);
+    out->set_assigned(p.assigned);
+    out->set_paused(p.paused);
+  }
   response->set_pushed(pushed_.load());
   if (ingestor_ != nullptr) {
     Ingestor::Stats s = ingestor_->stats();
@@ -164,6 +175,7 @@ void CheckStreamId(absl::string_view id, const std::string& field,
 template <typename Request>
 bool TakeRequest(const grpc::ByteBuffer* bytes, Request* request,
                  const DeadLetterQueue* dlq,
+                 const IngestionServiceImpl::Identity& identity,
                  grpc::ServerUnaryReactor* reactor) {
   if (absl::Status s = ParseProtoBytes(*bytes, request); !s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
@@ -171,7 +183,12 @@ bool TakeRequest(const grpc::ByteBuffer* bytes, Request* request,
   }
   if (dlq == nullptr) {
     reactor->Finish(ToGrpcStatus(
-        absl::UnavailableError("this replica serves no dead letters")));
+        identity.bus == "kafka"
+            ? absl::FailedPreconditionError(absl::StrCat(
+                  "the dead letters are on ", identity.dead_letters,
+                  "; the dead-letter RPCs serve the Redis stream's "
+                  "(--bus=redis) only: read the topic with a Kafka client"))
+            : absl::UnavailableError("this replica serves no dead letters")));
     return false;
   }
   return true;
@@ -184,7 +201,8 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::ListDeadLetters(
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::ListDeadLettersRequest request;
-  if (!TakeRequest(request_bytes, &request, dead_letters_, reactor)) {
+  if (!TakeRequest(request_bytes, &request, dead_letters_, identity_,
+                   reactor)) {
     return reactor;
   }
   std::vector<FieldViolation> v;
@@ -256,7 +274,8 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::SummarizeDeadLetters(
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::SummarizeDeadLettersRequest request;
-  if (!TakeRequest(request_bytes, &request, dead_letters_, reactor)) {
+  if (!TakeRequest(request_bytes, &request, dead_letters_, identity_,
+                   reactor)) {
     return reactor;
   }
   if (request.max_entries() < 0 || request.max_entries() > kMaxSummaryEntries) {
@@ -310,7 +329,8 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::ReplayDeadLetters(
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::ReplayDeadLettersRequest request;
-  if (!TakeRequest(request_bytes, &request, dead_letters_, reactor)) {
+  if (!TakeRequest(request_bytes, &request, dead_letters_, identity_,
+                   reactor)) {
     return reactor;
   }
   std::vector<FieldViolation> v;

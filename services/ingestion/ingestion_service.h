@@ -49,9 +49,13 @@ class IngestionServiceImpl final : public RawIngestionService {
  public:
   // Names reported by GetStatus.
   struct Identity {
-    std::string stream;
+    std::string stream;  // or topic
     std::string group;
     std::string consumer;
+    std::string bus = "redis";  // or "kafka"
+    // Where the dead letters are, for the error of a replica that serves
+    // none.
+    std::string dead_letters = "";
   };
 
   // Every pointer must outlive the service; `ingestor` may be null (a

@@ -22,6 +22,8 @@
 #include "services/ingestion/grpc_classifier.h"
 #include "services/ingestion/ingestion_service.h"
 #include "services/ingestion/ingestor.h"
+#include "services/ingestion/kafka_bus.h"
+#include "services/ingestion/kafka_flags.h"
 #include "services/ingestion/push.h"
 #include "services/ingestion/redis_stream_source.h"
 #include "services/store/async_redis.h"
@@ -30,19 +32,31 @@
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50052",
           "gRPC listen address (PushEvents, GetStatus), host:port");
+ABSL_FLAG(std::string, bus, "redis",
+          "The event bus: redis (the stream --stream in --redis) or kafka "
+          "(the topic --kafka_topic on --kafka_brokers)");
 ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
-          "Redis holding the event stream, its dead letters and the "
-          "snapshots (the results are the classifier's)");
+          "Redis holding the snapshots (the results are the classifier's) "
+          "and, with --bus=redis, the event stream and its dead letters");
 ABSL_FLAG(std::string, classifier, "127.0.0.1:50051",
           "The classifier's gRPC target");
-ABSL_FLAG(std::string, stream, "oppmatrix:crm-events", "The event stream");
+ABSL_FLAG(std::string, stream, "oppmatrix:crm-events",
+          "The event stream (--bus=redis)");
 ABSL_FLAG(std::string, group, "oppmatrix-ingestion",
-          "The consumer group replicas share");
+          "The consumer group replicas share (a Redis stream's or Kafka's)");
 ABSL_FLAG(std::string, consumer, "",
-          "This replica's name in the group; default: the host name (a "
-          "Kubernetes pod name), stable across restarts");
+          "This replica's name in the group (on Kafka its client.id); "
+          "default: the host name (a Kubernetes pod name), stable across "
+          "restarts");
 ABSL_FLAG(std::string, dead_letter_stream, "oppmatrix:crm-events:dead",
-          "Where events that can't be processed go, with their reason");
+          "Where events that can't be processed go, with their reason "
+          "(--bus=redis; on Kafka --kafka_dead_letter_topic)");
+ABSL_FLAG(std::string, kafka_dead_letter_topic, "oppmatrix.crm-events.dead",
+          "The Kafka topic events that can't be processed go to, with their "
+          "reason and source in headers");
+ABSL_FLAG(int, kafka_max_buffered, 2000,
+          "Events read ahead from Kafka and not yet in a batch, past which "
+          "the partitions are paused (while the pipelines retry)");
 ABSL_FLAG(bool, ingest, true,
           "Run the pipeline; false serves PushEvents and GetStatus only");
 ABSL_FLAG(int, batch_size, 200,
@@ -57,7 +71,8 @@ ABSL_FLAG(absl::Duration, linger, absl::Milliseconds(50),
 ABSL_FLAG(int, max_deliveries, 5,
           "Dead-letter an event delivered more often than this");
 ABSL_FLAG(absl::Duration, claim_idle, absl::Seconds(30),
-          "Take over events another replica left unacknowledged this long");
+          "Take over events another replica left unacknowledged this long "
+          "(--bus=redis; Kafka hands a dead replica's partitions on)");
 ABSL_FLAG(absl::Duration, consumer_idle_limit, absl::Hours(1),
           "Remove the group's other consumers idle this long with nothing "
           "pending (replicas gone after a rollout); 0 never removes them");
@@ -105,7 +120,7 @@ std::string HostName() {
   return name;
 }
 
-int Run() {
+int Run(int argc, char** argv) {
   LogLevel level;
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     std::fprintf(stderr, "--log_level: unknown level \"%s\"\n",
@@ -170,20 +185,78 @@ int Run() {
       return 2;
     }
   }
-  RedisStreamSource source(
-      consumer_redis->get(), bus_reads->get(),
-      {.stream = absl::GetFlag(FLAGS_stream),
-       .group = absl::GetFlag(FLAGS_group),
-       .consumer = consumer,
-       .dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
-       .claim_idle = absl::GetFlag(FLAGS_claim_idle),
-       .trim_interval = absl::GetFlag(FLAGS_stream_trim_interval),
-       .timeout = redis_timeout,
-       .consumer_idle_limit = absl::GetFlag(FLAGS_consumer_idle_limit)});
-  RedisStreamSink sink(rpc_redis->get(),
-                       {.stream = absl::GetFlag(FLAGS_stream),
-                        .max_len = absl::GetFlag(FLAGS_stream_max_len),
-                        .timeout = redis_timeout});
+  const std::string bus = absl::GetFlag(FLAGS_bus);
+  if (bus != "redis" && bus != "kafka") {
+    std::fprintf(stderr, "--bus: redis or kafka, not \"%s\"\n", bus.c_str());
+    return 2;
+  }
+  // The bus: the source the pipelines read, the sink PushEvents writes.
+  std::unique_ptr<RedisStreamSource> redis_source;
+  std::unique_ptr<RedisStreamSink> redis_sink;
+  std::unique_ptr<KafkaEventSource> kafka_source;
+  std::unique_ptr<KafkaProducer> kafka_producer;
+  std::unique_ptr<KafkaEventSink> kafka_sink;
+  EventSource* source = nullptr;
+  EventSink* sink = nullptr;
+  std::string bus_name;  // the stream or topic, for GetStatus and the log
+  if (bus == "redis") {
+    redis_source = std::make_unique<RedisStreamSource>(
+        consumer_redis->get(), bus_reads->get(),
+        RedisStreamSource::Options{
+            .stream = absl::GetFlag(FLAGS_stream),
+            .group = absl::GetFlag(FLAGS_group),
+            .consumer = consumer,
+            .dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
+            .claim_idle = absl::GetFlag(FLAGS_claim_idle),
+            .trim_interval = absl::GetFlag(FLAGS_stream_trim_interval),
+            .timeout = redis_timeout,
+            .consumer_idle_limit = absl::GetFlag(FLAGS_consumer_idle_limit)});
+    redis_sink = std::make_unique<RedisStreamSink>(
+        rpc_redis->get(),
+        RedisStreamSink::Options{.stream = absl::GetFlag(FLAGS_stream),
+                                 .max_len = absl::GetFlag(FLAGS_stream_max_len),
+                                 .timeout = redis_timeout});
+    source = redis_source.get();
+    sink = redis_sink.get();
+    bus_name = absl::GetFlag(FLAGS_stream);
+  } else {
+    absl::StatusOr<KafkaConfig> kafka = KafkaConfigFromFlags(argc, argv);
+    if (!kafka.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(kafka.status().message()).c_str());
+      return 2;
+    }
+    if (absl::GetFlag(FLAGS_kafka_max_buffered) < 1) {
+      std::fprintf(stderr, "--kafka_max_buffered must be at least 1\n");
+      return 2;
+    }
+    absl::StatusOr<std::unique_ptr<KafkaEventSource>> made_source =
+        KafkaEventSource::Create(
+            {.kafka = *kafka,
+             .topic = absl::GetFlag(FLAGS_kafka_topic),
+             .group = absl::GetFlag(FLAGS_group),
+             .consumer = consumer,
+             .dead_letter_topic = absl::GetFlag(FLAGS_kafka_dead_letter_topic),
+             .max_buffered = absl::GetFlag(FLAGS_kafka_max_buffered),
+             // A push-only replica must not take partitions it won't read.
+             .subscribe = absl::GetFlag(FLAGS_ingest)});
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+        KafkaProducer::Create(*kafka, absl::Seconds(30));
+    for (const absl::Status& s : {made_source.status(), producer.status()}) {
+      if (!s.ok()) {
+        std::fprintf(stderr, "kafka: %s\n", std::string(s.message()).c_str());
+        return 2;
+      }
+    }
+    kafka_source = *std::move(made_source);
+    kafka_producer = *std::move(producer);
+    kafka_sink = std::make_unique<KafkaEventSink>(
+        kafka_producer.get(),
+        KafkaEventSink::Options{.topic = absl::GetFlag(FLAGS_kafka_topic)});
+    source = kafka_source.get();
+    sink = kafka_sink.get();
+    bus_name = absl::GetFlag(FLAGS_kafka_topic);
+  }
   RedisSnapshotStore snapshots(
       consumer_redis->get(),
       {.tombstone_ttl = absl::GetFlag(FLAGS_tombstone_ttl)});
@@ -225,25 +298,37 @@ int Run() {
                  std::string(classifier.status().message()).c_str());
     return 2;
   }
-  Ingestor ingestor(&source, &snapshots, classifier->get(),
+  Ingestor ingestor(source, &snapshots, classifier->get(),
                     {.batch_size = batch_size,
                      .batches_in_flight = in_flight,
                      .linger = absl::GetFlag(FLAGS_linger),
                      .max_deliveries = absl::GetFlag(FLAGS_max_deliveries),
                      .store_timeout = redis_timeout});
-  EventPusher pusher(&sink);
+  EventPusher pusher(sink);
   const bool ingest = absl::GetFlag(FLAGS_ingest);
-  DeadLetterQueue dead_letters(
-      rpc_redis->get(),
-      {.dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
-       .stream = absl::GetFlag(FLAGS_stream),
-       .stream_max_len = absl::GetFlag(FLAGS_stream_max_len),
-       .timeout = redis_timeout});
-  IngestionServiceImpl service(&pusher, &source, ingest ? &ingestor : nullptr,
-                               &dead_letters,
-                               {.stream = absl::GetFlag(FLAGS_stream),
-                                .group = absl::GetFlag(FLAGS_group),
-                                .consumer = consumer});
+  // The dead-letter RPCs read the Redis dead-letter stream; on Kafka the
+  // dead letters are a topic, which they do not read yet.
+  std::unique_ptr<DeadLetterQueue> dead_letters;
+  if (bus == "redis") {
+    dead_letters = std::make_unique<DeadLetterQueue>(
+        rpc_redis->get(),
+        DeadLetterQueue::Options{
+            .dead_letter_stream = absl::GetFlag(FLAGS_dead_letter_stream),
+            .stream = absl::GetFlag(FLAGS_stream),
+            .stream_max_len = absl::GetFlag(FLAGS_stream_max_len),
+            .timeout = redis_timeout});
+  }
+  IngestionServiceImpl service(
+      &pusher, source, ingest ? &ingestor : nullptr, dead_letters.get(),
+      {.stream = bus_name,
+       .group = absl::GetFlag(FLAGS_group),
+       .consumer = consumer,
+       .bus = bus,
+       .dead_letters =
+           bus == "redis"
+               ? absl::GetFlag(FLAGS_dead_letter_stream)
+               : absl::StrCat("Kafka topic ",
+                              absl::GetFlag(FLAGS_kafka_dead_letter_topic))});
   GrpcServer::Options server_options;
   server_options.listen = absl::GetFlag(FLAGS_listen);
   if (absl::Status s = ApplyServerLimitFlags(&server_options.limits); !s.ok()) {
@@ -267,8 +352,8 @@ int Run() {
           "serving on ", absl::GetFlag(FLAGS_listen), " (port ",
           (*server)->port(), ")",
           server_options.tls_cert_file.empty() ? "" : " with TLS",
-          server_options.auth_token.empty() ? "" : " and a bearer token",
-          "; stream ", absl::GetFlag(FLAGS_stream), ", group ",
+          server_options.auth_token.empty() ? "" : " and a bearer token", "; ",
+          bus == "redis" ? "stream " : "Kafka topic ", bus_name, ", group ",
           absl::GetFlag(FLAGS_group), ", consumer ", consumer, ", redis ",
           endpoint->ToSafeString(), ", classifier ", client_options.target,
           ingest ? "" : " (push only)"));
@@ -284,10 +369,15 @@ int Run() {
       absl::StrCat(sig == SIGTERM ? "SIGTERM" : "SIGINT",
                    ": finishing the batch in hand, then stopping"));
   stop = true;
-  if (worker.joinable()) {
-    worker.join();
+  if (worker.joinable()) worker.join();
+  if (kafka_source != nullptr) {
+    // Commits what is acknowledged and leaves the group at once.
+    kafka_source->Close();
+    Log(LogLevel::kInfo, "ingestion",
+        absl::StrCat("consumer ", consumer, " left the group"));
+  } else if (ingest) {
     // Its batch is acknowledged (or left pending, which keeps the name).
-    absl::StatusOr<bool> removed = source.RemoveSelf();
+    absl::StatusOr<bool> removed = redis_source->RemoveSelf();
     Log(LogLevel::kInfo, "ingestion",
         !removed.ok()
             ? absl::StrCat("consumer ", consumer,
@@ -317,5 +407,5 @@ int main(int argc, char** argv) {
       "oppmatrix-ingestion: CRM events from the bus into classifications.\n"
       "Every flag can also be set as OPPMATRIX_<FLAG>, e.g. "
       "OPPMATRIX_CLASSIFIER=classifier:50051.");
-  return oppmatrix::Run();
+  return oppmatrix::Run(argc, argv);
 }

@@ -26,10 +26,12 @@
 #include "oppmatrix/v1/crm_event.pb.h"
 #include "services/engine/engine.h"
 #include "services/engine/ruleset.h"
+#include "services/ingestion/kafka_bus.h"
 #include "services/ingestion/redis_stream_source.h"
 #include "services/store/redis_result_store.h"
 #include "services/store/redis_url.h"
 #include "services/store/snapshot_store.h"
+#include "tests/testing/kafka_cluster.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_certs.h"
@@ -96,6 +98,7 @@ class PipelineTest : public ::testing::Test {
         "--linger=20ms",
         "--classifier_timeout=1s",
         "--claim_idle=1s"};
+    args.insert(args.end(), bus_flags_.begin(), bus_flags_.end());
     args.insert(args.end(), extra_flags.begin(), extra_flags.end());
     auto p = std::make_unique<Subprocess>(args);
     ingestion_port_ = LoggedPort(*p);
@@ -114,7 +117,7 @@ class PipelineTest : public ::testing::Test {
               .seed = seed, .tenants = 3, .opportunities_per_tenant = 40},
           absl::Now());
     }
-    RedisStreamSink sink(redis_client_.get(), {.timeout = absl::Seconds(10)});
+    std::unique_ptr<EventSink> sink = Sink();
     std::vector<std::string> batch;
     int64_t n = 0;
     while (events == 0 || n < events) {
@@ -126,22 +129,50 @@ class PipelineTest : public ::testing::Test {
       const size_t full = shuffle_window > 0 ? shuffle_window : 200;
       if (batch.size() == full) {
         if (shuffle_window > 0) std::shuffle(batch.begin(), batch.end(), rng_);
-        ASSERT_TRUE(sink.Append(batch).ok());
+        ASSERT_TRUE(sink->Append(batch).ok());
         batch.clear();
       }
     }
     if (shuffle_window > 0) std::shuffle(batch.begin(), batch.end(), rng_);
-    ASSERT_TRUE(sink.Append(batch).ok());
+    ASSERT_TRUE(sink->Append(batch).ok());
+  }
+
+  // Where Simulate writes: the bus's sink.
+  virtual std::unique_ptr<EventSink> Sink() {
+    return std::make_unique<RedisStreamSink>(
+        redis_client_.get(),
+        RedisStreamSink::Options{.timeout = absl::Seconds(10)});
+  }
+
+  // The bus's counts, as a probe that only counts (it never reads).
+  virtual absl::StatusOr<SourceStats> BusStats() {
+    RedisStreamSource probe(redis_client_.get(), redis_client_.get(),
+                            {.consumer = "probe"});
+    return probe.Stats();
+  }
+
+  // Every dead letter's reason.
+  virtual std::vector<std::string> DeadLetterReasons() {
+    auto dead =
+        redis_.Command({"XRANGE", "oppmatrix:crm-events:dead", "-", "+"});
+    EXPECT_TRUE(dead.ok());
+    std::vector<std::string> reasons;
+    if (!dead.ok()) return reasons;
+    for (const RedisReply& entry : dead->elements) {
+      std::string& reason = reasons.emplace_back();
+      const auto& f = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < f.size(); i += 2) {
+        if (f[i].str == "reason") reason = f[i + 1].str;
+      }
+    }
+    return reasons;
   }
 
   // Waits until the group has nothing undelivered or unacknowledged.
   bool WaitDrained(absl::Duration timeout) {
-    // The probe only counts (Stats), so it never makes a blocking read.
-    RedisStreamSource probe(redis_client_.get(), redis_client_.get(),
-                            {.consumer = "probe"});
     absl::Time give_up = absl::Now() + timeout;
     while (absl::Now() < give_up) {
-      auto s = probe.Stats();
+      auto s = BusStats();
       if (s.ok() && s->lag == 0 && s->pending == 0) return true;
       absl::SleepFor(absl::Milliseconds(50));
     }
@@ -179,18 +210,9 @@ class PipelineTest : public ::testing::Test {
       ++checked;
     }
     EXPECT_GT(checked, 50);
-    auto dead =
-        redis_.Command({"XRANGE", "oppmatrix:crm-events:dead", "-", "+"});
-    ASSERT_TRUE(dead.ok());
-    EXPECT_EQ(static_cast<int64_t>(dead->elements.size()), malformed_);
-    for (const RedisReply& entry : dead->elements) {
-      bool has_reason = false;
-      const auto& f = entry.elements[1].elements;
-      for (size_t i = 0; i + 1 < f.size(); i += 2) {
-        if (f[i].str == "reason" && !f[i + 1].str.empty()) has_reason = true;
-      }
-      EXPECT_TRUE(has_reason);
-    }
+    std::vector<std::string> reasons = DeadLetterReasons();
+    EXPECT_EQ(static_cast<int64_t>(reasons.size()), malformed_);
+    for (const std::string& reason : reasons) EXPECT_FALSE(reason.empty());
   }
 
   testing::RedisServer redis_;
@@ -204,6 +226,90 @@ class PipelineTest : public ::testing::Test {
   std::unique_ptr<CrmSimulator> sim_;
   std::mt19937_64 rng_{42};
   int64_t malformed_ = 0;
+  // The bus's flags for each ingestion replica (none: the Redis stream).
+  std::vector<std::string> bus_flags_;
+};
+
+// The same pipeline on Kafka: librdkafka's mock cluster (three brokers,
+// the event topic in four partitions) in the test process, the ingestion
+// replicas consuming it with --bus=kafka. The final state is checked
+// against the same expectations as on the Redis stream.
+class KafkaPipelineTest : public PipelineTest {
+ protected:
+  static constexpr char kTopic[] = "crm-events";
+  static constexpr char kDeadTopic[] = "crm-events-dead";
+
+  void SetUp() override {
+    auto kafka = testing::MockKafkaCluster::Start(3);
+    ASSERT_TRUE(kafka.ok()) << kafka.status();
+    kafka_ = *std::move(kafka);
+    ASSERT_TRUE(kafka_->CreateTopic(kTopic, 4).ok());
+    ASSERT_TRUE(kafka_->CreateTopic(kDeadTopic, 2).ok());
+    auto producer = KafkaProducer::Create(Config(), absl::Seconds(10));
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    producer_ = *std::move(producer);
+    auto probe = KafkaEventSource::Create({.kafka = Config(),
+                                           .topic = kTopic,
+                                           .group = "oppmatrix-ingestion",
+                                           .consumer = "probe",
+                                           .subscribe = false});
+    ASSERT_TRUE(probe.ok()) << probe.status();
+    probe_ = *std::move(probe);
+    bus_flags_ = {"--bus=kafka", "--kafka_brokers=" + kafka_->bootstraps(),
+                  absl::StrCat("--kafka_topic=", kTopic),
+                  absl::StrCat("--kafka_dead_letter_topic=", kDeadTopic)};
+    for (const auto& [name, value] : Config().properties) {
+      bus_flags_.push_back(absl::StrCat("--kafka_property=", name, "=", value));
+    }
+    PipelineTest::SetUp();
+  }
+
+  KafkaConfig Config() const {
+    return {.brokers = kafka_->bootstraps(),
+            .properties = {{"auto.commit.interval.ms", "100"},
+                           {"session.timeout.ms", "6000"},
+                           {"heartbeat.interval.ms", "500"},
+                           {"log_level", "3"}}};
+  }
+
+  std::unique_ptr<EventSink> Sink() override {
+    return std::make_unique<KafkaEventSink>(
+        producer_.get(), KafkaEventSink::Options{.topic = kTopic});
+  }
+
+  absl::StatusOr<SourceStats> BusStats() override { return probe_->Stats(); }
+
+  std::vector<std::string> DeadLetterReasons() override {
+    // Each dead letter once: a replica that dies after writing one and
+    // before committing its offset writes it again.
+    auto counter = KafkaEventSource::Create({.kafka = Config(),
+                                             .topic = kDeadTopic,
+                                             .group = "none",
+                                             .consumer = "counter",
+                                             .subscribe = false});
+    EXPECT_TRUE(counter.ok());
+    if (!counter.ok()) return {};
+    auto stats = (*counter)->Stats();
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    if (!stats.ok()) return {};
+    int64_t written = 0;
+    for (const PartitionStats& p : stats->partitions) {
+      written += p.high_watermark;
+    }
+    std::map<std::string, std::string> by_source;
+    for (const testing::KafkaRecord& r :
+         testing::ReadTopic(kafka_->bootstraps(), kDeadTopic, 2,
+                            static_cast<size_t>(written))) {
+      by_source[r.headers.at("source_id")] = r.headers.at("reason");
+    }
+    std::vector<std::string> reasons;
+    for (auto& [id, reason] : by_source) reasons.push_back(reason);
+    return reasons;
+  }
+
+  std::unique_ptr<testing::MockKafkaCluster> kafka_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::unique_ptr<KafkaEventSource> probe_;
 };
 
 // Mutual TLS from ingestion to the classifier. A classifier that requires
@@ -516,6 +622,96 @@ TEST_F(PipelineTest, CrmExportsImportIntoStoredResults) {
     EXPECT_EQ(got, cells);
   }
   EXPECT_EQ(redis_.Command({"XLEN", "oppmatrix:crm-events:dead"})->integer, 0);
+}
+
+TEST_F(KafkaPipelineTest, EveryEventEndsStoredOrDeadLettered) {
+  auto ingestion = StartIngestion("i0");
+  Simulate(7);
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
+  // oppctl status shows the topic's partitions, each committed to its end.
+  Subprocess status({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl",
+                     absl::StrCat("--ingestion=127.0.0.1:", ingestion_port_),
+                     "status"});
+  ASSERT_EQ(status.Wait(absl::Seconds(30)), 0) << status.Stderr();
+  const std::string out = status.Stdout();
+  EXPECT_THAT(out, ::testing::HasSubstr("kafka topic     crm-events"));
+  EXPECT_THAT(out, ::testing::HasSubstr("lag             0"));
+  EXPECT_THAT(
+      out, ::testing::HasSubstr(absl::StrCat("dead-lettered   ", malformed_)));
+  EXPECT_THAT(out,
+              ::testing::ContainsRegex("        3 +[0-9]+ +[0-9]+ +0  yes"));
+  ingestion->Signal(SIGTERM);
+  EXPECT_EQ(ingestion->Wait(absl::Seconds(30)), 0) << ingestion->Stderr();
+  EXPECT_THAT(ingestion->Stderr(), ::testing::HasSubstr("left the group"));
+}
+
+TEST_F(KafkaPipelineTest, KilledMidRunAndRestartedNothingLost) {
+  auto ingestion = StartIngestion("i0", /*batch_size=*/10);
+  Simulate(8, 1500);
+  // Killed without warning once part of the work is committed.
+  absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < give_up) {
+    auto s = BusStats();
+    ASSERT_TRUE(s.ok()) << s.status();
+    if (s->lag < 1300) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ingestion->Signal(SIGKILL);
+  ingestion->Wait(absl::Seconds(10));
+  auto at_kill = BusStats();
+  ASSERT_TRUE(at_kill.ok());
+  EXPECT_GT(at_kill->lag, 0) << "the run had already finished";
+  EXPECT_LT(at_kill->lag, 1500) << "the run had not started";
+  Simulate(8);  // the rest of the run arrives meanwhile
+  // The group hands the dead consumer's partitions on once its session
+  // times out; the restarted one takes them from the committed offsets.
+  auto restarted = StartIngestion("i0");
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
+}
+
+// A second replica joins mid-run (cooperative rebalance: it takes some
+// partitions, the first keeps the rest), then leaves (its partitions go
+// back); the final state is the same.
+TEST_F(KafkaPipelineTest, AReplicaJoinsAndLeavesAndTheStateIsTheSame) {
+  auto a = StartIngestion("i0", /*batch_size=*/20);
+  ASSERT_TRUE(a->WaitForStderr("assigned partitions 0,1,2,3",
+                               absl::Seconds(60)))
+      << a->Stderr();
+  Simulate(10, 1000);
+  auto b = StartIngestion("i1", /*batch_size=*/20);
+  ASSERT_TRUE(b->WaitForStderr("assigned partitions ", absl::Seconds(60)))
+      << b->Stderr();
+  Simulate(10);
+  b->Signal(SIGTERM);
+  EXPECT_EQ(b->Wait(absl::Seconds(30)), 0) << b->Stderr();
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
+  EXPECT_THAT(a->Stderr(), ::testing::HasSubstr("revoked partitions "));
+}
+
+TEST_F(KafkaPipelineTest, PushEventsAppendsToTheTopic) {
+  auto ingestion = StartIngestion("i0");
+  Subprocess sim({OPPMATRIX_BINARY_DIR "/clients/sim/oppmatrix-crm-sim",
+                  "--mode=push",
+                  absl::StrCat("--target=127.0.0.1:", ingestion_port_),
+                  "--seed=3", "--max_events=400", "--batch=50"});
+  ASSERT_EQ(sim.Wait(absl::Seconds(60)), 0) << sim.Stderr();
+  EXPECT_THAT(sim.Stdout(), ::testing::HasSubstr("emitted 400 events"));
+  ASSERT_TRUE(WaitDrained(absl::Seconds(60)));
+  auto stats = BusStats();
+  ASSERT_TRUE(stats.ok());
+  int64_t on_topic = 0;
+  for (const PartitionStats& p : stats->partitions) {
+    on_topic += p.high_watermark;
+  }
+  EXPECT_GT(on_topic, 300);
+  auto m = results_->Matrix("tenant-1", {}, 0, absl::Now(), Soon());
+  ASSERT_TRUE(m.ok()) << m.status();
+  int64_t count = 0;
+  for (const StoredCell& c : *m) count += c.count;
+  EXPECT_GT(count, 0);
 }
 
 }  // namespace

@@ -1,0 +1,923 @@
+#include "services/ingestion/kafka_bus.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <cstring>
+#include <future>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "services/common/file_util.h"
+#include "services/common/log.h"
+#include "services/ingestion/crm_event.h"
+#include "services/ingestion/dead_letter_fields.h"
+
+namespace oppmatrix {
+namespace {
+
+constexpr char kComponent[] = "kafka";
+// The properties the delivery guarantee rests on: an offset is stored only
+// once its event's result is (Ack), and what is stored is committed.
+constexpr const char* kEnforcedConsumerProperties[][2] = {
+    {"enable.auto.offset.store", "false"},
+    {"enable.auto.commit", "true"},
+};
+constexpr size_t kMaxPropertiesFileBytes = 1 << 20;
+// Most StatsAsync callers waiting for one query.
+constexpr size_t kMaxStatsWaiting = 1024;
+
+int Millis(absl::Duration d) {
+  return static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, 1 << 30));
+}
+
+// syslog levels, as librdkafka logs.
+LogLevel FromSyslog(int level) {
+  if (level <= 3) return LogLevel::kError;
+  if (level == 4) return LogLevel::kWarning;
+  if (level <= 6) return LogLevel::kInfo;
+  return LogLevel::kDebug;
+}
+
+void LogCallback(const rd_kafka_t*, int level, const char* facility,
+                 const char* message) {
+  Log(FromSyslog(level), kComponent, absl::StrCat(facility, ": ", message));
+}
+
+absl::Status Unavailable(absl::string_view what, rd_kafka_resp_err_t err) {
+  return absl::UnavailableError(
+      absl::StrCat("kafka: ", what, ": ", rd_kafka_err2str(err)));
+}
+
+absl::Status DeliveryStatus(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+      return absl::OkStatus();
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+      return absl::ResourceExhaustedError(
+          absl::StrCat("kafka: ", rd_kafka_err2str(err)));
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka: ", rd_kafka_err2str(err)));
+    default:
+      return Unavailable("delivery failed", err);
+  }
+}
+
+// A configuration with `defaults`, then `config`'s properties over them.
+absl::StatusOr<rd_kafka_conf_t*> NewConf(
+    const KafkaConfig& config,
+    std::initializer_list<std::pair<const char*, std::string>> defaults) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  auto set = [&](const std::string& name,
+                 const std::string& value) -> absl::Status {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err,
+                          sizeof(err)) != RD_KAFKA_CONF_OK) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka property ", name, ": ", err));
+    }
+    return absl::OkStatus();
+  };
+  absl::Status s = absl::OkStatus();
+  if (!config.brokers.empty()) s = set("bootstrap.servers", config.brokers);
+  for (const auto& [name, value] : defaults) {
+    if (s.ok()) s = set(name, value);
+  }
+  for (const auto& [name, value] : config.properties) {
+    if (s.ok()) s = set(name, value);
+  }
+  if (!s.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return s;
+  }
+  rd_kafka_conf_set_log_cb(conf, LogCallback);
+  return conf;
+}
+
+// Logs a client-wide error (brokers down, authentication failed): librdkafka
+// retries them itself.
+void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void*) {
+  Log(err == RD_KAFKA_RESP_ERR__FATAL ? LogLevel::kError : LogLevel::kWarning,
+      kComponent, absl::StrCat(rd_kafka_name(rk), ": ", reason));
+}
+
+// A ProduceAll call's messages, settled one by one.
+struct ProduceBatch {
+  std::vector<absl::Status> statuses;
+  std::atomic<size_t> left;
+  KafkaProducer::Done done;
+  struct Slot {
+    ProduceBatch* batch;
+    size_t index;
+  };
+  std::vector<Slot> slots;
+
+  // Settles one message; the last one settled answers and frees the batch.
+  static void Settle(Slot* slot, absl::Status status) {
+    ProduceBatch* b = slot->batch;
+    b->statuses[slot->index] = std::move(status);
+    if (b->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::move(b->done)(std::move(b->statuses));
+      delete b;
+    }
+  }
+};
+
+void DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  ProduceBatch::Settle(static_cast<ProduceBatch::Slot*>(m->_private),
+                       DeliveryStatus(m->err));
+}
+
+// "3:1042" to (3, 1042).
+bool ParseId(absl::string_view id, int32_t* partition, int64_t* offset) {
+  std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(id, absl::MaxSplits(':', 1));
+  return absl::SimpleAtoi(parts.first, partition) &&
+         absl::SimpleAtoi(parts.second, offset) && *partition >= 0 &&
+         *offset >= 0;
+}
+
+std::string HeaderValue(rd_kafka_message_t* m, const char* name) {
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return "";
+  }
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(headers, name, &value, &size) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      value == nullptr) {
+    return "";
+  }
+  return std::string(static_cast<const char*>(value), size);
+}
+
+// The group-wide part of the stats of `group` on `topic`, through `rk` (a
+// consumer handle with that group.id): each partition's committed offset,
+// high watermark and lag, and the group's members.
+absl::StatusOr<SourceStats> QueryGroupStats(rd_kafka_t* rk,
+                                            const std::string& topic,
+                                            const std::string& group,
+                                            absl::Duration timeout) {
+  SourceStats out;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  if (rkt == nullptr) {
+    return Unavailable(absl::StrCat("topic ", topic), rd_kafka_last_error());
+  }
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, Millis(timeout));
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unavailable(absl::StrCat("metadata of ", topic), err);
+  }
+  std::vector<int32_t> ids;
+  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
+      ids.push_back(md->topics[0].partitions[i].id);
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  std::sort(ids.begin(), ids.end());
+  if (!ids.empty()) {
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(ids.size()));
+    for (int32_t p : ids)
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+    err = rd_kafka_committed(rk, list, Millis(timeout));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_topic_partition_list_destroy(list);
+      return Unavailable("committed offsets", err);
+    }
+    for (int i = 0; i < list->cnt; ++i) {
+      PartitionStats& p = out.partitions.emplace_back();
+      p.partition = list->elems[i].partition;
+      p.committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
+      int64_t low = 0, high = 0;
+      err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p.partition,
+                                             &low, &high, Millis(timeout));
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_destroy(list);
+        return Unavailable(
+            absl::StrCat("watermarks of partition ", p.partition), err);
+      }
+      p.high_watermark = high;
+      p.lag =
+          std::max<int64_t>(0, high - (p.committed >= 0 ? p.committed : low));
+      out.lag += p.lag;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+  // The group's members, where the brokers tell (librdkafka's mock cluster
+  // does not); 0 when they don't.
+  const rd_kafka_group_list* groups = nullptr;
+  err = rd_kafka_list_groups(rk, group.c_str(), &groups, Millis(timeout));
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (groups->group_cnt > 0) out.consumers = groups->groups[0].member_cnt;
+    rd_kafka_group_list_destroy(groups);
+  }
+  return out;
+}
+
+}  // namespace
+
+// librdkafka's callbacks into the source (a friend).
+struct KafkaCallbacks {
+  static void Rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* partitions,
+                        void* opaque) {
+    static_cast<KafkaEventSource*>(opaque)->Rebalance(err, partitions);
+  }
+};
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+ParseKafkaProperties(absl::Span<const std::string> flags,
+                     const std::string& file) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add = [&out](absl::string_view entry,
+                    absl::string_view where) -> absl::Status {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    absl::string_view name = absl::StripAsciiWhitespace(kv.first);
+    if (name.empty() || entry.find('=') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": \"", entry, "\" is not name=value"));
+    }
+    if (out.size() >= kMaxKafkaProperties) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": more than ", kMaxKafkaProperties, " properties"));
+    }
+    out.emplace_back(std::string(name),
+                     std::string(absl::StripAsciiWhitespace(kv.second)));
+    return absl::OkStatus();
+  };
+  if (!file.empty()) {
+    absl::StatusOr<std::string> text =
+        ReadFileToString(file, kMaxPropertiesFileBytes);
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--kafka_properties_file: ", text.status().message()));
+    }
+    int line_number = 0;
+    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+      ++line_number;
+      line = absl::StripAsciiWhitespace(line);
+      if (line.empty() || line[0] == '#' || line[0] == '!') continue;
+      absl::Status s = add(line, absl::StrCat(file, ":", line_number));
+      if (!s.ok()) return s;
+    }
+  }
+  for (const std::string& flag : flags) {
+    absl::Status s = add(flag, "--kafka_property");
+    if (!s.ok()) return s;
+  }
+  for (const auto& [name, value] : out) {
+    for (const auto& [enforced, required] : kEnforcedConsumerProperties) {
+      if (name == enforced && value != required) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("kafka property ", name, " must stay ", required,
+                         ": offsets are stored only once results are"));
+      }
+    }
+  }
+  return out;
+}
+
+std::string KafkaEventKey(absl::string_view payload,
+                          absl::string_view content_type) {
+  absl::StatusOr<v1::CrmEvent> event = ParseCrmEvent(payload, content_type);
+  if (!event.ok()) return "";
+  return absl::StrCat(event->tenant_id(), "/", event->opportunity_id());
+}
+
+// ---------------------------------------------------------------- producer
+
+absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
+    const KafkaConfig& config, absl::Duration delivery_timeout) {
+  absl::StatusOr<rd_kafka_conf_t*> conf = NewConf(
+      config, {{"enable.idempotence", "true"},
+               {"linger.ms", "5"},
+               {"partitioner", "murmur2_random"},
+               {"message.timeout.ms", absl::StrCat(Millis(delivery_timeout))}});
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_dr_msg_cb(*conf, DeliveryCallback);
+  rd_kafka_conf_set_error_cb(*conf, ErrorCallback);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(*conf);
+    return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
+  }
+  return std::unique_ptr<KafkaProducer>(
+      new KafkaProducer(rk, delivery_timeout));
+}
+
+KafkaProducer::KafkaProducer(rd_kafka_t* rk, absl::Duration delivery_timeout)
+    : rk_(rk), delivery_timeout_(delivery_timeout) {
+  poller_ = std::thread([this] { PollLoop(); });
+}
+
+KafkaProducer::~KafkaProducer() {
+  stop_ = true;
+  poller_.join();
+  // What is in flight gets its answer: delivered, or failed by the purge.
+  rd_kafka_flush(rk_, Millis(delivery_timeout_));
+  rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_flush(rk_, 1000);
+  rd_kafka_destroy(rk_);
+}
+
+void KafkaProducer::PollLoop() {
+  while (!stop_.load()) rd_kafka_poll(rk_, 100);
+}
+
+void KafkaProducer::ProduceAll(std::vector<Message> messages, Done done) {
+  if (messages.empty()) {
+    std::move(done)({});
+    return;
+  }
+  auto* batch = new ProduceBatch;
+  batch->statuses.resize(messages.size());
+  batch->left = messages.size();
+  batch->done = std::move(done);
+  batch->slots.resize(messages.size());
+  for (size_t i = 0; i < messages.size(); ++i) {
+    batch->slots[i] = {batch, i};
+  }
+  // The slots stay put: `batch` is freed only when the last one settles,
+  // which may be during this loop.
+  ProduceBatch::Slot* slots = batch->slots.data();
+  for (size_t i = 0; i < messages.size(); ++i) {
+    Message& m = messages[i];
+    rd_kafka_headers_t* headers =
+        m.headers.empty() ? nullptr : rd_kafka_headers_new(m.headers.size());
+    for (const auto& [name, value] : m.headers) {
+      rd_kafka_header_add(headers, name.data(), name.size(), value.data(),
+                          value.size());
+    }
+    rd_kafka_resp_err_t err;
+    if (headers != nullptr) {
+      err = rd_kafka_producev(
+          rk_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
+          RD_KAFKA_V_KEY(m.key.empty() ? nullptr : m.key.data(), m.key.size()),
+          RD_KAFKA_V_VALUE(m.value.data(), m.value.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+          RD_KAFKA_V_OPAQUE(&slots[i]), RD_KAFKA_V_END);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(headers);
+    } else {
+      err = rd_kafka_producev(
+          rk_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
+          RD_KAFKA_V_KEY(m.key.empty() ? nullptr : m.key.data(), m.key.size()),
+          RD_KAFKA_V_VALUE(m.value.data(), m.value.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_OPAQUE(&slots[i]), RD_KAFKA_V_END);
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ProduceBatch::Settle(&slots[i], DeliveryStatus(err));
+    }
+  }
+}
+
+std::vector<absl::Status> KafkaProducer::ProduceAllSync(
+    std::vector<Message> messages) {
+  std::promise<std::vector<absl::Status>> answer;
+  std::future<std::vector<absl::Status>> future = answer.get_future();
+  ProduceAll(std::move(messages), [&answer](std::vector<absl::Status> s) {
+    answer.set_value(std::move(s));
+  });
+  return future.get();
+}
+
+// -------------------------------------------------------------------- sink
+
+KafkaEventSink::KafkaEventSink(KafkaProducer* producer, Options options)
+    : producer_(producer), options_(std::move(options)) {}
+
+std::vector<KafkaProducer::Message> KafkaEventSink::Messages(
+    absl::Span<const std::string> payloads) const {
+  std::vector<KafkaProducer::Message> out;
+  out.reserve(payloads.size());
+  for (const std::string& payload : payloads) {
+    KafkaProducer::Message& m = out.emplace_back();
+    m.topic = options_.topic;
+    m.key = KafkaEventKey(payload, options_.content_type);
+    m.value = payload;
+    if (!options_.content_type.empty()) {
+      m.headers.emplace_back(kKafkaContentTypeHeader, options_.content_type);
+    }
+  }
+  return out;
+}
+
+absl::Status KafkaEventSink::FirstError(
+    const std::vector<absl::Status>& statuses) {
+  for (const absl::Status& s : statuses) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaEventSink::Append(absl::Span<const std::string> payloads) {
+  return FirstError(producer_->ProduceAllSync(Messages(payloads)));
+}
+
+void KafkaEventSink::AppendAsync(std::vector<std::string> payloads,
+                                 AppendCallback done) {
+  producer_->ProduceAll(
+      Messages(payloads),
+      [done = std::move(done)](std::vector<absl::Status> statuses) mutable {
+        std::move(done)(FirstError(statuses));
+      });
+}
+
+// ------------------------------------------------------------------ source
+
+absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
+    Options options) {
+  for (const auto& [name, value] : options.kafka.properties) {
+    for (const auto& [enforced, required] : kEnforcedConsumerProperties) {
+      if (name == enforced && value != required) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("kafka property ", name, " must stay ", required));
+      }
+    }
+  }
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+      KafkaProducer::Create(options.kafka, options.timeout);
+  if (!producer.ok()) return producer.status();
+  absl::StatusOr<rd_kafka_conf_t*> conf = NewConf(
+      options.kafka, {{"group.id", options.group},
+                      {"client.id", options.consumer},
+                      {"partition.assignment.strategy", "cooperative-sticky"},
+                      {"auto.commit.interval.ms", "1000"},
+                      {"auto.offset.reset", "earliest"},
+                      {"queued.max.messages.kbytes", "16384"}});
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  for (const auto& [name, value] : kEnforcedConsumerProperties) {
+    rd_kafka_conf_set(*conf, name, value, err, sizeof(err));
+  }
+  std::unique_ptr<KafkaEventSource> source(
+      new KafkaEventSource(std::move(options), nullptr, *std::move(producer)));
+  rd_kafka_conf_set_opaque(*conf, source.get());
+  rd_kafka_conf_set_rebalance_cb(*conf, KafkaCallbacks::Rebalance);
+  rd_kafka_conf_set_error_cb(*conf, ErrorCallback);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(*conf);
+    return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+  }
+  source->consumer_ = rk;
+  rd_kafka_poll_set_consumer(rk);
+  absl::StatusOr<rd_kafka_conf_t*> queries_conf = NewConf(
+      source->options_.kafka, {{"group.id", source->options_.group},
+                               {"client.id", source->options_.consumer}});
+  if (!queries_conf.ok()) return queries_conf.status();
+  rd_kafka_conf_set_error_cb(*queries_conf, ErrorCallback);
+  source->queries_ =
+      rd_kafka_new(RD_KAFKA_CONSUMER, *queries_conf, err, sizeof(err));
+  if (source->queries_ == nullptr) {
+    rd_kafka_conf_destroy(*queries_conf);
+    return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+  }
+  source->stats_thread_ = std::thread([s = source.get()] { s->StatsLoop(); });
+  if (!source->options_.subscribe) return source;
+  rd_kafka_topic_partition_list_t* topics =
+      rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, source->options_.topic.c_str(),
+                                    RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t subscribed = rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (subscribed != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unavailable(absl::StrCat("subscribing to ", source->options_.topic),
+                       subscribed);
+  }
+  source->poller_ = std::thread([s = source.get()] { s->PollLoop(); });
+  return source;
+}
+
+KafkaEventSource::KafkaEventSource(Options options, rd_kafka_t* consumer,
+                                   std::unique_ptr<KafkaProducer> dead_letters)
+    : options_(std::move(options)),
+      consumer_(consumer),
+      dead_letters_(std::move(dead_letters)) {}
+
+KafkaEventSource::~KafkaEventSource() {
+  Close();
+  {
+    absl::MutexLock lock(&stats_mu_);
+    stats_stop_ = true;
+    stats_wanted_.SignalAll();
+  }
+  if (stats_thread_.joinable()) stats_thread_.join();
+  dead_letters_.reset();
+  if (queries_ != nullptr) rd_kafka_destroy(queries_);
+  bool never_assigned;
+  {
+    absl::MutexLock lock(&mu_);
+    never_assigned = options_.subscribe && assignments_ == 0;
+  }
+  if (consumer_ == nullptr) return;
+  if (never_assigned) {
+    Log(LogLevel::kWarning, kComponent,
+        "the consumer never got an assignment; it is left to the process's "
+        "exit (librdkafka 2.0 aborts destroying it: "
+        "confluentinc/librdkafka#4312)");
+    return;
+  }
+  rd_kafka_destroy(consumer_);
+}
+
+void KafkaEventSource::Close() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    if (options_.subscribe && consumer_ != nullptr) {
+      // The group's first rebalance ends, so the consumer can be freed.
+      const absl::Time until = absl::Now() + options_.timeout;
+      while (assignments_ == 0 && !assigned_.WaitWithDeadline(&mu_, until)) {
+      }
+    }
+    closing_ = true;
+    readable_.SignalAll();
+  }
+  if (poller_.joinable()) poller_.join();
+  if (consumer_ == nullptr) return;
+  // Commits the stored offsets, and revokes everything (Rebalance, served
+  // on this thread) as the group hands the partitions on.
+  if (!options_.subscribe) return;
+  if (rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_);
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    Log(LogLevel::kWarning, kComponent,
+        absl::StrCat("closing the consumer: ", rd_kafka_err2str(err)));
+  }
+}
+
+void KafkaEventSource::SetPaused(bool paused) {
+  rd_kafka_topic_partition_list_t* assigned = nullptr;
+  if (rd_kafka_assignment(consumer_, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return;
+  }
+  if (paused) {
+    rd_kafka_pause_partitions(consumer_, assigned);
+  } else {
+    rd_kafka_resume_partitions(consumer_, assigned);
+  }
+  const int n = assigned->cnt;
+  rd_kafka_topic_partition_list_destroy(assigned);
+  {
+    absl::MutexLock lock(&mu_);
+    paused_ = paused;
+  }
+  Log(LogLevel::kInfo, kComponent,
+      absl::StrCat(paused ? "paused " : "resumed ", n, " partitions of ",
+                   options_.topic,
+                   paused ? ": the pipelines are not keeping up (is the "
+                            "classifier or Redis down?)"
+                          : ""));
+}
+
+void KafkaEventSource::PollLoop() {
+  bool paused = false;
+  while (true) {
+    bool pause;
+    {
+      absl::MutexLock lock(&mu_);
+      if (closing_) break;
+      const int buffered = static_cast<int>(buffer_.size());
+      pause = paused ? buffered > options_.max_buffered / 2
+                     : buffered >= options_.max_buffered;
+    }
+    if (pause != paused) {
+      SetPaused(pause);
+      paused = pause;
+    }
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 100);
+    if (m == nullptr) continue;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        std::string error = absl::StrCat("consuming ", options_.topic, ": ",
+                                         rd_kafka_message_errstr(m));
+        absl::MutexLock lock(&mu_);
+        // Once per error and 10 s: a missing topic is reported on each poll.
+        if (error != last_error_ ||
+            absl::Now() - last_error_logged_ > absl::Seconds(10)) {
+          Log(LogLevel::kWarning, kComponent, error);
+          last_error_ = std::move(error);
+          last_error_logged_ = absl::Now();
+        }
+      }
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    Buffered b;
+    b.partition = m->partition;
+    b.event.id = absl::StrCat(m->partition, ":", m->offset);
+    if (m->payload != nullptr) {
+      b.event.payload.assign(static_cast<const char*>(m->payload), m->len);
+    }
+    if (m->key != nullptr) {
+      b.event.key.assign(static_cast<const char*>(m->key), m->key_len);
+    }
+    b.event.content_type = HeaderValue(m, kKafkaContentTypeHeader);
+    const int64_t offset = m->offset;
+    rd_kafka_message_destroy(m);
+    absl::MutexLock lock(&mu_);
+    auto it = partitions_.find(b.partition);
+    // Revoked meanwhile, or read already (its new owner, or this one, reads
+    // it again from the committed offset).
+    if (it == partitions_.end() || offset < it->second.next) continue;
+    it->second.in_flight.emplace_back(offset, false);
+    it->second.next = offset + 1;
+    buffer_.push_back(std::move(b));
+    readable_.Signal();
+  }
+}
+
+void KafkaEventSource::Rebalance(int err_code,
+                                 rd_kafka_topic_partition_list_t* partitions) {
+  const auto err = static_cast<rd_kafka_resp_err_t>(err_code);
+  const bool cooperative =
+      std::strcmp(rd_kafka_rebalance_protocol(consumer_), "COOPERATIVE") == 0;
+  std::vector<int32_t> ids;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    ids.push_back(partitions->elems[i].partition);
+  }
+  std::sort(ids.begin(), ids.end());
+  // "partitions 0,2 of T", or "no partitions of T".
+  const std::string listed =
+      ids.empty() ? "no partitions"
+                  : absl::StrCat("partitions ", absl::StrJoin(ids, ","));
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    bool paused;
+    {
+      absl::MutexLock lock(&mu_);
+      ++rebalances_;
+      ++assignments_;
+      assigned_.SignalAll();
+      for (int i = 0; i < partitions->cnt; ++i) {
+        partitions_[partitions->elems[i].partition] = Partition{};
+      }
+      paused = paused_;
+    }
+    if (cooperative) {
+      if (rd_kafka_error_t* e =
+              rd_kafka_incremental_assign(consumer_, partitions)) {
+        Log(LogLevel::kError, kComponent,
+            absl::StrCat("assigning: ", rd_kafka_error_string(e)));
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      rd_kafka_assign(consumer_, partitions);
+    }
+    if (paused) rd_kafka_pause_partitions(consumer_, partitions);
+    Log(LogLevel::kInfo, kComponent,
+        absl::StrCat("assigned ", listed, " of ", options_.topic));
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    const bool lost = rd_kafka_assignment_lost(consumer_);
+    // What is acknowledged is committed before the partitions go.
+    if (!lost) {
+      rd_kafka_resp_err_t c = rd_kafka_commit(consumer_, nullptr, 0);
+      if (c != RD_KAFKA_RESP_ERR_NO_ERROR &&
+          c != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        Log(LogLevel::kWarning, kComponent,
+            absl::StrCat("committing before a revoke: ", rd_kafka_err2str(c)));
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++rebalances_;
+      for (int i = 0; i < partitions->cnt; ++i) {
+        partitions_.erase(partitions->elems[i].partition);
+      }
+      std::erase_if(buffer_, [this](const Buffered& b) {
+        mu_.AssertHeld();
+        return !partitions_.contains(b.partition);
+      });
+    }
+    if (cooperative) {
+      if (rd_kafka_error_t* e =
+              rd_kafka_incremental_unassign(consumer_, partitions)) {
+        Log(LogLevel::kError, kComponent,
+            absl::StrCat("unassigning: ", rd_kafka_error_string(e)));
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      rd_kafka_assign(consumer_, nullptr);
+    }
+    Log(LogLevel::kInfo, kComponent,
+        absl::StrCat(lost ? "lost " : "revoked ", listed, " of ",
+                     options_.topic));
+    return;
+  }
+  Log(LogLevel::kError, kComponent,
+      absl::StrCat("rebalance failed: ", rd_kafka_err2str(err)));
+  rd_kafka_assign(consumer_, nullptr);
+  absl::MutexLock lock(&mu_);
+  partitions_.clear();
+  buffer_.clear();
+}
+
+absl::StatusOr<std::vector<BusEvent>> KafkaEventSource::Read(
+    int max, absl::Duration wait) {
+  std::vector<BusEvent> out;
+  absl::MutexLock lock(&mu_);
+  const absl::Time deadline = absl::Now() + wait;
+  while (buffer_.empty() && !closing_) {
+    if (readable_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  const size_t n =
+      std::min(buffer_.size(), static_cast<size_t>(std::max(max, 0)));
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(std::move(buffer_.front().event));
+    buffer_.pop_front();
+  }
+  return out;
+}
+
+absl::Status KafkaEventSource::Ack(absl::Span<const std::string> ids) {
+  if (ids.empty()) return absl::OkStatus();
+  absl::flat_hash_map<int32_t, std::vector<int64_t>> by_partition;
+  for (const std::string& id : ids) {
+    int32_t partition;
+    int64_t offset;
+    if (!ParseId(id, &partition, &offset)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "not a Kafka event id (partition:offset): \"", id, "\""));
+    }
+    by_partition[partition].push_back(offset);
+  }
+  absl::MutexLock lock(&mu_);
+  rd_kafka_topic_partition_list_t* store =
+      rd_kafka_topic_partition_list_new(static_cast<int>(by_partition.size()));
+  for (auto& [partition, offsets] : by_partition) {
+    auto it = partitions_.find(partition);
+    if (it == partitions_.end()) continue;  // revoked: its new owner reads it
+    Partition& p = it->second;
+    for (int64_t offset : offsets) {
+      auto at = std::lower_bound(p.in_flight.begin(), p.in_flight.end(), offset,
+                                 [](const std::pair<int64_t, bool>& e,
+                                    int64_t o) { return e.first < o; });
+      if (at != p.in_flight.end() && at->first == offset) at->second = true;
+    }
+    while (!p.in_flight.empty() && p.in_flight.front().second) {
+      p.in_flight.pop_front();
+    }
+    // The low watermark: everything before it is stored.
+    const int64_t commit =
+        p.in_flight.empty() ? p.next : p.in_flight.front().first;
+    if (commit > p.stored) {
+      p.stored = commit;
+      rd_kafka_topic_partition_list_add(store, options_.topic.c_str(),
+                                        partition)
+          ->offset = commit;
+    }
+  }
+  if (store->cnt > 0) {
+    // A partition revoked meanwhile fails alone (its new owner reads its
+    // events again); the others are stored.
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(consumer_, store);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Log(LogLevel::kDebug, kComponent,
+          absl::StrCat("storing offsets: ", rd_kafka_err2str(err)));
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(store);
+  return absl::OkStatus();
+}
+
+absl::Status KafkaEventSource::DeadLetter(const BusEvent& event,
+                                          absl::string_view reason) {
+  DeadLetterItem item{&event, std::string(reason)};
+  return DeadLetterAll({&item, 1})[0];
+}
+
+std::vector<absl::Status> KafkaEventSource::DeadLetterAll(
+    absl::Span<const DeadLetterItem> items) {
+  namespace f = dead_letter_field;
+  std::vector<KafkaProducer::Message> messages;
+  messages.reserve(items.size());
+  const std::string now = absl::StrCat(absl::ToUnixMillis(absl::Now()));
+  for (const DeadLetterItem& item : items) {
+    const BusEvent& e = *item.event;
+    int32_t partition = -1;
+    int64_t offset = -1;
+    ParseId(e.id, &partition, &offset);
+    KafkaProducer::Message& m = messages.emplace_back();
+    m.topic = options_.dead_letter_topic;
+    m.key = e.key;
+    m.value = e.payload;
+    m.headers = {{f::kReason, item.reason},
+                 {f::kDeliveries, absl::StrCat(e.deliveries)},
+                 {f::kTime, now},
+                 {f::kSourceStream, options_.topic},
+                 {f::kSourceId, e.id},
+                 {f::kSourcePartition, absl::StrCat(partition)},
+                 {f::kSourceOffset, absl::StrCat(offset)}};
+    if (!e.content_type.empty()) {
+      m.headers.emplace_back(kKafkaContentTypeHeader, e.content_type);
+    }
+  }
+  std::vector<absl::Status> out =
+      dead_letters_->ProduceAllSync(std::move(messages));
+  std::vector<std::string> done;
+  std::vector<Buffered> again;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (out[i].ok()) {
+      done.push_back(items[i].event->id);
+      continue;
+    }
+    Buffered& b = again.emplace_back();
+    b.event = *items[i].event;
+    ++b.event.deliveries;
+    int64_t offset;
+    ParseId(b.event.id, &b.partition, &offset);
+  }
+  if (!again.empty()) {
+    absl::MutexLock lock(&mu_);
+    for (Buffered& b : again) {
+      if (partitions_.contains(b.partition)) buffer_.push_front(std::move(b));
+    }
+    readable_.Signal();
+  }
+  if (absl::Status s = Ack(done); !s.ok()) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (out[i].ok()) out[i] = s;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<SourceStats> KafkaEventSource::QueryStats() {
+  absl::StatusOr<SourceStats> stats = QueryGroupStats(
+      queries_, options_.topic, options_.group, options_.timeout);
+  if (!stats.ok()) return stats;
+  absl::MutexLock lock(&mu_);
+  stats->rebalances = rebalances_;
+  for (PartitionStats& p : stats->partitions) {
+    auto it = partitions_.find(p.partition);
+    if (it == partitions_.end()) continue;
+    p.assigned = true;
+    p.paused = paused_;
+    for (const auto& [offset, acked] : it->second.in_flight) {
+      stats->pending += acked ? 0 : 1;
+    }
+  }
+  return stats;
+}
+
+absl::StatusOr<SourceStats> KafkaEventSource::Stats() {
+  std::promise<absl::StatusOr<SourceStats>> answer;
+  std::future<absl::StatusOr<SourceStats>> future = answer.get_future();
+  StatsAsync([&answer](absl::StatusOr<SourceStats> s) {
+    answer.set_value(std::move(s));
+  });
+  return future.get();
+}
+
+void KafkaEventSource::StatsAsync(StatsCallback done) {
+  {
+    absl::MutexLock lock(&stats_mu_);
+    if (!stats_stop_ && stats_waiting_.size() < kMaxStatsWaiting) {
+      stats_waiting_.push_back(std::move(done));
+      stats_wanted_.Signal();
+      return;
+    }
+  }
+  std::move(done)(absl::UnavailableError(
+      "kafka: too many status queries waiting, or the consumer is closing"));
+}
+
+void KafkaEventSource::StatsLoop() {
+  while (true) {
+    std::vector<StatsCallback> callers;
+    {
+      absl::MutexLock lock(&stats_mu_);
+      while (stats_waiting_.empty() && !stats_stop_)
+        stats_wanted_.Wait(&stats_mu_);
+      callers.swap(stats_waiting_);
+      if (stats_stop_) {
+        for (StatsCallback& c : callers) {
+          std::move(c)(
+              absl::UnavailableError("kafka: the consumer is closing"));
+        }
+        return;
+      }
+    }
+    // One query answers every caller that came while it was waited for.
+    absl::StatusOr<SourceStats> stats = QueryStats();
+    for (StatsCallback& c : callers) std::move(c)(stats);
+  }
+}
+
+}  // namespace oppmatrix
