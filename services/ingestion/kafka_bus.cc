@@ -31,6 +31,9 @@ constexpr const char* kEnforcedConsumerProperties[][2] = {
 constexpr size_t kMaxPropertiesFileBytes = 1 << 20;
 // Most StatsAsync callers waiting for one query.
 constexpr size_t kMaxStatsWaiting = 1024;
+// A full read-ahead buffer the pipelines took nothing from for this long
+// pauses the partitions.
+constexpr absl::Duration kStallBeforePause = absl::Seconds(1);
 
 int Millis(absl::Duration d) {
   return static_cast<int>(
@@ -299,10 +302,12 @@ std::string KafkaEventKey(absl::string_view payload,
 // ---------------------------------------------------------------- producer
 
 absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
-    const KafkaConfig& config, absl::Duration delivery_timeout) {
+    const KafkaConfig& config, absl::Duration delivery_timeout,
+    absl::Duration linger) {
   absl::StatusOr<rd_kafka_conf_t*> conf = NewConf(
       config, {{"enable.idempotence", "true"},
-               {"linger.ms", "5"},
+               {"linger.ms", absl::StrCat(std::max<int64_t>(
+                                 0, absl::ToInt64Milliseconds(linger)))},
                {"partitioner", "murmur2_random"},
                {"message.timeout.ms", absl::StrCat(Millis(delivery_timeout))}});
   if (!conf.ok()) return conf.status();
@@ -449,7 +454,10 @@ absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
     }
   }
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
-      KafkaProducer::Create(options.kafka, options.timeout);
+      // Dead letters are few, and a pipeline waits for each batch's: no
+      // linger.
+      KafkaProducer::Create(options.kafka, options.timeout,
+                            absl::ZeroDuration());
   if (!producer.ok()) return producer.status();
   absl::StatusOr<rd_kafka_conf_t*> conf = NewConf(
       options.kafka, {{"group.id", options.group},
@@ -579,26 +587,42 @@ void KafkaEventSource::SetPaused(bool paused) {
   Log(LogLevel::kInfo, kComponent,
       absl::StrCat(paused ? "paused " : "resumed ", n, " partitions of ",
                    options_.topic,
-                   paused ? ": the pipelines are not keeping up (is the "
-                            "classifier or Redis down?)"
+                   paused ? ": the pipelines have taken nothing for a while "
+                            "(is the classifier or Redis down?)"
                           : ""));
 }
 
 void KafkaEventSource::PollLoop() {
   bool paused = false;
   while (true) {
-    bool pause;
+    bool pause = paused;
+    bool full = false;
     {
       absl::MutexLock lock(&mu_);
       if (closing_) break;
-      const int buffered = static_cast<int>(buffer_.size());
-      pause = paused ? buffered > options_.max_buffered / 2
-                     : buffered >= options_.max_buffered;
+      const size_t max = static_cast<size_t>(options_.max_buffered);
+      if (!paused && buffer_.size() >= max) {
+        // Full: wait for a read to make room rather than fetch more. Only
+        // when the pipelines take nothing for a while (they are retrying)
+        // are the partitions paused: pausing throws away what librdkafka
+        // has fetched ahead, which a busy drain must not pay for.
+        room_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
+        if (closing_) break;
+        if (buffer_.size() >= max) {
+          full = true;
+          if (absl::Now() - last_take_ >= kStallBeforePause) pause = true;
+        }
+      } else if (paused && buffer_.size() <= max / 2) {
+        pause = false;
+      }
     }
     if (pause != paused) {
       SetPaused(pause);
       paused = pause;
     }
+    // Polled at least every kStallBeforePause (rebalances are served in
+    // polls; max.poll.interval.ms is minutes).
+    if (full && !paused) continue;
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 100);
     if (m == nullptr) continue;
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -741,6 +765,10 @@ absl::StatusOr<std::vector<BusEvent>> KafkaEventSource::Read(
   for (size_t i = 0; i < n; ++i) {
     out.push_back(std::move(buffer_.front().event));
     buffer_.pop_front();
+  }
+  if (n > 0) {
+    last_take_ = absl::Now();
+    room_.Signal();
   }
   return out;
 }

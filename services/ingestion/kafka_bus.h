@@ -90,9 +90,12 @@ class KafkaProducer {
   };
 
   // `delivery_timeout` bounds each message, retries included
-  // (message.timeout.ms).
+  // (message.timeout.ms); `linger` is how long a message waits for others
+  // to share its request (linger.ms: throughput against latency). The
+  // config's properties override both.
   static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(
-      const KafkaConfig& config, absl::Duration delivery_timeout);
+      const KafkaConfig& config, absl::Duration delivery_timeout,
+      absl::Duration linger = absl::Milliseconds(5));
   // Waits up to delivery_timeout for what is in flight, then stops.
   ~KafkaProducer();
 
@@ -147,8 +150,9 @@ class KafkaEventSink final : public EventSink {
 // that change owner. A thread of the source's own polls the consumer
 // (keeping it in the group whatever the pipelines do) into a buffer the
 // reads take from; when `max_buffered` events wait there (the classifier
-// or Redis is down and the pipelines retry), every assigned partition is
-// paused until half have gone.
+// or Redis is down and the pipelines retry), the thread stops fetching, and
+// once the pipelines have taken nothing for a second every assigned
+// partition is paused until half have gone.
 //
 // An event's id is "partition:offset". Dead letters go to the dead-letter
 // topic with the original key and payload, and headers giving the reason,
@@ -253,6 +257,9 @@ class KafkaEventSource final : public EventSource {
 
   absl::Mutex mu_;
   absl::CondVar readable_;
+  // A read took events (room in the buffer), and when it last did.
+  absl::CondVar room_;
+  absl::Time last_take_ ABSL_GUARDED_BY(mu_) = absl::Now();
   std::deque<Buffered> buffer_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<int32_t, Partition> partitions_ ABSL_GUARDED_BY(mu_);
   bool paused_ ABSL_GUARDED_BY(mu_) = false;

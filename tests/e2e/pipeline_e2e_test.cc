@@ -676,8 +676,8 @@ TEST_F(KafkaPipelineTest, KilledMidRunAndRestartedNothingLost) {
 // back); the final state is the same.
 TEST_F(KafkaPipelineTest, AReplicaJoinsAndLeavesAndTheStateIsTheSame) {
   auto a = StartIngestion("i0", /*batch_size=*/20);
-  ASSERT_TRUE(a->WaitForStderr("assigned partitions 0,1,2,3",
-                               absl::Seconds(60)))
+  ASSERT_TRUE(
+      a->WaitForStderr("assigned partitions 0,1,2,3", absl::Seconds(60)))
       << a->Stderr();
   Simulate(10, 1000);
   auto b = StartIngestion("i1", /*batch_size=*/20);
@@ -712,6 +712,38 @@ TEST_F(KafkaPipelineTest, PushEventsAppendsToTheTopic) {
   int64_t count = 0;
   for (const StoredCell& c : *m) count += c.count;
   EXPECT_GT(count, 0);
+}
+
+// While the classifier is down the pipelines retry and take nothing more:
+// the read-ahead buffer fills to --kafka_max_buffered and the partitions
+// are paused (GetStatus shows it), then resumed once it is back; nothing is
+// lost.
+TEST_F(KafkaPipelineTest, ClassifierDownPausesThePartitionsThenAllComplete) {
+  auto ingestion =
+      StartIngestion("i0", /*batch_size=*/20, {"--kafka_max_buffered=50"});
+  ASSERT_TRUE(ingestion->WaitForStderr("assigned partitions 0,1,2,3",
+                                       absl::Seconds(60)))
+      << ingestion->Stderr();
+  const std::string listen = absl::StrCat("127.0.0.1:", classifier_port_);
+  classifier_->Signal(SIGKILL);
+  classifier_->Wait(absl::Seconds(10));
+  Simulate(9);
+  ASSERT_TRUE(
+      ingestion->WaitForStderr("paused 4 partitions", absl::Seconds(30)))
+      << ingestion->Stderr();
+  Subprocess status({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl",
+                     absl::StrCat("--ingestion=127.0.0.1:", ingestion_port_),
+                     "status"});
+  ASSERT_EQ(status.Wait(absl::Seconds(30)), 0) << status.Stderr();
+  EXPECT_THAT(status.Stdout(), ::testing::HasSubstr("paused"));
+  auto waiting = BusStats();
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_GT(waiting->lag, 0);
+  StartClassifier(listen);
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
+  EXPECT_THAT(ingestion->Stderr(),
+              ::testing::HasSubstr("resumed 4 partitions"));
 }
 
 }  // namespace
