@@ -466,27 +466,34 @@ void DeadLetterQueue::ReplayAllPage(std::shared_ptr<ReplayAllState> state) {
             });
 }
 
-absl::StatusOr<std::vector<DeadLetterEntry>> DeadLetterQueue::List(
+bool DeadLetterQueue::IsEntryId(absl::string_view id) const {
+  // Digits and one '-' only: ParseStreamId alone would take " 5-0" or
+  // "+5-0", which Redis refuses.
+  return id.find_first_not_of("0123456789-") == absl::string_view::npos &&
+         ParseStreamId(id).has_value();
+}
+
+absl::StatusOr<std::vector<DeadLetterEntry>> DeadLetterStore::List(
     int count, const std::string& after) {
   return WaitFor<std::vector<DeadLetterEntry>>(
       [&](ListCallback done) { ListAsync(count, after, std::move(done)); });
 }
 
-absl::StatusOr<DeadLetterQueue::Summary> DeadLetterQueue::Summarize(
+absl::StatusOr<DeadLetterStore::Summary> DeadLetterStore::Summarize(
     int64_t max_entries) {
   return WaitFor<Summary>([&](SummaryCallback done) {
     SummarizeAsync(max_entries, std::move(done));
   });
 }
 
-absl::StatusOr<DeadLetterQueue::Replayed> DeadLetterQueue::Replay(
+absl::StatusOr<DeadLetterStore::Replayed> DeadLetterStore::Replay(
     std::vector<std::string> ids) {
   return WaitFor<Replayed>([&](ReplayCallback done) {
     ReplayAsync(std::move(ids), std::move(done));
   });
 }
 
-absl::StatusOr<DeadLetterQueue::Replayed> DeadLetterQueue::ReplayAll() {
+absl::StatusOr<DeadLetterStore::Replayed> DeadLetterStore::ReplayAll() {
   return WaitFor<Replayed>(
       [&](ReplayCallback done) { ReplayAllAsync(std::move(done)); });
 }

@@ -19,6 +19,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "services/ingestion/dead_letter_fields.h"
@@ -80,7 +81,71 @@ class DeadLetterSummarizer {
 std::vector<DeadLetterGroup> SummarizeDeadLetters(
     const std::vector<DeadLetterEntry>& entries);
 
-class DeadLetterQueue {
+// Where the dead letters are, as the dead-letter RPCs reach them: the Redis
+// dead-letter stream (DeadLetterQueue) or the Kafka dead-letter topic
+// (KafkaDeadLetterQueue). Every call answers through its callback, never
+// waiting on the caller's thread; `done` must not block.
+class DeadLetterStore {
+ public:
+  virtual ~DeadLetterStore() = default;
+
+  // The groups of the oldest `max_entries` entries, and how many entries
+  // that was.
+  struct Summary {
+    std::vector<DeadLetterGroup> groups;
+    int64_t entries = 0;
+    // More entries than max_entries are in the store.
+    bool truncated = false;
+  };
+
+  struct Replayed {
+    int64_t replayed = 0;   // events back on the bus
+    int64_t requested = 0;  // entries asked for (found, for ReplayAll)
+  };
+
+  using ListCallback =
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<DeadLetterEntry>>) &&>;
+  using SummaryCallback = absl::AnyInvocable<void(absl::StatusOr<Summary>) &&>;
+  using ReplayCallback = absl::AnyInvocable<void(absl::StatusOr<Replayed>) &&>;
+  // Asked before each page of a long call: true stops it with CANCELLED
+  // (the caller went away; a gRPC handler passes its context's
+  // IsCancelled). Must not block.
+  using Cancelled = absl::AnyInvocable<bool()>;
+
+  // Up to `count` entries, oldest first, after entry id `after` ("" for
+  // the start; an id IsEntryId accepts, which the caller checks).
+  virtual void ListAsync(int count, const std::string& after,
+                         ListCallback done) = 0;
+  // Reads the oldest `max_entries` entries in pages of 500 and groups
+  // them; memory holds one page and the groups.
+  virtual void SummarizeAsync(int64_t max_entries, SummaryCallback done,
+                              Cancelled cancelled = nullptr) = 0;
+  // Puts each entry's event back on the bus; entries without an event are
+  // left alone, an id asked twice is replayed once. NOT_FOUND naming an id
+  // that is not in the store (nothing replayed).
+  virtual void ReplayAsync(std::vector<std::string> ids,
+                           ReplayCallback done) = 0;
+  // Replays every entry there is when it begins, a page of 500 at a time.
+  // Cancelled between pages, it stops: the pages before are replayed.
+  virtual void ReplayAllAsync(ReplayCallback done,
+                              Cancelled cancelled = nullptr) = 0;
+
+  // Whether `id` has the form of an entry id here, and that form in words
+  // (for the RPCs' errors).
+  virtual bool IsEntryId(absl::string_view id) const = 0;
+  virtual std::string EntryIdForm() const = 0;
+  // The stream or topic replayed events go to.
+  virtual std::string ReplayTarget() const = 0;
+
+  absl::StatusOr<std::vector<DeadLetterEntry>> List(int count,
+                                                    const std::string& after);
+  absl::StatusOr<Summary> Summarize(int64_t max_entries);
+  absl::StatusOr<Replayed> Replay(std::vector<std::string> ids);
+  absl::StatusOr<Replayed> ReplayAll();
+};
+
+// The dead letters on the Redis dead-letter stream.
+class DeadLetterQueue final : public DeadLetterStore {
  public:
   struct Options {
     std::string dead_letter_stream = "oppmatrix:crm-events:dead";
@@ -91,59 +156,30 @@ class DeadLetterQueue {
     absl::Duration timeout = absl::Seconds(5);
   };
 
-  // The groups of the oldest `max_entries` entries, and how many entries
-  // that was.
-  struct Summary {
-    std::vector<DeadLetterGroup> groups;
-    int64_t entries = 0;
-    // More entries than max_entries are in the stream.
-    bool truncated = false;
-  };
-
-  struct Replayed {
-    int64_t replayed = 0;   // events back on the event stream
-    int64_t requested = 0;  // entries asked for (found, for ReplayAll)
-  };
-
   // Every call goes through `redis`, which must outlive the queue: the
   // asynchronous calls answer on its loop thread (`done` must not block),
   // the synchronous ones (tools, tests) wait for them.
   DeadLetterQueue(AsyncRedis* redis, Options options);
 
-  using ListCallback =
-      absl::AnyInvocable<void(absl::StatusOr<std::vector<DeadLetterEntry>>) &&>;
-  using SummaryCallback = absl::AnyInvocable<void(absl::StatusOr<Summary>) &&>;
-  using ReplayCallback = absl::AnyInvocable<void(absl::StatusOr<Replayed>) &&>;
-
-  // Up to `count` entries, oldest first, after entry id `after` ("" for
-  // the start; a stream id, which the caller checks).
-  void ListAsync(int count, const std::string& after, ListCallback done);
-  // Asked before each page of a long call: true stops it with CANCELLED
-  // (the caller went away; a gRPC handler passes its context's
-  // IsCancelled). Must not block.
-  using Cancelled = absl::AnyInvocable<bool()>;
-
-  // Reads the oldest `max_entries` entries in pages of 500 and groups
-  // them; memory holds one page and the groups.
+  // Stream ids.
+  void ListAsync(int count, const std::string& after,
+                 ListCallback done) override;
   void SummarizeAsync(int64_t max_entries, SummaryCallback done,
-                      Cancelled cancelled = nullptr);
+                      Cancelled cancelled = nullptr) override;
   // Appends each entry's event to the event stream again and removes the
   // entry, atomically per entry (a refused append leaves the entry), in two
-  // round trips; entries without an event are left alone, an id asked
-  // twice is replayed once. NOT_FOUND naming an id that is not in the
-  // stream (nothing replayed).
-  void ReplayAsync(std::vector<std::string> ids, ReplayCallback done);
-  // Replays every entry there is when it begins, a page of 500 at a time
-  // (events dead-lettered again meanwhile are left for another replay).
-  // Cancelled between pages, it stops: the pages before are replayed (each
-  // entry atomically), the rest stay.
-  void ReplayAllAsync(ReplayCallback done, Cancelled cancelled = nullptr);
-
-  absl::StatusOr<std::vector<DeadLetterEntry>> List(int count,
-                                                    const std::string& after);
-  absl::StatusOr<Summary> Summarize(int64_t max_entries);
-  absl::StatusOr<Replayed> Replay(std::vector<std::string> ids);
-  absl::StatusOr<Replayed> ReplayAll();
+  // round trips.
+  void ReplayAsync(std::vector<std::string> ids, ReplayCallback done) override;
+  // Events dead-lettered again meanwhile are left for another replay; each
+  // entry of the pages done is replayed atomically, the rest stay.
+  void ReplayAllAsync(ReplayCallback done,
+                      Cancelled cancelled = nullptr) override;
+  // "<ms>-<seq>", digits and one '-' only.
+  bool IsEntryId(absl::string_view id) const override;
+  std::string EntryIdForm() const override {
+    return "a dead-letter entry id (\"<ms>-<seq>\", as ListDeadLetters gives)";
+  }
+  std::string ReplayTarget() const override { return options_.stream; }
 
   const Options& options() const { return options_; }
 

@@ -57,7 +57,7 @@ class IngestionServiceImpl::PushReactor final
 IngestionServiceImpl::IngestionServiceImpl(EventPusher* pusher,
                                            EventSource* source,
                                            const Ingestor* ingestor,
-                                           DeadLetterQueue* dead_letters,
+                                           DeadLetterStore* dead_letters,
                                            Identity identity)
     : pusher_(pusher),
       source_(source),
@@ -159,23 +159,17 @@ absl::Status DeadLetterStatus(const absl::Status& status) {
   }
 }
 
-void CheckStreamId(absl::string_view id, const std::string& field,
-                   std::vector<FieldViolation>& v) {
-  // Digits and one '-' only: ParseStreamId alone would take " 5-0" or
-  // "+5-0", which Redis refuses.
-  if (id.find_first_not_of("0123456789-") != absl::string_view::npos ||
-      !ParseStreamId(id).has_value()) {
-    AddViolation(v, field,
-                 "must be a dead-letter entry id (\"<ms>-<seq>\", as "
-                 "ListDeadLetters gives)");
+void CheckEntryId(const DeadLetterStore& store, absl::string_view id,
+                  const std::string& field, std::vector<FieldViolation>& v) {
+  if (!store.IsEntryId(id)) {
+    AddViolation(v, field, absl::StrCat("must be ", store.EntryIdForm()));
   }
 }
 
 // Parses the request, or finishes the call with why it can't be taken.
 template <typename Request>
 bool TakeRequest(const grpc::ByteBuffer* bytes, Request* request,
-                 const DeadLetterQueue* dlq,
-                 const IngestionServiceImpl::Identity& identity,
+                 const DeadLetterStore* dlq,
                  grpc::ServerUnaryReactor* reactor) {
   if (absl::Status s = ParseProtoBytes(*bytes, request); !s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
@@ -183,12 +177,7 @@ bool TakeRequest(const grpc::ByteBuffer* bytes, Request* request,
   }
   if (dlq == nullptr) {
     reactor->Finish(ToGrpcStatus(
-        identity.bus == "kafka"
-            ? absl::FailedPreconditionError(absl::StrCat(
-                  "the dead letters are on ", identity.dead_letters,
-                  "; the dead-letter RPCs serve the Redis stream's "
-                  "(--bus=redis) only: read the topic with a Kafka client"))
-            : absl::UnavailableError("this replica serves no dead letters")));
+        absl::UnavailableError("this replica serves no dead letters")));
     return false;
   }
   return true;
@@ -201,8 +190,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::ListDeadLetters(
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::ListDeadLettersRequest request;
-  if (!TakeRequest(request_bytes, &request, dead_letters_, identity_,
-                   reactor)) {
+  if (!TakeRequest(request_bytes, &request, dead_letters_, reactor)) {
     return reactor;
   }
   std::vector<FieldViolation> v;
@@ -214,7 +202,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::ListDeadLetters(
                      request.page_size()));
   }
   if (!request.page_token().empty()) {
-    CheckStreamId(request.page_token(), "page_token", v);
+    CheckEntryId(*dead_letters_, request.page_token(), "page_token", v);
   }
   if (!v.empty()) {
     reactor->Finish(
@@ -274,8 +262,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::SummarizeDeadLetters(
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::SummarizeDeadLettersRequest request;
-  if (!TakeRequest(request_bytes, &request, dead_letters_, identity_,
-                   reactor)) {
+  if (!TakeRequest(request_bytes, &request, dead_letters_, reactor)) {
     return reactor;
   }
   if (request.max_entries() < 0 || request.max_entries() > kMaxSummaryEntries) {
@@ -295,7 +282,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::SummarizeDeadLetters(
   dead_letters_->SummarizeAsync(
       max_entries,
       [reactor,
-       response_bytes](absl::StatusOr<DeadLetterQueue::Summary> summary) {
+       response_bytes](absl::StatusOr<DeadLetterStore::Summary> summary) {
         if (!summary.ok()) {
           reactor->Finish(ToGrpcStatus(DeadLetterStatus(summary.status())));
           return;
@@ -329,8 +316,7 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::ReplayDeadLetters(
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::ReplayDeadLettersRequest request;
-  if (!TakeRequest(request_bytes, &request, dead_letters_, identity_,
-                   reactor)) {
+  if (!TakeRequest(request_bytes, &request, dead_letters_, reactor)) {
     return reactor;
   }
   std::vector<FieldViolation> v;
@@ -344,7 +330,8 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::ReplayDeadLetters(
                               request.ids_size()));
   } else {
     for (int i = 0; i < request.ids_size(); ++i) {
-      CheckStreamId(request.ids(i), absl::StrCat("ids[", i, "]"), v);
+      CheckEntryId(*dead_letters_, request.ids(i), absl::StrCat("ids[", i, "]"),
+                   v);
     }
   }
   if (!v.empty()) {
@@ -352,9 +339,8 @@ grpc::ServerUnaryReactor* IngestionServiceImpl::ReplayDeadLetters(
         ToGrpcStatus(InvalidArgumentWithViolations("invalid request", v)));
     return reactor;
   }
-  auto done = [reactor, response_bytes,
-               stream = dead_letters_->options().stream](
-                  absl::StatusOr<DeadLetterQueue::Replayed> r) {
+  auto done = [reactor, response_bytes, stream = dead_letters_->ReplayTarget()](
+                  absl::StatusOr<DeadLetterStore::Replayed> r) {
     if (!r.ok()) {
       reactor->Finish(ToGrpcStatus(DeadLetterStatus(r.status())));
       return;

@@ -1,6 +1,6 @@
 // gRPC glue for oppmatrix.v1.IngestionService (callback API): PushEvents
 // hands each message to the EventPusher, GetStatus reads the bus's and the
-// pipeline's figures, the dead-letter RPCs go to the DeadLetterQueue. No
+// pipeline's figures, the dead-letter RPCs go to the DeadLetterStore. No
 // event logic lives here, and no handler waits on I/O: each call finishes
 // from the Redis client's thread.
 //
@@ -53,16 +53,13 @@ class IngestionServiceImpl final : public RawIngestionService {
     std::string group;
     std::string consumer;
     std::string bus = "redis";  // or "kafka"
-    // Where the dead letters are, for the error of a replica that serves
-    // none.
-    std::string dead_letters = "";
   };
 
   // Every pointer must outlive the service; `ingestor` may be null (a
   // push-only replica), and `dead_letters` too (the dead-letter RPCs are
   // then UNAVAILABLE).
   IngestionServiceImpl(EventPusher* pusher, EventSource* source,
-                       const Ingestor* ingestor, DeadLetterQueue* dead_letters,
+                       const Ingestor* ingestor, DeadLetterStore* dead_letters,
                        Identity identity);
 
   grpc::ServerReadReactor<grpc::ByteBuffer>* PushEvents(
@@ -89,7 +86,7 @@ class IngestionServiceImpl final : public RawIngestionService {
   EventPusher* pusher_;
   EventSource* source_;
   const Ingestor* ingestor_;
-  DeadLetterQueue* dead_letters_;
+  DeadLetterStore* dead_letters_;
   const Identity identity_;
   std::atomic<int64_t> pushed_{0};
 };

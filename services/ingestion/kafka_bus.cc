@@ -17,28 +17,13 @@
 #include "services/common/log.h"
 #include "services/ingestion/crm_event.h"
 #include "services/ingestion/dead_letter_fields.h"
+#include "services/ingestion/kafka_internal.h"
 
 namespace oppmatrix {
+namespace kafka_internal {
 namespace {
 
-constexpr char kComponent[] = "kafka";
-// The properties the delivery guarantee rests on: an offset is stored only
-// once its event's result is (Ack), and what is stored is committed.
-constexpr const char* kEnforcedConsumerProperties[][2] = {
-    {"enable.auto.offset.store", "false"},
-    {"enable.auto.commit", "true"},
-};
-constexpr size_t kMaxPropertiesFileBytes = 1 << 20;
-// Most StatsAsync callers waiting for one query.
-constexpr size_t kMaxStatsWaiting = 1024;
-// A full read-ahead buffer the pipelines took nothing from for this long
-// pauses the partitions.
-constexpr absl::Duration kStallBeforePause = absl::Seconds(1);
-
-int Millis(absl::Duration d) {
-  return static_cast<int>(
-      std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, 1 << 30));
-}
+constexpr char kLogComponent[] = "kafka";
 
 // syslog levels, as librdkafka logs.
 LogLevel FromSyslog(int level) {
@@ -50,31 +35,22 @@ LogLevel FromSyslog(int level) {
 
 void LogCallback(const rd_kafka_t*, int level, const char* facility,
                  const char* message) {
-  Log(FromSyslog(level), kComponent, absl::StrCat(facility, ": ", message));
+  Log(FromSyslog(level), kLogComponent, absl::StrCat(facility, ": ", message));
 }
 
-absl::Status Unavailable(absl::string_view what, rd_kafka_resp_err_t err) {
+}  // namespace
+
+int Millis(absl::Duration d) {
+  return static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, 1 << 30));
+}
+
+absl::Status KafkaUnavailable(absl::string_view what, rd_kafka_resp_err_t err) {
   return absl::UnavailableError(
       absl::StrCat("kafka: ", what, ": ", rd_kafka_err2str(err)));
 }
 
-absl::Status DeliveryStatus(rd_kafka_resp_err_t err) {
-  switch (err) {
-    case RD_KAFKA_RESP_ERR_NO_ERROR:
-      return absl::OkStatus();
-    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
-      return absl::ResourceExhaustedError(
-          absl::StrCat("kafka: ", rd_kafka_err2str(err)));
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-      return absl::InvalidArgumentError(
-          absl::StrCat("kafka: ", rd_kafka_err2str(err)));
-    default:
-      return Unavailable("delivery failed", err);
-  }
-}
-
-// A configuration with `defaults`, then `config`'s properties over them.
-absl::StatusOr<rd_kafka_conf_t*> NewConf(
+absl::StatusOr<rd_kafka_conf_t*> NewKafkaConf(
     const KafkaConfig& config,
     std::initializer_list<std::pair<const char*, std::string>> defaults) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -104,11 +80,89 @@ absl::StatusOr<rd_kafka_conf_t*> NewConf(
   return conf;
 }
 
-// Logs a client-wide error (brokers down, authentication failed): librdkafka
-// retries them itself.
-void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void*) {
+void KafkaErrorCallback(rd_kafka_t* rk, int err, const char* reason, void*) {
   Log(err == RD_KAFKA_RESP_ERR__FATAL ? LogLevel::kError : LogLevel::kWarning,
-      kComponent, absl::StrCat(rd_kafka_name(rk), ": ", reason));
+      kLogComponent, absl::StrCat(rd_kafka_name(rk), ": ", reason));
+}
+
+bool ParseKafkaId(absl::string_view id, int32_t* partition, int64_t* offset) {
+  std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(id, absl::MaxSplits(':', 1));
+  return absl::SimpleAtoi(parts.first, partition) &&
+         absl::SimpleAtoi(parts.second, offset) && *partition >= 0 &&
+         *offset >= 0;
+}
+
+std::string KafkaHeader(rd_kafka_message_t* m, const char* name) {
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return "";
+  }
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(headers, name, &value, &size) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      value == nullptr) {
+    return "";
+  }
+  return std::string(static_cast<const char*>(value), size);
+}
+
+}  // namespace kafka_internal
+
+namespace {
+
+using kafka_internal::KafkaErrorCallback;
+using kafka_internal::KafkaHeader;
+using kafka_internal::KafkaUnavailable;
+using kafka_internal::Millis;
+using kafka_internal::NewKafkaConf;
+using kafka_internal::ParseKafkaId;
+
+constexpr char kComponent[] = "kafka";
+// The properties the delivery guarantee rests on: an offset is stored only
+// once its event's result is (Ack), and what is stored is committed.
+constexpr const char* kEnforcedConsumerProperties[][2] = {
+    {"enable.auto.offset.store", "false"},
+    {"enable.auto.commit", "true"},
+    // A rebalance moves only the partitions that change owner.
+    {"partition.assignment.strategy", "cooperative-sticky"},
+};
+// Properties the flags set; refused as properties, so the two can't differ
+// (GetStatus reports the flags).
+constexpr const char* kFlagProperties[][2] = {
+    {"group.id", "--group"},
+    {"client.id", "--consumer"},
+    {"bootstrap.servers", "--kafka_brokers"},
+};
+// A dead letter's payload is cut at this many bytes (an event over
+// kMaxEventJsonBytes is dead-lettered as it came), so it stays under the
+// brokers' message size limit (1 MB by default).
+constexpr size_t kMaxDeadLetterPayloadBytes = 512 << 10;
+// A dead letter Kafka did not take is handed out again after this, doubled
+// per delivery, up to the second figure.
+constexpr absl::Duration kDeadLetterRetry = absl::Milliseconds(100);
+constexpr absl::Duration kMaxDeadLetterRetry = absl::Seconds(5);
+constexpr size_t kMaxPropertiesFileBytes = 1 << 20;
+// Most StatsAsync callers waiting for one query.
+constexpr size_t kMaxStatsWaiting = 1024;
+// A full read-ahead buffer the pipelines took nothing from for this long
+// pauses the partitions.
+constexpr absl::Duration kStallBeforePause = absl::Seconds(1);
+
+absl::Status DeliveryStatus(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+      return absl::OkStatus();
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+      return absl::ResourceExhaustedError(
+          absl::StrCat("kafka: ", rd_kafka_err2str(err)));
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka: ", rd_kafka_err2str(err)));
+    default:
+      return KafkaUnavailable("delivery failed", err);
+  }
 }
 
 // A ProduceAll call's messages, settled one by one.
@@ -138,30 +192,6 @@ void DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
                        DeliveryStatus(m->err));
 }
 
-// "3:1042" to (3, 1042).
-bool ParseId(absl::string_view id, int32_t* partition, int64_t* offset) {
-  std::pair<absl::string_view, absl::string_view> parts =
-      absl::StrSplit(id, absl::MaxSplits(':', 1));
-  return absl::SimpleAtoi(parts.first, partition) &&
-         absl::SimpleAtoi(parts.second, offset) && *partition >= 0 &&
-         *offset >= 0;
-}
-
-std::string HeaderValue(rd_kafka_message_t* m, const char* name) {
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return "";
-  }
-  const void* value = nullptr;
-  size_t size = 0;
-  if (rd_kafka_header_get_last(headers, name, &value, &size) !=
-          RD_KAFKA_RESP_ERR_NO_ERROR ||
-      value == nullptr) {
-    return "";
-  }
-  return std::string(static_cast<const char*>(value), size);
-}
-
 // The group-wide part of the stats of `group` on `topic`, through `rk` (a
 // consumer handle with that group.id): each partition's committed offset,
 // high watermark and lag, and the group's members.
@@ -172,13 +202,14 @@ absl::StatusOr<SourceStats> QueryGroupStats(rd_kafka_t* rk,
   SourceStats out;
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   if (rkt == nullptr) {
-    return Unavailable(absl::StrCat("topic ", topic), rd_kafka_last_error());
+    return KafkaUnavailable(absl::StrCat("topic ", topic),
+                            rd_kafka_last_error());
   }
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, Millis(timeout));
   rd_kafka_topic_destroy(rkt);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Unavailable(absl::StrCat("metadata of ", topic), err);
+    return KafkaUnavailable(absl::StrCat("metadata of ", topic), err);
   }
   std::vector<int32_t> ids;
   if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -196,7 +227,7 @@ absl::StatusOr<SourceStats> QueryGroupStats(rd_kafka_t* rk,
     err = rd_kafka_committed(rk, list, Millis(timeout));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_topic_partition_list_destroy(list);
-      return Unavailable("committed offsets", err);
+      return KafkaUnavailable("committed offsets", err);
     }
     for (int i = 0; i < list->cnt; ++i) {
       PartitionStats& p = out.partitions.emplace_back();
@@ -207,7 +238,7 @@ absl::StatusOr<SourceStats> QueryGroupStats(rd_kafka_t* rk,
                                              &low, &high, Millis(timeout));
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_topic_partition_list_destroy(list);
-        return Unavailable(
+        return KafkaUnavailable(
             absl::StrCat("watermarks of partition ", p.partition), err);
       }
       p.high_watermark = high;
@@ -281,11 +312,17 @@ ParseKafkaProperties(absl::Span<const std::string> flags,
     if (!s.ok()) return s;
   }
   for (const auto& [name, value] : out) {
+    for (const auto& [property, flag] : kFlagProperties) {
+      if (name == property) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "kafka property ", name, ": set it with ", flag, " instead"));
+      }
+    }
     for (const auto& [enforced, required] : kEnforcedConsumerProperties) {
       if (name == enforced && value != required) {
         return absl::InvalidArgumentError(
             absl::StrCat("kafka property ", name, " must stay ", required,
-                         ": offsets are stored only once results are"));
+                         ": the delivery guarantee rests on it"));
       }
     }
   }
@@ -304,7 +341,7 @@ std::string KafkaEventKey(absl::string_view payload,
 absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
     const KafkaConfig& config, absl::Duration delivery_timeout,
     absl::Duration linger) {
-  absl::StatusOr<rd_kafka_conf_t*> conf = NewConf(
+  absl::StatusOr<rd_kafka_conf_t*> conf = NewKafkaConf(
       config, {{"enable.idempotence", "true"},
                {"linger.ms", absl::StrCat(std::max<int64_t>(
                                  0, absl::ToInt64Milliseconds(linger)))},
@@ -312,7 +349,7 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
                {"message.timeout.ms", absl::StrCat(Millis(delivery_timeout))}});
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(*conf, DeliveryCallback);
-  rd_kafka_conf_set_error_cb(*conf, ErrorCallback);
+  rd_kafka_conf_set_error_cb(*conf, KafkaErrorCallback);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof(err));
   if (rk == nullptr) {
@@ -459,7 +496,7 @@ absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
       KafkaProducer::Create(options.kafka, options.timeout,
                             absl::ZeroDuration());
   if (!producer.ok()) return producer.status();
-  absl::StatusOr<rd_kafka_conf_t*> conf = NewConf(
+  absl::StatusOr<rd_kafka_conf_t*> conf = NewKafkaConf(
       options.kafka, {{"group.id", options.group},
                       {"client.id", options.consumer},
                       {"partition.assignment.strategy", "cooperative-sticky"},
@@ -475,7 +512,7 @@ absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
       new KafkaEventSource(std::move(options), nullptr, *std::move(producer)));
   rd_kafka_conf_set_opaque(*conf, source.get());
   rd_kafka_conf_set_rebalance_cb(*conf, KafkaCallbacks::Rebalance);
-  rd_kafka_conf_set_error_cb(*conf, ErrorCallback);
+  rd_kafka_conf_set_error_cb(*conf, KafkaErrorCallback);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof(err));
   if (rk == nullptr) {
     rd_kafka_conf_destroy(*conf);
@@ -483,11 +520,11 @@ absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
   }
   source->consumer_ = rk;
   rd_kafka_poll_set_consumer(rk);
-  absl::StatusOr<rd_kafka_conf_t*> queries_conf = NewConf(
+  absl::StatusOr<rd_kafka_conf_t*> queries_conf = NewKafkaConf(
       source->options_.kafka, {{"group.id", source->options_.group},
                                {"client.id", source->options_.consumer}});
   if (!queries_conf.ok()) return queries_conf.status();
-  rd_kafka_conf_set_error_cb(*queries_conf, ErrorCallback);
+  // No error_cb: nothing polls this handle, so its errors are logged.
   source->queries_ =
       rd_kafka_new(RD_KAFKA_CONSUMER, *queries_conf, err, sizeof(err));
   if (source->queries_ == nullptr) {
@@ -503,8 +540,12 @@ absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
   rd_kafka_resp_err_t subscribed = rd_kafka_subscribe(rk, topics);
   rd_kafka_topic_partition_list_destroy(topics);
   if (subscribed != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Unavailable(absl::StrCat("subscribing to ", source->options_.topic),
-                       subscribed);
+    return KafkaUnavailable(
+        absl::StrCat("subscribing to ", source->options_.topic), subscribed);
+  }
+  {
+    absl::MutexLock lock(&source->mu_);
+    source->subscribed_ = true;
   }
   source->poller_ = std::thread([s = source.get()] { s->PollLoop(); });
   return source;
@@ -529,7 +570,7 @@ KafkaEventSource::~KafkaEventSource() {
   bool never_assigned;
   {
     absl::MutexLock lock(&mu_);
-    never_assigned = options_.subscribe && assignments_ == 0;
+    never_assigned = subscribed_ && assignments_ == 0;
   }
   if (consumer_ == nullptr) return;
   if (never_assigned) {
@@ -547,7 +588,7 @@ void KafkaEventSource::Close() {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     closed_ = true;
-    if (options_.subscribe && consumer_ != nullptr) {
+    if (subscribed_) {
       // The group's first rebalance ends, so the consumer can be freed.
       const absl::Time until = absl::Now() + options_.timeout;
       while (assignments_ == 0 && !assigned_.WaitWithDeadline(&mu_, until)) {
@@ -650,7 +691,7 @@ void KafkaEventSource::PollLoop() {
     if (m->key != nullptr) {
       b.event.key.assign(static_cast<const char*>(m->key), m->key_len);
     }
-    b.event.content_type = HeaderValue(m, kKafkaContentTypeHeader);
+    b.event.content_type = KafkaHeader(m, kKafkaContentTypeHeader);
     const int64_t offset = m->offset;
     rd_kafka_message_destroy(m);
     absl::MutexLock lock(&mu_);
@@ -756,9 +797,21 @@ absl::StatusOr<std::vector<BusEvent>> KafkaEventSource::Read(
   std::vector<BusEvent> out;
   absl::MutexLock lock(&mu_);
   const absl::Time deadline = absl::Now() + wait;
-  while (buffer_.empty() && !closing_) {
-    if (readable_.WaitWithDeadline(&mu_, deadline)) break;
+  while (!closing_) {
+    // Dead letters to try again whose time has come go first.
+    const absl::Time now = absl::Now();
+    while (!retries_.empty() && retries_.front().first <= now) {
+      if (partitions_.contains(retries_.front().second.partition)) {
+        buffer_.push_front(std::move(retries_.front().second));
+      }
+      retries_.pop_front();
+    }
+    if (!buffer_.empty() || now >= deadline) break;
+    absl::Time until = deadline;
+    if (!retries_.empty()) until = std::min(until, retries_.front().first);
+    readable_.WaitWithDeadline(&mu_, until);
   }
+  if (closing_) return out;
   const size_t n =
       std::min(buffer_.size(), static_cast<size_t>(std::max(max, 0)));
   out.reserve(n);
@@ -779,7 +832,7 @@ absl::Status KafkaEventSource::Ack(absl::Span<const std::string> ids) {
   for (const std::string& id : ids) {
     int32_t partition;
     int64_t offset;
-    if (!ParseId(id, &partition, &offset)) {
+    if (!ParseKafkaId(id, &partition, &offset)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "not a Kafka event id (partition:offset): \"", id, "\""));
     }
@@ -840,11 +893,11 @@ std::vector<absl::Status> KafkaEventSource::DeadLetterAll(
     const BusEvent& e = *item.event;
     int32_t partition = -1;
     int64_t offset = -1;
-    ParseId(e.id, &partition, &offset);
+    ParseKafkaId(e.id, &partition, &offset);
     KafkaProducer::Message& m = messages.emplace_back();
     m.topic = options_.dead_letter_topic;
     m.key = e.key;
-    m.value = e.payload;
+    m.value = e.payload.substr(0, kMaxDeadLetterPayloadBytes);
     m.headers = {{f::kReason, item.reason},
                  {f::kDeliveries, absl::StrCat(e.deliveries)},
                  {f::kTime, now},
@@ -869,14 +922,27 @@ std::vector<absl::Status> KafkaEventSource::DeadLetterAll(
     b.event = *items[i].event;
     ++b.event.deliveries;
     int64_t offset;
-    ParseId(b.event.id, &b.partition, &offset);
+    ParseKafkaId(b.event.id, &b.partition, &offset);
   }
   if (!again.empty()) {
+    // Handed out again after a backoff (the ingestor judges it again, as
+    // the Redis source's come back), never in a busy loop.
     absl::MutexLock lock(&mu_);
     for (Buffered& b : again) {
-      if (partitions_.contains(b.partition)) buffer_.push_front(std::move(b));
+      absl::Duration delay = kDeadLetterRetry;
+      for (int64_t d = 2; d < b.event.deliveries && delay < kMaxDeadLetterRetry;
+           ++d) {
+        delay *= 2;
+      }
+      const absl::Time at = absl::Now() + std::min(delay, kMaxDeadLetterRetry);
+      auto pos = std::upper_bound(
+          retries_.begin(), retries_.end(), at,
+          [](absl::Time t, const std::pair<absl::Time, Buffered>& r) {
+            return t < r.first;
+          });
+      retries_.insert(pos, {at, std::move(b)});
     }
-    readable_.Signal();
+    readable_.SignalAll();
   }
   if (absl::Status s = Ack(done); !s.ok()) {
     for (size_t i = 0; i < items.size(); ++i) {

@@ -197,8 +197,10 @@ class KafkaEventSource final : public EventSource {
   absl::Status Ack(absl::Span<const std::string> ids) override;
   absl::Status DeadLetter(const BusEvent& event,
                           absl::string_view reason) override;
-  // Every dead letter produced at once. One not delivered is handed out
-  // again (its deliveries counted), as the Redis source's come back.
+  // Every dead letter produced at once, its payload cut at 512 KiB (under
+  // the brokers' message limit). One not delivered is handed out again
+  // after a backoff (100 ms, doubled per delivery up to 5 s), its
+  // deliveries counted, as the Redis source's come back.
   std::vector<absl::Status> DeadLetterAll(
       absl::Span<const DeadLetterItem> items) override;
   // Nothing to do: a partition's events are this consumer's while the
@@ -261,6 +263,11 @@ class KafkaEventSource final : public EventSource {
   absl::CondVar room_;
   absl::Time last_take_ ABSL_GUARDED_BY(mu_) = absl::Now();
   std::deque<Buffered> buffer_ ABSL_GUARDED_BY(mu_);
+  // Events whose dead letter Kafka did not take, by when they are handed
+  // out again.
+  std::deque<std::pair<absl::Time, Buffered>> retries_ ABSL_GUARDED_BY(mu_);
+  // The subscription is made (Close then waits for the first assignment).
+  bool subscribed_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<int32_t, Partition> partitions_ ABSL_GUARDED_BY(mu_);
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;

@@ -23,6 +23,7 @@
 #include "services/ingestion/ingestion_service.h"
 #include "services/ingestion/ingestor.h"
 #include "services/ingestion/kafka_bus.h"
+#include "services/ingestion/kafka_dead_letters.h"
 #include "services/ingestion/kafka_flags.h"
 #include "services/ingestion/push.h"
 #include "services/ingestion/redis_stream_source.h"
@@ -54,6 +55,10 @@ ABSL_FLAG(std::string, dead_letter_stream, "oppmatrix:crm-events:dead",
 ABSL_FLAG(std::string, kafka_dead_letter_topic, "oppmatrix.crm-events.dead",
           "The Kafka topic events that can't be processed go to, with their "
           "reason and source in headers");
+ABSL_FLAG(std::string, kafka_replay_group, "oppmatrix-dead-letter-replays",
+          "The Kafka consumer group whose committed offsets on the "
+          "dead-letter topic mark what ReplayDeadLetters with all has "
+          "replayed (entries before them are no longer listed)");
 ABSL_FLAG(int, kafka_max_buffered, 2000,
           "Events read ahead from Kafka and not yet in a batch, past which "
           "the partitions are paused (while the pipelines retry)");
@@ -306,9 +311,8 @@ int Run(int argc, char** argv) {
                      .store_timeout = redis_timeout});
   EventPusher pusher(sink);
   const bool ingest = absl::GetFlag(FLAGS_ingest);
-  // The dead-letter RPCs read the Redis dead-letter stream; on Kafka the
-  // dead letters are a topic, which they do not read yet.
-  std::unique_ptr<DeadLetterQueue> dead_letters;
+  // The dead-letter RPCs' store: the stream's dead letters, or the topic's.
+  std::unique_ptr<DeadLetterStore> dead_letters;
   if (bus == "redis") {
     dead_letters = std::make_unique<DeadLetterQueue>(
         rpc_redis->get(),
@@ -317,18 +321,31 @@ int Run(int argc, char** argv) {
             .stream = absl::GetFlag(FLAGS_stream),
             .stream_max_len = absl::GetFlag(FLAGS_stream_max_len),
             .timeout = redis_timeout});
+  } else {
+    absl::StatusOr<KafkaConfig> kafka = KafkaConfigFromFlags(argc, argv);
+    absl::StatusOr<std::unique_ptr<KafkaDeadLetterQueue>> made =
+        kafka.ok()
+            ? KafkaDeadLetterQueue::Create(
+                  {.kafka = *kafka,
+                   .dead_letter_topic =
+                       absl::GetFlag(FLAGS_kafka_dead_letter_topic),
+                   .topic = absl::GetFlag(FLAGS_kafka_topic),
+                   .replay_group = absl::GetFlag(FLAGS_kafka_replay_group)})
+            : absl::StatusOr<std::unique_ptr<KafkaDeadLetterQueue>>(
+                  kafka.status());
+    if (!made.ok()) {
+      std::fprintf(stderr, "kafka: %s\n",
+                   std::string(made.status().message()).c_str());
+      return 2;
+    }
+    dead_letters = *std::move(made);
   }
-  IngestionServiceImpl service(
-      &pusher, source, ingest ? &ingestor : nullptr, dead_letters.get(),
-      {.stream = bus_name,
-       .group = absl::GetFlag(FLAGS_group),
-       .consumer = consumer,
-       .bus = bus,
-       .dead_letters =
-           bus == "redis"
-               ? absl::GetFlag(FLAGS_dead_letter_stream)
-               : absl::StrCat("Kafka topic ",
-                              absl::GetFlag(FLAGS_kafka_dead_letter_topic))});
+  IngestionServiceImpl service(&pusher, source, ingest ? &ingestor : nullptr,
+                               dead_letters.get(),
+                               {.stream = bus_name,
+                                .group = absl::GetFlag(FLAGS_group),
+                                .consumer = consumer,
+                                .bus = bus});
   GrpcServer::Options server_options;
   server_options.listen = absl::GetFlag(FLAGS_listen);
   if (absl::Status s = ApplyServerLimitFlags(&server_options.limits); !s.ok()) {

@@ -292,6 +292,7 @@ class KafkaPipelineTest : public PipelineTest {
     ASSERT_TRUE(probe.ok()) << probe.status();
     probe_ = *std::move(probe);
     bus_flags_ = {"--bus=kafka", "--kafka_brokers=" + kafka_->bootstraps(),
+                  "--kafka_replay_group=replays",
                   absl::StrCat("--kafka_topic=", kTopic),
                   absl::StrCat("--kafka_dead_letter_topic=", kDeadTopic)};
     for (const auto& [name, value] : Config().properties) {
@@ -648,6 +649,36 @@ TEST_F(KafkaPipelineTest, EveryEventEndsStoredOrDeadLettered) {
       out, ::testing::HasSubstr(absl::StrCat("dead-lettered   ", malformed_)));
   EXPECT_THAT(out,
               ::testing::ContainsRegex("        3 +[0-9]+ +[0-9]+ +0  yes"));
+  // oppctl dlq reads the dead-letter topic through the RPCs: the list,
+  // the summary's counts, and a replay of all, after which none is listed
+  // (the malformed events come back as new dead letters).
+  const std::string target =
+      absl::StrCat("--ingestion=127.0.0.1:", ingestion_port_);
+  Subprocess list({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl", target,
+                   "--json", "dlq", "list", "--count=3"});
+  ASSERT_EQ(list.Wait(absl::Seconds(30)), 0) << list.Stderr();
+  EXPECT_THAT(list.Stdout(),
+              ::testing::HasSubstr("\"source_stream\":\"crm-events\""));
+  EXPECT_THAT(list.Stdout(),
+              ::testing::ContainsRegex("\"id\":\"[0-9]+:[0-9]+\""));
+  Subprocess summary({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl", target,
+                      "--json", "dlq", "summary"});
+  ASSERT_EQ(summary.Wait(absl::Seconds(30)), 0) << summary.Stderr();
+  EXPECT_THAT(summary.Stdout(), ::testing::HasSubstr(absl::StrCat(
+                                    "\"entries\":\"", malformed_, "\"")));
+  Subprocess replay({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl", target,
+                     "dlq", "replay", "--all"});
+  ASSERT_EQ(replay.Wait(absl::Seconds(60)), 0) << replay.Stderr();
+  EXPECT_THAT(replay.Stdout(),
+              ::testing::HasSubstr(absl::StrCat("replayed ", malformed_)));
+  ASSERT_TRUE(WaitDrained(absl::Seconds(60)));
+  Subprocess after({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl", target,
+                    "--json", "dlq", "summary"});
+  ASSERT_EQ(after.Wait(absl::Seconds(30)), 0) << after.Stderr();
+  EXPECT_THAT(after.Stdout(), ::testing::HasSubstr(absl::StrCat(
+                                  "\"entries\":\"", malformed_, "\"")));
+  EXPECT_NE(after.Stdout(), summary.Stdout()) << "the same entries as before";
+
   ingestion->Signal(SIGTERM);
   EXPECT_EQ(ingestion->Wait(absl::Seconds(30)), 0) << ingestion->Stderr();
   EXPECT_THAT(ingestion->Stderr(), ::testing::HasSubstr("left the group"));
@@ -713,7 +744,14 @@ TEST_F(KafkaPipelineTest, PushEventsAppendsToTheTopic) {
   for (const PartitionStats& p : stats->partitions) {
     on_topic += p.high_watermark;
   }
+  // Every event PushEvents accepted is on the topic, and no other.
+  Subprocess status({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl",
+                     absl::StrCat("--ingestion=127.0.0.1:", ingestion_port_),
+                     "--json", "status"});
+  ASSERT_EQ(status.Wait(absl::Seconds(30)), 0) << status.Stderr();
   EXPECT_GT(on_topic, 300);
+  EXPECT_THAT(status.Stdout(), ::testing::HasSubstr(absl::StrCat(
+                                   "\"pushed\":\"", on_topic, "\"")));
   auto m = results_->Matrix("tenant-1", {}, 0, absl::Now(), Soon());
   ASSERT_TRUE(m.ok()) << m.status();
   int64_t count = 0;

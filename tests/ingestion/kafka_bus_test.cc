@@ -21,6 +21,7 @@
 #include "oppmatrix/v1/crm_event.pb.h"
 #include "services/ingestion/crm_event.h"
 #include "services/ingestion/dead_letter_fields.h"
+#include "services/ingestion/kafka_dead_letters.h"
 #include "tests/testing/kafka_cluster.h"
 #include "tests/testing/subprocess.h"
 
@@ -159,6 +160,13 @@ TEST(KafkaPropertiesTest, FileThenFlagsWithCommentsAndErrors) {
   EXPECT_THAT(bad_flag.status().message(), HasSubstr("--kafka_property"));
   auto missing = ParseKafkaProperties({}, dir + "/nope");
   EXPECT_THAT(missing.status().message(), HasSubstr("--kafka_properties_file"));
+  auto flag_owned = ParseKafkaProperties({"group.id=other"}, "");
+  EXPECT_THAT(flag_owned.status().message(),
+              HasSubstr("group.id: set it with --group instead"));
+  auto eager =
+      ParseKafkaProperties({"partition.assignment.strategy=range"}, "");
+  EXPECT_THAT(eager.status().message(),
+              HasSubstr("must stay cooperative-sticky"));
   auto unsafe = ParseKafkaProperties({"enable.auto.offset.store=true"}, "");
   EXPECT_EQ(unsafe.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(unsafe.status().message(),
@@ -359,6 +367,35 @@ TEST_F(KafkaBusTest, ADeadLetterKeepsTheMessageWithItsReasonAndSource) {
           Pair(f::kTime, ::testing::MatchesRegex("[0-9]{13}"))));
 }
 
+// A dead letter the brokers refuse is not lost and not retried in a busy
+// loop: the event is handed out again after a backoff, its deliveries
+// counted, and dead-lettered once the brokers take it.
+TEST_F(KafkaBusTest, ADeadLetterTheBrokersRefuseComesBackAfterABackoff) {
+  Produce(1, 1);
+  auto source = Source("c0");
+  std::vector<BusEvent> read = ReadN(*source, 1, /*ack=*/false);
+  ASSERT_EQ(read.size(), 1u);
+  rd_kafka_mock_push_request_errors(
+      kafka_->cluster(), kProduceApi, 1,
+      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  absl::Status refused = source->DeadLetter(read[0], "invalid: x");
+  EXPECT_FALSE(refused.ok());
+  auto at_once = source->Read(10, absl::Milliseconds(20));
+  ASSERT_TRUE(at_once.ok());
+  EXPECT_TRUE(at_once->empty()) << "handed out again without a backoff";
+  std::vector<BusEvent> again = ReadN(*source, 1, /*ack=*/false);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, read[0].id);
+  EXPECT_EQ(again[0].deliveries, 2);
+  absl::Status taken = source->DeadLetter(again[0], "invalid: x");
+  ASSERT_TRUE(taken.ok()) << taken;
+  EXPECT_TRUE(WaitCommitted(*source));
+  std::vector<testing::KafkaRecord> dead =
+      testing::ReadTopic(kafka_->bootstraps(), kDeadTopic, 2, 1);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers.at(dead_letter_field::kDeliveries), "2");
+}
+
 // Errors injected on the brokers' produce, fetch and commit paths, and a
 // broker down for a while: librdkafka retries, and every event still
 // arrives once committed.
@@ -429,6 +466,90 @@ TEST_F(KafkaBusTest, KcatProducesAndTheSourceReads) {
     ASSERT_TRUE(e.ok()) << e.status();
     EXPECT_EQ(e->version(), i + 1);
   }
+}
+
+// The dead-letter RPCs' store on the dead-letter topic: pages in order,
+// groups by reason, replay by id (the entry stays listed) and replay of all
+// (the replay group's offsets move past them, so they are listed no more).
+TEST_F(KafkaBusTest, DeadLettersAreListedSummarizedAndReplayedFromTheTopic) {
+  Produce(6, 6);
+  auto source = Source("c0");
+  std::vector<BusEvent> read = ReadN(*source, 6, /*ack=*/false);
+  ASSERT_EQ(read.size(), 6u);
+  for (size_t i = 0; i < read.size(); ++i) {
+    ASSERT_TRUE(source
+                    ->DeadLetter(read[i], i < 4
+                                              ? absl::StrCat("invalid: got ", i)
+                                              : "classifier refused")
+                    .ok());
+  }
+  auto made = KafkaDeadLetterQueue::Create({.kafka = Config(),
+                                            .dead_letter_topic = kDeadTopic,
+                                            .topic = kTopic,
+                                            .replay_group = "replays"});
+  ASSERT_TRUE(made.ok()) << made.status();
+  KafkaDeadLetterQueue& dlq = **made;
+  EXPECT_TRUE(dlq.IsEntryId("1:42"));
+  EXPECT_FALSE(dlq.IsEntryId("1-42"));
+  EXPECT_FALSE(dlq.IsEntryId(" 1:42"));
+
+  auto first = dlq.List(4, "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 4u);
+  auto rest = dlq.List(4, first->back().id);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_EQ(rest->size(), 2u);
+  std::set<std::string> sources;
+  for (const auto* page : {&*first, &*rest}) {
+    for (const DeadLetterEntry& e : *page) {
+      EXPECT_TRUE(dlq.IsEntryId(e.id)) << e.id;
+      EXPECT_EQ(e.source_stream, kTopic);
+      EXPECT_EQ(e.deliveries, 1);
+      EXPECT_NE(e.time, absl::InfinitePast());
+      EXPECT_FALSE(e.event.empty());
+      sources.insert(e.source_id);
+    }
+  }
+  EXPECT_EQ(sources.size(), 6u);
+
+  auto summary = dlq.Summarize(100);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->entries, 6);
+  EXPECT_FALSE(summary->truncated);
+  ASSERT_EQ(summary->groups.size(), 2u);
+  EXPECT_EQ(summary->groups[0].reason, "invalid: got N");
+  EXPECT_EQ(summary->groups[0].count, 4);
+  auto some = dlq.Summarize(5);
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(some->entries, 5);
+  EXPECT_TRUE(some->truncated);
+
+  auto missing = dlq.Replay({"0:999999"});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("0:999999"));
+
+  // By id: the event is back on the topic, and the entry still listed.
+  const DeadLetterEntry& one = (*first)[0];
+  auto replayed = dlq.Replay({one.id, one.id});
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(replayed->replayed, 1);
+  EXPECT_EQ(replayed->requested, 1);
+  std::vector<BusEvent> again = ReadN(*source, 1);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].payload, one.event);
+  EXPECT_EQ(again[0].key,
+            "t/" + ParseCrmEventJson(one.event)->opportunity_id());
+  EXPECT_EQ(dlq.List(10, "")->size(), 6u);
+
+  // All: every one back, and none listed any more.
+  auto all = dlq.ReplayAll();
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->replayed, 6);
+  EXPECT_EQ(ReadN(*source, 6).size(), 6u);
+  auto after = dlq.List(10, "");
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->empty());
+  EXPECT_EQ(dlq.ReplayAll()->replayed, 0);
 }
 
 }  // namespace

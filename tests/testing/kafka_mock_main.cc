@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
 
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  // The handle only carries the cluster; it never connects.
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (rk == nullptr) {
     std::fprintf(stderr, "rd_kafka_new: %s\n", err);
