@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "services/common/file_util.h"
 #include "services/common/log.h"
@@ -699,6 +701,9 @@ void KafkaEventSource::PollLoop() {
     // Revoked meanwhile, or read already (its new owner, or this one, reads
     // it again from the committed offset).
     if (it == partitions_.end() || offset < it->second.next) continue;
+    if (offset == it->second.first_offset) {
+      b.event.deliveries = it->second.first_deliveries;
+    }
     it->second.in_flight.emplace_back(offset, false);
     it->second.next = offset + 1;
     buffer_.push_back(std::move(b));
@@ -721,15 +726,15 @@ void KafkaEventSource::Rebalance(int err_code,
       ids.empty() ? "no partitions"
                   : absl::StrCat("partitions ", absl::StrJoin(ids, ","));
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    std::vector<std::pair<int32_t, Partition>> assigned;
+    CountRedelivery(partitions, assigned);
     bool paused;
     {
       absl::MutexLock lock(&mu_);
       ++rebalances_;
       ++assignments_;
       assigned_.SignalAll();
-      for (int i = 0; i < partitions->cnt; ++i) {
-        partitions_[partitions->elems[i].partition] = Partition{};
-      }
+      for (auto& [id, state] : assigned) partitions_[id] = std::move(state);
       paused = paused_;
     }
     if (cooperative) {
@@ -790,6 +795,81 @@ void KafkaEventSource::Rebalance(int err_code,
   absl::MutexLock lock(&mu_);
   partitions_.clear();
   buffer_.clear();
+}
+
+void KafkaEventSource::CountRedelivery(
+    rd_kafka_topic_partition_list_t* partitions,
+    std::vector<std::pair<int32_t, Partition>>& assigned) {
+  for (int i = 0; i < partitions->cnt; ++i) {
+    assigned.emplace_back(partitions->elems[i].partition, Partition{});
+  }
+  if (partitions->cnt == 0) return;
+  rd_kafka_topic_partition_list_t* committed =
+      rd_kafka_topic_partition_list_copy(partitions);
+  rd_kafka_resp_err_t err =
+      rd_kafka_committed(consumer_, committed, Millis(options_.timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // Counted as a first delivery: a count missed, never an event.
+    Log(LogLevel::kWarning, kComponent,
+        absl::StrCat("reading the committed offsets' delivery counts: ",
+                     rd_kafka_err2str(err)));
+    rd_kafka_topic_partition_list_destroy(committed);
+    return;
+  }
+  // With nothing committed, reading starts at the earliest event (the
+  // default), or at the end (auto.offset.reset=latest: nothing to count).
+  char reset[32] = "";
+  size_t reset_size = sizeof(reset);
+  const bool from_earliest =
+      rd_kafka_conf_get(rd_kafka_conf(consumer_), "auto.offset.reset", reset,
+                        &reset_size) == RD_KAFKA_CONF_OK &&
+      (std::strcmp(reset, "earliest") == 0 ||
+       std::strcmp(reset, "smallest") == 0 ||
+       std::strcmp(reset, "beginning") == 0);
+  rd_kafka_topic_partition_list_t* recount =
+      rd_kafka_topic_partition_list_new(committed->cnt);
+  for (int i = 0; i < committed->cnt; ++i) {
+    rd_kafka_topic_partition_t& c = committed->elems[i];
+    if (c.offset < 0 && !from_earliest) continue;
+    int64_t low = 0, high = 0;
+    if (rd_kafka_query_watermark_offsets(
+            consumer_, options_.topic.c_str(), c.partition, &low, &high,
+            Millis(options_.timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      continue;  // counted as a first delivery
+    }
+    if (c.offset < 0) c.offset = low;
+    if (c.offset >= high) continue;  // no event there yet: nothing to count
+    int64_t before = 0;
+    absl::string_view metadata(static_cast<const char*>(c.metadata),
+                               c.metadata != nullptr ? c.metadata_size : 0);
+    if (absl::ConsumePrefix(&metadata, "deliveries=")) {
+      (void)absl::SimpleAtoi(metadata, &before);
+    }
+    const int64_t now = std::max<int64_t>(before, 0) + 1;
+    for (auto& [id, state] : assigned) {
+      if (id != c.partition) continue;
+      state.first_offset = c.offset;
+      state.first_deliveries = now;
+    }
+    const std::string text = absl::StrCat("deliveries=", now);
+    rd_kafka_topic_partition_t* r = rd_kafka_topic_partition_list_add(
+        recount, options_.topic.c_str(), c.partition);
+    r->offset = c.offset;
+    r->metadata = malloc(text.size());
+    std::memcpy(r->metadata, text.data(), text.size());
+    r->metadata_size = text.size();
+  }
+  rd_kafka_topic_partition_list_destroy(committed);
+  // Committed before anything is read, so a crash while working on the
+  // event counts.
+  if (recount->cnt > 0) {
+    err = rd_kafka_commit(consumer_, recount, 0);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Log(LogLevel::kWarning, kComponent,
+          absl::StrCat("recording a redelivery: ", rd_kafka_err2str(err)));
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(recount);
 }
 
 absl::StatusOr<std::vector<BusEvent>> KafkaEventSource::Read(

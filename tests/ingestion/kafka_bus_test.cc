@@ -250,6 +250,29 @@ TEST_F(KafkaBusTest, OffsetsStopAtTheOldestUnacknowledgedEvent) {
   EXPECT_TRUE(WaitCommitted(*again));
 }
 
+// Kafka keeps no delivery count: the source keeps one in the commit's
+// metadata for the event its partition stopped at. A consumer that dies
+// (here: closes) holding it unacknowledged, again and again, hands it to
+// the next with one more delivery each time, so --max_deliveries can
+// dead-letter a poison event; the events after it, never delivered before
+// their turn, count 1.
+TEST_F(KafkaBusTest, AnEventEveryConsumerDiesOnCountsItsDeliveries) {
+  Produce(3, 1);  // one partition
+  for (int64_t round = 1; round <= 3; ++round) {
+    auto source = Source(absl::StrCat("c", round));
+    std::vector<BusEvent> read = ReadN(*source, 3, /*ack=*/false);
+    ASSERT_EQ(read.size(), 3u);
+    EXPECT_EQ(read[0].deliveries, round);
+    EXPECT_EQ(read[1].deliveries, 1);
+    source->Close();
+  }
+  auto last = Source("c4");
+  std::vector<BusEvent> read = ReadN(*last, 3);
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read[0].deliveries, 4);
+  EXPECT_TRUE(WaitCommitted(*last));
+}
+
 // Cooperative-sticky: a second consumer joining takes some partitions, the
 // first keeps the rest and goes on reading; when the second leaves, its
 // partitions come back. Every event is read, and all are committed.
@@ -375,9 +398,8 @@ TEST_F(KafkaBusTest, ADeadLetterTheBrokersRefuseComesBackAfterABackoff) {
   auto source = Source("c0");
   std::vector<BusEvent> read = ReadN(*source, 1, /*ack=*/false);
   ASSERT_EQ(read.size(), 1u);
-  rd_kafka_mock_push_request_errors(
-      kafka_->cluster(), kProduceApi, 1,
-      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  rd_kafka_mock_push_request_errors(kafka_->cluster(), kProduceApi, 1,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
   absl::Status refused = source->DeadLetter(read[0], "invalid: x");
   EXPECT_FALSE(refused.ok());
   auto at_once = source->Read(10, absl::Milliseconds(20));
