@@ -805,5 +805,40 @@ TEST_F(KafkaPipelineTest, CrmExportsImportThroughPushEventsOntoTheTopic) {
   ImportEveryCrmExport();
 }
 
+// Broker errors injected mid-run (produce, fetch, commit and the group's
+// heartbeats), and one broker down for two seconds: librdkafka and the
+// pipeline retry, and the final state is the same.
+TEST_F(KafkaPipelineTest, BrokerErrorsAndABrokerDownMidRunLoseNothing) {
+  constexpr int16_t kProduce = 0, kFetch = 1, kOffsetCommit = 8,
+                    kHeartbeat = 12;
+  auto ingestion = StartIngestion("i0", /*batch_size=*/20);
+  ASSERT_TRUE(ingestion->WaitForStderr("assigned partitions 0,1,2,3",
+                                       absl::Seconds(60)))
+      << ingestion->Stderr();
+  Simulate(12, 600);
+  rd_kafka_mock_push_request_errors(kafka_->cluster(), kFetch, 3,
+                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+  rd_kafka_mock_push_request_errors(
+      kafka_->cluster(), kOffsetCommit, 2,
+      RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+  rd_kafka_mock_push_request_errors(kafka_->cluster(), kHeartbeat, 2,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                    RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+  // Dead letters and the rest of the run meet produce errors too.
+  rd_kafka_mock_push_request_errors(kafka_->cluster(), kProduce, 3,
+                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  rd_kafka_mock_broker_set_down(kafka_->cluster(), 2);
+  absl::SleepFor(absl::Seconds(2));
+  rd_kafka_mock_broker_set_up(kafka_->cluster(), 2);
+  Simulate(12);
+  ASSERT_TRUE(WaitDrained(absl::Seconds(120)));
+  ExpectFinalState();
+}
+
 }  // namespace
 }  // namespace oppmatrix
