@@ -20,6 +20,8 @@ inline constexpr char kSourceId[] = "source_id";
 inline constexpr char kSourcePartition[] = "source_partition";
 inline constexpr char kSourceOffset[] = "source_offset";
 inline constexpr char kTime[] = "time";  // Unix ms
+// Kafka only: the event was left out, too large for the brokers (its size).
+inline constexpr char kEventDropped[] = "event_dropped";
 
 }  // namespace oppmatrix::dead_letter_field
 

@@ -136,6 +136,7 @@ constexpr const char* kFlagProperties[][2] = {
     {"group.id", "--group"},
     {"client.id", "--consumer"},
     {"bootstrap.servers", "--kafka_brokers"},
+    {"metadata.broker.list", "--kafka_brokers"},
 };
 // A dead letter's payload is cut at this many bytes (an event over
 // kMaxEventJsonBytes is dead-lettered as it came), so it stays under the
@@ -214,12 +215,19 @@ absl::StatusOr<SourceStats> QueryGroupStats(rd_kafka_t* rk,
     return KafkaUnavailable(absl::StrCat("metadata of ", topic), err);
   }
   std::vector<int32_t> ids;
-  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  const rd_kafka_resp_err_t topic_err =
+      md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (md->topic_cnt == 1 && topic_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
       ids.push_back(md->topics[0].partitions[i].id);
     }
   }
   rd_kafka_metadata_destroy(md);
+  // A topic not created yet has no backlog; any other error is no answer.
+  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+      topic_err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    return KafkaUnavailable(absl::StrCat("metadata of ", topic), topic_err);
+  }
   std::sort(ids.begin(), ids.end());
   if (!ids.empty()) {
     rd_kafka_topic_partition_list_t* list =
@@ -232,6 +240,13 @@ absl::StatusOr<SourceStats> QueryGroupStats(rd_kafka_t* rk,
       return KafkaUnavailable("committed offsets", err);
     }
     for (int i = 0; i < list->cnt; ++i) {
+      if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const rd_kafka_resp_err_t e = list->elems[i].err;
+        const int32_t partition = list->elems[i].partition;
+        rd_kafka_topic_partition_list_destroy(list);
+        return KafkaUnavailable(
+            absl::StrCat("the committed offset of partition ", partition), e);
+      }
       PartitionStats& p = out.partitions.emplace_back();
       p.partition = list->elems[i].partition;
       p.committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
@@ -696,14 +711,21 @@ void KafkaEventSource::PollLoop() {
     b.event.content_type = KafkaHeader(m, kKafkaContentTypeHeader);
     const int64_t offset = m->offset;
     rd_kafka_message_destroy(m);
+    bool first;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = partitions_.find(b.partition);
+      // Revoked meanwhile, or read already (its new owner, or this one,
+      // reads it again from the committed offset).
+      if (it == partitions_.end() || offset < it->second.next) continue;
+      first = !it->second.counted;
+      it->second.counted = true;
+    }
+    // Revocations happen on this thread, in polls: the partition stays.
+    if (first) b.event.deliveries = CountDelivery(b.partition, offset);
     absl::MutexLock lock(&mu_);
     auto it = partitions_.find(b.partition);
-    // Revoked meanwhile, or read already (its new owner, or this one, reads
-    // it again from the committed offset).
-    if (it == partitions_.end() || offset < it->second.next) continue;
-    if (offset == it->second.first_offset) {
-      b.event.deliveries = it->second.first_deliveries;
-    }
+    if (it == partitions_.end()) continue;
     it->second.in_flight.emplace_back(offset, false);
     it->second.next = offset + 1;
     buffer_.push_back(std::move(b));
@@ -726,15 +748,15 @@ void KafkaEventSource::Rebalance(int err_code,
       ids.empty() ? "no partitions"
                   : absl::StrCat("partitions ", absl::StrJoin(ids, ","));
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    std::vector<std::pair<int32_t, Partition>> assigned;
-    CountRedelivery(partitions, assigned);
     bool paused;
     {
       absl::MutexLock lock(&mu_);
       ++rebalances_;
       ++assignments_;
       assigned_.SignalAll();
-      for (auto& [id, state] : assigned) partitions_[id] = std::move(state);
+      for (int i = 0; i < partitions->cnt; ++i) {
+        partitions_[partitions->elems[i].partition] = Partition{};
+      }
       paused = paused_;
     }
     if (cooperative) {
@@ -773,6 +795,10 @@ void KafkaEventSource::Rebalance(int err_code,
         mu_.AssertHeld();
         return !partitions_.contains(b.partition);
       });
+      std::erase_if(retries_, [this](const std::pair<absl::Time, Buffered>& r) {
+        mu_.AssertHeld();
+        return !partitions_.contains(r.second.partition);
+      });
     }
     if (cooperative) {
       if (rd_kafka_error_t* e =
@@ -797,79 +823,48 @@ void KafkaEventSource::Rebalance(int err_code,
   buffer_.clear();
 }
 
-void KafkaEventSource::CountRedelivery(
-    rd_kafka_topic_partition_list_t* partitions,
-    std::vector<std::pair<int32_t, Partition>>& assigned) {
-  for (int i = 0; i < partitions->cnt; ++i) {
-    assigned.emplace_back(partitions->elems[i].partition, Partition{});
-  }
-  if (partitions->cnt == 0) return;
-  rd_kafka_topic_partition_list_t* committed =
-      rd_kafka_topic_partition_list_copy(partitions);
+int64_t KafkaEventSource::CountDelivery(int32_t partition, int64_t offset) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition);
+  int64_t deliveries = 1;
   rd_kafka_resp_err_t err =
-      rd_kafka_committed(consumer_, committed, Millis(options_.timeout));
+      rd_kafka_committed(consumer_, list, Millis(options_.timeout));
+  rd_kafka_topic_partition_t& c = list->elems[0];
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = c.err;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     // Counted as a first delivery: a count missed, never an event.
     Log(LogLevel::kWarning, kComponent,
-        absl::StrCat("reading the committed offsets' delivery counts: ",
-                     rd_kafka_err2str(err)));
-    rd_kafka_topic_partition_list_destroy(committed);
-    return;
+        absl::StrCat("reading partition ", partition,
+                     "'s delivery count: ", rd_kafka_err2str(err)));
+    rd_kafka_topic_partition_list_destroy(list);
+    return deliveries;
   }
-  // With nothing committed, reading starts at the earliest event (the
-  // default), or at the end (auto.offset.reset=latest: nothing to count).
-  char reset[32] = "";
-  size_t reset_size = sizeof(reset);
-  const bool from_earliest =
-      rd_kafka_conf_get(rd_kafka_conf(consumer_), "auto.offset.reset", reset,
-                        &reset_size) == RD_KAFKA_CONF_OK &&
-      (std::strcmp(reset, "earliest") == 0 ||
-       std::strcmp(reset, "smallest") == 0 ||
-       std::strcmp(reset, "beginning") == 0);
-  rd_kafka_topic_partition_list_t* recount =
-      rd_kafka_topic_partition_list_new(committed->cnt);
-  for (int i = 0; i < committed->cnt; ++i) {
-    rd_kafka_topic_partition_t& c = committed->elems[i];
-    if (c.offset < 0 && !from_earliest) continue;
-    int64_t low = 0, high = 0;
-    if (rd_kafka_query_watermark_offsets(
-            consumer_, options_.topic.c_str(), c.partition, &low, &high,
-            Millis(options_.timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      continue;  // counted as a first delivery
-    }
-    if (c.offset < 0) c.offset = low;
-    if (c.offset >= high) continue;  // no event there yet: nothing to count
+  // With nothing committed, reading starts where this read did.
+  if (c.offset < 0 || c.offset == offset) {
+    absl::string_view metadata(
+        static_cast<const char*>(c.metadata),
+        c.offset == offset && c.metadata != nullptr ? c.metadata_size : 0);
     int64_t before = 0;
-    absl::string_view metadata(static_cast<const char*>(c.metadata),
-                               c.metadata != nullptr ? c.metadata_size : 0);
     if (absl::ConsumePrefix(&metadata, "deliveries=")) {
       (void)absl::SimpleAtoi(metadata, &before);
     }
-    const int64_t now = std::max<int64_t>(before, 0) + 1;
-    for (auto& [id, state] : assigned) {
-      if (id != c.partition) continue;
-      state.first_offset = c.offset;
-      state.first_deliveries = now;
-    }
-    const std::string text = absl::StrCat("deliveries=", now);
-    rd_kafka_topic_partition_t* r = rd_kafka_topic_partition_list_add(
-        recount, options_.topic.c_str(), c.partition);
-    r->offset = c.offset;
-    r->metadata = malloc(text.size());
-    std::memcpy(r->metadata, text.data(), text.size());
-    r->metadata_size = text.size();
-  }
-  rd_kafka_topic_partition_list_destroy(committed);
-  // Committed before anything is read, so a crash while working on the
-  // event counts.
-  if (recount->cnt > 0) {
-    err = rd_kafka_commit(consumer_, recount, 0);
+    deliveries = std::max<int64_t>(before, 0) + 1;
+    const std::string text = absl::StrCat("deliveries=", deliveries);
+    free(c.metadata);
+    c.offset = offset;
+    c.metadata = malloc(text.size());
+    std::memcpy(c.metadata, text.data(), text.size());
+    c.metadata_size = text.size();
+    // Committed before the event is handed out, so dying on it counts.
+    err = rd_kafka_commit(consumer_, list, 0);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       Log(LogLevel::kWarning, kComponent,
-          absl::StrCat("recording a redelivery: ", rd_kafka_err2str(err)));
+          absl::StrCat("recording a delivery on partition ", partition, ": ",
+                       rd_kafka_err2str(err)));
     }
   }
-  rd_kafka_topic_partition_list_destroy(recount);
+  rd_kafka_topic_partition_list_destroy(list);
+  return deliveries;
 }
 
 absl::StatusOr<std::vector<BusEvent>> KafkaEventSource::Read(
@@ -966,18 +961,18 @@ absl::Status KafkaEventSource::DeadLetter(const BusEvent& event,
 std::vector<absl::Status> KafkaEventSource::DeadLetterAll(
     absl::Span<const DeadLetterItem> items) {
   namespace f = dead_letter_field;
-  std::vector<KafkaProducer::Message> messages;
-  messages.reserve(items.size());
   const std::string now = absl::StrCat(absl::ToUnixMillis(absl::Now()));
-  for (const DeadLetterItem& item : items) {
+  // The dead letter of `item`; with `drop`, without the event (the brokers
+  // refused it as too large), saying so.
+  auto message = [&](const DeadLetterItem& item, bool drop) {
     const BusEvent& e = *item.event;
     int32_t partition = -1;
     int64_t offset = -1;
     ParseKafkaId(e.id, &partition, &offset);
-    KafkaProducer::Message& m = messages.emplace_back();
+    KafkaProducer::Message m;
     m.topic = options_.dead_letter_topic;
     m.key = e.key;
-    m.value = e.payload.substr(0, kMaxDeadLetterPayloadBytes);
+    if (!drop) m.value = e.payload.substr(0, kMaxDeadLetterPayloadBytes);
     m.headers = {{f::kReason, item.reason},
                  {f::kDeliveries, absl::StrCat(e.deliveries)},
                  {f::kTime, now},
@@ -988,9 +983,38 @@ std::vector<absl::Status> KafkaEventSource::DeadLetterAll(
     if (!e.content_type.empty()) {
       m.headers.emplace_back(kKafkaContentTypeHeader, e.content_type);
     }
-  }
+    if (drop) {
+      m.headers.emplace_back(
+          f::kEventDropped,
+          absl::StrCat(e.payload.size(),
+                       " bytes, more than the brokers take; read it from the "
+                       "source offset"));
+    }
+    return m;
+  };
+  std::vector<KafkaProducer::Message> messages;
+  messages.reserve(items.size());
+  for (const DeadLetterItem& item : items)
+    messages.push_back(message(item, false));
   std::vector<absl::Status> out =
       dead_letters_->ProduceAllSync(std::move(messages));
+  // Refused as too large (the brokers' message.max.bytes is below ours):
+  // again without the event, which stays readable at its source offset
+  // until retention takes it, rather than hold the partition forever.
+  std::vector<size_t> too_large;
+  std::vector<KafkaProducer::Message> smaller;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (out[i].code() != absl::StatusCode::kInvalidArgument) continue;
+    too_large.push_back(i);
+    smaller.push_back(message(items[i], true));
+  }
+  if (!smaller.empty()) {
+    std::vector<absl::Status> again =
+        dead_letters_->ProduceAllSync(std::move(smaller));
+    for (size_t k = 0; k < too_large.size(); ++k) {
+      out[too_large[k]] = std::move(again[k]);
+    }
+  }
   std::vector<std::string> done;
   std::vector<Buffered> again;
   for (size_t i = 0; i < items.size(); ++i) {

@@ -232,10 +232,9 @@ class KafkaEventSource final : public EventSource {
     int64_t next = -1;
     // The offset last stored for commit.
     int64_t stored = -1;
-    // The event at the committed offset when the partition was assigned,
-    // and its deliveries counting this one (see CountRedelivery).
-    int64_t first_offset = -1;
-    int64_t first_deliveries = 1;
+    // The first event read since the assignment has been counted
+    // (CountDelivery).
+    bool counted = false;
   };
   struct Buffered {
     int32_t partition = 0;
@@ -250,14 +249,13 @@ class KafkaEventSource final : public EventSource {
   void Rebalance(int err, rd_kafka_topic_partition_list_s* partitions);
   // Kafka keeps no delivery count, so the source keeps one for the event a
   // partition's committed offset points at, in the commit's metadata
-  // ("deliveries=N"): each assignment that finds an event there (the one
-  // before died, or let the partition go, before getting past it) counts
-  // one more and commits that first, so a process that keeps dying on an
-  // event gets it dead-lettered after --max_deliveries. Fills in
-  // `assigned` (partition, first_offset, first_deliveries); on the poll
-  // thread, in the rebalance callback.
-  void CountRedelivery(rd_kafka_topic_partition_list_s* partitions,
-                       std::vector<std::pair<int32_t, Partition>>& assigned);
+  // ("deliveries=N"): the first event read after an assignment, when it is
+  // the committed one (the consumer before died on it, or let the
+  // partition go before getting past it), counts one more, committed before
+  // it is handed out. Returns its deliveries, this one included. On the
+  // poll thread, outside the rebalance callback (it waits on the group
+  // coordinator).
+  int64_t CountDelivery(int32_t partition, int64_t offset);
   void PollLoop();
   void StatsLoop();
   // Pauses or resumes every assigned partition; on the poll thread.

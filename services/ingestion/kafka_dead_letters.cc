@@ -34,12 +34,19 @@ KafkaDeadLetterQueue::Create(Options options) {
       KafkaProducer::Create(options.kafka, options.timeout);
   if (!producer.ok()) return producer.status();
   absl::StatusOr<rd_kafka_conf_t*> conf =
-      NewKafkaConf(options.kafka, {{"group.id", options.replay_group},
-                                   {"enable.auto.commit", "false"},
-                                   {"enable.partition.eof", "true"}});
+      NewKafkaConf(options.kafka, {{"group.id", options.replay_group}});
   if (!conf.ok()) return conf.status();
-  rd_kafka_conf_set_error_cb(*conf, KafkaErrorCallback);
+  // Set over the properties: reading must never move the replay group's
+  // offsets (only ReplayAll commits them), and a read ends at the end.
   char err[512];
+  for (const auto& [name, value] :
+       {std::pair<const char*, const char*>{"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "true"},
+        {"auto.offset.reset", "earliest"}}) {
+    rd_kafka_conf_set(*conf, name, value, err, sizeof(err));
+  }
+  rd_kafka_conf_set_error_cb(*conf, KafkaErrorCallback);
   rd_kafka_t* reader = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof(err));
   if (reader == nullptr) {
     rd_kafka_conf_destroy(*conf);
@@ -77,7 +84,7 @@ void KafkaDeadLetterQueue::Post(
   {
     absl::MutexLock lock(&mu_);
     if (!stop_ && queue_.size() < kMaxWaiting) {
-      queue_.push_back(std::move(work));
+      queue_.push_back({std::move(work), std::move(refuse)});
       wake_.Signal();
       return;
     }
@@ -88,18 +95,32 @@ void KafkaDeadLetterQueue::Post(
 
 void KafkaDeadLetterQueue::WorkLoop() {
   while (true) {
-    absl::AnyInvocable<void() &&> work;
+    Call call;
     {
       absl::MutexLock lock(&mu_);
       while (queue_.empty() && !stop_) wake_.Wait(&mu_);
-      if (queue_.empty()) return;
-      work = std::move(queue_.front());
+      if (stop_) {
+        // What still waits is answered, not run.
+        std::deque<Call> left;
+        left.swap(queue_);
+        mu_.Unlock();
+        for (Call& c : left) {
+          std::move(c.refuse)(absl::UnavailableError(
+              "kafka: the dead-letter queue is closing"));
+        }
+        mu_.Lock();
+        return;
+      }
+      call = std::move(queue_.front());
       queue_.pop_front();
     }
-    // After stop_, the rest still run, and answer quickly: each call checks
-    // nothing but its brokers, which are bounded by the timeout.
-    std::move(work)();
+    std::move(call.work)();
   }
+}
+
+bool KafkaDeadLetterQueue::Stopping() {
+  absl::MutexLock lock(&mu_);
+  return stop_;
 }
 
 bool KafkaDeadLetterQueue::IsEntryId(absl::string_view id) const {
@@ -125,12 +146,20 @@ KafkaDeadLetterQueue::Ranges() {
     return KafkaUnavailable(absl::StrCat("metadata of ", topic), err);
   }
   std::vector<Range> out;
-  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  const rd_kafka_resp_err_t topic_err =
+      md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (md->topic_cnt == 1 && topic_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
       out.push_back({.partition = md->topics[0].partitions[i].id});
     }
   }
   rd_kafka_metadata_destroy(md);
+  // Only a topic that does not exist (yet) has no dead letters; any other
+  // error is no answer.
+  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+      topic_err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    return KafkaUnavailable(absl::StrCat("metadata of ", topic), topic_err);
+  }
   if (out.empty()) return out;  // no topic yet: no dead letters
   std::sort(out.begin(), out.end(), [](const Range& a, const Range& b) {
     return a.partition < b.partition;
@@ -154,6 +183,13 @@ KafkaDeadLetterQueue::Ranges() {
       rd_kafka_topic_partition_list_destroy(list);
       return KafkaUnavailable(
           absl::StrCat("watermarks of partition ", out[i].partition), err);
+    }
+    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const rd_kafka_resp_err_t e = list->elems[i].err;
+      rd_kafka_topic_partition_list_destroy(list);
+      return KafkaUnavailable(
+          absl::StrCat("the replayed offset of partition ", out[i].partition),
+          e);
     }
     out[i].begin = std::max(low, list->elems[i].offset);
     out[i].end = high;
@@ -413,6 +449,12 @@ void KafkaDeadLetterQueue::ReplayAllAsync(ReplayCallback done,
           for (int64_t from = r.begin; from < r.end;) {
             if (*is_cancelled && (*is_cancelled)()) {
               std::move (*shared)(absl::CancelledError("the caller went away"));
+              return;
+            }
+            if (Stopping()) {
+              std::move (*shared)(absl::UnavailableError(
+                  "kafka: the dead-letter queue is closing; the pages "
+                  "before are replayed"));
               return;
             }
             absl::StatusOr<std::vector<Read>> page =

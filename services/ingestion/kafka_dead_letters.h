@@ -2,11 +2,12 @@
 // the dead-letter topic, listed, summarised and replayed onto the event
 // topic.
 //
-// A Kafka log cannot lose one message, so "removed" is a position: the
+// One message of a Kafka log cannot be removed, so "removed" is a position: the
 // committed offsets of a consumer group of its own (`replay_group`) mark how
 // far ReplayAll has gone in each partition, and only the entries from there
-// on are listed. An entry replayed by id stays listed (replaying it again,
-// by id or with ReplayAll, puts a duplicate on the bus, which changes
+// on are listed. (Retention still deletes: give the dead-letter topic a long
+// retention.ms, or -1.) An entry replayed by id stays listed (replaying it
+// again, by id or with ReplayAll, puts a duplicate on the bus, which changes
 // nothing). Entries are listed partition by partition, each oldest first;
 // an entry's id is "partition:offset" in the dead-letter topic.
 //
@@ -45,7 +46,8 @@ class KafkaDeadLetterQueue final : public DeadLetterStore {
 
   static absl::StatusOr<std::unique_ptr<KafkaDeadLetterQueue>> Create(
       Options options);
-  // Answers the calls still queued with UNAVAILABLE, then stops.
+  // Waits for the call in progress (a ReplayAll stops at its next page),
+  // answers the calls still queued with UNAVAILABLE, then stops.
   ~KafkaDeadLetterQueue() override;
 
   // Each call runs in turn on a thread of the queue's own (librdkafka's
@@ -90,6 +92,8 @@ class KafkaDeadLetterQueue final : public DeadLetterStore {
   void Post(absl::AnyInvocable<void() &&> work,
             absl::AnyInvocable<void(absl::Status) &&> refuse);
   void WorkLoop();
+  // The destructor has begun.
+  bool Stopping();
 
   absl::StatusOr<std::vector<Range>> Ranges();
   // Up to `max` messages of `partition` from offset `from`, before `end`.
@@ -107,7 +111,11 @@ class KafkaDeadLetterQueue final : public DeadLetterStore {
 
   absl::Mutex mu_;
   absl::CondVar wake_;
-  std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
+  struct Call {
+    absl::AnyInvocable<void() &&> work;
+    absl::AnyInvocable<void(absl::Status) &&> refuse;
+  };
+  std::deque<Call> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread worker_;
 };

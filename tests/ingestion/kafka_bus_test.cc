@@ -167,6 +167,8 @@ TEST(KafkaPropertiesTest, FileThenFlagsWithCommentsAndErrors) {
       ParseKafkaProperties({"partition.assignment.strategy=range"}, "");
   EXPECT_THAT(eager.status().message(),
               HasSubstr("must stay cooperative-sticky"));
+  auto alias = ParseKafkaProperties({"metadata.broker.list=k:9092"}, "");
+  EXPECT_THAT(alias.status().message(), HasSubstr("--kafka_brokers"));
   auto unsafe = ParseKafkaProperties({"enable.auto.offset.store=true"}, "");
   EXPECT_EQ(unsafe.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(unsafe.status().message(),
@@ -398,14 +400,17 @@ TEST_F(KafkaBusTest, ADeadLetterKeepsTheMessageWithItsReasonAndSource) {
 }
 
 // A dead letter the brokers refuse is not lost and not retried in a busy
-// loop: the event is handed out again after a backoff, its deliveries
-// counted, and dead-lettered once the brokers take it.
+// loop. Refused as too large, it goes again at once without the event
+// (event_dropped says so); refused that way too, the event is handed out
+// again after a backoff, its deliveries counted, and dead-lettered once the
+// brokers take it.
 TEST_F(KafkaBusTest, ADeadLetterTheBrokersRefuseComesBackAfterABackoff) {
-  Produce(1, 1);
+  Produce(2, 2);
   auto source = Source("c0");
-  std::vector<BusEvent> read = ReadN(*source, 1, /*ack=*/false);
-  ASSERT_EQ(read.size(), 1u);
-  rd_kafka_mock_push_request_errors(kafka_->cluster(), kProduceApi, 1,
+  std::vector<BusEvent> read = ReadN(*source, 2, /*ack=*/false);
+  ASSERT_EQ(read.size(), 2u);
+  rd_kafka_mock_push_request_errors(kafka_->cluster(), kProduceApi, 2,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
                                     RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
   absl::Status refused = source->DeadLetter(read[0], "invalid: x");
   EXPECT_FALSE(refused.ok());
@@ -418,11 +423,28 @@ TEST_F(KafkaBusTest, ADeadLetterTheBrokersRefuseComesBackAfterABackoff) {
   EXPECT_EQ(again[0].deliveries, 2);
   absl::Status taken = source->DeadLetter(again[0], "invalid: x");
   ASSERT_TRUE(taken.ok()) << taken;
+
+  rd_kafka_mock_push_request_errors(kafka_->cluster(), kProduceApi, 1,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  taken = source->DeadLetter(read[1], "invalid: y");
+  ASSERT_TRUE(taken.ok()) << taken;
   EXPECT_TRUE(WaitCommitted(*source));
   std::vector<testing::KafkaRecord> dead =
-      testing::ReadTopic(kafka_->bootstraps(), kDeadTopic, 2, 1);
-  ASSERT_EQ(dead.size(), 1u);
-  EXPECT_EQ(dead[0].headers.at(dead_letter_field::kDeliveries), "2");
+      testing::ReadTopic(kafka_->bootstraps(), kDeadTopic, 2, 2);
+  ASSERT_EQ(dead.size(), 2u);
+  for (const testing::KafkaRecord& r : dead) {
+    namespace f = dead_letter_field;
+    if (r.headers.at(f::kSourceId) == read[0].id) {
+      EXPECT_EQ(r.headers.at(f::kDeliveries), "2");
+      EXPECT_EQ(r.value, read[0].payload);
+      EXPECT_FALSE(r.headers.contains(f::kEventDropped));
+    } else {
+      EXPECT_EQ(r.headers.at(f::kSourceId), read[1].id);
+      EXPECT_TRUE(r.value.empty());
+      EXPECT_THAT(r.headers.at(f::kEventDropped),
+                  HasSubstr(absl::StrCat(read[1].payload.size(), " bytes")));
+    }
+  }
 }
 
 // Errors injected on the brokers' produce, fetch and commit paths, and a
