@@ -129,7 +129,8 @@ class PipelineTest : public ::testing::Test {
       const size_t full = shuffle_window > 0 ? shuffle_window : 200;
       if (batch.size() == full) {
         if (shuffle_window > 0) std::shuffle(batch.begin(), batch.end(), rng_);
-        ASSERT_TRUE(sink->Append(batch).ok());
+        absl::Status appended = sink->Append(batch);
+        ASSERT_TRUE(appended.ok()) << appended;
         batch.clear();
       }
     }
@@ -281,7 +282,7 @@ class KafkaPipelineTest : public PipelineTest {
     kafka_ = *std::move(kafka);
     ASSERT_TRUE(kafka_->CreateTopic(kTopic, 4).ok());
     ASSERT_TRUE(kafka_->CreateTopic(kDeadTopic, 2).ok());
-    auto producer = KafkaProducer::Create(Config(), absl::Seconds(10));
+    auto producer = KafkaProducer::Create(Config(), absl::Seconds(60));
     ASSERT_TRUE(producer.ok()) << producer.status();
     producer_ = *std::move(producer);
     auto probe = KafkaEventSource::Create({.kafka = Config(),
@@ -302,10 +303,13 @@ class KafkaPipelineTest : public PipelineTest {
   }
 
   KafkaConfig Config() const {
+    // Requests a downed broker leaves hanging (the mock cluster keeps the
+    // connection open) are given up after 5 s, not librdkafka's 60.
     return {.brokers = kafka_->bootstraps(),
             .properties = {{"auto.commit.interval.ms", "100"},
                            {"session.timeout.ms", "6000"},
                            {"heartbeat.interval.ms", "500"},
+                           {"socket.timeout.ms", "5000"},
                            {"log_level", "3"}}};
   }
 
