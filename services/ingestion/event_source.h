@@ -104,6 +104,14 @@ class EventSource {
   // retry is waiting), so other consumers don't take them over as
   // abandoned. Does not count as a delivery.
   virtual absl::Status KeepClaimed(absl::Span<const std::string> ids) = 0;
+  // Of `ids` (delivered here, not yet acknowledged), those this consumer no
+  // longer owns: their partition went to another consumer, which reads them
+  // again. A pipeline retrying them lets them go, neither acknowledged nor
+  // dead-lettered. The default (a Redis stream, whose events stay claimed):
+  // none.
+  virtual std::vector<std::string> Released(absl::Span<const std::string>) {
+    return {};
+  }
   virtual absl::StatusOr<SourceStats> Stats() = 0;
 
   // Stats with the answer handed to `done` instead of returned, for

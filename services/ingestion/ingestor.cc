@@ -41,8 +41,11 @@ struct Ingestor::Work {
   // The dead-letter write failed: not applied, not acknowledged; it is
   // delivered again and judged again.
   bool held_back = false;
+  // The bus gave it to another consumer while this one retried: not
+  // acknowledged here.
+  bool released = false;
   // Done with for this batch, one way or the other.
-  bool settled() const { return finished || held_back; }
+  bool settled() const { return finished || held_back || released; }
 };
 
 struct Ingestor::Key {
@@ -115,16 +118,41 @@ void Ingestor::Backoff(absl::Duration& backoff, const std::atomic<bool>& stop) {
   backoff = std::min(backoff * 2, options_.max_backoff);
 }
 
-void Ingestor::KeepClaimed(const std::vector<Key>& keys) {
+bool Ingestor::KeepClaimed(std::vector<Key>& keys) {
   std::vector<std::string> ids;
   for (const Key& k : keys) {
     for (const Work* w : k.events) {
-      if (!w->finished) ids.push_back(w->bus.id);
+      if (!w->settled()) ids.push_back(w->bus.id);
     }
   }
   if (absl::Status s = source_->KeepClaimed(ids); !s.ok()) {
     NoteError(&Stats::store_errors, s);
   }
+  std::vector<std::string> gone = source_->Released(ids);
+  if (!gone.empty()) {
+    std::sort(gone.begin(), gone.end());
+    int64_t released = 0;
+    for (Key& k : keys) {
+      for (Work* w : k.events) {
+        if (!w->settled() &&
+            std::binary_search(gone.begin(), gone.end(), w->bus.id)) {
+          w->released = true;
+          ++released;
+        }
+      }
+    }
+    Log(LogLevel::kInfo, "ingestion",
+        absl::StrCat("let go of ", released,
+                     " events the bus gave to another consumer"));
+    absl::MutexLock lock(&mu_);
+    stats_.released += released;
+  }
+  for (const Key& k : keys) {
+    for (const Work* w : k.events) {
+      if (!w->settled()) return false;
+    }
+  }
+  return true;
 }
 
 bool Ingestor::UpdateSnapshots(std::vector<Key>& keys) {
@@ -460,8 +488,8 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
   }
   absl::Duration backoff = options_.min_backoff;
   while (!UpdateSnapshots(keys)) {
-    if (stop.load()) return n;  // unacknowledged: delivered again later
-    KeepClaimed(keys);
+    if (stop.load()) return n;        // unacknowledged: delivered again later
+    if (KeepClaimed(keys)) return n;  // all of it is another's now
     Backoff(backoff, stop);
   }
   backoff = options_.min_backoff;
@@ -471,7 +499,7 @@ absl::StatusOr<int> Ingestor::ProcessBatch(const std::atomic<bool>& stop) {
     // stopping (the batch in hand is finished).
     if (p == Progress::kAgain) continue;
     if (stop.load()) return n;
-    KeepClaimed(keys);
+    if (KeepClaimed(keys)) return n;
     Backoff(backoff, stop);
   }
   // Counted per event acknowledged, as its last attempt found it.

@@ -67,6 +67,8 @@ class Ingestor {
     int64_t stale = 0;       // of those, older versions that changed nothing
     int64_t duplicates = 0;  // of those, versions already applied
     int64_t dead_lettered = 0;
+    // Events let go while retrying: the bus gave them to another consumer.
+    int64_t released = 0;
     int64_t classifier_errors = 0;
     int64_t store_errors = 0;  // Redis errors (snapshots, results, bus)
     std::string last_error;
@@ -128,8 +130,10 @@ class Ingestor {
       absl::Span<Key* const> keys,
       std::vector<std::pair<Key*, v1::ClassifyResult>>& answered);
   // Tells the bus the batch's events are still being worked on, so that
-  // other replicas don't take them over while this one retries.
-  void KeepClaimed(const std::vector<Key>& keys);
+  // other replicas don't take them over while this one retries, and lets go
+  // of those the bus has handed to another consumer meanwhile (a Kafka
+  // partition revoked). True when nothing of the batch is left to do.
+  bool KeepClaimed(std::vector<Key>& keys);
 
   EventSource* source_;
   SnapshotStore* snapshots_;

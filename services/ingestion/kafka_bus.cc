@@ -952,6 +952,21 @@ absl::Status KafkaEventSource::Ack(absl::Span<const std::string> ids) {
   return absl::OkStatus();
 }
 
+std::vector<std::string> KafkaEventSource::Released(
+    absl::Span<const std::string> ids) {
+  std::vector<std::string> out;
+  absl::MutexLock lock(&mu_);
+  for (const std::string& id : ids) {
+    int32_t partition;
+    int64_t offset;
+    if (ParseKafkaId(id, &partition, &offset) &&
+        !partitions_.contains(partition)) {
+      out.push_back(id);
+    }
+  }
+  return out;
+}
+
 absl::Status KafkaEventSource::DeadLetter(const BusEvent& event,
                                           absl::string_view reason) {
   DeadLetterItem item{&event, std::string(reason)};

@@ -208,6 +208,8 @@ class KafkaEventSource final : public EventSource {
   absl::Status KeepClaimed(absl::Span<const std::string>) override {
     return absl::OkStatus();
   }
+  // Those of partitions no longer assigned here.
+  std::vector<std::string> Released(absl::Span<const std::string> ids) override;
   // lag: every partition's high watermark less the group's committed
   // offset; pending: this replica's events read and not yet acknowledged;
   // consumers: the group's members; per partition as well.

@@ -568,6 +568,78 @@ TEST_F(IngestorTest, TooManyDeliveriesAreDeadLettered) {
   EXPECT_FALSE(Stored("acme", "opp-1").has_value());
 }
 
+// A source whose events the bus gives to another consumer once `revoked`
+// is set (a Kafka partition revoked), over the fixture's stream.
+class RevokingSource final : public EventSource {
+ public:
+  explicit RevokingSource(EventSource* inner) : inner_(inner) {}
+  absl::StatusOr<std::vector<BusEvent>> Read(int max,
+                                             absl::Duration wait) override {
+    return inner_->Read(max, wait);
+  }
+  absl::Status Ack(absl::Span<const std::string> ids) override {
+    acked += static_cast<int64_t>(ids.size());
+    return inner_->Ack(ids);
+  }
+  absl::Status DeadLetter(const BusEvent& event,
+                          absl::string_view reason) override {
+    return inner_->DeadLetter(event, reason);
+  }
+  absl::Status KeepClaimed(absl::Span<const std::string> ids) override {
+    return inner_->KeepClaimed(ids);
+  }
+  std::vector<std::string> Released(
+      absl::Span<const std::string> ids) override {
+    if (!revoked.load()) return {};
+    return std::vector<std::string>(ids.begin(), ids.end());
+  }
+  absl::StatusOr<SourceStats> Stats() override { return inner_->Stats(); }
+
+  std::atomic<bool> revoked{false};
+  std::atomic<int64_t> acked{0};
+
+ private:
+  EventSource* inner_;
+};
+
+// While the classifier is down the batch is retried; once the bus has
+// given its events to another consumer, the pipeline lets them go at its
+// next retry: neither acknowledged nor dead-lettered, and not retried on.
+TEST_F(IngestorTest, EventsTheBusGaveAwayAreLetGoWhileRetrying) {
+  classifier_->Shutdown(absl::ZeroDuration());
+  classifier_.reset();
+  for (int i = 0; i < 5; ++i) {
+    Push(Upsert("acme", absl::StrCat("opp-", i), 1, kBig));
+  }
+  RevokingSource source(source_.get());
+  std::unique_ptr<Ingestor> ingestor = NewIngestor(&source);
+  std::atomic<bool> stop{false};
+  std::atomic<bool> returned{false};
+  std::thread worker([&] {
+    (void)ingestor->ProcessBatch(stop);
+    returned = true;
+  });
+  absl::Time wait_until = absl::Now() + absl::Seconds(20);
+  while (ingestor->stats().classifier_errors < 2 && absl::Now() < wait_until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_FALSE(returned.load()) << "gave up retrying while the events were its";
+  source.revoked = true;
+  wait_until = absl::Now() + absl::Seconds(10);
+  while (!returned.load() && absl::Now() < wait_until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  stop = true;
+  worker.join();
+  EXPECT_TRUE(returned.load());
+  Ingestor::Stats stats = ingestor->stats();
+  EXPECT_EQ(stats.released, 5);
+  EXPECT_EQ(stats.processed, 0);
+  EXPECT_EQ(stats.dead_lettered, 0);
+  EXPECT_EQ(source.acked.load(), 0);
+  EXPECT_TRUE(DeadReasons().empty());
+}
+
 TEST_F(IngestorTest, ClassifierDownEventsWaitThenAllComplete) {
   const int port = classifier_->port();
   classifier_->Shutdown(absl::ZeroDuration());
