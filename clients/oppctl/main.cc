@@ -640,7 +640,10 @@ int Status(const std::vector<std::string>& args) {
       s.batches(), s.dead_lettered(), s.classifier_errors(),
       kafka ? "redis or kafka" : "redis", s.store_errors(), s.pushed());
   if (kafka) {
-    std::cout << absl::StrFormat("rebalances      %d\n", s.rebalances());
+    std::cout << absl::StrFormat(
+        "rebalances      %d (%d events let go to their partition's new "
+        "owner)\n",
+        s.rebalances(), s.released());
     std::cout << "partition  committed  high watermark  lag  here\n";
     for (const v1::PartitionStatus& p : s.partitions()) {
       std::cout << absl::StrFormat(

@@ -124,6 +124,7 @@ v1::GetStatusResponse IngestionServiceImpl::StatusResponse(
     response->set_stale(s.stale);
     response->set_duplicates(s.duplicates);
     response->set_dead_lettered(s.dead_lettered);
+    response->set_released(s.released);
     response->set_classifier_errors(s.classifier_errors);
     response->set_store_errors(s.store_errors);
     response->set_batches(s.batches);
