@@ -110,6 +110,70 @@ std::string KafkaHeader(rd_kafka_message_t* m, const char* name) {
   return std::string(static_cast<const char*>(value), size);
 }
 
+absl::StatusOr<std::vector<PartitionOffsets>> QueryPartitionOffsets(
+    rd_kafka_t* rk, const std::string& topic, absl::Duration timeout) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  if (rkt == nullptr) {
+    return KafkaUnavailable(absl::StrCat("topic ", topic),
+                            rd_kafka_last_error());
+  }
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, Millis(timeout));
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return KafkaUnavailable(absl::StrCat("metadata of ", topic), err);
+  }
+  std::vector<PartitionOffsets> out;
+  const rd_kafka_resp_err_t topic_err =
+      md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (md->topic_cnt == 1 && topic_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
+      out.push_back({.partition = md->topics[0].partitions[i].id});
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  // A topic not created yet has no events; any other error is no answer.
+  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+      topic_err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    return KafkaUnavailable(absl::StrCat("metadata of ", topic), topic_err);
+  }
+  if (out.empty()) return out;
+  std::sort(out.begin(), out.end(),
+            [](const PartitionOffsets& a, const PartitionOffsets& b) {
+              return a.partition < b.partition;
+            });
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(out.size()));
+  for (const PartitionOffsets& o : out) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), o.partition);
+  }
+  err = rd_kafka_committed(rk, list, Millis(timeout));
+  absl::Status status = absl::OkStatus();
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = KafkaUnavailable("committed offsets", err);
+  }
+  for (size_t i = 0; status.ok() && i < out.size(); ++i) {
+    const rd_kafka_topic_partition_t& c = list->elems[i];
+    if (c.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = KafkaUnavailable(
+          absl::StrCat("the committed offset of partition ", c.partition),
+          c.err);
+      break;
+    }
+    out[i].committed = c.offset >= 0 ? c.offset : -1;
+    err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), out[i].partition,
+                                           &out[i].low, &out[i].high,
+                                           Millis(timeout));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = KafkaUnavailable(
+          absl::StrCat("watermarks of partition ", out[i].partition), err);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (!status.ok()) return status;
+  return out;
+}
+
 }  // namespace kafka_internal
 
 namespace {
@@ -202,69 +266,20 @@ absl::StatusOr<SourceStats> QueryGroupStats(rd_kafka_t* rk,
                                             const std::string& topic,
                                             const std::string& group,
                                             absl::Duration timeout) {
+  absl::StatusOr<std::vector<kafka_internal::PartitionOffsets>> offsets =
+      kafka_internal::QueryPartitionOffsets(rk, topic, timeout);
+  if (!offsets.ok()) return offsets.status();
   SourceStats out;
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  if (rkt == nullptr) {
-    return KafkaUnavailable(absl::StrCat("topic ", topic),
-                            rd_kafka_last_error());
+  for (const kafka_internal::PartitionOffsets& o : *offsets) {
+    PartitionStats& p = out.partitions.emplace_back();
+    p.partition = o.partition;
+    p.committed = o.committed;
+    p.high_watermark = o.high;
+    p.lag =
+        std::max<int64_t>(0, o.high - (o.committed >= 0 ? o.committed : o.low));
+    out.lag += p.lag;
   }
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, Millis(timeout));
-  rd_kafka_topic_destroy(rkt);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return KafkaUnavailable(absl::StrCat("metadata of ", topic), err);
-  }
-  std::vector<int32_t> ids;
-  const rd_kafka_resp_err_t topic_err =
-      md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (md->topic_cnt == 1 && topic_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
-      ids.push_back(md->topics[0].partitions[i].id);
-    }
-  }
-  rd_kafka_metadata_destroy(md);
-  // A topic not created yet has no backlog; any other error is no answer.
-  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-      topic_err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-    return KafkaUnavailable(absl::StrCat("metadata of ", topic), topic_err);
-  }
-  std::sort(ids.begin(), ids.end());
-  if (!ids.empty()) {
-    rd_kafka_topic_partition_list_t* list =
-        rd_kafka_topic_partition_list_new(static_cast<int>(ids.size()));
-    for (int32_t p : ids)
-      rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
-    err = rd_kafka_committed(rk, list, Millis(timeout));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_topic_partition_list_destroy(list);
-      return KafkaUnavailable("committed offsets", err);
-    }
-    for (int i = 0; i < list->cnt; ++i) {
-      if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const rd_kafka_resp_err_t e = list->elems[i].err;
-        const int32_t partition = list->elems[i].partition;
-        rd_kafka_topic_partition_list_destroy(list);
-        return KafkaUnavailable(
-            absl::StrCat("the committed offset of partition ", partition), e);
-      }
-      PartitionStats& p = out.partitions.emplace_back();
-      p.partition = list->elems[i].partition;
-      p.committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
-      int64_t low = 0, high = 0;
-      err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p.partition,
-                                             &low, &high, Millis(timeout));
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_topic_partition_list_destroy(list);
-        return KafkaUnavailable(
-            absl::StrCat("watermarks of partition ", p.partition), err);
-      }
-      p.high_watermark = high;
-      p.lag =
-          std::max<int64_t>(0, high - (p.committed >= 0 ? p.committed : low));
-      out.lag += p.lag;
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-  }
+  rd_kafka_resp_err_t err;
   // The group's members, where the brokers tell (librdkafka's mock cluster
   // does not); 0 when they don't.
   const rd_kafka_group_list* groups = nullptr;
@@ -274,6 +289,28 @@ absl::StatusOr<SourceStats> QueryGroupStats(rd_kafka_t* rk,
     rd_kafka_group_list_destroy(groups);
   }
   return out;
+}
+
+// INVALID_ARGUMENT for a property a flag sets, or one the delivery
+// guarantee rests on set otherwise.
+absl::Status CheckProperties(
+    const std::vector<std::pair<std::string, std::string>>& properties) {
+  for (const auto& [name, value] : properties) {
+    for (const auto& [property, flag] : kFlagProperties) {
+      if (name == property) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "kafka property ", name, ": set it with ", flag, " instead"));
+      }
+    }
+    for (const auto& [enforced, required] : kEnforcedConsumerProperties) {
+      if (name == enforced && value != required) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("kafka property ", name, " must stay ", required,
+                         ": the delivery guarantee rests on it"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -328,21 +365,7 @@ ParseKafkaProperties(absl::Span<const std::string> flags,
     absl::Status s = add(flag, "--kafka_property");
     if (!s.ok()) return s;
   }
-  for (const auto& [name, value] : out) {
-    for (const auto& [property, flag] : kFlagProperties) {
-      if (name == property) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "kafka property ", name, ": set it with ", flag, " instead"));
-      }
-    }
-    for (const auto& [enforced, required] : kEnforcedConsumerProperties) {
-      if (name == enforced && value != required) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("kafka property ", name, " must stay ", required,
-                         ": the delivery guarantee rests on it"));
-      }
-    }
-  }
+  if (absl::Status s = CheckProperties(out); !s.ok()) return s;
   return out;
 }
 
@@ -499,13 +522,8 @@ void KafkaEventSink::AppendAsync(std::vector<std::string> payloads,
 
 absl::StatusOr<std::unique_ptr<KafkaEventSource>> KafkaEventSource::Create(
     Options options) {
-  for (const auto& [name, value] : options.kafka.properties) {
-    for (const auto& [enforced, required] : kEnforcedConsumerProperties) {
-      if (name == enforced && value != required) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("kafka property ", name, " must stay ", required));
-      }
-    }
+  if (absl::Status s = CheckProperties(options.kafka.properties); !s.ok()) {
+    return s;
   }
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
       // Dead letters are few, and a pipeline waits for each batch's: no

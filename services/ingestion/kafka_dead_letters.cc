@@ -132,69 +132,16 @@ bool KafkaDeadLetterQueue::IsEntryId(absl::string_view id) const {
 
 absl::StatusOr<std::vector<KafkaDeadLetterQueue::Range>>
 KafkaDeadLetterQueue::Ranges() {
-  const std::string& topic = options_.dead_letter_topic;
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(reader_, topic.c_str(), nullptr);
-  if (rkt == nullptr) {
-    return KafkaUnavailable(absl::StrCat("topic ", topic),
-                            rd_kafka_last_error());
-  }
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err =
-      rd_kafka_metadata(reader_, 0, rkt, &md, Millis(options_.timeout));
-  rd_kafka_topic_destroy(rkt);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return KafkaUnavailable(absl::StrCat("metadata of ", topic), err);
-  }
+  absl::StatusOr<std::vector<kafka_internal::PartitionOffsets>> offsets =
+      kafka_internal::QueryPartitionOffsets(reader_, options_.dead_letter_topic,
+                                            options_.timeout);
+  if (!offsets.ok()) return offsets.status();
   std::vector<Range> out;
-  const rd_kafka_resp_err_t topic_err =
-      md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (md->topic_cnt == 1 && topic_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
-      out.push_back({.partition = md->topics[0].partitions[i].id});
-    }
+  for (const kafka_internal::PartitionOffsets& o : *offsets) {
+    out.push_back({.partition = o.partition,
+                   .begin = std::max(o.low, o.committed),
+                   .end = o.high});
   }
-  rd_kafka_metadata_destroy(md);
-  // Only a topic that does not exist (yet) has no dead letters; any other
-  // error is no answer.
-  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-      topic_err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-    return KafkaUnavailable(absl::StrCat("metadata of ", topic), topic_err);
-  }
-  if (out.empty()) return out;  // no topic yet: no dead letters
-  std::sort(out.begin(), out.end(), [](const Range& a, const Range& b) {
-    return a.partition < b.partition;
-  });
-  rd_kafka_topic_partition_list_t* list =
-      rd_kafka_topic_partition_list_new(static_cast<int>(out.size()));
-  for (const Range& r : out) {
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), r.partition);
-  }
-  err = rd_kafka_committed(reader_, list, Millis(options_.timeout));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    rd_kafka_topic_partition_list_destroy(list);
-    return KafkaUnavailable("the replayed offsets", err);
-  }
-  for (size_t i = 0; i < out.size(); ++i) {
-    int64_t low = 0, high = 0;
-    err = rd_kafka_query_watermark_offsets(reader_, topic.c_str(),
-                                           out[i].partition, &low, &high,
-                                           Millis(options_.timeout));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_topic_partition_list_destroy(list);
-      return KafkaUnavailable(
-          absl::StrCat("watermarks of partition ", out[i].partition), err);
-    }
-    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const rd_kafka_resp_err_t e = list->elems[i].err;
-      rd_kafka_topic_partition_list_destroy(list);
-      return KafkaUnavailable(
-          absl::StrCat("the replayed offset of partition ", out[i].partition),
-          e);
-    }
-    out[i].begin = std::max(low, list->elems[i].offset);
-    out[i].end = high;
-  }
-  rd_kafka_topic_partition_list_destroy(list);
   return out;
 }
 
@@ -270,17 +217,16 @@ KafkaDeadLetterQueue::ReadRange(int32_t partition, int64_t from, int64_t end,
 }
 
 absl::StatusOr<std::vector<KafkaDeadLetterQueue::Read>>
-KafkaDeadLetterQueue::ListNow(int count, const std::string& after) {
+KafkaDeadLetterQueue::ListNow(int count, const std::string& after,
+                              const std::vector<Range>& ranges) {
   int32_t after_partition = -1;
   int64_t after_offset = -1;
   if (!after.empty() && !ParseKafkaId(after, &after_partition, &after_offset)) {
     return absl::InvalidArgumentError(
         absl::StrCat("not a dead-letter id: \"", after, "\""));
   }
-  absl::StatusOr<std::vector<Range>> ranges = Ranges();
-  if (!ranges.ok()) return ranges.status();
   std::vector<Read> out;
-  for (const Range& r : *ranges) {
+  for (const Range& r : ranges) {
     if (r.partition < after_partition) continue;
     int64_t from = r.begin;
     if (r.partition == after_partition) {
@@ -322,7 +268,13 @@ void KafkaDeadLetterQueue::ListAsync(int count, const std::string& after,
   auto shared = std::make_shared<ListCallback>(std::move(done));
   Post(
       [this, count, after, shared]() mutable {
-        absl::StatusOr<std::vector<Read>> reads = ListNow(count, after);
+        absl::StatusOr<std::vector<Range>> ranges = Ranges();
+        if (!ranges.ok()) {
+          std::move (*shared)(ranges.status());
+          return;
+        }
+        absl::StatusOr<std::vector<Read>> reads =
+            ListNow(count, after, *ranges);
         if (!reads.ok()) {
           std::move (*shared)(reads.status());
           return;
@@ -342,6 +294,13 @@ void KafkaDeadLetterQueue::SummarizeAsync(int64_t max_entries,
   auto is_cancelled = std::make_shared<Cancelled>(std::move(cancelled));
   Post(
       [this, max_entries, shared, is_cancelled]() mutable {
+        // The ranges as the call began: entries written meanwhile are left
+        // for the next summary.
+        absl::StatusOr<std::vector<Range>> ranges = Ranges();
+        if (!ranges.ok()) {
+          std::move (*shared)(ranges.status());
+          return;
+        }
         DeadLetterSummarizer summarizer;
         Summary summary;
         std::string after;
@@ -351,8 +310,9 @@ void KafkaDeadLetterQueue::SummarizeAsync(int64_t max_entries,
             return;
           }
           const int64_t left = max_entries - summary.entries;
-          absl::StatusOr<std::vector<Read>> page = ListNow(
-              static_cast<int>(std::min<int64_t>(kPage, left + 1)), after);
+          absl::StatusOr<std::vector<Read>> page =
+              ListNow(static_cast<int>(std::min<int64_t>(kPage, left + 1)),
+                      after, *ranges);
           if (!page.ok()) {
             std::move (*shared)(page.status());
             return;

@@ -99,8 +99,9 @@ class KafkaDeadLetterQueue final : public DeadLetterStore {
   // Up to `max` messages of `partition` from offset `from`, before `end`.
   absl::StatusOr<std::vector<Read>> ReadRange(int32_t partition, int64_t from,
                                               int64_t end, size_t max);
-  absl::StatusOr<std::vector<Read>> ListNow(int count,
-                                            const std::string& after);
+  // Up to `count` entries of `ranges` after entry id `after`.
+  absl::StatusOr<std::vector<Read>> ListNow(int count, const std::string& after,
+                                            const std::vector<Range>& ranges);
   // Produces the reads' events to the topic; how many were delivered, or
   // the first failure.
   absl::StatusOr<int64_t> Produce(const std::vector<Read>& reads);

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -36,6 +37,20 @@ void KafkaErrorCallback(rd_kafka_t* rk, int err, const char* reason, void*);
 
 // "3:1042" to (3, 1042); false for anything else.
 bool ParseKafkaId(absl::string_view id, int32_t* partition, int64_t* offset);
+
+// One partition's offsets: the committed one of the handle's group.id (-1:
+// none), and the low and high watermarks.
+struct PartitionOffsets {
+  int32_t partition = 0;
+  int64_t committed = -1;
+  int64_t low = 0;
+  int64_t high = 0;
+};
+
+// Every partition of `topic`, in order; none when the topic does not exist
+// (yet). UNAVAILABLE for any other broker error, a partition's included.
+absl::StatusOr<std::vector<PartitionOffsets>> QueryPartitionOffsets(
+    rd_kafka_t* rk, const std::string& topic, absl::Duration timeout);
 
 // The last value of header `name` of `m`; empty when it has none.
 std::string KafkaHeader(rd_kafka_message_t* m, const char* name);

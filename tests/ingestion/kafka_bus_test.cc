@@ -187,6 +187,9 @@ TEST(KafkaEventKeyTest, TenantAndOpportunityInBothContentTypes) {
                           kProtobufContentType),
             "acme/o-7");
   EXPECT_EQ(KafkaEventKey("{not json", ""), "");
+  // Ids as CRMs write them: other scripts, spaces, dashes, slashes.
+  EXPECT_EQ(KafkaEventKey(EventJson("华东销售", "Opp 7 – Ünïcode/α", 2), ""),
+            "华东销售/Opp 7 – Ünïcode/α");
 }
 
 TEST_F(KafkaBusTest, EveryEventIsReadOnceInOrderPerOpportunity) {
