@@ -174,6 +174,10 @@ def main():
     if "BM_ClassifyOnArena_NoReasons" in engine:
         t.add("  on an arena, without reasons",
               ns_per_item(engine["BM_ClassifyOnArena_NoReasons"]), "ns")
+    if "BM_WhatIfToKey" in engine:
+        ns = ns_per_item(engine["BM_WhatIfToKey"])
+        t.add("engine: WhatIf to KEY, µs per opportunity",
+              ns / 1000 if ns else None, "µs")
 
     store = google_benchmarks(load(d, "store.json"))
     stored = store.get("BM_BatchStored/500/real_time")

@@ -22,6 +22,7 @@
 #include "services/engine/engine.h"
 #include "services/engine/opportunity_validator.h"
 #include "services/engine/ruleset.h"
+#include "services/engine/whatif.h"
 
 namespace oppmatrix {
 namespace {
@@ -241,6 +242,22 @@ void BM_ValidateOnly(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ValidateOnly);
+
+// WhatIf to the KEY cell over the same opportunities: each lever's values
+// measured, every combination summed, the options classified.
+void BM_WhatIfToKey(benchmark::State& state) {
+  const CompiledRuleset& rules = Rules();
+  const std::vector<v1::Opportunity>& opps = Opportunities();
+  const absl::Time now = Now();
+  size_t i = 0;
+  for (auto _ : state) {
+    v1::WhatIfResponse r = WhatIf(opps[i], rules, now, "KEY", {});
+    benchmark::DoNotOptimize(r);
+    if (++i == opps.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_WhatIfToKey)->Unit(benchmark::kMicrosecond);
 
 // Read, parse, validate and compile rules/default.yaml: the cost of a
 // reload.

@@ -140,6 +140,12 @@ ClassificationClient::DeleteClassification(
       &v1::ClassificationService::Stub::DeleteClassification, request);
 }
 
+absl::StatusOr<v1::WhatIfResponse> ClassificationClient::WhatIf(
+    const v1::WhatIfRequest& request) {
+  return Call<v1::WhatIfRequest, v1::WhatIfResponse>(
+      &v1::ClassificationService::Stub::WhatIf, request);
+}
+
 std::unique_ptr<ClassifyStreamCall> ClassificationClient::OpenStream(
     absl::Duration timeout) {
   return std::make_unique<ClassifyStreamCall>(NewContext(timeout), stub_.get());

@@ -99,6 +99,10 @@ class ClassificationClient {
   absl::StatusOr<v1::DeleteClassificationResponse> DeleteClassification(
       const v1::DeleteClassificationRequest& request);
 
+  // What would move an opportunity into `request.target_cell()`: the
+  // smallest changes of the levers, each with its classification.
+  absl::StatusOr<v1::WhatIfResponse> WhatIf(const v1::WhatIfRequest& request);
+
   // Opens a ClassifyStream whose deadline is `timeout` from now.
   std::unique_ptr<ClassifyStreamCall> OpenStream(absl::Duration timeout);
 

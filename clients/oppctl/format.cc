@@ -258,6 +258,33 @@ std::string FormatClassificationLine(const v1::Classification& c) {
           : absl::StrCat("  (was ", c.previous_cell(), ")"));
 }
 
+std::string FormatWhatIf(const v1::WhatIfResponse& r) {
+  const v1::Classification& c = r.current();
+  std::string out = absl::StrFormat(
+      "%s is in %s (potential %.2f, relationship %.2f, priority %.2f, grade "
+      "%s)\n",
+      c.opportunity_id(), c.cell(), c.potential_score(), c.relationship_score(),
+      c.priority_score(), GradeLetter(c.grade()));
+  if (r.options().empty()) return absl::StrCat(out, r.note(), "\n");
+  for (int i = 0; i < r.options_size(); ++i) {
+    const v1::WhatIfOption& o = r.options(i);
+    const v1::Classification& to = o.result();
+    absl::StrAppendFormat(
+        &out,
+        "%d. %d change%s, %d step%s -> %s (potential %.2f, relationship "
+        "%.2f, priority %.2f, grade %s)\n",
+        i + 1, o.changes_size(), o.changes_size() == 1 ? "" : "s", o.steps(),
+        o.steps() == 1 ? "" : "s", to.cell(), to.potential_score(),
+        to.relationship_score(), to.priority_score(), GradeLetter(to.grade()));
+    for (const v1::LeverChange& change : o.changes()) {
+      absl::StrAppendFormat(&out, "     %-36s %s -> %s\n", change.field(),
+                            change.from().empty() ? "\"\"" : change.from(),
+                            change.to());
+    }
+  }
+  return out;
+}
+
 std::string FormatTransitionLine(const v1::Transition& t) {
   const std::string time = absl::FormatTime(
       "%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(t.time().seconds()),

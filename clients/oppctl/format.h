@@ -40,6 +40,10 @@ std::string FormatMoney(const google::type::Money& money);
 std::string FormatClassificationLine(const v1::Classification& c);
 
 // One line per cell move: time, opportunity, from -> to, priority.
+// A WhatIf answer: where the opportunity is, then each option's changes
+// and the result they give.
+std::string FormatWhatIf(const v1::WhatIfResponse& r);
+
 std::string FormatTransitionLine(const v1::Transition& t);
 
 // One line of JSON with proto field names (snake_case); with_defaults

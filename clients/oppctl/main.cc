@@ -110,7 +110,13 @@ ABSL_FLAG(int, max_moves, 0,
           "watch: stop after printing this many moves (0: until interrupted)");
 ABSL_FLAG(bool, from_snapshots, false,
           "rules diff: compare --tenant's live opportunities (the ingestion "
-          "service's snapshots in --redis) instead of files");
+          "service's snapshots in --redis) instead of files; whatif: ID is "
+          "the id of one of them");
+ABSL_FLAG(std::string, to, "", "whatif: the target cell, e.g. KEY");
+ABSL_FLAG(std::vector<std::string>, levers, {},
+          "whatif: the levers that may change, comma-separated (meetings, "
+          "contacts, champion, executive_sponsor, stage); empty: all");
+ABSL_FLAG(int, max_options, 0, "whatif: most options shown, 1-10 (0: 3)");
 ABSL_FLAG(int, max_listed, 20,
           "rules diff: how many moved opportunities to list");
 
@@ -1071,6 +1077,62 @@ int Rules(const std::vector<std::string>& args) {
       "[OPPORTUNITIES...]");
 }
 
+// `whatif`: what would move one opportunity into --to.
+int WhatIf(const std::vector<std::string>& args) {
+  if (args.size() > 1) {
+    return Usage(
+        "usage: oppctl whatif [FILE|-] --to=CELL | oppctl --tenant=T whatif "
+        "ID --to=CELL --from_snapshots");
+  }
+  v1::WhatIfRequest request;
+  request.set_target_cell(absl::GetFlag(FLAGS_to));
+  if (request.target_cell().empty()) return Usage("whatif: --to is required");
+  for (const std::string& name : absl::GetFlag(FLAGS_levers)) {
+    v1::Lever lever = v1::LEVER_UNSPECIFIED;
+    if (!ParseEnumFlag(v1::Lever_descriptor(), "levers", name, &lever)) {
+      return kExitUsage;
+    }
+    request.add_levers(lever);
+  }
+  request.set_max_options(absl::GetFlag(FLAGS_max_options));
+  const std::string input = args.empty() ? "-" : args[0];
+  if (absl::GetFlag(FLAGS_from_snapshots)) {
+    if (args.empty())
+      return Usage("whatif --from_snapshots: the ID is required");
+    if (!NeedTenant()) return kExitUsage;
+    absl::StatusOr<std::unique_ptr<AsyncRedis>> redis = RedisFromFlags();
+    if (!redis.ok()) return Usage(std::string(redis.status().message()));
+    RedisSnapshotStore store(redis->get(), {});
+    absl::StatusOr<SnapshotStore::Snapshots> got =
+        store.Get({{absl::GetFlag(FLAGS_tenant), input}},
+                  absl::Now() + absl::GetFlag(FLAGS_timeout));
+    if (!got.ok()) return Fail(got.status());
+    const std::optional<v1::OpportunitySnapshot>& s = got->front();
+    if (!s.has_value() || s->deleted() || s->awaiting_full()) {
+      return Fail(absl::NotFoundError(absl::StrCat(
+          "no snapshot of ", input, " in tenant ", absl::GetFlag(FLAGS_tenant),
+          s.has_value() && s->deleted() ? " (deleted)" : "")));
+    }
+    *request.mutable_opportunity() = s->opportunity();
+  } else {
+    absl::StatusOr<std::string> text = ReadInput(input);
+    if (!text.ok()) return Usage(std::string(text.status().message()));
+    absl::StatusOr<v1::Opportunity> opportunity = ParseOpportunity(
+        *text, absl::GetFlag(FLAGS_format), input == "-" ? "<stdin>" : input);
+    if (!opportunity.ok()) {
+      return Usage(std::string(opportunity.status().message()));
+    }
+    *request.mutable_opportunity() = *std::move(opportunity);
+  }
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return BadConnection(client.status());
+  absl::StatusOr<v1::WhatIfResponse> response = (*client)->WhatIf(request);
+  if (!response.ok()) return Fail(response.status());
+  std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(*response) + "\n"
+                                          : FormatWhatIf(*response));
+  return kExitOk;
+}
+
 struct Command {
   const char* name;
   const char* synopsis;  // after "oppctl [flags] "
@@ -1151,6 +1213,19 @@ const std::vector<Command>& Commands() {
        "--redis.",
        {"max_listed", "from_snapshots", "tenant", "redis"},
        Rules},
+      {"whatif",
+       "whatif [FILE|-] --to=CELL | --tenant=T whatif ID --to=CELL "
+       "--from_snapshots",
+       "What would move an opportunity into the cell --to (WhatIf): the "
+       "smallest changes of what the sales team can influence (meetings, "
+       "contacts, champion, executive sponsor, stage) that land it there "
+       "under the classifier's ruleset, fewest changes first, each with the "
+       "scores it would give. The opportunity is a JSON or YAML file, or with "
+       "--from_snapshots --tenant's live opportunity ID (the ingestion "
+       "service's snapshot in --redis). Nothing is stored.",
+       {"to", "levers", "max_options", "format", "from_snapshots", "tenant",
+        "redis"},
+       WhatIf},
       {"import",
        "--tenant=T import FILE --from=CRM|--mapping=FILE",
        "A CRM's own CSV export onto the event bus through the ingestion "

@@ -88,6 +88,32 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual([r.status.code for r in response.results], [0, 3])
         self.assertEqual(response.results[0].classification.opportunity_id, "a")
 
+    def test_what_if(self):
+        opp = json_format.Parse(
+            '{"id": "py-3", "tenant_id": "acme", "stage": "Negotiation",'
+            ' "amount": {"currency_code": "USD", "units": "800000"},'
+            ' "need_urgency": "NEED_URGENCY_URGENT",'
+            ' "budget_status": "BUDGET_STATUS_APPROVED",'
+            ' "account": {"customer_type": "CUSTOMER_TYPE_LARGE_ENTERPRISE"}}',
+            STUBS.opportunity.Opportunity())
+        with grpc.insecure_channel(self.target) as channel:
+            stub = STUBS.service_grpc.ClassificationServiceStub(channel)
+            response = stub.WhatIf(STUBS.service.WhatIfRequest(
+                opportunity=opp, target_cell="KEY", max_options=2), timeout=5)
+            self.assertEqual(response.current.cell, "DEVELOP")
+            self.assertEqual(len(response.options), 2)
+            for option in response.options:
+                self.assertEqual(option.result.cell, "KEY")
+                self.assertEqual(sum(c.steps for c in option.changes),
+                                 option.steps)
+            with self.assertRaises(grpc.RpcError) as ctx:
+                stub.WhatIf(STUBS.service.WhatIfRequest(
+                    opportunity=opp, target_cell="TOP"), timeout=5)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(
+            [f for f, _ in oppmatrix_stubs.field_violations(STUBS, ctx.exception)],
+            ["target_cell"])
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

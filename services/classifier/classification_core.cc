@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/arena.h"
 #include "services/common/grpc_status.h"
@@ -16,6 +18,7 @@
 #include "services/common/status_util.h"
 #include "services/engine/engine.h"
 #include "services/engine/opportunity_validator.h"
+#include "services/engine/whatif.h"
 
 namespace oppmatrix {
 namespace {
@@ -412,6 +415,65 @@ void ClassificationCore::GetClassificationAsync(
         *response.mutable_classification() = *std::move(c);
         std::move(done)(&response);
       });
+}
+
+void ClassificationCore::WhatIfAsync(const v1::WhatIfRequest& request,
+                                     absl::Time /*deadline*/,
+                                     Callback<v1::WhatIfResponse> done) {
+  std::shared_ptr<const CompiledRuleset> rules = rules_->Current();
+  std::vector<FieldViolation> v;
+  if (!request.has_opportunity()) {
+    AddViolation(v, "opportunity", "is required");
+  } else {
+    ValidateOpportunity(request.opportunity(), "opportunity", v);
+  }
+  if (request.target_cell().empty()) {
+    AddViolation(v, "target_cell", "is required");
+  } else if (std::none_of(rules->proto.matrix().cells().begin(),
+                          rules->proto.matrix().cells().end(),
+                          [&](const v1::Cell& c) {
+                            return c.id() == request.target_cell();
+                          })) {
+    std::vector<std::string> ids;
+    for (const v1::Cell& c : rules->proto.matrix().cells()) {
+      ids.push_back(c.id());
+    }
+    AddViolation(v, "target_cell",
+                 absl::StrCat("\"", absl::CEscape(request.target_cell()),
+                              "\" is not a cell of ruleset ", rules->version,
+                              "; one of ", absl::StrJoin(ids, ", ")));
+  }
+  WhatIfOptions options;
+  for (int i = 0; i < request.levers_size(); ++i) {
+    const v1::Lever lever = request.levers(i);
+    const std::string path = absl::StrCat("levers[", i, "]");
+    if (LeverField(lever).empty()) {
+      AddViolation(v, path,
+                   "must be a lever (MEETINGS, CONTACTS, CHAMPION, "
+                   "EXECUTIVE_SPONSOR or STAGE)");
+    } else if (std::find(options.levers.begin(), options.levers.end(), lever) !=
+               options.levers.end()) {
+      AddViolation(v, path, "is repeated");
+    } else {
+      options.levers.push_back(lever);
+    }
+  }
+  if (request.max_options() < 0 || request.max_options() > kWhatIfMaxOptions) {
+    AddViolation(v, "max_options",
+                 absl::StrCat("must be 0 to ", kWhatIfMaxOptions, ", got ",
+                              request.max_options()));
+  } else if (request.max_options() > 0) {
+    options.max_options = request.max_options();
+  }
+  if (!v.empty()) {
+    std::move(done)(
+        InvalidArgumentWithViolations("invalid what-if request", v));
+    return;
+  }
+  v1::WhatIfResponse response =
+      WhatIf(request.opportunity(), *rules, options_.clock(),
+             request.target_cell(), options);
+  std::move(done)(&response);
 }
 
 void ClassificationCore::GetMatrixAsync(const v1::GetMatrixRequest& request,

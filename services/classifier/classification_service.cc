@@ -326,4 +326,11 @@ grpc::ServerUnaryReactor* ClassificationServiceImpl::DeleteClassification(
       response);
 }
 
+grpc::ServerUnaryReactor* ClassificationServiceImpl::WhatIf(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return UnaryAsync<v1::WhatIfRequest, v1::WhatIfResponse>(
+      context, core_, &ClassificationCore::WhatIfAsync, request, response);
+}
+
 }  // namespace oppmatrix

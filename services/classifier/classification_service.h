@@ -31,7 +31,9 @@ using RawClassificationService =
                                         v1::ClassificationService::
                                             WithRawCallbackMethod_DeleteClassification<
                                                 v1::ClassificationService::
-                                                    Service>>>>>>>>;
+                                                    WithRawCallbackMethod_WhatIf<
+                                                        v1::ClassificationService::
+                                                            Service>>>>>>>>>;
 
 class ClassificationServiceImpl final : public RawClassificationService {
  public:
@@ -68,6 +70,10 @@ class ClassificationServiceImpl final : public RawClassificationService {
   grpc::ServerUnaryReactor* DeleteClassification(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
       grpc::ByteBuffer* response) override;
+
+  grpc::ServerUnaryReactor* WhatIf(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
 
   ClassificationCore& core() { return core_; }
 

@@ -526,6 +526,15 @@ void ClassifyValidatedInto(const Opportunity& opp, const CompiledRuleset& rules,
           absl::ToUnixNanos(now));
 }
 
+AxisScores ScoreAxes(const Opportunity& opp, const CompiledRuleset& rules,
+                     absl::Time now) {
+  Derived d = Derive(opp, rules, now);
+  const std::string& base = rules.proto.base_currency();
+  return {ScoreAxis(rules.potential, v1::AXIS_POTENTIAL, opp, d, base, nullptr),
+          ScoreAxis(rules.relationship, v1::AXIS_RELATIONSHIP, opp, d, base,
+                    nullptr)};
+}
+
 absl::StatusOr<Classification> Classify(const Opportunity& opp,
                                         const CompiledRuleset& rules,
                                         absl::Time now,

@@ -46,6 +46,15 @@ void ClassifyValidatedInto(const v1::Opportunity& opportunity,
                            const ClassifyOptions& options,
                            v1::Classification* out);
 
+// The two axis scores of a validated opportunity before rounding (what
+// ClassifyValidated rounds to two decimals and bands).
+struct AxisScores {
+  double potential = 0;
+  double relationship = 0;
+};
+AxisScores ScoreAxes(const v1::Opportunity& opportunity,
+                     const CompiledRuleset& rules, absl::Time now);
+
 }  // namespace oppmatrix
 
 #endif  // OPPMATRIX_SERVICES_ENGINE_ENGINE_H_

@@ -292,14 +292,17 @@ std::vector<std::string> UndecodableBodies() {
 }
 
 TEST_F(ClassificationServiceTest, UndecodableUnaryBodiesAreInvalidArgument) {
-  const std::vector<std::pair<std::string, std::string>> methods = {
-      {"Classify", "ClassifyRequest"},
-      {"BatchClassify", "BatchClassifyRequest"},
-      {"GetClassification", "GetClassificationRequest"},
-      {"GetMatrix", "GetMatrixRequest"},
-      {"ListOpportunities", "ListOpportunitiesRequest"},
-      {"ListTransitions", "ListTransitionsRequest"},
-      {"DeleteClassification", "DeleteClassificationRequest"}};
+  // Every unary method of the service, from its descriptor.
+  std::vector<std::pair<std::string, std::string>> methods;
+  const google::protobuf::ServiceDescriptor* service =
+      v1::ClassifyRequest::descriptor()->file()->FindServiceByName(
+          "ClassificationService");
+  for (int i = 0; i < service->method_count(); ++i) {
+    const google::protobuf::MethodDescriptor* m = service->method(i);
+    if (m->client_streaming() || m->server_streaming()) continue;
+    methods.emplace_back(m->name(), m->input_type()->name());
+  }
+  ASSERT_GE(methods.size(), 8u);
   const std::vector<std::string> bodies = UndecodableBodies();
   for (const auto& [method, type] : methods) {
     for (size_t i = 0; i < bodies.size(); ++i) {
@@ -397,6 +400,93 @@ TEST_F(ClassificationServiceTest, StreamAnswersAnUndecodableMessageAndGoesOn) {
               HasSubstr("message 1 of the stream is not a valid "
                         "oppmatrix.v1.ClassifyRequest"));
   EXPECT_EQ(results[2].classification().opportunity_id(), "opp-2");
+}
+
+// A deal worth a lot with no relationship yet: DEVELOP.
+constexpr char kNewRelationship[] = R"pb(
+  id: "opp-2"
+  tenant_id: "acme"
+  stage: "Negotiation"
+  amount { currency_code: "USD" units: 800000 }
+  need_urgency: NEED_URGENCY_URGENT
+  budget_status: BUDGET_STATUS_APPROVED
+  account { customer_type: CUSTOMER_TYPE_LARGE_ENTERPRISE industry: "Finance" }
+)pb";
+
+TEST_F(ClassificationServiceTest, WhatIfAnswersChangesThatLandInTheTarget) {
+  v1::WhatIfRequest request;
+  *request.mutable_opportunity() = ParseText<v1::Opportunity>(kNewRelationship);
+  request.set_target_cell("KEY");
+  v1::WhatIfResponse response;
+  grpc::Status status = stub_->WhatIf(Context().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.current().cell(), "DEVELOP");
+  ASSERT_EQ(response.options_size(), 3);  // the default of max_options
+  for (const v1::WhatIfOption& o : response.options()) {
+    EXPECT_EQ(o.result().cell(), "KEY");
+    // The option's changes, applied and classified, give its result.
+    v1::ClassifyRequest changed;
+    *changed.mutable_opportunity() = request.opportunity();
+    v1::Relationship* r = changed.mutable_opportunity()->mutable_relationship();
+    for (const v1::LeverChange& c : o.changes()) {
+      switch (c.lever()) {
+        case v1::LEVER_CHAMPION:
+          r->set_has_champion(c.to() == "true");
+          break;
+        case v1::LEVER_EXECUTIVE_SPONSOR:
+          r->set_executive_sponsor(c.to() == "true");
+          break;
+        case v1::LEVER_CONTACTS:
+          r->set_contacts_engaged(std::stoi(c.to()));
+          break;
+        case v1::LEVER_MEETINGS:
+          r->set_meetings_last_90_days(std::stoi(c.to()));
+          break;
+        case v1::LEVER_STAGE:
+          changed.mutable_opportunity()->set_stage(c.to());
+          break;
+        default:
+          ADD_FAILURE() << c.ShortDebugString();
+      }
+    }
+    v1::ClassifyResponse classified;
+    ASSERT_TRUE(stub_->Classify(Context().get(), changed, &classified).ok());
+    EXPECT_EQ(classified.classification().cell(), "KEY");
+    EXPECT_EQ(classified.classification().SerializeAsString(),
+              o.result().SerializeAsString());
+  }
+  // Already there: no options.
+  request.set_target_cell("DEVELOP");
+  ASSERT_TRUE(stub_->WhatIf(Context().get(), request, &response).ok());
+  EXPECT_EQ(response.options_size(), 0);
+  EXPECT_EQ(response.note(), "already in DEVELOP");
+}
+
+TEST_F(ClassificationServiceTest, WhatIfNamesEachBadField) {
+  v1::WhatIfRequest request;
+  request.set_target_cell("NOPE");
+  request.add_levers(v1::LEVER_CHAMPION);
+  request.add_levers(v1::LEVER_CHAMPION);
+  request.add_levers(v1::LEVER_UNSPECIFIED);
+  request.set_max_options(11);
+  v1::WhatIfResponse response;
+  grpc::Status status = stub_->WhatIf(Context().get(), request, &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(status),
+              ElementsAre("opportunity", "target_cell", "levers[1]",
+                          "levers[2]", "max_options"));
+  EXPECT_THAT(status.error_message(), HasSubstr("invalid what-if request"));
+
+  *request.mutable_opportunity() = ParseText<v1::Opportunity>(kNewRelationship);
+  request.mutable_opportunity()->mutable_relationship()->set_contacts_engaged(
+      -1);
+  request.clear_levers();
+  request.set_max_options(0);
+  status = stub_->WhatIf(Context().get(), request, &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(
+      ViolatedFields(status),
+      ElementsAre("opportunity.relationship.contacts_engaged", "target_cell"));
 }
 
 TEST_F(ClassificationServiceTest, HealthReportsServing) {

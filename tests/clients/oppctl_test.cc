@@ -61,6 +61,57 @@ TEST_F(OppctlTest, ReadsJsonFromStdinAndPrintsJson) {
   EXPECT_THAT(p.Stdout(), HasSubstr(R"("opportunity_id":"j-1")"));
 }
 
+TEST_F(OppctlTest, WhatIfPrintsTheSmallestChangesToTheTarget) {
+  const std::string tender = absl::StrCat(kCases, "4-government-tender.yaml");
+  Subprocess p({kOppctl, Target(), "whatif", tender, "--to", "KEY"});
+  ASSERT_EQ(p.Wait(absl::Seconds(30)), 0) << p.Stderr();
+  EXPECT_THAT(p.Stdout(), HasSubstr("opp-city-smartgov is in DEVELOP"));
+  EXPECT_THAT(p.Stdout(), HasSubstr("1. 3 changes, 8 steps -> KEY"));
+  EXPECT_THAT(p.Stdout(),
+              HasSubstr("relationship.has_champion            false -> true"));
+
+  Subprocess json({kOppctl, Target(), "--json", "whatif", tender, "--to=KEY",
+                   "--levers=meetings,champion,executive_sponsor",
+                   "--max_options=1"});
+  ASSERT_EQ(json.Wait(absl::Seconds(30)), 0) << json.Stderr();
+  v1::WhatIfResponse r;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(json.Stdout(), &r).ok())
+      << json.Stdout();
+  ASSERT_EQ(r.options_size(), 1);
+  EXPECT_EQ(r.options(0).result().cell(), "KEY");
+  for (const v1::LeverChange& c : r.options(0).changes()) {
+    EXPECT_NE(c.lever(), v1::LEVER_CONTACTS);
+  }
+
+  // Already there, and out of reach: said, exit 0.
+  Subprocess there({kOppctl, Target(), "whatif", tender, "--to=DEVELOP"});
+  ASSERT_EQ(there.Wait(absl::Seconds(30)), 0) << there.Stderr();
+  EXPECT_THAT(there.Stdout(), HasSubstr("already in DEVELOP"));
+  Subprocess out_of_reach({kOppctl, Target(), "whatif",
+                           absl::StrCat(kCases, "3-small-business-latent.yaml"),
+                           "--to=KEY"});
+  ASSERT_EQ(out_of_reach.Wait(absl::Seconds(30)), 0) << out_of_reach.Stderr();
+  EXPECT_THAT(out_of_reach.Stdout(),
+              HasSubstr("no change of meetings, contacts, champion, "
+                        "executive_sponsor, stage reaches KEY"));
+}
+
+TEST_F(OppctlTest, WhatIfErrorsNameTheFlagOrTheField) {
+  const std::string tender = absl::StrCat(kCases, "4-government-tender.yaml");
+  Subprocess no_target({kOppctl, Target(), "whatif", tender});
+  EXPECT_EQ(no_target.Wait(absl::Seconds(30)), 2);
+  EXPECT_THAT(no_target.Stderr(), HasSubstr("--to is required"));
+  Subprocess lever(
+      {kOppctl, Target(), "whatif", tender, "--to=KEY", "--levers=luck"});
+  EXPECT_EQ(lever.Wait(absl::Seconds(30)), 2);
+  EXPECT_THAT(lever.Stderr(), HasSubstr("--levers: unknown value \"luck\""));
+  Subprocess cell({kOppctl, Target(), "whatif", tender, "--to=TOP"});
+  EXPECT_EQ(cell.Wait(absl::Seconds(30)), 1);
+  EXPECT_THAT(cell.Stderr(),
+              HasSubstr("target_cell: \"TOP\" is not a cell of ruleset"));
+}
+
 TEST_F(OppctlTest, RejectedOpportunityExitsOneNamingTheField) {
   Subprocess p({kOppctl, Target(), "classify", "-"}, {},
                "id: x\ntenant_id: acme\nprobability: .nan\n");

@@ -425,6 +425,46 @@ TEST_F(PipelineTest, EveryEventEndsStoredOrDeadLettered) {
   EXPECT_EQ(report.fields().at("compared").number_value(), live);
   EXPECT_EQ(report.fields().at("changed_cell").number_value(), 0);
 
+  // whatif of one live opportunity, read from its snapshot: it starts from
+  // the stored result, and each option lands in its target.
+  std::string id;
+  for (const auto& [key, expected] : sim_->expected()) {
+    if (key.first == "tenant-1" && !expected.deleted()) {
+      id = key.second;
+      break;
+    }
+  }
+  ASSERT_FALSE(id.empty());
+  absl::StatusOr<v1::Classification> stored =
+      results_->Get("tenant-1", id, Soon());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  const std::string target = stored->cell() == "KEY" ? "DEVELOP" : "KEY";
+  Subprocess whatif({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl",
+                     "--redis=" + redis_.url(), "--tenant=tenant-1",
+                     absl::StrCat("--target=127.0.0.1:", classifier_port_),
+                     "--json", "whatif", id, "--to=" + target,
+                     "--from_snapshots"});
+  ASSERT_EQ(whatif.Wait(absl::Seconds(30)), 0) << whatif.Stderr();
+  v1::WhatIfResponse answer;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(whatif.Stdout(), &answer)
+          .ok())
+      << whatif.Stdout();
+  EXPECT_EQ(answer.current().opportunity_id(), id);
+  EXPECT_EQ(answer.current().opportunity_version(),
+            stored->opportunity_version());
+  EXPECT_EQ(answer.current().cell(), stored->cell());
+  for (const v1::WhatIfOption& o : answer.options()) {
+    EXPECT_EQ(o.result().cell(), target);
+  }
+  EXPECT_TRUE(!answer.options().empty() || !answer.note().empty());
+  Subprocess missing({OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl",
+                      "--redis=" + redis_.url(), "--tenant=tenant-1",
+                      absl::StrCat("--target=127.0.0.1:", classifier_port_),
+                      "whatif", "no-such-deal", "--to=KEY",
+                      "--from_snapshots"});
+  EXPECT_EQ(missing.Wait(absl::Seconds(30)), 4) << missing.Stderr();
+
   ingestion->Signal(SIGTERM);
   EXPECT_EQ(ingestion->Wait(absl::Seconds(30)), 0) << ingestion->Stderr();
   EXPECT_THAT(ingestion->Stderr(), ::testing::HasSubstr("stopped: "));

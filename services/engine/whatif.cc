@@ -1,0 +1,393 @@
+#include "services/engine/whatif.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "oppmatrix/v1/dimensions.pb.h"
+#include "services/common/enum_names.h"
+#include "services/engine/engine.h"
+
+namespace oppmatrix {
+namespace {
+
+using v1::Lever;
+using v1::Opportunity;
+
+constexpr Lever kAllLevers[] = {v1::LEVER_MEETINGS, v1::LEVER_CONTACTS,
+                                v1::LEVER_CHAMPION, v1::LEVER_EXECUTIVE_SPONSOR,
+                                v1::LEVER_STAGE};
+
+// Scores are banded after rounding to two decimals; a combination whose
+// summed effect is this close to its target band is classified to decide.
+constexpr double kBandSlack = 0.02;
+
+// The signal a lever's field feeds.
+v1::Signal LeverSignal(Lever lever) {
+  switch (lever) {
+    case v1::LEVER_MEETINGS:
+      return v1::SIGNAL_MEETINGS_LAST_90_DAYS;
+    case v1::LEVER_CONTACTS:
+      return v1::SIGNAL_CONTACTS_ENGAGED;
+    case v1::LEVER_CHAMPION:
+      return v1::SIGNAL_HAS_CHAMPION;
+    case v1::LEVER_EXECUTIVE_SPONSOR:
+      return v1::SIGNAL_EXECUTIVE_SPONSOR;
+    case v1::LEVER_STAGE:
+      return v1::SIGNAL_BUYING_STAGE;
+    default:
+      return v1::SIGNAL_UNSPECIFIED;
+  }
+}
+
+// The factors of both axes that read `signal`.
+std::vector<const CompiledFactor*> FactorsOf(const CompiledRuleset& rules,
+                                             v1::Signal signal) {
+  std::vector<const CompiledFactor*> out;
+  for (const CompiledAxis* axis : {&rules.potential, &rules.relationship}) {
+    for (const CompiledFactor& f : axis->factors) {
+      if (f.signal == signal && f.weight > 0) out.push_back(&f);
+    }
+  }
+  return out;
+}
+
+// A CRM stage name the ruleset maps to `stage`: its first alias, else the
+// stage's own name; "" when the ruleset maps neither.
+std::string StageName(const CompiledRuleset& rules, v1::BuyingStage stage) {
+  for (const v1::StageAliases& s : rules.proto.stages()) {
+    if (s.stage() != stage) continue;
+    for (const std::string& alias : s.aliases()) {
+      if (rules.LookupStage(alias) == stage) return alias;
+    }
+  }
+  std::string own =
+      ShortEnumName(v1::BuyingStage_descriptor()->FindValueByNumber(stage));
+  return rules.LookupStage(own) == stage ? own : "";
+}
+
+bool IsOpen(v1::BuyingStage stage) {
+  return stage == v1::BUYING_STAGE_UNSPECIFIED ||
+         stage == v1::BUYING_STAGE_AWARENESS ||
+         stage == v1::BUYING_STAGE_CONSIDERATION ||
+         stage == v1::BUYING_STAGE_DECISION;
+}
+
+// One value a lever can take other than its own.
+struct Candidate {
+  int64_t value = 0;  // the count, 0/1, or the BuyingStage number
+  std::string text;   // as LeverChange.to shows it
+  int steps = 0;      // > 0
+  int direction = 0;  // +1 or -1
+  double dp = 0;      // the change of the raw potential score
+  double dr = 0;      // and of the raw relationship score
+};
+
+struct LeverSpace {
+  Lever lever = v1::LEVER_UNSPECIFIED;
+  std::string from;
+  std::vector<Candidate> candidates;
+};
+
+void Apply(Lever lever, const Candidate& c, Opportunity* o) {
+  v1::Relationship* r = o->mutable_relationship();
+  switch (lever) {
+    case v1::LEVER_MEETINGS:
+      r->set_meetings_last_90_days(static_cast<int32_t>(c.value));
+      break;
+    case v1::LEVER_CONTACTS:
+      r->set_contacts_engaged(static_cast<int32_t>(c.value));
+      break;
+    case v1::LEVER_CHAMPION:
+      r->set_has_champion(c.value != 0);
+      break;
+    case v1::LEVER_EXECUTIVE_SPONSOR:
+      r->set_executive_sponsor(c.value != 0);
+      break;
+    case v1::LEVER_STAGE:
+      o->set_stage(c.text);
+      break;
+    default:
+      break;
+  }
+}
+
+// The values `lever` can take, each with its effect on the raw scores;
+// values without an effect, or with the same effect as a smaller change,
+// are left out.
+LeverSpace Space(Lever lever, const Opportunity& opp,
+                 const CompiledRuleset& rules, absl::Time now,
+                 const AxisScores& base) {
+  LeverSpace space;
+  space.lever = lever;
+  std::vector<const CompiledFactor*> factors =
+      FactorsOf(rules, LeverSignal(lever));
+  const v1::Relationship& rel = opp.relationship();
+  std::vector<Candidate> raw;
+  auto counts = [&](int64_t current) {
+    double last = 0;
+    for (const CompiledFactor* f : factors) {
+      if (!f->curve.empty()) last = std::max(last, f->curve.back().first);
+    }
+    int64_t hi = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(last)),
+                                     current, current + kWhatIfMaxCountSteps);
+    hi = std::min<int64_t>(hi, INT32_MAX);
+    int64_t lo = std::max<int64_t>(0, current - kWhatIfMaxCountSteps);
+    for (int64_t v = lo; v <= hi; ++v) {
+      if (v == current) continue;
+      raw.push_back({.value = v,
+                     .text = absl::StrCat(v),
+                     .steps = static_cast<int>(std::llabs(v - current)),
+                     .direction = v > current ? 1 : -1});
+    }
+    space.from = absl::StrCat(current);
+  };
+  auto flag = [&](bool current) {
+    raw.push_back({.value = current ? 0 : 1,
+                   .text = current ? "false" : "true",
+                   .steps = 1,
+                   .direction = current ? -1 : 1});
+    space.from = current ? "true" : "false";
+  };
+  switch (lever) {
+    case v1::LEVER_MEETINGS:
+      counts(rel.meetings_last_90_days());
+      break;
+    case v1::LEVER_CONTACTS:
+      counts(rel.contacts_engaged());
+      break;
+    case v1::LEVER_CHAMPION:
+      flag(rel.has_champion());
+      break;
+    case v1::LEVER_EXECUTIVE_SPONSOR:
+      flag(rel.executive_sponsor());
+      break;
+    case v1::LEVER_STAGE: {
+      space.from = opp.stage();
+      v1::BuyingStage current = rules.LookupStage(opp.stage());
+      if (!IsOpen(current)) break;
+      for (v1::BuyingStage s :
+           {v1::BUYING_STAGE_AWARENESS, v1::BUYING_STAGE_CONSIDERATION,
+            v1::BUYING_STAGE_DECISION}) {
+        if (s == current) continue;
+        std::string name = StageName(rules, s);
+        if (name.empty()) continue;
+        raw.push_back({.value = s,
+                       .text = std::move(name),
+                       .steps = std::abs(s - current),
+                       .direction = s > current ? 1 : -1});
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  if (factors.empty()) return space;
+  Opportunity changed = opp;
+  for (Candidate& c : raw) {
+    Apply(lever, c, &changed);
+    AxisScores s = ScoreAxes(changed, rules, now);
+    c.dp = s.potential - base.potential;
+    c.dr = s.relationship - base.relationship;
+  }
+  // Smallest changes first, so a value whose effect a smaller change of
+  // the same direction already has is dropped.
+  std::stable_sort(
+      raw.begin(), raw.end(),
+      [](const Candidate& a, const Candidate& b) { return a.steps < b.steps; });
+  for (Candidate& c : raw) {
+    if (c.dp == 0 && c.dr == 0) continue;
+    bool same = std::any_of(space.candidates.begin(), space.candidates.end(),
+                            [&](const Candidate& k) {
+                              return k.direction == c.direction &&
+                                     k.dp == c.dp && k.dr == c.dr;
+                            });
+    if (!same) space.candidates.push_back(std::move(c));
+  }
+  return space;
+}
+
+// The score interval [lo, hi) of band `band` of `thresholds`.
+std::pair<double, double> BandRange(
+    int band, const google::protobuf::RepeatedField<double>& thresholds) {
+  double lo = band == 0 ? -1e300 : thresholds[band - 1];
+  double hi = band == thresholds.size() ? 1e300 : thresholds[band];
+  return {lo, hi};
+}
+
+double Round2(double v) { return std::round(v * 100.0) / 100.0; }
+
+bool Near(double raw, std::pair<double, double> range) {
+  double score = Round2(std::clamp(raw, 0.0, 100.0));
+  return score + kBandSlack >= range.first && score - kBandSlack < range.second;
+}
+
+// A combination: per lever space, the candidate taken (-1: unchanged).
+// A space has at most 2 * kWhatIfMaxCountSteps candidates.
+static_assert(2 * kWhatIfMaxCountSteps < INT16_MAX);
+constexpr size_t kLevers = std::size(kAllLevers);
+struct Combination {
+  std::array<int16_t, kLevers> pick;
+  int levers = 0;
+  int steps = 0;
+};
+
+// Whether `a` changes a part of `b`'s levers, each in the same direction
+// by no more.
+bool Dominates(const Combination& a, const Combination& b,
+               const std::vector<LeverSpace>& spaces) {
+  for (size_t i = 0; i < spaces.size(); ++i) {
+    if (a.pick[i] < 0) continue;
+    if (b.pick[i] < 0) return false;
+    const Candidate& x = spaces[i].candidates[a.pick[i]];
+    const Candidate& y = spaces[i].candidates[b.pick[i]];
+    if (x.direction != y.direction || x.steps > y.steps) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::string_view LeverField(Lever lever) {
+  switch (lever) {
+    case v1::LEVER_MEETINGS:
+      return "relationship.meetings_last_90_days";
+    case v1::LEVER_CONTACTS:
+      return "relationship.contacts_engaged";
+    case v1::LEVER_CHAMPION:
+      return "relationship.has_champion";
+    case v1::LEVER_EXECUTIVE_SPONSOR:
+      return "relationship.executive_sponsor";
+    case v1::LEVER_STAGE:
+      return "stage";
+    default:
+      return "";
+  }
+}
+
+v1::WhatIfResponse WhatIf(const Opportunity& opp, const CompiledRuleset& rules,
+                          absl::Time now, absl::string_view target_cell,
+                          const WhatIfOptions& options) {
+  v1::WhatIfResponse out;
+  *out.mutable_current() = ClassifyValidated(opp, rules, now, {});
+  if (out.current().cell() == target_cell) {
+    out.set_note(absl::StrCat("already in ", target_cell));
+    return out;
+  }
+  const v1::MatrixRules& matrix = rules.proto.matrix();
+  const v1::Cell* target = nullptr;
+  for (const v1::Cell& c : matrix.cells()) {
+    if (c.id() == target_cell) target = &c;
+  }
+  if (target == nullptr) return out;  // the caller checks the cell
+  const auto prange =
+      BandRange(target->potential_band(), matrix.potential_thresholds());
+  const auto rrange =
+      BandRange(target->relationship_band(), matrix.relationship_thresholds());
+
+  std::vector<Lever> levers = options.levers;
+  if (levers.empty())
+    levers.assign(std::begin(kAllLevers), std::end(kAllLevers));
+  std::sort(levers.begin(), levers.end());
+  levers.erase(std::unique(levers.begin(), levers.end()), levers.end());
+  levers.erase(std::remove_if(levers.begin(), levers.end(),
+                              [](Lever l) { return LeverField(l).empty(); }),
+               levers.end());
+  const AxisScores base = ScoreAxes(opp, rules, now);
+  std::vector<LeverSpace> spaces;
+  std::vector<std::string> searched;
+  for (Lever lever : levers) {
+    searched.push_back(absl::AsciiStrToLower(
+        ShortEnumName(v1::Lever_descriptor()->FindValueByNumber(lever))));
+    LeverSpace s = Space(lever, opp, rules, now, base);
+    if (!s.candidates.empty()) spaces.push_back(std::move(s));
+  }
+
+  // Every combination whose summed effect reaches the target's bands.
+  std::vector<Combination> found;
+  Combination at;
+  at.pick.fill(-1);
+  auto walk = [&](auto&& self, size_t i, double p, double r) -> void {
+    if (i == spaces.size()) {
+      if (at.levers > 0 && Near(p, prange) && Near(r, rrange)) {
+        found.push_back(at);
+      }
+      return;
+    }
+    self(self, i + 1, p, r);
+    for (size_t k = 0; k < spaces[i].candidates.size(); ++k) {
+      const Candidate& c = spaces[i].candidates[k];
+      at.pick[i] = static_cast<int16_t>(k);
+      ++at.levers;
+      at.steps += c.steps;
+      self(self, i + 1, p + c.dp, r + c.dr);
+      at.steps -= c.steps;
+      --at.levers;
+      at.pick[i] = -1;
+    }
+  };
+  walk(walk, 0, base.potential, base.relationship);
+  std::stable_sort(found.begin(), found.end(),
+                   [](const Combination& a, const Combination& b) {
+                     if (a.levers != b.levers) return a.levers < b.levers;
+                     return a.steps < b.steps;
+                   });
+
+  // The minimal ones, each confirmed by classifying it: one that a kept
+  // option dominates is not minimal.
+  const int max_options = std::clamp(options.max_options, 1, kWhatIfMaxOptions);
+  std::vector<const Combination*> kept;
+  for (const Combination& c : found) {
+    if (static_cast<int>(kept.size()) == max_options) break;
+    if (std::any_of(kept.begin(), kept.end(), [&](const Combination* k) {
+          return Dominates(*k, c, spaces);
+        })) {
+      continue;
+    }
+    Opportunity changed = opp;
+    for (size_t i = 0; i < spaces.size(); ++i) {
+      if (c.pick[i] >= 0) {
+        Apply(spaces[i].lever, spaces[i].candidates[c.pick[i]], &changed);
+      }
+    }
+    v1::Classification result = ClassifyValidated(changed, rules, now, {});
+    if (result.cell() != target_cell) continue;  // rounding said no
+    kept.push_back(&c);
+    v1::WhatIfOption* option = out.add_options();
+    option->set_steps(c.steps);
+    for (size_t i = 0; i < spaces.size(); ++i) {
+      if (c.pick[i] < 0) continue;
+      const Candidate& k = spaces[i].candidates[c.pick[i]];
+      v1::LeverChange* change = option->add_changes();
+      change->set_lever(spaces[i].lever);
+      change->set_field(std::string(LeverField(spaces[i].lever)));
+      change->set_from(spaces[i].from);
+      change->set_to(k.text);
+      change->set_steps(k.steps);
+    }
+    *option->mutable_result() = std::move(result);
+  }
+  if (out.options().empty()) {
+    std::string note =
+        absl::StrCat("no change of ", absl::StrJoin(searched, ", "),
+                     " reaches ", target_cell);
+    if (!IsOpen(rules.LookupStage(opp.stage())) &&
+        std::find(levers.begin(), levers.end(), v1::LEVER_STAGE) !=
+            levers.end()) {
+      absl::StrAppend(&note, " (the deal is closed: its stage stays)");
+    }
+    out.set_note(std::move(note));
+  }
+  return out;
+}
+
+}  // namespace oppmatrix
