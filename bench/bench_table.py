@@ -206,6 +206,15 @@ def main():
         t.add("  Redis time per current result",
               current.get("redis_us_per_result"), "µs")
 
+    moving = store.get("BM_BatchMoving/real_time")
+    unkept = store.get("BM_BatchMovingNoHistory/real_time")
+    if moving and unkept:
+        t.add("  history kept / none (a new state each write)",
+              moving["items_per_second"] / unkept["items_per_second"], "×",
+              0.8, issue=15,
+              note=f"{moving['items_per_second']:,.0f} against "
+                   f"{unkept['items_per_second']:,.0f} opps/s")
+
     redis = google_benchmarks(load(d, "redis.json"))
     inflight = redis.get("BM_AsyncInFlight/128/real_time")
     if inflight:

@@ -8,6 +8,9 @@
 //   BM_BatchCached      unchanged content and ruleset: already current
 //                       in Redis, nothing written
 //   BM_BatchNoStore     the same without Redis (the cost of the RPC alone)
+//   BM_BatchMoving      new scores every time (the meetings change), so
+//                       each write adds a history state (10 kept)
+//   BM_BatchMovingNoHistory  the same with --history_length=0
 //
 // Items per second is opportunities per second; redis_us_per_result is
 // the time Redis spent in the store's scripts per result (INFO
@@ -48,8 +51,11 @@ struct Fixture {
   std::unique_ptr<StaticRulesetSource> rules;
   std::unique_ptr<ClassifierServer> stored_server;
   std::unique_ptr<ClassifierServer> plain_server;
+  std::unique_ptr<RedisResultStore> no_history_store;
+  std::unique_ptr<ClassifierServer> no_history_server;
   std::unique_ptr<ClassificationClient> stored;
   std::unique_ptr<ClassificationClient> plain;
+  std::unique_ptr<ClassificationClient> no_history;
 
   Fixture() {
     if (absl::Status s = redis.Start(); !s.ok()) Die(s);
@@ -65,8 +71,12 @@ struct Fixture {
     rules = std::make_unique<StaticRulesetSource>(*loaded);
     stored_server = Start(store.get());
     plain_server = Start(nullptr);
+    no_history_store = std::make_unique<RedisResultStore>(
+        async.get(), RedisResultStore::Options{.history_length = 0});
+    no_history_server = Start(no_history_store.get());
     stored = Client(*stored_server);
     plain = Client(*plain_server);
+    no_history = Client(*no_history_server);
   }
 
   static void Die(const absl::Status& s) {
@@ -118,7 +128,8 @@ double RedisScriptMicros() {
 }
 
 void Run(benchmark::State& state, ClassificationClient& client,
-         std::vector<v1::Opportunity>& batch, bool change_each_time) {
+         std::vector<v1::Opportunity>& batch, bool change_each_time,
+         bool move_each_time = false) {
   // Versions only grow, across the repeated runs the library makes: an
   // older version would not be stored (superseded).
   static int64_t version = 1;
@@ -127,7 +138,13 @@ void Run(benchmark::State& state, ClassificationClient& client,
   for (auto _ : state) {
     if (change_each_time) {
       ++version;
-      for (v1::Opportunity& o : batch) o.set_version(version);
+      for (v1::Opportunity& o : batch) {
+        o.set_version(version);
+        if (move_each_time) {
+          o.mutable_relationship()->set_meetings_last_90_days(
+              static_cast<int32_t>(version % 7));
+        }
+      }
     }
     auto results = client.BatchClassify(batch);
     if (!results.ok()) {
@@ -167,6 +184,19 @@ void BM_BatchCached(benchmark::State& state) {
   Run(state, *Shared().stored, batch, /*change_each_time=*/false);
 }
 BENCHMARK(BM_BatchCached)->Arg(500)->UseRealTime();
+
+// Every write a new state: the history's worst case, with and without it.
+void BM_BatchMoving(benchmark::State& state) {
+  auto batch = Batch(500, "bench-moving");
+  Run(state, *Shared().stored, batch, true, /*move_each_time=*/true);
+}
+BENCHMARK(BM_BatchMoving)->UseRealTime();
+
+void BM_BatchMovingNoHistory(benchmark::State& state) {
+  auto batch = Batch(500, "bench-moving-nohistory");
+  Run(state, *Shared().no_history, batch, true, /*move_each_time=*/true);
+}
+BENCHMARK(BM_BatchMovingNoHistory)->UseRealTime();
 
 void BM_BatchNoStore(benchmark::State& state) {
   auto batch = Batch(static_cast<int>(state.range(0)), "bench-plain");

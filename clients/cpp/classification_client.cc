@@ -140,6 +140,15 @@ ClassificationClient::DeleteClassification(
       &v1::ClassificationService::Stub::DeleteClassification, request);
 }
 
+absl::StatusOr<v1::GetHistoryResponse> ClassificationClient::GetHistory(
+    const std::string& tenant_id, const std::string& opportunity_id) {
+  v1::GetHistoryRequest request;
+  request.set_tenant_id(tenant_id);
+  request.set_opportunity_id(opportunity_id);
+  return Call<v1::GetHistoryRequest, v1::GetHistoryResponse>(
+      &v1::ClassificationService::Stub::GetHistory, request);
+}
+
 absl::StatusOr<v1::WhatIfResponse> ClassificationClient::WhatIf(
     const v1::WhatIfRequest& request) {
   return Call<v1::WhatIfRequest, v1::WhatIfResponse>(

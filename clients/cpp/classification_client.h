@@ -99,6 +99,10 @@ class ClassificationClient {
   absl::StatusOr<v1::DeleteClassificationResponse> DeleteClassification(
       const v1::DeleteClassificationRequest& request);
 
+  // One opportunity's stored result with its history and trend.
+  absl::StatusOr<v1::GetHistoryResponse> GetHistory(
+      const std::string& tenant_id, const std::string& opportunity_id);
+
   // What would move an opportunity into `request.target_cell()`: the
   // smallest changes of the levers, each with its classification.
   absl::StatusOr<v1::WhatIfResponse> WhatIf(const v1::WhatIfRequest& request);

@@ -258,6 +258,27 @@ std::string FormatClassificationLine(const v1::Classification& c) {
           : absl::StrCat("  (was ", c.previous_cell(), ")"));
 }
 
+std::string FormatHistory(const v1::GetHistoryResponse& r) {
+  const v1::Classification& c = r.classification();
+  std::string out = absl::StrFormat(
+      "%s is in %s, trend %s; %d state%s, newest first\n", c.opportunity_id(),
+      c.cell(), Short(v1::Trend_descriptor(), r.trend()), r.entries_size(),
+      r.entries_size() == 1 ? "" : "s");
+  for (const v1::HistoryEntry& e : r.entries()) {
+    absl::StrAppendFormat(
+        &out,
+        "%s  %-8s %s  priority %6.2f  potential %6.2f  relationship %6.2f  "
+        "%s  v%d  %s\n",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                         absl::FromUnixSeconds(e.classified_time().seconds()),
+                         absl::UTCTimeZone()),
+        e.cell(), GradeLetter(e.grade()), e.priority_score(),
+        e.potential_score(), e.relationship_score(), e.ruleset_version(),
+        e.opportunity_version(), e.cause());
+  }
+  return out;
+}
+
 std::string FormatWhatIf(const v1::WhatIfResponse& r) {
   const v1::Classification& c = r.current();
   std::string out = absl::StrFormat(
@@ -294,13 +315,10 @@ std::string FormatTransitionLine(const v1::Transition& t) {
     return absl::StrFormat("%s  %-14s %8s -> (deleted)\n", time,
                            t.opportunity_id(), t.from_cell());
   }
-  return absl::StrFormat(
-      "%s  %-14s %8s -> %-8s priority %6.2f  %s\n",
-      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                       absl::FromUnixSeconds(t.time().seconds()),
-                       absl::UTCTimeZone()),
-      t.opportunity_id(), t.from_cell(), t.to_cell(), t.priority_score(),
-      t.ruleset_version());
+  return absl::StrFormat("%s  %-14s %8s -> %-8s priority %6.2f  %s%s%s\n", time,
+                         t.opportunity_id(), t.from_cell(), t.to_cell(),
+                         t.priority_score(), t.ruleset_version(),
+                         t.cause().empty() ? "" : "  ", t.cause());
 }
 
 std::string FormatJson(const google::protobuf::Message& message,

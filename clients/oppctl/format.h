@@ -39,11 +39,15 @@ std::string FormatMoney(const google::type::Money& money);
 // One line per classification: id, grade, priority, scores, amount.
 std::string FormatClassificationLine(const v1::Classification& c);
 
-// One line per cell move: time, opportunity, from -> to, priority.
+// A GetHistory answer: the result, its trend, then one line per state,
+// newest first: time, cell, grade, scores, ruleset, version and cause.
+std::string FormatHistory(const v1::GetHistoryResponse& r);
+
 // A WhatIf answer: where the opportunity is, then each option's changes
 // and the result they give.
 std::string FormatWhatIf(const v1::WhatIfResponse& r);
 
+// One line per cell move: time, opportunity, from -> to, priority.
 std::string FormatTransitionLine(const v1::Transition& t);
 
 // One line of JSON with proto field names (snake_case); with_defaults

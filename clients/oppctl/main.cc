@@ -339,6 +339,19 @@ int Get(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+int History(const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("usage: oppctl --tenant=T history ID");
+  if (!NeedTenant()) return kExitUsage;
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return BadConnection(client.status());
+  absl::StatusOr<v1::GetHistoryResponse> h =
+      (*client)->GetHistory(absl::GetFlag(FLAGS_tenant), args[0]);
+  if (!h.ok()) return Fail(h.status());
+  std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(*h) + "\n"
+                                          : FormatHistory(*h));
+  return kExitOk;
+}
+
 // Sets `*out` to the enum value named `name` (any case, with or without
 // the type prefix); false with a message when there is none.
 template <typename Enum>
@@ -1088,6 +1101,7 @@ int WhatIf(const std::vector<std::string>& args) {
   request.set_target_cell(absl::GetFlag(FLAGS_to));
   if (request.target_cell().empty()) return Usage("whatif: --to is required");
   for (const std::string& name : absl::GetFlag(FLAGS_levers)) {
+    if (name.empty()) return Usage("--levers: an empty lever name");
     v1::Lever lever = v1::LEVER_UNSPECIFIED;
     if (!ParseEnumFlag(v1::Lever_descriptor(), "levers", name, &lever)) {
       return kExitUsage;
@@ -1169,6 +1183,14 @@ const std::vector<Command>& Commands() {
        "The stored classification of ID.",
        {"tenant"},
        Get},
+      {"history",
+       "--tenant=T history ID",
+       "The states ID's stored result has been in (GetHistory), newest "
+       "first: time, cell, grade, scores, ruleset version, opportunity "
+       "version and what caused the change (first, data, ruleset, time), "
+       "with the trend they make.",
+       {"tenant"},
+       History},
       {"list",
        "--tenant=T list --cell=KEY",
        "A cell's opportunities, highest priority first, one page at a time.",

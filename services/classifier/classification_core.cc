@@ -382,39 +382,77 @@ absl::Status ClassificationCore::ReadStatus(const absl::Status& status) const {
   }
 }
 
-absl::Status ClassificationCore::CheckGet(
-    const v1::GetClassificationRequest& request) const {
+absl::Status ClassificationCore::CheckGet(absl::string_view tenant_id,
+                                          absl::string_view id) const {
   std::vector<FieldViolation> v;
-  CheckTenant(request.tenant_id(), v);
-  if (request.opportunity_id().empty()) {
+  CheckTenant(std::string(tenant_id), v);
+  if (id.empty()) {
     AddViolation(v, "opportunity_id", "is required");
-  } else if (request.opportunity_id().size() > kMaxIdBytes) {
+  } else if (id.size() > kMaxIdBytes) {
     AddViolation(v, "opportunity_id",
                  absl::StrCat("must be at most ", kMaxIdBytes, " bytes, got ",
-                              request.opportunity_id().size()));
+                              id.size()));
   }
   return ReadPreconditions(v, store_);
+}
+
+v1::Trend TrendOf(absl::Span<const v1::HistoryEntry> newest_first) {
+  if (newest_first.size() < 2) return v1::TREND_UNSPECIFIED;
+  const double change = newest_first.front().priority_score() -
+                        newest_first.back().priority_score();
+  if (change >= kTrendPoints) return v1::TREND_IMPROVING;
+  if (change <= -kTrendPoints) return v1::TREND_DECLINING;
+  return v1::TREND_STEADY;
+}
+
+template <typename Response, typename Fill>
+void ClassificationCore::ReadHistory(absl::string_view tenant_id,
+                                     absl::string_view id, absl::Time deadline,
+                                     Fill fill, Callback<Response> done) {
+  if (absl::Status s = CheckGet(tenant_id, id); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  // One HMGET for the result and its history.
+  store_->HistoryAsync(tenant_id, id, StoreDeadline(deadline),
+                       [this, fill = std::move(fill), done = std::move(done)](
+                           absl::StatusOr<StoredHistory> h) mutable {
+                         if (!h.ok()) {
+                           std::move(done)(ReadStatus(h.status()));
+                           return;
+                         }
+                         Response response;
+                         fill(*h, response);
+                         std::move(done)(&response);
+                       });
 }
 
 void ClassificationCore::GetClassificationAsync(
     const v1::GetClassificationRequest& request, absl::Time deadline,
     Callback<v1::GetClassificationResponse> done) {
-  if (absl::Status s = CheckGet(request); !s.ok()) {
-    std::move(done)(s);
-    return;
-  }
-  store_->GetAsync(
-      request.tenant_id(), request.opportunity_id(), StoreDeadline(deadline),
-      [this,
-       done = std::move(done)](absl::StatusOr<v1::Classification> c) mutable {
-        if (!c.ok()) {
-          std::move(done)(ReadStatus(c.status()));
-          return;
+  ReadHistory<v1::GetClassificationResponse>(
+      request.tenant_id(), request.opportunity_id(), deadline,
+      [](StoredHistory& h, v1::GetClassificationResponse& response) {
+        response.set_trend(TrendOf(h.entries));
+        if (!h.entries.empty()) response.set_cause(h.entries[0].cause());
+        *response.mutable_classification() = std::move(h.classification);
+      },
+      std::move(done));
+}
+
+void ClassificationCore::GetHistoryAsync(
+    const v1::GetHistoryRequest& request, absl::Time deadline,
+    Callback<v1::GetHistoryResponse> done) {
+  ReadHistory<v1::GetHistoryResponse>(
+      request.tenant_id(), request.opportunity_id(), deadline,
+      [](StoredHistory& h, v1::GetHistoryResponse& response) {
+        response.set_trend(TrendOf(h.entries));
+        *response.mutable_classification() = std::move(h.classification);
+        for (v1::HistoryEntry& e : h.entries) {
+          *response.add_entries() = std::move(e);
         }
-        v1::GetClassificationResponse response;
-        *response.mutable_classification() = *std::move(c);
-        std::move(done)(&response);
-      });
+      },
+      std::move(done));
 }
 
 void ClassificationCore::WhatIfAsync(const v1::WhatIfRequest& request,

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "oppmatrix/v1/classification_service.pb.h"
 #include "services/classifier/ruleset_watcher.h"
 #include "services/store/result_store.h"
@@ -34,6 +35,12 @@ namespace oppmatrix {
 inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kMaxPageSize = 500;
 inline constexpr int kMaxTopN = 100;
+
+// The trend of a history (newest first): its priority moved by at least
+// kTrendPoints up (IMPROVING) or down (DECLINING) from the oldest entry
+// to the newest, or less (STEADY); UNSPECIFIED below two entries.
+inline constexpr double kTrendPoints = 5;
+v1::Trend TrendOf(absl::Span<const v1::HistoryEntry> newest_first);
 
 // The content hash results are cached under: SHA-256 of the opportunity's
 // deterministic encoding (every field, version included).
@@ -97,6 +104,10 @@ class ClassificationCore {
   void GetClassificationAsync(const v1::GetClassificationRequest& request,
                               absl::Time deadline,
                               Callback<v1::GetClassificationResponse> done);
+  // GetHistory: as GetClassification, with the result's kept states.
+  void GetHistoryAsync(const v1::GetHistoryRequest& request,
+                       absl::Time deadline,
+                       Callback<v1::GetHistoryResponse> done);
   void GetMatrixAsync(const v1::GetMatrixRequest& request, absl::Time deadline,
                       Callback<v1::GetMatrixResponse> done);
   void ListOpportunitiesAsync(const v1::ListOpportunitiesRequest& request,
@@ -116,8 +127,8 @@ class ClassificationCore {
   // opportunity, a target_cell that is not a cell of the active ruleset,
   // an unspecified or repeated lever, or max_options outside 0..10.
   // Computed on the caller's thread (the engine alone, no store): about
-  // ten classifications' worth, 30 µs with the default ruleset (`./run
-  // bench engine`).
+  // 30 µs with the default ruleset (`./run bench engine`), and bounded
+  // whatever the ruleset (see services/engine/whatif.h).
   void WhatIfAsync(const v1::WhatIfRequest& request, absl::Time deadline,
                    Callback<v1::WhatIfResponse> done);
 
@@ -139,9 +150,15 @@ class ClassificationCore {
   // INVALID_ARGUMENT (with BadRequest) for a Classify request without a
   // valid opportunity.
   static absl::Status CheckClassify(const v1::ClassifyRequest& request);
-  // INVALID_ARGUMENT for a bad GetClassification request; the read
-  // preconditions (a store).
-  absl::Status CheckGet(const v1::GetClassificationRequest& request) const;
+  // GetClassification and GetHistory: checks the request, reads the result
+  // with its history, and answers what `fill(history, response)` makes.
+  template <typename Response, typename Fill>
+  void ReadHistory(absl::string_view tenant_id, absl::string_view id,
+                   absl::Time deadline, Fill fill, Callback<Response> done);
+  // INVALID_ARGUMENT for a bad GetClassification or GetHistory request;
+  // the read preconditions (a store).
+  absl::Status CheckGet(absl::string_view tenant_id,
+                        absl::string_view id) const;
   // How results classified at `now` are stored: current ones are kept.
   PutOptions PutOptionsAt(absl::Time now) const;
   // The store's outcome of a put, into `result` (a ClassifyResult or a

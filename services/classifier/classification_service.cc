@@ -333,4 +333,11 @@ grpc::ServerUnaryReactor* ClassificationServiceImpl::WhatIf(
       context, core_, &ClassificationCore::WhatIfAsync, request, response);
 }
 
+grpc::ServerUnaryReactor* ClassificationServiceImpl::GetHistory(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return UnaryAsync<v1::GetHistoryRequest, v1::GetHistoryResponse>(
+      context, core_, &ClassificationCore::GetHistoryAsync, request, response);
+}
+
 }  // namespace oppmatrix

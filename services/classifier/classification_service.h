@@ -18,22 +18,22 @@ namespace oppmatrix {
 // parses them itself, so an undecodable body is INVALID_ARGUMENT saying so
 // (gRPC's typed methods answer UNIMPLEMENTED, or end a stream as if the
 // client had half-closed).
-using RawClassificationService =
-    v1::ClassificationService::WithRawCallbackMethod_Classify<
-        v1::ClassificationService::WithRawCallbackMethod_BatchClassify<
-            v1::ClassificationService::WithRawCallbackMethod_ClassifyStream<
-                v1::ClassificationService::WithRawCallbackMethod_GetClassification<
-                    v1::ClassificationService::WithRawCallbackMethod_GetMatrix<
+using RawClassificationService = v1::ClassificationService::WithRawCallbackMethod_Classify<
+    v1::ClassificationService::WithRawCallbackMethod_BatchClassify<
+        v1::ClassificationService::WithRawCallbackMethod_ClassifyStream<
+            v1::ClassificationService::WithRawCallbackMethod_GetClassification<
+                v1::ClassificationService::WithRawCallbackMethod_GetMatrix<
+                    v1::ClassificationService::WithRawCallbackMethod_ListOpportunities<
                         v1::ClassificationService::
-                            WithRawCallbackMethod_ListOpportunities<
+                            WithRawCallbackMethod_ListTransitions<
                                 v1::ClassificationService::
-                                    WithRawCallbackMethod_ListTransitions<
+                                    WithRawCallbackMethod_DeleteClassification<
                                         v1::ClassificationService::
-                                            WithRawCallbackMethod_DeleteClassification<
+                                            WithRawCallbackMethod_WhatIf<
                                                 v1::ClassificationService::
-                                                    WithRawCallbackMethod_WhatIf<
+                                                    WithRawCallbackMethod_GetHistory<
                                                         v1::ClassificationService::
-                                                            Service>>>>>>>>>;
+                                                            Service>>>>>>>>>>;
 
 class ClassificationServiceImpl final : public RawClassificationService {
  public:
@@ -74,6 +74,10 @@ class ClassificationServiceImpl final : public RawClassificationService {
   grpc::ServerUnaryReactor* WhatIf(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
                                    grpc::ByteBuffer* response) override;
+
+  grpc::ServerUnaryReactor* GetHistory(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
 
   ClassificationCore& core() { return core_; }
 

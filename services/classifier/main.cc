@@ -53,6 +53,11 @@ ABSL_FLAG(absl::Duration, result_ttl, absl::Hours(24 * 90),
           "deleted");
 ABSL_FLAG(int64_t, transitions_max_len, 10000,
           "Approximate length each tenant's transitions stream is trimmed to");
+ABSL_FLAG(int, history_length, 10,
+          "States kept per stored result for GetHistory and the trend, 0 to "
+          "100: a write whose cell, scores, grade or ruleset version differ "
+          "from the newest adds one (about 100 bytes in Redis); 0 keeps "
+          "none");
 ABSL_FLAG(absl::Duration, cache_max_age, absl::Hours(1),
           "A stored result of unchanged content, ruleset, cell and priority "
           "younger than this is current and not written again (cached); 0 "
@@ -94,6 +99,12 @@ int Run() {
           absl::GetFlag(FLAGS_result_ttl)) {
     std::fprintf(stderr,
                  "--cache_max_age must be at most half of --result_ttl\n");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_history_length) < 0 ||
+      absl::GetFlag(FLAGS_history_length) > kMaxHistoryLength) {
+    std::fprintf(stderr, "--history_length must be 0 to %d\n",
+                 kMaxHistoryLength);
     return 2;
   }
   if (absl::GetFlag(FLAGS_transitions_max_len) < 1 ||
@@ -138,7 +149,8 @@ int Run() {
         RedisResultStore::Options{
             .result_ttl = absl::GetFlag(FLAGS_result_ttl),
             .transitions_max_len = absl::GetFlag(FLAGS_transitions_max_len),
-            .max_puts_in_flight = absl::GetFlag(FLAGS_redis_puts_in_flight)});
+            .max_puts_in_flight = absl::GetFlag(FLAGS_redis_puts_in_flight),
+            .history_length = absl::GetFlag(FLAGS_history_length)});
     // Redis being down is not fatal: classification goes on unstored and
     // the client reconnects when Redis is back.
     absl::StatusOr<std::vector<RedisReply>> ping = async_redis->PipelineSync(

@@ -27,9 +27,14 @@ constexpr Lever kAllLevers[] = {v1::LEVER_MEETINGS, v1::LEVER_CONTACTS,
                                 v1::LEVER_CHAMPION, v1::LEVER_EXECUTIVE_SPONSOR,
                                 v1::LEVER_STAGE};
 
-// Scores are banded after rounding to two decimals; a combination whose
-// summed effect is this close to its target band is classified to decide.
-constexpr double kBandSlack = 0.02;
+// A summed effect is off the engine's own sum by far less than this, so
+// a combination within it of its target bands (after rounding to two
+// decimals, as the engine does) is classified to decide.
+constexpr double kSumError = 1e-9;
+// Combinations that the sum lets through and the engine does not confirm,
+// at most, before the search stops: a ruleset whose bands all fall on a
+// rounding edge cannot make one call classify each combination.
+constexpr int kMaxUnconfirmed = 64;
 
 // The signal a lever's field feeds.
 v1::Signal LeverSignal(Lever lever) {
@@ -134,16 +139,29 @@ LeverSpace Space(Lever lever, const Opportunity& opp,
   const v1::Relationship& rel = opp.relationship();
   std::vector<Candidate> raw;
   auto counts = [&](int64_t current) {
+    // Every value within kWhatIfMaxCountSteps, up to where the curves
+    // end; past that window, where they start and end.
+    std::vector<int64_t> values;
+    const double near = static_cast<double>(
+        std::max<int64_t>(0, current - kWhatIfMaxCountJump));
+    const double far = static_cast<double>(current + kWhatIfMaxCountJump);
     double last = 0;
     for (const CompiledFactor* f : factors) {
-      if (!f->curve.empty()) last = std::max(last, f->curve.back().first);
+      if (f->curve.empty()) continue;
+      for (const auto& point : {f->curve.front(), f->curve.back()}) {
+        const double at = std::clamp(std::ceil(point.first), near, far);
+        values.push_back(static_cast<int64_t>(at));
+        last = std::max(last, at);
+      }
     }
-    int64_t hi = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(last)),
-                                     current, current + kWhatIfMaxCountSteps);
-    hi = std::min<int64_t>(hi, INT32_MAX);
-    int64_t lo = std::max<int64_t>(0, current - kWhatIfMaxCountSteps);
-    for (int64_t v = lo; v <= hi; ++v) {
-      if (v == current) continue;
+    const int64_t lo = std::max<int64_t>(0, current - kWhatIfMaxCountSteps);
+    const int64_t hi = std::clamp<int64_t>(static_cast<int64_t>(last), current,
+                                           current + kWhatIfMaxCountSteps);
+    for (int64_t v = lo; v <= hi; ++v) values.push_back(v);
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    for (int64_t v : values) {
+      if (v == current || v > INT32_MAX) continue;
       raw.push_back({.value = v,
                      .text = absl::StrCat(v),
                      .steps = static_cast<int>(std::llabs(v - current)),
@@ -227,13 +245,16 @@ std::pair<double, double> BandRange(
 double Round2(double v) { return std::round(v * 100.0) / 100.0; }
 
 bool Near(double raw, std::pair<double, double> range) {
-  double score = Round2(std::clamp(raw, 0.0, 100.0));
-  return score + kBandSlack >= range.first && score - kBandSlack < range.second;
+  for (double d : {-kSumError, kSumError}) {
+    const double score = Round2(std::clamp(raw + d, 0.0, 100.0));
+    if (score >= range.first && score < range.second) return true;
+  }
+  return false;
 }
 
 // A combination: per lever space, the candidate taken (-1: unchanged).
-// A space has at most 2 * kWhatIfMaxCountSteps candidates.
-static_assert(2 * kWhatIfMaxCountSteps < INT16_MAX);
+// A space has at most 2 * kWhatIfMaxCountSteps + 4 candidates.
+static_assert(2 * kWhatIfMaxCountSteps + 4 < INT16_MAX);
 constexpr size_t kLevers = std::size(kAllLevers);
 struct Combination {
   std::array<int16_t, kLevers> pick;
@@ -253,6 +274,87 @@ bool Dominates(const Combination& a, const Combination& b,
     if (x.direction != y.direction || x.steps > y.steps) return false;
   }
   return true;
+}
+
+// Every combination whose summed effect reaches the target's bands,
+// fewest levers first, then fewest steps.
+std::vector<Combination> Landing(const std::vector<LeverSpace>& spaces,
+                                 const AxisScores& base,
+                                 std::pair<double, double> prange,
+                                 std::pair<double, double> rrange) {
+  std::vector<Combination> found;
+  Combination at;
+  at.pick.fill(-1);
+  auto walk = [&](auto&& self, size_t i, double p, double r) -> void {
+    if (i == spaces.size()) {
+      if (at.levers > 0 && Near(p, prange) && Near(r, rrange)) {
+        found.push_back(at);
+      }
+      return;
+    }
+    self(self, i + 1, p, r);
+    for (size_t k = 0; k < spaces[i].candidates.size(); ++k) {
+      const Candidate& c = spaces[i].candidates[k];
+      at.pick[i] = static_cast<int16_t>(k);
+      ++at.levers;
+      at.steps += c.steps;
+      self(self, i + 1, p + c.dp, r + c.dr);
+      at.steps -= c.steps;
+      --at.levers;
+      at.pick[i] = -1;
+    }
+  };
+  walk(walk, 0, base.potential, base.relationship);
+  std::stable_sort(found.begin(), found.end(),
+                   [](const Combination& a, const Combination& b) {
+                     if (a.levers != b.levers) return a.levers < b.levers;
+                     return a.steps < b.steps;
+                   });
+  return found;
+}
+
+// `opp` with the combination's changes.
+Opportunity Applied(const Opportunity& opp, const Combination& c,
+                    const std::vector<LeverSpace>& spaces) {
+  Opportunity changed = opp;
+  for (size_t i = 0; i < spaces.size(); ++i) {
+    if (c.pick[i] >= 0) {
+      Apply(spaces[i].lever, spaces[i].candidates[c.pick[i]], &changed);
+    }
+  }
+  return changed;
+}
+
+void AddOption(const Combination& c, const std::vector<LeverSpace>& spaces,
+               v1::Classification result, v1::WhatIfResponse* out) {
+  v1::WhatIfOption* option = out->add_options();
+  option->set_steps(c.steps);
+  for (size_t i = 0; i < spaces.size(); ++i) {
+    if (c.pick[i] < 0) continue;
+    const Candidate& k = spaces[i].candidates[c.pick[i]];
+    v1::LeverChange* change = option->add_changes();
+    change->set_lever(spaces[i].lever);
+    change->set_field(std::string(LeverField(spaces[i].lever)));
+    change->set_from(spaces[i].from);
+    change->set_to(k.text);
+    change->set_steps(k.steps);
+  }
+  *option->mutable_result() = std::move(result);
+}
+
+// The levers to search: the given ones (all when none), once each, in
+// Lever order.
+std::vector<Lever> LeversToSearch(const WhatIfOptions& options) {
+  std::vector<Lever> levers = options.levers;
+  if (levers.empty()) {
+    levers.assign(std::begin(kAllLevers), std::end(kAllLevers));
+  }
+  std::sort(levers.begin(), levers.end());
+  levers.erase(std::unique(levers.begin(), levers.end()), levers.end());
+  levers.erase(std::remove_if(levers.begin(), levers.end(),
+                              [](Lever l) { return LeverField(l).empty(); }),
+               levers.end());
+  return levers;
 }
 
 }  // namespace
@@ -289,19 +391,8 @@ v1::WhatIfResponse WhatIf(const Opportunity& opp, const CompiledRuleset& rules,
     if (c.id() == target_cell) target = &c;
   }
   if (target == nullptr) return out;  // the caller checks the cell
-  const auto prange =
-      BandRange(target->potential_band(), matrix.potential_thresholds());
-  const auto rrange =
-      BandRange(target->relationship_band(), matrix.relationship_thresholds());
 
-  std::vector<Lever> levers = options.levers;
-  if (levers.empty())
-    levers.assign(std::begin(kAllLevers), std::end(kAllLevers));
-  std::sort(levers.begin(), levers.end());
-  levers.erase(std::unique(levers.begin(), levers.end()), levers.end());
-  levers.erase(std::remove_if(levers.begin(), levers.end(),
-                              [](Lever l) { return LeverField(l).empty(); }),
-               levers.end());
+  const std::vector<Lever> levers = LeversToSearch(options);
   const AxisScores base = ScoreAxes(opp, rules, now);
   std::vector<LeverSpace> spaces;
   std::vector<std::string> searched;
@@ -311,41 +402,16 @@ v1::WhatIfResponse WhatIf(const Opportunity& opp, const CompiledRuleset& rules,
     LeverSpace s = Space(lever, opp, rules, now, base);
     if (!s.candidates.empty()) spaces.push_back(std::move(s));
   }
-
-  // Every combination whose summed effect reaches the target's bands.
-  std::vector<Combination> found;
-  Combination at;
-  at.pick.fill(-1);
-  auto walk = [&](auto&& self, size_t i, double p, double r) -> void {
-    if (i == spaces.size()) {
-      if (at.levers > 0 && Near(p, prange) && Near(r, rrange)) {
-        found.push_back(at);
-      }
-      return;
-    }
-    self(self, i + 1, p, r);
-    for (size_t k = 0; k < spaces[i].candidates.size(); ++k) {
-      const Candidate& c = spaces[i].candidates[k];
-      at.pick[i] = static_cast<int16_t>(k);
-      ++at.levers;
-      at.steps += c.steps;
-      self(self, i + 1, p + c.dp, r + c.dr);
-      at.steps -= c.steps;
-      --at.levers;
-      at.pick[i] = -1;
-    }
-  };
-  walk(walk, 0, base.potential, base.relationship);
-  std::stable_sort(found.begin(), found.end(),
-                   [](const Combination& a, const Combination& b) {
-                     if (a.levers != b.levers) return a.levers < b.levers;
-                     return a.steps < b.steps;
-                   });
+  const std::vector<Combination> found = Landing(
+      spaces, base,
+      BandRange(target->potential_band(), matrix.potential_thresholds()),
+      BandRange(target->relationship_band(), matrix.relationship_thresholds()));
 
   // The minimal ones, each confirmed by classifying it: one that a kept
   // option dominates is not minimal.
   const int max_options = std::clamp(options.max_options, 1, kWhatIfMaxOptions);
   std::vector<const Combination*> kept;
+  int unconfirmed = 0;
   for (const Combination& c : found) {
     if (static_cast<int>(kept.size()) == max_options) break;
     if (std::any_of(kept.begin(), kept.end(), [&](const Combination* k) {
@@ -353,28 +419,14 @@ v1::WhatIfResponse WhatIf(const Opportunity& opp, const CompiledRuleset& rules,
         })) {
       continue;
     }
-    Opportunity changed = opp;
-    for (size_t i = 0; i < spaces.size(); ++i) {
-      if (c.pick[i] >= 0) {
-        Apply(spaces[i].lever, spaces[i].candidates[c.pick[i]], &changed);
-      }
+    v1::Classification result =
+        ClassifyValidated(Applied(opp, c, spaces), rules, now, {});
+    if (result.cell() != target_cell) {  // rounding said no
+      if (++unconfirmed == kMaxUnconfirmed) break;
+      continue;
     }
-    v1::Classification result = ClassifyValidated(changed, rules, now, {});
-    if (result.cell() != target_cell) continue;  // rounding said no
     kept.push_back(&c);
-    v1::WhatIfOption* option = out.add_options();
-    option->set_steps(c.steps);
-    for (size_t i = 0; i < spaces.size(); ++i) {
-      if (c.pick[i] < 0) continue;
-      const Candidate& k = spaces[i].candidates[c.pick[i]];
-      v1::LeverChange* change = option->add_changes();
-      change->set_lever(spaces[i].lever);
-      change->set_field(std::string(LeverField(spaces[i].lever)));
-      change->set_from(spaces[i].from);
-      change->set_to(k.text);
-      change->set_steps(k.steps);
-    }
-    *option->mutable_result() = std::move(result);
+    AddOption(c, spaces, std::move(result), &out);
   }
   if (out.options().empty()) {
     std::string note =

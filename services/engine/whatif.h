@@ -7,7 +7,9 @@
 // input feeds only its own factors, so a lever's effect on the two axis
 // scores does not depend on the others: the search measures each lever's
 // values once with the engine, combines them, and classifies every option
-// it answers with the engine again, so an option's result is exact.
+// it answers with the engine again, so an option's result is exact. The
+// work is bounded whatever the ruleset: at most about 180,000 sums, and
+// max_options + 64 classifications.
 //
 //   v1::WhatIfResponse r = WhatIf(opportunity, *rules, now, "KEY", {});
 //   for (const v1::WhatIfOption& o : r.options()) ...  // o.result().cell()
@@ -25,9 +27,12 @@
 
 namespace oppmatrix {
 
-// A count lever (meetings, contacts) is tried up to this many steps away
-// from its value, and not past the last point of the curves that read it.
+// A count lever (meetings, contacts) is tried at every value up to this
+// many steps away, not past the last point of the curves that read it,
+// and beyond that at the curves' first and last points, up to
+// kWhatIfMaxCountJump away.
 inline constexpr int kWhatIfMaxCountSteps = 50;
+inline constexpr int kWhatIfMaxCountJump = 1000000;
 // Most options one answer carries.
 inline constexpr int kWhatIfMaxOptions = 10;
 inline constexpr int kWhatIfDefaultOptions = 3;

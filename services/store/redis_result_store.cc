@@ -1,6 +1,7 @@
 #include "services/store/redis_result_store.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -43,7 +44,13 @@ int64_t ToMillis(absl::Time t) { return absl::ToUnixMillis(t); }
 
 // "%.17g": what Redis prints for a sorted-set score, so equal doubles give
 // equal strings.
-std::string Score(double value) { return absl::StrFormat("%.17g", value); }
+// The shortest text that reads back as the same double ("94.43").
+std::string Score(double value) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  return ec == std::errc() ? std::string(buf, end)
+                           : absl::StrFormat("%.17g", value);
+}
 
 absl::Status ReplyError(const RedisReply& reply, absl::string_view what) {
   return absl::InternalError(
@@ -60,6 +67,33 @@ absl::StatusOr<v1::Classification> ParseResult(const std::string& bytes,
   }
   c.set_previous_cell(prev);
   return c;
+}
+
+// A history line "at|cell|potential|relationship|priority|grade|ruleset|
+// cause|version|fp" (see kPut); nullopt when it is not one.
+std::optional<v1::HistoryEntry> ParseHistoryLine(absl::string_view line) {
+  std::vector<absl::string_view> f = absl::StrSplit(line, '|');
+  int64_t at = 0, version = 0;
+  int grade = 0;
+  double potential = 0, relationship = 0, priority = 0;
+  if (f.size() != 10 || !absl::SimpleAtoi(f[0], &at) ||
+      !absl::SimpleAtod(f[2], &potential) ||
+      !absl::SimpleAtod(f[3], &relationship) ||
+      !absl::SimpleAtod(f[4], &priority) || !absl::SimpleAtoi(f[5], &grade) ||
+      !v1::Grade_IsValid(grade) || !absl::SimpleAtoi(f[8], &version)) {
+    return std::nullopt;
+  }
+  v1::HistoryEntry e;
+  *e.mutable_classified_time() = TimeUtil::MillisecondsToTimestamp(at);
+  e.set_cell(std::string(f[1]));
+  e.set_potential_score(potential);
+  e.set_relationship_score(relationship);
+  e.set_priority_score(priority);
+  e.set_grade(static_cast<v1::Grade>(grade));
+  e.set_ruleset_version(std::string(f[6]));
+  e.set_cause(std::string(f[7]));
+  e.set_opportunity_version(version);
+  return e;
 }
 
 // A reply element as a string ("" for nil).
@@ -185,13 +219,15 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
     for (size_t start = 0; start < group.size(); start += kPutChunk) {
       const size_t end = std::min(group.size(), start + kPutChunk);
       std::vector<std::string> args;
-      args.reserve(5 + 15 * (end - start));
+      args.reserve(6 + 16 * (end - start));
       args.push_back(absl::StrCat(latest_ms));
       args.push_back(absl::StrCat(ttl_ms));
       args.push_back(absl::StrCat(options_.transitions_max_len));
       args.push_back(tenant);
       // A tenant's first script also forgets a few expired results.
       args.push_back(start == 0 ? "32" : "0");
+      args.push_back(absl::StrCat(
+          std::clamp(options_.history_length, 0, kMaxHistoryLength)));
       for (size_t j = start; j < end; ++j) {
         const Flat& f = flat[group[j]];
         const PutItem& item = *f.item;
@@ -222,6 +258,7 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
         args.push_back(absl::StrCat(c.opportunity_version()));
         args.push_back(f.call->now);
         args.push_back(f.call->keep);
+        args.push_back(absl::StrCat(static_cast<int>(c.grade())));
         batch.index.push_back(group[j]);
       }
       batch.commands.push_back(EvalSha(put_, tenant, "", std::move(args)));
@@ -377,6 +414,47 @@ absl::StatusOr<v1::Classification> RedisResultStore::Get(
   return WaitFor<v1::Classification>([&](GetCallback done) {
     GetAsync(tenant_id, id, deadline, std::move(done));
   });
+}
+
+void RedisResultStore::HistoryAsync(absl::string_view tenant_id,
+                                    absl::string_view id, absl::Time deadline,
+                                    HistoryCallback done) {
+  RedisCommand get = GetCommand(tenant_id, id);
+  get.push_back("h");
+  RunAsync({std::move(get)}, deadline,
+           [tenant = std::string(tenant_id), opp = std::string(id),
+            done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             const RedisReply& r = (*replies)[0];
+             if (r.type != RedisReply::Type::kArray || r.elements.size() != 3) {
+               std::move(done)(ReplyError(r, "HMGET"));
+               return;
+             }
+             RedisReply result = r;
+             result.elements.pop_back();
+             absl::StatusOr<v1::Classification> c =
+                 GetReply(tenant, opp, result);
+             if (!c.ok()) {
+               std::move(done)(c.status());
+               return;
+             }
+             StoredHistory out{.classification = *std::move(c), .entries = {}};
+             for (absl::string_view line :
+                  absl::StrSplit(Str(r.elements[2]), '\n', absl::SkipEmpty())) {
+               std::optional<v1::HistoryEntry> e = ParseHistoryLine(line);
+               if (!e.has_value()) {
+                 std::move(done)(absl::DataLossError(
+                     "redis: a stored history line does not parse"));
+                 return;
+               }
+               out.entries.push_back(*std::move(e));
+             }
+             std::move(done)(std::move(out));
+           });
 }
 
 void RedisResultStore::GetAsync(absl::string_view tenant_id,
@@ -795,6 +873,8 @@ absl::StatusOr<TransitionPage> RedisResultStore::TransitionsReply(
         t.set_priority_score(d);
       } else if (k == "ruleset") {
         t.set_ruleset_version(v);
+      } else if (k == "cause") {
+        t.set_cause(v);
       } else if (k == "time" && absl::SimpleAtoi(v, &ms)) {
         *t.mutable_time() = TimeUtil::MillisecondsToTimestamp(ms);
       }

@@ -49,6 +49,11 @@ class RedisResultStore final : public ResultStore {
     // go together, one script call per tenant for all of them. Zero sends each
     // call at once.
     int max_puts_in_flight = 2;
+    // States kept per result (HistoryAsync), 0 to kMaxHistoryLength: each
+    // write whose cell, scores, grade or ruleset version differ from the
+    // newest state adds one and drops the oldest past this many. About
+    // 100 bytes each, in the result's own hash.
+    int history_length = 10;
   };
 
   // Every call goes through `async`, which must outlive the store: the
@@ -63,6 +68,8 @@ class RedisResultStore final : public ResultStore {
                 absl::Time deadline, PutCallback done) override;
   void GetAsync(absl::string_view tenant_id, absl::string_view id,
                 absl::Time deadline, GetCallback done) override;
+  void HistoryAsync(absl::string_view tenant_id, absl::string_view id,
+                    absl::Time deadline, HistoryCallback done) override;
   absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,
                                          absl::string_view id,
                                          absl::Time deadline) override;

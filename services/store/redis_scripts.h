@@ -50,11 +50,22 @@ end
 // Stores a batch of one tenant's results, in order, atomically. ARGV: 2 now
 // ms (the latest of the results', for purging), 3 TTL ms (0: none),
 // 4 transitions MAXLEN, 5 tenant, 6 how many due expiries to purge first
-// (0: none); then 15 per result: id, cell, priority, cents, "ct|ind|stage",
-// Classification bytes, fingerprint, ruleset version, with-reasons flag
-// (1/0), classified-at ms, potential, relationship, the opportunity
-// version, its store time in ms, and keep-current-since ms ('': always
-// write). Results of several callers share a call.
+// (0: none), 7 history length (0: keep none); then 16 per result: id,
+// cell, priority, cents, "ct|ind|stage", Classification bytes,
+// fingerprint, ruleset version, with-reasons flag (1/0), classified-at ms,
+// potential, relationship, the opportunity version, its store time in ms,
+// keep-current-since ms ('': always write), and the grade number. Results
+// of several callers share a call.
+//
+// History: field 'h' of the result's hash holds its last states, newest
+// first, one per line: "at|cell|potential|relationship|priority|grade|
+// ruleset|cause|version|fp" (fp: the fingerprint's first 12 characters).
+// A written result whose cell, scores, grade or ruleset version differ
+// from the newest line's adds a line, and the oldest past the history
+// length go. Its cause is what differs from that line (or, with no line
+// yet, from the stored result): "data" (the fingerprint), "ruleset", both
+// ("data,ruleset"), or "time" (neither); "first" when nothing was stored.
+// A transition carries the same cause, measured from the stored result.
 //
 // A stored result made from the same fingerprint by the same ruleset
 // version, in the same cell at the same priority, with reasons if this one
@@ -72,8 +83,27 @@ end
 // Returns 4 per result: previous cell, moved (0/1), superseded (0/1),
 // current (0/1).
 inline constexpr char kPut[] = R"lua(
-local N = 15
+local N = 16
 local ttl = tonumber(ARGV[3])
+local H = tonumber(ARGV[7]) or 0
+-- What differs between a state with fingerprint `fp` and ruleset `rv`
+-- and one with `fp0` and `rv0`.
+local function cause(fp, rv, fp0, rv0)
+  local d, r = fp ~= fp0, rv ~= rv0
+  if d and r then return 'data,ruleset' end
+  if d then return 'data' end
+  if r then return 'ruleset' end
+  return 'time'
+end
+-- The first `n` lines of `h`.
+local function head(h, n)
+  local pos = 0
+  for _ = 1, n do
+    pos = string.find(h, '\n', pos + 1, true)
+    if not pos then return h end
+  end
+  return string.sub(h, 1, pos - 1)
+end
 local order, dn, da = {}, {}, {}
 local function adjust(cell, n, amt)
   if n == 0 and amt == 0 then return end
@@ -94,7 +124,7 @@ local function put(b)
   local expires = string.format('%d', tonumber(now) + ttl)
   local okey = P .. 'opp:' .. id
   local s = redis.call('HMGET', okey, 'fp', 'rv', 'rs', 'at', 'cell', 'pr',
-                       'prev', 'ct', 'v', 'exp', 'iat', 'del')
+                       'prev', 'ct', 'v', 'exp', 'iat', 'del', 'h')
   -- A deletion's tombstone ('del', its version, and nothing else): an
   -- older version of the opportunity stays deleted.
   local tomb = s[12]
@@ -127,6 +157,8 @@ local function put(b)
   if from and tonumber(ARGV[b + 12]) < (tonumber(oldversion) or 0) then
     return prev, 0, 1, 0
   end
+  local fp, rv = ARGV[b + 6], ARGV[b + 7]
+  local why = s[4] and cause(fp, rv, s[1], s[2]) or 'first'
   local moved = 0
   if from and from ~= cell then
     redis.call('ZREM', P .. 'cell:' .. from, id)
@@ -136,7 +168,33 @@ local function put(b)
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',
                'tenant', ARGV[5], 'opportunity', id, 'from', from, 'to', cell,
                'potential', ARGV[b + 10], 'relationship', ARGV[b + 11],
-               'priority', prio, 'ruleset', ARGV[b + 7], 'time', now)
+               'priority', prio, 'ruleset', rv, 'time', now, 'cause', why)
+  end
+  -- The history: a line for a new state.
+  local h = ''
+  if H > 0 then
+    h = s[13] or ''
+    local state = cell .. '|' .. ARGV[b + 10] .. '|' .. ARGV[b + 11] .. '|' ..
+        prio .. '|' .. ARGV[b + 15] .. '|' .. rv
+    local newest = string.match(h, '^[^\n]*')
+    local last_state, last_fp = string.match(newest,
+        '^[^|]*|([^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*)|[^|]*|[^|]*|([^|]*)$')
+    if last_state ~= state then
+      local c = why
+      if last_state then
+        c = cause(string.sub(fp, 1, 12), rv, last_fp,
+                  string.match(last_state, '([^|]*)$'))
+      end
+      local line = ARGV[b + 9] .. '|' .. state .. '|' .. c .. '|' ..
+          ARGV[b + 12] .. '|' .. string.sub(fp, 1, 12)
+      if last_state and H > 1 then
+        h = line .. '\n' .. head(h, H - 1)
+      else
+        h = line
+      end
+    else
+      h = head(h, H)  -- the length may have been cut since
+    end
   end
   if from == cell then
     adjust(cell, 0, tonumber(cents) - (tonumber(oldcents) or 0))
@@ -153,10 +211,10 @@ local function put(b)
       stored_exp > tonumber(expires)
   if not refresh then exp = s[10] end
   if tomb then redis.call('HDEL', okey, 'del') end
-  redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', ARGV[b + 6],
-             'rv', ARGV[b + 7], 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
+  redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', fp,
+             'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
              'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
-             'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9])
+             'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9], 'h', h)
   -- The cell's sorted set already has the entry at this score when
   -- neither moved.
   if not trusted or from ~= cell or s[6] ~= prio then
@@ -177,11 +235,11 @@ local function put(b)
 end
 if ARGV[6] ~= '0' then
   local ids = {}
-  for b = 7, #ARGV, N do ids[ARGV[b]] = true end
+  for b = 8, #ARGV, N do ids[ARGV[b]] = true end
   purge(ARGV[2], tonumber(ARGV[6]), ids)
 end
 local out = {}
-for b = 7, #ARGV, N do
+for b = 8, #ARGV, N do
   local prev, moved, superseded, current = put(b)
   out[#out + 1] = prev
   out[#out + 1] = moved
@@ -245,7 +303,7 @@ for b = 6, #ARGV, 2 do
       redis.call('HDEL', KEYS[1], id)
       redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
                  'tenant', ARGV[4], 'opportunity', id, 'from', cell, 'to', '',
-                 'time', ARGV[2])
+                 'time', ARGV[2], 'cause', 'deleted')
       outcome = 1
     elseif m then
       redis.call('HDEL', KEYS[1], id)

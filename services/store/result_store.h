@@ -107,6 +107,15 @@ struct StoredCell {
   std::vector<v1::Classification> top;
 };
 
+// Most history entries a result keeps.
+inline constexpr int kMaxHistoryLength = 100;
+
+// A stored result with its history, newest state first.
+struct StoredHistory {
+  v1::Classification classification;
+  std::vector<v1::HistoryEntry> entries;
+};
+
 // One page of a cell's results, highest priority first.
 struct ResultPage {
   std::vector<v1::Classification> classifications;
@@ -146,6 +155,13 @@ class ResultStore {
       absl::AnyInvocable<void(absl::StatusOr<v1::Classification>) &&>;
   virtual void GetAsync(absl::string_view tenant_id, absl::string_view id,
                         absl::Time deadline, GetCallback done) = 0;
+
+  // The stored result and its history (NOT_FOUND when none), answered as
+  // GetAsync is.
+  using HistoryCallback =
+      absl::AnyInvocable<void(absl::StatusOr<StoredHistory>) &&>;
+  virtual void HistoryAsync(absl::string_view tenant_id, absl::string_view id,
+                            absl::Time deadline, HistoryCallback done) = 0;
 
   // Delete, answered as PutAsync is, except that the items may go away
   // when DeleteAsync returns.

@@ -392,6 +392,77 @@ TEST_F(ClassifierRedisTest, CellMoveIsOneTransitionAndSetsPreviousCell) {
   EXPECT_EQ(got.previous_cell(), "KEY");
 }
 
+TEST_F(ClassifierRedisTest, HistoryAndTrendSayWhatChangedAndWhichWay) {
+  EXPECT_EQ(Classify(Opp("opp-1", kNoRelationship)).classification().cell(),
+            "DEVELOP");
+  v1::Opportunity key = Opp("opp-1");
+  key.set_version(5);
+  EXPECT_EQ(Classify(key).classification().cell(), "KEY");
+  // Sixty days on, the same record: the last interaction is older.
+  Advance(absl::Hours(24 * 60));
+  v1::ClassifyResponse later = Classify(key);
+  EXPECT_FALSE(later.cached());
+
+  v1::GetHistoryRequest request;
+  request.set_tenant_id("acme");
+  request.set_opportunity_id("opp-1");
+  v1::GetHistoryResponse history;
+  grpc::Status s = stub_->GetHistory(Context().get(), request, &history);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(history.entries_size(), 3);
+  EXPECT_EQ(history.entries(0).cause(), "time");
+  EXPECT_EQ(history.entries(1).cause(), "data");
+  EXPECT_EQ(history.entries(2).cause(), "first");
+  EXPECT_EQ(history.entries(2).cell(), "DEVELOP");
+  EXPECT_EQ(history.entries(0).priority_score(),
+            later.classification().priority_score());
+  EXPECT_LT(history.entries(0).relationship_score(),
+            history.entries(1).relationship_score());
+  EXPECT_EQ(history.entries(0).classified_time().seconds(),
+            absl::ToUnixSeconds(TestNow() + absl::Hours(24 * 60)));
+  EXPECT_EQ(history.trend(), v1::TREND_IMPROVING);
+  EXPECT_EQ(history.classification().SerializeAsString(),
+            later.classification().SerializeAsString());
+
+  v1::GetClassificationRequest get;
+  get.set_tenant_id("acme");
+  get.set_opportunity_id("opp-1");
+  v1::GetClassificationResponse got;
+  ASSERT_TRUE(stub_->GetClassification(Context().get(), get, &got).ok());
+  EXPECT_EQ(got.trend(), v1::TREND_IMPROVING);
+  EXPECT_EQ(got.cause(), "time");
+
+  // The move DEVELOP -> KEY was the record's doing.
+  v1::ListTransitionsRequest list;
+  list.set_tenant_id("acme");
+  v1::ListTransitionsResponse moves;
+  ASSERT_TRUE(stub_->ListTransitions(Context().get(), list, &moves).ok());
+  ASSERT_EQ(moves.transitions_size(), 1);
+  EXPECT_EQ(moves.transitions(0).cause(), "data");
+
+  request.set_opportunity_id("nope");
+  EXPECT_EQ(stub_->GetHistory(Context().get(), request, &history).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.clear_opportunity_id();
+  s = stub_->GetHistory(Context().get(), request, &history);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("opportunity_id"));
+}
+
+TEST(TrendTest, ThePriorityFromTheOldestEntryToTheNewest) {
+  auto entries = [](std::vector<double> newest_first) {
+    std::vector<v1::HistoryEntry> out;
+    for (double p : newest_first) out.emplace_back().set_priority_score(p);
+    return out;
+  };
+  EXPECT_EQ(TrendOf({}), v1::TREND_UNSPECIFIED);
+  EXPECT_EQ(TrendOf(entries({70})), v1::TREND_UNSPECIFIED);
+  EXPECT_EQ(TrendOf(entries({75, 10, 70})), v1::TREND_IMPROVING);
+  EXPECT_EQ(TrendOf(entries({65, 90, 70})), v1::TREND_DECLINING);
+  EXPECT_EQ(TrendOf(entries({74.99, 70})), v1::TREND_STEADY);
+  EXPECT_EQ(TrendOf(entries({65.01, 70})), v1::TREND_STEADY);
+}
+
 TEST_F(ClassifierRedisTest, BadReadRequestsNameTheField) {
   struct Case {
     std::string field;

@@ -266,6 +266,34 @@ TEST_F(OppctlStoreTest, MatrixGetListAndTransitions) {
   EXPECT_THAT(Out(), ::testing::Not(HasSubstr("more:")));
 }
 
+TEST_F(OppctlStoreTest, HistoryListsEachStateWithItsCauseAndTheTrend) {
+  ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, Generated(50, 7)), 0)
+      << Err();
+  ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, Generated(50, 8)), 0)
+      << Err();
+  // An opportunity whose second week moved it (a transition lists it).
+  ASSERT_EQ(Run({"transitions", "--page_size=1"}), 0) << Err();
+  std::smatch m;
+  const std::string moves = Out();
+  ASSERT_TRUE(std::regex_search(moves, m, std::regex("(opp-\\d+)"))) << moves;
+  const std::string id = m[1];
+  EXPECT_THAT(moves, HasSubstr("  data\n"));
+  ASSERT_EQ(Run({"history", id}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr(id + " is in "));
+  EXPECT_THAT(Out(), HasSubstr("2 states, newest first"));
+  EXPECT_THAT(Out(), HasSubstr("  data\n"));
+  EXPECT_THAT(Out(), HasSubstr("  first\n"));
+  ASSERT_EQ(Run({"--json", "history", id}), 0) << Err();
+  v1::GetHistoryResponse h;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Out(), &h).ok())
+      << Out();
+  ASSERT_EQ(h.entries_size(), 2);
+  EXPECT_NE(h.entries(0).cell(), h.entries(1).cell());
+  EXPECT_NE(h.trend(), v1::TREND_UNSPECIFIED);
+  EXPECT_EQ(Run({"history", "opp-999999"}), 4);  // not found
+  EXPECT_EQ(Run({"history"}), 2);
+}
+
 TEST_F(OppctlStoreTest, ClassifiesCsvInBatches) {
   const std::string csv =
       "id,tenant_id,name,stage,amount,account.industry,account.employees\n"

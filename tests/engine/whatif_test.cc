@@ -287,23 +287,40 @@ TEST(WhatIfTest, AClosedDealKeepsItsStage) {
   }
 }
 
+// A small deal early on (EXIT) reaches MAINTAIN by its relationship, and
+// DEVELOP only with a later stage, set by a name the ruleset maps.
 TEST(WhatIfTest, AStageIsSetByANameTheRulesetMaps) {
   const CompiledRuleset& rules = DefaultRules();
-  v1::Opportunity opp = NewRelationship();
-  opp.set_stage("Prospecting");
+  v1::Opportunity opp = testutil::ParseOpportunity(R"pb(
+    id: "opp-2"
+    tenant_id: "t"
+    stage: "Prospecting"
+    amount { currency_code: "USD" units: 60000 }
+    budget_status: BUDGET_STATUS_PLANNED
+    need_urgency: NEED_URGENCY_GENERAL
+    account { customer_type: CUSTOMER_TYPE_SME industry: "Retail" }
+  )pb");
   v1::WhatIfResponse r =
       WhatIf(opp, rules, TestNow(), "DEVELOP",
              {.levers = {v1::LEVER_STAGE}, .max_options = 10});
+  ASSERT_EQ(r.current().cell(), "EXIT");
+  ASSERT_GT(r.options_size(), 0) << r.note();
   for (const v1::WhatIfOption& o : r.options()) {
     ASSERT_EQ(o.changes_size(), 1);
+    EXPECT_EQ(o.changes(0).lever(), v1::LEVER_STAGE);
     EXPECT_EQ(o.changes(0).from(), "Prospecting");
     EXPECT_NE(rules.LookupStage(o.changes(0).to()),
               v1::BUYING_STAGE_UNSPECIFIED);
+    EXPECT_EQ(o.result().cell(), "DEVELOP");
   }
+  // One stage on is enough; two on is the same change, only larger.
+  ASSERT_EQ(r.options_size(), 1);
+  EXPECT_EQ(r.options(0).changes(0).to(), "Needs Analysis");
+  EXPECT_EQ(r.options(0).steps(), 1);
 }
 
-// Curves that end far out: a count is searched at most
-// kWhatIfMaxCountSteps away, and every option still lands.
+// Curves that end far out: a count is searched every step up to
+// kWhatIfMaxCountSteps away, and beyond that at the curves' ends.
 TEST(WhatIfTest, ALongCurveIsSearchedWithinItsBound) {
   v1::Ruleset proto = testutil::DefaultRulesetProto();
   for (v1::Factor& f : *proto.mutable_relationship()->mutable_factors()) {
@@ -330,15 +347,21 @@ TEST(WhatIfTest, ALongCurveIsSearchedWithinItsBound) {
   for (const v1::WhatIfOption& o : r.options()) {
     v1::Opportunity changed = opp;
     for (const v1::LeverChange& c : o.changes()) {
-      EXPECT_LE(c.steps(), kWhatIfMaxCountSteps);
+      EXPECT_TRUE(c.steps() <= kWhatIfMaxCountSteps || c.to() == "100" ||
+                  c.to() == "0")
+          << c.ShortDebugString();
       Set(changed, c.field(), c.to());
     }
     EXPECT_EQ(ClassifyValidated(changed, *rules, TestNow(), {}).cell(), "KEY");
   }
-  // Meetings 20 -> 100 is beyond the bound: the options need big steps of
-  // both counts besides the two flags, each within the bound.
+  // Within 50 steps both counts and both flags are needed; the curves'
+  // end, 100 meetings, does with three levers.
   ASSERT_GT(r.options_size(), 0);
-  EXPECT_EQ(r.options(0).changes_size(), 4);
+  EXPECT_EQ(r.options(0).changes_size(), 3);
+  EXPECT_EQ(r.options(0).changes(0).to(), "100");
+  EXPECT_TRUE(std::any_of(
+      r.options().begin(), r.options().end(),
+      [](const v1::WhatIfOption& o) { return o.changes_size() == 4; }));
   // A lever given twice is searched once.
   for (const v1::WhatIfOption& o : r.options()) {
     EXPECT_LE(o.changes_size(), 4);

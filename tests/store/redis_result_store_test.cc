@@ -16,6 +16,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "services/common/wait_for.h"
 #include "services/store/async_redis.h"
 #include "services/store/redis_url.h"
 #include "tests/testing/redis_server.h"
@@ -867,6 +868,136 @@ TEST_F(ResultStoreTest, RedisDownIsUnavailableNotACrash) {
   PutItem item{&c, "fp", true};
   EXPECT_EQ(store_->Put({item}, {.now = Now()}, Soon()).status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+// A result written with `fingerprint`, at `now`.
+PutOutcome PutAs(ResultStore& store, const v1::Classification& c,
+                 const std::string& fingerprint, absl::Time now) {
+  std::vector<PutItem> items = {{&c, fingerprint, true}};
+  absl::StatusOr<std::vector<PutOutcome>> out =
+      store.Put(items, {.now = now}, Soon());
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? (*out)[0] : PutOutcome{};
+}
+
+StoredHistory HistoryOf(ResultStore& store, const std::string& id) {
+  absl::StatusOr<StoredHistory> h =
+      WaitFor<StoredHistory>([&](ResultStore::HistoryCallback done) {
+        store.HistoryAsync("acme", id, Soon(), std::move(done));
+      });
+  EXPECT_TRUE(h.ok()) << h.status();
+  return h.ok() ? *std::move(h) : StoredHistory{};
+}
+
+std::vector<std::string> Causes(const StoredHistory& h) {
+  std::vector<std::string> out;
+  for (const v1::HistoryEntry& e : h.entries) out.push_back(e.cause());
+  return out;
+}
+
+TEST_F(ResultStoreTest, HistoryKeepsEachNewStateNewestFirstWithItsCause) {
+  v1::Classification c = Result("h-1", "DEVELOP", 60);
+  c.set_grade(v1::GRADE_B);
+  c.set_opportunity_version(1);
+  PutAs(*store_, c, "aaaaaaaaaaaa-1", Now());
+  // The same state again, later: no new entry.
+  PutAs(*store_, c, "aaaaaaaaaaaa-1", Now() + absl::Minutes(1));
+  // The record changed and so did the scores.
+  c.set_opportunity_version(2);
+  c.set_priority_score(80);
+  c.set_relationship_score(70);
+  c.set_cell("KEY");
+  c.set_grade(v1::GRADE_A);
+  PutAs(*store_, c, "bbbbbbbbbbbb-2", Now() + absl::Minutes(2));
+  // Another ruleset, same record and scores: a new state by its version.
+  c.set_ruleset_version("default@ffffffffffff");
+  PutAs(*store_, c, "bbbbbbbbbbbb-2", Now() + absl::Minutes(3));
+  // Neither: the time moved the scores (days since the last interaction).
+  c.set_relationship_score(65);
+  c.set_priority_score(78);
+  PutAs(*store_, c, "bbbbbbbbbbbb-2", Now() + absl::Minutes(4));
+
+  StoredHistory h = HistoryOf(*store_, "h-1");
+  EXPECT_EQ(h.classification.opportunity_id(), "h-1");
+  EXPECT_THAT(Causes(h), ElementsAre("time", "ruleset", "data", "first"));
+  ASSERT_EQ(h.entries.size(), 4u);
+  const v1::HistoryEntry& newest = h.entries[0];
+  EXPECT_EQ(newest.cell(), "KEY");
+  EXPECT_EQ(newest.priority_score(), 78);
+  EXPECT_EQ(newest.relationship_score(), 65);
+  EXPECT_EQ(newest.grade(), v1::GRADE_A);
+  EXPECT_EQ(newest.ruleset_version(), "default@ffffffffffff");
+  EXPECT_EQ(newest.opportunity_version(), 2);
+  EXPECT_EQ(TimeUtil::TimestampToMilliseconds(newest.classified_time()),
+            TimeUtil::TimestampToMilliseconds(c.classified_time()));
+  const v1::HistoryEntry& first = h.entries[3];
+  EXPECT_EQ(first.cell(), "DEVELOP");
+  EXPECT_EQ(first.priority_score(), 60);
+  EXPECT_EQ(first.grade(), v1::GRADE_B);
+  EXPECT_EQ(first.ruleset_version(), kRules);
+  EXPECT_EQ(first.opportunity_version(), 1);
+
+  // The move DEVELOP -> KEY says what caused it.
+  std::vector<v1::Transition> moves = AllTransitions();
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_EQ(moves[0].cause(), "data");
+  // A deletion's move out says so; the history goes with the result.
+  ASSERT_TRUE(store_->Delete({{"acme", "h-1", 0}}, Now(), Soon()).ok());
+  moves = AllTransitions();
+  ASSERT_EQ(moves.size(), 2u);
+  EXPECT_EQ(moves[0].cause(), "deleted");
+  absl::StatusOr<StoredHistory> gone =
+      WaitFor<StoredHistory>([&](ResultStore::HistoryCallback done) {
+        store_->HistoryAsync("acme", "h-1", Soon(), std::move(done));
+      });
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ResultStoreTest, HistoryIsCutToItsLength) {
+  RedisResultStore::Options so;
+  so.history_length = 3;
+  RedisResultStore short_store(redis_client_.get(), so);
+  v1::Classification c = Result("h-2", "KEY", 50);
+  for (int i = 0; i < 6; ++i) {
+    c.set_priority_score(50 + i);
+    c.set_opportunity_version(i + 1);
+    PutAs(short_store, c, absl::StrCat(i, "-fingerprint"), Now());
+  }
+  StoredHistory h = HistoryOf(short_store, "h-2");
+  ASSERT_EQ(h.entries.size(), 3u);
+  EXPECT_EQ(h.entries[0].priority_score(), 55);
+  EXPECT_EQ(h.entries[2].priority_score(), 53);
+  EXPECT_THAT(Causes(h), ElementsAre("data", "data", "data"));
+
+  // A shorter length cuts what is kept at the next write; zero keeps none.
+  so.history_length = 1;
+  RedisResultStore shorter(redis_client_.get(), so);
+  c.set_priority_score(60);
+  PutAs(shorter, c, "9-fingerprint", Now());
+  EXPECT_EQ(HistoryOf(shorter, "h-2").entries.size(), 1u);
+  so.history_length = 0;
+  RedisResultStore none(redis_client_.get(), so);
+  c.set_priority_score(61);
+  PutAs(none, c, "10-fingerprint", Now());
+  EXPECT_TRUE(HistoryOf(none, "h-2").entries.empty());
+  // Back on: the first entry's cause compares with the stored result.
+  c.set_priority_score(62);
+  PutAs(*store_, c, "10-fingerprint", Now());
+  EXPECT_THAT(Causes(HistoryOf(*store_, "h-2")), ElementsAre("time"));
+}
+
+TEST_F(ResultStoreTest, ABatchOfOneOpportunityKeepsEachState) {
+  std::vector<v1::Classification> results;
+  for (int i = 0; i < 4; ++i) {
+    results.push_back(Result("h-3", i % 2 ? "KEY" : "DEVELOP", 50 + i));
+    results.back().set_opportunity_version(i + 1);
+  }
+  Put(results);
+  StoredHistory h = HistoryOf(*store_, "h-3");
+  ASSERT_EQ(h.entries.size(), 4u);
+  EXPECT_EQ(h.entries[0].priority_score(), 53);
+  // One fingerprint per id in Put(): each change after the first is time.
+  EXPECT_THAT(Causes(h), ElementsAre("time", "time", "time", "first"));
 }
 
 }  // namespace
