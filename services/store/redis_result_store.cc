@@ -44,7 +44,8 @@ int64_t ToMillis(absl::Time t) { return absl::ToUnixMillis(t); }
 
 // "%.17g": what Redis prints for a sorted-set score, so equal doubles give
 // equal strings.
-// The shortest text that reads back as the same double ("94.43").
+// The shortest text that reads back as the same double ("94.43"); the
+// scripts compare scores as numbers, so older, longer texts still match.
 std::string Score(double value) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
@@ -70,13 +71,14 @@ absl::StatusOr<v1::Classification> ParseResult(const std::string& bytes,
 }
 
 // A history line "at|cell|potential|relationship|priority|grade|ruleset|
-// cause|version|fp" (see kPut); nullopt when it is not one.
+// cause|version", maybe with more fields after (see kPut); nullopt when it
+// is not one.
 std::optional<v1::HistoryEntry> ParseHistoryLine(absl::string_view line) {
   std::vector<absl::string_view> f = absl::StrSplit(line, '|');
   int64_t at = 0, version = 0;
   int grade = 0;
   double potential = 0, relationship = 0, priority = 0;
-  if (f.size() != 10 || !absl::SimpleAtoi(f[0], &at) ||
+  if (f.size() < 9 || !absl::SimpleAtoi(f[0], &at) ||
       !absl::SimpleAtod(f[2], &potential) ||
       !absl::SimpleAtod(f[3], &relationship) ||
       !absl::SimpleAtod(f[4], &priority) || !absl::SimpleAtoi(f[5], &grade) ||
@@ -443,15 +445,12 @@ void RedisResultStore::HistoryAsync(absl::string_view tenant_id,
                return;
              }
              StoredHistory out{.classification = *std::move(c), .entries = {}};
+             // A line that does not parse is left out: the history
+             // explains the result, it must not make it unreadable.
              for (absl::string_view line :
                   absl::StrSplit(Str(r.elements[2]), '\n', absl::SkipEmpty())) {
                std::optional<v1::HistoryEntry> e = ParseHistoryLine(line);
-               if (!e.has_value()) {
-                 std::move(done)(absl::DataLossError(
-                     "redis: a stored history line does not parse"));
-                 return;
-               }
-               out.entries.push_back(*std::move(e));
+               if (e.has_value()) out.entries.push_back(*std::move(e));
              }
              std::move(done)(std::move(out));
            });

@@ -5,7 +5,8 @@
 // clang-format off
 //   <prefix>:{t}:opp:<id>      hash: c (Classification bytes), fp, rv, rs,
 //                              at, cell, pr, prev, ct (cents), v (version),
-//                              exp, iat; expires after the TTL
+//                              exp, iat, h (history lines, see kPut);
+//                              expires after the TTL
 //   <prefix>:{t}:cell:<CELL>   sorted set: id by priority score
 //   <prefix>:{t}:members       hash: id ->
 //                              "cell|cents|priority|ct|ind|stage|version|prev"

@@ -59,13 +59,14 @@ end
 //
 // History: field 'h' of the result's hash holds its last states, newest
 // first, one per line: "at|cell|potential|relationship|priority|grade|
-// ruleset|cause|version|fp" (fp: the fingerprint's first 12 characters).
-// A written result whose cell, scores, grade or ruleset version differ
-// from the newest line's adds a line, and the oldest past the history
-// length go. Its cause is what differs from that line (or, with no line
-// yet, from the stored result): "data" (the fingerprint), "ruleset", both
-// ("data,ruleset"), or "time" (neither); "first" when nothing was stored.
-// A transition carries the same cause, measured from the stored result.
+// ruleset|cause|version" (readers ignore fields after these). A written
+// result whose cell, scores, grade or ruleset version differ from the
+// newest line's adds a line, and the oldest past the history length go;
+// with a length of 0 the field is removed. A line's cause, and the
+// transition's, is what differs from the stored result this write
+// replaces: "data" (the fingerprint), "ruleset", both ("data,ruleset"),
+// "time" (neither), "first" when nothing was stored, "unknown" when its
+// hash had expired while its members entry stayed.
 //
 // A stored result made from the same fingerprint by the same ruleset
 // version, in the same cell at the same priority, with reasons if this one
@@ -137,7 +138,8 @@ local function put(b)
   local trusted = s[5] and s[8] and s[9] and s[11] and s[11] == s[4]
   if keep ~= '' and trusted and s[1] == ARGV[b + 6] and s[2] == ARGV[b + 7] and
       (s[3] == '1' or ARGV[b + 8] == '0') and s[5] == cell and
-      s[6] == prio and s[4] and tonumber(s[4]) >= tonumber(keep) then
+      tonumber(s[6]) == tonumber(prio) and s[4] and
+      tonumber(s[4]) >= tonumber(keep) then
     return s[7] or '', 0, 0, 1
   end
   -- Where the result is indexed: its own fields say so while they are
@@ -158,7 +160,10 @@ local function put(b)
     return prev, 0, 1, 0
   end
   local fp, rv = ARGV[b + 6], ARGV[b + 7]
-  local why = s[4] and cause(fp, rv, s[1], s[2]) or 'first'
+  -- (A result whose hash expired while its members entry stayed has no
+  -- fingerprint to compare with: 'unknown'.)
+  local why = s[4] and cause(fp, rv, s[1], s[2]) or
+      (from and 'unknown' or 'first')
   local moved = 0
   if from and from ~= cell then
     redis.call('ZREM', P .. 'cell:' .. from, id)
@@ -170,23 +175,18 @@ local function put(b)
                'potential', ARGV[b + 10], 'relationship', ARGV[b + 11],
                'priority', prio, 'ruleset', rv, 'time', now, 'cause', why)
   end
-  -- The history: a line for a new state.
-  local h = ''
+  -- The history: a line for a new state. The write before this one left
+  -- the newest line's state, so what this write changed is its cause.
+  local h = false
   if H > 0 then
     h = s[13] or ''
     local state = cell .. '|' .. ARGV[b + 10] .. '|' .. ARGV[b + 11] .. '|' ..
         prio .. '|' .. ARGV[b + 15] .. '|' .. rv
-    local newest = string.match(h, '^[^\n]*')
-    local last_state, last_fp = string.match(newest,
-        '^[^|]*|([^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*)|[^|]*|[^|]*|([^|]*)$')
+    local last_state = string.match(h,
+        '^[^|\n]*|([^|\n]*|[^|\n]*|[^|\n]*|[^|\n]*|[^|\n]*|[^|\n]*)|')
     if last_state ~= state then
-      local c = why
-      if last_state then
-        c = cause(string.sub(fp, 1, 12), rv, last_fp,
-                  string.match(last_state, '([^|]*)$'))
-      end
-      local line = ARGV[b + 9] .. '|' .. state .. '|' .. c .. '|' ..
-          ARGV[b + 12] .. '|' .. string.sub(fp, 1, 12)
+      local line = ARGV[b + 9] .. '|' .. state .. '|' .. why .. '|' ..
+          ARGV[b + 12]
       if last_state and H > 1 then
         h = line .. '\n' .. head(h, H - 1)
       else
@@ -211,13 +211,21 @@ local function put(b)
       stored_exp > tonumber(expires)
   if not refresh then exp = s[10] end
   if tomb then redis.call('HDEL', okey, 'del') end
-  redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', fp,
-             'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
-             'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
-             'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9], 'h', h)
+  if h then
+    redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', fp,
+               'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
+               'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
+               'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9], 'h', h)
+  else
+    redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', fp,
+               'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
+               'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
+               'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9])
+    if s[13] then redis.call('HDEL', okey, 'h') end
+  end
   -- The cell's sorted set already has the entry at this score when
   -- neither moved.
-  if not trusted or from ~= cell or s[6] ~= prio then
+  if not trusted or from ~= cell or tonumber(s[6]) ~= tonumber(prio) then
     redis.call('ZADD', P .. 'cell:' .. cell, prio, id)
   end
   redis.call('HSET', KEYS[1], id, cell .. '|' .. cents .. '|' .. prio ..

@@ -440,6 +440,13 @@ TEST_F(ClassifierRedisTest, HistoryAndTrendSayWhatChangedAndWhichWay) {
   ASSERT_EQ(moves.transitions_size(), 1);
   EXPECT_EQ(moves.transitions(0).cause(), "data");
 
+  // An opportunity classified once has one state: no trend yet.
+  Classify(Opp("opp-2"));
+  get.set_opportunity_id("opp-2");
+  ASSERT_TRUE(stub_->GetClassification(Context().get(), get, &got).ok());
+  EXPECT_EQ(got.trend(), v1::TREND_UNSPECIFIED);
+  EXPECT_EQ(got.cause(), "first");
+
   request.set_opportunity_id("nope");
   EXPECT_EQ(stub_->GetHistory(Context().get(), request, &history).error_code(),
             grpc::StatusCode::NOT_FOUND);
@@ -460,6 +467,8 @@ TEST(TrendTest, ThePriorityFromTheOldestEntryToTheNewest) {
   EXPECT_EQ(TrendOf(entries({75, 10, 70})), v1::TREND_IMPROVING);
   EXPECT_EQ(TrendOf(entries({65, 90, 70})), v1::TREND_DECLINING);
   EXPECT_EQ(TrendOf(entries({74.99, 70})), v1::TREND_STEADY);
+  EXPECT_EQ(TrendOf(entries({75, 70})), v1::TREND_IMPROVING);
+  EXPECT_EQ(TrendOf(entries({65, 70})), v1::TREND_DECLINING);
   EXPECT_EQ(TrendOf(entries({65.01, 70})), v1::TREND_STEADY);
 }
 

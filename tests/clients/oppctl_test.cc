@@ -289,7 +289,12 @@ TEST_F(OppctlStoreTest, HistoryListsEachStateWithItsCauseAndTheTrend) {
       << Out();
   ASSERT_EQ(h.entries_size(), 2);
   EXPECT_NE(h.entries(0).cell(), h.entries(1).cell());
-  EXPECT_NE(h.trend(), v1::TREND_UNSPECIFIED);
+  // Two states: the trend follows their priorities, 5 points either way.
+  const double change =
+      h.entries(0).priority_score() - h.entries(1).priority_score();
+  EXPECT_EQ(h.trend(), change >= 5    ? v1::TREND_IMPROVING
+                       : change <= -5 ? v1::TREND_DECLINING
+                                      : v1::TREND_STEADY);
   EXPECT_EQ(Run({"history", "opp-999999"}), 4);  // not found
   EXPECT_EQ(Run({"history"}), 2);
 }

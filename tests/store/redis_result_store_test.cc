@@ -953,6 +953,42 @@ TEST_F(ResultStoreTest, HistoryKeepsEachNewStateNewestFirstWithItsCause) {
   EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
 }
 
+// A write that changes the record but not the scores adds no state; the
+// next state's cause is what that next write changed.
+TEST_F(ResultStoreTest, AStatesCauseIsWhatItsOwnWriteChanged) {
+  v1::Classification c = Result("h-4", "KEY", 70);
+  PutAs(*store_, c, "aaaaaaaaaaaa", Now());
+  c.set_opportunity_version(2);  // a new record, the same scores
+  PutAs(*store_, c, "bbbbbbbbbbbb", Now() + absl::Minutes(1));
+  EXPECT_EQ(HistoryOf(*store_, "h-4").entries.size(), 1u);
+  c.set_priority_score(60);  // the time moved it
+  c.set_cell("DEVELOP");
+  PutAs(*store_, c, "bbbbbbbbbbbb", Now() + absl::Minutes(2));
+  StoredHistory h = HistoryOf(*store_, "h-4");
+  EXPECT_THAT(Causes(h), ElementsAre("time", "first"));
+  EXPECT_EQ(h.entries[0].opportunity_version(), 2);
+  std::vector<v1::Transition> moves = AllTransitions();
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_EQ(moves[0].cause(), "time");
+}
+
+// A line that does not parse is left out, and the result still reads.
+TEST_F(ResultStoreTest, ABadHistoryLineIsLeftOut) {
+  v1::Classification c = Result("h-5", "KEY", 70);
+  PutAs(*store_, c, "aaaaaaaaaaaa", Now());
+  const std::string key = "oppmatrix:{acme}:opp:h-5";
+  auto line = redis_.Command({"HGET", key, "h"});
+  ASSERT_TRUE(line.ok());
+  ASSERT_TRUE(redis_
+                  .Command({"HSET", key, "h",
+                            "garbage\n" + line->str + "|a-later-field"})
+                  .ok());
+  StoredHistory h = HistoryOf(*store_, "h-5");
+  ASSERT_EQ(h.entries.size(), 1u);
+  EXPECT_EQ(h.entries[0].cause(), "first");
+  EXPECT_EQ(h.classification.opportunity_id(), "h-5");
+}
+
 TEST_F(ResultStoreTest, HistoryIsCutToItsLength) {
   RedisResultStore::Options so;
   so.history_length = 3;
@@ -980,6 +1016,9 @@ TEST_F(ResultStoreTest, HistoryIsCutToItsLength) {
   c.set_priority_score(61);
   PutAs(none, c, "10-fingerprint", Now());
   EXPECT_TRUE(HistoryOf(none, "h-2").entries.empty());
+  auto field = redis_.Command({"HEXISTS", "oppmatrix:{acme}:opp:h-2", "h"});
+  ASSERT_TRUE(field.ok());
+  EXPECT_EQ(field->integer, 0);
   // Back on: the first entry's cause compares with the stored result.
   c.set_priority_score(62);
   PutAs(*store_, c, "10-fingerprint", Now());
