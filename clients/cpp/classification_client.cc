@@ -149,6 +149,15 @@ absl::StatusOr<v1::GetHistoryResponse> ClassificationClient::GetHistory(
       &v1::ClassificationService::Stub::GetHistory, request);
 }
 
+absl::StatusOr<v1::GetAccountResponse> ClassificationClient::GetAccount(
+    const std::string& tenant_id, const std::string& account_id) {
+  v1::GetAccountRequest request;
+  request.set_tenant_id(tenant_id);
+  request.set_account_id(account_id);
+  return Call<v1::GetAccountRequest, v1::GetAccountResponse>(
+      &v1::ClassificationService::Stub::GetAccount, request);
+}
+
 absl::StatusOr<v1::WhatIfResponse> ClassificationClient::WhatIf(
     const v1::WhatIfRequest& request) {
   return Call<v1::WhatIfRequest, v1::WhatIfResponse>(

@@ -103,6 +103,10 @@ class ClassificationClient {
   absl::StatusOr<v1::GetHistoryResponse> GetHistory(
       const std::string& tenant_id, const std::string& opportunity_id);
 
+  // An account's position on the matrix, from its open opportunities.
+  absl::StatusOr<v1::GetAccountResponse> GetAccount(
+      const std::string& tenant_id, const std::string& account_id);
+
   // What would move an opportunity into `request.target_cell()`: the
   // smallest changes of the levers, each with its classification.
   absl::StatusOr<v1::WhatIfResponse> WhatIf(const v1::WhatIfRequest& request);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -256,6 +257,28 @@ std::string FormatClassificationLine(const v1::Classification& c) {
       c.previous_cell().empty()
           ? ""
           : absl::StrCat("  (was ", c.previous_cell(), ")"));
+}
+
+std::string FormatAccount(const v1::GetAccountResponse& a) {
+  std::string out = absl::StrFormat(
+      "account %s (tenant %s): %d opportunities, %d open%s\n", a.account_id(),
+      a.tenant_id(), a.opportunities(), a.open_opportunities(),
+      a.truncated() ? " (figures of the first 1000)" : "");
+  if (a.cell().empty()) {
+    return absl::StrCat(out, "no open opportunity: not on the matrix\n");
+  }
+  absl::StrAppendFormat(
+      &out,
+      "cell          %s  %s\nscores        potential %.2f   relationship "
+      "%.2f   (%s, ruleset %s)\nopen amount   %s\naction        %s\n",
+      a.cell(), a.cell_label(), a.potential_score(), a.relationship_score(),
+      absl::AsciiStrToLower(
+          Short(v1::Aggregation_descriptor(), a.aggregation())),
+      a.ruleset_version(), FormatMoney(a.open_amount()), a.action().code());
+  for (const v1::Classification& c : a.open()) {
+    absl::StrAppend(&out, "  ", FormatClassificationLine(c));
+  }
+  return out;
 }
 
 std::string FormatHistory(const v1::GetHistoryResponse& r) {

@@ -39,6 +39,10 @@ std::string FormatMoney(const google::type::Money& money);
 // One line per classification: id, grade, priority, scores, amount.
 std::string FormatClassificationLine(const v1::Classification& c);
 
+// A GetAccount answer: the account's cell, scores and counts, then its
+// open opportunities, one line each.
+std::string FormatAccount(const v1::GetAccountResponse& a);
+
 // A GetHistory answer: the result, its trend, then one line per state,
 // newest first: time, cell, grade, scores, ruleset, version and cause.
 std::string FormatHistory(const v1::GetHistoryResponse& r);

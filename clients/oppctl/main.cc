@@ -352,6 +352,19 @@ int History(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+int Account(const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("usage: oppctl --tenant=T account ID");
+  if (!NeedTenant()) return kExitUsage;
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return BadConnection(client.status());
+  absl::StatusOr<v1::GetAccountResponse> a =
+      (*client)->GetAccount(absl::GetFlag(FLAGS_tenant), args[0]);
+  if (!a.ok()) return Fail(a.status());
+  std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(*a) + "\n"
+                                          : FormatAccount(*a));
+  return kExitOk;
+}
+
 // Sets `*out` to the enum value named `name` (any case, with or without
 // the type prefix); false with a message when there is none.
 template <typename Enum>
@@ -1191,6 +1204,14 @@ const std::vector<Command>& Commands() {
        "with the trend they make.",
        {"tenant"},
        History},
+      {"account",
+       "--tenant=T account ID",
+       "An account's position on the matrix (GetAccount): the cell its open "
+       "opportunities put it in, by the ruleset's account.aggregation "
+       "(amount-weighted by default), their scores, count and amount, and "
+       "each open opportunity.",
+       {"tenant"},
+       Account},
       {"list",
        "--tenant=T list --cell=KEY",
        "A cell's opportunities, highest priority first, one page at a time.",

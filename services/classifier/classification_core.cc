@@ -16,6 +16,7 @@
 #include "services/common/log.h"
 #include "services/common/status_macros.h"
 #include "services/common/status_util.h"
+#include "services/engine/account.h"
 #include "services/engine/engine.h"
 #include "services/engine/opportunity_validator.h"
 #include "services/engine/whatif.h"
@@ -512,6 +513,48 @@ void ClassificationCore::WhatIfAsync(const v1::WhatIfRequest& request,
       WhatIf(request.opportunity(), *rules, options_.clock(),
              request.target_cell(), options);
   std::move(done)(&response);
+}
+
+void ClassificationCore::GetAccountAsync(
+    const v1::GetAccountRequest& request, absl::Time deadline,
+    Callback<v1::GetAccountResponse> done) {
+  std::vector<FieldViolation> v;
+  CheckTenant(request.tenant_id(), v);
+  if (request.account_id().empty()) {
+    AddViolation(v, "account_id", "is required");
+  } else if (request.account_id().size() > kMaxIdBytes) {
+    AddViolation(v, "account_id",
+                 absl::StrCat("must be at most ", kMaxIdBytes, " bytes, got ",
+                              request.account_id().size()));
+  }
+  if (absl::Status s = ReadPreconditions(v, store_); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  store_->AccountAsync(
+      request.tenant_id(), request.account_id(), options_.clock(),
+      kMaxAccountResults, StoreDeadline(deadline),
+      [this, tenant = request.tenant_id(), account = request.account_id(),
+       done = std::move(done)](absl::StatusOr<StoredAccount> a) mutable {
+        if (!a.ok()) {
+          std::move(done)(ReadStatus(a.status()));
+          return;
+        }
+        if (a->total == 0) {
+          std::move(done)(absl::NotFoundError(
+              absl::StrCat("no stored classification for tenant \"", tenant,
+                           "\" account \"", account, "\"")));
+          return;
+        }
+        v1::GetAccountResponse response =
+            RollUp(a->results, *rules_->Current());
+        response.set_tenant_id(tenant);
+        response.set_account_id(account);
+        response.set_opportunities(static_cast<int32_t>(a->total));
+        response.set_truncated(a->total >
+                               static_cast<int64_t>(a->results.size()));
+        std::move(done)(&response);
+      });
 }
 
 void ClassificationCore::GetMatrixAsync(const v1::GetMatrixRequest& request,

@@ -108,6 +108,12 @@ class ClassificationCore {
   void GetHistoryAsync(const v1::GetHistoryRequest& request,
                        absl::Time deadline,
                        Callback<v1::GetHistoryResponse> done);
+  // GetAccount: INVALID_ARGUMENT (with BadRequest) for a bad tenant or
+  // account id; NOT_FOUND when none of the account's results is stored.
+  // One store round trip; aggregated by the ruleset in force.
+  void GetAccountAsync(const v1::GetAccountRequest& request,
+                       absl::Time deadline,
+                       Callback<v1::GetAccountResponse> done);
   void GetMatrixAsync(const v1::GetMatrixRequest& request, absl::Time deadline,
                       Callback<v1::GetMatrixResponse> done);
   void ListOpportunitiesAsync(const v1::ListOpportunitiesRequest& request,

@@ -340,4 +340,11 @@ grpc::ServerUnaryReactor* ClassificationServiceImpl::GetHistory(
       context, core_, &ClassificationCore::GetHistoryAsync, request, response);
 }
 
+grpc::ServerUnaryReactor* ClassificationServiceImpl::GetAccount(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return UnaryAsync<v1::GetAccountRequest, v1::GetAccountResponse>(
+      context, core_, &ClassificationCore::GetAccountAsync, request, response);
+}
+
 }  // namespace oppmatrix

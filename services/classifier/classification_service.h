@@ -24,16 +24,16 @@ using RawClassificationService = v1::ClassificationService::WithRawCallbackMetho
             v1::ClassificationService::WithRawCallbackMethod_GetClassification<
                 v1::ClassificationService::WithRawCallbackMethod_GetMatrix<
                     v1::ClassificationService::WithRawCallbackMethod_ListOpportunities<
-                        v1::ClassificationService::
-                            WithRawCallbackMethod_ListTransitions<
-                                v1::ClassificationService::
-                                    WithRawCallbackMethod_DeleteClassification<
+                        v1::ClassificationService::WithRawCallbackMethod_ListTransitions<
+                            v1::ClassificationService::
+                                WithRawCallbackMethod_DeleteClassification<
+                                    v1::ClassificationService::WithRawCallbackMethod_WhatIf<
                                         v1::ClassificationService::
-                                            WithRawCallbackMethod_WhatIf<
+                                            WithRawCallbackMethod_GetHistory<
                                                 v1::ClassificationService::
-                                                    WithRawCallbackMethod_GetHistory<
+                                                    WithRawCallbackMethod_GetAccount<
                                                         v1::ClassificationService::
-                                                            Service>>>>>>>>>>;
+                                                            Service>>>>>>>>>>>;
 
 class ClassificationServiceImpl final : public RawClassificationService {
  public:
@@ -76,6 +76,10 @@ class ClassificationServiceImpl final : public RawClassificationService {
                                    grpc::ByteBuffer* response) override;
 
   grpc::ServerUnaryReactor* GetHistory(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+
+  grpc::ServerUnaryReactor* GetAccount(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;
 

@@ -428,6 +428,7 @@ void ClassifyValidatedInto(const Opportunity& opp, const CompiledRuleset& rules,
   c.set_buying_stage(d.buying_stage);
   c.set_industry(d.industry);
   if (d.country.has_value()) c.set_country(*d.country);
+  if (!opp.account().id().empty()) c.set_account_id(opp.account().id());
 
   v1::ValueTier tier = v1::VALUE_TIER_LOW;
   if (potential >= r.value_tier().high_min()) {

@@ -138,7 +138,8 @@ RedisResultStore::RedisResultStore(AsyncRedis* async, Options options)
       put_(MakeScript(redis_scripts::kPut)),
       delete_(MakeScript(redis_scripts::kDelete)),
       matrix_(MakeScript(redis_scripts::kMatrix)),
-      list_(MakeScript(redis_scripts::kList)) {}
+      list_(MakeScript(redis_scripts::kList)),
+      account_(MakeScript(redis_scripts::kAccount)) {}
 
 std::string RedisResultStore::TenantPrefix(absl::string_view tenant_id) const {
   return absl::StrCat(options_.key_prefix, ":{", tenant_id, "}:");
@@ -166,8 +167,11 @@ RedisCommand RedisResultStore::EvalSha(const Script& script,
 void RedisResultStore::RunAsync(std::vector<RedisCommand> cmds,
                                 absl::Time deadline,
                                 AsyncRedis::Callback done) {
+  // Every script of the store: any of them may be asked for after a
+  // flush.
   const std::string* scripts[] = {&put_.source, &delete_.source,
-                                  &matrix_.source, &list_.source};
+                                  &matrix_.source, &list_.source,
+                                  &account_.source};
   PipelineLoadingScriptsAsync(*async_, std::move(cmds), scripts, deadline,
                               std::move(done));
 }
@@ -221,7 +225,7 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
     for (size_t start = 0; start < group.size(); start += kPutChunk) {
       const size_t end = std::min(group.size(), start + kPutChunk);
       std::vector<std::string> args;
-      args.reserve(6 + 16 * (end - start));
+      args.reserve(6 + 17 * (end - start));
       args.push_back(absl::StrCat(latest_ms));
       args.push_back(absl::StrCat(ttl_ms));
       args.push_back(absl::StrCat(options_.transitions_max_len));
@@ -261,6 +265,7 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
         args.push_back(f.call->now);
         args.push_back(f.call->keep);
         args.push_back(absl::StrCat(static_cast<int>(c.grade())));
+        args.push_back(c.account_id());
         batch.index.push_back(group[j]);
       }
       batch.commands.push_back(EvalSha(put_, tenant, "", std::move(args)));
@@ -451,6 +456,39 @@ void RedisResultStore::HistoryAsync(absl::string_view tenant_id,
                   absl::StrSplit(Str(r.elements[2]), '\n', absl::SkipEmpty())) {
                std::optional<v1::HistoryEntry> e = ParseHistoryLine(line);
                if (e.has_value()) out.entries.push_back(*std::move(e));
+             }
+             std::move(done)(std::move(out));
+           });
+}
+
+void RedisResultStore::AccountAsync(absl::string_view tenant_id,
+                                    absl::string_view account_id,
+                                    absl::Time now, int limit,
+                                    absl::Time deadline, AccountCallback done) {
+  RunAsync({EvalSha(account_, tenant_id, absl::StrCat("acct:", account_id),
+                    {absl::StrCat(ToMillis(now)), absl::StrCat(limit)})},
+           deadline,
+           [done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             const RedisReply& r = (*replies)[0];
+             if (r.type != RedisReply::Type::kArray || r.elements.empty() ||
+                 r.elements.size() % 2 != 1) {
+               std::move(done)(ReplyError(r, "reading an account"));
+               return;
+             }
+             StoredAccount out{.total = r.elements[0].integer, .results = {}};
+             for (size_t i = 1; i + 1 < r.elements.size(); i += 2) {
+               absl::StatusOr<v1::Classification> c =
+                   ParseResult(Str(r.elements[i]), Str(r.elements[i + 1]));
+               if (!c.ok()) {
+                 std::move(done)(c.status());
+                 return;
+               }
+               out.results.push_back(*std::move(c));
              }
              std::move(done)(std::move(out));
            });

@@ -7,6 +7,7 @@
 //                              at, cell, pr, prev, ct (cents), v (version),
 //                              exp, iat, h (history lines, see kPut);
 //                              expires after the TTL
+//   <prefix>:{t}:acct:<ACCOUNT>  sorted set: the account's ids by expiry
 //   <prefix>:{t}:cell:<CELL>   sorted set: id by priority score
 //   <prefix>:{t}:members       hash: id ->
 //                              "cell|cents|priority|ct|ind|stage|version|prev"
@@ -71,6 +72,9 @@ class RedisResultStore final : public ResultStore {
                 absl::Time deadline, GetCallback done) override;
   void HistoryAsync(absl::string_view tenant_id, absl::string_view id,
                     absl::Time deadline, HistoryCallback done) override;
+  void AccountAsync(absl::string_view tenant_id, absl::string_view account_id,
+                    absl::Time now, int limit, absl::Time deadline,
+                    AccountCallback done) override;
   absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,
                                          absl::string_view id,
                                          absl::Time deadline) override;
@@ -185,6 +189,7 @@ class RedisResultStore final : public ResultStore {
   const Script delete_;
   const Script matrix_;
   const Script list_;
+  const Script account_;
 };
 
 }  // namespace oppmatrix

@@ -54,8 +54,13 @@ end
 // cell, priority, cents, "ct|ind|stage", Classification bytes,
 // fingerprint, ruleset version, with-reasons flag (1/0), classified-at ms,
 // potential, relationship, the opportunity version, its store time in ms,
-// keep-current-since ms ('': always write), and the grade number. Results
-// of several callers share a call.
+// keep-current-since ms ('': always write), the grade number, and the
+// account id ('' when none). Results of several callers share a call.
+//
+// Accounts: sorted set '<prefix>acct:<account>' holds the ids of the
+// account's results, each by its expiry (+inf without a TTL); the key
+// expires with its last result. A result that changes account leaves the
+// old one's set.
 //
 // History: field 'h' of the result's hash holds its last states, newest
 // first, one per line: "at|cell|potential|relationship|priority|grade|
@@ -84,7 +89,7 @@ end
 // Returns 4 per result: previous cell, moved (0/1), superseded (0/1),
 // current (0/1).
 inline constexpr char kPut[] = R"lua(
-local N = 16
+local N = 17
 local ttl = tonumber(ARGV[3])
 local H = tonumber(ARGV[7]) or 0
 -- What differs between a state with fingerprint `fp` and ruleset `rv`
@@ -125,7 +130,7 @@ local function put(b)
   local expires = string.format('%d', tonumber(now) + ttl)
   local okey = P .. 'opp:' .. id
   local s = redis.call('HMGET', okey, 'fp', 'rv', 'rs', 'at', 'cell', 'pr',
-                       'prev', 'ct', 'v', 'exp', 'iat', 'del', 'h')
+                       'prev', 'ct', 'v', 'exp', 'iat', 'del', 'h', 'acct')
   -- A deletion's tombstone ('del', its version, and nothing else): an
   -- older version of the opportunity stays deleted.
   local tomb = s[12]
@@ -215,13 +220,32 @@ local function put(b)
     redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', fp,
                'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
                'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
-               'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9], 'h', h)
+               'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9], 'h', h,
+               'acct', ARGV[b + 16])
   else
     redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', fp,
                'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
                'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
-               'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9])
+               'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9],
+               'acct', ARGV[b + 16])
     if s[13] then redis.call('HDEL', okey, 'h') end
+  end
+  -- The account's set: joined, left, or its expiry pushed back.
+  local acct, was = ARGV[b + 16], s[14] or ''
+  if was ~= '' and was ~= acct then
+    redis.call('ZREM', P .. 'acct:' .. was, id)
+  end
+  if acct ~= '' and (was ~= acct or not trusted or refresh) then
+    local akey = P .. 'acct:' .. acct
+    if ttl > 0 then
+      -- Each result's expiry moves only when it is written, so the last
+      -- write's TTL outlasts every member.
+      redis.call('ZADD', akey, expires, id)
+      redis.call('PEXPIRE', akey, ARGV[3])
+    else
+      redis.call('ZADD', akey, '+inf', id)
+      redis.call('PERSIST', akey)
+    end
   end
   -- The cell's sorted set already has the entry at this score when
   -- neither moved.
@@ -297,7 +321,10 @@ for b = 6, #ARGV, 2 do
     out[#out + 1] = 2
     out[#out + 1] = cell
   else
-    local held = redis.call('HMGET', okey, 'c', 'del')
+    local held = redis.call('HMGET', okey, 'c', 'del', 'acct')
+    if held[3] and held[3] ~= '' then
+      redis.call('ZREM', P .. 'acct:' .. held[3], id)
+    end
     local outcome = held[1] and 1 or 0
     redis.call('DEL', okey)
     redis.call('ZREM', KEYS[3], id)
@@ -399,6 +426,30 @@ end
 local more = 0
 if #ids > 2 * n then more = 1 end
 return {more, out, last_id, last_score}
+)lua";
+
+// One account's results: KEYS[5] is its sorted set. ARGV: 2 now ms,
+// 3 the most results returned. Drops the entries whose results expired or
+// moved to another account (or were deleted), then returns {count, bytes,
+// prev, bytes, prev, ...} for up to ARGV[3] of the rest, soonest to expire
+// first.
+inline constexpr char kAccount[] = R"lua(
+local k = KEYS[5]
+local acct = string.sub(k, #P + 6)
+redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[2])
+local ids = redis.call('ZRANGE', k, 0, tonumber(ARGV[3]) - 1)
+local out = {0}
+for _, id in ipairs(ids) do
+  local r = redis.call('HMGET', P .. 'opp:' .. id, 'c', 'prev', 'acct')
+  if r[1] and r[3] == acct then
+    out[#out + 1] = r[1]
+    out[#out + 1] = r[2] or ''
+  else
+    redis.call('ZREM', k, id)
+  end
+end
+out[1] = redis.call('ZCARD', k)
+return out
 )lua";
 
 }  // namespace oppmatrix::redis_scripts

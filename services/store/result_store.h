@@ -116,6 +116,13 @@ struct StoredHistory {
   std::vector<v1::HistoryEntry> entries;
 };
 
+// An account's stored results.
+struct StoredAccount {
+  // How many results the account has (results holds at most the limit).
+  int64_t total = 0;
+  std::vector<v1::Classification> results;
+};
+
 // One page of a cell's results, highest priority first.
 struct ResultPage {
   std::vector<v1::Classification> classifications;
@@ -162,6 +169,16 @@ class ResultStore {
       absl::AnyInvocable<void(absl::StatusOr<StoredHistory>) &&>;
   virtual void HistoryAsync(absl::string_view tenant_id, absl::string_view id,
                             absl::Time deadline, HistoryCallback done) = 0;
+
+  // The stored results of the opportunities whose `account_id` is
+  // `account_id`, at most `limit` of them (those to expire first), answered
+  // as GetAsync is; total 0 when there are none.
+  using AccountCallback =
+      absl::AnyInvocable<void(absl::StatusOr<StoredAccount>) &&>;
+  virtual void AccountAsync(absl::string_view tenant_id,
+                            absl::string_view account_id, absl::Time now,
+                            int limit, absl::Time deadline,
+                            AccountCallback done) = 0;
 
   // Delete, answered as PutAsync is, except that the items may go away
   // when DeleteAsync returns.

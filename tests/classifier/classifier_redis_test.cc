@@ -456,6 +456,56 @@ TEST_F(ClassifierRedisTest, HistoryAndTrendSayWhatChangedAndWhichWay) {
   EXPECT_THAT(ViolatedFields(s), ElementsAre("opportunity_id"));
 }
 
+TEST_F(ClassifierRedisTest, AnAccountIsPlacedByItsOpenOpportunities) {
+  // A strong deal and a weak one of one account, and a lost one.
+  v1::Opportunity strong = Opp("opp-1");
+  strong.mutable_account()->set_id("acc-9");
+  v1::Opportunity weak = Opp("opp-2", kNoRelationship);
+  weak.mutable_account()->set_id("acc-9");
+  weak.mutable_amount()->set_units(120000);
+  v1::Opportunity lost = Opp("opp-3");
+  lost.mutable_account()->set_id("acc-9");
+  lost.set_stage("Closed Lost");
+  v1::BatchClassifyRequest batch;
+  for (const v1::Opportunity& o : {strong, weak, lost}) {
+    *batch.add_opportunities() = o;
+  }
+  v1::BatchClassifyResponse classified;
+  ASSERT_TRUE(stub_->BatchClassify(Context().get(), batch, &classified).ok());
+  ASSERT_EQ(classified.results(0).classification().account_id(), "acc-9");
+
+  v1::GetAccountRequest request;
+  request.set_tenant_id("acme");
+  request.set_account_id("acc-9");
+  v1::GetAccountResponse account;
+  grpc::Status s = stub_->GetAccount(Context().get(), request, &account);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(account.account_id(), "acc-9");
+  EXPECT_EQ(account.opportunities(), 3);
+  EXPECT_EQ(account.open_opportunities(), 2);
+  ASSERT_EQ(account.open_size(), 2);
+  EXPECT_EQ(account.open(0).opportunity_id(), "opp-1");
+  // Weighted by amount (1.2M against 120k), the strong deal decides.
+  const v1::Classification& a = classified.results(0).classification();
+  const v1::Classification& b = classified.results(1).classification();
+  const double weighted =
+      (1200000 * a.relationship_score() + 120000 * b.relationship_score()) /
+      1320000;
+  EXPECT_NEAR(account.relationship_score(), weighted, 0.005);
+  EXPECT_EQ(account.cell(), "KEY");
+  EXPECT_EQ(account.aggregation(), v1::AGGREGATION_AMOUNT_WEIGHTED);
+  EXPECT_EQ(account.ruleset_version(), rules_.Current()->version);
+  EXPECT_EQ(account.open_amount().units(), 1320000);
+
+  request.set_account_id("acc-none");
+  EXPECT_EQ(stub_->GetAccount(Context().get(), request, &account).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.clear_account_id();
+  s = stub_->GetAccount(Context().get(), request, &account);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("account_id"));
+}
+
 TEST(TrendTest, ThePriorityFromTheOldestEntryToTheNewest) {
   auto entries = [](std::vector<double> newest_first) {
     std::vector<v1::HistoryEntry> out;

@@ -299,6 +299,26 @@ TEST_F(OppctlStoreTest, HistoryListsEachStateWithItsCauseAndTheTrend) {
   EXPECT_EQ(Run({"history"}), 2);
 }
 
+TEST_F(OppctlStoreTest, AccountShowsItsCellAndItsOpenDeals) {
+  ASSERT_EQ(
+      Run({"classify", std::string(kCases) + "1-large-enterprise-decision.yaml",
+           std::string(kCases) + "4-government-tender.yaml"}),
+      0)
+      << Err();
+  ASSERT_EQ(Run({"account", "acc-hanwei"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("account acc-hanwei (tenant demo): 1 "
+                               "opportunities, 1 open"));
+  EXPECT_THAT(Out(), HasSubstr("cell          KEY  Key: invest"));
+  EXPECT_THAT(Out(), HasSubstr("opp-hanwei-erp"));
+  ASSERT_EQ(Run({"--json", "account", "acc-city"}), 0) << Err();
+  v1::GetAccountResponse a;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Out(), &a).ok())
+      << Out();
+  EXPECT_EQ(a.cell(), "DEVELOP");
+  EXPECT_EQ(Run({"account", "acc-none"}), 4);
+  EXPECT_EQ(Run({"account"}), 2);
+}
+
 TEST_F(OppctlStoreTest, ClassifiesCsvInBatches) {
   const std::string csv =
       "id,tenant_id,name,stage,amount,account.industry,account.employees\n"

@@ -5,6 +5,7 @@
 // deletion and NOSCRIPT recovery.
 #include "services/store/redis_result_store.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -1037,6 +1038,60 @@ TEST_F(ResultStoreTest, ABatchOfOneOpportunityKeepsEachState) {
   EXPECT_EQ(h.entries[0].priority_score(), 53);
   // One fingerprint per id in Put(): each change after the first is time.
   EXPECT_THAT(Causes(h), ElementsAre("time", "time", "time", "first"));
+}
+
+StoredAccount AccountOf(ResultStore& store, const std::string& account,
+                        absl::Time now = Now()) {
+  absl::StatusOr<StoredAccount> a =
+      WaitFor<StoredAccount>([&](ResultStore::AccountCallback done) {
+        store.AccountAsync("acme", account, now, 1000, Soon(), std::move(done));
+      });
+  EXPECT_TRUE(a.ok()) << a.status();
+  return a.ok() ? *std::move(a) : StoredAccount{};
+}
+
+std::vector<std::string> Ids(const StoredAccount& a) {
+  std::vector<std::string> ids;
+  for (const v1::Classification& c : a.results) {
+    ids.push_back(c.opportunity_id());
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+TEST_F(ResultStoreTest, AnAccountHoldsItsResultsWhereverTheyMove) {
+  std::vector<v1::Classification> results;
+  for (const char* id : {"a-1", "a-2", "a-3"}) {
+    results.push_back(Result(id, "KEY", 70));
+    results.back().set_account_id("acc-1");
+  }
+  results[2].set_account_id("acc-2");
+  Put(results);
+  StoredAccount one = AccountOf(*store_, "acc-1");
+  EXPECT_EQ(one.total, 2);
+  EXPECT_THAT(Ids(one), ElementsAre("a-1", "a-2"));
+  EXPECT_EQ(one.results[0].account_id(), "acc-1");
+  EXPECT_THAT(Ids(AccountOf(*store_, "acc-2")), ElementsAre("a-3"));
+
+  // a-2 moves to acc-2, a-1 is deleted: each set follows.
+  results[1].set_account_id("acc-2");
+  results[1].set_opportunity_version(2);
+  Put({results[1]});
+  ASSERT_TRUE(store_->Delete({{"acme", "a-1", 0}}, Now(), Soon()).ok());
+  EXPECT_EQ(AccountOf(*store_, "acc-1").total, 0);
+  auto gone = redis_.Command({"EXISTS", "oppmatrix:{acme}:acct:acc-1"});
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->integer, 0);  // an empty set is no key
+  // After a script flush the read loads its script again.
+  ASSERT_TRUE(redis_.Command({"SCRIPT", "FLUSH"}).ok());
+  EXPECT_THAT(Ids(AccountOf(*store_, "acc-2")), ElementsAre("a-2", "a-3"));
+
+  // The set expires with its results (the TTL is a day), and a read past
+  // their expiry finds none.
+  auto ttl = redis_.Command({"PTTL", "oppmatrix:{acme}:acct:acc-2"});
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_GT(ttl->integer, 0);
+  EXPECT_EQ(AccountOf(*store_, "acc-2", Now() + absl::Hours(25)).total, 0);
 }
 
 }  // namespace

@@ -1,0 +1,100 @@
+#include "services/engine/account.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace oppmatrix {
+namespace {
+
+double Round2(double v) { return std::round(v * 100.0) / 100.0; }
+
+double Amount(const v1::Classification& c) {
+  if (!c.has_amount()) return 0;
+  return static_cast<double>(c.amount().units()) + c.amount().nanos() * 1e-9;
+}
+
+// The aggregate of `score` over `open` by `how`.
+template <typename Score>
+double Aggregate(const std::vector<const v1::Classification*>& open,
+                 v1::Aggregation how, Score score) {
+  if (how == v1::AGGREGATION_MAX) {
+    double best = 0;
+    for (const v1::Classification* c : open) best = std::max(best, score(*c));
+    return best;
+  }
+  double weights = 0, sum = 0;
+  if (how == v1::AGGREGATION_AMOUNT_WEIGHTED) {
+    for (const v1::Classification* c : open) {
+      weights += Amount(*c);
+      sum += Amount(*c) * score(*c);
+    }
+  }
+  if (weights <= 0) {  // the mean, or no amounts to weigh by
+    weights = static_cast<double>(open.size());
+    sum = 0;
+    for (const v1::Classification* c : open) sum += score(*c);
+  }
+  return sum / weights;
+}
+
+}  // namespace
+
+bool IsOpenResult(const v1::Classification& c) {
+  return c.buying_stage() != v1::BUYING_STAGE_CLOSED_WON &&
+         c.buying_stage() != v1::BUYING_STAGE_CLOSED_LOST;
+}
+
+v1::GetAccountResponse RollUp(absl::Span<const v1::Classification> results,
+                              const CompiledRuleset& rules) {
+  v1::GetAccountResponse out;
+  const v1::Ruleset& r = rules.proto;
+  v1::Aggregation how = r.account().aggregation();
+  if (how == v1::AGGREGATION_UNSPECIFIED) how = v1::AGGREGATION_AMOUNT_WEIGHTED;
+  out.set_aggregation(how);
+  out.set_ruleset_version(rules.version);
+  out.set_opportunities(static_cast<int32_t>(results.size()));
+  std::vector<const v1::Classification*> open;
+  double amount = 0;
+  for (const v1::Classification& c : results) {
+    if (!IsOpenResult(c)) continue;
+    open.push_back(&c);
+    amount += Amount(c);
+  }
+  out.set_open_opportunities(static_cast<int32_t>(open.size()));
+  if (open.empty()) return out;
+  std::stable_sort(
+      open.begin(), open.end(),
+      [](const v1::Classification* a, const v1::Classification* b) {
+        return a->priority_score() > b->priority_score();
+      });
+  for (const v1::Classification* c : open) *out.add_open() = *c;
+  const double potential =
+      Round2(Aggregate(open, how, [](const v1::Classification& c) {
+        return c.potential_score();
+      }));
+  const double relationship =
+      Round2(Aggregate(open, how, [](const v1::Classification& c) {
+        return c.relationship_score();
+      }));
+  out.set_potential_score(potential);
+  out.set_relationship_score(relationship);
+  google::type::Money* total = out.mutable_open_amount();
+  total->set_currency_code(r.base_currency());
+  const double units = std::floor(amount);
+  total->set_units(static_cast<int64_t>(units));
+  total->set_nanos(
+      static_cast<int32_t>(std::llround((amount - units) * 1e9) % 1000000000));
+  const int pband =
+      CompiledRuleset::Band(potential, r.matrix().potential_thresholds());
+  const int rband =
+      CompiledRuleset::Band(relationship, r.matrix().relationship_thresholds());
+  const v1::Cell* cell = rules.cells[pband * rules.relationship_bands + rband];
+  out.set_cell(cell->id());
+  out.set_cell_label(cell->label());
+  *out.mutable_action() = cell->action();
+  return out;
+}
+
+}  // namespace oppmatrix
