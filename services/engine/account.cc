@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace oppmatrix {
@@ -10,15 +11,17 @@ namespace {
 
 double Round2(double v) { return std::round(v * 100.0) / 100.0; }
 
-double Amount(const v1::Classification& c) {
-  if (!c.has_amount()) return 0;
+// The result's amount when it is in `base` (a result stored under a
+// ruleset of another base currency counts as unpriced), else 0.
+double Amount(const v1::Classification& c, const std::string& base) {
+  if (!c.has_amount() || c.amount().currency_code() != base) return 0;
   return static_cast<double>(c.amount().units()) + c.amount().nanos() * 1e-9;
 }
 
 // The aggregate of `score` over `open` by `how`.
 template <typename Score>
 double Aggregate(const std::vector<const v1::Classification*>& open,
-                 v1::Aggregation how, Score score) {
+                 v1::Aggregation how, const std::string& base, Score score) {
   if (how == v1::AGGREGATION_MAX) {
     double best = 0;
     for (const v1::Classification* c : open) best = std::max(best, score(*c));
@@ -27,8 +30,8 @@ double Aggregate(const std::vector<const v1::Classification*>& open,
   double weights = 0, sum = 0;
   if (how == v1::AGGREGATION_AMOUNT_WEIGHTED) {
     for (const v1::Classification* c : open) {
-      weights += Amount(*c);
-      sum += Amount(*c) * score(*c);
+      weights += Amount(*c, base);
+      sum += Amount(*c, base) * score(*c);
     }
   }
   if (weights <= 0) {  // the mean, or no amounts to weigh by
@@ -56,36 +59,43 @@ v1::GetAccountResponse RollUp(absl::Span<const v1::Classification> results,
   out.set_ruleset_version(rules.version);
   out.set_opportunities(static_cast<int32_t>(results.size()));
   std::vector<const v1::Classification*> open;
-  double amount = 0;
+  // The open amount, summed exactly: whole units and nanos apart.
+  int64_t units = 0, nanos = 0;
   for (const v1::Classification& c : results) {
     if (!IsOpenResult(c)) continue;
     open.push_back(&c);
-    amount += Amount(c);
+    if (Amount(c, r.base_currency()) > 0) {
+      units += c.amount().units();
+      nanos += c.amount().nanos();
+      units += nanos / 1000000000;
+      nanos %= 1000000000;
+    }
   }
   out.set_open_opportunities(static_cast<int32_t>(open.size()));
   if (open.empty()) return out;
-  std::stable_sort(
-      open.begin(), open.end(),
-      [](const v1::Classification* a, const v1::Classification* b) {
-        return a->priority_score() > b->priority_score();
-      });
+  std::sort(open.begin(), open.end(),
+            [](const v1::Classification* a, const v1::Classification* b) {
+              if (a->priority_score() != b->priority_score()) {
+                return a->priority_score() > b->priority_score();
+              }
+              return a->opportunity_id() < b->opportunity_id();
+            });
   for (const v1::Classification* c : open) *out.add_open() = *c;
+  const std::string& base = r.base_currency();
   const double potential =
-      Round2(Aggregate(open, how, [](const v1::Classification& c) {
+      Round2(Aggregate(open, how, base, [](const v1::Classification& c) {
         return c.potential_score();
       }));
   const double relationship =
-      Round2(Aggregate(open, how, [](const v1::Classification& c) {
+      Round2(Aggregate(open, how, base, [](const v1::Classification& c) {
         return c.relationship_score();
       }));
   out.set_potential_score(potential);
   out.set_relationship_score(relationship);
   google::type::Money* total = out.mutable_open_amount();
-  total->set_currency_code(r.base_currency());
-  const double units = std::floor(amount);
-  total->set_units(static_cast<int64_t>(units));
-  total->set_nanos(
-      static_cast<int32_t>(std::llround((amount - units) * 1e9) % 1000000000));
+  total->set_currency_code(base);
+  total->set_units(units);
+  total->set_nanos(static_cast<int32_t>(nanos));
   const int pband =
       CompiledRuleset::Band(potential, r.matrix().potential_thresholds());
   const int rband =

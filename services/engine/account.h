@@ -25,8 +25,10 @@ bool IsOpenResult(const v1::Classification& c);
 // The position of the account whose stored results are `results`: the
 // cell, label, action (the cell's own), aggregated scores, counts, open
 // amount, the open results by priority, the aggregation and the ruleset
-// version. No cell when none is open. Tenant and account ids are the
-// caller's to set.
+// version. No cell when none is open. Scores stored under older rulesets
+// are banded by `rules`; an amount in another currency than its base
+// counts as none (no weight, not in the open amount). Tenant and account
+// ids are the caller's to set.
 v1::GetAccountResponse RollUp(absl::Span<const v1::Classification> results,
                               const CompiledRuleset& rules);
 

@@ -58,9 +58,12 @@ end
 // account id ('' when none). Results of several callers share a call.
 //
 // Accounts: sorted set '<prefix>acct:<account>' holds the ids of the
-// account's results, each by its expiry (+inf without a TTL); the key
-// expires with its last result. A result that changes account leaves the
-// old one's set.
+// account's results, each by its expiry (+inf without a TTL); the key's
+// TTL only grows, to the TTL of its latest write. A result joins on its
+// first write with an account, when its expiry moves, and when it was
+// stored without one (a result already current but not in its account's
+// set is written again); one that changes account leaves the old one's
+// set (a ZREM, and a ZADD and a PTTL, maybe a PEXPIRE, for the new one).
 //
 // History: field 'h' of the result's hash holds its last states, newest
 // first, one per line: "at|cell|potential|relationship|priority|grade|
@@ -144,7 +147,7 @@ local function put(b)
   if keep ~= '' and trusted and s[1] == ARGV[b + 6] and s[2] == ARGV[b + 7] and
       (s[3] == '1' or ARGV[b + 8] == '0') and s[5] == cell and
       tonumber(s[6]) == tonumber(prio) and s[4] and
-      tonumber(s[4]) >= tonumber(keep) then
+      tonumber(s[4]) >= tonumber(keep) and (s[14] or '') == ARGV[b + 16] then
     return s[7] or '', 0, 0, 1
   end
   -- Where the result is indexed: its own fields say so while they are
@@ -238,10 +241,13 @@ local function put(b)
   if acct ~= '' and (was ~= acct or not trusted or refresh) then
     local akey = P .. 'acct:' .. acct
     if ttl > 0 then
-      -- Each result's expiry moves only when it is written, so the last
-      -- write's TTL outlasts every member.
-      redis.call('ZADD', akey, expires, id)
-      redis.call('PEXPIRE', akey, ARGV[3])
+      -- Scored by the result's own expiry; the set's TTL only grows, so it
+      -- outlasts its members (a persistent set stays so).
+      local left = redis.call('PTTL', akey)  -- before: -2 when new
+      redis.call('ZADD', akey, exp, id)
+      if left == -2 or (left >= 0 and left < ttl) then
+        redis.call('PEXPIRE', akey, ARGV[3])
+      end
     else
       redis.call('ZADD', akey, '+inf', id)
       redis.call('PERSIST', akey)
@@ -429,24 +435,33 @@ return {more, out, last_id, last_score}
 )lua";
 
 // One account's results: KEYS[5] is its sorted set. ARGV: 2 now ms,
-// 3 the most results returned. Drops the entries whose results expired or
-// moved to another account (or were deleted), then returns {count, bytes,
-// prev, bytes, prev, ...} for up to ARGV[3] of the rest, soonest to expire
-// first.
+// 3 the most results returned (at least 1). Drops the entries whose
+// results expired or moved to another account (or were deleted) as it
+// meets them, and returns {count, bytes, prev, bytes, prev, ...} for up to
+// ARGV[3] results, the latest to be written first; count is the set's size
+// after the entries it dropped.
 inline constexpr char kAccount[] = R"lua(
 local k = KEYS[5]
 local acct = string.sub(k, #P + 6)
+local limit = math.max(1, tonumber(ARGV[3]) or 1)
 redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[2])
-local ids = redis.call('ZRANGE', k, 0, tonumber(ARGV[3]) - 1)
-local out = {0}
-for _, id in ipairs(ids) do
-  local r = redis.call('HMGET', P .. 'opp:' .. id, 'c', 'prev', 'acct')
-  if r[1] and r[3] == acct then
-    out[#out + 1] = r[1]
-    out[#out + 1] = r[2] or ''
-  else
-    redis.call('ZREM', k, id)
+local out, found, start = {0}, 0, 0
+while found < limit do
+  local ids = redis.call('ZREVRANGE', k, start, start + limit - found - 1)
+  if #ids == 0 then break end
+  local kept = 0
+  for _, id in ipairs(ids) do
+    local r = redis.call('HMGET', P .. 'opp:' .. id, 'c', 'prev', 'acct')
+    if r[1] and r[3] == acct then
+      out[#out + 1] = r[1]
+      out[#out + 1] = r[2] or ''
+      found = found + 1
+      kept = kept + 1
+    else
+      redis.call('ZREM', k, id)
+    end
   end
+  start = start + kept
 end
 out[1] = redis.call('ZCARD', k)
 return out

@@ -497,6 +497,17 @@ TEST_F(ClassifierRedisTest, AnAccountIsPlacedByItsOpenOpportunities) {
   EXPECT_EQ(account.ruleset_version(), rules_.Current()->version);
   EXPECT_EQ(account.open_amount().units(), 1320000);
 
+  // An account with only closed deals is found, and is on no cell.
+  v1::Opportunity won = Opp("opp-4");
+  won.mutable_account()->set_id("acc-closed");
+  won.set_stage("Closed Won");
+  Classify(won);
+  request.set_account_id("acc-closed");
+  ASSERT_TRUE(stub_->GetAccount(Context().get(), request, &account).ok());
+  EXPECT_EQ(account.opportunities(), 1);
+  EXPECT_EQ(account.open_opportunities(), 0);
+  EXPECT_TRUE(account.cell().empty());
+
   request.set_account_id("acc-none");
   EXPECT_EQ(stub_->GetAccount(Context().get(), request, &account).error_code(),
             grpc::StatusCode::NOT_FOUND);

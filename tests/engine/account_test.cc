@@ -78,6 +78,34 @@ TEST(AccountTest, NoAmountsWeighEqually) {
   EXPECT_EQ(a.cell(), "DEVELOP");
 }
 
+TEST(AccountTest, AmountsAddUpExactlyAndOnlyInTheBaseCurrency) {
+  std::vector<v1::Classification> deals = {Result(80, 80, 0), Result(20, 20, 0),
+                                           Result(50, 50, 0)};
+  deals[0].mutable_amount()->set_currency_code("USD");
+  deals[0].mutable_amount()->set_units(300);
+  deals[0].mutable_amount()->set_nanos(999999999);
+  deals[1].mutable_amount()->set_currency_code("USD");
+  deals[1].mutable_amount()->set_nanos(1);
+  // Stored under a ruleset whose base was EUR: no weight, not summed.
+  deals[2].mutable_amount()->set_currency_code("EUR");
+  deals[2].mutable_amount()->set_units(1000000);
+  v1::GetAccountResponse a = RollUp(deals, testutil::DefaultRules());
+  EXPECT_EQ(a.open_amount().units(), 301);
+  EXPECT_EQ(a.open_amount().nanos(), 0);
+  // 300.999999999 and 0.000000001 of weight: the first decides.
+  EXPECT_NEAR(a.potential_score(), 80, 0.01);
+  EXPECT_EQ(a.open_opportunities(), 3);
+}
+
+TEST(AccountTest, AnUnpricedDealHasNoWeightBesidePricedOnes) {
+  std::vector<v1::Classification> deals = {Result(80, 70, 100000),
+                                           Result(10, 10, 0)};
+  v1::GetAccountResponse a = RollUp(deals, testutil::DefaultRules());
+  EXPECT_DOUBLE_EQ(a.potential_score(), 80);
+  EXPECT_EQ(a.open_opportunities(), 2);
+  ASSERT_EQ(a.open_size(), 2);
+}
+
 TEST(AccountTest, WithNothingOpenThereIsNoCell) {
   std::vector<v1::Classification> closed = {
       Result(90, 90, 1000, v1::BUYING_STAGE_CLOSED_WON)};

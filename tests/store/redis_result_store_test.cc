@@ -1086,12 +1086,39 @@ TEST_F(ResultStoreTest, AnAccountHoldsItsResultsWhereverTheyMove) {
   ASSERT_TRUE(redis_.Command({"SCRIPT", "FLUSH"}).ok());
   EXPECT_THAT(Ids(AccountOf(*store_, "acc-2")), ElementsAre("a-2", "a-3"));
 
-  // The set expires with its results (the TTL is a day), and a read past
-  // their expiry finds none.
+  // The set lives as long as its results (the TTL is a day), and a read
+  // past their expiry finds none.
   auto ttl = redis_.Command({"PTTL", "oppmatrix:{acme}:acct:acc-2"});
-  ASSERT_TRUE(ttl.ok());
-  EXPECT_GT(ttl->integer, 0);
+  auto member = redis_.Command({"PTTL", "oppmatrix:{acme}:opp:a-3"});
+  ASSERT_TRUE(ttl.ok() && member.ok());
+  EXPECT_GE(ttl->integer, member->integer);
+  EXPECT_GT(member->integer, 0);
   EXPECT_EQ(AccountOf(*store_, "acc-2", Now() + absl::Hours(25)).total, 0);
+}
+
+// A result stored without its account (before accounts were indexed)
+// joins at its next write, even when it is otherwise current.
+TEST_F(ResultStoreTest, AResultJoinsItsAccountAtItsNextWrite) {
+  v1::Classification c = Result("a-9", "KEY", 70);
+  c.set_account_id("acc-9");
+  Put({c});
+  ASSERT_TRUE(redis_.Command({"DEL", "oppmatrix:{acme}:acct:acc-9"}).ok());
+  ASSERT_TRUE(
+      redis_.Command({"HDEL", "oppmatrix:{acme}:opp:a-9", "acct"}).ok());
+  EXPECT_EQ(AccountOf(*store_, "acc-9").total, 0);
+  std::vector<PutOutcome> out = Put({c}, Now(), absl::InfinitePast());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].current);
+  EXPECT_THAT(Ids(AccountOf(*store_, "acc-9")), ElementsAre("a-9"));
+  // Now it is current, and stays in its account.
+  out = Put({c}, Now(), absl::InfinitePast());
+  EXPECT_TRUE(out[0].current);
+  // Ids with the characters CRMs use are keys like any other.
+  v1::Classification odd = Result("a-10", "KEY", 60);
+  odd.set_account_id("ACME {EU}: Berlin/Mitte 001");
+  Put({odd});
+  EXPECT_THAT(Ids(AccountOf(*store_, "ACME {EU}: Berlin/Mitte 001")),
+              ElementsAre("a-10"));
 }
 
 }  // namespace
