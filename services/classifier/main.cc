@@ -56,7 +56,7 @@ ABSL_FLAG(int64_t, transitions_max_len, 10000,
 ABSL_FLAG(int, history_length, 10,
           "States kept per stored result for GetHistory and the trend, 0 to "
           "100: a write whose cell, scores, grade or ruleset version differ "
-          "from the newest adds one (about 100 bytes in Redis); 0 keeps "
+          "from the newest adds one (about 70 bytes in Redis); 0 keeps "
           "none");
 ABSL_FLAG(absl::Duration, cache_max_age, absl::Hours(1),
           "A stored result of unchanged content, ruleset, cell and priority "

@@ -54,7 +54,7 @@ class RedisResultStore final : public ResultStore {
     // States kept per result (HistoryAsync), 0 to kMaxHistoryLength: each
     // write whose cell, scores, grade or ruleset version differ from the
     // newest state adds one and drops the oldest past this many. About
-    // 100 bytes each, in the result's own hash.
+    // 70 bytes each (up to about 260), in the result's own hash.
     int history_length = 10;
   };
 
