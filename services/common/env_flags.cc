@@ -77,6 +77,35 @@ bool OwnFlagFile(absl::string_view file) {
   return !absl::StrContains(file, "absl/");
 }
 
+// Whether the command line asks for the short help: --help, -h or
+// --helpshort (--helpfull keeps Abseil's full listing).
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-help" || arg == "-h" ||
+        arg == "--helpshort" || arg == "-helpshort") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The usage text, then each of the program's own flags with its default,
+// help and variable: no source paths, on stdout.
+void PrintHelp(absl::string_view usage, const EnvFlagNaming& naming) {
+  std::string out = absl::StrCat(usage, "\n\nflags:\n");
+  for (const auto& [name, env] : FlagEnvVariables(naming)) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr) continue;
+    const std::string def = flag->DefaultValue();
+    absl::StrAppend(&out, "  --", name, def.empty() ? "" : "=", def, "\n      ",
+                    flag->Help(), " (env ", env, ")\n");
+  }
+  absl::StrAppend(&out, "\n--helpfull lists every flag, Abseil's included.\n");
+  std::fputs(out.c_str(), stdout);
+}
+
 }  // namespace
 
 std::string EnvNameForFlag(absl::string_view flag_name,
@@ -126,6 +155,10 @@ std::vector<char*> ParseFlagsWithEnv(int argc, char** argv,
                                      absl::string_view usage,
                                      const EnvFlagNaming& naming) {
   absl::SetProgramUsageMessage(usage);
+  if (WantsHelp(argc, argv)) {
+    PrintHelp(usage, naming);
+    std::exit(0);
+  }
   absl::FlagsUsageConfig config;
   config.contains_helpshort_flags = OwnFlagFile;
   config.contains_help_flags = OwnFlagFile;

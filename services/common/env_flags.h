@@ -44,7 +44,9 @@ struct EnvFlagNaming {
 std::vector<std::pair<std::string, std::string>> FlagEnvVariables(
     const EnvFlagNaming& naming = {});
 
-// Sets the usage text (and --help to list the program's own flags),
+// Sets the usage text; --help (-h, --helpshort) prints it with the
+// program's own flags, each with its default and variable, and exits 0
+// (--helpfull keeps Abseil's listing, Abseil's flags included). Then
 // applies the environment overrides of every flag (FlagEnvVariables),
 // then parses the command line. A bad environment value, an unknown flag
 // or a bad flag value prints a message and exits with status 2. Returns

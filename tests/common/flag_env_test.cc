@@ -106,6 +106,30 @@ TEST_P(FlagEnvTest, EveryFlagHasAnEnvironmentVariable) {
   }
 }
 
+// --help answers with the program's own flags and their variables, exits
+// 0, and names no source or build path.
+TEST_P(FlagEnvTest, HelpListsTheOwnFlagsAndExitsZero) {
+  const Executable& exe = GetParam();
+  for (const char* help : {"--help", "-h"}) {
+    testing::Subprocess p({exe.path, help});
+    ASSERT_EQ(p.Wait(absl::Seconds(30)), 0) << exe.path << " " << help;
+    const std::string out = p.Stdout();
+    EXPECT_NE(out.find("--"), std::string::npos) << exe.path;
+    EXPECT_NE(out.find("(env OPPMATRIX_"), std::string::npos)
+        << exe.path << ":\n"
+        << out;
+    EXPECT_EQ(out.find(OPPMATRIX_SOURCE_DIR), std::string::npos) << out;
+    EXPECT_EQ(out.find(OPPMATRIX_BINARY_DIR), std::string::npos) << out;
+    // Every own flag of --helpfull is listed (oppctl lists a command's
+    // flags under `oppctl help COMMAND`).
+    if (absl::EndsWith(exe.path, "/oppctl")) continue;
+    for (const Flag& f : OwnFlags(Help(exe, {}))) {
+      EXPECT_NE(out.find("--" + f.name), std::string::npos)
+          << exe.path << ": --" << f.name;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     AllExecutables, FlagEnvTest,
     ::testing::Values(
