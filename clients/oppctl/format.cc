@@ -260,10 +260,12 @@ std::string FormatClassificationLine(const v1::Classification& c) {
 }
 
 std::string FormatAccount(const v1::GetAccountResponse& a) {
-  std::string out = absl::StrFormat(
-      "account %s (tenant %s): %d opportunities, %d open%s\n", a.account_id(),
-      a.tenant_id(), a.opportunities(), a.open_opportunities(),
-      a.truncated() ? " (figures of the first 1000)" : "");
+  std::string out =
+      absl::StrFormat("account %s (tenant %s): %d %s, %d open%s\n",
+                      a.account_id(), a.tenant_id(), a.opportunities(),
+                      a.opportunities() == 1 ? "opportunity" : "opportunities",
+                      a.open_opportunities(),
+                      a.truncated() ? " (figures of the first 1000)" : "");
   if (a.cell().empty()) {
     return absl::StrCat(out, "no open opportunity: not on the matrix\n");
   }

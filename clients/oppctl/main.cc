@@ -1304,12 +1304,7 @@ template <typename Name>
 std::string FlagLines(const std::vector<Name>& names) {
   std::string out;
   for (const Name& name : names) {
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr) continue;
-    std::string def = flag->DefaultValue();
-    absl::StrAppendFormat(&out, "  --%s%s\n      %s (env %s)\n", name,
-                          def.empty() ? "" : absl::StrCat("=", def),
-                          flag->Help(), EnvNameForFlag(name));
+    absl::StrAppend(&out, FlagHelpLines(name, EnvNameForFlag(name)));
   }
   return out;
 }

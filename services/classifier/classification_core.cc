@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/arena.h"
+#include "services/common/enum_names.h"
 #include "services/common/grpc_status.h"
 #include "services/common/hash_util.h"
 #include "services/common/log.h"
@@ -487,9 +488,14 @@ void ClassificationCore::WhatIfAsync(const v1::WhatIfRequest& request,
     const v1::Lever lever = request.levers(i);
     const std::string path = absl::StrCat("levers[", i, "]");
     if (LeverField(lever).empty()) {
-      AddViolation(v, path,
-                   "must be a lever (MEETINGS, CONTACTS, CHAMPION, "
-                   "EXECUTIVE_SPONSOR or STAGE)");
+      std::vector<std::string> names;
+      const google::protobuf::EnumDescriptor* type = v1::Lever_descriptor();
+      for (int k = 1; k < type->value_count(); ++k) {
+        names.push_back(ShortEnumName(type->value(k)));
+      }
+      AddViolation(
+          v, path,
+          absl::StrCat("must be a lever: one of ", absl::StrJoin(names, ", ")));
     } else if (std::find(options.levers.begin(), options.levers.end(), lever) !=
                options.levers.end()) {
       AddViolation(v, path, "is repeated");

@@ -96,17 +96,21 @@ bool WantsHelp(int argc, char** argv) {
 void PrintHelp(absl::string_view usage, const EnvFlagNaming& naming) {
   std::string out = absl::StrCat(usage, "\n\nflags:\n");
   for (const auto& [name, env] : FlagEnvVariables(naming)) {
-    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr) continue;
-    const std::string def = flag->DefaultValue();
-    absl::StrAppend(&out, "  --", name, def.empty() ? "" : "=", def, "\n      ",
-                    flag->Help(), " (env ", env, ")\n");
+    absl::StrAppend(&out, FlagHelpLines(name, env));
   }
   absl::StrAppend(&out, "\n--helpfull lists every flag, Abseil's included.\n");
   std::fputs(out.c_str(), stdout);
 }
 
 }  // namespace
+
+std::string FlagHelpLines(absl::string_view name, absl::string_view env) {
+  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  if (flag == nullptr) return "";
+  const std::string def = flag->DefaultValue();
+  return absl::StrCat("  --", name, def.empty() ? "" : "=", def, "\n      ",
+                      flag->Help(), " (env ", env, ")\n");
+}
 
 std::string EnvNameForFlag(absl::string_view flag_name,
                            absl::string_view prefix) {

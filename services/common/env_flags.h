@@ -40,6 +40,10 @@ struct EnvFlagNaming {
   std::vector<std::string> shared_tool_flags;
 };
 
+// The help of flag `name`: "  --name=default\n      help (env ENV)\n";
+// "" for a flag that does not exist.
+std::string FlagHelpLines(absl::string_view name, absl::string_view env);
+
 // Each of the program's flags with its variable, by flag name.
 std::vector<std::pair<std::string, std::string>> FlagEnvVariables(
     const EnvFlagNaming& naming = {});

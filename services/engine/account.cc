@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "services/engine/engine.h"
+
 namespace oppmatrix {
 namespace {
-
-double Round2(double v) { return std::round(v * 100.0) / 100.0; }
 
 // The result's amount when it is in `base` (a result stored under a
 // ruleset of another base currency counts as unpriced), else 0.
@@ -83,11 +83,11 @@ v1::GetAccountResponse RollUp(absl::Span<const v1::Classification> results,
   for (const v1::Classification* c : open) *out.add_open() = *c;
   const std::string& base = r.base_currency();
   const double potential =
-      Round2(Aggregate(open, how, base, [](const v1::Classification& c) {
+      RoundScore(Aggregate(open, how, base, [](const v1::Classification& c) {
         return c.potential_score();
       }));
   const double relationship =
-      Round2(Aggregate(open, how, base, [](const v1::Classification& c) {
+      RoundScore(Aggregate(open, how, base, [](const v1::Classification& c) {
         return c.relationship_score();
       }));
   out.set_potential_score(potential);
@@ -96,11 +96,7 @@ v1::GetAccountResponse RollUp(absl::Span<const v1::Classification> results,
   total->set_currency_code(base);
   total->set_units(units);
   total->set_nanos(static_cast<int32_t>(nanos));
-  const int pband =
-      CompiledRuleset::Band(potential, r.matrix().potential_thresholds());
-  const int rband =
-      CompiledRuleset::Band(relationship, r.matrix().relationship_thresholds());
-  const v1::Cell* cell = rules.cells[pband * rules.relationship_bands + rband];
+  const v1::Cell* cell = rules.CellAt(potential, relationship);
   out.set_cell(cell->id());
   out.set_cell_label(cell->label());
   *out.mutable_action() = cell->action();

@@ -22,7 +22,7 @@ namespace {
 using v1::Classification;
 using v1::Opportunity;
 
-double Round2(double v) { return std::round(v * 100.0) / 100.0; }
+double Round2(double v) { return RoundScore(v); }
 
 absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
@@ -457,15 +457,11 @@ void ClassifyValidatedInto(const Opportunity& opp, const CompiledRuleset& rules,
               : priority >= g.c_min() ? v1::GRADE_C
                                       : v1::GRADE_D);
 
-  int pband =
-      CompiledRuleset::Band(potential, r.matrix().potential_thresholds());
-  int rband =
-      CompiledRuleset::Band(relationship, r.matrix().relationship_thresholds());
-  const v1::Cell* cell = rules.cells[pband * rules.relationship_bands + rband];
+  const v1::Cell* cell = rules.CellAt(potential, relationship);
   c.set_cell(cell->id());
   c.set_cell_label(cell->label());
-  c.set_potential_band(pband);
-  c.set_relationship_band(rband);
+  c.set_potential_band(cell->potential_band());
+  c.set_relationship_band(cell->relationship_band());
   const v1::Action* action = &cell->action();
   for (const v1::ActionRefinement& refinement : cell->refinements()) {
     bool type_ok =
@@ -526,6 +522,8 @@ void ClassifyValidatedInto(const Opportunity& opp, const CompiledRuleset& rules,
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
           absl::ToUnixNanos(now));
 }
+
+double RoundScore(double v) { return std::round(v * 100.0) / 100.0; }
 
 AxisScores ScoreAxes(const Opportunity& opp, const CompiledRuleset& rules,
                      absl::Time now) {

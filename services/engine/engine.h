@@ -46,6 +46,9 @@ void ClassifyValidatedInto(const v1::Opportunity& opportunity,
                            const ClassifyOptions& options,
                            v1::Classification* out);
 
+// A score rounded to two decimals, as every result carries it.
+double RoundScore(double v);
+
 // The two axis scores of a validated opportunity before rounding (what
 // ClassifyValidated rounds to two decimals and bands).
 struct AxisScores {

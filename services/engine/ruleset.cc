@@ -513,6 +513,14 @@ std::optional<double> CompiledRuleset::ToBaseCurrency(
   return amount * it->second;
 }
 
+const v1::Cell* CompiledRuleset::CellAt(double potential,
+                                        double relationship) const {
+  const int pband = Band(potential, proto.matrix().potential_thresholds());
+  const int rband =
+      Band(relationship, proto.matrix().relationship_thresholds());
+  return cells[pband * relationship_bands + rband];
+}
+
 int CompiledRuleset::Band(
     double score, const google::protobuf::RepeatedField<double>& thresholds) {
   int band = 0;

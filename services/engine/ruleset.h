@@ -86,6 +86,8 @@ struct CompiledRuleset {
   // The band of `score` given strictly increasing cut points.
   static int Band(double score,
                   const google::protobuf::RepeatedField<double>& thresholds);
+  // The cell of (rounded) scores: their bands on the matrix's two axes.
+  const v1::Cell* CellAt(double potential, double relationship) const;
 };
 
 // Alias matching key: ASCII letters lowercased, ASCII digits kept, every

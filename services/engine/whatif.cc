@@ -23,9 +23,30 @@ namespace {
 using v1::Lever;
 using v1::Opportunity;
 
-constexpr Lever kAllLevers[] = {v1::LEVER_MEETINGS, v1::LEVER_CONTACTS,
-                                v1::LEVER_CHAMPION, v1::LEVER_EXECUTIVE_SPONSOR,
-                                v1::LEVER_STAGE};
+// Each lever: the signal its field feeds, and the field. The one list of
+// levers: "all levers", their fields and signals come from it.
+struct LeverInfo {
+  Lever lever;
+  v1::Signal signal;
+  absl::string_view field;
+};
+constexpr LeverInfo kLevers[] = {
+    {v1::LEVER_MEETINGS, v1::SIGNAL_MEETINGS_LAST_90_DAYS,
+     "relationship.meetings_last_90_days"},
+    {v1::LEVER_CONTACTS, v1::SIGNAL_CONTACTS_ENGAGED,
+     "relationship.contacts_engaged"},
+    {v1::LEVER_CHAMPION, v1::SIGNAL_HAS_CHAMPION, "relationship.has_champion"},
+    {v1::LEVER_EXECUTIVE_SPONSOR, v1::SIGNAL_EXECUTIVE_SPONSOR,
+     "relationship.executive_sponsor"},
+    {v1::LEVER_STAGE, v1::SIGNAL_BUYING_STAGE, "stage"},
+};
+
+const LeverInfo* Info(Lever lever) {
+  for (const LeverInfo& l : kLevers) {
+    if (l.lever == lever) return &l;
+  }
+  return nullptr;
+}
 
 // A summed effect is off the engine's own sum by far less than this, so
 // a combination within it of its target bands (after rounding to two
@@ -35,24 +56,6 @@ constexpr double kSumError = 1e-9;
 // at most, before the search stops: a ruleset whose bands all fall on a
 // rounding edge cannot make one call classify each combination.
 constexpr int kMaxUnconfirmed = 64;
-
-// The signal a lever's field feeds.
-v1::Signal LeverSignal(Lever lever) {
-  switch (lever) {
-    case v1::LEVER_MEETINGS:
-      return v1::SIGNAL_MEETINGS_LAST_90_DAYS;
-    case v1::LEVER_CONTACTS:
-      return v1::SIGNAL_CONTACTS_ENGAGED;
-    case v1::LEVER_CHAMPION:
-      return v1::SIGNAL_HAS_CHAMPION;
-    case v1::LEVER_EXECUTIVE_SPONSOR:
-      return v1::SIGNAL_EXECUTIVE_SPONSOR;
-    case v1::LEVER_STAGE:
-      return v1::SIGNAL_BUYING_STAGE;
-    default:
-      return v1::SIGNAL_UNSPECIFIED;
-  }
-}
 
 // The factors of both axes that read `signal`.
 std::vector<const CompiledFactor*> FactorsOf(const CompiledRuleset& rules,
@@ -135,7 +138,7 @@ LeverSpace Space(Lever lever, const Opportunity& opp,
   LeverSpace space;
   space.lever = lever;
   std::vector<const CompiledFactor*> factors =
-      FactorsOf(rules, LeverSignal(lever));
+      FactorsOf(rules, Info(lever)->signal);
   const v1::Relationship& rel = opp.relationship();
   std::vector<Candidate> raw;
   auto counts = [&](int64_t current) {
@@ -242,11 +245,9 @@ std::pair<double, double> BandRange(
   return {lo, hi};
 }
 
-double Round2(double v) { return std::round(v * 100.0) / 100.0; }
-
 bool Near(double raw, std::pair<double, double> range) {
   for (double d : {-kSumError, kSumError}) {
-    const double score = Round2(std::clamp(raw + d, 0.0, 100.0));
+    const double score = RoundScore(std::clamp(raw + d, 0.0, 100.0));
     if (score >= range.first && score < range.second) return true;
   }
   return false;
@@ -255,9 +256,9 @@ bool Near(double raw, std::pair<double, double> range) {
 // A combination: per lever space, the candidate taken (-1: unchanged).
 // A space has at most 2 * kWhatIfMaxCountSteps + 4 candidates.
 static_assert(2 * kWhatIfMaxCountSteps + 4 < INT16_MAX);
-constexpr size_t kLevers = std::size(kAllLevers);
+constexpr size_t kLeverCount = std::size(kLevers);
 struct Combination {
-  std::array<int16_t, kLevers> pick;
+  std::array<int16_t, kLeverCount> pick;
   int levers = 0;
   int steps = 0;
 };
@@ -347,7 +348,7 @@ void AddOption(const Combination& c, const std::vector<LeverSpace>& spaces,
 std::vector<Lever> LeversToSearch(const WhatIfOptions& options) {
   std::vector<Lever> levers = options.levers;
   if (levers.empty()) {
-    levers.assign(std::begin(kAllLevers), std::end(kAllLevers));
+    for (const LeverInfo& l : kLevers) levers.push_back(l.lever);
   }
   std::sort(levers.begin(), levers.end());
   levers.erase(std::unique(levers.begin(), levers.end()), levers.end());
@@ -360,20 +361,8 @@ std::vector<Lever> LeversToSearch(const WhatIfOptions& options) {
 }  // namespace
 
 absl::string_view LeverField(Lever lever) {
-  switch (lever) {
-    case v1::LEVER_MEETINGS:
-      return "relationship.meetings_last_90_days";
-    case v1::LEVER_CONTACTS:
-      return "relationship.contacts_engaged";
-    case v1::LEVER_CHAMPION:
-      return "relationship.has_champion";
-    case v1::LEVER_EXECUTIVE_SPONSOR:
-      return "relationship.executive_sponsor";
-    case v1::LEVER_STAGE:
-      return "stage";
-    default:
-      return "";
-  }
+  const LeverInfo* info = Info(lever);
+  return info == nullptr ? absl::string_view() : info->field;
 }
 
 v1::WhatIfResponse WhatIf(const Opportunity& opp, const CompiledRuleset& rules,

@@ -405,7 +405,8 @@ RedisCommand RedisResultStore::GetCommand(absl::string_view tenant_id,
 
 absl::StatusOr<v1::Classification> RedisResultStore::GetReply(
     absl::string_view tenant_id, absl::string_view id, const RedisReply& r) {
-  if (r.type != RedisReply::Type::kArray || r.elements.size() != 2) {
+  // c and prev, and maybe further fields (HistoryAsync's h).
+  if (r.type != RedisReply::Type::kArray || r.elements.size() < 2) {
     return ReplyError(r, "HMGET");
   }
   if (IsNil(r.elements[0])) {
@@ -441,10 +442,7 @@ void RedisResultStore::HistoryAsync(absl::string_view tenant_id,
                std::move(done)(ReplyError(r, "HMGET"));
                return;
              }
-             RedisReply result = r;
-             result.elements.pop_back();
-             absl::StatusOr<v1::Classification> c =
-                 GetReply(tenant, opp, result);
+             absl::StatusOr<v1::Classification> c = GetReply(tenant, opp, r);
              if (!c.ok()) {
                std::move(done)(c.status());
                return;

@@ -307,7 +307,7 @@ TEST_F(OppctlStoreTest, AccountShowsItsCellAndItsOpenDeals) {
       << Err();
   ASSERT_EQ(Run({"account", "acc-hanwei"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("account acc-hanwei (tenant demo): 1 "
-                               "opportunities, 1 open"));
+                               "opportunity, 1 open"));
   EXPECT_THAT(Out(), HasSubstr("cell          KEY  Key: invest"));
   EXPECT_THAT(Out(), HasSubstr("opp-hanwei-erp"));
   ASSERT_EQ(Run({"--json", "account", "acc-city"}), 0) << Err();
