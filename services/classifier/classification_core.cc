@@ -82,6 +82,14 @@ std::string OpportunityFingerprint(const v1::Opportunity& opportunity) {
   return Sha256Hex(DeterministicBytes(opportunity)).substr(0, 32);
 }
 
+PutItem StoredInput(const v1::Classification* classification,
+                    const v1::Opportunity& opportunity, bool with_reasons) {
+  PutItem item{.classification = classification, .with_reasons = with_reasons};
+  item.input = DeterministicBytes(opportunity);
+  item.fingerprint = Sha256Hex(item.input).substr(0, 32);
+  return item;
+}
+
 struct ClassificationCore::Item {
   const v1::Opportunity* opportunity;
   v1::ClassifyResult* result;
@@ -143,9 +151,8 @@ void ClassificationCore::ClassifyItems(std::shared_ptr<Batch> batch,
     ClassifyValidatedInto(*item.opportunity, rules, now, classify_options,
                           item.result->mutable_classification());
     if (store_ != nullptr) {
-      batch->puts.push_back({&item.result->classification(),
-                             OpportunityFingerprint(*item.opportunity),
-                             with_reasons});
+      batch->puts.push_back(StoredInput(&item.result->classification(),
+                                        *item.opportunity, with_reasons));
     }
   }
   if (batch->puts.empty()) {
@@ -227,9 +234,8 @@ void ClassificationCore::ClassifyAsync(const v1::ClassifyRequest& request,
     std::move(done)(call->response);
     return;
   }
-  call->put = {&call->response->classification(),
-               OpportunityFingerprint(request.opportunity()),
-               !request.omit_reasons()};
+  call->put = StoredInput(&call->response->classification(),
+                          request.opportunity(), !request.omit_reasons());
   call->done = std::move(done);
   Call* raw = call.get();
   store_->PutAsync(absl::MakeConstSpan(&raw->put, 1), PutOptionsAt(now),
@@ -438,6 +444,9 @@ void ClassificationCore::GetClassificationAsync(
         response.set_trend(TrendOf(h.entries));
         if (!h.entries.empty()) response.set_cause(h.entries[0].cause());
         *response.mutable_classification() = std::move(h.classification);
+        if (h.input.has_value()) {
+          *response.mutable_opportunity() = *std::move(h.input);
+        }
       },
       std::move(done));
 }
@@ -450,6 +459,9 @@ void ClassificationCore::GetHistoryAsync(
       [](StoredHistory& h, v1::GetHistoryResponse& response) {
         response.set_trend(TrendOf(h.entries));
         *response.mutable_classification() = std::move(h.classification);
+        if (h.input.has_value()) {
+          *response.mutable_opportunity() = *std::move(h.input);
+        }
         for (v1::HistoryEntry& e : h.entries) {
           *response.add_entries() = std::move(e);
         }

@@ -46,6 +46,12 @@ v1::Trend TrendOf(absl::Span<const v1::HistoryEntry> newest_first);
 // deterministic encoding (every field, version included).
 std::string OpportunityFingerprint(const v1::Opportunity& opportunity);
 
+// How a result classified from `opportunity` is stored: with the
+// opportunity's deterministic encoding (PutItem::input) and its
+// fingerprint, computed from the same bytes.
+PutItem StoredInput(const v1::Classification* classification,
+                    const v1::Opportunity& opportunity, bool with_reasons);
+
 class ClassificationCore {
  public:
   struct Options {

@@ -225,7 +225,7 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
     for (size_t start = 0; start < group.size(); start += kPutChunk) {
       const size_t end = std::min(group.size(), start + kPutChunk);
       std::vector<std::string> args;
-      args.reserve(6 + 17 * (end - start));
+      args.reserve(6 + 18 * (end - start));
       args.push_back(absl::StrCat(latest_ms));
       args.push_back(absl::StrCat(ttl_ms));
       args.push_back(absl::StrCat(options_.transitions_max_len));
@@ -266,6 +266,7 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
         args.push_back(f.call->keep);
         args.push_back(absl::StrCat(static_cast<int>(c.grade())));
         args.push_back(c.account_id());
+        args.push_back(item.input);
         batch.index.push_back(group[j]);
       }
       batch.commands.push_back(EvalSha(put_, tenant, "", std::move(args)));
@@ -429,6 +430,7 @@ void RedisResultStore::HistoryAsync(absl::string_view tenant_id,
                                     HistoryCallback done) {
   RedisCommand get = GetCommand(tenant_id, id);
   get.push_back("h");
+  get.push_back("o");
   RunAsync({std::move(get)}, deadline,
            [tenant = std::string(tenant_id), opp = std::string(id),
             done = std::move(done)](
@@ -438,7 +440,7 @@ void RedisResultStore::HistoryAsync(absl::string_view tenant_id,
                return;
              }
              const RedisReply& r = (*replies)[0];
-             if (r.type != RedisReply::Type::kArray || r.elements.size() != 3) {
+             if (r.type != RedisReply::Type::kArray || r.elements.size() != 4) {
                std::move(done)(ReplyError(r, "HMGET"));
                return;
              }
@@ -447,7 +449,14 @@ void RedisResultStore::HistoryAsync(absl::string_view tenant_id,
                std::move(done)(c.status());
                return;
              }
-             StoredHistory out{.classification = *std::move(c), .entries = {}};
+             StoredHistory out{.classification = *std::move(c)};
+             // The input is kept since the result was first written by a
+             // version that stores it; bytes that do not parse are left
+             // out as a bad history line is.
+             if (!Str(r.elements[3]).empty() &&
+                 !out.input.emplace().ParseFromString(Str(r.elements[3]))) {
+               out.input.reset();
+             }
              // A line that does not parse is left out: the history
              // explains the result, it must not make it unreadable.
              for (absl::string_view line :

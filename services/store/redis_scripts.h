@@ -50,12 +50,14 @@ end
 // Stores a batch of one tenant's results, in order, atomically. ARGV: 2 now
 // ms (the latest of the results', for purging), 3 TTL ms (0: none),
 // 4 transitions MAXLEN, 5 tenant, 6 how many due expiries to purge first
-// (0: none), 7 history length (0: keep none); then 16 per result: id,
+// (0: none), 7 history length (0: keep none); then 18 per result: id,
 // cell, priority, cents, "ct|ind|stage", Classification bytes,
 // fingerprint, ruleset version, with-reasons flag (1/0), classified-at ms,
 // potential, relationship, the opportunity version, its store time in ms,
-// keep-current-since ms ('': always write), the grade number, and the
-// account id ('' when none). Results of several callers share a call.
+// keep-current-since ms ('': always write), the grade number, the
+// account id ('' when none), and the opportunity it was classified from
+// (field 'o', its protobuf bytes; '' when the caller keeps none). Results of
+// several callers share a call.
 //
 // Accounts: sorted set '<prefix>acct:<account>' holds the ids of the
 // account's results, each by its expiry (+inf without a TTL); the key's
@@ -92,7 +94,7 @@ end
 // Returns 4 per result: previous cell, moved (0/1), superseded (0/1),
 // current (0/1).
 inline constexpr char kPut[] = R"lua(
-local N = 17
+local N = 18
 local ttl = tonumber(ARGV[3])
 local H = tonumber(ARGV[7]) or 0
 -- What differs between a state with fingerprint `fp` and ruleset `rv`
@@ -224,13 +226,13 @@ local function put(b)
                'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
                'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
                'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9], 'h', h,
-               'acct', ARGV[b + 16])
+               'acct', ARGV[b + 16], 'o', ARGV[b + 17])
   else
     redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', fp,
                'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
                'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
                'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9],
-               'acct', ARGV[b + 16])
+               'acct', ARGV[b + 16], 'o', ARGV[b + 17])
     if s[13] then redis.call('HDEL', okey, 'h') end
   end
   -- The account's set: joined, left, or its expiry pushed back.

@@ -23,6 +23,7 @@
 #include "oppmatrix/v1/classification.pb.h"
 #include "oppmatrix/v1/classification_service.pb.h"
 #include "oppmatrix/v1/dimensions.pb.h"
+#include "oppmatrix/v1/opportunity.pb.h"
 
 namespace oppmatrix {
 
@@ -41,9 +42,13 @@ struct PutOptions {
 // One result to store.
 struct PutItem {
   const v1::Classification* classification = nullptr;  // not owned
-  std::string fingerprint;
+  std::string fingerprint = {};
   // Whether `classification` carries its reasons.
   bool with_reasons = true;
+  // The opportunity it was classified from (its deterministic protobuf
+  // encoding), kept with the result so that a new ruleset can be
+  // previewed and the result rescored without the CRM; empty keeps none.
+  std::string input = {};
 };
 
 // What storing one result did.
@@ -113,7 +118,10 @@ inline constexpr int kMaxHistoryLength = 100;
 // A stored result with its history, newest state first.
 struct StoredHistory {
   v1::Classification classification;
-  std::vector<v1::HistoryEntry> entries;
+  std::vector<v1::HistoryEntry> entries = {};
+  // The opportunity the result was classified from (PutItem::input);
+  // nullopt when the result was stored without it.
+  std::optional<v1::Opportunity> input = std::nullopt;
 };
 
 // An account's stored results.

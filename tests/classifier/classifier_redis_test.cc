@@ -431,6 +431,10 @@ TEST_F(ClassifierRedisTest, HistoryAndTrendSayWhatChangedAndWhichWay) {
   ASSERT_TRUE(stub_->GetClassification(Context().get(), get, &got).ok());
   EXPECT_EQ(got.trend(), v1::TREND_IMPROVING);
   EXPECT_EQ(got.cause(), "time");
+  // Both answer with the opportunity the newest state was classified from.
+  EXPECT_EQ(got.opportunity().version(), 5);
+  EXPECT_EQ(got.opportunity().SerializeAsString(), key.SerializeAsString());
+  EXPECT_EQ(history.opportunity().SerializeAsString(), key.SerializeAsString());
 
   // The move DEVELOP -> KEY was the record's doing.
   v1::ListTransitionsRequest list;

@@ -990,6 +990,43 @@ TEST_F(ResultStoreTest, ABadHistoryLineIsLeftOut) {
   EXPECT_EQ(h.classification.opportunity_id(), "h-5");
 }
 
+TEST_F(ResultStoreTest, TheInputIsKeptWithTheResultAndReplacedByTheNextOne) {
+  v1::Classification c = Result("in-1", "DEVELOP", 60);
+  v1::Opportunity opp;
+  opp.set_tenant_id("acme");
+  opp.set_id("in-1");
+  opp.set_name("华为 云 support renewal");  // as typed, non-ASCII kept
+  opp.mutable_amount()->set_currency_code("CNY");
+  opp.mutable_amount()->set_units(120000);
+  PutItem item{&c, "fp-1", true};
+  item.input = opp.SerializeAsString();
+  ASSERT_TRUE(store_->Put({item}, {.now = Now()}, Soon()).ok());
+  StoredHistory h = HistoryOf(*store_, "in-1");
+  ASSERT_TRUE(h.input.has_value());
+  EXPECT_EQ(h.input->name(), "华为 云 support renewal");
+  EXPECT_EQ(h.input->amount().units(), 120000);
+
+  // The next write's input replaces it; one kept as current leaves it.
+  opp.mutable_amount()->set_units(90000);
+  item.fingerprint = "fp-2";
+  item.input = opp.SerializeAsString();
+  ASSERT_TRUE(store_->Put({item}, {.now = Now()}, Soon()).ok());
+  EXPECT_EQ(HistoryOf(*store_, "in-1").input->amount().units(), 90000);
+
+  // Stored without one (or with bytes that do not parse): no input, and
+  // the result is still readable.
+  item.fingerprint = "fp-3";
+  item.input = "";
+  ASSERT_TRUE(store_->Put({item}, {.now = Now()}, Soon()).ok());
+  EXPECT_FALSE(HistoryOf(*store_, "in-1").input.has_value());
+  item.fingerprint = "fp-4";
+  item.input = "\xff\xff\xff";
+  ASSERT_TRUE(store_->Put({item}, {.now = Now()}, Soon()).ok());
+  h = HistoryOf(*store_, "in-1");
+  EXPECT_FALSE(h.input.has_value());
+  EXPECT_EQ(h.classification.opportunity_id(), "in-1");
+}
+
 TEST_F(ResultStoreTest, HistoryIsCutToItsLength) {
   RedisResultStore::Options so;
   so.history_length = 3;
