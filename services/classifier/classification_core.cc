@@ -78,15 +78,24 @@ int PageSize(int requested) {
 
 }  // namespace
 
+namespace {
+
+// The fingerprint of an opportunity's deterministic encoding.
+std::string FingerprintOf(absl::string_view bytes) {
+  return Sha256Hex(bytes).substr(0, 32);
+}
+
+}  // namespace
+
 std::string OpportunityFingerprint(const v1::Opportunity& opportunity) {
-  return Sha256Hex(DeterministicBytes(opportunity)).substr(0, 32);
+  return FingerprintOf(DeterministicBytes(opportunity));
 }
 
 PutItem StoredInput(const v1::Classification* classification,
                     const v1::Opportunity& opportunity, bool with_reasons) {
   PutItem item{.classification = classification, .with_reasons = with_reasons};
   item.input = DeterministicBytes(opportunity);
-  item.fingerprint = Sha256Hex(item.input).substr(0, 32);
+  item.fingerprint = FingerprintOf(item.input);
   return item;
 }
 

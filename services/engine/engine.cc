@@ -22,8 +22,6 @@ namespace {
 using v1::Classification;
 using v1::Opportunity;
 
-double Round2(double v) { return RoundScore(v); }
-
 absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
@@ -152,7 +150,7 @@ struct Evaluated {
 };
 
 std::string FormatNumber(double v) {
-  double rounded = Round2(v);
+  double rounded = RoundScore(v);
   if (rounded == std::floor(rounded) && std::fabs(rounded) < 1e15) {
     return absl::StrFormat("%.0f", rounded);
   }
@@ -319,7 +317,7 @@ double ScoreAxis(const CompiledAxis& axis, v1::Axis which,
     sum += f.weight * e.value;
     if (effects != nullptr) {
       double contribution =
-          Round2(100.0 * f.weight * (e.value - 0.5) / axis.total_weight);
+          RoundScore(100.0 * f.weight * (e.value - 0.5) / axis.total_weight);
       if (contribution != 0) effects->push_back({&f, which, contribution});
     }
   }
@@ -411,11 +409,11 @@ void ClassifyValidatedInto(const Opportunity& opp, const CompiledRuleset& rules,
   if (sink != nullptr)
     effects.reserve(rules.potential.factors.size() +
                     rules.relationship.factors.size());
-  double potential = Round2(ScoreAxis(rules.potential, v1::AXIS_POTENTIAL, opp,
-                                      d, r.base_currency(), sink));
+  double potential = RoundScore(ScoreAxis(rules.potential, v1::AXIS_POTENTIAL,
+                                          opp, d, r.base_currency(), sink));
   double relationship =
-      Round2(ScoreAxis(rules.relationship, v1::AXIS_RELATIONSHIP, opp, d,
-                       r.base_currency(), sink));
+      RoundScore(ScoreAxis(rules.relationship, v1::AXIS_RELATIONSHIP, opp, d,
+                           r.base_currency(), sink));
 
   Classification& c = *out;
   c.set_tenant_id(opp.tenant_id());
@@ -449,7 +447,7 @@ void ClassifyValidatedInto(const Opportunity& opp, const CompiledRuleset& rules,
   if (d.buying_stage < static_cast<int>(rules.stage_bonus.size())) {
     priority += rules.stage_bonus[d.buying_stage];
   }
-  priority = Round2(std::clamp(priority, 0.0, 100.0));
+  priority = RoundScore(std::clamp(priority, 0.0, 100.0));
   c.set_priority_score(priority);
   const v1::GradeRules& g = r.grade();
   c.set_grade(priority >= g.a_min()   ? v1::GRADE_A
