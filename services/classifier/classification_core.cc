@@ -27,14 +27,6 @@ namespace {
 
 constexpr size_t kMaxCellIdBytes = 64;
 
-google::type::Money CentsToMoney(int64_t cents, const std::string& currency) {
-  google::type::Money m;
-  m.set_currency_code(currency);
-  m.set_units(cents / 100);
-  m.set_nanos(static_cast<int32_t>((cents % 100) * 10'000'000));
-  return m;
-}
-
 void CheckTenant(const std::string& tenant, std::vector<FieldViolation>& v) {
   ValidateTenantId(tenant, "tenant_id", v);
 }
@@ -77,6 +69,14 @@ int PageSize(int requested) {
 }
 
 }  // namespace
+
+google::type::Money CentsToMoney(int64_t cents, const std::string& currency) {
+  google::type::Money m;
+  m.set_currency_code(currency);
+  m.set_units(cents / 100);
+  m.set_nanos(static_cast<int32_t>((cents % 100) * 10'000'000));
+  return m;
+}
 
 namespace {
 
@@ -148,7 +148,6 @@ PutOptions ClassificationCore::PutOptionsAt(absl::Time now) const {
 }
 
 void ClassificationCore::ClassifyItems(std::shared_ptr<Batch> batch,
-                                       const CompiledRuleset& rules,
                                        bool with_reasons, absl::Time deadline,
                                        absl::AnyInvocable<void() &&> done) {
   const absl::Time now = options_.clock();
@@ -156,8 +155,16 @@ void ClassificationCore::ClassifyItems(std::shared_ptr<Batch> batch,
   // Score every item (microseconds), then store them in one round trip:
   // the store skips the results it already holds.
   if (store_ != nullptr) batch->puts.reserve(batch->items.size());
+  // Each item by its tenant's ruleset; a batch is mostly of one tenant.
+  std::shared_ptr<const CompiledRuleset> rules;
+  const std::string* rules_tenant = nullptr;
   for (Item& item : batch->items) {
-    ClassifyValidatedInto(*item.opportunity, rules, now, classify_options,
+    const std::string& tenant = item.opportunity->tenant_id();
+    if (rules_tenant == nullptr || *rules_tenant != tenant) {
+      rules = rules_->ForTenant(tenant);
+      rules_tenant = &tenant;
+    }
+    ClassifyValidatedInto(*item.opportunity, *rules, now, classify_options,
                           item.result->mutable_classification());
     if (store_ != nullptr) {
       batch->puts.push_back(StoredInput(&item.result->classification(),
@@ -236,7 +243,8 @@ void ClassificationCore::ClassifyAsync(const v1::ClassifyRequest& request,
       &call->arena);
   const absl::Time now = options_.clock();
   ClassifyValidatedInto(
-      request.opportunity(), *rules_->Current(), now,
+      request.opportunity(),
+      *rules_->ForTenant(request.opportunity().tenant_id()), now,
       ClassifyOptions{.with_reasons = !request.omit_reasons()},
       call->response->mutable_classification());
   if (store_ == nullptr) {
@@ -307,8 +315,8 @@ void ClassificationCore::BatchClassifyAsync(
     batch->items.push_back({&opp, result});
   }
   Batch* raw = batch.get();
-  ClassifyItems(std::move(batch), *rules_->Current(), !request.omit_reasons(),
-                deadline, [raw, done = std::move(done)]() mutable {
+  ClassifyItems(std::move(batch), !request.omit_reasons(), deadline,
+                [raw, done = std::move(done)]() mutable {
                   // `raw` lives until this ran: the store's callback holds
                   // the batch.
                   std::move(done)(raw->response);
@@ -481,7 +489,8 @@ void ClassificationCore::GetHistoryAsync(
 void ClassificationCore::WhatIfAsync(const v1::WhatIfRequest& request,
                                      absl::Time /*deadline*/,
                                      Callback<v1::WhatIfResponse> done) {
-  std::shared_ptr<const CompiledRuleset> rules = rules_->Current();
+  std::shared_ptr<const CompiledRuleset> rules =
+      rules_->ForTenant(request.opportunity().tenant_id());
   std::vector<FieldViolation> v;
   if (!request.has_opportunity()) {
     AddViolation(v, "opportunity", "is required");
@@ -574,7 +583,7 @@ void ClassificationCore::GetAccountAsync(
           return;
         }
         v1::GetAccountResponse response =
-            RollUp(a->results, *rules_->Current());
+            RollUp(a->results, *rules_->ForTenant(tenant));
         response.set_tenant_id(tenant);
         response.set_account_id(account);
         response.set_opportunities(static_cast<int32_t>(a->total));
@@ -616,7 +625,7 @@ void ClassificationCore::GetMatrixAsync(const v1::GetMatrixRequest& request,
           return;
         }
         v1::GetMatrixResponse response =
-            MatrixResponse(tenant, *rules_->Current(), *stored);
+            MatrixResponse(tenant, *rules_->ForTenant(tenant), *stored);
         std::move(done)(&response);
       });
 }

@@ -52,6 +52,9 @@ std::string OpportunityFingerprint(const v1::Opportunity& opportunity);
 PutItem StoredInput(const v1::Classification* classification,
                     const v1::Opportunity& opportunity, bool with_reasons);
 
+// Hundredths of a currency unit as Money.
+google::type::Money CentsToMoney(int64_t cents, const std::string& currency);
+
 class ClassificationCore {
  public:
   struct Options {
@@ -150,11 +153,10 @@ class ClassificationCore {
  private:
   struct Item;
   struct Batch;
-  // Classifies a batch's validated items: scoring, then one store call;
-  // `done` runs when the results are final.
-  void ClassifyItems(std::shared_ptr<Batch> batch, const CompiledRuleset& rules,
-                     bool with_reasons, absl::Time deadline,
-                     absl::AnyInvocable<void() &&> done);
+  // Classifies a batch's validated items, each by its tenant's ruleset:
+  // scoring, then one store call; `done` runs when the results are final.
+  void ClassifyItems(std::shared_ptr<Batch> batch, bool with_reasons,
+                     absl::Time deadline, absl::AnyInvocable<void() &&> done);
   // GetMatrix's answer: the ruleset's cells, then cells only stored.
   static v1::GetMatrixResponse MatrixResponse(const std::string& tenant_id,
                                               const CompiledRuleset& rules,

@@ -13,46 +13,9 @@
 #include "services/common/grpc_status.h"
 #include "services/common/proto_bytes.h"
 #include "services/common/status_util.h"
+#include "services/common/unary_reactor.h"
 
 namespace oppmatrix {
-namespace {
-
-// The call's deadline (InfiniteFuture when the client set none).
-absl::Time Deadline(const grpc::CallbackServerContext* context) {
-  return absl::FromChrono(context->deadline());
-}
-
-// Parses the request's bytes and returns at once; `method` of the core
-// answers later (from the store's I/O thread once Redis has answered),
-// and the call is finished then: no gRPC thread waits on Redis.
-template <typename Request, typename Response, typename Method>
-grpc::ServerUnaryReactor* UnaryAsync(grpc::CallbackServerContext* context,
-                                     ClassificationCore& core, Method method,
-                                     const grpc::ByteBuffer* request_bytes,
-                                     grpc::ByteBuffer* response_bytes) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // The request, parsed onto an arena of its own, lives until the answer.
-  struct Held {
-    google::protobuf::Arena arena;
-    Request* request = google::protobuf::Arena::CreateMessage<Request>(&arena);
-  };
-  auto request = std::make_shared<Held>();
-  if (absl::Status s = ParseProtoBytes(*request_bytes, request->request);
-      !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
-  }
-  const Request& held = *request->request;  // before the capture moves it
-  (core.*method)(held, Deadline(context),
-                 [reactor, response_bytes, request = std::move(request)](
-                     absl::StatusOr<Response*> result) {
-                   if (result.ok()) *response_bytes = ToByteBuffer(**result);
-                   reactor->Finish(ToGrpcStatus(result.status()));
-                 });
-  return reactor;
-}
-
-}  // namespace
 
 // Keeps up to kMaxInFlight requests of the stream classifying at once and
 // writes their results in the order of the requests. Reads go on while
@@ -281,7 +244,7 @@ grpc::ServerUnaryReactor* ClassificationServiceImpl::BatchClassify(
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 ClassificationServiceImpl::ClassifyStream(
     grpc::CallbackServerContext* context) {
-  return new StreamReactor(&core_, Deadline(context));
+  return new StreamReactor(&core_, CallDeadline(context));
 }
 
 grpc::ServerUnaryReactor* ClassificationServiceImpl::GetClassification(

@@ -1,6 +1,6 @@
-// Wires the classifier's gRPC server: the classification service, the
-// standard health service and server reflection, on one listening address.
-// Tests start it in-process on "127.0.0.1:0" and read the chosen port.
+// Wires the classifier's gRPC server: the classification and ruleset
+// services, the standard health service and server reflection, on one listening
+// address. Tests start it in-process on "127.0.0.1:0" and read the chosen port.
 //
 //   OPPMATRIX_ASSIGN_OR_RETURN(auto server, ClassifierServer::Start(
 //       {.listen = "0.0.0.0:50051"}, watcher.get()));
@@ -17,7 +17,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/classifier/classification_service.h"
+#include "services/classifier/ruleset_service.h"
 #include "services/classifier/ruleset_watcher.h"
+#include "services/classifier/tenant_rulesets.h"
 #include "services/common/grpc_server.h"
 
 namespace oppmatrix {
@@ -25,6 +27,7 @@ namespace oppmatrix {
 // The name under which the health service reports the classifier.
 inline constexpr char kClassificationServiceName[] =
     "oppmatrix.v1.ClassificationService";
+inline constexpr char kRulesetServiceName[] = "oppmatrix.v1.RulesetService";
 
 class ClassifierServer {
  public:
@@ -40,16 +43,21 @@ class ClassifierServer {
     std::string tls_client_ca_file;
     std::string auth_token;
     ClassificationServiceImpl::Options service;
+    RulesetServiceImpl::Options ruleset_service;
   };
 
   // Builds and starts the server. UNAVAILABLE when the address can't be
-  // bound. `rules` and `store` must outlive the server; `store` may be null
-  // (results are then answered, not stored).
+  // bound. The pointers must outlive the server; all but `rules` may be
+  // null. Without `store` results are answered, not stored. With
+  // `tenants` (whose default is `rules`) and `ruleset_store`, tenants'
+  // own rulesets are served and classified by; without them every tenant
+  // is classified by `rules` and RulesetService answers UNAVAILABLE.
   static absl::StatusOr<std::unique_ptr<ClassifierServer>> Start(
-      Options options, const RulesetSource* rules,
-      ResultStore* store = nullptr);
+      Options options, const RulesetSource* rules, ResultStore* store = nullptr,
+      TenantRulesets* tenants = nullptr, RulesetStore* ruleset_store = nullptr);
 
   ClassificationServiceImpl& service() { return *service_; }
+  RulesetServiceImpl& ruleset_service() { return *ruleset_service_; }
 
   // The bound port.
   int port() const { return server_->port(); }
@@ -65,6 +73,7 @@ class ClassifierServer {
   ClassifierServer() = default;
 
   std::unique_ptr<ClassificationServiceImpl> service_;
+  std::unique_ptr<RulesetServiceImpl> ruleset_service_;
   std::unique_ptr<GrpcServer> server_;  // destroyed (shut down) first
 };
 

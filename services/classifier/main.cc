@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "services/classifier/classifier_server.h"
 #include "services/classifier/ruleset_watcher.h"
+#include "services/classifier/tenant_rulesets.h"
 #include "services/common/env_flags.h"
 #include "services/common/log.h"
 #include "services/common/server_flags.h"
@@ -19,6 +20,7 @@
 #include "services/store/async_redis.h"
 #include "services/store/redis_client.h"
 #include "services/store/redis_result_store.h"
+#include "services/store/redis_ruleset_store.h"
 #include "services/store/redis_url.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
@@ -27,6 +29,10 @@ ABSL_FLAG(std::string, rules, "rules/default.yaml",
           "The ruleset YAML file; reloaded when it changes and on SIGHUP");
 ABSL_FLAG(absl::Duration, rules_poll_interval, absl::Seconds(2),
           "How often to check the ruleset file for changes; 0 disables");
+ABSL_FLAG(absl::Duration, tenant_rules_poll_interval, absl::Seconds(1),
+          "How often to read tenants' published rulesets from --redis "
+          "(RulesetService); a publication through this replica is in force "
+          "here at once, through another within this");
 ABSL_FLAG(std::string, check_rules, "",
           "Validate this ruleset file, print its version or its errors, and "
           "exit 0 (valid) or 1 (invalid)");
@@ -120,6 +126,7 @@ int Run() {
   }
   std::unique_ptr<AsyncRedis> async_redis;
   std::unique_ptr<RedisResultStore> store;
+  std::unique_ptr<RedisRulesetStore> ruleset_store;
   if (!absl::GetFlag(FLAGS_redis).empty()) {
     absl::StatusOr<RedisEndpoint> endpoint =
         ParseRedisUrl(absl::GetFlag(FLAGS_redis));
@@ -151,6 +158,8 @@ int Run() {
             .transitions_max_len = absl::GetFlag(FLAGS_transitions_max_len),
             .max_puts_in_flight = absl::GetFlag(FLAGS_redis_puts_in_flight),
             .history_length = absl::GetFlag(FLAGS_history_length)});
+    ruleset_store = std::make_unique<RedisRulesetStore>(
+        async_redis.get(), RedisRulesetStore::Options{});
     // Redis being down is not fatal: classification goes on unstored and
     // the client reconnects when Redis is back.
     absl::StatusOr<std::vector<RedisReply>> ping = async_redis->PipelineSync(
@@ -185,12 +194,27 @@ int Run() {
     return 1;
   }
   (*watcher)->Start();
+  // Tenants' own rulesets: read once now (Redis may be down: the poll
+  // goes on), then polled.
+  std::unique_ptr<TenantRulesets> tenant_rulesets;
+  if (ruleset_store != nullptr) {
+    tenant_rulesets = std::make_unique<TenantRulesets>(
+        watcher->get(), ruleset_store.get(),
+        TenantRulesets::Options{
+            .poll_interval = absl::GetFlag(FLAGS_tenant_rules_poll_interval),
+            .store_timeout = absl::GetFlag(FLAGS_redis_timeout)});
+    if (absl::Status s = tenant_rulesets->Refresh(); !s.ok()) {
+      Log(LogLevel::kWarning, "rules", std::string(s.message()));
+    }
+    tenant_rulesets->Start();
+  }
 
   ClassifierServer::Options options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.service.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   options.service.cache_max_age = absl::GetFlag(FLAGS_cache_max_age);
   options.service.store_timeout = absl::GetFlag(FLAGS_redis_timeout);
+  options.ruleset_service.store_timeout = absl::GetFlag(FLAGS_redis_timeout);
   if (absl::Status s = ApplyServerLimitFlags(&options.limits); !s.ok()) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return 2;
@@ -206,7 +230,8 @@ int Run() {
   options.tls_client_ca_file = security.tls_client_ca_file;
   options.auth_token = security.auth_token;
   absl::StatusOr<std::unique_ptr<ClassifierServer>> server =
-      ClassifierServer::Start(options, watcher->get(), store.get());
+      ClassifierServer::Start(options, watcher->get(), store.get(),
+                              tenant_rulesets.get(), ruleset_store.get());
   if (!server.ok()) {
     Log(LogLevel::kError, "classifier",
         absl::StrCat("cannot start: ", server.status().message()));
@@ -236,6 +261,7 @@ int Run() {
   (*server)->Shutdown(grace);
   // Store calls a finished stream left in flight are answered (failed)
   // now, while the server's core and the store they call back into exist.
+  if (tenant_rulesets != nullptr) tenant_rulesets->Stop();
   async_redis.reset();
   (*watcher)->Stop();
   Log(LogLevel::kInfo, "classifier", "stopped");

@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/engine/ruleset.h"
@@ -30,6 +31,14 @@ class RulesetSource {
   virtual ~RulesetSource() = default;
   // The ruleset in force; never null.
   virtual std::shared_ptr<const CompiledRuleset> Current() const = 0;
+  // The ruleset `tenant_id`'s opportunities are classified by; never
+  // null. The same for every tenant unless the source keeps tenants' own
+  // (TenantRulesets).
+  virtual std::shared_ptr<const CompiledRuleset> ForTenant(
+      absl::string_view tenant_id) const {
+    (void)tenant_id;
+    return Current();
+  }
 };
 
 // A fixed ruleset, for tests and embedding.

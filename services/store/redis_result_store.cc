@@ -8,7 +8,9 @@
 #include <map>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -139,7 +141,8 @@ RedisResultStore::RedisResultStore(AsyncRedis* async, Options options)
       delete_(MakeScript(redis_scripts::kDelete)),
       matrix_(MakeScript(redis_scripts::kMatrix)),
       list_(MakeScript(redis_scripts::kList)),
-      account_(MakeScript(redis_scripts::kAccount)) {}
+      account_(MakeScript(redis_scripts::kAccount)),
+      inputs_(MakeScript(redis_scripts::kInputs)) {}
 
 std::string RedisResultStore::TenantPrefix(absl::string_view tenant_id) const {
   return absl::StrCat(options_.key_prefix, ":{", tenant_id, "}:");
@@ -169,9 +172,9 @@ void RedisResultStore::RunAsync(std::vector<RedisCommand> cmds,
                                 AsyncRedis::Callback done) {
   // Every script of the store: any of them may be asked for after a
   // flush.
-  const std::string* scripts[] = {&put_.source, &delete_.source,
-                                  &matrix_.source, &list_.source,
-                                  &account_.source};
+  const std::string* scripts[] = {&put_.source,     &delete_.source,
+                                  &matrix_.source,  &list_.source,
+                                  &account_.source, &inputs_.source};
   PipelineLoadingScriptsAsync(*async_, std::move(cmds), scripts, deadline,
                               std::move(done));
 }
@@ -926,6 +929,45 @@ absl::StatusOr<TransitionPage> RedisResultStore::TransitionsReply(
     page.transitions.push_back(std::move(t));
   }
   return page;
+}
+
+void RedisResultStore::InputsAsync(absl::string_view tenant_id,
+                                   absl::string_view cursor, int count,
+                                   absl::Time deadline, InputsCallback done) {
+  if (count < 1 || count > 1000) {
+    std::move(done)(absl::InvalidArgumentError("count: must be 1 to 1000"));
+    return;
+  }
+  if (!cursor.empty() && !absl::c_all_of(cursor, absl::ascii_isdigit)) {
+    std::move(done)(absl::InvalidArgumentError("cursor: not a cursor"));
+    return;
+  }
+  RunAsync({EvalSha(inputs_, tenant_id, "",
+                    {cursor.empty() ? std::string("0") : std::string(cursor),
+                     absl::StrCat(count)})},
+           deadline,
+           [done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             RedisReply& r = (*replies)[0];
+             if (r.type != RedisReply::Type::kArray || r.elements.empty() ||
+                 r.elements.size() % 3 != 1) {
+               std::move(done)(ReplyError(r, "inputs"));
+               return;
+             }
+             InputPage page;
+             page.entries.reserve(r.elements.size() / 3);
+             for (size_t i = 1; i + 2 < r.elements.size(); i += 3) {
+               page.entries.push_back({std::move(r.elements[i].str),
+                                       std::move(r.elements[i + 1].str),
+                                       std::move(r.elements[i + 2].str)});
+             }
+             if (r.elements[0].str != "0") page.cursor = r.elements[0].str;
+             std::move(done)(std::move(page));
+           });
 }
 
 }  // namespace oppmatrix

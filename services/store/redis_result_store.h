@@ -104,6 +104,9 @@ class RedisResultStore final : public ResultStore {
   void TransitionsAsync(absl::string_view tenant_id, int page_size,
                         absl::string_view page_token, absl::Time deadline,
                         TransitionsCallback done) override;
+  void InputsAsync(absl::string_view tenant_id, absl::string_view cursor,
+                   int count, absl::Time deadline,
+                   InputsCallback done) override;
 
   // Store calls waiting for one in flight (see max_puts_in_flight).
   int64_t puts_waiting() const {
@@ -190,6 +193,7 @@ class RedisResultStore final : public ResultStore {
   const Script matrix_;
   const Script list_;
   const Script account_;
+  const Script inputs_;
 };
 
 }  // namespace oppmatrix

@@ -469,6 +469,23 @@ out[1] = redis.call('ZCARD', k)
 return out
 )lua";
 
+// Inputs: one step of a walk over the tenant's results. ARGV 2 the HSCAN
+// cursor, 3 its COUNT hint. Returns {next cursor, id, cell, input, ...}:
+// each results' stored cell and its opportunity (field 'o', '' when the
+// result keeps none or its hash expired).
+inline constexpr char kInputs[] = R"lua(
+local r = redis.call('HSCAN', KEYS[1], ARGV[2], 'COUNT', ARGV[3])
+local out = {r[1]}
+local kv = r[2]
+for i = 1, #kv, 2 do
+  local id = kv[i]
+  out[#out + 1] = id
+  out[#out + 1] = string.match(kv[i + 1], '^([^|]*)|') or ''
+  out[#out + 1] = redis.call('HGET', P .. 'opp:' .. id, 'o') or ''
+end
+return out
+)lua";
+
 }  // namespace oppmatrix::redis_scripts
 
 #endif  // OPPMATRIX_SERVICES_STORE_REDIS_SCRIPTS_H_

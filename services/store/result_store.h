@@ -143,6 +143,19 @@ struct TransitionPage {
   std::string next_page_token;  // empty when there are no more
 };
 
+// One stored result's opportunity, for a preview or a rescore.
+struct StoredInputEntry {
+  std::string opportunity_id;
+  std::string cell;   // the result's stored cell
+  std::string input;  // PutItem::input; empty when the result keeps none
+};
+
+// One step of a walk over a tenant's results (ResultStore::InputsAsync).
+struct InputPage {
+  std::vector<StoredInputEntry> entries;
+  std::string cursor;  // of the next step; empty when the walk is done
+};
+
 class ResultStore {
  public:
   virtual ~ResultStore() = default;
@@ -212,6 +225,16 @@ class ResultStore {
                                 absl::string_view page_token,
                                 absl::Time deadline,
                                 TransitionsCallback done) = 0;
+
+  // One step of a walk over every stored result of the tenant, answered
+  // as GetAsync is: start with an empty cursor and go on with each page's
+  // until it is empty. A result stored for the whole walk comes at least
+  // once; one may come twice (callers that count drop repeated ids).
+  // `count` (1 to 1000) is how many results a step reads, roughly.
+  using InputsCallback = absl::AnyInvocable<void(absl::StatusOr<InputPage>) &&>;
+  virtual void InputsAsync(absl::string_view tenant_id,
+                           absl::string_view cursor, int count,
+                           absl::Time deadline, InputsCallback done) = 0;
 
   // The stored result (with `previous_cell`); NOT_FOUND if there is none.
   virtual absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,
