@@ -372,4 +372,92 @@ std::string FormatError(const absl::Status& status) {
   return out;
 }
 
+namespace {
+
+std::string Utc(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                          absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+std::string VersionOrDefault(const std::string& version) {
+  return version.empty() ? "the default" : version;
+}
+
+}  // namespace
+
+std::string FormatRulesetPublication(const v1::RulesetPublication& p) {
+  return absl::StrCat(
+      Utc(p.time()), "  ", p.rollback() ? "rollback" : "publish", " ",
+      VersionOrDefault(p.version()), " (was ",
+      VersionOrDefault(p.previous_version()), ") by ", p.author());
+}
+
+std::string FormatRulesetList(const v1::ListRulesetsResponse& r) {
+  std::string out = absl::StrCat(
+      "tenant ", r.tenant_id(), ": ", r.active_version(),
+      r.uses_default() ? " (the default)" : " (its own)", " in force\n");
+  if (!r.uses_default()) {
+    absl::StrAppend(&out, "default ", r.default_version(), "\n");
+  }
+  if (r.versions().empty()) {
+    absl::StrAppend(&out, "no versions uploaded\n");
+  } else {
+    absl::StrAppend(&out, "versions, newest first:\n");
+    for (const v1::RulesetVersionInfo& v : r.versions()) {
+      absl::StrAppend(&out, v.active() ? "* " : "  ", v.version(),
+                      "  uploaded ", Utc(v.uploaded_time()), " by ",
+                      v.uploaded_by(), "\n");
+    }
+  }
+  if (!r.publications().empty()) {
+    absl::StrAppend(&out, "publications, newest first:\n");
+    for (const v1::RulesetPublication& p : r.publications()) {
+      absl::StrAppend(&out, "  ", FormatRulesetPublication(p), "\n");
+    }
+  }
+  return out;
+}
+
+std::string FormatRulesetPreview(const v1::PreviewRulesetResponse& r) {
+  std::string out =
+      absl::StrCat(r.version(), " against ", r.active_version(),
+                   " (in force) for tenant ", r.tenant_id(), ":\n",
+                   r.compared(), " compared, ", r.moved(), " change cell");
+  if (r.skipped() > 0) {
+    absl::StrAppend(&out, ", ", r.skipped(),
+                    " skipped (stored without their opportunity)");
+  }
+  absl::StrAppend(&out, "\n");
+  if (r.moves().empty()) return out;
+  std::string currency = r.moves(0).amount().currency_code();
+  absl::StrAppend(
+      &out, absl::StrFormat("%-12s %-12s %8s  %s\n", "from", "to", "count",
+                            absl::StrCat("amount (", currency, ")")));
+  for (const v1::CellMove& m : r.moves()) {
+    absl::StrAppend(
+        &out, absl::StrFormat("%-12s %-12s %8d  %s%s\n",
+                              m.from_cell().empty() ? "-" : m.from_cell(),
+                              m.to_cell(), m.count(), FormatMoney(m.amount()),
+                              m.from_cell() == m.to_cell() ? "  (stays)" : ""));
+  }
+  if (!r.moved_opportunities().empty()) {
+    absl::StrAppend(&out, "moved, highest priority first",
+                    r.moved_opportunities_size() < r.moved()
+                        ? absl::StrCat(" (", r.moved_opportunities_size(),
+                                       " of ", r.moved(), ")")
+                        : "",
+                    ":\n");
+    for (const v1::MovedOpportunity& m : r.moved_opportunities()) {
+      absl::StrAppend(
+          &out, absl::StrFormat("  %-20s %s -> %s  potential %.2f relationship "
+                                "%.2f priority %.2f\n",
+                                m.opportunity_id(), m.from_cell(), m.to_cell(),
+                                m.potential_score(), m.relationship_score(),
+                                m.priority_score()));
+    }
+  }
+  return out;
+}
+
 }  // namespace oppmatrix

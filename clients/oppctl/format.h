@@ -12,6 +12,7 @@
 #include "google/protobuf/message.h"
 #include "oppmatrix/v1/classification.pb.h"
 #include "oppmatrix/v1/classification_service.pb.h"
+#include "oppmatrix/v1/ruleset_service.pb.h"
 
 namespace oppmatrix {
 
@@ -61,6 +62,19 @@ std::string FormatJson(const google::protobuf::Message& message,
 
 // An error for people: the status, then one line per field violation.
 std::string FormatError(const absl::Status& status);
+
+// A tenant's rulesets (ListRulesets): the one in force, the versions
+// (in force marked "*") and the publications, newest first.
+std::string FormatRulesetList(const v1::ListRulesetsResponse& r);
+
+// What publishing a version would move (PreviewRuleset): the headline,
+// the (from, to) pairs with counts and amounts, then the moved
+// opportunities.
+std::string FormatRulesetPreview(const v1::PreviewRulesetResponse& r);
+
+// One publication or rollback, e.g. "2026-11-23T12:00:01Z  publish
+// strict@3f2a9c0d81b4 (was the default) by ana".
+std::string FormatRulesetPublication(const v1::RulesetPublication& p);
 
 }  // namespace oppmatrix
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -38,6 +39,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "grpcpp/create_channel.h"
 #include "oppmatrix/v1/ingestion_service.grpc.pb.h"
+#include "oppmatrix/v1/ruleset_service.grpc.pb.h"
 #include "services/common/enum_names.h"
 #include "services/common/env_flags.h"
 #include "services/common/file_util.h"
@@ -117,6 +119,9 @@ ABSL_FLAG(std::vector<std::string>, levers, {},
           "whatif: the levers that may change, comma-separated (meetings, "
           "contacts, champion, executive_sponsor, stage); empty: all");
 ABSL_FLAG(int, max_options, 0, "whatif: most options shown, 1-10 (0: 3)");
+ABSL_FLAG(std::string, author, "",
+          "rules upload|publish|rollback: who makes the change (default: "
+          "$USER)");
 ABSL_FLAG(int, max_listed, 20,
           "rules diff: how many moved opportunities to list");
 
@@ -1050,7 +1055,122 @@ absl::StatusOr<std::vector<v1::Opportunity>> TenantOpportunities(
   return out;
 }
 
+// --author, else $USER; "" (after a message) when there is neither.
+std::string Author() {
+  std::string author = absl::GetFlag(FLAGS_author);
+  if (author.empty()) {
+    const char* user = std::getenv("USER");
+    if (user != nullptr) author = user;
+  }
+  if (author.empty()) std::fprintf(stderr, "--author is required\n");
+  return author;
+}
+
+// Calls `method` of the classifier's RulesetService and prints the answer
+// with `print` (or as JSON).
+template <typename Request, typename Response, typename Method, typename Print>
+int CallRules(Method method, const Request& request, Print print) {
+  absl::StatusOr<ClientOptions> options =
+      ConnectionOptions(absl::GetFlag(FLAGS_target));
+  if (!options.ok()) return BadConnection(options.status());
+  auto stub = v1::RulesetService::NewStub(NewChannel(*options));
+  auto context = NewCallContext(*options, options->timeout);
+  Response response;
+  grpc::Status status = ((*stub).*method)(context.get(), request, &response);
+  if (!status.ok()) return Fail(FromGrpcStatus(status));
+  std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(response) + "\n"
+                                          : print(response));
+  return kExitOk;
+}
+
+// `rules upload|preview|publish|rollback|list|show`: --tenant's own
+// rulesets, kept by the classifier (RulesetService).
+int RulesOnServer(const std::vector<std::string>& args) {
+  const std::string& what = args[0];
+  if (!NeedTenant()) return kExitUsage;
+  const std::string tenant = absl::GetFlag(FLAGS_tenant);
+  if (what == "upload" && args.size() == 2) {
+    absl::StatusOr<std::string> yaml = ReadFileToString(args[1]);
+    if (!yaml.ok()) return Usage(std::string(yaml.status().message()));
+    v1::UploadRulesetRequest request;
+    request.set_tenant_id(tenant);
+    request.set_yaml(*std::move(yaml));
+    request.set_author(Author());
+    if (request.author().empty()) return kExitUsage;
+    return CallRules<v1::UploadRulesetRequest, v1::UploadRulesetResponse>(
+        &v1::RulesetService::Stub::UploadRuleset, request,
+        [](const v1::UploadRulesetResponse& r) {
+          return absl::StrCat(
+              r.created() ? "uploaded " : "already uploaded: ",
+              r.ruleset().version(), r.created() ? "" : " (by ",
+              r.created() ? "" : r.ruleset().uploaded_by(),
+              r.created() ? "" : ")",
+              r.ruleset().active() ? ", in force" : ", not in force", "\n");
+        });
+  }
+  if (what == "preview" && args.size() == 2) {
+    v1::PreviewRulesetRequest request;
+    request.set_tenant_id(tenant);
+    request.set_version(args[1]);
+    request.set_max_moved(std::clamp(absl::GetFlag(FLAGS_max_listed), 0, 1000));
+    return CallRules<v1::PreviewRulesetRequest, v1::PreviewRulesetResponse>(
+        &v1::RulesetService::Stub::PreviewRuleset, request,
+        [](const v1::PreviewRulesetResponse& r) {
+          return FormatRulesetPreview(r);
+        });
+  }
+  if (what == "publish" && args.size() == 2) {
+    v1::PublishRulesetRequest request;
+    request.set_tenant_id(tenant);
+    request.set_version(args[1]);
+    request.set_author(Author());
+    if (request.author().empty()) return kExitUsage;
+    return CallRules<v1::PublishRulesetRequest, v1::PublishRulesetResponse>(
+        &v1::RulesetService::Stub::PublishRuleset, request,
+        [](const v1::PublishRulesetResponse& r) {
+          return r.changed() ? FormatRulesetPublication(r.publication()) + "\n"
+                             : absl::StrCat(r.publication().version(),
+                                            " is in force already\n");
+        });
+  }
+  if (what == "rollback" && args.size() == 1) {
+    v1::RollbackRulesetRequest request;
+    request.set_tenant_id(tenant);
+    request.set_author(Author());
+    if (request.author().empty()) return kExitUsage;
+    return CallRules<v1::RollbackRulesetRequest, v1::RollbackRulesetResponse>(
+        &v1::RulesetService::Stub::RollbackRuleset, request,
+        [](const v1::RollbackRulesetResponse& r) {
+          return FormatRulesetPublication(r.publication()) + "\n";
+        });
+  }
+  if (what == "list" && args.size() == 1) {
+    v1::ListRulesetsRequest request;
+    request.set_tenant_id(tenant);
+    return CallRules<v1::ListRulesetsRequest, v1::ListRulesetsResponse>(
+        &v1::RulesetService::Stub::ListRulesets, request,
+        [](const v1::ListRulesetsResponse& r) { return FormatRulesetList(r); });
+  }
+  if (what == "show" && args.size() == 2) {
+    v1::GetRulesetRequest request;
+    request.set_tenant_id(tenant);
+    request.set_version(args[1]);
+    return CallRules<v1::GetRulesetRequest, v1::GetRulesetResponse>(
+        &v1::RulesetService::Stub::GetRuleset, request,
+        [](const v1::GetRulesetResponse& r) { return r.yaml(); });
+  }
+  return Usage(
+      "usage: oppctl --tenant=T rules upload FILE | rules preview VERSION | "
+      "rules publish VERSION | rules rollback | rules list | rules show "
+      "VERSION");
+}
+
 int Rules(const std::vector<std::string>& args) {
+  if (!args.empty() &&
+      (args[0] == "upload" || args[0] == "preview" || args[0] == "publish" ||
+       args[0] == "rollback" || args[0] == "list" || args[0] == "show")) {
+    return RulesOnServer(args);
+  }
   if (!args.empty() && args[0] == "check" && args.size() == 2) {
     auto rules = LoadRules(args[1]);
     if (std::holds_alternative<int>(rules)) return std::get<int>(rules);
@@ -1246,7 +1366,18 @@ const std::vector<Command>& Commands() {
        Generate},
       {"rules",
        "rules check FILE | rules diff OLD NEW [OPPORTUNITIES...|-] | "
-       "--tenant=T rules diff OLD NEW --from_snapshots",
+       "--tenant=T rules diff OLD NEW --from_snapshots | --tenant=T rules "
+       "upload FILE|preview VERSION|publish VERSION|rollback|list|show "
+       "VERSION",
+       "upload, preview, publish, rollback, list, show: --tenant's own "
+       "rulesets, kept by the classifier (RulesetService): upload validates "
+       "a ruleset file and keeps it as a version (not in force); preview "
+       "tells what publishing it would move among the tenant's stored "
+       "results (the from -> to counts and amounts, then the moved "
+       "opportunities, at most --max_listed); publish puts it in force; "
+       "rollback puts back what was in force before (at last the file "
+       "default); list shows the versions and who published what when; "
+       "show prints a version's YAML. --author (default $USER) is recorded. "
        "check: validates a ruleset file and prints its version. diff: "
        "classifies the opportunities (JSONL, CSV, or JSON/YAML files) with "
        "both rulesets and tells what the new one would move, e.g. \"312 "
@@ -1254,7 +1385,7 @@ const std::vector<Command>& Commands() {
        "without a server; with --from_snapshots the opportunities are "
        "--tenant's live ones, read from the ingestion service's snapshots in "
        "--redis.",
-       {"max_listed", "from_snapshots", "tenant", "redis"},
+       {"max_listed", "from_snapshots", "tenant", "redis", "author"},
        Rules},
       {"whatif",
        "whatif [FILE|-] --to=CELL | --tenant=T whatif ID --to=CELL "

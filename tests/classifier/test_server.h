@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "services/classifier/classifier_server.h"
 #include "services/classifier/ruleset_watcher.h"
+#include "services/classifier/tenant_rulesets.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_util.h"
 #include "services/engine/ruleset.h"
@@ -49,14 +50,23 @@ inline std::vector<std::string> ViolatedFields(const grpc::Status& status) {
 class TestClassifier {
  public:
   // With `store` (not owned) results are kept there; without, unstored.
+  // With `ruleset_store` (not owned) tenants' own rulesets are served
+  // (read from it when the server publishes: no polling).
   explicit TestClassifier(int max_batch_size = 1000,
-                          ResultStore* store = nullptr)
+                          ResultStore* store = nullptr,
+                          RulesetStore* ruleset_store = nullptr)
       : rules_(DefaultRules()) {
+    if (ruleset_store != nullptr) {
+      tenants_ = std::make_unique<TenantRulesets>(
+          &rules_, ruleset_store,
+          TenantRulesets::Options{.poll_interval = absl::ZeroDuration()});
+    }
     ClassifierServer::Options options;
     options.listen = "127.0.0.1:0";
     options.service.max_batch_size = max_batch_size;
     options.service.clock = [] { return TestNow(); };
-    auto server = ClassifierServer::Start(options, &rules_, store);
+    auto server = ClassifierServer::Start(options, &rules_, store,
+                                          tenants_.get(), ruleset_store);
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     target_ = absl::StrCat("127.0.0.1:", server_->port());
@@ -71,6 +81,7 @@ class TestClassifier {
 
  private:
   StaticRulesetSource rules_;
+  std::unique_ptr<TenantRulesets> tenants_;
   std::unique_ptr<ClassifierServer> server_;
   std::string target_;
 };

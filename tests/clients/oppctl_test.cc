@@ -1,11 +1,13 @@
 // oppctl as a user runs it, against an in-process classifier.
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -13,8 +15,11 @@
 #include "oppmatrix/v1/classification.pb.h"
 #include "oppmatrix/v1/classification_service.pb.h"
 #include "oppmatrix/v1/ingestion_service.pb.h"
+#include "oppmatrix/v1/ruleset_service.pb.h"
 #include "services/classifier/ruleset_watcher.h"
+#include "services/common/file_util.h"
 #include "services/store/redis_result_store.h"
+#include "services/store/redis_ruleset_store.h"
 #include "services/store/redis_url.h"
 #include "tests/classifier/test_server.h"
 #include "tests/testing/redis_server.h"
@@ -178,7 +183,10 @@ class OppctlStoreTest : public ::testing::Test {
     redis_client_ = testing::TestRedisClient(redis_.url());
     store_ = std::make_unique<RedisResultStore>(redis_client_.get(),
                                                 RedisResultStore::Options{});
-    server_ = std::make_unique<testing::TestClassifier>(1000, store_.get());
+    rulesets_ = std::make_unique<RedisRulesetStore>(
+        redis_client_.get(), RedisRulesetStore::Options{});
+    server_ = std::make_unique<testing::TestClassifier>(1000, store_.get(),
+                                                        rulesets_.get());
   }
 
   // Runs oppctl with the target and tenant set; returns its exit code.
@@ -204,9 +212,77 @@ class OppctlStoreTest : public ::testing::Test {
   testing::RedisServer redis_;
   std::unique_ptr<AsyncRedis> redis_client_;
   std::unique_ptr<RedisResultStore> store_;
+  std::unique_ptr<RedisRulesetStore> rulesets_;
   std::unique_ptr<testing::TestClassifier> server_;
   std::unique_ptr<Subprocess> last_;
 };
+
+// A ruleset file: the default renamed `name`, its potential cut at `cut`.
+std::string WriteDraft(const std::string& name, const std::string& cut) {
+  absl::StatusOr<std::string> yaml =
+      ReadFileToString(OPPMATRIX_SOURCE_DIR "/rules/default.yaml");
+  EXPECT_TRUE(yaml.ok());
+  std::string text = absl::StrReplaceAll(
+      *yaml, {{"\nname: default\n", absl::StrCat("\nname: ", name, "\n")},
+              {"potential_thresholds: [50]",
+               absl::StrCat("potential_thresholds: [", cut, "]")}});
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/", name, ".yaml");
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST_F(OppctlStoreTest, RulesUploadPreviewPublishListAndRollBack) {
+  ASSERT_EQ(Run({"classify", "--format=jsonl", "-"}, Generated(200, 7)), 0)
+      << Err();
+  ASSERT_EQ(
+      Run({"--author=ana", "rules", "upload", WriteDraft("strict", "90")}), 0)
+      << Err();
+  std::smatch m;
+  const std::string uploaded = Out();
+  ASSERT_TRUE(std::regex_search(uploaded, m,
+                                std::regex("uploaded (strict@[0-9a-f]{12})")))
+      << uploaded;
+  const std::string version = m[1];
+  EXPECT_THAT(uploaded, HasSubstr("not in force"));
+
+  ASSERT_EQ(Run({"rules", "preview", version, "--max_listed=3"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr(absl::StrCat(version, " against default@")));
+  EXPECT_THAT(Out(), HasSubstr("200 compared, "));
+  EXPECT_THAT(Out(), HasSubstr("amount (USD)"));
+  EXPECT_THAT(Out(), HasSubstr("moved, highest priority first (3 of "));
+  ASSERT_EQ(Run({"--json", "rules", "preview", version}), 0) << Err();
+  v1::PreviewRulesetResponse preview;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Out(), &preview).ok())
+      << Out();
+  EXPECT_EQ(preview.compared(), 200);
+  EXPECT_GT(preview.moved(), 0);
+
+  ASSERT_EQ(Run({"--author=bo", "rules", "publish", version}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr(absl::StrCat("publish ", version,
+                                            " (was the default) by bo")));
+  ASSERT_EQ(Run({"rules", "list"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr(absl::StrCat("tenant demo: ", version,
+                                            " (its own) in force")));
+  EXPECT_THAT(Out(), HasSubstr(absl::StrCat("* ", version, "  uploaded ")));
+  EXPECT_THAT(Out(), HasSubstr(" by ana\n"));
+  ASSERT_EQ(Run({"rules", "show", version}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("name: strict\n"));
+
+  ASSERT_EQ(Run({"--author=cy", "rules", "rollback"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr(absl::StrCat("rollback the default (was ",
+                                            version, ") by cy")));
+  EXPECT_EQ(Run({"--author=cy", "rules", "rollback"}), 1);
+  EXPECT_THAT(Err(), HasSubstr("nothing to roll back"));
+  EXPECT_EQ(Run({"--author=bo", "rules", "publish", "nope@000000000000"}), 4);
+
+  // A ruleset that does not validate is refused, naming the key.
+  const std::string bad = WriteDraft("Bad Name", "50");
+  EXPECT_EQ(Run({"--author=ana", "rules", "upload", bad}), 1);
+  EXPECT_THAT(Err(), HasSubstr("name: must match"));
+  EXPECT_EQ(Run({"rules", "upload"}), 2);
+  EXPECT_THAT(Err(), HasSubstr("usage: oppctl --tenant=T rules upload FILE"));
+}
 
 TEST_F(OppctlStoreTest, ClassifiesJsonlInBatchesThenServesTheCache) {
   std::string jsonl = Generated(250, 7);
