@@ -11,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "services/classifier/classifier_server.h"
+#include "services/classifier/rescorer.h"
 #include "services/classifier/ruleset_watcher.h"
 #include "services/classifier/tenant_rulesets.h"
 #include "services/common/env_flags.h"
@@ -33,6 +34,13 @@ ABSL_FLAG(absl::Duration, tenant_rules_poll_interval, absl::Seconds(1),
           "How often to read tenants' published rulesets from --redis "
           "(RulesetService); a publication through this replica is in force "
           "here at once, through another within this");
+ABSL_FLAG(double, rescore_rate, 20000,
+          "Stored results rescored per second at most after a tenant's "
+          "publication or rollback, so that live traffic keeps its latency; "
+          "0 no limit");
+ABSL_FLAG(absl::Duration, rescore_lease, absl::Seconds(10),
+          "How long a replica holds a rescore without a step: a replica "
+          "that died mid-way holds it this long before another goes on");
 ABSL_FLAG(std::string, check_rules, "",
           "Validate this ruleset file, print its version or its errors, and "
           "exit 0 (valid) or 1 (invalid)");
@@ -124,6 +132,13 @@ int Run() {
                  "--cache_max_age not negative\n");
     return 2;
   }
+  if (!(absl::GetFlag(FLAGS_rescore_rate) >= 0) ||
+      absl::GetFlag(FLAGS_rescore_lease) <= absl::ZeroDuration()) {
+    std::fprintf(stderr,
+                 "--rescore_rate must not be negative, --rescore_lease "
+                 "positive\n");
+    return 2;
+  }
   std::unique_ptr<AsyncRedis> async_redis;
   std::unique_ptr<RedisResultStore> store;
   std::unique_ptr<RedisRulesetStore> ruleset_store;
@@ -208,6 +223,21 @@ int Run() {
     }
     tenant_rulesets->Start();
   }
+  // Rescores after publications: this replica's at once, any other's
+  // (or one a replica left unfinished) at the next poll.
+  std::unique_ptr<Rescorer> rescorer;
+  if (tenant_rulesets != nullptr && store != nullptr) {
+    const absl::Duration poll = absl::GetFlag(FLAGS_tenant_rules_poll_interval);
+    rescorer = std::make_unique<Rescorer>(
+        tenant_rulesets.get(), ruleset_store.get(), store.get(),
+        Rescorer::Options{.rate = absl::GetFlag(FLAGS_rescore_rate),
+                          .lease = absl::GetFlag(FLAGS_rescore_lease),
+                          .poll_interval = poll > absl::ZeroDuration()
+                                               ? poll
+                                               : absl::Seconds(1),
+                          .settle = 2 * poll});
+    rescorer->Start();
+  }
 
   ClassifierServer::Options options;
   options.listen = absl::GetFlag(FLAGS_listen);
@@ -215,6 +245,9 @@ int Run() {
   options.service.cache_max_age = absl::GetFlag(FLAGS_cache_max_age);
   options.service.store_timeout = absl::GetFlag(FLAGS_redis_timeout);
   options.ruleset_service.store_timeout = absl::GetFlag(FLAGS_redis_timeout);
+  if (rescorer != nullptr) {
+    options.ruleset_service.on_change = [r = rescorer.get()] { r->Wake(); };
+  }
   if (absl::Status s = ApplyServerLimitFlags(&options.limits); !s.ok()) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return 2;
@@ -258,6 +291,9 @@ int Run() {
   Log(LogLevel::kInfo, "classifier",
       absl::StrCat(stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
                    ": draining for up to ", absl::FormatDuration(grace)));
+  // A rescore in progress stops at its step and gives up its lease, so
+  // another replica goes on from there.
+  if (rescorer != nullptr) rescorer->Stop();
   (*server)->Shutdown(grace);
   // Store calls a finished stream left in flight are answered (failed)
   // now, while the server's core and the store they call back into exist.

@@ -91,6 +91,25 @@ void FillChange(const RulesetChange& change, v1::RulesetPublication* out) {
   out->set_rollback(change.rollback);
 }
 
+void FillRescore(const RescoreJob& job, const std::string& default_version,
+                 v1::RescoreStatus* out) {
+  out->set_tenant_id(job.tenant_id);
+  out->set_id(job.id);
+  out->set_uses_default(job.version.empty());
+  out->set_version(job.version.empty() ? default_version : job.version);
+  out->set_state(job.finished ? v1::RescoreStatus::DONE
+                              : v1::RescoreStatus::RUNNING);
+  out->set_done(job.done);
+  out->set_total(std::max<int64_t>(0, job.total));
+  out->set_moved(job.moved);
+  out->set_skipped(job.skipped);
+  *out->mutable_started_time() = ToTimestamp(job.started_time);
+  *out->mutable_updated_time() = ToTimestamp(job.updated_time);
+  if (job.finished)
+    *out->mutable_finished_time() = ToTimestamp(job.finished_time);
+  out->set_owner(job.owner);
+}
+
 }  // namespace
 
 RulesetCore::RulesetCore(TenantRulesets* rulesets, RulesetStore* store,
@@ -408,6 +427,8 @@ void RulesetCore::PublishAsync(const v1::PublishRulesetRequest& request,
         v1::PublishRulesetResponse response;
         FillChange(outcome->change, response.mutable_publication());
         response.set_changed(outcome->changed);
+        response.set_rescore_id(outcome->rescore_id);
+        if (outcome->changed && options_.on_change) options_.on_change();
         std::move(done)(&response);
       });
 }
@@ -450,6 +471,8 @@ void RulesetCore::RollbackAsync(const v1::RollbackRulesetRequest& request,
                          " by ", outcome->change.author));
         v1::RollbackRulesetResponse response;
         FillChange(outcome->change, response.mutable_publication());
+        response.set_rescore_id(outcome->rescore_id);
+        if (options_.on_change) options_.on_change();
         std::move(done)(&response);
       });
 }
@@ -520,6 +543,32 @@ void RulesetCore::GetAsync(const v1::GetRulesetRequest& request,
         FillVersion(text->first, own ? own->version : "",
                     response.mutable_ruleset());
         response.set_yaml(std::move(text->second));
+        std::move(done)(&response);
+      });
+}
+
+void RulesetCore::GetRescoreAsync(const v1::GetRescoreStatusRequest& request,
+                                  absl::Time deadline,
+                                  Callback<v1::RescoreStatus> done) {
+  std::vector<FieldViolation> v;
+  ValidateTenantId(request.tenant_id(), "tenant_id", v);
+  if (!v.empty()) {
+    std::move(done)(Invalid(v));
+    return;
+  }
+  if (absl::Status s = Preconditions(); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  store_->RescoreAsync(
+      request.tenant_id(), StoreDeadline(deadline),
+      [this, done = std::move(done)](absl::StatusOr<RescoreJob> job) mutable {
+        if (!job.ok()) {
+          std::move(done)(StoreStatus(job.status()));
+          return;
+        }
+        v1::RescoreStatus response;
+        FillRescore(*job, rulesets_->Current()->version, &response);
         std::move(done)(&response);
       });
 }

@@ -44,6 +44,9 @@ class RulesetCore {
     absl::Duration store_timeout = absl::Seconds(2);
     // The clock of upload and publication times.
     std::function<absl::Time()> clock = [] { return absl::Now(); };
+    // Called after a publication or rollback that started a rescore (the
+    // Rescorer's Wake); must not block.
+    std::function<void()> on_change = nullptr;
   };
 
   template <typename Response>
@@ -75,6 +78,9 @@ class RulesetCore {
                  Callback<v1::ListRulesetsResponse> done);
   void GetAsync(const v1::GetRulesetRequest& request, absl::Time deadline,
                 Callback<v1::GetRulesetResponse> done);
+  // The tenant's latest rescore; NOT_FOUND if it never published.
+  void GetRescoreAsync(const v1::GetRescoreStatusRequest& request,
+                       absl::Time deadline, Callback<v1::RescoreStatus> done);
 
  private:
   struct Preview;

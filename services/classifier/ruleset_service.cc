@@ -46,4 +46,11 @@ grpc::ServerUnaryReactor* RulesetServiceImpl::GetRuleset(
       context, core_, &RulesetCore::GetAsync, request, response);
 }
 
+grpc::ServerUnaryReactor* RulesetServiceImpl::GetRescoreStatus(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return UnaryAsync<v1::GetRescoreStatusRequest, v1::RescoreStatus>(
+      context, core_, &RulesetCore::GetRescoreAsync, request, response);
+}
+
 }  // namespace oppmatrix

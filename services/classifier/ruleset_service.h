@@ -20,7 +20,9 @@ using RawRulesetService =
                 v1::RulesetService::WithRawCallbackMethod_RollbackRuleset<
                     v1::RulesetService::WithRawCallbackMethod_ListRulesets<
                         v1::RulesetService::WithRawCallbackMethod_GetRuleset<
-                            v1::RulesetService::Service>>>>>>;
+                            v1::RulesetService::
+                                WithRawCallbackMethod_GetRescoreStatus<
+                                    v1::RulesetService::Service>>>>>>>;
 
 class RulesetServiceImpl final : public RawRulesetService {
  public:
@@ -50,6 +52,9 @@ class RulesetServiceImpl final : public RawRulesetService {
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;
 
+  grpc::ServerUnaryReactor* GetRescoreStatus(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   RulesetCore& core() { return core_; }
 
  private:

@@ -228,7 +228,7 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
     for (size_t start = 0; start < group.size(); start += kPutChunk) {
       const size_t end = std::min(group.size(), start + kPutChunk);
       std::vector<std::string> args;
-      args.reserve(6 + 18 * (end - start));
+      args.reserve(6 + 19 * (end - start));
       args.push_back(absl::StrCat(latest_ms));
       args.push_back(absl::StrCat(ttl_ms));
       args.push_back(absl::StrCat(options_.transitions_max_len));
@@ -270,6 +270,7 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
         args.push_back(absl::StrCat(static_cast<int>(c.grade())));
         args.push_back(c.account_id());
         args.push_back(item.input);
+        args.push_back(item.only_over_same_input ? "1" : "0");
         batch.index.push_back(group[j]);
       }
       batch.commands.push_back(EvalSha(put_, tenant, "", std::move(args)));

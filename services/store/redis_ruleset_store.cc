@@ -13,7 +13,7 @@ namespace oppmatrix {
 namespace {
 
 // KEYS of every script: 1 yaml:<T>, 2 meta:<T>, 3 active, 4 stack:<T>,
-// 5 log:<T>, 6 serial. ARGV[1] is the tenant.
+// 5 log:<T>, 6 serial, 7 rescore:<T>, 8 rescoring. ARGV[1] is the tenant.
 //
 // Upload: ARGV 2 version, 3 yaml, 4 meta, 5 most versions.
 // {1, meta} stored; {0, meta} stored before; {-1} full.
@@ -43,7 +43,8 @@ return {1, ARGV[4]}
 )lua";
 
 // Publish: ARGV 2 version, 3 now ms, 4 author, 5 rollback depth, 6 log
-// length. {-1} not uploaded; {0|1, previous, yaml}.
+// length. {-1} not uploaded; {0, previous, yaml} in force already; {1,
+// previous, yaml, rescore id}, the rescore started.
 constexpr char kPublish[] = R"lua(
 local yaml = redis.call('HGET', KEYS[1], ARGV[2])
 if not yaml then return {-1} end
@@ -55,12 +56,18 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 redis.call('LPUSH', KEYS[5],
            table.concat({ARGV[3], 'p', ARGV[2], cur, ARGV[4]}, '|'))
 redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[6]) - 1)
-redis.call('INCR', KEYS[6])
-return {1, cur, yaml}
+local id = redis.call('INCR', KEYS[6])
+-- A new rescore, in place of any before.
+redis.call('DEL', KEYS[7])
+redis.call('HSET', KEYS[7], 'id', id, 'v', ARGV[2], 'state', 'running',
+           'start', ARGV[3], 'upd', ARGV[3], 'cur', '', 'done', 0, 'moved', 0,
+           'skipped', 0, 'total', -1, 'owner', '', 'lease', 0)
+redis.call('SADD', KEYS[8], ARGV[1])
+return {1, cur, yaml, id}
 )lua";
 
 // Rollback: ARGV 2 now ms, 3 author, 4 log length.
-// {-1} on the default already; {1, version, previous, yaml}.
+// {-1} on the default already; {1, version, previous, yaml, rescore id}.
 constexpr char kRollback[] = R"lua(
 local cur = redis.call('HGET', KEYS[3], ARGV[1]) or ''
 local to = redis.call('LPOP', KEYS[4])
@@ -78,8 +85,52 @@ else
 end
 redis.call('LPUSH', KEYS[5], table.concat({ARGV[2], 'r', to, cur, ARGV[3]}, '|'))
 redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[4]) - 1)
-redis.call('INCR', KEYS[6])
-return {1, to, cur, yaml}
+local id = redis.call('INCR', KEYS[6])
+redis.call('DEL', KEYS[7])
+redis.call('HSET', KEYS[7], 'id', id, 'v', to, 'state', 'running',
+           'start', ARGV[2], 'upd', ARGV[2], 'cur', '', 'done', 0, 'moved', 0,
+           'skipped', 0, 'total', -1, 'owner', '', 'lease', 0)
+redis.call('SADD', KEYS[8], ARGV[1])
+return {1, to, cur, yaml, id}
+)lua";
+
+// Claim a rescore: ARGV 2 owner, 3 now ms, 4 lease ms. {0} finished or
+// another's; {1, the job's HGETALL}.
+constexpr char kClaim[] = R"lua(
+local j = redis.call('HMGET', KEYS[7], 'state', 'owner', 'lease')
+if j[1] ~= 'running' then
+  redis.call('SREM', KEYS[8], ARGV[1])
+  return {0}
+end
+local owner = j[2] or ''
+if owner ~= '' and owner ~= ARGV[2] and
+    (tonumber(j[3]) or 0) > tonumber(ARGV[3]) then
+  return {0}
+end
+redis.call('HSET', KEYS[7], 'owner', ARGV[2],
+           'lease', tonumber(ARGV[3]) + tonumber(ARGV[4]))
+return {1, redis.call('HGETALL', KEYS[7])}
+)lua";
+
+// A rescore's step: ARGV 2 owner, 3 job id, 4 cursor, 5-7 done, moved and
+// skipped to add, 8 total ('' unchanged), 9 now ms, 10 lease ms (0: give it
+// up), 11 finished (1/0). 0 when the job is not the owner's; 1.
+constexpr char kAdvance[] = R"lua(
+local j = redis.call('HMGET', KEYS[7], 'state', 'owner', 'id')
+if j[1] ~= 'running' or j[2] ~= ARGV[2] or j[3] ~= ARGV[3] then return 0 end
+redis.call('HINCRBY', KEYS[7], 'done', ARGV[5])
+redis.call('HINCRBY', KEYS[7], 'moved', ARGV[6])
+redis.call('HINCRBY', KEYS[7], 'skipped', ARGV[7])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[7], 'total', ARGV[8]) end
+local lease = tonumber(ARGV[10])
+redis.call('HSET', KEYS[7], 'cur', ARGV[4], 'upd', ARGV[9],
+           'lease', lease > 0 and tonumber(ARGV[9]) + lease or 0)
+if lease == 0 then redis.call('HSET', KEYS[7], 'owner', '') end
+if ARGV[11] == '1' then
+  redis.call('HSET', KEYS[7], 'state', 'done', 'end', ARGV[9], 'owner', '')
+  redis.call('SREM', KEYS[8], ARGV[1])
+end
+return 1
 )lua";
 
 absl::Status ReplyError(const RedisReply& reply, absl::string_view what) {
@@ -113,6 +164,47 @@ RulesetChange ParseLogEntry(absl::string_view entry) {
           .rollback = p[1] == "r"};
 }
 
+// A rescore's hash, as HGETALL's flat field/value list.
+RescoreJob ParseRescore(std::string tenant_id,
+                        const std::vector<RedisReply>& kv) {
+  RescoreJob j{.tenant_id = std::move(tenant_id)};
+  auto number = [](const std::string& v) {
+    int64_t n = 0;
+    return absl::SimpleAtoi(v, &n) ? n : 0;
+  };
+  for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+    const std::string& k = kv[i].str;
+    const std::string& v = kv[i + 1].str;
+    if (k == "id")
+      j.id = number(v);
+    else if (k == "v")
+      j.version = v;
+    else if (k == "state")
+      j.finished = v == "done";
+    else if (k == "cur")
+      j.cursor = v;
+    else if (k == "done")
+      j.done = number(v);
+    else if (k == "moved")
+      j.moved = number(v);
+    else if (k == "skipped")
+      j.skipped = number(v);
+    else if (k == "total")
+      j.total = v.empty() ? -1 : number(v);
+    else if (k == "start")
+      j.started_time = FromMillis(v);
+    else if (k == "upd")
+      j.updated_time = FromMillis(v);
+    else if (k == "end")
+      j.finished_time = FromMillis(v);
+    else if (k == "owner")
+      j.owner = v;
+    else if (k == "lease")
+      j.lease_until = FromMillis(v);
+  }
+  return j;
+}
+
 // An array reply of at least `n` elements whose first is an integer.
 bool IsScriptReply(const RedisReply& r, size_t n) {
   return r.type == RedisReply::Type::kArray && r.elements.size() >= n &&
@@ -129,7 +221,11 @@ RedisRulesetStore::RedisRulesetStore(AsyncRedis* redis, Options options)
       publish_(kPublish),
       publish_sha_(Sha1Hex(publish_)),
       rollback_(kRollback),
-      rollback_sha_(Sha1Hex(rollback_)) {}
+      rollback_sha_(Sha1Hex(rollback_)),
+      claim_(kClaim),
+      claim_sha_(Sha1Hex(claim_)),
+      advance_(kAdvance),
+      advance_sha_(Sha1Hex(advance_)) {}
 
 std::string RedisRulesetStore::Key(absl::string_view name) const {
   return absl::StrCat(options_.key_prefix, ":{rulesets}:", name);
@@ -140,13 +236,15 @@ RedisCommand RedisRulesetStore::Eval(const std::string& sha,
                                      std::vector<std::string> args) const {
   RedisCommand cmd = {"EVALSHA",
                       sha,
-                      "6",
+                      "8",
                       Key(absl::StrCat("yaml:", tenant_id)),
                       Key(absl::StrCat("meta:", tenant_id)),
                       Key("active"),
                       Key(absl::StrCat("stack:", tenant_id)),
                       Key(absl::StrCat("log:", tenant_id)),
                       Key("serial"),
+                      Key(absl::StrCat("rescore:", tenant_id)),
+                      Key("rescoring"),
                       std::string(tenant_id)};
   for (std::string& a : args) cmd.push_back(std::move(a));
   return cmd;
@@ -154,7 +252,8 @@ RedisCommand RedisRulesetStore::Eval(const std::string& sha,
 
 void RedisRulesetStore::Run(std::vector<RedisCommand> commands,
                             absl::Time deadline, AsyncRedis::Callback done) {
-  const std::string* scripts[] = {&upload_, &publish_, &rollback_};
+  const std::string* scripts[] = {&upload_, &publish_, &rollback_, &claim_,
+                                  &advance_};
   PipelineLoadingScriptsAsync(*redis_, std::move(commands), scripts, deadline,
                               std::move(done));
 }
@@ -217,7 +316,8 @@ void RedisRulesetStore::PublishAsync(absl::string_view tenant_id,
                        .version = std::move(version),
                        .previous_version = std::move(r.elements[1].str)},
             .changed = r.elements[0].integer == 1,
-            .yaml = std::move(r.elements[2].str)});
+            .yaml = std::move(r.elements[2].str),
+            .rescore_id = r.elements.size() > 3 ? r.elements[3].integer : 0});
       });
 }
 
@@ -249,7 +349,8 @@ void RedisRulesetStore::RollbackAsync(absl::string_view tenant_id,
                        .previous_version = std::move(r.elements[2].str),
                        .rollback = true},
             .changed = true,
-            .yaml = std::move(r.elements[3].str)});
+            .yaml = std::move(r.elements[3].str),
+            .rescore_id = r.elements.size() > 4 ? r.elements[4].integer : 0});
       });
 }
 
@@ -363,6 +464,95 @@ void RedisRulesetStore::TextsAsync(
           out.push_back(std::move(r.str));
         }
         std::move(done)(std::move(out));
+      });
+}
+
+void RedisRulesetStore::RescoringAsync(
+    absl::Time deadline, Callback<std::vector<std::string>> done) {
+  Run({{"SMEMBERS", Key("rescoring")}}, deadline,
+      [done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+        if (!replies.ok()) return std::move(done)(replies.status());
+        RedisReply& r = (*replies)[0];
+        if (r.type != RedisReply::Type::kArray) {
+          return std::move(done)(ReplyError(r, "SMEMBERS"));
+        }
+        std::vector<std::string> out;
+        for (RedisReply& e : r.elements) out.push_back(std::move(e.str));
+        std::sort(out.begin(), out.end());
+        std::move(done)(std::move(out));
+      });
+}
+
+void RedisRulesetStore::RescoreAsync(absl::string_view tenant_id,
+                                     absl::Time deadline,
+                                     Callback<RescoreJob> done) {
+  Run({{"HGETALL", Key(absl::StrCat("rescore:", tenant_id))}}, deadline,
+      [tenant = std::string(tenant_id), done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+        if (!replies.ok()) return std::move(done)(replies.status());
+        const RedisReply& r = (*replies)[0];
+        if (r.type != RedisReply::Type::kArray) {
+          return std::move(done)(ReplyError(r, "HGETALL"));
+        }
+        if (r.elements.empty()) {
+          return std::move(done)(absl::NotFoundError(absl::StrCat(
+              "tenant ", tenant, " has published no ruleset: no rescore")));
+        }
+        std::move(done)(ParseRescore(std::move(tenant), r.elements));
+      });
+}
+
+void RedisRulesetStore::ClaimRescoreAsync(
+    absl::string_view tenant_id, absl::string_view owner, absl::Time now,
+    absl::Duration lease, absl::Time deadline,
+    Callback<std::optional<RescoreJob>> done) {
+  Run({Eval(claim_sha_, tenant_id,
+            {std::string(owner), absl::StrCat(absl::ToUnixMillis(now)),
+             absl::StrCat(
+                 std::max<int64_t>(1, absl::ToInt64Milliseconds(lease)))})},
+      deadline,
+      [tenant = std::string(tenant_id), done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+        if (!replies.ok()) return std::move(done)(replies.status());
+        const RedisReply& r = (*replies)[0];
+        if (!IsScriptReply(r, 1)) {
+          return std::move(done)(ReplyError(r, "rescore claim"));
+        }
+        if (r.elements[0].integer != 1) {
+          return std::move(done)(std::optional<RescoreJob>());
+        }
+        if (r.elements.size() < 2 ||
+            r.elements[1].type != RedisReply::Type::kArray) {
+          return std::move(done)(ReplyError(r, "rescore claim"));
+        }
+        std::move(done)(std::optional<RescoreJob>(
+            ParseRescore(std::move(tenant), r.elements[1].elements)));
+      });
+}
+
+void RedisRulesetStore::AdvanceRescoreAsync(
+    absl::string_view tenant_id, absl::string_view owner, int64_t job_id,
+    const RescoreStep& step, absl::Time now, absl::Duration lease,
+    absl::Time deadline, Callback<bool> done) {
+  Run({Eval(
+          advance_sha_, tenant_id,
+          {std::string(owner), absl::StrCat(job_id), step.cursor,
+           absl::StrCat(step.done), absl::StrCat(step.moved),
+           absl::StrCat(step.skipped),
+           step.total >= 0 ? absl::StrCat(step.total) : std::string(),
+           absl::StrCat(absl::ToUnixMillis(now)),
+           absl::StrCat(std::max<int64_t>(0, absl::ToInt64Milliseconds(lease))),
+           step.finished ? "1" : "0"})},
+      deadline,
+      [done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+        if (!replies.ok()) return std::move(done)(replies.status());
+        const RedisReply& r = (*replies)[0];
+        if (r.type != RedisReply::Type::kInteger) {
+          return std::move(done)(ReplyError(r, "rescore step"));
+        }
+        std::move(done)(r.integer == 1);
       });
 }
 

@@ -12,6 +12,10 @@
 //                                   first ("" is the default)
 //   <prefix>:{rulesets}:log:<T>     list, newest first:
 //                                   "<ms>|p or r|<version>|<previous>|<author>"
+//   <prefix>:{rulesets}:rescore:<T> hash: the latest rescore (RescoreJob:
+//                                   id, v, state, cur, done, moved, skipped,
+//                                   total, start, upd, end, owner, lease)
+//   <prefix>:{rulesets}:rescoring   set: tenants whose rescore is running
 // clang-format on
 //
 // Rulesets are small and change rarely; the classifier's replicas read
@@ -63,6 +67,18 @@ class RedisRulesetStore final : public RulesetStore {
   void TextsAsync(std::vector<std::pair<std::string, std::string>> versions,
                   absl::Time deadline,
                   Callback<std::vector<std::string>> done) override;
+  void RescoringAsync(absl::Time deadline,
+                      Callback<std::vector<std::string>> done) override;
+  void RescoreAsync(absl::string_view tenant_id, absl::Time deadline,
+                    Callback<RescoreJob> done) override;
+  void ClaimRescoreAsync(absl::string_view tenant_id, absl::string_view owner,
+                         absl::Time now, absl::Duration lease,
+                         absl::Time deadline,
+                         Callback<std::optional<RescoreJob>> done) override;
+  void AdvanceRescoreAsync(absl::string_view tenant_id, absl::string_view owner,
+                           int64_t job_id, const RescoreStep& step,
+                           absl::Time now, absl::Duration lease,
+                           absl::Time deadline, Callback<bool> done) override;
 
  private:
   // "<prefix>:{rulesets}:<name>".
@@ -79,6 +95,8 @@ class RedisRulesetStore final : public RulesetStore {
   const std::string upload_, upload_sha_;
   const std::string publish_, publish_sha_;
   const std::string rollback_, rollback_sha_;
+  const std::string claim_, claim_sha_;
+  const std::string advance_, advance_sha_;
 };
 
 }  // namespace oppmatrix

@@ -50,14 +50,15 @@ end
 // Stores a batch of one tenant's results, in order, atomically. ARGV: 2 now
 // ms (the latest of the results', for purging), 3 TTL ms (0: none),
 // 4 transitions MAXLEN, 5 tenant, 6 how many due expiries to purge first
-// (0: none), 7 history length (0: keep none); then 18 per result: id,
+// (0: none), 7 history length (0: keep none); then 19 per result: id,
 // cell, priority, cents, "ct|ind|stage", Classification bytes,
 // fingerprint, ruleset version, with-reasons flag (1/0), classified-at ms,
 // potential, relationship, the opportunity version, its store time in ms,
 // keep-current-since ms ('': always write), the grade number, the
 // account id ('' when none), and the opportunity it was classified from
-// (field 'o', its protobuf bytes; '' when the caller keeps none). Results of
-// several callers share a call.
+// (field 'o', its protobuf bytes; '' when the caller keeps none), and 1
+// to store it only over a result of the same fingerprint (else 0). Results
+// of several callers share a call.
 //
 // Accounts: sorted set '<prefix>acct:<account>' holds the ids of the
 // account's results, each by its expiry (+inf without a TTL); the key's
@@ -83,7 +84,9 @@ end
 // has them, and classified at or after its keep-current-since, is current:
 // nothing is
 // written (one HMGET). A result for an older opportunity version than the
-// stored one, or than a deletion's tombstone, is not kept (superseded). Any
+// stored one, or than a deletion's tombstone, is not kept (superseded), nor
+// is one marked only-over-the-same-input (a rescore) when the stored
+// fingerprint differs or nothing is stored. Any
 // other costs three commands (HMGET, the two HSETs), one more when its priority
 // changed (the cell's ZADD), two more when its expiry is pushed back (PEXPIRE
 // and the expiry index's ZADD, once 1 % of the TTL has passed since the last
@@ -94,7 +97,7 @@ end
 // Returns 4 per result: previous cell, moved (0/1), superseded (0/1),
 // current (0/1).
 inline constexpr char kPut[] = R"lua(
-local N = 18
+local N = 19
 local ttl = tonumber(ARGV[3])
 local H = tonumber(ARGV[7]) or 0
 -- What differs between a state with fingerprint `fp` and ruleset `rv`
@@ -141,6 +144,10 @@ local function put(b)
   local tomb = s[12]
   if tomb and tonumber(ARGV[b + 12]) < (tonumber(tomb) or 0) then
     return '', 0, 1, 0
+  end
+  -- Only over the same input (a rescore): anything else is newer.
+  if ARGV[b + 18] == '1' and s[1] ~= ARGV[b + 6] then
+    return s[7] or '', 0, 1, 0
   end
   -- The hash's index fields are this script's while 'iat' matches 'at': a
   -- version of the store that does not write them (a replica in a rolling

@@ -49,6 +49,10 @@ struct PutItem {
   // encoding), kept with the result so that a new ruleset can be
   // previewed and the result rescored without the CRM; empty keeps none.
   std::string input = {};
+  // Store it only over a stored result of the same fingerprint, else it is
+  // superseded: a rescore from the stored opportunity must not overwrite
+  // an update that was stored meanwhile, nor bring back a deleted result.
+  bool only_over_same_input = false;
 };
 
 // What storing one result did.

@@ -1,6 +1,7 @@
 // The storage-neutral interface tenants' own rulesets are kept behind: the
 // uploaded versions (YAML text, who uploaded each and when), the version
-// in force per tenant, and a log of publications and rollbacks.
+// in force per tenant, a log of publications and rollbacks, and the
+// rescore each publication starts.
 // RedisRulesetStore implements it; the classifier's RulesetService and
 // TenantRulesets never see Redis.
 //
@@ -11,6 +12,7 @@
 #define OPPMATRIX_SERVICES_STORE_RULESET_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +66,39 @@ struct RulesetPublishOutcome {
   bool changed = false;  // false: the version was in force already
   // The text of change.version ("" for the default).
   std::string yaml = {};
+  // The rescore the change started (RescoreJob::id); 0 when unchanged.
+  int64_t rescore_id = 0;
+};
+
+// The rescore of a tenant's stored results that a publication or rollback
+// starts, in the same atomic step; a newer one replaces it. Whoever runs it
+// holds a lease and moves it on page by page, so a replica that dies
+// mid-way leaves it where it stopped, for the next one to go on.
+struct RescoreJob {
+  std::string tenant_id;
+  int64_t id = 0;            // the publication's serial
+  std::string version = {};  // the version rescored to ("" the default)
+  bool finished = false;
+  std::string cursor = {};  // of the walk's next step
+  int64_t done = 0;         // results read and rescored (or skipped)
+  int64_t moved = 0;        // of them, moved to another cell
+  int64_t skipped = 0;      // without a stored opportunity, or superseded
+  int64_t total = -1;       // results stored when it began; -1 not yet read
+  absl::Time started_time = absl::UnixEpoch();
+  absl::Time updated_time = absl::UnixEpoch();
+  absl::Time finished_time = absl::UnixEpoch();
+  std::string owner = {};  // who holds the lease ("" nobody)
+  absl::Time lease_until = absl::UnixEpoch();
+};
+
+// One step of a rescore (RulesetStore::AdvanceRescoreAsync).
+struct RescoreStep {
+  std::string cursor;
+  int64_t done = 0;  // added to the job's figures
+  int64_t moved = 0;
+  int64_t skipped = 0;
+  int64_t total = -1;  // set when >= 0
+  bool finished = false;
 };
 
 // The version in force of every tenant that has its own. `serial` changes
@@ -118,6 +153,29 @@ class RulesetStore {
   virtual void TextsAsync(
       std::vector<std::pair<std::string, std::string>> versions,
       absl::Time deadline, Callback<std::vector<std::string>> done) = 0;
+
+  // The tenants whose rescore has not finished.
+  virtual void RescoringAsync(absl::Time deadline,
+                              Callback<std::vector<std::string>> done) = 0;
+  // The tenant's latest rescore; NOT_FOUND if it never had one.
+  virtual void RescoreAsync(absl::string_view tenant_id, absl::Time deadline,
+                            Callback<RescoreJob> done) = 0;
+  // Takes the lease of the tenant's unfinished rescore for `lease` (or
+  // renews it): the job, or nullopt when it is finished or another owner's
+  // lease has not run out.
+  virtual void ClaimRescoreAsync(absl::string_view tenant_id,
+                                 absl::string_view owner, absl::Time now,
+                                 absl::Duration lease, absl::Time deadline,
+                                 Callback<std::optional<RescoreJob>> done) = 0;
+  // Records a step of rescore `job_id` and renews the lease for `lease`
+  // (zero: gives it up, so another replica can go on at once); false when
+  // the job is no longer `owner`'s: a newer publication replaced it, or
+  // another replica took it over after the lease ran out.
+  virtual void AdvanceRescoreAsync(absl::string_view tenant_id,
+                                   absl::string_view owner, int64_t job_id,
+                                   const RescoreStep& step, absl::Time now,
+                                   absl::Duration lease, absl::Time deadline,
+                                   Callback<bool> done) = 0;
 };
 
 }  // namespace oppmatrix

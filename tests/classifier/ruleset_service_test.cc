@@ -31,6 +31,7 @@
 #include "services/store/async_redis.h"
 #include "services/store/redis_result_store.h"
 #include "services/store/redis_ruleset_store.h"
+#include "tests/classifier/ruleset_testdata.h"
 #include "tests/classifier/test_server.h"
 #include "tests/testing/raw_call.h"
 #include "tests/testing/redis_server.h"
@@ -39,6 +40,11 @@ namespace oppmatrix {
 namespace {
 
 using ::oppmatrix::testing::DefaultRules;
+using ::oppmatrix::testing::DefaultYaml;
+using ::oppmatrix::testing::DraftYaml;
+using ::oppmatrix::testing::kKeyAccount;
+using ::oppmatrix::testing::kSmallDeal;
+using ::oppmatrix::testing::Opp;
 using ::oppmatrix::testing::RedisServer;
 using ::oppmatrix::testing::TestNow;
 using ::oppmatrix::testing::TestRedisClient;
@@ -47,61 +53,6 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-
-std::string DefaultYaml() {
-  std::ifstream in(OPPMATRIX_SOURCE_DIR "/rules/default.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// The default ruleset renamed, with the potential cut at `cut` instead of
-// 50: a higher cut moves high-potential deals to the low-potential cells.
-std::string DraftYaml(const std::string& name, const std::string& cut) {
-  std::string yaml = DefaultYaml();
-  yaml = absl::StrReplaceAll(
-      yaml, {{"\nname: default\n", absl::StrCat("\nname: ", name, "\n")},
-             {"potential_thresholds: [50]",
-              absl::StrCat("potential_thresholds: [", cut, "]")}});
-  return yaml;
-}
-
-// A strong, large account at decision stage: KEY under the default rules.
-constexpr char kKeyAccount[] = R"pb(
-  tenant_id: "acme"
-  version: 3
-  stage: "Negotiation/Review"
-  amount { currency_code: "USD" units: 1200000 }
-  need_urgency: NEED_URGENCY_URGENT
-  account { industry: "Technology" employees: 2500 }
-  relationship {
-    contacts_engaged: 6
-    has_champion: true
-    executive_sponsor: true
-    meetings_last_90_days: 5
-    existing_customer: true
-    won_deals_with_account: 2
-    last_interaction_time { seconds: 1795003200 }
-  }
-)pb";
-
-// A small early deal with no relationship: low potential under any cut.
-constexpr char kSmallDeal[] = R"pb(
-  tenant_id: "acme"
-  version: 1
-  stage: "Prospecting"
-  amount { currency_code: "EUR" units: 900 }
-  account { employees: 4 }
-)pb";
-
-v1::Opportunity Opp(const std::string& tenant, const std::string& id,
-                    const char* text = kKeyAccount) {
-  v1::Opportunity o;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &o));
-  o.set_tenant_id(tenant);
-  o.set_id(id);
-  return o;
-}
 
 std::unique_ptr<grpc::ClientContext> Context() {
   auto context = std::make_unique<grpc::ClientContext>();

@@ -1027,6 +1027,34 @@ TEST_F(ResultStoreTest, TheInputIsKeptWithTheResultAndReplacedByTheNextOne) {
   EXPECT_EQ(h.classification.opportunity_id(), "in-1");
 }
 
+TEST_F(ResultStoreTest, OnlyOverTheSameInputLeavesNewerInputAndDeletions) {
+  v1::Classification c = Result("same-1", "DEVELOP", 60);
+  ASSERT_TRUE(store_->Put({{&c, "fp-new", true}}, {.now = Now()}, Soon()).ok());
+  // A rescore from older input (fp-old) does not overwrite it...
+  v1::Classification rescored = Result("same-1", "KEY", 90);
+  PutItem item{&rescored, "fp-old", true};
+  item.only_over_same_input = true;
+  absl::StatusOr<std::vector<PutOutcome>> out =
+      store_->Put({item}, {.now = Now()}, Soon());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE((*out)[0].superseded);
+  EXPECT_EQ(store_->Get("acme", "same-1", Soon())->cell(), "DEVELOP");
+  // ...one from the same input does,
+  item.fingerprint = "fp-new";
+  out = store_->Put({item}, {.now = Now()}, Soon());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FALSE((*out)[0].superseded);
+  EXPECT_TRUE((*out)[0].moved);
+  EXPECT_EQ(store_->Get("acme", "same-1", Soon())->cell(), "KEY");
+  // and none brings back a deleted result.
+  ASSERT_TRUE(store_->Delete({{"acme", "same-1", 0}}, Now(), Soon()).ok());
+  out = store_->Put({item}, {.now = Now()}, Soon());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE((*out)[0].superseded);
+  EXPECT_EQ(store_->Get("acme", "same-1", Soon()).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(ResultStoreTest, HistoryIsCutToItsLength) {
   RedisResultStore::Options so;
   so.history_length = 3;

@@ -1,0 +1,536 @@
+// Rescoring a tenant's stored results after a publication or rollback,
+// with real parts: a redis-server per test, the classifier's gRPC server
+// on loopback with a Rescorer driven step by step (RunOnce) on an
+// injected clock, and, for a crash, the real oppmatrix-classifier killed
+// with SIGKILL mid-rescore and started again.
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <signal.h>
+
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "oppmatrix/v1/classification_service.grpc.pb.h"
+#include "oppmatrix/v1/ruleset_service.grpc.pb.h"
+#include "services/classifier/classifier_server.h"
+#include "services/classifier/rescorer.h"
+#include "services/classifier/tenant_rulesets.h"
+#include "services/common/wait_for.h"
+#include "services/store/async_redis.h"
+#include "services/store/redis_result_store.h"
+#include "services/store/redis_ruleset_store.h"
+#include "tests/classifier/ruleset_testdata.h"
+#include "tests/classifier/test_server.h"
+#include "tests/testing/redis_server.h"
+#include "tests/testing/subprocess.h"
+
+namespace oppmatrix {
+namespace {
+
+using ::oppmatrix::testing::DefaultRules;
+using ::oppmatrix::testing::DraftYaml;
+using ::oppmatrix::testing::kKeyAccount;
+using ::oppmatrix::testing::kSmallDeal;
+using ::oppmatrix::testing::Opp;
+using ::oppmatrix::testing::RedisServer;
+using ::oppmatrix::testing::Subprocess;
+using ::oppmatrix::testing::TestNow;
+using ::oppmatrix::testing::TestRedisClient;
+using ::testing::Each;
+using ::testing::Eq;
+using ::testing::HasSubstr;
+
+using MoveCounts = std::map<std::pair<std::string, std::string>, int64_t>;
+
+std::unique_ptr<grpc::ClientContext> Context() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  return context;
+}
+
+// `n` deals of tenant acme: KEY accounts, small deals, and KEY accounts
+// without champion or meetings, so that a higher potential cut moves some.
+std::vector<v1::Opportunity> Deals(int n) {
+  std::vector<v1::Opportunity> out;
+  for (int i = 0; i < n; ++i) {
+    v1::Opportunity o = Opp("acme", absl::StrCat("o", i),
+                            i % 3 == 0 ? kSmallDeal : kKeyAccount);
+    if (i % 5 == 0) {
+      o.mutable_relationship()->set_meetings_last_90_days(0);
+      o.mutable_relationship()->set_has_champion(false);
+    }
+    if (i % 7 == 0) o.mutable_amount()->set_units(40'000 + i);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// The two stubs of one classifier and the calls the tests make.
+struct Client {
+  explicit Client(int port) {
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                       grpc::InsecureChannelCredentials());
+    classify = v1::ClassificationService::NewStub(channel);
+    rules = v1::RulesetService::NewStub(channel);
+  }
+
+  void Store(const std::vector<v1::Opportunity>& opps) {
+    for (size_t at = 0; at < opps.size(); at += 500) {
+      v1::BatchClassifyRequest request;
+      for (size_t i = at; i < std::min(opps.size(), at + 500); ++i) {
+        *request.add_opportunities() = opps[i];
+      }
+      v1::BatchClassifyResponse response;
+      grpc::Status s =
+          classify->BatchClassify(Context().get(), request, &response);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      for (const v1::ClassifyResult& r : response.results()) {
+        ASSERT_TRUE(r.stored()) << r.status().message();
+      }
+    }
+  }
+
+  std::string Upload(const std::string& yaml) {
+    v1::UploadRulesetRequest request;
+    request.set_tenant_id("acme");
+    request.set_yaml(yaml);
+    request.set_author("ana");
+    v1::UploadRulesetResponse response;
+    grpc::Status s = rules->UploadRuleset(Context().get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.ruleset().version();
+  }
+
+  v1::PreviewRulesetResponse Preview(const std::string& version) {
+    v1::PreviewRulesetRequest request;
+    request.set_tenant_id("acme");
+    request.set_version(version);
+    v1::PreviewRulesetResponse response;
+    grpc::Status s = rules->PreviewRuleset(Context().get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+
+  int64_t Publish(const std::string& version) {
+    v1::PublishRulesetRequest request;
+    request.set_tenant_id("acme");
+    request.set_version(version);
+    request.set_author("bo");
+    v1::PublishRulesetResponse response;
+    grpc::Status s = rules->PublishRuleset(Context().get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.rescore_id();
+  }
+
+  int64_t Rollback() {
+    v1::RollbackRulesetRequest request;
+    request.set_tenant_id("acme");
+    request.set_author("cy");
+    v1::RollbackRulesetResponse response;
+    grpc::Status s =
+        rules->RollbackRuleset(Context().get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.rescore_id();
+  }
+
+  grpc::Status Status(v1::RescoreStatus* status,
+                      const std::string& tenant = "acme") {
+    v1::GetRescoreStatusRequest request;
+    request.set_tenant_id(tenant);
+    return rules->GetRescoreStatus(Context().get(), request, status);
+  }
+
+  // Every transition of the tenant, oldest first.
+  std::vector<v1::Transition> Transitions() {
+    std::vector<v1::Transition> out;
+    v1::ListTransitionsRequest request;
+    request.set_tenant_id("acme");
+    request.set_page_size(500);
+    while (true) {
+      v1::ListTransitionsResponse page;
+      grpc::Status s =
+          classify->ListTransitions(Context().get(), request, &page);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      if (!s.ok()) break;
+      for (const v1::Transition& t : page.transitions()) out.push_back(t);
+      if (page.next_page_token().empty()) break;
+      request.set_page_token(page.next_page_token());
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+  v1::Classification Get(const std::string& id) {
+    v1::GetClassificationRequest request;
+    request.set_tenant_id("acme");
+    request.set_opportunity_id(id);
+    v1::GetClassificationResponse response;
+    grpc::Status s =
+        classify->GetClassification(Context().get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.classification();
+  }
+
+  std::unique_ptr<v1::ClassificationService::Stub> classify;
+  std::unique_ptr<v1::RulesetService::Stub> rules;
+};
+
+// The moves a preview predicts (from != to).
+MoveCounts PredictedMoves(const v1::PreviewRulesetResponse& preview) {
+  MoveCounts out;
+  for (const v1::CellMove& m : preview.moves()) {
+    if (m.from_cell() != m.to_cell())
+      out[{m.from_cell(), m.to_cell()}] = m.count();
+  }
+  return out;
+}
+
+// The transitions with cause "ruleset" to `version`, as move counts; each
+// opportunity at most once (else `twice` names it).
+MoveCounts RulesetMoves(const std::vector<v1::Transition>& transitions,
+                        const std::string& version, std::string* twice) {
+  MoveCounts out;
+  std::set<std::string> seen;
+  for (const v1::Transition& t : transitions) {
+    if (t.cause() != "ruleset" || t.ruleset_version() != version) continue;
+    if (!seen.insert(t.opportunity_id()).second) *twice = t.opportunity_id();
+    ++out[{t.from_cell(), t.to_cell()}];
+  }
+  return out;
+}
+
+class RescoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start().ok());
+    redis_client_ = TestRedisClient(redis_.url());
+    results_ = std::make_unique<RedisResultStore>(
+        redis_client_.get(),
+        RedisResultStore::Options{.result_ttl = absl::Hours(24)});
+    rulesets_ = std::make_unique<RedisRulesetStore>(
+        redis_client_.get(), RedisRulesetStore::Options{});
+    tenants_ = std::make_unique<TenantRulesets>(
+        &defaults_, rulesets_.get(),
+        TenantRulesets::Options{.poll_interval = absl::ZeroDuration()});
+    rescorer_ = NewRescorer("here");
+    ClassifierServer::Options options;
+    options.listen = "127.0.0.1:0";
+    options.service.clock = [this] { return Now(); };
+    options.ruleset_service.clock = [this] { return Now(); };
+    auto started = ClassifierServer::Start(options, &defaults_, results_.get(),
+                                           tenants_.get(), rulesets_.get());
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = *std::move(started);
+    client_ = std::make_unique<Client>(server_->port());
+  }
+
+  std::unique_ptr<Rescorer> NewRescorer(const std::string& owner) {
+    return std::make_unique<Rescorer>(
+        tenants_.get(), rulesets_.get(), results_.get(),
+        Rescorer::Options{.owner = owner,
+                          .rate = 0,
+                          .lease = absl::Seconds(10),
+                          .poll_interval = absl::ZeroDuration(),
+                          .clock = [this] { return Now(); }});
+  }
+
+  absl::Time Now() {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+  }
+
+  v1::RescoreStatus Status() {
+    v1::RescoreStatus status;
+    grpc::Status s = client_->Status(&status);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return status;
+  }
+
+  RedisServer redis_;
+  StaticRulesetSource defaults_{DefaultRules()};
+  absl::Mutex mu_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_) = TestNow();
+  std::unique_ptr<AsyncRedis> redis_client_;
+  std::unique_ptr<RedisResultStore> results_;
+  std::unique_ptr<RedisRulesetStore> rulesets_;
+  std::unique_ptr<TenantRulesets> tenants_;
+  std::unique_ptr<Rescorer> rescorer_;
+  std::unique_ptr<ClassifierServer> server_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(RescoreTest, PublishingRescoresEveryResultOnceAsThePreviewPredicted) {
+  const std::vector<v1::Opportunity> opps = Deals(1200);
+  client_->Store(opps);
+  // Another tenant's result is not rescored.
+  client_->Store({Opp("globex", "g1")});
+  v1::RescoreStatus none;
+  EXPECT_EQ(client_->Status(&none).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  const std::string version = client_->Upload(DraftYaml("strict", "99.9"));
+  const v1::PreviewRulesetResponse preview = client_->Preview(version);
+  ASSERT_EQ(preview.compared(), 1200);
+  ASSERT_GT(preview.moved(), 0);
+  Advance(absl::Minutes(1));
+  const int64_t id = client_->Publish(version);
+  EXPECT_GT(id, 0);
+  v1::RescoreStatus pending = Status();
+  EXPECT_EQ(pending.id(), id);
+  EXPECT_EQ(pending.state(), v1::RescoreStatus::RUNNING);
+  EXPECT_EQ(pending.version(), version);
+  EXPECT_EQ(pending.done(), 0);
+
+  Advance(absl::Minutes(1));
+  ASSERT_TRUE(rescorer_->RunOnce().ok());
+  v1::RescoreStatus done = Status();
+  EXPECT_EQ(done.state(), v1::RescoreStatus::DONE);
+  EXPECT_EQ(done.total(), 1200);
+  EXPECT_EQ(done.done(), 1200);
+  EXPECT_EQ(done.moved(), preview.moved());
+  EXPECT_EQ(done.skipped(), 0);
+  EXPECT_EQ(done.owner(), "");
+  EXPECT_EQ(absl::FromUnixSeconds(done.finished_time().seconds()),
+            absl::FromUnixSeconds(absl::ToUnixSeconds(Now())));
+
+  // Every stored result is the version's, and its moves are the
+  // preview's, pair for pair, each opportunity once.
+  std::string twice;
+  const std::vector<v1::Transition> transitions = client_->Transitions();
+  EXPECT_EQ(RulesetMoves(transitions, version, &twice),
+            PredictedMoves(preview));
+  EXPECT_EQ(twice, "");
+  std::set<std::string> listed;
+  for (const v1::MovedOpportunity& m : preview.moved_opportunities()) {
+    listed.insert(m.opportunity_id());
+  }
+  for (const v1::Opportunity& o : opps) {
+    v1::Classification c = client_->Get(o.id());
+    EXPECT_EQ(c.ruleset_version(), version) << o.id();
+    EXPECT_EQ(absl::FromUnixSeconds(c.classified_time().seconds()),
+              absl::FromUnixSeconds(absl::ToUnixSeconds(Now())));
+  }
+  EXPECT_EQ(client_->Get("o0").ruleset_version(), version);
+  v1::GetClassificationRequest other;
+  other.set_tenant_id("globex");
+  other.set_opportunity_id("g1");
+  v1::GetClassificationResponse g1;
+  ASSERT_TRUE(
+      client_->classify->GetClassification(Context().get(), other, &g1).ok());
+  EXPECT_EQ(g1.classification().ruleset_version(),
+            defaults_.Current()->version);
+
+  // Running again does nothing: the rescore is finished.
+  ASSERT_TRUE(rescorer_->RunOnce().ok());
+  EXPECT_EQ(client_->Transitions().size(), transitions.size());
+  EXPECT_EQ(rescorer_->stats().finished, 1);
+  EXPECT_EQ(rescorer_->stats().rescored, 1200);
+}
+
+TEST_F(RescoreTest, RollbackRestoresThePreviousVersionsResults) {
+  const std::vector<v1::Opportunity> opps = Deals(600);
+  client_->Store(opps);
+  std::map<std::string, v1::Classification> before;
+  for (const v1::Opportunity& o : opps) before[o.id()] = client_->Get(o.id());
+
+  const std::string version = client_->Upload(DraftYaml("strict", "99.9"));
+  client_->Publish(version);
+  ASSERT_TRUE(rescorer_->RunOnce().ok());
+  const int64_t id = client_->Rollback();
+  v1::RescoreStatus back = Status();
+  EXPECT_EQ(back.id(), id);
+  EXPECT_TRUE(back.uses_default());
+  EXPECT_EQ(back.version(), defaults_.Current()->version);
+  ASSERT_TRUE(rescorer_->RunOnce().ok());
+  back = Status();
+  EXPECT_EQ(back.state(), v1::RescoreStatus::DONE);
+  EXPECT_EQ(back.done(), 600);
+  EXPECT_GT(back.moved(), 0);
+
+  for (const v1::Opportunity& o : opps) {
+    v1::Classification c = client_->Get(o.id());
+    const v1::Classification& was = before[o.id()];
+    EXPECT_EQ(c.ruleset_version(), was.ruleset_version()) << o.id();
+    EXPECT_EQ(c.cell(), was.cell()) << o.id();
+    EXPECT_EQ(c.priority_score(), was.priority_score()) << o.id();
+  }
+  // The way back is a transition with cause "ruleset" for each move.
+  std::string twice;
+  MoveCounts out = RulesetMoves(client_->Transitions(), version, &twice);
+  MoveCounts in = RulesetMoves(client_->Transitions(),
+                               defaults_.Current()->version, &twice);
+  MoveCounts reversed;
+  for (const auto& [cells, n] : out) reversed[{cells.second, cells.first}] = n;
+  EXPECT_EQ(in, reversed);
+  EXPECT_EQ(twice, "");
+}
+
+TEST_F(RescoreTest, ANewerPublicationReplacesTheRescore) {
+  std::vector<v1::Opportunity> opps = Deals(450);
+  client_->Store(opps);
+  const std::string strict = client_->Upload(DraftYaml("strict", "99.9"));
+  const std::string loose = client_->Upload(DraftYaml("loose", "10"));
+  client_->Publish(strict);
+  // Updated meanwhile: the rescore goes from its new input.
+  opps[1].mutable_amount()->set_units(5);
+  client_->Store({opps[1]});
+  // Deleted meanwhile: not brought back.
+  v1::DeleteClassificationRequest del;
+  v1::OpportunityDeletion* d = del.add_deletions();
+  d->set_tenant_id("acme");
+  d->set_opportunity_id("o2");
+  v1::DeleteClassificationResponse deleted;
+  ASSERT_TRUE(
+      client_->classify->DeleteClassification(Context().get(), del, &deleted)
+          .ok());
+  // A newer publication before the first rescore ran: it replaces it.
+  const int64_t second = client_->Publish(loose);
+  ASSERT_TRUE(rescorer_->RunOnce().ok());
+  v1::RescoreStatus status = Status();
+  EXPECT_EQ(status.id(), second);
+  EXPECT_EQ(status.version(), loose);
+  EXPECT_EQ(status.state(), v1::RescoreStatus::DONE);
+  EXPECT_EQ(status.total(), 449);
+  EXPECT_EQ(status.done(), 449);
+  EXPECT_EQ(status.skipped(), 0);
+  v1::Classification o1 = client_->Get("o1");
+  EXPECT_EQ(o1.ruleset_version(), loose);
+  EXPECT_EQ(o1.amount().units(), 5);
+  v1::GetClassificationRequest get;
+  get.set_tenant_id("acme");
+  get.set_opportunity_id("o2");
+  v1::GetClassificationResponse gone;
+  EXPECT_EQ(client_->classify->GetClassification(Context().get(), get, &gone)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  for (const v1::Opportunity& o : opps) {
+    if (o.id() == "o2") continue;
+    EXPECT_EQ(client_->Get(o.id()).ruleset_version(), loose) << o.id();
+  }
+}
+
+TEST_F(RescoreTest, AnotherReplicaGoesOnOnceTheLeaseRunsOut) {
+  client_->Store(Deals(700));
+  const std::string version = client_->Upload(DraftYaml("strict", "99.9"));
+  client_->Publish(version);
+  // A replica took the rescore, did two pages and died.
+  absl::StatusOr<std::optional<RescoreJob>> claimed =
+      WaitFor<std::optional<RescoreJob>>([&](auto done) {
+        rulesets_->ClaimRescoreAsync("acme", "gone", Now(), absl::Seconds(10),
+                                     absl::Now() + absl::Seconds(5),
+                                     std::move(done));
+      });
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  // While its lease lasts nobody else runs it.
+  ASSERT_TRUE(rescorer_->RunOnce().ok());
+  EXPECT_EQ(Status().owner(), "gone");
+  EXPECT_EQ(Status().done(), 0);
+  Advance(absl::Seconds(11));
+  ASSERT_TRUE(rescorer_->RunOnce().ok());
+  v1::RescoreStatus status = Status();
+  EXPECT_EQ(status.state(), v1::RescoreStatus::DONE);
+  EXPECT_EQ(status.done(), 700);
+}
+
+TEST_F(RescoreTest, BadRequestsNameTheirField) {
+  v1::GetRescoreStatusRequest request;
+  request.set_tenant_id("no spaces");
+  v1::RescoreStatus status;
+  grpc::Status s =
+      client_->rules->GetRescoreStatus(Context().get(), request, &status);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("tenant_id"));
+}
+
+// The port a server logged as "(port N)"; 0 if it did not start.
+int LoggedPort(Subprocess& p) {
+  if (!p.WaitForStderr("(port ", absl::Seconds(30))) return 0;
+  std::smatch m;
+  std::string err = p.Stderr();
+  if (!std::regex_search(err, m, std::regex("\\(port ([0-9]+)\\)"))) return 0;
+  return std::stoi(m[1]);
+}
+
+TEST(RescoreCrashTest, ResumesAfterSigkillWithNothingSkippedOrDoneTwice) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  auto start = [&] {
+    return std::make_unique<Subprocess>(std::vector<std::string>{
+        OPPMATRIX_BINARY_DIR "/services/classifier/oppmatrix-classifier",
+        "--listen=127.0.0.1:0", "--redis=" + redis.url(),
+        "--rules=" OPPMATRIX_SOURCE_DIR "/rules/default.yaml",
+        "--rules_poll_interval=0", "--tenant_rules_poll_interval=100ms",
+        "--rescore_rate=2000", "--rescore_lease=1s"});
+  };
+  std::unique_ptr<Subprocess> classifier = start();
+  int port = LoggedPort(*classifier);
+  ASSERT_GT(port, 0) << classifier->Stderr();
+  auto client = std::make_unique<Client>(port);
+  const int kDeals = 5000;
+  client->Store(Deals(kDeals));
+  const std::string version = client->Upload(DraftYaml("strict", "99.9"));
+  const v1::PreviewRulesetResponse preview = client->Preview(version);
+  ASSERT_EQ(preview.compared(), kDeals);
+  const int64_t id = client->Publish(version);
+
+  // Killed mid-way (2000 a second: 2.5 s for all).
+  v1::RescoreStatus status;
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < give_up) {
+    ASSERT_TRUE(client->Status(&status).ok());
+    if (status.done() >= 1000) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  classifier->Signal(SIGKILL);
+  classifier->Wait(absl::Seconds(10));
+  classifier.reset();
+
+  classifier = start();
+  port = LoggedPort(*classifier);
+  ASSERT_GT(port, 0) << classifier->Stderr();
+  client = std::make_unique<Client>(port);
+  ASSERT_TRUE(client->Status(&status).ok());
+  EXPECT_EQ(status.state(), v1::RescoreStatus::RUNNING);
+  EXPECT_GE(status.done(), 1000);
+  EXPECT_LT(status.done(), kDeals);
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (status.state() != v1::RescoreStatus::DONE && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(100));
+    ASSERT_TRUE(client->Status(&status).ok());
+  }
+  ASSERT_EQ(status.state(), v1::RescoreStatus::DONE) << classifier->Stderr();
+  EXPECT_EQ(status.id(), id);
+  // Every result once: the pages before the crash are not done again, the
+  // one it interrupted is done once.
+  EXPECT_EQ(status.done(), kDeals);
+  EXPECT_EQ(status.total(), kDeals);
+  EXPECT_EQ(status.skipped(), 0);
+  // A page stored just before the kill and not yet recorded is done again
+  // and writes nothing: its moves are not counted twice, maybe not at all.
+  EXPECT_LE(status.moved(), preview.moved());
+  EXPECT_GE(status.moved(), preview.moved() - kRescorePage);
+  std::string twice;
+  EXPECT_EQ(RulesetMoves(client->Transitions(), version, &twice),
+            PredictedMoves(preview));
+  EXPECT_EQ(twice, "");
+  for (int i = 0; i < kDeals; i += 97) {
+    EXPECT_EQ(client->Get(absl::StrCat("o", i)).ruleset_version(), version);
+  }
+  classifier->Signal(SIGTERM);
+  EXPECT_EQ(classifier->Wait(absl::Seconds(20)), 0);
+}
+
+}  // namespace
+}  // namespace oppmatrix
