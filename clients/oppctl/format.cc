@@ -393,6 +393,31 @@ std::string FormatRulesetPublication(const v1::RulesetPublication& p) {
       VersionOrDefault(p.previous_version()), ") by ", p.author());
 }
 
+std::string FormatRescoreStatus(const v1::RescoreStatus& r) {
+  const bool done = r.state() == v1::RescoreStatus::DONE;
+  std::string out = absl::StrCat(
+      "rescore ", r.id(), " of tenant ", r.tenant_id(), " to ", r.version(),
+      r.uses_default() ? " (the default)" : "",
+      done ? ": done, " : ": running, ", r.done(), " of ", r.total());
+  if (!done && r.total() > 0) {
+    absl::StrAppend(&out, " (",
+                    std::min<int64_t>(100, r.done() * 100 / r.total()), " %)");
+  }
+  absl::StrAppend(&out, ", ", r.moved(), " moved, ", r.skipped(), " skipped");
+  if (done) {
+    const absl::Duration took =
+        absl::Seconds(r.finished_time().seconds() - r.started_time().seconds());
+    absl::StrAppend(&out, ", ", Utc(r.started_time()), " to ",
+                    Utc(r.finished_time()), " (", absl::FormatDuration(took),
+                    ")");
+  } else {
+    absl::StrAppend(&out, ", since ", Utc(r.started_time()),
+                    r.owner().empty() ? ", waiting for a replica"
+                                      : absl::StrCat(" on ", r.owner()));
+  }
+  return out;
+}
+
 std::string FormatRulesetList(const v1::ListRulesetsResponse& r) {
   std::string out = absl::StrCat(
       "tenant ", r.tenant_id(), ": ", r.active_version(),

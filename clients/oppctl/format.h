@@ -76,6 +76,11 @@ std::string FormatRulesetPreview(const v1::PreviewRulesetResponse& r);
 // strict@3f2a9c0d81b4 (was the default) by ana".
 std::string FormatRulesetPublication(const v1::RulesetPublication& p);
 
+// A rescore's progress, one line: "rescore 3 to strict@3f2a9c0d81b4:
+// running, 1400 of 5000 (28 %), 230 moved, 0 skipped, since
+// 2026-11-23T12:00:01Z on host:12:ab12cd34", or "... done: ...".
+std::string FormatRescoreStatus(const v1::RescoreStatus& r);
+
 }  // namespace oppmatrix
 
 #endif  // OPPMATRIX_CLIENTS_OPPCTL_FORMAT_H_

@@ -122,6 +122,9 @@ ABSL_FLAG(int, max_options, 0, "whatif: most options shown, 1-10 (0: 3)");
 ABSL_FLAG(std::string, author, "",
           "rules upload|publish|rollback: who makes the change (default: "
           "$USER)");
+ABSL_FLAG(bool, wait, false,
+          "rules publish|rollback|status: wait until the rescore the change "
+          "started is done, printing its progress");
 ABSL_FLAG(int, max_listed, 20,
           "rules diff: how many moved opportunities to list");
 
@@ -1083,7 +1086,40 @@ int CallRules(Method method, const Request& request, Print print) {
   return kExitOk;
 }
 
-// `rules upload|preview|publish|rollback|list|show`: --tenant's own
+// The tenant's latest rescore, printed; with --wait polled (and each
+// change of its progress printed, at most once a second) until rescore
+// `id` or a later one is done.
+int RescoreStatus(const std::string& tenant, int64_t id) {
+  absl::StatusOr<ClientOptions> options =
+      ConnectionOptions(absl::GetFlag(FLAGS_target));
+  if (!options.ok()) return BadConnection(options.status());
+  auto stub = v1::RulesetService::NewStub(NewChannel(*options));
+  v1::GetRescoreStatusRequest request;
+  request.set_tenant_id(tenant);
+  const bool wait = absl::GetFlag(FLAGS_wait);
+  int64_t printed = -1;
+  absl::Time last = absl::InfinitePast();
+  while (true) {
+    auto context = NewCallContext(*options, options->timeout);
+    v1::RescoreStatus status;
+    grpc::Status s = stub->GetRescoreStatus(context.get(), request, &status);
+    if (!s.ok()) return Fail(FromGrpcStatus(s));
+    const bool done =
+        status.id() >= id && status.state() == v1::RescoreStatus::DONE;
+    if (!wait || done ||
+        (status.done() != printed && absl::Now() - last >= absl::Seconds(1))) {
+      std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(status)
+                                              : FormatRescoreStatus(status))
+                << std::endl;
+      printed = status.done();
+      last = absl::Now();
+    }
+    if (!wait || done) return kExitOk;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+}
+
+// `rules upload|preview|publish|rollback|list|show|status`: --tenant's own
 // rulesets, kept by the classifier (RulesetService).
 int RulesOnServer(const std::vector<std::string>& args) {
   const std::string& what = args[0];
@@ -1125,24 +1161,37 @@ int RulesOnServer(const std::vector<std::string>& args) {
     request.set_version(args[1]);
     request.set_author(Author());
     if (request.author().empty()) return kExitUsage;
-    return CallRules<v1::PublishRulesetRequest, v1::PublishRulesetResponse>(
+    int64_t rescore = 0;
+    int code = CallRules<v1::PublishRulesetRequest, v1::PublishRulesetResponse>(
         &v1::RulesetService::Stub::PublishRuleset, request,
-        [](const v1::PublishRulesetResponse& r) {
+        [&rescore](const v1::PublishRulesetResponse& r) {
+          rescore = r.rescore_id();
           return r.changed() ? FormatRulesetPublication(r.publication()) + "\n"
                              : absl::StrCat(r.publication().version(),
                                             " is in force already\n");
         });
+    if (code != kExitOk || rescore == 0 || !absl::GetFlag(FLAGS_wait)) {
+      return code;
+    }
+    return RescoreStatus(tenant, rescore);
   }
   if (what == "rollback" && args.size() == 1) {
     v1::RollbackRulesetRequest request;
     request.set_tenant_id(tenant);
     request.set_author(Author());
     if (request.author().empty()) return kExitUsage;
-    return CallRules<v1::RollbackRulesetRequest, v1::RollbackRulesetResponse>(
-        &v1::RulesetService::Stub::RollbackRuleset, request,
-        [](const v1::RollbackRulesetResponse& r) {
-          return FormatRulesetPublication(r.publication()) + "\n";
-        });
+    int64_t rescore = 0;
+    int code =
+        CallRules<v1::RollbackRulesetRequest, v1::RollbackRulesetResponse>(
+            &v1::RulesetService::Stub::RollbackRuleset, request,
+            [&rescore](const v1::RollbackRulesetResponse& r) {
+              rescore = r.rescore_id();
+              return FormatRulesetPublication(r.publication()) + "\n";
+            });
+    if (code != kExitOk || rescore == 0 || !absl::GetFlag(FLAGS_wait)) {
+      return code;
+    }
+    return RescoreStatus(tenant, rescore);
   }
   if (what == "list" && args.size() == 1) {
     v1::ListRulesetsRequest request;
@@ -1159,16 +1208,18 @@ int RulesOnServer(const std::vector<std::string>& args) {
         &v1::RulesetService::Stub::GetRuleset, request,
         [](const v1::GetRulesetResponse& r) { return r.yaml(); });
   }
+  if (what == "status" && args.size() == 1) return RescoreStatus(tenant, 0);
   return Usage(
       "usage: oppctl --tenant=T rules upload FILE | rules preview VERSION | "
-      "rules publish VERSION | rules rollback | rules list | rules show "
-      "VERSION");
+      "rules publish VERSION [--wait] | rules rollback [--wait] | rules list "
+      "| rules show VERSION | rules status [--wait]");
 }
 
 int Rules(const std::vector<std::string>& args) {
   if (!args.empty() &&
       (args[0] == "upload" || args[0] == "preview" || args[0] == "publish" ||
-       args[0] == "rollback" || args[0] == "list" || args[0] == "show")) {
+       args[0] == "rollback" || args[0] == "list" || args[0] == "show" ||
+       args[0] == "status")) {
     return RulesOnServer(args);
   }
   if (!args.empty() && args[0] == "check" && args.size() == 2) {
@@ -1368,7 +1419,7 @@ const std::vector<Command>& Commands() {
        "rules check FILE | rules diff OLD NEW [OPPORTUNITIES...|-] | "
        "--tenant=T rules diff OLD NEW --from_snapshots | --tenant=T rules "
        "upload FILE|preview VERSION|publish VERSION|rollback|list|show "
-       "VERSION",
+       "VERSION|status",
        "upload, preview, publish, rollback, list, show: --tenant's own "
        "rulesets, kept by the classifier (RulesetService): upload validates "
        "a ruleset file and keeps it as a version (not in force); preview "
@@ -1376,8 +1427,10 @@ const std::vector<Command>& Commands() {
        "results (the from -> to counts and amounts, then the moved "
        "opportunities, at most --max_listed); publish puts it in force; "
        "rollback puts back what was in force before (at last the file "
-       "default); list shows the versions and who published what when; "
-       "show prints a version's YAML. --author (default $USER) is recorded. "
+       "default); both start a rescore of the tenant's stored results in "
+       "the background, which status shows (--wait: until it is done); "
+       "list shows the versions and who published what when; show prints a "
+       "version's YAML. --author (default $USER) is recorded. "
        "check: validates a ruleset file and prints its version. diff: "
        "classifies the opportunities (JSONL, CSV, or JSON/YAML files) with "
        "both rulesets and tells what the new one would move, e.g. \"312 "
@@ -1385,7 +1438,7 @@ const std::vector<Command>& Commands() {
        "without a server; with --from_snapshots the opportunities are "
        "--tenant's live ones, read from the ingestion service's snapshots in "
        "--redis.",
-       {"max_listed", "from_snapshots", "tenant", "redis", "author"},
+       {"max_listed", "from_snapshots", "tenant", "redis", "author", "wait"},
        Rules},
       {"whatif",
        "whatif [FILE|-] --to=CELL | --tenant=T whatif ID --to=CELL "

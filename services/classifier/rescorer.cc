@@ -155,7 +155,10 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
   // Gives the lease up, so that another replica can go on at once.
   auto release = [&] { advance({.cursor = job.cursor}, absl::ZeroDuration()); };
   const absl::Duration settle =
-      job.started_time + options_.settle - options_.clock();
+      options_.settle > absl::ZeroDuration()
+          ? std::min(options_.settle,
+                     job.started_time + options_.settle - options_.clock())
+          : absl::ZeroDuration();
   if (settle > absl::ZeroDuration() && SleepFor(settle)) {
     release();
     return Outcome::kStopped;

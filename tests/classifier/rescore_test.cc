@@ -444,6 +444,23 @@ TEST_F(RescoreTest, AnotherReplicaGoesOnOnceTheLeaseRunsOut) {
   EXPECT_EQ(status.done(), 700);
 }
 
+TEST_F(RescoreTest, TheBackgroundThreadRescoresWhenWoken) {
+  client_->Store(Deals(300));
+  const std::string version = client_->Upload(DraftYaml("strict", "99.9"));
+  rescorer_->Start();
+  client_->Publish(version);
+  rescorer_->Wake();
+  v1::RescoreStatus status;
+  const absl::Time until = absl::Now() + absl::Seconds(20);
+  do {
+    absl::SleepFor(absl::Milliseconds(10));
+    status = Status();
+  } while (status.state() != v1::RescoreStatus::DONE && absl::Now() < until);
+  EXPECT_EQ(status.state(), v1::RescoreStatus::DONE);
+  EXPECT_EQ(status.done(), 300);
+  rescorer_->Stop();
+}
+
 TEST_F(RescoreTest, BadRequestsNameTheirField) {
   v1::GetRescoreStatusRequest request;
   request.set_tenant_id("no spaces");

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "services/classifier/classifier_server.h"
+#include "services/classifier/rescorer.h"
 #include "services/classifier/ruleset_watcher.h"
 #include "services/classifier/tenant_rulesets.h"
 #include "services/common/grpc_status.h"
@@ -56,15 +57,28 @@ class TestClassifier {
                           ResultStore* store = nullptr,
                           RulesetStore* ruleset_store = nullptr)
       : rules_(DefaultRules()) {
+    ClassifierServer::Options options;
     if (ruleset_store != nullptr) {
       tenants_ = std::make_unique<TenantRulesets>(
           &rules_, ruleset_store,
           TenantRulesets::Options{.poll_interval = absl::ZeroDuration()});
+      // Publications rescore the tenant's stored results at once.
+      if (store != nullptr) {
+        rescorer_ = std::make_unique<Rescorer>(
+            tenants_.get(), ruleset_store, store,
+            Rescorer::Options{.rate = 0,
+                              .poll_interval = absl::ZeroDuration(),
+                              .clock = [] { return TestNow(); }});
+        rescorer_->Start();
+        options.ruleset_service.on_change = [r = rescorer_.get()] {
+          r->Wake();
+        };
+      }
     }
-    ClassifierServer::Options options;
     options.listen = "127.0.0.1:0";
     options.service.max_batch_size = max_batch_size;
     options.service.clock = [] { return TestNow(); };
+    options.ruleset_service.clock = [] { return TestNow(); };
     auto server = ClassifierServer::Start(options, &rules_, store,
                                           tenants_.get(), ruleset_store);
     EXPECT_TRUE(server.ok()) << server.status();
@@ -82,6 +96,7 @@ class TestClassifier {
  private:
   StaticRulesetSource rules_;
   std::unique_ptr<TenantRulesets> tenants_;
+  std::unique_ptr<Rescorer> rescorer_;
   std::unique_ptr<ClassifierServer> server_;
   std::string target_;
 };

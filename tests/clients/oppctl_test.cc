@@ -258,9 +258,23 @@ TEST_F(OppctlStoreTest, RulesUploadPreviewPublishListAndRollBack) {
   EXPECT_EQ(preview.compared(), 200);
   EXPECT_GT(preview.moved(), 0);
 
-  ASSERT_EQ(Run({"--author=bo", "rules", "publish", version}), 0) << Err();
+  // Publishing rescores the stored results; --wait waits for it.
+  ASSERT_EQ(Run({"--author=bo", "rules", "publish", version, "--wait"}), 0)
+      << Err();
   EXPECT_THAT(Out(), HasSubstr(absl::StrCat("publish ", version,
                                             " (was the default) by bo")));
+  EXPECT_THAT(Out(),
+              HasSubstr(absl::StrCat("rescore 1 of tenant demo to ", version,
+                                     ": done, 200 of 200, ", preview.moved(),
+                                     " moved, 0 skipped, ")));
+  ASSERT_EQ(Run({"rules", "status"}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr(": done, 200 of 200, "));
+  ASSERT_EQ(Run({"--json", "rules", "status"}), 0) << Err();
+  v1::RescoreStatus rescore;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Out(), &rescore).ok())
+      << Out();
+  EXPECT_EQ(rescore.state(), v1::RescoreStatus::DONE);
+  EXPECT_EQ(rescore.moved(), preview.moved());
   ASSERT_EQ(Run({"rules", "list"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr(absl::StrCat("tenant demo: ", version,
                                             " (its own) in force")));
@@ -269,9 +283,13 @@ TEST_F(OppctlStoreTest, RulesUploadPreviewPublishListAndRollBack) {
   ASSERT_EQ(Run({"rules", "show", version}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr("name: strict\n"));
 
-  ASSERT_EQ(Run({"--author=cy", "rules", "rollback"}), 0) << Err();
+  ASSERT_EQ(Run({"--author=cy", "rules", "rollback", "--wait"}), 0) << Err();
   EXPECT_THAT(Out(), HasSubstr(absl::StrCat("rollback the default (was ",
                                             version, ") by cy")));
+  EXPECT_THAT(Out(), HasSubstr("rescore 2 of tenant demo to default@"));
+  EXPECT_THAT(Out(),
+              HasSubstr(absl::StrCat(" (the default): done, 200 of 200, ",
+                                     preview.moved(), " moved")));
   EXPECT_EQ(Run({"--author=cy", "rules", "rollback"}), 1);
   EXPECT_THAT(Err(), HasSubstr("nothing to roll back"));
   EXPECT_EQ(Run({"--author=bo", "rules", "publish", "nope@000000000000"}), 4);
@@ -280,6 +298,8 @@ TEST_F(OppctlStoreTest, RulesUploadPreviewPublishListAndRollBack) {
   const std::string bad = WriteDraft("Bad Name", "50");
   EXPECT_EQ(Run({"--author=ana", "rules", "upload", bad}), 1);
   EXPECT_THAT(Err(), HasSubstr("name: must match"));
+  EXPECT_EQ(Run({"--tenant=never", "rules", "status"}), 4);
+  EXPECT_THAT(Err(), HasSubstr("no rescore"));
   EXPECT_EQ(Run({"rules", "upload"}), 2);
   EXPECT_THAT(Err(), HasSubstr("usage: oppctl --tenant=T rules upload FILE"));
 }
