@@ -24,6 +24,11 @@ DIR holds, from the steps that ran:
                                         backlog from a Kafka topic
   latency.json                          {"samples", "p50_ms", "p99_ms",
                                         "max_ms"} at 100 events/s
+  rescore.json                          rescore_bench.py publish: {"results",
+                                        "seconds", "rate"}, no rate limit
+  rescore_load.json                     rescore_bench.py under_load: Classify
+                                        at half the health peak alone
+                                        ("base") and during a rescore
   abuse.json, abuse_deadline.json       h2_abuse.py --json
 """
 
@@ -249,6 +254,28 @@ def main():
         t.add("event on the bus to stored result, p99 at 100 events/s",
               latency["p99_ms"], "ms", 20, better="lower", issue=14)
         t.add("  p50", latency["p50_ms"], "ms")
+
+    rescore = load(d, "rescore.json")
+    if rescore and rescore.get("seconds"):
+        t.add(f"rescore of {rescore['total']:,} stored results after a "
+              "publication, no rate limit", rescore["rate"], "opps/s", 50000,
+              issue=15, note=f"{rescore['moved']:,} moved, "
+                             f"{rescore['seconds']:.1f} s")
+    under = load(d, "rescore_load.json")
+    if under:
+        def p99(report):
+            by = {r["rpc"]: r for r in report.get("rpcs", [])
+                  if not r.get("skipped")}
+            return by.get("classify", {}).get("latency_ms", {}).get("p99")
+        base, during = p99(under["base"]), p99(under["during"])
+        r = under["rescore"]
+        t.add(f"rescore at --rescore_rate={under['rate_limit']:,.0f} under "
+              f"Classify at {under['half_rate']:,}/s", r["rate"], "opps/s")
+        if base and during:
+            t.add("  Classify p99 during the rescore", during, "ms")
+            t.add("  Classify p99 alone at the same rate", base, "ms")
+            t.add("  Classify p99 during / alone", during / base, "×", 2,
+                  better="lower", issue=15)
 
     for name, label in (("abuse.json", "rapid reset + 20,000 streams"),
                         ("abuse_deadline.json",

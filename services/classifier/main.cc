@@ -34,7 +34,7 @@ ABSL_FLAG(absl::Duration, tenant_rules_poll_interval, absl::Seconds(1),
           "How often to read tenants' published rulesets from --redis "
           "(RulesetService); a publication through this replica is in force "
           "here at once, through another within this");
-ABSL_FLAG(double, rescore_rate, 20000,
+ABSL_FLAG(double, rescore_rate, 10000,
           "Stored results rescored per second at most after a tenant's "
           "publication or rollback, so that live traffic keeps its latency; "
           "0 no limit");

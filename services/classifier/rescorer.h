@@ -39,7 +39,7 @@
 namespace oppmatrix {
 
 // Results a rescore reads, scores and stores per step.
-inline constexpr int kRescorePage = 200;
+inline constexpr int kRescorePage = 100;
 
 class Rescorer {
  public:
@@ -49,7 +49,7 @@ class Rescorer {
     std::string owner = DefaultOwner();
     // Results rescored per second at most, so that live traffic keeps its
     // latency; 0 no limit.
-    double rate = 20'000;
+    double rate = 10'000;
     // How long a lease lasts without a step; a replica that died holds a
     // rescore this long.
     absl::Duration lease = absl::Seconds(10);
