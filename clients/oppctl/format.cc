@@ -398,7 +398,9 @@ std::string FormatRescoreStatus(const v1::RescoreStatus& r) {
   std::string out = absl::StrCat(
       "rescore ", r.id(), " of tenant ", r.tenant_id(), " to ", r.version(),
       r.uses_default() ? " (the default)" : "",
-      done ? ": done, " : ": running, ", r.done(), " of ", r.total());
+      done ? ": done, " : ": running, ", r.done(), " of ",
+      // Counted at the first step.
+      !done && r.total() == 0 ? std::string("?") : absl::StrCat(r.total()));
   if (!done && r.total() > 0) {
     absl::StrAppend(&out, " (",
                     std::min<int64_t>(100, r.done() * 100 / r.total()), " %)");
