@@ -133,10 +133,11 @@ int Run() {
     return 2;
   }
   if (!(absl::GetFlag(FLAGS_rescore_rate) >= 0) ||
-      absl::GetFlag(FLAGS_rescore_lease) <= absl::ZeroDuration()) {
+      absl::GetFlag(FLAGS_rescore_lease) <
+          3 * absl::GetFlag(FLAGS_redis_timeout)) {
     std::fprintf(stderr,
-                 "--rescore_rate must not be negative, --rescore_lease "
-                 "positive\n");
+                 "--rescore_rate must not be negative, --rescore_lease at "
+                 "least three --redis_timeout\n");
     return 2;
   }
   std::unique_ptr<AsyncRedis> async_redis;
@@ -235,7 +236,8 @@ int Run() {
                           .poll_interval = poll > absl::ZeroDuration()
                                                ? poll
                                                : absl::Seconds(1),
-                          .settle = 2 * poll});
+                          .settle = 2 * poll,
+                          .store_timeout = absl::GetFlag(FLAGS_redis_timeout)});
     rescorer->Start();
   }
 

@@ -88,8 +88,13 @@ void Rescorer::Loop() {
     auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stopping_ || woken_;
     };
-    if (options_.poll_interval > absl::ZeroDuration()) {
-      mu_.AwaitWithTimeout(absl::Condition(&wake), options_.poll_interval);
+    // After an error, try again in a while even without a poll interval.
+    absl::Duration wait = options_.poll_interval > absl::ZeroDuration()
+                              ? options_.poll_interval
+                              : absl::InfiniteDuration();
+    if (!s.ok()) wait = std::min(wait, options_.retry_delay);
+    if (wait != absl::InfiniteDuration()) {
+      mu_.AwaitWithTimeout(absl::Condition(&wake), wait);
     } else {
       mu_.Await(absl::Condition(&wake));
     }
@@ -154,14 +159,30 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
   };
   // Gives the lease up, so that another replica can go on at once.
   auto release = [&] { advance({.cursor = job.cursor}, absl::ZeroDuration()); };
+  // Waits `d`, renewing the lease every third of it: kFinished when the
+  // wait is over, else why it ended.
+  auto pause = [&](absl::Duration d) {
+    const absl::Time until = absl::Now() + d;
+    while (true) {
+      const absl::Duration left = until - absl::Now();
+      if (left <= absl::ZeroDuration()) return Outcome::kFinished;
+      if (SleepFor(std::min(left, options_.lease / 3))) {
+        release();
+        return Outcome::kStopped;
+      }
+      if (absl::Now() < until &&
+          !advance({.cursor = job.cursor}, options_.lease)) {
+        return Outcome::kLost;
+      }
+    }
+  };
   const absl::Duration settle =
       options_.settle > absl::ZeroDuration()
           ? std::min(options_.settle,
                      job.started_time + options_.settle - options_.clock())
           : absl::ZeroDuration();
-  if (settle > absl::ZeroDuration() && SleepFor(settle)) {
-    release();
-    return Outcome::kStopped;
+  if (settle > absl::ZeroDuration()) {
+    if (Outcome o = pause(settle); o != Outcome::kFinished) return o;
   }
   // The version the job rescores to must be the one in force here.
   auto in_force = [&]() -> std::shared_ptr<const CompiledRuleset> {
@@ -189,6 +210,8 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
         });
     if (!cells.ok()) {
       *error = cells.status();
+      absl::MutexLock lock(&mu_);
+      ++stats_.errors;
       return Outcome::kWaiting;
     }
     int64_t total = 0;
@@ -206,7 +229,6 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
   absl::Time next = absl::Now();  // the rate limit's pace
   std::vector<v1::Classification> results;
   std::vector<PutItem> puts;
-  std::vector<size_t> of_put;
   v1::Opportunity opportunity;
   while (true) {
     if (stopping()) {
@@ -288,9 +310,8 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
       const absl::Time real = absl::Now();
       if (next < real - absl::Seconds(1))
         next = real;  // no burst after a stall
-      if (next > real && SleepFor(next - real)) {
-        release();
-        return Outcome::kStopped;
+      if (next > real) {
+        if (Outcome o = pause(next - real); o != Outcome::kFinished) return o;
       }
     }
   }

@@ -51,7 +51,9 @@ class Rescorer {
     // latency; 0 no limit.
     double rate = 10'000;
     // How long a lease lasts without a step; a replica that died holds a
-    // rescore this long.
+    // rescore this long. A wait longer than a third of it (the settle
+    // time, a slow rate) renews the lease on the way. At least three
+    // store timeouts.
     absl::Duration lease = absl::Seconds(10);
     // How often to look for unfinished rescores (a publication on this
     // replica looks at once); 0: only on Wake and RunOnce.
@@ -62,7 +64,8 @@ class Rescorer {
     absl::Duration settle = absl::ZeroDuration();
     // Upper bound of each store call.
     absl::Duration store_timeout = absl::Seconds(5);
-    // How long to wait after a store error before trying the step again.
+    // How long to wait after a store error before trying again (the poll
+    // interval when that is shorter).
     absl::Duration retry_delay = absl::Seconds(1);
     // The clock of classification and lease times.
     std::function<absl::Time()> clock = [] { return absl::Now(); };
@@ -104,7 +107,7 @@ class Rescorer {
   enum class Outcome { kFinished, kLost, kStopped, kWaiting };
   // Runs a claimed job until it finishes, is lost, or the rescorer stops.
   Outcome Run(RescoreJob job, absl::Status* error);
-  // Whether to stop; waits up to `d` first (or until Stop or Wake).
+  // Whether to stop; waits up to `d` first (or until Stop).
   bool SleepFor(absl::Duration d);
   bool stopping() const;
   void Loop();
