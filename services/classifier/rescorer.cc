@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <future>
 #include <memory>
 #include <random>
 #include <utility>
@@ -230,6 +231,21 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
   std::vector<v1::Classification> results;
   std::vector<PutItem> puts;
   v1::Opportunity opportunity;
+  // The next step's page is read while this one is scored and stored (a
+  // stale read is harmless: PutItem::only_over_same_input). Each read's
+  // answer goes to a promise its callback owns a share of, so a read left
+  // in flight when the job ends is answered into nothing.
+  using PageFuture = std::future<absl::StatusOr<InputPage>>;
+  auto read = [&](const std::string& cursor) {
+    auto answer = std::make_shared<std::promise<absl::StatusOr<InputPage>>>();
+    PageFuture future = answer->get_future();
+    results_->InputsAsync(tenant, cursor, kRescorePage, deadline(),
+                          [answer](absl::StatusOr<InputPage> page) {
+                            answer->set_value(std::move(page));
+                          });
+    return future;
+  };
+  PageFuture next_page = read(job.cursor);
   while (true) {
     if (stopping()) {
       release();
@@ -240,10 +256,8 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
       release();
       return Outcome::kWaiting;  // a newer publication is here
     }
-    absl::StatusOr<InputPage> page = WaitFor<InputPage>([&](auto done) {
-      results_->InputsAsync(tenant, job.cursor, kRescorePage, deadline(),
-                            std::move(done));
-    });
+    absl::StatusOr<InputPage> page = next_page.get();
+    if (page.ok() && !page->cursor.empty()) next_page = read(page->cursor);
     if (!page.ok()) {
       *error = page.status();
       absl::MutexLock lock(&mu_);
