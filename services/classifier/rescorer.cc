@@ -136,6 +136,13 @@ absl::Status Rescorer::RunOnce() {
 Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
   auto deadline = [this] { return absl::Now() + options_.store_timeout; };
   const std::string& tenant = job.tenant_id;
+  // A store call failed: the job waits for the next look.
+  auto fail = [&](const absl::Status& status) {
+    *error = status;
+    absl::MutexLock lock(&mu_);
+    ++stats_.errors;
+    return Outcome::kWaiting;
+  };
   // Records a step; false when the job is no longer this replica's.
   auto advance = [&](const RescoreStep& step, absl::Duration lease) {
     absl::StatusOr<bool> kept = WaitFor<bool>([&](auto done) {
@@ -144,9 +151,7 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
                                   std::move(done));
     });
     if (!kept.ok()) {
-      *error = kept.status();
-      absl::MutexLock lock(&mu_);
-      ++stats_.errors;
+      fail(kept.status());
       return false;
     }
     if (!*kept) {
@@ -209,12 +214,7 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
           results_->MatrixAsync(tenant, {}, 0, options_.clock(), deadline(),
                                 std::move(done));
         });
-    if (!cells.ok()) {
-      *error = cells.status();
-      absl::MutexLock lock(&mu_);
-      ++stats_.errors;
-      return Outcome::kWaiting;
-    }
+    if (!cells.ok()) return fail(cells.status());
     int64_t total = 0;
     for (const StoredCell& c : *cells) total += c.count;
     if (!advance({.cursor = job.cursor, .total = total}, options_.lease)) {
@@ -258,12 +258,7 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
     }
     absl::StatusOr<InputPage> page = next_page.get();
     if (page.ok() && !page->cursor.empty()) next_page = read(page->cursor);
-    if (!page.ok()) {
-      *error = page.status();
-      absl::MutexLock lock(&mu_);
-      ++stats_.errors;
-      return Outcome::kWaiting;
-    }
+    if (!page.ok()) return fail(page.status());
     const absl::Time now = options_.clock();
     RescoreStep step{.cursor = page->cursor,
                      .done = static_cast<int64_t>(page->entries.size()),
@@ -290,12 +285,7 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
                 puts, {.now = now, .keep_current_since = absl::InfinitePast()},
                 deadline(), std::move(done));
           });
-      if (!stored.ok()) {
-        *error = stored.status();
-        absl::MutexLock lock(&mu_);
-        ++stats_.errors;
-        return Outcome::kWaiting;
-      }
+      if (!stored.ok()) return fail(stored.status());
       for (const PutOutcome& o : *stored) {
         if (o.superseded) ++step.skipped;
         if (o.moved) ++step.moved;

@@ -131,6 +131,12 @@ absl::Status RulesetCore::Preconditions() const {
   return absl::OkStatus();
 }
 
+absl::Status RulesetCore::Admit(
+    const std::vector<FieldViolation>& violations) const {
+  if (!violations.empty()) return Invalid(violations);
+  return Preconditions();
+}
+
 void RulesetCore::UploadAsync(const v1::UploadRulesetRequest& request,
                               absl::Time deadline,
                               Callback<v1::UploadRulesetResponse> done) {
@@ -238,11 +244,7 @@ void RulesetCore::PreviewAsync(const v1::PreviewRulesetRequest& request,
                               kDefaultPreviewMoved, ") and ", kMaxPreviewMoved,
                               ", got ", request.max_moved()));
   }
-  if (!v.empty()) {
-    std::move(done)(Invalid(v));
-    return;
-  }
-  if (absl::Status s = Preconditions(); !s.ok()) {
+  if (absl::Status s = Admit(v); !s.ok()) {
     std::move(done)(s);
     return;
   }
@@ -392,11 +394,7 @@ void RulesetCore::PublishAsync(const v1::PublishRulesetRequest& request,
   ValidateTenantId(request.tenant_id(), "tenant_id", v);
   CheckVersion(request.version(), v);
   CheckAuthor(request.author(), v);
-  if (!v.empty()) {
-    std::move(done)(Invalid(v));
-    return;
-  }
-  if (absl::Status s = Preconditions(); !s.ok()) {
+  if (absl::Status s = Admit(v); !s.ok()) {
     std::move(done)(s);
     return;
   }
@@ -439,11 +437,7 @@ void RulesetCore::RollbackAsync(const v1::RollbackRulesetRequest& request,
   std::vector<FieldViolation> v;
   ValidateTenantId(request.tenant_id(), "tenant_id", v);
   CheckAuthor(request.author(), v);
-  if (!v.empty()) {
-    std::move(done)(Invalid(v));
-    return;
-  }
-  if (absl::Status s = Preconditions(); !s.ok()) {
+  if (absl::Status s = Admit(v); !s.ok()) {
     std::move(done)(s);
     return;
   }
@@ -482,11 +476,7 @@ void RulesetCore::ListAsync(const v1::ListRulesetsRequest& request,
                             Callback<v1::ListRulesetsResponse> done) {
   std::vector<FieldViolation> v;
   ValidateTenantId(request.tenant_id(), "tenant_id", v);
-  if (!v.empty()) {
-    std::move(done)(Invalid(v));
-    return;
-  }
-  if (absl::Status s = Preconditions(); !s.ok()) {
+  if (absl::Status s = Admit(v); !s.ok()) {
     std::move(done)(s);
     return;
   }
@@ -521,11 +511,7 @@ void RulesetCore::GetAsync(const v1::GetRulesetRequest& request,
   std::vector<FieldViolation> v;
   ValidateTenantId(request.tenant_id(), "tenant_id", v);
   CheckVersion(request.version(), v);
-  if (!v.empty()) {
-    std::move(done)(Invalid(v));
-    return;
-  }
-  if (absl::Status s = Preconditions(); !s.ok()) {
+  if (absl::Status s = Admit(v); !s.ok()) {
     std::move(done)(s);
     return;
   }
@@ -552,11 +538,7 @@ void RulesetCore::GetRescoreAsync(const v1::GetRescoreStatusRequest& request,
                                   Callback<v1::RescoreStatus> done) {
   std::vector<FieldViolation> v;
   ValidateTenantId(request.tenant_id(), "tenant_id", v);
-  if (!v.empty()) {
-    std::move(done)(Invalid(v));
-    return;
-  }
-  if (absl::Status s = Preconditions(); !s.ok()) {
+  if (absl::Status s = Admit(v); !s.ok()) {
     std::move(done)(s);
     return;
   }

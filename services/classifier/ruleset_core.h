@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -21,6 +22,7 @@
 #include "absl/time/time.h"
 #include "oppmatrix/v1/ruleset_service.pb.h"
 #include "services/classifier/tenant_rulesets.h"
+#include "services/common/status_util.h"
 #include "services/store/result_store.h"
 #include "services/store/ruleset_store.h"
 
@@ -92,6 +94,8 @@ class RulesetCore {
   absl::Time StoreDeadline(absl::Time call_deadline) const;
   // UNAVAILABLE without a ruleset store.
   absl::Status Preconditions() const;
+  // INVALID_ARGUMENT with the request's violations, else Preconditions().
+  absl::Status Admit(const std::vector<FieldViolation>& violations) const;
 
   TenantRulesets* const rulesets_;
   RulesetStore* const store_;

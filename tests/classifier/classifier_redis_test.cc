@@ -29,6 +29,7 @@
 #include "services/store/async_redis.h"
 #include "services/store/redis_result_store.h"
 #include "services/store/redis_url.h"
+#include "tests/classifier/ruleset_testdata.h"
 #include "tests/classifier/test_server.h"
 #include "tests/testing/redis_server.h"
 
@@ -51,24 +52,7 @@ T ParseText(const std::string& text) {
   return message;
 }
 
-// A strong, large account at decision stage: KEY under the default rules.
-constexpr char kKeyAccount[] = R"pb(
-  tenant_id: "acme"
-  version: 3
-  stage: "Negotiation/Review"
-  amount { currency_code: "USD" units: 1200000 }
-  need_urgency: NEED_URGENCY_URGENT
-  account { industry: "Technology" employees: 2500 }
-  relationship {
-    contacts_engaged: 6
-    has_champion: true
-    executive_sponsor: true
-    meetings_last_90_days: 5
-    existing_customer: true
-    won_deals_with_account: 2
-    last_interaction_time { seconds: 1795003200 }
-  }
-)pb";
+using ::oppmatrix::testing::kKeyAccount;
 
 // The same deal with no relationship at all: DEVELOP.
 constexpr char kNoRelationship[] = R"pb(

@@ -25,6 +25,7 @@
 #include "services/classifier/rescorer.h"
 #include "services/classifier/tenant_rulesets.h"
 #include "services/common/wait_for.h"
+#include "services/engine/engine.h"
 #include "services/store/async_redis.h"
 #include "services/store/redis_result_store.h"
 #include "services/store/redis_ruleset_store.h"
@@ -483,6 +484,64 @@ TEST_F(RescoreTest, StopGivesTheLeaseUpForAnotherReplica) {
   ASSERT_TRUE(rescorer_->RunOnce().ok());
   EXPECT_EQ(Status().state(), v1::RescoreStatus::DONE);
   EXPECT_EQ(Status().done(), 250);
+}
+
+TEST_F(RescoreTest, MessyCrmValuesAreRescoredAsALiveCallClassifiesThem) {
+  // Values people type into CRMs: names for codes, symbols, other
+  // scripts, a HubSpot stage id, a long free-text label.
+  std::vector<v1::Opportunity> opps;
+  auto add = [&](const std::string& id, auto edit) {
+    v1::Opportunity o = Opp("acme", id);
+    edit(o);
+    opps.push_back(std::move(o));
+  };
+  add("m-cn", [](v1::Opportunity& o) {
+    o.set_name("华为云 ERP 二期 — 续约");
+    o.mutable_account()->set_country("中国");
+    o.mutable_amount()->set_currency_code("CNY");
+    o.mutable_amount()->set_units(8'600'000);
+  });
+  add("m-us", [](v1::Opportunity& o) {
+    o.mutable_account()->set_country("United States");
+    o.mutable_amount()->set_currency_code("US$");
+    o.set_stage("appointmentscheduled");
+  });
+  add("m-eu", [](v1::Opportunity& o) {
+    o.mutable_amount()->set_currency_code(" eur ");
+    o.mutable_account()->set_industry("Tech & Software / SaaS\n(B2B)");
+  });
+  add("m-long", [](v1::Opportunity& o) {
+    o.set_stage(std::string(2000, 'x'));
+    o.mutable_account()->set_industry("Manufacturing – Automotive Tier 1");
+    (*o.mutable_attributes())["Lead Source (Sales)"] = "Trade show / Messe";
+  });
+  client_->Store(opps);
+  const std::string version = client_->Upload(DraftYaml("strict", "99.9"));
+  client_->Publish(version);
+  ASSERT_TRUE(rescorer_->RunOnce().ok());
+  v1::RescoreStatus status = Status();
+  EXPECT_EQ(status.done(), 4);
+  EXPECT_EQ(status.skipped(), 0);
+  for (const v1::Opportunity& o : opps) {
+    v1::Classification stored = client_->Get(o.id());
+    v1::Classification direct;
+    ClassifyValidatedInto(o, *tenants_->ForTenant("acme"), Now(),
+                          ClassifyOptions{.with_reasons = true}, &direct);
+    EXPECT_EQ(stored.ruleset_version(), version) << o.id();
+    EXPECT_EQ(stored.cell(), direct.cell()) << o.id();
+    EXPECT_EQ(stored.priority_score(), direct.priority_score()) << o.id();
+    EXPECT_EQ(stored.reasons_size(), direct.reasons_size()) << o.id();
+  }
+  // The HubSpot stage id is read as its stage, and the amount's reason
+  // still names the currency as typed.
+  const v1::Classification us = client_->Get("m-us");
+  EXPECT_EQ(us.buying_stage(), v1::BUYING_STAGE_AWARENESS);
+  bool named = false;
+  for (const v1::Reason& r : us.reasons()) {
+    named |=
+        r.factor() == "amount" && r.detail().find("US$") != std::string::npos;
+  }
+  EXPECT_TRUE(named);
 }
 
 TEST_F(RescoreTest, BadRequestsNameTheirField) {
