@@ -149,6 +149,12 @@ absl::StatusOr<v1::GetHistoryResponse> ClassificationClient::GetHistory(
       &v1::ClassificationService::Stub::GetHistory, request);
 }
 
+absl::StatusOr<v1::ExplainResponse> ClassificationClient::Explain(
+    const v1::ExplainRequest& request) {
+  return Call<v1::ExplainRequest, v1::ExplainResponse>(
+      &v1::ClassificationService::Stub::Explain, request);
+}
+
 absl::StatusOr<v1::GetAccountResponse> ClassificationClient::GetAccount(
     const std::string& tenant_id, const std::string& account_id) {
   v1::GetAccountRequest request;

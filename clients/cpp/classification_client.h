@@ -103,6 +103,11 @@ class ClassificationClient {
   absl::StatusOr<v1::GetHistoryResponse> GetHistory(
       const std::string& tenant_id, const std::string& opportunity_id);
 
+  // Why the classification changed between two states of its history
+  // (entries as in GetHistory; from_entry 0: the one before to_entry).
+  absl::StatusOr<v1::ExplainResponse> Explain(
+      const v1::ExplainRequest& request);
+
   // An account's position on the matrix, from its open opportunities.
   absl::StatusOr<v1::GetAccountResponse> GetAccount(
       const std::string& tenant_id, const std::string& account_id);

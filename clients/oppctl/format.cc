@@ -300,6 +300,42 @@ std::string FormatHistory(const v1::GetHistoryResponse& r) {
         e.cell(), GradeLetter(e.grade()), e.priority_score(),
         e.potential_score(), e.relationship_score(), e.ruleset_version(),
         e.opportunity_version(), e.cause());
+    if (!e.changed_fields().empty()) {
+      absl::StrAppend(&out, "                      changed: ",
+                      absl::StrJoin(e.changed_fields(), ", "), "\n");
+    }
+  }
+  return out;
+}
+
+std::string FormatExplain(const v1::ExplainResponse& r) {
+  auto state = [](const v1::HistoryEntry& e, int index) {
+    return absl::StrFormat(
+        "  entry %d  %s  %-8s priority %6.2f  potential %6.2f  relationship "
+        "%6.2f  %s  v%d\n",
+        index,
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                         absl::FromUnixSeconds(e.classified_time().seconds()),
+                         absl::UTCTimeZone()),
+        e.cell(), e.priority_score(), e.potential_score(),
+        e.relationship_score(), e.ruleset_version(), e.opportunity_version());
+  };
+  std::string out =
+      absl::StrCat("from", state(r.before(), r.from_entry()).substr(1), "to  ",
+                   state(r.after(), r.to_entry()).substr(1),
+                   "cause: ", absl::StrJoin(r.causes(), ", "), "\n\n");
+  for (const std::string& line : r.summary()) {
+    absl::StrAppend(&out, "  ", line, "\n");
+  }
+  if (!r.factors().empty()) {
+    absl::StrAppendFormat(&out, "\n  %-13s %-32s %8s %8s %8s\n", "score",
+                          "factor", "before", "after", "change");
+    for (const v1::FactorChange& f : r.factors()) {
+      absl::StrAppendFormat(
+          &out, "  %-13s %-32s %8.2f %8.2f %+8.2f\n",
+          f.axis() == v1::AXIS_POTENTIAL ? "potential" : "relationship",
+          f.factor(), f.before(), f.after(), f.delta());
+    }
   }
   return out;
 }
@@ -340,10 +376,19 @@ std::string FormatTransitionLine(const v1::Transition& t) {
     return absl::StrFormat("%s  %-14s %8s -> (deleted)\n", time,
                            t.opportunity_id(), t.from_cell());
   }
-  return absl::StrFormat("%s  %-14s %8s -> %-8s priority %6.2f  %s%s%s\n", time,
-                         t.opportunity_id(), t.from_cell(), t.to_cell(),
+  // The first few changed fields (`explain` has them all).
+  std::string fields;
+  const int n = t.changed_fields_size();
+  for (int i = 0; i < n && i < kTransitionFieldsShown; ++i) {
+    absl::StrAppend(&fields, i == 0 ? ": " : ", ", t.changed_fields(i));
+  }
+  if (n > kTransitionFieldsShown) {
+    absl::StrAppend(&fields, " and ", n - kTransitionFieldsShown, " more");
+  }
+  return absl::StrFormat("%s  %-14s %8s -> %-8s priority %6.2f  %s%s%s%s\n",
+                         time, t.opportunity_id(), t.from_cell(), t.to_cell(),
                          t.priority_score(), t.ruleset_version(),
-                         t.cause().empty() ? "" : "  ", t.cause());
+                         t.cause().empty() ? "" : "  ", t.cause(), fields);
 }
 
 std::string FormatJson(const google::protobuf::Message& message,

@@ -47,12 +47,19 @@ std::string FormatAccount(const v1::GetAccountResponse& a);
 // A GetHistory answer: the result, its trend, then one line per state,
 // newest first: time, cell, grade, scores, ruleset, version and cause.
 std::string FormatHistory(const v1::GetHistoryResponse& r);
+// Explain's answer: the two states, the summary, and a table of the
+// factors (before, after, change).
+std::string FormatExplain(const v1::ExplainResponse& r);
 
 // A WhatIf answer: where the opportunity is, then each option's changes
 // and the result they give.
 std::string FormatWhatIf(const v1::WhatIfResponse& r);
 
-// One line per cell move: time, opportunity, from -> to, priority.
+// Changed fields a transition line names; the rest are counted.
+inline constexpr int kTransitionFieldsShown = 3;
+
+// One line per cell move: time, opportunity, from -> to, priority, ruleset,
+// cause and the first changed fields.
 std::string FormatTransitionLine(const v1::Transition& t);
 
 // One line of JSON with proto field names (snake_case); with_defaults

@@ -119,6 +119,9 @@ ABSL_FLAG(std::vector<std::string>, levers, {},
           "whatif: the levers that may change, comma-separated (meetings, "
           "contacts, champion, executive_sponsor, stage); empty: all");
 ABSL_FLAG(int, max_options, 0, "whatif: most options shown, 1-10 (0: 3)");
+ABSL_FLAG(std::string, entries, "",
+          "explain: the history entries compared, TO or TO,FROM (0 = newest; "
+          "default: the newest and the one before it)");
 ABSL_FLAG(std::string, author, "",
           "rules upload|publish|rollback: who makes the change (default: "
           "$USER)");
@@ -357,6 +360,36 @@ int History(const std::vector<std::string>& args) {
   if (!h.ok()) return Fail(h.status());
   std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(*h) + "\n"
                                           : FormatHistory(*h));
+  return kExitOk;
+}
+
+int Explain(const std::vector<std::string>& args) {
+  if (args.size() != 1) {
+    return Usage("usage: oppctl --tenant=T explain ID [--entries=TO,FROM]");
+  }
+  if (!NeedTenant()) return kExitUsage;
+  v1::ExplainRequest request;
+  request.set_tenant_id(absl::GetFlag(FLAGS_tenant));
+  request.set_opportunity_id(args[0]);
+  const std::string entries = absl::GetFlag(FLAGS_entries);
+  if (!entries.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(entries, ',');
+    int to = 0, from = 0;
+    if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &to) ||
+        (parts.size() == 2 && !absl::SimpleAtoi(parts[1], &from))) {
+      return Usage(absl::StrCat(
+          "--entries: \"", entries,
+          "\" is not TO or TO,FROM (history entry numbers, 0 = newest)"));
+    }
+    request.set_to_entry(to);
+    request.set_from_entry(from);
+  }
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return BadConnection(client.status());
+  absl::StatusOr<v1::ExplainResponse> why = (*client)->Explain(request);
+  if (!why.ok()) return Fail(why.status());
+  std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(*why) + "\n"
+                                          : FormatExplain(*why));
   return kExitOk;
 }
 
@@ -1375,6 +1408,15 @@ const std::vector<Command>& Commands() {
        "with the trend they make.",
        {"tenant"},
        History},
+      {"explain",
+       "--tenant=T explain ID [--entries=TO[,FROM]]",
+       "Why ID's classification changed (Explain): by default between its "
+       "newest state and the one before, or between history entries TO and "
+       "FROM (0 = newest, as `history` numbers them from the top). Prints "
+       "the causes, the input fields that changed, what moved each score, "
+       "and every factor's contribution before and after.",
+       {"tenant", "entries"},
+       Explain},
       {"account",
        "--tenant=T account ID",
        "An account's position on the matrix (GetAccount): the cell its open "

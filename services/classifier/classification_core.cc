@@ -11,9 +11,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/arena.h"
+#include "services/classifier/explain.h"
 #include "services/common/enum_names.h"
 #include "services/common/grpc_status.h"
 #include "services/common/hash_util.h"
+#include "services/common/history_codec.h"
 #include "services/common/log.h"
 #include "services/common/status_macros.h"
 #include "services/common/status_util.h"
@@ -91,11 +93,24 @@ std::string OpportunityFingerprint(const v1::Opportunity& opportunity) {
   return FingerprintOf(DeterministicBytes(opportunity));
 }
 
-PutItem StoredInput(const v1::Classification* classification,
-                    const v1::Opportunity& opportunity, bool with_reasons) {
-  PutItem item{.classification = classification, .with_reasons = with_reasons};
+PutItem ClassifyForStore(const v1::Opportunity& opportunity,
+                         const CompiledRuleset& rules, absl::Time now,
+                         bool with_reasons, v1::Classification* out) {
+  thread_local std::vector<double> contributions;
+  ClassifyValidatedInto(opportunity, rules, now,
+                        ClassifyOptions{.with_reasons = with_reasons,
+                                        .contributions = &contributions},
+                        out);
+  PutItem item{.classification = out, .with_reasons = with_reasons};
   item.input = DeterministicBytes(opportunity);
   item.fingerprint = FingerprintOf(item.input);
+  item.field_digests = FieldDigests(item.input);
+  const size_t p =
+      std::min(contributions.size(), rules.potential.factors.size());
+  item.contributions =
+      EncodeContributions(absl::MakeConstSpan(contributions.data(), p),
+                          absl::MakeConstSpan(contributions).subspan(p));
+  item.factor_names = rules.factor_names;
   return item;
 }
 
@@ -113,6 +128,8 @@ struct ClassificationCore::Batch {
       google::protobuf::Arena::CreateMessage<v1::BatchClassifyResponse>(&arena);
   std::vector<Item> items;  // results point into `response`
   std::vector<PutItem> puts;
+  // The rulesets the puts' factor names point into.
+  std::vector<std::shared_ptr<const CompiledRuleset>> rulesets;
 };
 
 ClassificationCore::ClassificationCore(const RulesetSource* rules,
@@ -163,12 +180,18 @@ void ClassificationCore::ClassifyItems(std::shared_ptr<Batch> batch,
     if (rules_tenant == nullptr || *rules_tenant != tenant) {
       rules = rules_->ForTenant(tenant);
       rules_tenant = &tenant;
+      if (store_ != nullptr &&
+          (batch->rulesets.empty() || batch->rulesets.back() != rules)) {
+        batch->rulesets.push_back(rules);
+      }
     }
-    ClassifyValidatedInto(*item.opportunity, *rules, now, classify_options,
-                          item.result->mutable_classification());
     if (store_ != nullptr) {
-      batch->puts.push_back(StoredInput(&item.result->classification(),
-                                        *item.opportunity, with_reasons));
+      batch->puts.push_back(
+          ClassifyForStore(*item.opportunity, *rules, now, with_reasons,
+                           item.result->mutable_classification()));
+    } else {
+      ClassifyValidatedInto(*item.opportunity, *rules, now, classify_options,
+                            item.result->mutable_classification());
     }
   }
   if (batch->puts.empty()) {
@@ -236,23 +259,25 @@ void ClassificationCore::ClassifyAsync(const v1::ClassifyRequest& request,
     google::protobuf::Arena arena;
     v1::ClassifyResponse* response = nullptr;
     PutItem put;
+    std::shared_ptr<const CompiledRuleset> rules;  // put.factor_names's
     ClassifyCallback done;
   };
   auto call = std::make_shared<Call>();
   call->response = google::protobuf::Arena::CreateMessage<v1::ClassifyResponse>(
       &call->arena);
   const absl::Time now = options_.clock();
-  ClassifyValidatedInto(
-      request.opportunity(),
-      *rules_->ForTenant(request.opportunity().tenant_id()), now,
-      ClassifyOptions{.with_reasons = !request.omit_reasons()},
-      call->response->mutable_classification());
+  call->rules = rules_->ForTenant(request.opportunity().tenant_id());
   if (store_ == nullptr) {
+    ClassifyValidatedInto(
+        request.opportunity(), *call->rules, now,
+        ClassifyOptions{.with_reasons = !request.omit_reasons()},
+        call->response->mutable_classification());
     std::move(done)(call->response);
     return;
   }
-  call->put = StoredInput(&call->response->classification(),
-                          request.opportunity(), !request.omit_reasons());
+  call->put = ClassifyForStore(request.opportunity(), *call->rules, now,
+                               !request.omit_reasons(),
+                               call->response->mutable_classification());
   call->done = std::move(done);
   Call* raw = call.get();
   store_->PutAsync(absl::MakeConstSpan(&raw->put, 1), PutOptionsAt(now),
@@ -484,6 +509,52 @@ void ClassificationCore::GetHistoryAsync(
         }
       },
       std::move(done));
+}
+
+void ClassificationCore::ExplainAsync(const v1::ExplainRequest& request,
+                                      absl::Time deadline,
+                                      Callback<v1::ExplainResponse> done) {
+  std::vector<FieldViolation> v;
+  if (request.to_entry() < 0 || request.to_entry() >= kMaxHistoryLength) {
+    AddViolation(v, "to_entry",
+                 absl::StrCat("must be between 0 and ", kMaxHistoryLength - 1,
+                              ", got ", request.to_entry()));
+  }
+  if (request.from_entry() != 0 &&
+      (request.from_entry() <= request.to_entry() ||
+       request.from_entry() >= kMaxHistoryLength)) {
+    AddViolation(
+        v, "from_entry",
+        absl::StrCat("must be 0 (the entry before to_entry) or "
+                     "above to_entry (",
+                     request.to_entry(), ") and at most ",
+                     kMaxHistoryLength - 1, ", got ", request.from_entry()));
+  }
+  if (!v.empty()) {
+    std::move(done)(Invalid(v));
+    return;
+  }
+  if (absl::Status s = CheckGet(request.tenant_id(), request.opportunity_id());
+      !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  store_->HistoryAsync(
+      request.tenant_id(), request.opportunity_id(), StoreDeadline(deadline),
+      [this, to = request.to_entry(), from = request.from_entry(),
+       done = std::move(done)](absl::StatusOr<StoredHistory> h) mutable {
+        if (!h.ok()) {
+          std::move(done)(ReadStatus(h.status()));
+          return;
+        }
+        absl::StatusOr<v1::ExplainResponse> why =
+            ExplainChange(h->entries, to, from);
+        if (!why.ok()) {
+          std::move(done)(why.status());
+          return;
+        }
+        std::move(done)(&*why);
+      });
 }
 
 void ClassificationCore::WhatIfAsync(const v1::WhatIfRequest& request,

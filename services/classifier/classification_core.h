@@ -46,11 +46,14 @@ v1::Trend TrendOf(absl::Span<const v1::HistoryEntry> newest_first);
 // deterministic encoding (every field, version included).
 std::string OpportunityFingerprint(const v1::Opportunity& opportunity);
 
-// How a result classified from `opportunity` is stored: with the
-// opportunity's deterministic encoding (PutItem::input) and its
-// fingerprint, computed from the same bytes.
-PutItem StoredInput(const v1::Classification* classification,
-                    const v1::Opportunity& opportunity, bool with_reasons);
+// Classifies a validated `opportunity` by `rules` into `out`, and says how
+// to store the result: with the opportunity's deterministic encoding
+// (PutItem::input), its fingerprint and field digests, computed from the
+// same bytes, and every factor's contribution with the factors' names (for
+// Explain). `rules` and `out` must outlive the store call.
+PutItem ClassifyForStore(const v1::Opportunity& opportunity,
+                         const CompiledRuleset& rules, absl::Time now,
+                         bool with_reasons, v1::Classification* out);
 
 // Hundredths of a currency unit as Money.
 google::type::Money CentsToMoney(int64_t cents, const std::string& currency);
@@ -117,6 +120,11 @@ class ClassificationCore {
   void GetHistoryAsync(const v1::GetHistoryRequest& request,
                        absl::Time deadline,
                        Callback<v1::GetHistoryResponse> done);
+  // Explain: as GetHistory (one store round trip), then ExplainChange;
+  // INVALID_ARGUMENT (with BadRequest) also for entries out of 0..99 or
+  // from_entry not above to_entry.
+  void ExplainAsync(const v1::ExplainRequest& request, absl::Time deadline,
+                    Callback<v1::ExplainResponse> done);
   // GetAccount: INVALID_ARGUMENT (with BadRequest) for a bad tenant or
   // account id; NOT_FOUND when none of the account's results is stored.
   // One store round trip; aggregated by the ruleset in force.

@@ -310,4 +310,11 @@ grpc::ServerUnaryReactor* ClassificationServiceImpl::GetAccount(
       context, core_, &ClassificationCore::GetAccountAsync, request, response);
 }
 
+grpc::ServerUnaryReactor* ClassificationServiceImpl::Explain(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return UnaryAsync<v1::ExplainRequest, v1::ExplainResponse>(
+      context, core_, &ClassificationCore::ExplainAsync, request, response);
+}
+
 }  // namespace oppmatrix

@@ -25,15 +25,16 @@ using RawClassificationService = v1::ClassificationService::WithRawCallbackMetho
                 v1::ClassificationService::WithRawCallbackMethod_GetMatrix<
                     v1::ClassificationService::WithRawCallbackMethod_ListOpportunities<
                         v1::ClassificationService::WithRawCallbackMethod_ListTransitions<
-                            v1::ClassificationService::
-                                WithRawCallbackMethod_DeleteClassification<
-                                    v1::ClassificationService::WithRawCallbackMethod_WhatIf<
-                                        v1::ClassificationService::
-                                            WithRawCallbackMethod_GetHistory<
-                                                v1::ClassificationService::
-                                                    WithRawCallbackMethod_GetAccount<
-                                                        v1::ClassificationService::
-                                                            Service>>>>>>>>>>>;
+                            v1::ClassificationService::WithRawCallbackMethod_DeleteClassification<
+                                v1::ClassificationService::WithRawCallbackMethod_WhatIf<
+                                    v1::ClassificationService::
+                                        WithRawCallbackMethod_GetHistory<
+                                            v1::ClassificationService::
+                                                WithRawCallbackMethod_GetAccount<
+                                                    v1::ClassificationService::
+                                                        WithRawCallbackMethod_Explain<
+                                                            v1::ClassificationService::
+                                                                Service>>>>>>>>>>>>;
 
 class ClassificationServiceImpl final : public RawClassificationService {
  public:
@@ -82,6 +83,10 @@ class ClassificationServiceImpl final : public RawClassificationService {
   grpc::ServerUnaryReactor* GetAccount(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;
+
+  grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* context,
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
 
   ClassificationCore& core() { return core_; }
 

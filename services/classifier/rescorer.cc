@@ -272,9 +272,8 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
         ++step.skipped;
         continue;
       }
-      ClassifyValidatedInto(opportunity, *rules, now,
-                            ClassifyOptions{.with_reasons = true}, &results[i]);
-      puts.push_back(StoredInput(&results[i], opportunity, true));
+      puts.push_back(ClassifyForStore(opportunity, *rules, now,
+                                      /*with_reasons=*/true, &results[i]));
       puts.back().only_over_same_input = true;
     }
     if (!puts.empty()) {

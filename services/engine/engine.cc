@@ -305,20 +305,27 @@ struct Effect {
 };
 
 // Scores one axis; records each factor's non-zero effect when `effects` is
-// not null.
+// not null, and appends every factor's contribution, in order, to `all`
+// when that is not null.
 double ScoreAxis(const CompiledAxis& axis, v1::Axis which,
                  const Opportunity& opp, const Derived& d,
-                 const std::string& base_currency,
-                 std::vector<Effect>* effects) {
+                 const std::string& base_currency, std::vector<Effect>* effects,
+                 std::vector<double>* all = nullptr) {
   double sum = 0;
   for (const CompiledFactor& f : axis.factors) {
-    if (f.weight == 0) continue;
+    if (f.weight == 0) {
+      if (all != nullptr) all->push_back(0);
+      continue;
+    }
     Evaluated e = EvalFactor(f, opp, d, base_currency, /*explain=*/false);
     sum += f.weight * e.value;
-    if (effects != nullptr) {
+    if (effects != nullptr || all != nullptr) {
       double contribution =
           RoundScore(100.0 * f.weight * (e.value - 0.5) / axis.total_weight);
-      if (contribution != 0) effects->push_back({&f, which, contribution});
+      if (effects != nullptr && contribution != 0) {
+        effects->push_back({&f, which, contribution});
+      }
+      if (all != nullptr) all->push_back(contribution);
     }
   }
   return std::clamp(100.0 * sum / axis.total_weight, 0.0, 100.0);
@@ -409,11 +416,17 @@ void ClassifyValidatedInto(const Opportunity& opp, const CompiledRuleset& rules,
   if (sink != nullptr)
     effects.reserve(rules.potential.factors.size() +
                     rules.relationship.factors.size());
-  double potential = RoundScore(ScoreAxis(rules.potential, v1::AXIS_POTENTIAL,
-                                          opp, d, r.base_currency(), sink));
+  if (options.contributions != nullptr) {
+    options.contributions->clear();
+    options.contributions->reserve(rules.potential.factors.size() +
+                                   rules.relationship.factors.size());
+  }
+  double potential =
+      RoundScore(ScoreAxis(rules.potential, v1::AXIS_POTENTIAL, opp, d,
+                           r.base_currency(), sink, options.contributions));
   double relationship =
       RoundScore(ScoreAxis(rules.relationship, v1::AXIS_RELATIONSHIP, opp, d,
-                           r.base_currency(), sink));
+                           r.base_currency(), sink, options.contributions));
 
   Classification& c = *out;
   c.set_tenant_id(opp.tenant_id());

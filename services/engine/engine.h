@@ -12,6 +12,8 @@
 #ifndef OPPMATRIX_SERVICES_ENGINE_ENGINE_H_
 #define OPPMATRIX_SERVICES_ENGINE_ENGINE_H_
 
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "oppmatrix/v1/classification.pb.h"
@@ -23,6 +25,10 @@ namespace oppmatrix {
 struct ClassifyOptions {
   // Fill Classification.reasons.
   bool with_reasons = true;
+  // When not null, set to every factor's contribution (Reason.contribution,
+  // 0 for a factor of weight 0), in the ruleset's order: the potential
+  // factors, then the relationship ones.
+  std::vector<double>* contributions = nullptr;
 };
 
 // Validates `opportunity` (INVALID_ARGUMENT with BadRequest details whose

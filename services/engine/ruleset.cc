@@ -11,6 +11,7 @@
 #include "oppmatrix/v1/dimensions.pb.h"
 #include "services/common/file_util.h"
 #include "services/common/hash_util.h"
+#include "services/common/history_codec.h"
 #include "services/common/status_macros.h"
 #include "services/common/yaml_proto.h"
 #include "services/engine/iso_codes.h"
@@ -725,6 +726,14 @@ absl::StatusOr<std::shared_ptr<const CompiledRuleset>> CompileRuleset(
   out->version = RulesetVersion(r);
   out->potential = CompileAxis(r.potential(), r.country_regions());
   out->relationship = CompileAxis(r.relationship(), r.country_regions());
+  {
+    std::vector<std::string> p, q;
+    for (const CompiledFactor& f : out->potential.factors) p.push_back(f.label);
+    for (const CompiledFactor& f : out->relationship.factors) {
+      q.push_back(f.label);
+    }
+    out->factor_names = EncodeFactorNames(p, q);
+  }
   for (int i = 1; i < v1::BuyingStage_descriptor()->value_count(); ++i) {
     const auto* v = v1::BuyingStage_descriptor()->value(i);
     out->stages[NormalizeAlias(ShortEnumName(v))] =

@@ -59,6 +59,9 @@ struct CompiledRuleset {
   std::string version;
   CompiledAxis potential;
   CompiledAxis relationship;
+  // The factors' labels in order, potential then relationship, as a store
+  // keeps them beside contributions (EncodeFactorNames).
+  std::string factor_names;
   // Normalised alias -> enum number.
   absl::flat_hash_map<std::string, v1::BuyingStage> stages;
   absl::flat_hash_map<std::string, v1::Industry> industries;

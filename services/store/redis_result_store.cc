@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/hash_util.h"
+#include "services/common/history_codec.h"
 #include "services/common/status_macros.h"
 #include "services/common/wait_for.h"
 #include "services/store/page_token.h"
@@ -73,9 +74,12 @@ absl::StatusOr<v1::Classification> ParseResult(const std::string& bytes,
 }
 
 // A history line "at|cell|potential|relationship|priority|grade|ruleset|
-// cause|version", maybe with more fields after (see kPut); nullopt when it
-// is not one.
-std::optional<v1::HistoryEntry> ParseHistoryLine(absl::string_view line) {
+// cause|version", maybe with fields and contributions after (see kPut),
+// whose factors are named by `factor_names` (ruleset version -> names);
+// nullopt when it is not one.
+std::optional<v1::HistoryEntry> ParseHistoryLine(
+    absl::string_view line,
+    const absl::flat_hash_map<std::string, std::string>& factor_names) {
   std::vector<absl::string_view> f = absl::StrSplit(line, '|');
   int64_t at = 0, version = 0;
   int grade = 0;
@@ -97,6 +101,17 @@ std::optional<v1::HistoryEntry> ParseHistoryLine(absl::string_view line) {
   e.set_ruleset_version(std::string(f[6]));
   e.set_cause(std::string(f[7]));
   e.set_opportunity_version(version);
+  if (f.size() >= 11) {
+    for (std::string& name : FieldPathNames(f[9])) {
+      e.add_changed_fields(std::move(name));
+    }
+    auto names = factor_names.find(f[6]);
+    if (names != factor_names.end()) {
+      for (v1::Reason& r : DecodeContributions(names->second, f[10])) {
+        *e.add_contributions() = std::move(r);
+      }
+    }
+  }
   return e;
 }
 
@@ -228,7 +243,7 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
     for (size_t start = 0; start < group.size(); start += kPutChunk) {
       const size_t end = std::min(group.size(), start + kPutChunk);
       std::vector<std::string> args;
-      args.reserve(6 + 19 * (end - start));
+      args.reserve(9 + 21 * (end - start));
       args.push_back(absl::StrCat(latest_ms));
       args.push_back(absl::StrCat(ttl_ms));
       args.push_back(absl::StrCat(options_.transitions_max_len));
@@ -237,6 +252,26 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
       args.push_back(start == 0 ? "32" : "0");
       args.push_back(absl::StrCat(
           std::clamp(options_.history_length, 0, kMaxHistoryLength)));
+      // The factor names of the chunk's ruleset versions, each once.
+      const size_t names_at = args.size();
+      args.emplace_back("0");
+      if (options_.history_length > 0) {
+        int versions = 0;
+        for (size_t j = start; j < end; ++j) {
+          const PutItem& item = *flat[group[j]].item;
+          if (item.factor_names.empty()) continue;
+          const std::string& v = item.classification->ruleset_version();
+          bool seen = false;
+          for (size_t k = names_at + 1; k < args.size() && !seen; k += 2) {
+            seen = args[k] == v;
+          }
+          if (seen) continue;
+          args.push_back(v);
+          args.emplace_back(item.factor_names);
+          ++versions;
+        }
+        args[names_at] = absl::StrCat(versions);
+      }
       for (size_t j = start; j < end; ++j) {
         const Flat& f = flat[group[j]];
         const PutItem& item = *f.item;
@@ -271,6 +306,8 @@ RedisResultStore::PutBatch RedisResultStore::PutCommands(
         args.push_back(c.account_id());
         args.push_back(item.input);
         args.push_back(item.only_over_same_input ? "1" : "0");
+        args.push_back(item.field_digests);
+        args.push_back(item.contributions);
         batch.index.push_back(group[j]);
       }
       batch.commands.push_back(EvalSha(put_, tenant, "", std::move(args)));
@@ -435,7 +472,9 @@ void RedisResultStore::HistoryAsync(absl::string_view tenant_id,
   RedisCommand get = GetCommand(tenant_id, id);
   get.push_back("h");
   get.push_back("o");
-  RunAsync({std::move(get)}, deadline,
+  RedisCommand names = {"HGETALL",
+                        absl::StrCat(TenantPrefix(tenant_id), "factors")};
+  RunAsync({std::move(get), std::move(names)}, deadline,
            [tenant = std::string(tenant_id), opp = std::string(id),
             done = std::move(done)](
                absl::StatusOr<std::vector<RedisReply>> replies) mutable {
@@ -461,11 +500,21 @@ void RedisResultStore::HistoryAsync(absl::string_view tenant_id,
                  !out.input.emplace().ParseFromString(Str(r.elements[3]))) {
                out.input.reset();
              }
+             // The factor names by ruleset version (none when the reply
+             // is not a hash's).
+             absl::flat_hash_map<std::string, std::string> factor_names;
+             const RedisReply& n = (*replies)[1];
+             if (n.type == RedisReply::Type::kArray) {
+               for (size_t i = 0; i + 1 < n.elements.size(); i += 2) {
+                 factor_names[n.elements[i].str] = n.elements[i + 1].str;
+               }
+             }
              // A line that does not parse is left out: the history
              // explains the result, it must not make it unreadable.
              for (absl::string_view line :
                   absl::StrSplit(Str(r.elements[2]), '\n', absl::SkipEmpty())) {
-               std::optional<v1::HistoryEntry> e = ParseHistoryLine(line);
+               std::optional<v1::HistoryEntry> e =
+                   ParseHistoryLine(line, factor_names);
                if (e.has_value()) out.entries.push_back(*std::move(e));
              }
              std::move(done)(std::move(out));
@@ -923,6 +972,10 @@ absl::StatusOr<TransitionPage> RedisResultStore::TransitionsReply(
         t.set_ruleset_version(v);
       } else if (k == "cause") {
         t.set_cause(v);
+      } else if (k == "fields") {
+        for (std::string& name : FieldPathNames(v)) {
+          t.add_changed_fields(std::move(name));
+        }
       } else if (k == "time" && absl::SimpleAtoi(v, &ms)) {
         *t.mutable_time() = TimeUtil::MillisecondsToTimestamp(ms);
       }

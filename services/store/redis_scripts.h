@@ -50,15 +50,24 @@ end
 // Stores a batch of one tenant's results, in order, atomically. ARGV: 2 now
 // ms (the latest of the results', for purging), 3 TTL ms (0: none),
 // 4 transitions MAXLEN, 5 tenant, 6 how many due expiries to purge first
-// (0: none), 7 history length (0: keep none); then 19 per result: id,
+// (0: none), 7 history length (0: keep none), 8 how many factor-name
+// lists follow (K), then K pairs of ruleset version and its factor names
+// (EncodeFactorNames); then 21 per result: id,
 // cell, priority, cents, "ct|ind|stage", Classification bytes,
 // fingerprint, ruleset version, with-reasons flag (1/0), classified-at ms,
 // potential, relationship, the opportunity version, its store time in ms,
 // keep-current-since ms ('': always write), the grade number, the
 // account id ('' when none), and the opportunity it was classified from
 // (field 'o', its protobuf bytes; '' when the caller keeps none), and 1
-// to store it only over a result of the same fingerprint (else 0). Results
-// of several callers share a call.
+// to store it only over a result of the same fingerprint (else 0), its
+// field digests (FieldDigests, field 'fd') and its contributions
+// (EncodeContributions; '' when none). Results of several callers share a
+// call.
+//
+// Factor names: hash '<prefix>factors' maps a ruleset version to its
+// factor names, so a history line keeps only the numbers; it holds at most
+// 64 versions (when full, it starts again with the new one) and is written
+// only while history is kept.
 //
 // Accounts: sorted set '<prefix>acct:<account>' holds the ids of the
 // account's results, each by its expiry (+inf without a TTL); the key's
@@ -70,14 +79,18 @@ end
 //
 // History: field 'h' of the result's hash holds its last states, newest
 // first, one per line: "at|cell|potential|relationship|priority|grade|
-// ruleset|cause|version" (readers ignore fields after these). A written
+// ruleset|cause|version|fields|contributions" (readers ignore fields after
+// these, and lines of an older version of the store stop after version). A written
 // result whose cell, scores, grade or ruleset version differ from the
 // newest line's adds a line, and the oldest past the history length go;
 // with a length of 0 the field is removed. A line's cause, and the
 // transition's, is what differs from the stored result this write
 // replaces: "data" (the fingerprint), "ruleset", both ("data,ruleset"),
 // "time" (neither), "first" when nothing was stored, "unknown" when its
-// hash had expired while its members entry stayed.
+// hash had expired while its members entry stayed. With a data cause,
+// fields (of the line, and of the transition) are the field numbers whose
+// digests differ from the stored ones ("6,12.3"; '' when the stored
+// result has none).
 //
 // A stored result made from the same fingerprint by the same ruleset
 // version, in the same cell at the same priority, with reasons if this one
@@ -97,9 +110,32 @@ end
 // Returns 4 per result: previous cell, moved (0/1), superseded (0/1),
 // current (0/1).
 inline constexpr char kPut[] = R"lua(
-local N = 19
+local N = 21
 local ttl = tonumber(ARGV[3])
 local H = tonumber(ARGV[7]) or 0
+local first = 9 + 2 * (tonumber(ARGV[8]) or 0)
+if H > 0 then
+  local fk = P .. 'factors'
+  for i = 9, first - 1, 2 do
+    if redis.call('HEXISTS', fk, ARGV[i]) == 0 then
+      if redis.call('HLEN', fk) >= 64 then redis.call('DEL', fk) end
+      redis.call('HSET', fk, ARGV[i], ARGV[i + 1])
+    end
+  end
+end
+-- The field numbers whose digests differ between `new` and `old`.
+local function changed(new, old)
+  local was, now, out = {}, {}, {}
+  for k, v in string.gmatch(old, '([^;:]+):([^;]+)') do was[k] = v end
+  for k, v in string.gmatch(new, '([^;:]+):([^;]+)') do
+    now[k] = true
+    if was[k] ~= v then out[#out + 1] = k end
+  end
+  for k in string.gmatch(old, '([^;:]+):[^;]+') do
+    if not now[k] then out[#out + 1] = k end
+  end
+  return table.concat(out, ',')
+end
 -- What differs between a state with fingerprint `fp` and ruleset `rv`
 -- and one with `fp0` and `rv0`.
 local function cause(fp, rv, fp0, rv0)
@@ -138,7 +174,8 @@ local function put(b)
   local expires = string.format('%d', tonumber(now) + ttl)
   local okey = P .. 'opp:' .. id
   local s = redis.call('HMGET', okey, 'fp', 'rv', 'rs', 'at', 'cell', 'pr',
-                       'prev', 'ct', 'v', 'exp', 'iat', 'del', 'h', 'acct')
+                       'prev', 'ct', 'v', 'exp', 'iat', 'del', 'h', 'acct',
+                       'fd')
   -- A deletion's tombstone ('del', its version, and nothing else): an
   -- older version of the opportunity stays deleted.
   local tomb = s[12]
@@ -181,6 +218,8 @@ local function put(b)
   -- fingerprint to compare with: 'unknown'.)
   local why = s[4] and cause(fp, rv, s[1], s[2]) or
       (from and 'unknown' or 'first')
+  local fields = ''
+  if s[4] and s[15] and fp ~= s[1] then fields = changed(ARGV[b + 19], s[15]) end
   local moved = 0
   if from and from ~= cell then
     redis.call('ZREM', P .. 'cell:' .. from, id)
@@ -190,7 +229,8 @@ local function put(b)
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',
                'tenant', ARGV[5], 'opportunity', id, 'from', from, 'to', cell,
                'potential', ARGV[b + 10], 'relationship', ARGV[b + 11],
-               'priority', prio, 'ruleset', rv, 'time', now, 'cause', why)
+               'priority', prio, 'ruleset', rv, 'time', now, 'cause', why,
+               'fields', fields)
   end
   -- The history: a line for a new state. The write before this one left
   -- the newest line's state, so what this write changed is its cause.
@@ -203,7 +243,7 @@ local function put(b)
         '^[^|\n]*|([^|\n]*|[^|\n]*|[^|\n]*|[^|\n]*|[^|\n]*|[^|\n]*)|')
     if last_state ~= state then
       local line = ARGV[b + 9] .. '|' .. state .. '|' .. why .. '|' ..
-          ARGV[b + 12]
+          ARGV[b + 12] .. '|' .. fields .. '|' .. ARGV[b + 20]
       if last_state and H > 1 then
         h = line .. '\n' .. head(h, H - 1)
       else
@@ -233,13 +273,13 @@ local function put(b)
                'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
                'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
                'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9], 'h', h,
-               'acct', ARGV[b + 16], 'o', ARGV[b + 17])
+               'acct', ARGV[b + 16], 'o', ARGV[b + 17], 'fd', ARGV[b + 19])
   else
     redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', fp,
                'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
                'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
                'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9],
-               'acct', ARGV[b + 16], 'o', ARGV[b + 17])
+               'acct', ARGV[b + 16], 'o', ARGV[b + 17], 'fd', ARGV[b + 19])
     if s[13] then redis.call('HDEL', okey, 'h') end
   end
   -- The account's set: joined, left, or its expiry pushed back.
@@ -282,11 +322,11 @@ local function put(b)
 end
 if ARGV[6] ~= '0' then
   local ids = {}
-  for b = 8, #ARGV, N do ids[ARGV[b]] = true end
+  for b = first, #ARGV, N do ids[ARGV[b]] = true end
   purge(ARGV[2], tonumber(ARGV[6]), ids)
 end
 local out = {}
-for b = 8, #ARGV, N do
+for b = first, #ARGV, N do
   local prev, moved, superseded, current = put(b)
   out[#out + 1] = prev
   out[#out + 1] = moved

@@ -53,6 +53,15 @@ struct PutItem {
   // superseded: a rescore from the stored opportunity must not overwrite
   // an update that was stored meanwhile, nor bring back a deleted result.
   bool only_over_same_input = false;
+  // For explaining changes (history_codec.h): the input's FieldDigests,
+  // compared with the stored ones to name the fields a data change
+  // changed; every factor's contributions (EncodeContributions), kept in
+  // the history line of a new state; and the names of those factors
+  // (EncodeFactorNames), kept once per tenant and ruleset version (not
+  // owned; must outlive the call as `classification` must). Empty: none.
+  std::string field_digests = {};
+  std::string contributions = {};
+  absl::string_view factor_names = {};
 };
 
 // What storing one result did.

@@ -444,6 +444,118 @@ TEST_F(ClassifierRedisTest, HistoryAndTrendSayWhatChangedAndWhichWay) {
   EXPECT_THAT(ViolatedFields(s), ElementsAre("opportunity_id"));
 }
 
+TEST_F(ClassifierRedisTest, ExplainNamesTheFieldsAndFactorsBehindAChange) {
+  v1::Opportunity deal = Opp("opp-1");
+  EXPECT_EQ(Classify(deal).classification().cell(), "KEY");
+  // The CRM's next update: the champion and the sponsor left (the fields
+  // are gone, as a proto3 false is), one contact still answers, the
+  // amount was re-entered in euros, the owner and the free-form
+  // attributes changed.
+  deal.set_version(4);
+  deal.mutable_relationship()->set_has_champion(false);
+  deal.mutable_relationship()->set_executive_sponsor(false);
+  deal.mutable_relationship()->set_contacts_engaged(1);
+  *deal.mutable_amount() = ParseText<google::type::Money>(
+      R"pb(currency_code: "EUR" units: 90000)pb");
+  deal.set_owner("maría.garcía@example.com");
+  (*deal.mutable_attributes())["hs_lead_status"] = "OPEN_DEAL";
+  v1::ClassifyResponse now = Classify(deal);
+  EXPECT_EQ(now.classification().cell(), "DEVELOP");
+
+  v1::GetHistoryRequest h;
+  h.set_tenant_id("acme");
+  h.set_opportunity_id("opp-1");
+  v1::GetHistoryResponse history;
+  ASSERT_TRUE(stub_->GetHistory(Context().get(), h, &history).ok());
+  ASSERT_EQ(history.entries_size(), 2);
+  EXPECT_EQ(history.entries(0).cause(), "data");
+  EXPECT_THAT(history.entries(0).changed_fields(),
+              ElementsAre("amount", "attributes", "owner",
+                          "relationship.contacts_engaged",
+                          "relationship.executive_sponsor",
+                          "relationship.has_champion"));
+  EXPECT_THAT(history.entries(1).changed_fields(), ElementsAre());
+  // Every factor's contribution is kept with each state, and they add up
+  // to the scores as the reasons do.
+  for (const v1::HistoryEntry& e : history.entries()) {
+    ASSERT_EQ(e.contributions_size(), 13);
+    double potential = 50, relationship = 50;
+    for (const v1::Reason& r : e.contributions()) {
+      (r.axis() == v1::AXIS_POTENTIAL ? potential : relationship) +=
+          r.contribution();
+    }
+    EXPECT_NEAR(potential, e.potential_score(), 0.05);
+    EXPECT_NEAR(relationship, e.relationship_score(), 0.05);
+  }
+  // The transition says the same.
+  v1::ListTransitionsRequest list;
+  list.set_tenant_id("acme");
+  v1::ListTransitionsResponse moves;
+  ASSERT_TRUE(stub_->ListTransitions(Context().get(), list, &moves).ok());
+  ASSERT_EQ(moves.transitions_size(), 1);
+  EXPECT_THAT(moves.transitions(0).changed_fields(),
+              ElementsAre("amount", "attributes", "owner",
+                          "relationship.contacts_engaged",
+                          "relationship.executive_sponsor",
+                          "relationship.has_champion"));
+
+  v1::ExplainRequest request;
+  request.set_tenant_id("acme");
+  request.set_opportunity_id("opp-1");
+  v1::ExplainResponse why;
+  grpc::Status s = stub_->Explain(Context().get(), request, &why);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(why.from_entry(), 1);
+  EXPECT_EQ(why.to_entry(), 0);
+  EXPECT_EQ(why.before().cell(), "KEY");
+  EXPECT_EQ(why.after().cell(), "DEVELOP");
+  EXPECT_THAT(why.causes(), ElementsAre("data"));
+  EXPECT_NEAR(why.relationship_delta(),
+              now.classification().relationship_score() -
+                  history.entries(1).relationship_score(),
+              1e-9);
+  // Losing the champion moved the most: all of its weight (20 of the
+  // relationship's 100) from +10 to -10.
+  ASSERT_GE(why.factors_size(), 3);
+  EXPECT_EQ(why.factors(0).factor(), "has_champion");
+  EXPECT_EQ(why.factors(0).axis(), v1::AXIS_RELATIONSHIP);
+  EXPECT_DOUBLE_EQ(why.factors(0).before(), 10);
+  EXPECT_DOUBLE_EQ(why.factors(0).after(), -10);
+  EXPECT_DOUBLE_EQ(why.factors(0).delta(), -20);
+  double moved = 0;
+  for (const v1::FactorChange& f : why.factors()) {
+    if (f.axis() == v1::AXIS_RELATIONSHIP) moved += f.delta();
+  }
+  EXPECT_NEAR(moved, why.relationship_delta(), 0.05);
+  EXPECT_THAT(why.summary(), ::testing::Contains("Moved from KEY to DEVELOP"));
+  EXPECT_THAT(why.summary(),
+              ::testing::Contains(HasSubstr("has_champion -20")));
+  EXPECT_THAT(why.summary(),
+              ::testing::Contains("Changed in the CRM: amount, attributes, "
+                                  "owner, relationship.contacts_engaged, "
+                                  "relationship.executive_sponsor, "
+                                  "relationship.has_champion"));
+
+  // Only two states: nothing older to compare with.
+  request.set_from_entry(2);
+  s = stub_->Explain(Context().get(), request, &why);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("holds 2 states"));
+  request.set_from_entry(0);
+  request.set_to_entry(100);
+  s = stub_->Explain(Context().get(), request, &why);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("to_entry"));
+  request.set_to_entry(1);
+  request.set_from_entry(1);
+  s = stub_->Explain(Context().get(), request, &why);
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("from_entry"));
+  request.set_from_entry(0);
+  request.set_opportunity_id("nope");
+  EXPECT_EQ(stub_->Explain(Context().get(), request, &why).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(ClassifierRedisTest, AnAccountIsPlacedByItsOpenOpportunities) {
   // A strong deal and a weak one of one account, and a lost one.
   v1::Opportunity strong = Opp("opp-1");

@@ -46,7 +46,9 @@ using ::oppmatrix::testing::RedisServer;
 using ::oppmatrix::testing::Subprocess;
 using ::oppmatrix::testing::TestNow;
 using ::oppmatrix::testing::TestRedisClient;
+using ::testing::Contains;
 using ::testing::Each;
+using ::testing::ElementsAre;
 using ::testing::Eq;
 using ::testing::HasSubstr;
 
@@ -313,6 +315,29 @@ TEST_F(RescoreTest, PublishingRescoresEveryResultOnceAsThePreviewPredicted) {
   EXPECT_EQ(RulesetMoves(transitions, version, &twice),
             PredictedMoves(preview));
   EXPECT_EQ(twice, "");
+  // Explain says it was the ruleset: the same factors, the same points,
+  // another cut.
+  for (const v1::Transition& t : transitions) {
+    if (t.cause() != "ruleset") continue;
+    v1::ExplainRequest request;
+    request.set_tenant_id("acme");
+    request.set_opportunity_id(t.opportunity_id());
+    v1::ExplainResponse why;
+    grpc::Status s = client_->classify->Explain(Context().get(), request, &why);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_THAT(why.causes(), ElementsAre("ruleset"));
+    EXPECT_THAT(why.changed_fields(), ElementsAre());
+    EXPECT_EQ(why.after().cell(), t.to_cell());
+    EXPECT_EQ(why.before().cell(), t.from_cell());
+    ASSERT_FALSE(why.factors().empty());
+    for (const v1::FactorChange& f : why.factors()) {
+      EXPECT_EQ(f.delta(), 0) << f.factor();
+    }
+    EXPECT_THAT(why.summary(),
+                Contains(absl::StrCat("Ruleset ", defaults_.Current()->version,
+                                      " → ", version)));
+    break;
+  }
   for (const v1::Opportunity& o : opps) {
     v1::Classification c = client_->Get(o.id());
     EXPECT_EQ(c.ruleset_version(), version) << o.id();

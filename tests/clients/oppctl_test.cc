@@ -373,8 +373,13 @@ TEST_F(OppctlStoreTest, HistoryListsEachStateWithItsCauseAndTheTrend) {
   const std::string moves = Out();
   ASSERT_TRUE(std::regex_search(moves, m, std::regex("(opp-\\d+)"))) << moves;
   const std::string id = m[1];
-  EXPECT_THAT(moves, HasSubstr("  data\n"));
+  // The move names the input fields the new week changed.
+  EXPECT_TRUE(std::regex_search(
+      moves,
+      std::regex("  data: [a-z0-9_.]+(, [a-z0-9_.]+)*( and [0-9]+ more)?\n")))
+      << moves;
   ASSERT_EQ(Run({"history", id}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("changed: "));
   EXPECT_THAT(Out(), HasSubstr(id + " is in "));
   EXPECT_THAT(Out(), HasSubstr("2 states, newest first"));
   EXPECT_THAT(Out(), HasSubstr("  data\n"));
@@ -393,6 +398,27 @@ TEST_F(OppctlStoreTest, HistoryListsEachStateWithItsCauseAndTheTrend) {
                                       : v1::TREND_STEADY);
   EXPECT_EQ(Run({"history", "opp-999999"}), 4);  // not found
   EXPECT_EQ(Run({"history"}), 2);
+
+  // Explain: the two states, what moved, and each factor before and after.
+  ASSERT_EQ(Run({"explain", id}), 0) << Err();
+  EXPECT_THAT(Out(), HasSubstr("from entry 1 "));
+  EXPECT_THAT(Out(), HasSubstr("to   entry 0 "));
+  EXPECT_THAT(Out(), HasSubstr("cause: data\n"));
+  EXPECT_THAT(Out(), HasSubstr("  Moved from " + h.entries(1).cell() + " to " +
+                               h.entries(0).cell() + "\n"));
+  EXPECT_THAT(Out(), HasSubstr("Changed in the CRM: "));
+  EXPECT_THAT(Out(), HasSubstr("factor"));
+  EXPECT_THAT(Out(), HasSubstr("change"));
+  ASSERT_EQ(Run({"--json", "explain", id, "--entries=0,1"}), 0) << Err();
+  v1::ExplainResponse why;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Out(), &why).ok())
+      << Out();
+  EXPECT_FALSE(why.factors().empty());
+  EXPECT_NEAR(why.priority_delta(), change, 1e-9);
+  EXPECT_EQ(Run({"explain", id, "--entries=0,5"}), 1) << Out();
+  EXPECT_THAT(Err(), HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_EQ(Run({"explain", id, "--entries=x"}), 2);
+  EXPECT_EQ(Run({"explain"}), 2);
 }
 
 TEST_F(OppctlStoreTest, AccountShowsItsCellAndItsOpenDeals) {
