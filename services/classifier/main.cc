@@ -13,6 +13,7 @@
 #include "services/classifier/classifier_server.h"
 #include "services/classifier/rescorer.h"
 #include "services/classifier/ruleset_watcher.h"
+#include "services/classifier/sweeper.h"
 #include "services/classifier/tenant_rulesets.h"
 #include "services/common/env_flags.h"
 #include "services/common/log.h"
@@ -41,6 +42,15 @@ ABSL_FLAG(double, rescore_rate, 10000,
 ABSL_FLAG(absl::Duration, rescore_lease, absl::Seconds(10),
           "How long a replica holds a rescore without a step: a replica "
           "that died mid-way holds it this long before another goes on");
+ABSL_FLAG(absl::Duration, sweep_interval, absl::Hours(1),
+          "How often to classify aged stored results again (see "
+          "--sweep_age), so that decaying and time-dependent signals move "
+          "deals without CRM events; 0 disables");
+ABSL_FLAG(absl::Duration, sweep_age, absl::Hours(24),
+          "A stored result classified longer ago than this is classified "
+          "again by the next sweep; positive");
+ABSL_FLAG(double, sweep_rate, 1000,
+          "Aged results classified again per second at most; 0 no limit");
 ABSL_FLAG(std::string, check_rules, "",
           "Validate this ruleset file, print its version or its errors, and "
           "exit 0 (valid) or 1 (invalid)");
@@ -138,6 +148,14 @@ int Run() {
     std::fprintf(stderr,
                  "--rescore_rate must not be negative, --rescore_lease at "
                  "least three --redis_timeout\n");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_sweep_interval) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_sweep_age) <= absl::ZeroDuration() ||
+      !(absl::GetFlag(FLAGS_sweep_rate) >= 0)) {
+    std::fprintf(stderr,
+                 "--sweep_interval and --sweep_rate must not be negative, "
+                 "--sweep_age must be positive\n");
     return 2;
   }
   std::unique_ptr<AsyncRedis> async_redis;
@@ -240,6 +258,17 @@ int Run() {
                           .store_timeout = absl::GetFlag(FLAGS_redis_timeout)});
     rescorer->Start();
   }
+  // Aged results are classified again, for decay.
+  std::unique_ptr<Sweeper> sweeper;
+  if (tenant_rulesets != nullptr && store != nullptr) {
+    sweeper = std::make_unique<Sweeper>(
+        tenant_rulesets.get(), store.get(),
+        Sweeper::Options{.interval = absl::GetFlag(FLAGS_sweep_interval),
+                         .max_age = absl::GetFlag(FLAGS_sweep_age),
+                         .rate = absl::GetFlag(FLAGS_sweep_rate),
+                         .store_timeout = absl::GetFlag(FLAGS_redis_timeout)});
+    sweeper->Start();
+  }
 
   ClassifierServer::Options options;
   options.listen = absl::GetFlag(FLAGS_listen);
@@ -296,6 +325,7 @@ int Run() {
   // A rescore in progress stops at its step and gives up its lease, so
   // another replica goes on from there.
   if (rescorer != nullptr) rescorer->Stop();
+  if (sweeper != nullptr) sweeper->Stop();
   (*server)->Shutdown(grace);
   // Store calls a finished stream left in flight are answered (failed)
   // now, while the server's core and the store they call back into exist.

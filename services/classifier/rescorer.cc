@@ -28,6 +28,41 @@ std::string Rescorer::DefaultOwner() {
                          static_cast<uint32_t>(random()));
 }
 
+absl::StatusOr<RescoredPage> RescoreEntries(
+    ResultStore& store, absl::Span<const StoredInputEntry> entries,
+    const CompiledRuleset& rules, absl::Time now, absl::Time keep_current_since,
+    absl::Time deadline) {
+  RescoredPage out;
+  std::vector<v1::Classification> results(entries.size());
+  std::vector<PutItem> puts;
+  puts.reserve(entries.size());
+  v1::Opportunity opportunity;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    opportunity.Clear();
+    if (entries[i].input.empty() ||
+        !opportunity.ParseFromString(entries[i].input)) {
+      ++out.skipped;
+      continue;
+    }
+    puts.push_back(ClassifyForStore(opportunity, rules, now,
+                                    /*with_reasons=*/true, &results[i]));
+    puts.back().only_over_same_input = true;
+  }
+  if (puts.empty()) return out;
+  absl::StatusOr<std::vector<PutOutcome>> stored =
+      WaitFor<std::vector<PutOutcome>>([&](auto done) {
+        store.PutAsync(puts,
+                       {.now = now, .keep_current_since = keep_current_since},
+                       deadline, std::move(done));
+      });
+  if (!stored.ok()) return stored.status();
+  for (const PutOutcome& o : *stored) {
+    if (o.superseded) ++out.skipped;
+    if (o.moved) ++out.moved;
+  }
+  return out;
+}
+
 Rescorer::Rescorer(TenantRulesets* rulesets, RulesetStore* store,
                    ResultStore* results, Options options)
     : rulesets_(rulesets),
@@ -228,9 +263,6 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
                      " (rescore ", job.id, ")"));
   }
   absl::Time next = absl::Now();  // the rate limit's pace
-  std::vector<v1::Classification> results;
-  std::vector<PutItem> puts;
-  v1::Opportunity opportunity;
   // The next step's page is read while this one is scored and stored (a
   // stale read is harmless: PutItem::only_over_same_input). Each read's
   // answer goes to a promise its callback owns a share of, so a read left
@@ -239,8 +271,8 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
   auto read = [&](const std::string& cursor) {
     auto answer = std::make_shared<std::promise<absl::StatusOr<InputPage>>>();
     PageFuture future = answer->get_future();
-    results_->InputsAsync(tenant, cursor, kRescorePage, deadline(),
-                          [answer](absl::StatusOr<InputPage> page) {
+    results_->InputsAsync(tenant, cursor, kRescorePage, absl::InfiniteFuture(),
+                          deadline(), [answer](absl::StatusOr<InputPage> page) {
                             answer->set_value(std::move(page));
                           });
     return future;
@@ -263,33 +295,13 @@ Rescorer::Outcome Rescorer::Run(RescoreJob job, absl::Status* error) {
     RescoreStep step{.cursor = page->cursor,
                      .done = static_cast<int64_t>(page->entries.size()),
                      .finished = page->cursor.empty()};
-    results.assign(page->entries.size(), v1::Classification());
-    puts.clear();
-    for (size_t i = 0; i < page->entries.size(); ++i) {
-      const StoredInputEntry& e = page->entries[i];
-      opportunity.Clear();
-      if (e.input.empty() || !opportunity.ParseFromString(e.input)) {
-        ++step.skipped;
-        continue;
-      }
-      puts.push_back(ClassifyForStore(opportunity, *rules, now,
-                                      /*with_reasons=*/true, &results[i]));
-      puts.back().only_over_same_input = true;
-    }
-    if (!puts.empty()) {
-      absl::StatusOr<std::vector<PutOutcome>> stored =
-          WaitFor<std::vector<PutOutcome>>([&](auto done) {
-            // Current results (a page done again) are not written again.
-            results_->PutAsync(
-                puts, {.now = now, .keep_current_since = absl::InfinitePast()},
-                deadline(), std::move(done));
-          });
-      if (!stored.ok()) return fail(stored.status());
-      for (const PutOutcome& o : *stored) {
-        if (o.superseded) ++step.skipped;
-        if (o.moved) ++step.moved;
-      }
-    }
+    // Current results (a page done again) are not written again.
+    absl::StatusOr<RescoredPage> stored =
+        RescoreEntries(*results_, page->entries, *rules, now,
+                       absl::InfinitePast(), deadline());
+    if (!stored.ok()) return fail(stored.status());
+    step.skipped = stored->skipped;
+    step.moved = stored->moved;
     if (!advance(step, options_.lease)) return Outcome::kLost;
     job.cursor = step.cursor;
     job.done += step.done;

@@ -41,6 +41,23 @@ namespace oppmatrix {
 // Results a rescore reads, scores and stores per step.
 inline constexpr int kRescorePage = 100;
 
+// What classifying a page of stored results again did.
+struct RescoredPage {
+  int64_t skipped = 0;  // no readable opportunity, or superseded
+  int64_t moved = 0;    // moved to another cell
+};
+
+// Classifies each entry's stored opportunity again by `rules` at `now` and
+// stores the results, each only over a result of the same input
+// (PutItem::only_over_same_input: an update stored meanwhile, or a
+// deletion, wins) and none over a current one classified at or after
+// `keep_current_since` (PutOptions). Waits for the store (not for a
+// server's threads).
+absl::StatusOr<RescoredPage> RescoreEntries(
+    ResultStore& store, absl::Span<const StoredInputEntry> entries,
+    const CompiledRuleset& rules, absl::Time now, absl::Time keep_current_since,
+    absl::Time deadline);
+
 class Rescorer {
  public:
   struct Options {

@@ -312,7 +312,8 @@ void RulesetCore::PreviewStep(std::shared_ptr<Preview> preview,
   }
   Preview* raw = preview.get();
   results_->InputsAsync(
-      raw->tenant, cursor, kPreviewPage, StoreDeadline(raw->deadline),
+      raw->tenant, cursor, kPreviewPage, absl::InfiniteFuture(),
+      StoreDeadline(raw->deadline),
       [this, preview = std::move(preview),
        answer](absl::StatusOr<InputPage> page) mutable {
         Preview& p = *preview;

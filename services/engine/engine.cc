@@ -52,6 +52,7 @@ struct Derived {
   bool unknown_amount_currency = false;
   bool unknown_revenue_currency = false;
   std::optional<std::string> country;  // alpha-2
+  absl::Time now;                      // of the classification
 };
 
 // `value` (finite, >= 0) as Money in `currency`, rounded to whole nanos.
@@ -81,6 +82,7 @@ bool HasMoney(bool present, const google::type::Money& m) {
 Derived Derive(const Opportunity& opp, const CompiledRuleset& rules,
                absl::Time now) {
   Derived d;
+  d.now = now;
   const v1::Ruleset& r = rules.proto;
   if (HasMoney(opp.has_amount(), opp.amount())) {
     d.amount = rules.ToBaseCurrency(opp.amount());
@@ -167,6 +169,35 @@ std::string MoneyUnit(const google::type::Money& original,
                       FormatNumber(static_cast<double>(original.units()) +
                                    original.nanos() * 1e-9),
                       " ", original.currency_code(), ")");
+}
+
+// A decaying factor's value: from the signal's value towards the value of
+// an absent signal, halving the distance every half-life since the
+// signal's own time (or else the last interaction). A derived need urgency
+// is worked out from the dates at `now` and does not decay.
+void Decay(const CompiledFactor& f, const Opportunity& opp, const Derived& d,
+           bool explain, Evaluated& e) {
+  if (f.signal == v1::SIGNAL_NEED_URGENCY &&
+      opp.need_urgency() == v1::NEED_URGENCY_UNSPECIFIED) {
+    return;
+  }
+  const v1::SignalTimes& times = opp.signal_times();
+  const google::protobuf::Timestamp* since = nullptr;
+  if (times.GetReflection()->HasField(times, f.decay_time)) {
+    since = static_cast<const google::protobuf::Timestamp*>(
+        &times.GetReflection()->GetMessage(times, f.decay_time));
+  } else if (opp.relationship().has_last_interaction_time()) {
+    since = &opp.relationship().last_interaction_time();
+  }
+  if (since == nullptr) return;
+  const double days =
+      std::max(0.0, absl::ToDoubleHours(d.now - ToAbslTime(*since)) / 24.0);
+  const double left = std::exp2(-days / f.half_life_days);
+  e.value = f.missing + (e.value - f.missing) * left;
+  if (explain) {
+    absl::StrAppend(&e.detail, ", ", FormatNumber(std::floor(days)),
+                    " days old: ", FormatNumber(100 * left), "% left");
+  }
 }
 
 Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
@@ -293,6 +324,7 @@ Evaluated EvalFactor(const CompiledFactor& f, const Opportunity& opp,
       e.value = f.missing;
       break;
   }
+  if (f.decay_time != nullptr && !e.missing) Decay(f, opp, d, explain, e);
   return e;
 }
 

@@ -206,6 +206,17 @@ void ValidateOpportunity(const v1::Opportunity& opp, absl::string_view prefix,
                 r.won_deals_with_account());
   c.Time("relationship.last_interaction_time", r.has_last_interaction_time(),
          r.last_interaction_time());
+  // Every field of SignalTimes is a time.
+  const v1::SignalTimes& times = opp.signal_times();
+  const google::protobuf::Reflection* reflection = times.GetReflection();
+  for (int i = 0; i < times.GetDescriptor()->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f =
+        times.GetDescriptor()->field(i);
+    c.Time(absl::StrCat("signal_times.", f->name()),
+           reflection->HasField(times, f),
+           static_cast<const google::protobuf::Timestamp&>(
+               reflection->GetMessage(times, f)));
+  }
 
   if (opp.attributes_size() > static_cast<int>(kMaxAttributes)) {
     c.Add("attributes", absl::StrCat("must have at most ", kMaxAttributes,

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "oppmatrix/v1/dimensions.pb.h"
 #include "services/common/file_util.h"
 #include "services/common/hash_util.h"
@@ -56,6 +57,20 @@ SignalInfo InfoFor(Signal signal) {
 std::string SignalLabel(Signal signal) {
   return absl::AsciiStrToLower(
       ShortEnumName(v1::Signal_descriptor()->FindValueByNumber(signal)));
+}
+
+// "contacts_engaged, has_champion, ... and need_urgency": SignalTimes'
+// fields without "_time".
+std::string DecayingSignalNames() {
+  const google::protobuf::Descriptor* d = v1::SignalTimes::descriptor();
+  std::string out;
+  for (int i = 0; i < d->field_count(); ++i) {
+    absl::string_view name = d->field(i)->name();
+    absl::ConsumeSuffix(&name, "_time");
+    if (i > 0) out += i + 1 == d->field_count() ? " and " : ", ";
+    absl::StrAppend(&out, name);
+  }
+  return out;
 }
 
 // Finds an enum value named in a ruleset map key, by its short or full name
@@ -158,6 +173,15 @@ void ValidateFactor(const v1::Factor& f, absl::string_view path,
   }
   if (f.has_missing()) {
     p.CheckRange(absl::StrCat(path, ".missing"), f.missing(), 0, 1);
+  }
+  if (f.half_life_days() != 0) {
+    const std::string field = absl::StrCat(path, ".half_life_days");
+    p.CheckRange(field, f.half_life_days(), 0, kMaxHalfLifeDays);
+    if (SignalTimeField(f.signal()) == nullptr) {
+      p.Add(field, absl::StrCat("the signal ", SignalLabel(f.signal()),
+                                " does not decay; only ", DecayingSignalNames(),
+                                " can"));
+    }
   }
   SignalInfo info = InfoFor(f.signal());
   std::string label = SignalLabel(f.signal());
@@ -405,6 +429,10 @@ CompiledFactor CompileFactor(const v1::Factor& f, const Regions& regions) {
   out.weight = f.weight();
   out.label = f.label().empty() ? SignalLabel(f.signal()) : f.label();
   out.missing = f.has_missing() ? f.missing() : 0.0;
+  if (f.half_life_days() > 0) {
+    out.half_life_days = f.half_life_days();
+    out.decay_time = SignalTimeField(f.signal());
+  }
   for (const v1::CurvePoint& c : f.curve()) {
     out.curve.emplace_back(c.at(), c.score());
   }
@@ -512,6 +540,15 @@ std::optional<double> CompiledRuleset::ToBaseCurrency(
   auto it = proto.currency_rates().find(*code);
   if (it == proto.currency_rates().end()) return std::nullopt;
   return amount * it->second;
+}
+
+const google::protobuf::FieldDescriptor* SignalTimeField(v1::Signal signal) {
+  if (signal == v1::SIGNAL_UNSPECIFIED ||
+      v1::Signal_descriptor()->FindValueByNumber(signal) == nullptr) {
+    return nullptr;
+  }
+  return v1::SignalTimes::descriptor()->FindFieldByName(
+      absl::StrCat(SignalLabel(signal), "_time"));
 }
 
 const v1::Cell* CompiledRuleset::CellAt(double potential,

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "google/type/money.pb.h"
+#include "oppmatrix/v1/opportunity.pb.h"
 #include "oppmatrix/v1/ruleset.pb.h"
 #include "services/common/enum_names.h"
 
@@ -44,7 +45,18 @@ struct CompiledFactor {
   // The country signal: score by alpha-2 code (regions expanded).
   absl::flat_hash_map<std::string, double> by_country;
   double missing = 0;
+  // Decay (Factor.half_life_days): 0 none, else the half-life and the
+  // field of SignalTimes the signal's age counts from.
+  double half_life_days = 0;
+  const google::protobuf::FieldDescriptor* decay_time = nullptr;
 };
+
+// The field of SignalTimes that holds `signal`'s own time ("<label>_time"),
+// or null when the signal cannot decay.
+const google::protobuf::FieldDescriptor* SignalTimeField(v1::Signal signal);
+
+// Longest half-life a factor may have, in days.
+inline constexpr double kMaxHalfLifeDays = 3650;
 
 // One axis of factors and the sum of their weights (> 0).
 struct CompiledAxis {

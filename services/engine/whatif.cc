@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/util/time_util.h"
 #include "oppmatrix/v1/dimensions.pb.h"
 #include "services/common/enum_names.h"
 #include "services/engine/engine.h"
@@ -106,20 +107,28 @@ struct LeverSpace {
   std::vector<Candidate> candidates;
 };
 
-void Apply(Lever lever, const Candidate& c, Opportunity* o) {
+// Sets the lever's input as of `now`: a changed relationship signal is
+// recorded now (its SignalTimes entry), so a half-life counts from there.
+void Apply(Lever lever, const Candidate& c, absl::Time now, Opportunity* o) {
   v1::Relationship* r = o->mutable_relationship();
+  v1::SignalTimes* t = o->mutable_signal_times();
+  google::protobuf::Timestamp* at = nullptr;
   switch (lever) {
     case v1::LEVER_MEETINGS:
       r->set_meetings_last_90_days(static_cast<int32_t>(c.value));
+      at = t->mutable_meetings_last_90_days_time();
       break;
     case v1::LEVER_CONTACTS:
       r->set_contacts_engaged(static_cast<int32_t>(c.value));
+      at = t->mutable_contacts_engaged_time();
       break;
     case v1::LEVER_CHAMPION:
       r->set_has_champion(c.value != 0);
+      at = t->mutable_has_champion_time();
       break;
     case v1::LEVER_EXECUTIVE_SPONSOR:
       r->set_executive_sponsor(c.value != 0);
+      at = t->mutable_executive_sponsor_time();
       break;
     case v1::LEVER_STAGE:
       o->set_stage(c.text);
@@ -127,6 +136,11 @@ void Apply(Lever lever, const Candidate& c, Opportunity* o) {
     default:
       break;
   }
+  if (at != nullptr) {
+    *at = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+        absl::ToUnixNanos(now));
+  }
+  if (o->signal_times().ByteSizeLong() == 0) o->clear_signal_times();
 }
 
 // The values `lever` can take, each with its effect on the raw scores;
@@ -215,7 +229,7 @@ LeverSpace Space(Lever lever, const Opportunity& opp,
   if (factors.empty()) return space;
   Opportunity changed = opp;
   for (Candidate& c : raw) {
-    Apply(lever, c, &changed);
+    Apply(lever, c, now, &changed);
     AxisScores s = ScoreAxes(changed, rules, now);
     c.dp = s.potential - base.potential;
     c.dr = s.relationship - base.relationship;
@@ -316,11 +330,11 @@ std::vector<Combination> Landing(const std::vector<LeverSpace>& spaces,
 
 // `opp` with the combination's changes.
 Opportunity Applied(const Opportunity& opp, const Combination& c,
-                    const std::vector<LeverSpace>& spaces) {
+                    const std::vector<LeverSpace>& spaces, absl::Time now) {
   Opportunity changed = opp;
   for (size_t i = 0; i < spaces.size(); ++i) {
     if (c.pick[i] >= 0) {
-      Apply(spaces[i].lever, spaces[i].candidates[c.pick[i]], &changed);
+      Apply(spaces[i].lever, spaces[i].candidates[c.pick[i]], now, &changed);
     }
   }
   return changed;
@@ -409,7 +423,7 @@ v1::WhatIfResponse WhatIf(const Opportunity& opp, const CompiledRuleset& rules,
       continue;
     }
     v1::Classification result =
-        ClassifyValidated(Applied(opp, c, spaces), rules, now, {});
+        ClassifyValidated(Applied(opp, c, spaces, now), rules, now, {});
     if (result.cell() != target_cell) {  // rounding said no
       if (++unconfirmed == kMaxUnconfirmed) break;
       continue;

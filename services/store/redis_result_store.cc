@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/hash_util.h"
 #include "services/common/history_codec.h"
@@ -987,6 +988,7 @@ absl::StatusOr<TransitionPage> RedisResultStore::TransitionsReply(
 
 void RedisResultStore::InputsAsync(absl::string_view tenant_id,
                                    absl::string_view cursor, int count,
+                                   absl::Time classified_before,
                                    absl::Time deadline, InputsCallback done) {
   if (count < 1 || count > 1000) {
     std::move(done)(absl::InvalidArgumentError("count: must be 1 to 1000"));
@@ -998,7 +1000,10 @@ void RedisResultStore::InputsAsync(absl::string_view tenant_id,
   }
   RunAsync({EvalSha(inputs_, tenant_id, "",
                     {cursor.empty() ? std::string("0") : std::string(cursor),
-                     absl::StrCat(count)})},
+                     absl::StrCat(count),
+                     classified_before == absl::InfiniteFuture()
+                         ? std::string()
+                         : absl::StrCat(ToMillis(classified_before))})},
            deadline,
            [done = std::move(done)](
                absl::StatusOr<std::vector<RedisReply>> replies) mutable {
@@ -1018,6 +1023,57 @@ void RedisResultStore::InputsAsync(absl::string_view tenant_id,
                page.entries.push_back({std::move(r.elements[i].str),
                                        std::move(r.elements[i + 1].str),
                                        std::move(r.elements[i + 2].str)});
+             }
+             if (r.elements[0].str != "0") page.cursor = r.elements[0].str;
+             std::move(done)(std::move(page));
+           });
+}
+
+void RedisResultStore::TenantsAsync(absl::string_view cursor, int count,
+                                    absl::Time deadline, TenantsCallback done) {
+  if (count < 1 || count > 1000) {
+    std::move(done)(absl::InvalidArgumentError("count: must be 1 to 1000"));
+    return;
+  }
+  if (!cursor.empty() && !absl::c_all_of(cursor, absl::ascii_isdigit)) {
+    std::move(done)(absl::InvalidArgumentError("cursor: not a cursor"));
+    return;
+  }
+  // Every tenant with results has its members hash; the prefix's own glob
+  // characters are matched as themselves.
+  std::string pattern;
+  for (char c : options_.key_prefix) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') {
+      pattern += '\\';
+    }
+    pattern += c;
+  }
+  const std::string head = absl::StrCat(options_.key_prefix, ":{");
+  absl::StrAppend(&pattern, ":{*}:members");
+  RunAsync({{"SCAN", cursor.empty() ? std::string("0") : std::string(cursor),
+             "MATCH", pattern, "COUNT", absl::StrCat(count)}},
+           deadline,
+           [head, done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             RedisReply& r = (*replies)[0];
+             if (r.type != RedisReply::Type::kArray || r.elements.size() != 2 ||
+                 r.elements[1].type != RedisReply::Type::kArray) {
+               std::move(done)(ReplyError(r, "SCAN"));
+               return;
+             }
+             TenantPage page;
+             for (const RedisReply& key : r.elements[1].elements) {
+               absl::string_view k = key.str;
+               // "<prefix>:{<tenant>}:members", tenant without braces.
+               if (absl::ConsumePrefix(&k, head) &&
+                   absl::ConsumeSuffix(&k, "}:members") && !k.empty() &&
+                   !absl::StrContains(k, '}')) {
+                 page.tenants.emplace_back(k);
+               }
              }
              if (r.elements[0].str != "0") page.cursor = r.elements[0].str;
              std::move(done)(std::move(page));

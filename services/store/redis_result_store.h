@@ -105,8 +105,10 @@ class RedisResultStore final : public ResultStore {
                         absl::string_view page_token, absl::Time deadline,
                         TransitionsCallback done) override;
   void InputsAsync(absl::string_view tenant_id, absl::string_view cursor,
-                   int count, absl::Time deadline,
+                   int count, absl::Time classified_before, absl::Time deadline,
                    InputsCallback done) override;
+  void TenantsAsync(absl::string_view cursor, int count, absl::Time deadline,
+                    TenantsCallback done) override;
 
   // Store calls waiting for one in flight (see max_puts_in_flight).
   int64_t puts_waiting() const {

@@ -80,8 +80,8 @@ end
 // History: field 'h' of the result's hash holds its last states, newest
 // first, one per line: "at|cell|potential|relationship|priority|grade|
 // ruleset|cause|version|fields|contributions" (readers ignore fields after
-// these, and lines of an older version of the store stop after version). A written
-// result whose cell, scores, grade or ruleset version differ from the
+// these, and lines of an older version of the store stop after version). A
+// written result whose cell, scores, grade or ruleset version differ from the
 // newest line's adds a line, and the oldest past the history length go;
 // with a length of 0 the field is removed. A line's cause, and the
 // transition's, is what differs from the stored result this write
@@ -517,18 +517,23 @@ return out
 )lua";
 
 // Inputs: one step of a walk over the tenant's results. ARGV 2 the HSCAN
-// cursor, 3 its COUNT hint. Returns {next cursor, id, cell, input, ...}:
-// each results' stored cell and its opportunity (field 'o', '' when the
-// result keeps none or its hash expired).
+// cursor, 3 its COUNT hint, 4 a time in Unix milliseconds ('' for none):
+// only results classified before it. Returns {next cursor, id, cell,
+// input, ...}: each result's stored cell and its opportunity (field 'o',
+// '' when the result keeps none or its hash expired).
 inline constexpr char kInputs[] = R"lua(
 local r = redis.call('HSCAN', KEYS[1], ARGV[2], 'COUNT', ARGV[3])
+local before = tonumber(ARGV[4])
 local out = {r[1]}
 local kv = r[2]
 for i = 1, #kv, 2 do
   local id = kv[i]
-  out[#out + 1] = id
-  out[#out + 1] = string.match(kv[i + 1], '^([^|]*)|') or ''
-  out[#out + 1] = redis.call('HGET', P .. 'opp:' .. id, 'o') or ''
+  local o, at = unpack(redis.call('HMGET', P .. 'opp:' .. id, 'o', 'at'))
+  if not before or (tonumber(at) or 0) < before then
+    out[#out + 1] = id
+    out[#out + 1] = string.match(kv[i + 1], '^([^|]*)|') or ''
+    out[#out + 1] = o or ''
+  end
 end
 return out
 )lua";

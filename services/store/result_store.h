@@ -169,6 +169,13 @@ struct InputPage {
   std::string cursor;  // of the next step; empty when the walk is done
 };
 
+// One step of a walk over the tenants with stored results
+// (ResultStore::TenantsAsync).
+struct TenantPage {
+  std::vector<std::string> tenants;
+  std::string cursor;  // of the next step; empty when the walk is done
+};
+
 class ResultStore {
  public:
   virtual ~ResultStore() = default;
@@ -243,11 +250,22 @@ class ResultStore {
   // as GetAsync is: start with an empty cursor and go on with each page's
   // until it is empty. A result stored for the whole walk comes at least
   // once; one may come twice (callers that count drop repeated ids).
-  // `count` (1 to 1000) is how many results a step reads, roughly.
+  // `count` (1 to 1000) is how many results a step reads, roughly; only
+  // those classified before `classified_before` are answered
+  // (InfiniteFuture: all), so a step may answer none and go on.
   using InputsCallback = absl::AnyInvocable<void(absl::StatusOr<InputPage>) &&>;
   virtual void InputsAsync(absl::string_view tenant_id,
                            absl::string_view cursor, int count,
-                           absl::Time deadline, InputsCallback done) = 0;
+                           absl::Time classified_before, absl::Time deadline,
+                           InputsCallback done) = 0;
+
+  // One step of a walk over the tenants that have stored results, answered
+  // as GetAsync is, like InputsAsync: a tenant stored for the whole walk
+  // comes at least once, maybe twice; `count` (1 to 1000) is a hint.
+  using TenantsCallback =
+      absl::AnyInvocable<void(absl::StatusOr<TenantPage>) &&>;
+  virtual void TenantsAsync(absl::string_view cursor, int count,
+                            absl::Time deadline, TenantsCallback done) = 0;
 
   // The stored result (with `previous_cell`); NOT_FOUND if there is none.
   virtual absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,

@@ -15,14 +15,18 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "oppmatrix/v1/classification_service.grpc.pb.h"
 #include "oppmatrix/v1/ruleset_service.grpc.pb.h"
 #include "services/classifier/classifier_server.h"
 #include "services/classifier/rescorer.h"
+#include "services/classifier/sweeper.h"
 #include "services/classifier/tenant_rulesets.h"
 #include "services/common/wait_for.h"
 #include "services/engine/engine.h"
@@ -218,7 +222,7 @@ class RescoreTest : public ::testing::Test {
     redis_client_ = TestRedisClient(redis_.url());
     results_ = std::make_unique<RedisResultStore>(
         redis_client_.get(),
-        RedisResultStore::Options{.result_ttl = absl::Hours(24)});
+        RedisResultStore::Options{.result_ttl = absl::Hours(24 * 365)});
     rulesets_ = std::make_unique<RedisRulesetStore>(
         redis_client_.get(), RedisRulesetStore::Options{});
     tenants_ = std::make_unique<TenantRulesets>(
@@ -567,6 +571,140 @@ TEST_F(RescoreTest, MessyCrmValuesAreRescoredAsALiveCallClassifiesThem) {
         r.factor() == "amount" && r.detail().find("US$") != std::string::npos;
   }
   EXPECT_TRUE(named);
+}
+
+// The default ruleset renamed, with the champion, the sponsor, the contacts
+// and the meetings halving every 30 days without a fresh record.
+std::string DecayingYaml() {
+  std::string yaml = DraftYaml("decaying", "50");
+  for (const char* factor : {"contacts_engaged\n      weight: 15\n",
+                             "has_champion\n      weight: 20\n",
+                             "executive_sponsor\n      weight: 15\n",
+                             "meetings_last_90_days\n      weight: 15\n"}) {
+    const std::string from = absl::StrCat("- signal: ", factor);
+    EXPECT_TRUE(absl::StrContains(yaml, from)) << factor;
+    absl::StrReplaceAll(
+        {{from, absl::StrCat(from, "      half_life_days: 30\n")}}, &yaml);
+  }
+  return yaml;
+}
+
+TEST_F(RescoreTest, ADealWithNoActivityDriftsOutOfKeyWithCauseTime) {
+  const std::string version = client_->Upload(DecayingYaml());
+  client_->Publish(version);
+  ASSERT_TRUE(rescorer_->RunOnce().ok());
+  // Its last interaction 5 days before the start, and none since.
+  client_->Store(
+      {Opp("acme", "quiet"), Opp("acme", "busy"), Opp("globex", "steady")});
+  ASSERT_EQ(client_->Get("quiet").cell(), "KEY");
+  ASSERT_EQ(client_->Get("busy").cell(), "KEY");
+  Sweeper sweeper(tenants_.get(), results_.get(),
+                  {.interval = absl::ZeroDuration(),
+                   .max_age = absl::Hours(24),
+                   .rate = 0,
+                   .clock = [this] { return Now(); }});
+  // Nothing is a day old yet.
+  ASSERT_TRUE(sweeper.RunOnce().ok());
+  EXPECT_EQ(sweeper.stats().swept, 0);
+
+  // Sixty days on; the busy deal was met yesterday and updated since.
+  Advance(absl::Hours(24 * 59 + 12));
+  v1::Opportunity busy = Opp("acme", "busy");
+  busy.set_version(4);
+  *busy.mutable_relationship()->mutable_last_interaction_time() =
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(
+          absl::ToUnixSeconds(Now() - absl::Hours(12)));
+  client_->Store({busy});
+  Advance(absl::Hours(12));
+  ASSERT_TRUE(sweeper.RunOnce().ok());
+  Sweeper::Stats stats = sweeper.stats();
+  EXPECT_EQ(stats.swept, 2);  // quiet, and globex's deal
+  EXPECT_EQ(stats.moved, 1);
+  EXPECT_EQ(stats.errors, 0);
+
+  v1::Classification quiet = client_->Get("quiet");
+  EXPECT_EQ(quiet.cell(), "DEVELOP");
+  EXPECT_EQ(quiet.ruleset_version(), version);
+  EXPECT_EQ(absl::FromUnixSeconds(quiet.classified_time().seconds()),
+            absl::FromUnixSeconds(absl::ToUnixSeconds(Now())));
+  EXPECT_EQ(client_->Get("busy").cell(), "KEY");
+  // The default ruleset does not decay: globex's deal cooled a little
+  // (days since the last interaction) and stayed.
+  v1::GetClassificationRequest get;
+  get.set_tenant_id("globex");
+  get.set_opportunity_id("steady");
+  v1::GetClassificationResponse steady;
+  ASSERT_TRUE(
+      client_->classify->GetClassification(Context().get(), get, &steady).ok());
+  EXPECT_EQ(steady.classification().cell(), "KEY");
+
+  // The move is a transition whose cause is the time, and so is the
+  // history's newest state; Explain shows the decayed factors.
+  std::vector<v1::Transition> moves;
+  for (const v1::Transition& t : client_->Transitions()) {
+    if (t.opportunity_id() == "quiet") moves.push_back(t);
+  }
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_EQ(moves[0].from_cell(), "KEY");
+  EXPECT_EQ(moves[0].to_cell(), "DEVELOP");
+  EXPECT_EQ(moves[0].cause(), "time");
+  EXPECT_THAT(moves[0].changed_fields(), ElementsAre());
+  v1::ExplainRequest request;
+  request.set_tenant_id("acme");
+  request.set_opportunity_id("quiet");
+  v1::ExplainResponse why;
+  grpc::Status s = client_->classify->Explain(Context().get(), request, &why);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(why.causes(), ElementsAre("time"));
+  std::set<std::string> fell;
+  for (const v1::FactorChange& f : why.factors()) {
+    if (f.delta() < 0) fell.insert(f.factor());
+  }
+  EXPECT_THAT(fell,
+              ElementsAre("contacts_engaged", "days_since_last_interaction",
+                          "executive_sponsor", "has_champion",
+                          "meetings_last_90_days"));
+
+  // Swept again at once: everything is current, nothing is written.
+  const size_t transitions = client_->Transitions().size();
+  ASSERT_TRUE(sweeper.RunOnce().ok());
+  EXPECT_EQ(sweeper.stats().swept, stats.swept);
+  EXPECT_EQ(client_->Transitions().size(), transitions);
+}
+
+TEST_F(RescoreTest, ASweepDoesNotOverwriteNewerInputNorBringBackADeletion) {
+  client_->Store({Opp("acme", "kept"), Opp("acme", "gone")});
+  Advance(absl::Hours(48));
+  // The walk reads both; meanwhile "kept" is updated and "gone" deleted.
+  InputPage page = *WaitFor<InputPage>([&](ResultStore::InputsCallback done) {
+    results_->InputsAsync("acme", "", 100, Now() - absl::Hours(24),
+                          absl::Now() + absl::Seconds(5), std::move(done));
+  });
+  ASSERT_EQ(page.entries.size(), 2u);
+  v1::Opportunity kept = Opp("acme", "kept", kSmallDeal);
+  kept.set_version(9);
+  client_->Store({kept});
+  v1::DeleteClassificationRequest del;
+  del.add_deletions()->set_tenant_id("acme");
+  del.mutable_deletions(0)->set_opportunity_id("gone");
+  v1::DeleteClassificationResponse deleted;
+  ASSERT_TRUE(
+      client_->classify->DeleteClassification(Context().get(), del, &deleted)
+          .ok());
+  absl::StatusOr<RescoredPage> stored = RescoreEntries(
+      *results_, page.entries, *tenants_->ForTenant("acme"), Now(),
+      Now() - absl::Hours(24), absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->skipped, 2);
+  EXPECT_EQ(client_->Get("kept").opportunity_version(), 9);
+  v1::GetClassificationRequest get;
+  get.set_tenant_id("acme");
+  get.set_opportunity_id("gone");
+  v1::GetClassificationResponse response;
+  EXPECT_EQ(
+      client_->classify->GetClassification(Context().get(), get, &response)
+          .error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(RescoreTest, BadRequestsNameTheirField) {

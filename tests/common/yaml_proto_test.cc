@@ -291,7 +291,7 @@ TEST(YamlProtoTest, UnknownKeyNamesThePathAndTheChoices) {
             "stagee: unknown key (expected one of: id, tenant_id, version, "
             "name, stage, amount, created_time, expected_close_time, owner, "
             "product, need_urgency, account, relationship, attributes, "
-            "need_by_time, budget_status, probability)");
+            "need_by_time, budget_status, probability, signal_times)");
 }
 
 TEST(YamlProtoTest, NullLeavesTheFieldUnset) {

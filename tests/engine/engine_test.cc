@@ -1340,5 +1340,144 @@ TEST(ClassifyTest, FieldPathPrefixesViolations) {
               ElementsAre("opportunities[3].tenant_id"));
 }
 
+// ---------------------------------------------------------------------------
+// Decay (Factor.half_life_days)
+// ---------------------------------------------------------------------------
+
+// The default ruleset with the relationship axis replaced by a champion
+// (weight 1, worth 1 with and 0 without) that halves every 30 days, and a
+// potential axis of need urgency alone (URGENT 1, absent 0.2) that halves
+// every 10 days, so each score is 100 times its factor's value.
+const CompiledRuleset& DecayRules() {
+  static const std::shared_ptr<const CompiledRuleset>* const rules = [] {
+    v1::Ruleset r = DefaultRulesetProto();
+    *r.mutable_potential() = ParseText<v1::ScoreAxis>(R"pb(
+      factors {
+        signal: SIGNAL_NEED_URGENCY
+        weight: 1
+        values { key: "URGENT" value: 1 }
+        missing: 0.2
+        half_life_days: 10
+      }
+    )pb");
+    *r.mutable_relationship() = ParseText<v1::ScoreAxis>(R"pb(
+      factors {
+        signal: SIGNAL_HAS_CHAMPION
+        weight: 1
+        values { key: "true" value: 1 }
+        half_life_days: 30
+      }
+    )pb");
+    return new std::shared_ptr<const CompiledRuleset>(
+        CompileOrFail(std::move(r)));
+  }();
+  return **rules;
+}
+
+TEST(DecayTest, ASignalHalvesEveryHalfLifeFromItsOwnTime) {
+  for (auto [age_days, relationship] : {std::pair{0.0, 100.0},
+                                        {15.0, 70.71},
+                                        {30.0, 50.0},
+                                        {60.0, 25.0},
+                                        {90.0, 12.5},
+                                        {365.0, 0.02}}) {
+    Opportunity opp = Opp("relationship { has_champion: true }");
+    *opp.mutable_signal_times()->mutable_has_champion_time() =
+        FromNow(-Days(age_days));
+    // The last interaction is later, but the signal's own time wins.
+    *opp.mutable_relationship()->mutable_last_interaction_time() =
+        FromNow(-Days(1));
+    EXPECT_NEAR(ClassifyOk(opp, DecayRules()).relationship_score(),
+                relationship, 0.01)
+        << age_days << " days";
+  }
+}
+
+TEST(DecayTest, WithoutItsOwnTimeASignalCountsFromTheLastInteraction) {
+  Opportunity opp =
+      Opp("relationship { has_champion: true "
+          "last_interaction_time { seconds: 1 } }");
+  *opp.mutable_relationship()->mutable_last_interaction_time() =
+      FromNow(-Days(60));
+  EXPECT_NEAR(ClassifyOk(opp, DecayRules()).relationship_score(), 25, 0.01);
+}
+
+TEST(DecayTest, WithNoTimeAtAllOrATimeAheadASignalKeepsItsValue) {
+  Opportunity opp = Opp("relationship { has_champion: true }");
+  EXPECT_EQ(ClassifyOk(opp, DecayRules()).relationship_score(), 100);
+  *opp.mutable_signal_times()->mutable_has_champion_time() = FromNow(Days(3));
+  EXPECT_EQ(ClassifyOk(opp, DecayRules()).relationship_score(), 100);
+}
+
+TEST(DecayTest, ItDecaysTowardsTheValueOfAnAbsentSignal) {
+  // URGENT (1) recorded 10 days ago: halfway to the absent value 0.2.
+  Opportunity opp = Opp("need_urgency: NEED_URGENCY_URGENT");
+  *opp.mutable_signal_times()->mutable_need_urgency_time() = FromNow(-Days(10));
+  EXPECT_NEAR(ClassifyOk(opp, DecayRules()).potential_score(), 60, 0.01);
+  // No champion (0, also the absent value) has nothing to lose.
+  opp.mutable_relationship()->set_has_champion(false);
+  *opp.mutable_signal_times()->mutable_has_champion_time() =
+      FromNow(-Days(300));
+  EXPECT_EQ(ClassifyOk(opp, DecayRules()).relationship_score(), 0);
+}
+
+TEST(DecayTest, AnUrgencyDerivedFromTheDatesDoesNotDecay) {
+  // Derived at each classification from the need date: already current.
+  Opportunity opp = Opp("");
+  *opp.mutable_need_by_time() = FromNow(Days(5));
+  *opp.mutable_relationship()->mutable_last_interaction_time() =
+      FromNow(-Days(100));
+  Classification c = ClassifyOk(opp, DecayRules());
+  EXPECT_EQ(c.need_urgency(), v1::NEED_URGENCY_URGENT);
+  EXPECT_EQ(c.potential_score(), 100);
+}
+
+TEST(DecayTest, TheReasonSaysHowOldTheSignalIsAndWhatIsLeft) {
+  Opportunity opp = Opp("relationship { has_champion: true }");
+  *opp.mutable_signal_times()->mutable_has_champion_time() =
+      FromNow(-Days(30) - absl::Hours(5));
+  Classification c = ClassifyOk(opp, DecayRules());
+  std::vector<std::string> details;
+  for (const v1::Reason& r : c.reasons()) {
+    if (r.factor() == "has_champion") details.push_back(r.detail());
+  }
+  EXPECT_THAT(details, ElementsAre("has a champion, 30 days old: 49.76% left"));
+}
+
+TEST(DecayTest, AsTimeGoesByAKeyDealWithNoActivityDriftsOutOfKey) {
+  // The default ruleset with its champion, sponsor, contacts and meetings
+  // halving every 30 days.
+  v1::Ruleset r = DefaultRulesetProto();
+  for (v1::Factor& f : *r.mutable_relationship()->mutable_factors()) {
+    if (SignalTimeField(f.signal()) != nullptr) f.set_half_life_days(30);
+  }
+  std::shared_ptr<const CompiledRuleset> rules = CompileOrFail(std::move(r));
+  ASSERT_NE(rules, nullptr);
+  Opportunity opp = Opp(R"pb(
+    stage: "Negotiation"
+    amount { currency_code: "USD" units: 900000 }
+    need_urgency: NEED_URGENCY_URGENT
+    budget_status: BUDGET_STATUS_APPROVED
+    account { customer_type: CUSTOMER_TYPE_LARGE_ENTERPRISE industry: "Tech" }
+    relationship {
+      contacts_engaged: 6
+      has_champion: true
+      executive_sponsor: true
+      meetings_last_90_days: 6
+    }
+  )pb");
+  *opp.mutable_relationship()->mutable_last_interaction_time() =
+      FromNow(-Days(1));
+  std::vector<std::string> cells;
+  for (double days : {0, 30, 60, 90}) {
+    absl::StatusOr<Classification> c =
+        Classify(opp, *rules, TestNow() + Days(days), {});
+    ASSERT_TRUE(c.ok()) << c.status();
+    cells.push_back(c->cell());
+  }
+  EXPECT_EQ(cells.front(), "KEY");
+  EXPECT_EQ(cells.back(), "DEVELOP");
+}
+
 }  // namespace
 }  // namespace oppmatrix

@@ -351,6 +351,21 @@ INSTANTIATE_TEST_SUITE_P(
                   ->set_nanos(1500000000);
             },
             "relationship.last_interaction_time"),
+        Case(
+            "ChampionTimeAfterYear9999",
+            [](Opportunity& o) {
+              o.mutable_signal_times()
+                  ->mutable_has_champion_time()
+                  ->set_seconds(253402300800);
+            },
+            "signal_times.has_champion_time"),
+        Case(
+            "NeedUrgencyTimeNegativeNanos",
+            [](Opportunity& o) {
+              o.mutable_signal_times()->mutable_need_urgency_time()->set_nanos(
+                  -1);
+            },
+            "signal_times.need_urgency_time"),
         // Attributes.
         Case(
             "TooManyAttributes",

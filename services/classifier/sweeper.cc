@@ -1,0 +1,164 @@
+#include "services/classifier/sweeper.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "services/classifier/rescorer.h"
+#include "services/common/log.h"
+#include "services/common/wait_for.h"
+
+namespace oppmatrix {
+
+namespace {
+
+// Tenants a step of the walk over them asks for.
+constexpr int kTenantPage = 100;
+
+}  // namespace
+
+Sweeper::Sweeper(TenantRulesets* rulesets, ResultStore* results,
+                 Options options)
+    : rulesets_(rulesets), results_(results), options_(std::move(options)) {}
+
+Sweeper::~Sweeper() { Stop(); }
+
+void Sweeper::Start() {
+  if (thread_.joinable() || options_.interval <= absl::ZeroDuration()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = false;
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Sweeper::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+Sweeper::Stats Sweeper::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+bool Sweeper::SleepFor(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+  if (d > absl::ZeroDuration()) mu_.AwaitWithTimeout(absl::Condition(&stop), d);
+  return stopping_;
+}
+
+void Sweeper::Loop() {
+  absl::Status last = absl::OkStatus();
+  while (true) {
+    const absl::Time started = absl::Now();
+    absl::Status s = RunOnce();
+    if (!s.ok() && s.ToString() != last.ToString()) {
+      Log(LogLevel::kWarning, "sweep",
+          absl::StrCat("the sweep of aged results met a store error (the "
+                       "next sweep retries): ",
+                       s.message()));
+    }
+    last = s;
+    if (SleepFor(started + options_.interval - absl::Now())) return;
+  }
+}
+
+absl::Status Sweeper::RunOnce() {
+  if (results_ == nullptr) return absl::OkStatus();
+  const absl::Time cutoff = options_.clock() - options_.max_age;
+  absl::Status first_error;
+  auto failed = [&](const absl::Status& s) {
+    if (first_error.ok()) first_error = s;
+    absl::MutexLock lock(&mu_);
+    ++stats_.errors;
+  };
+  absl::flat_hash_set<std::string> seen;  // SCAN may answer one twice
+  std::string cursor;
+  do {
+    if (SleepFor(absl::ZeroDuration())) break;
+    absl::StatusOr<TenantPage> page =
+        WaitFor<TenantPage>([&](ResultStore::TenantsCallback done) {
+          results_->TenantsAsync(cursor, kTenantPage,
+                                 absl::Now() + options_.store_timeout,
+                                 std::move(done));
+        });
+    if (!page.ok()) {
+      failed(page.status());
+      break;
+    }
+    for (const std::string& tenant : page->tenants) {
+      if (!seen.insert(tenant).second) continue;
+      if (SleepFor(absl::ZeroDuration())) break;
+      absl::Status s = SweepTenant(tenant, cutoff);
+      if (!s.ok()) {
+        Log(LogLevel::kWarning, "sweep",
+            absl::StrCat("tenant ", tenant,
+                         ": the sweep of aged results stopped: ", s.message()));
+        failed(s);
+      }
+      absl::MutexLock lock(&mu_);
+      ++stats_.tenants;
+    }
+    cursor = page->cursor;
+  } while (!cursor.empty());
+  absl::MutexLock lock(&mu_);
+  ++stats_.sweeps;
+  return first_error;
+}
+
+absl::Status Sweeper::SweepTenant(const std::string& tenant,
+                                  absl::Time cutoff) {
+  auto deadline = [this] { return absl::Now() + options_.store_timeout; };
+  int64_t swept = 0, moved = 0;
+  std::string cursor;
+  do {
+    if (SleepFor(absl::ZeroDuration())) break;
+    absl::StatusOr<InputPage> page =
+        WaitFor<InputPage>([&](ResultStore::InputsCallback done) {
+          results_->InputsAsync(tenant, cursor, kRescorePage, cutoff,
+                                deadline(), std::move(done));
+        });
+    if (!page.ok()) return page.status();
+    if (!page->entries.empty()) {
+      // The version in force now: a publication meanwhile is rescoring
+      // the tenant anyway, and this does no harm to it.
+      absl::StatusOr<RescoredPage> stored = RescoreEntries(
+          *results_, page->entries, *rulesets_->ForTenant(tenant),
+          options_.clock(), cutoff, deadline());
+      if (!stored.ok()) return stored.status();
+      const int64_t n = static_cast<int64_t>(page->entries.size());
+      swept += n - stored->skipped;
+      moved += stored->moved;
+      {
+        absl::MutexLock lock(&mu_);
+        stats_.swept += n - stored->skipped;
+        stats_.moved += stored->moved;
+        stats_.skipped += stored->skipped;
+      }
+      if (options_.rate > 0) {
+        const absl::Time real = absl::Now();
+        // No burst after a stall or between sweeps.
+        next_ = std::max(next_, real - absl::Seconds(1)) +
+                absl::Seconds(static_cast<double>(n) / options_.rate);
+        if (next_ > real && SleepFor(next_ - real)) break;
+      }
+    }
+    cursor = page->cursor;
+  } while (!cursor.empty());
+  if (swept > 0) {
+    Log(LogLevel::kInfo, "sweep",
+        absl::StrCat("tenant ", tenant, ": ", swept,
+                     " aged results classified again, ", moved, " moved"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace oppmatrix
