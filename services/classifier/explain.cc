@@ -164,8 +164,9 @@ absl::StatusOr<v1::ExplainResponse> ExplainChange(
   if (std::find(out.causes().begin(), out.causes().end(), "time") !=
       out.causes().end()) {
     out.add_summary(
-        "Time passed: inputs that depend on it (days since the last "
-        "interaction, time to the need or close date) moved");
+        "Time passed: inputs that depend on it (signals with a half-life, "
+        "days since the last interaction, time to the need or close date) "
+        "moved");
   }
   if (!known) {
     out.add_summary(

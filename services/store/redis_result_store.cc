@@ -986,16 +986,27 @@ absl::StatusOr<TransitionPage> RedisResultStore::TransitionsReply(
   return page;
 }
 
+namespace {
+
+// A step of a walk by SCAN or HSCAN: its cursor and COUNT hint.
+absl::Status CheckWalkStep(absl::string_view cursor, int count) {
+  if (count < 1 || count > 1000) {
+    return absl::InvalidArgumentError("count: must be 1 to 1000");
+  }
+  if (!cursor.empty() && !absl::c_all_of(cursor, absl::ascii_isdigit)) {
+    return absl::InvalidArgumentError("cursor: not a cursor");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 void RedisResultStore::InputsAsync(absl::string_view tenant_id,
                                    absl::string_view cursor, int count,
                                    absl::Time classified_before,
                                    absl::Time deadline, InputsCallback done) {
-  if (count < 1 || count > 1000) {
-    std::move(done)(absl::InvalidArgumentError("count: must be 1 to 1000"));
-    return;
-  }
-  if (!cursor.empty() && !absl::c_all_of(cursor, absl::ascii_isdigit)) {
-    std::move(done)(absl::InvalidArgumentError("cursor: not a cursor"));
+  if (absl::Status s = CheckWalkStep(cursor, count); !s.ok()) {
+    std::move(done)(std::move(s));
     return;
   }
   RunAsync({EvalSha(inputs_, tenant_id, "",
@@ -1031,12 +1042,8 @@ void RedisResultStore::InputsAsync(absl::string_view tenant_id,
 
 void RedisResultStore::TenantsAsync(absl::string_view cursor, int count,
                                     absl::Time deadline, TenantsCallback done) {
-  if (count < 1 || count > 1000) {
-    std::move(done)(absl::InvalidArgumentError("count: must be 1 to 1000"));
-    return;
-  }
-  if (!cursor.empty() && !absl::c_all_of(cursor, absl::ascii_isdigit)) {
-    std::move(done)(absl::InvalidArgumentError("cursor: not a cursor"));
+  if (absl::Status s = CheckWalkStep(cursor, count); !s.ok()) {
+    std::move(done)(std::move(s));
     return;
   }
   // Every tenant with results has its members hash; the prefix's own glob
