@@ -149,6 +149,19 @@ absl::StatusOr<v1::GetHistoryResponse> ClassificationClient::GetHistory(
       &v1::ClassificationService::Stub::GetHistory, request);
 }
 
+absl::StatusOr<v1::PinOpportunityResponse> ClassificationClient::PinOpportunity(
+    const v1::PinOpportunityRequest& request) {
+  return Call<v1::PinOpportunityRequest, v1::PinOpportunityResponse>(
+      &v1::ClassificationService::Stub::PinOpportunity, request);
+}
+
+absl::StatusOr<v1::UnpinOpportunityResponse>
+ClassificationClient::UnpinOpportunity(
+    const v1::UnpinOpportunityRequest& request) {
+  return Call<v1::UnpinOpportunityRequest, v1::UnpinOpportunityResponse>(
+      &v1::ClassificationService::Stub::UnpinOpportunity, request);
+}
+
 absl::StatusOr<v1::ExplainResponse> ClassificationClient::Explain(
     const v1::ExplainRequest& request) {
   return Call<v1::ExplainRequest, v1::ExplainResponse>(

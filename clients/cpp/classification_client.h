@@ -107,6 +107,10 @@ class ClassificationClient {
   // (entries as in GetHistory; from_entry 0: the one before to_entry).
   absl::StatusOr<v1::ExplainResponse> Explain(
       const v1::ExplainRequest& request);
+  absl::StatusOr<v1::PinOpportunityResponse> PinOpportunity(
+      const v1::PinOpportunityRequest& request);
+  absl::StatusOr<v1::UnpinOpportunityResponse> UnpinOpportunity(
+      const v1::UnpinOpportunityRequest& request);
 
   // An account's position on the matrix, from its open opportunities.
   absl::StatusOr<v1::GetAccountResponse> GetAccount(

@@ -72,6 +72,17 @@ std::string DrawGrid(const std::vector<std::vector<std::string>>& text,
 
 }  // namespace
 
+namespace {
+
+// "2026-12-03T16:23:27Z", to the second.
+std::string Rfc3339(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                          absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+}  // namespace
+
 std::string FormatClassificationTable(const v1::Classification& c) {
   std::string out;
   absl::StrAppend(
@@ -80,6 +91,15 @@ std::string FormatClassificationTable(const v1::Classification& c) {
                              ", version ", c.opportunity_version(), ")")));
   absl::StrAppend(&out,
                   Row("cell", absl::StrCat(c.cell(), "  ", c.cell_label())));
+  if (c.has_pin()) {
+    const v1::Pin& p = c.pin();
+    absl::StrAppend(
+        &out, Row("pinned", absl::StrCat("by ", p.author(), " at ",
+                                         Rfc3339(p.pinned_time()), " until ",
+                                         Rfc3339(p.expire_time()),
+                                         "; the rules say ", c.rules_cell())));
+    absl::StrAppend(&out, Row("", p.reason()));
+  }
   absl::StrAppend(&out, Row("grade", absl::StrFormat("%s   priority %.2f",
                                                      GradeLetter(c.grade()),
                                                      c.priority_score())));

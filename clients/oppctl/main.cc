@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
 #include "clients/cpp/classification_client.h"
 #include "clients/cpp/connection_flags.h"
 #include "clients/oppctl/crm_import.h"
@@ -71,7 +72,7 @@ ABSL_FLAG(std::string, customer_type, "",
 ABSL_FLAG(std::string, industry, "", "matrix: only this industry, e.g. RETAIL");
 ABSL_FLAG(std::string, stage, "",
           "matrix: only this buying stage, e.g. DECISION");
-ABSL_FLAG(std::string, cell, "", "list: the cell, e.g. KEY");
+ABSL_FLAG(std::string, cell, "", "list, pin: the cell, e.g. KEY");
 ABSL_FLAG(int, page_size, 0,
           "list, transitions: results per page (0: the server's 50)");
 ABSL_FLAG(std::string, page_token, "",
@@ -122,9 +123,13 @@ ABSL_FLAG(int, max_options, 0, "whatif: most options shown, 1-10 (0: 3)");
 ABSL_FLAG(std::string, entries, "",
           "explain: the history entries compared, TO or TO,FROM (0 = newest; "
           "default: the newest and the one before it)");
+ABSL_FLAG(std::string, reason, "", "pin: why, in your words (required)");
+ABSL_FLAG(std::string, until, "",
+          "pin: when the pin ends: a time (2027-01-31T00:00:00Z) or a "
+          "duration from now (168h)");
 ABSL_FLAG(std::string, author, "",
-          "rules upload|publish|rollback: who makes the change (default: "
-          "$USER)");
+          "rules upload|publish|rollback, pin: who makes the change "
+          "(default: $USER)");
 ABSL_FLAG(bool, wait, false,
           "rules publish|rollback|status: wait until the rescore the change "
           "started is done, printing its progress");
@@ -390,6 +395,63 @@ int Explain(const std::vector<std::string>& args) {
   if (!why.ok()) return Fail(why.status());
   std::cout << (absl::GetFlag(FLAGS_json) ? FormatJson(*why) + "\n"
                                           : FormatExplain(*why));
+  return kExitOk;
+}
+
+std::string Author();
+
+int Pin(const std::vector<std::string>& args) {
+  if (args.size() != 1) {
+    return Usage(
+        "usage: oppctl --tenant=T pin ID --cell=C --reason=TEXT "
+        "--until=TIME|DURATION");
+  }
+  if (!NeedTenant()) return kExitUsage;
+  v1::PinOpportunityRequest request;
+  request.set_tenant_id(absl::GetFlag(FLAGS_tenant));
+  request.set_opportunity_id(args[0]);
+  request.set_cell(absl::GetFlag(FLAGS_cell));
+  request.set_reason(absl::GetFlag(FLAGS_reason));
+  request.set_author(Author());
+  const std::string until = absl::GetFlag(FLAGS_until);
+  absl::Time t;
+  absl::Duration d;
+  std::string error;
+  if (absl::ParseDuration(until, &d)) {
+    t = absl::Now() + d;
+  } else if (!absl::ParseTime(absl::RFC3339_full, until, &t, &error)) {
+    return Usage(absl::StrCat(
+        "--until: \"", until,
+        "\" is neither a time (2027-01-31T00:00:00Z) nor a duration (168h)"));
+  }
+  *request.mutable_expire_time() =
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(
+          absl::ToUnixSeconds(t));
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return BadConnection(client.status());
+  absl::StatusOr<v1::PinOpportunityResponse> r =
+      (*client)->PinOpportunity(request);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << (absl::GetFlag(FLAGS_json)
+                    ? FormatJson(r->classification()) + "\n"
+                    : FormatClassificationTable(r->classification()));
+  return kExitOk;
+}
+
+int Unpin(const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("usage: oppctl --tenant=T unpin ID");
+  if (!NeedTenant()) return kExitUsage;
+  v1::UnpinOpportunityRequest request;
+  request.set_tenant_id(absl::GetFlag(FLAGS_tenant));
+  request.set_opportunity_id(args[0]);
+  absl::StatusOr<std::unique_ptr<ClassificationClient>> client = NewClient();
+  if (!client.ok()) return BadConnection(client.status());
+  absl::StatusOr<v1::UnpinOpportunityResponse> r =
+      (*client)->UnpinOpportunity(request);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << (absl::GetFlag(FLAGS_json)
+                    ? FormatJson(r->classification()) + "\n"
+                    : FormatClassificationTable(r->classification()));
   return kExitOk;
 }
 
@@ -1417,6 +1479,20 @@ const std::vector<Command>& Commands() {
        "and every factor's contribution before and after.",
        {"tenant", "entries"},
        Explain},
+      {"pin",
+       "--tenant=T pin ID --cell=C --reason=TEXT --until=TIME|DURATION",
+       "Pins ID to a cell whatever its scores (PinOpportunity), with a "
+       "reason, an author (--author, default $USER) and an expiry: the "
+       "stored result moves there at once and stays through new data and "
+       "rescores, which keep reporting the cell the rules give, until the "
+       "pin ends by itself or is removed.",
+       {"tenant", "cell", "reason", "until", "author"},
+       Pin},
+      {"unpin",
+       "--tenant=T unpin ID",
+       "Removes ID's pin: its result goes back to the cell the rules give.",
+       {"tenant"},
+       Unpin},
       {"account",
        "--tenant=T account ID",
        "An account's position on the matrix (GetAccount): the cell its open "

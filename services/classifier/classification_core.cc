@@ -11,6 +11,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/arena.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/stubs/common.h"
+#include "google/protobuf/util/time_util.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "services/classifier/explain.h"
 #include "services/common/enum_names.h"
 #include "services/common/grpc_status.h"
@@ -214,6 +219,261 @@ void ClassificationCore::ClassifyItems(std::shared_ptr<Batch> batch,
       });
 }
 
+namespace {
+
+// `c` as stored while a pin holds: the pin's patch over it, and the cell
+// the rules gave.
+void ShowPin(const std::string& patch, v1::Classification* c) {
+  if (patch.empty()) return;
+  std::string rules_cell = c->cell();
+  if (c->MergeFromString(patch)) c->set_rules_cell(std::move(rules_cell));
+}
+
+// What a result pinned to `cell` shows: the cell's label, bands and action
+// (refined by `c`'s customer type and value tier), and the pin. The bands
+// are written even when 0, which proto3 would leave out, so that they
+// replace the result's own when merged over it.
+std::string PinPatch(const v1::Cell& cell, const v1::Classification& c,
+                     v1::Pin pin) {
+  v1::Classification p;
+  p.set_customer_type(c.customer_type());
+  p.set_value_tier(c.value_tier());
+  PlaceInCell(cell, &p);
+  p.clear_customer_type();
+  p.clear_value_tier();
+  p.clear_potential_band();
+  p.clear_relationship_band();
+  *p.mutable_pin() = std::move(pin);
+  std::string out = p.SerializeAsString();
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    for (auto [number, value] :
+         {std::pair{v1::Classification::kPotentialBandFieldNumber,
+                    cell.potential_band()},
+          {v1::Classification::kRelationshipBandFieldNumber,
+           cell.relationship_band()}}) {
+      google::protobuf::internal::WireFormatLite::WriteInt32(number, value,
+                                                             &coded);
+    }
+  }
+  return out;
+}
+
+bool ValidUtf8(absl::string_view s) {
+  return google::protobuf::internal::IsStructurallyValidUTF8(
+      s.data(), static_cast<int>(s.size()));
+}
+
+// A required text of at most `max` bytes of UTF-8.
+void CheckText(absl::string_view field, absl::string_view text, size_t max,
+               std::vector<FieldViolation>& v) {
+  if (text.empty()) {
+    AddViolation(v, field, "is required");
+  } else if (text.size() > max) {
+    AddViolation(
+        v, field,
+        absl::StrCat("must be at most ", max, " bytes, got ", text.size()));
+  } else if (!ValidUtf8(text)) {
+    AddViolation(v, field, "must be UTF-8 text");
+  }
+}
+
+}  // namespace
+
+// Answers `done` with a response of the result (PinOpportunityResponse,
+// UnpinOpportunityResponse), or the error.
+template <typename Response, typename Done>
+absl::AnyInvocable<void(absl::StatusOr<v1::Classification*>) &&>
+AnswerWithResult(Done done) {
+  return
+      [done = std::move(done)](absl::StatusOr<v1::Classification*> c) mutable {
+        if (!c.ok()) {
+          std::move(done)(c.status());
+          return;
+        }
+        Response response;
+        response.mutable_classification()->Swap(*c);
+        std::move(done)(&response);
+      };
+}
+
+struct ClassificationCore::PinCall {
+  std::string tenant_id;
+  std::string opportunity_id;
+  // Empty: the pin goes.
+  std::string cell;
+  v1::Pin pin;
+  std::shared_ptr<const CompiledRuleset> rules;
+  absl::Time now;
+  absl::Time deadline;
+  int attempts = 0;
+  // The answer: the result as stored.
+  absl::AnyInvocable<void(absl::StatusOr<v1::Classification*>) &&> done;
+  // Kept for the store call.
+  v1::Classification result = {};
+  PutItem item = {};
+  PinChange change = {};
+};
+
+void ClassificationCore::PinAsync(const v1::PinOpportunityRequest& request,
+                                  absl::Time deadline,
+                                  Callback<v1::PinOpportunityResponse> done) {
+  const absl::Time now = options_.clock();
+  std::vector<FieldViolation> v;
+  std::shared_ptr<const CompiledRuleset> rules =
+      rules_->ForTenant(request.tenant_id());
+  const v1::Cell* cell = nullptr;
+  for (const v1::Cell& c : rules->proto.matrix().cells()) {
+    if (c.id() == request.cell()) cell = &c;
+  }
+  if (request.cell().empty()) {
+    AddViolation(v, "cell", "is required");
+  } else if (cell == nullptr) {
+    std::vector<std::string> ids;
+    for (const v1::Cell& c : rules->proto.matrix().cells()) {
+      ids.push_back(c.id());
+    }
+    AddViolation(
+        v, "cell",
+        absl::StrCat("must be a cell of the ruleset in force (",
+                     absl::StrJoin(ids, ", "), "), got \"",
+                     absl::CHexEscape(request.cell().substr(0, 64)), "\""));
+  }
+  CheckText("reason", request.reason(), kMaxPinReasonBytes, v);
+  CheckText("author", request.author(), kMaxPinAuthorBytes, v);
+  const google::protobuf::Timestamp& until = request.expire_time();
+  if (!request.has_expire_time()) {
+    AddViolation(v, "expire_time", "is required");
+  } else if (until.seconds() <
+                 google::protobuf::util::TimeUtil::kTimestampMinSeconds ||
+             until.seconds() >
+                 google::protobuf::util::TimeUtil::kTimestampMaxSeconds ||
+             until.nanos() < 0 || until.nanos() > 999999999) {
+    AddViolation(v, "expire_time",
+                 "must be a valid timestamp between years 1 and 9999");
+  } else {
+    const absl::Time t = absl::FromUnixSeconds(until.seconds()) +
+                         absl::Nanoseconds(until.nanos());
+    if (t <= now) {
+      AddViolation(v, "expire_time", "must be after now");
+    } else if (t > now + absl::Hours(24 * kMaxPinDays)) {
+      AddViolation(
+          v, "expire_time",
+          absl::StrCat("must be at most ", kMaxPinDays, " days ahead"));
+    }
+  }
+  if (absl::Status s =
+          CheckGet(request.tenant_id(), request.opportunity_id(), v);
+      !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  auto call = std::make_shared<PinCall>();
+  call->tenant_id = request.tenant_id();
+  call->opportunity_id = request.opportunity_id();
+  call->cell = request.cell();
+  call->pin.set_cell(request.cell());
+  call->pin.set_reason(request.reason());
+  call->pin.set_author(request.author());
+  *call->pin.mutable_pinned_time() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
+          absl::ToUnixMillis(now));
+  *call->pin.mutable_expire_time() = until;
+  call->rules = std::move(rules);
+  call->now = now;
+  call->deadline = deadline;
+  call->done = AnswerWithResult<v1::PinOpportunityResponse>(std::move(done));
+  PinStep(std::move(call));
+}
+
+void ClassificationCore::UnpinAsync(
+    const v1::UnpinOpportunityRequest& request, absl::Time deadline,
+    Callback<v1::UnpinOpportunityResponse> done) {
+  if (absl::Status s = CheckGet(request.tenant_id(), request.opportunity_id());
+      !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  auto call = std::make_shared<PinCall>();
+  call->tenant_id = request.tenant_id();
+  call->opportunity_id = request.opportunity_id();
+  call->rules = rules_->ForTenant(request.tenant_id());
+  call->now = options_.clock();
+  call->deadline = deadline;
+  call->done = AnswerWithResult<v1::UnpinOpportunityResponse>(std::move(done));
+  PinStep(std::move(call));
+}
+
+void ClassificationCore::PinStep(std::shared_ptr<PinCall> call) {
+  PinCall* raw = call.get();
+  store_->HistoryAsync(
+      raw->tenant_id, raw->opportunity_id, StoreDeadline(raw->deadline),
+      [this, call = std::move(call)](absl::StatusOr<StoredHistory> h) mutable {
+        if (!h.ok()) {
+          std::move(call->done)(ReadStatus(h.status()));
+          return;
+        }
+        if (!h->input.has_value()) {
+          std::move(call->done)(absl::FailedPreconditionError(absl::StrCat(
+              "the stored result of opportunity \"", call->opportunity_id,
+              "\" keeps no opportunity to classify again: classify it "
+              "first")));
+          return;
+        }
+        call->result.Clear();
+        call->item = ClassifyForStore(*h->input, *call->rules, call->now,
+                                      /*with_reasons=*/true, &call->result);
+        call->item.only_over_same_input = true;
+        call->change = {.tenant_id = call->tenant_id,
+                        .opportunity_id = call->opportunity_id,
+                        .cell = call->cell};
+        if (!call->cell.empty()) {
+          const google::protobuf::Timestamp& until = call->pin.expire_time();
+          call->change.expire_time = absl::FromUnixSeconds(until.seconds()) +
+                                     absl::Nanoseconds(until.nanos());
+          for (const v1::Cell& c : call->rules->proto.matrix().cells()) {
+            if (c.id() == call->cell) {
+              call->change.patch = PinPatch(c, call->result, call->pin);
+            }
+          }
+        }
+        PinCall* raw = call.get();
+        store_->PinAsync(
+            raw->change, raw->item,
+            {.now = raw->now, .keep_current_since = absl::InfiniteFuture()},
+            StoreDeadline(raw->deadline),
+            [this, call = std::move(call)](
+                absl::StatusOr<PinOutcome> outcome) mutable {
+              if (!outcome.ok()) {
+                NoteStoreError(outcome.status());
+                std::move(call->done)(ReadStatus(outcome.status()));
+                return;
+              }
+              if (!outcome->found) {
+                std::move(call->done)(absl::NotFoundError(absl::StrCat(
+                    "no stored classification for tenant \"", call->tenant_id,
+                    "\" opportunity \"", call->opportunity_id, "\"")));
+                return;
+              }
+              // A newer write came between the read and this one: again.
+              if (outcome->put.superseded && ++call->attempts < 3) {
+                PinStep(std::move(call));
+                return;
+              }
+              if (outcome->put.superseded) {
+                std::move(call->done)(absl::AbortedError(
+                    "the opportunity kept changing while it was pinned; "
+                    "try again"));
+                return;
+              }
+              call->result.set_previous_cell(outcome->put.previous_cell);
+              ShowPin(outcome->put.pin_patch, &call->result);
+              std::move(call->done)(&call->result);
+            });
+      });
+}
+
 template <typename Result>
 void ClassificationCore::TakeOutcome(const PutOutcome& outcome,
                                      Result* result) {
@@ -229,6 +489,7 @@ void ClassificationCore::TakeOutcome(const PutOutcome& outcome,
     ++stored_;
   }
   result->mutable_classification()->set_previous_cell(outcome.previous_cell);
+  ShowPin(outcome.pin_patch, result->mutable_classification());
 }
 
 absl::Status ClassificationCore::CheckClassify(
@@ -432,8 +693,9 @@ absl::Status ClassificationCore::ReadStatus(const absl::Status& status) const {
   }
 }
 
-absl::Status ClassificationCore::CheckGet(absl::string_view tenant_id,
-                                          absl::string_view id) const {
+absl::Status ClassificationCore::CheckGet(
+    absl::string_view tenant_id, absl::string_view id,
+    std::vector<FieldViolation> more) const {
   std::vector<FieldViolation> v;
   CheckTenant(std::string(tenant_id), v);
   if (id.empty()) {
@@ -443,6 +705,7 @@ absl::Status ClassificationCore::CheckGet(absl::string_view tenant_id,
                  absl::StrCat("must be at most ", kMaxIdBytes, " bytes, got ",
                               id.size()));
   }
+  for (FieldViolation& f : more) v.push_back(std::move(f));
   return ReadPreconditions(v, store_);
 }
 

@@ -27,6 +27,7 @@
 #include "absl/types/span.h"
 #include "oppmatrix/v1/classification_service.pb.h"
 #include "services/classifier/ruleset_watcher.h"
+#include "services/common/status_util.h"
 #include "services/store/result_store.h"
 
 namespace oppmatrix {
@@ -40,6 +41,11 @@ inline constexpr int kMaxTopN = 100;
 // kTrendPoints up (IMPROVING) or down (DECLINING) from the oldest entry
 // to the newest, or less (STEADY); UNSPECIFIED below two entries.
 inline constexpr double kTrendPoints = 5;
+
+// The longest a pin may hold, and the longest reason and author it keeps.
+inline constexpr int kMaxPinDays = 366;
+inline constexpr size_t kMaxPinReasonBytes = 1024;
+inline constexpr size_t kMaxPinAuthorBytes = 256;
 v1::Trend TrendOf(absl::Span<const v1::HistoryEntry> newest_first);
 
 // The content hash results are cached under: SHA-256 of the opportunity's
@@ -155,6 +161,18 @@ class ClassificationCore {
   void WhatIfAsync(const v1::WhatIfRequest& request, absl::Time deadline,
                    Callback<v1::WhatIfResponse> done);
 
+  // PinOpportunity and UnpinOpportunity: INVALID_ARGUMENT (with
+  // BadRequest) for a bad tenant or id, a cell that is not one of the
+  // tenant's ruleset in force, a reason or author empty or too long, an
+  // expiry not after now or more than kMaxPinDays ahead; NOT_FOUND when
+  // nothing is stored. Two store round trips: the stored opportunity is
+  // read, classified again and stored with the pin set or removed.
+  void PinAsync(const v1::PinOpportunityRequest& request, absl::Time deadline,
+                Callback<v1::PinOpportunityResponse> done);
+  void UnpinAsync(const v1::UnpinOpportunityRequest& request,
+                  absl::Time deadline,
+                  Callback<v1::UnpinOpportunityResponse> done);
+
   Stats stats() const;
   bool has_store() const { return store_ != nullptr; }
 
@@ -177,10 +195,15 @@ class ClassificationCore {
   template <typename Response, typename Fill>
   void ReadHistory(absl::string_view tenant_id, absl::string_view id,
                    absl::Time deadline, Fill fill, Callback<Response> done);
-  // INVALID_ARGUMENT for a bad GetClassification or GetHistory request;
-  // the read preconditions (a store).
-  absl::Status CheckGet(absl::string_view tenant_id,
-                        absl::string_view id) const;
+  struct PinCall;
+  // Reads, classifies again and stores with the pin change; retried when a
+  // newer write came between the read and the store.
+  void PinStep(std::shared_ptr<PinCall> call);
+  // INVALID_ARGUMENT for a bad GetClassification or GetHistory request
+  // (with `more` violations of the caller's own); the read preconditions
+  // (a store).
+  absl::Status CheckGet(absl::string_view tenant_id, absl::string_view id,
+                        std::vector<FieldViolation> more = {}) const;
   // How results classified at `now` are stored: current ones are kept.
   PutOptions PutOptionsAt(absl::Time now) const;
   // The store's outcome of a put, into `result` (a ClassifyResult or a

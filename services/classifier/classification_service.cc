@@ -317,4 +317,18 @@ grpc::ServerUnaryReactor* ClassificationServiceImpl::Explain(
       context, core_, &ClassificationCore::ExplainAsync, request, response);
 }
 
+grpc::ServerUnaryReactor* ClassificationServiceImpl::PinOpportunity(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return UnaryAsync<v1::PinOpportunityRequest, v1::PinOpportunityResponse>(
+      context, core_, &ClassificationCore::PinAsync, request, response);
+}
+
+grpc::ServerUnaryReactor* ClassificationServiceImpl::UnpinOpportunity(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return UnaryAsync<v1::UnpinOpportunityRequest, v1::UnpinOpportunityResponse>(
+      context, core_, &ClassificationCore::UnpinAsync, request, response);
+}
+
 }  // namespace oppmatrix

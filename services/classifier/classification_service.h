@@ -27,14 +27,14 @@ using RawClassificationService = v1::ClassificationService::WithRawCallbackMetho
                         v1::ClassificationService::WithRawCallbackMethod_ListTransitions<
                             v1::ClassificationService::WithRawCallbackMethod_DeleteClassification<
                                 v1::ClassificationService::WithRawCallbackMethod_WhatIf<
-                                    v1::ClassificationService::
-                                        WithRawCallbackMethod_GetHistory<
-                                            v1::ClassificationService::
-                                                WithRawCallbackMethod_GetAccount<
+                                    v1::ClassificationService::WithRawCallbackMethod_GetHistory<
+                                        v1::ClassificationService::WithRawCallbackMethod_GetAccount<
+                                            v1::ClassificationService::WithRawCallbackMethod_Explain<
+                                                v1::ClassificationService::WithRawCallbackMethod_PinOpportunity<
                                                     v1::ClassificationService::
-                                                        WithRawCallbackMethod_Explain<
+                                                        WithRawCallbackMethod_UnpinOpportunity<
                                                             v1::ClassificationService::
-                                                                Service>>>>>>>>>>>>;
+                                                                Service>>>>>>>>>>>>>>;
 
 class ClassificationServiceImpl final : public RawClassificationService {
  public:
@@ -87,6 +87,14 @@ class ClassificationServiceImpl final : public RawClassificationService {
   grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
+
+  grpc::ServerUnaryReactor* PinOpportunity(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+
+  grpc::ServerUnaryReactor* UnpinOpportunity(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
   ClassificationCore& core() { return core_; }
 

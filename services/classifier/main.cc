@@ -49,6 +49,10 @@ ABSL_FLAG(absl::Duration, sweep_interval, absl::Hours(1),
 ABSL_FLAG(absl::Duration, sweep_age, absl::Hours(24),
           "A stored result classified longer ago than this is classified "
           "again by the next sweep; positive");
+ABSL_FLAG(absl::Duration, pin_check_interval, absl::Minutes(1),
+          "How often to end the pins (PinOpportunity) that have expired: "
+          "their results go back to the cell the rules give; 0 leaves them "
+          "to the results' next writes");
 ABSL_FLAG(double, sweep_rate, 1000,
           "Aged results classified again per second at most; 0 no limit");
 ABSL_FLAG(std::string, check_rules, "",
@@ -151,10 +155,12 @@ int Run() {
     return 2;
   }
   if (absl::GetFlag(FLAGS_sweep_interval) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_pin_check_interval) < absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_sweep_age) <= absl::ZeroDuration() ||
       !(absl::GetFlag(FLAGS_sweep_rate) >= 0)) {
     std::fprintf(stderr,
-                 "--sweep_interval and --sweep_rate must not be negative, "
+                 "--sweep_interval, --pin_check_interval and --sweep_rate "
+                 "must not be negative, "
                  "--sweep_age must be positive\n");
     return 2;
   }
@@ -263,10 +269,12 @@ int Run() {
   if (tenant_rulesets != nullptr && store != nullptr) {
     sweeper = std::make_unique<Sweeper>(
         tenant_rulesets.get(), store.get(),
-        Sweeper::Options{.interval = absl::GetFlag(FLAGS_sweep_interval),
-                         .max_age = absl::GetFlag(FLAGS_sweep_age),
-                         .rate = absl::GetFlag(FLAGS_sweep_rate),
-                         .store_timeout = absl::GetFlag(FLAGS_redis_timeout)});
+        Sweeper::Options{
+            .interval = absl::GetFlag(FLAGS_sweep_interval),
+            .max_age = absl::GetFlag(FLAGS_sweep_age),
+            .pin_interval = absl::GetFlag(FLAGS_pin_check_interval),
+            .rate = absl::GetFlag(FLAGS_sweep_rate),
+            .store_timeout = absl::GetFlag(FLAGS_redis_timeout)});
     sweeper->Start();
   }
 

@@ -1,6 +1,7 @@
 #include "services/classifier/sweeper.h"
 
 #include <algorithm>
+#include <future>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -27,7 +28,10 @@ Sweeper::Sweeper(TenantRulesets* rulesets, ResultStore* results,
 Sweeper::~Sweeper() { Stop(); }
 
 void Sweeper::Start() {
-  if (thread_.joinable() || options_.interval <= absl::ZeroDuration()) return;
+  if (thread_.joinable() || (options_.interval <= absl::ZeroDuration() &&
+                             options_.pin_interval <= absl::ZeroDuration())) {
+    return;
+  }
   {
     absl::MutexLock lock(&mu_);
     stopping_ = false;
@@ -57,18 +61,96 @@ bool Sweeper::SleepFor(absl::Duration d) {
 
 void Sweeper::Loop() {
   absl::Status last = absl::OkStatus();
-  while (true) {
-    const absl::Time started = absl::Now();
-    absl::Status s = RunOnce();
+  auto note = [&](const absl::Status& s) {
     if (!s.ok() && s.ToString() != last.ToString()) {
       Log(LogLevel::kWarning, "sweep",
-          absl::StrCat("the sweep of aged results met a store error (the "
-                       "next sweep retries): ",
+          absl::StrCat("the sweep met a store error (the next one retries): ",
                        s.message()));
     }
     last = s;
-    if (SleepFor(started + options_.interval - absl::Now())) return;
+  };
+  const bool sweeps = options_.interval > absl::ZeroDuration();
+  const bool pins = options_.pin_interval > absl::ZeroDuration();
+  absl::Time next_sweep = absl::Now(), next_pins = absl::Now();
+  while (true) {
+    if (pins && absl::Now() >= next_pins) {
+      next_pins = absl::Now() + options_.pin_interval;
+      note(RunPins());
+    }
+    if (sweeps && absl::Now() >= next_sweep) {
+      next_sweep = absl::Now() + options_.interval;
+      note(RunOnce());
+    }
+    const absl::Time wake = !pins     ? next_sweep
+                            : !sweeps ? next_pins
+                                      : std::min(next_sweep, next_pins);
+    if (SleepFor(wake - absl::Now())) return;
   }
+}
+
+absl::Status Sweeper::RunPins() {
+  if (results_ == nullptr) return absl::OkStatus();
+  auto deadline = [this] { return absl::Now() + options_.store_timeout; };
+  const absl::Time now = options_.clock();
+  absl::Status first_error;
+  auto failed = [&](const absl::Status& s) {
+    if (first_error.ok()) first_error = s;
+    absl::MutexLock lock(&mu_);
+    ++stats_.errors;
+  };
+  absl::StatusOr<std::vector<std::string>> tenants =
+      WaitFor<std::vector<std::string>>(
+          [&](ResultStore::TenantsDueCallback done) {
+            results_->PinnedTenantsAsync(now, kTenantPage, deadline(),
+                                         std::move(done));
+          });
+  if (!tenants.ok()) {
+    failed(tenants.status());
+    return first_error;
+  }
+  for (const std::string& tenant : *tenants) {
+    if (SleepFor(absl::ZeroDuration())) break;
+    absl::Status error;
+    int64_t ended = 0;
+    // Each page's results leave the set as they are stored (a bound
+    // against a page that would not).
+    for (int step = 0; step < 100; ++step) {
+      absl::StatusOr<InputPage> page =
+          WaitFor<InputPage>([&](ResultStore::InputsCallback done) {
+            results_->PinsDueAsync(tenant, now, kRescorePage, deadline(),
+                                   std::move(done));
+          });
+      if (!page.ok()) {
+        error = page.status();
+        break;
+      }
+      if (page->entries.empty()) break;
+      absl::StatusOr<RescoredPage> stored = RescoreEntries(
+          *results_, page->entries, *rulesets_->ForTenant(tenant), now,
+          absl::InfinitePast(), deadline());
+      if (!stored.ok()) {
+        error = stored.status();
+        break;
+      }
+      ended += static_cast<int64_t>(page->entries.size()) - stored->skipped;
+      if (static_cast<int>(page->entries.size()) < kRescorePage) break;
+    }
+    if (error.ok()) {
+      std::promise<absl::Status> settled;
+      results_->SettlePinsAsync(tenant, deadline(), [&settled](absl::Status s) {
+        settled.set_value(std::move(s));
+      });
+      error = settled.get_future().get();
+    }
+    if (!error.ok()) failed(error);
+    if (ended > 0) {
+      Log(LogLevel::kInfo, "sweep",
+          absl::StrCat("tenant ", tenant, ": ", ended, " expired pins ended"));
+      absl::MutexLock lock(&mu_);
+      stats_.pins_ended += ended;
+    }
+  }
+  return first_error;
 }
 
 absl::Status Sweeper::RunOnce() {

@@ -8,6 +8,10 @@
 // drifts out of KEY by itself, and each move it makes is a transition
 // whose cause is "time".
 //
+// The sweeper also ends pins (PinOpportunity) by themselves: every
+// `pin_interval` it classifies again the results whose pin has expired,
+// which puts each back in the cell the rules give (cause "override").
+//
 // A result stored meanwhile from newer input is not overwritten
 // (PutItem::only_over_same_input). Replicas sweep independently: a result
 // one of them has just classified again is current for the others, which
@@ -43,6 +47,8 @@ class Sweeper {
     // Results classified longer ago than this are classified again.
     // Positive.
     absl::Duration max_age = absl::Hours(24);
+    // How often to end the pins that have expired; 0: only RunPins.
+    absl::Duration pin_interval = absl::Minutes(1);
     // Results classified again per second at most, so that live traffic
     // keeps its latency; 0 no limit.
     double rate = 1'000;
@@ -53,12 +59,13 @@ class Sweeper {
   };
 
   struct Stats {
-    int64_t sweeps = 0;   // sweeps finished (with or without errors)
-    int64_t tenants = 0;  // tenants swept
-    int64_t swept = 0;    // results classified again and stored
-    int64_t moved = 0;    // of them, moved to another cell
-    int64_t skipped = 0;  // no stored opportunity, or newer input stored
-    int64_t errors = 0;   // store calls that failed
+    int64_t sweeps = 0;      // sweeps finished (with or without errors)
+    int64_t tenants = 0;     // tenants swept
+    int64_t swept = 0;       // results classified again and stored
+    int64_t moved = 0;       // of them, moved to another cell
+    int64_t skipped = 0;     // no stored opportunity, or newer input stored
+    int64_t errors = 0;      // store calls that failed
+    int64_t pins_ended = 0;  // expired pins removed
   };
 
   // Both pointers must outlive the sweeper.
@@ -67,8 +74,8 @@ class Sweeper {
   Sweeper(const Sweeper&) = delete;
   Sweeper& operator=(const Sweeper&) = delete;
 
-  // Starts the thread that sweeps every interval (no-op if running or
-  // without an interval).
+  // Starts the thread that sweeps every interval and ends pins every
+  // pin_interval (no-op if running or without either).
   void Start();
   // Stops it at the end of the current page.
   void Stop();
@@ -76,6 +83,10 @@ class Sweeper {
   // One sweep over every tenant, on the calling thread. A tenant whose walk
   // meets a store error is left for the next sweep; the first such error.
   absl::Status RunOnce();
+
+  // Ends the pins that have expired by the clock's now, for every tenant
+  // that has one, on the calling thread; the first store error.
+  absl::Status RunPins();
 
   Stats stats() const;
 

@@ -429,6 +429,26 @@ void AddNote(Classification& c, absl::string_view factor, std::string detail) {
 
 }  // namespace
 
+void PlaceInCell(const v1::Cell& cell, Classification* c) {
+  c->set_cell(cell.id());
+  c->set_cell_label(cell.label());
+  c->set_potential_band(cell.potential_band());
+  c->set_relationship_band(cell.relationship_band());
+  const v1::Action* action = &cell.action();
+  for (const v1::ActionRefinement& refinement : cell.refinements()) {
+    bool type_ok =
+        refinement.customer_type() == v1::CUSTOMER_TYPE_UNSPECIFIED ||
+        refinement.customer_type() == c->customer_type();
+    bool tier_ok = refinement.value_tier() == v1::VALUE_TIER_UNSPECIFIED ||
+                   refinement.value_tier() == c->value_tier();
+    if (type_ok && tier_ok) {
+      action = &refinement.action();
+      break;
+    }
+  }
+  *c->mutable_action() = *action;
+}
+
 Classification ClassifyValidated(const Opportunity& opp,
                                  const CompiledRuleset& rules, absl::Time now,
                                  const ClassifyOptions& options) {
@@ -500,24 +520,7 @@ void ClassifyValidatedInto(const Opportunity& opp, const CompiledRuleset& rules,
               : priority >= g.c_min() ? v1::GRADE_C
                                       : v1::GRADE_D);
 
-  const v1::Cell* cell = rules.CellAt(potential, relationship);
-  c.set_cell(cell->id());
-  c.set_cell_label(cell->label());
-  c.set_potential_band(cell->potential_band());
-  c.set_relationship_band(cell->relationship_band());
-  const v1::Action* action = &cell->action();
-  for (const v1::ActionRefinement& refinement : cell->refinements()) {
-    bool type_ok =
-        refinement.customer_type() == v1::CUSTOMER_TYPE_UNSPECIFIED ||
-        refinement.customer_type() == d.customer_type;
-    bool tier_ok = refinement.value_tier() == v1::VALUE_TIER_UNSPECIFIED ||
-                   refinement.value_tier() == tier;
-    if (type_ok && tier_ok) {
-      action = &refinement.action();
-      break;
-    }
-  }
-  *c.mutable_action() = *action;
+  PlaceInCell(*rules.CellAt(potential, relationship), &c);
 
   if (options.with_reasons) {
     SelectEffects(effects, r.explain().max_reasons());

@@ -45,6 +45,10 @@ v1::Classification ClassifyValidated(const v1::Opportunity& opportunity,
                                      absl::Time now,
                                      const ClassifyOptions& options);
 
+// Sets `c`'s cell, label, bands and action to `cell`'s, the action refined
+// by `c`'s customer type and value tier.
+void PlaceInCell(const v1::Cell& cell, v1::Classification* c);
+
 // ClassifyValidated into `out` (which must be empty), so a caller can keep
 // the result on an arena: its strings and reasons are allocated there.
 void ClassifyValidatedInto(const v1::Opportunity& opportunity,

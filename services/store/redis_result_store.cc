@@ -158,7 +158,13 @@ RedisResultStore::RedisResultStore(AsyncRedis* async, Options options)
       matrix_(MakeScript(redis_scripts::kMatrix)),
       list_(MakeScript(redis_scripts::kList)),
       account_(MakeScript(redis_scripts::kAccount)),
-      inputs_(MakeScript(redis_scripts::kInputs)) {}
+      inputs_(MakeScript(redis_scripts::kInputs)),
+      pin_(MakeScript(redis_scripts::kPin)),
+      pins_due_(MakeScript(redis_scripts::kPinsDue)) {}
+
+std::string RedisResultStore::PinnedTenantsKey() const {
+  return absl::StrCat(options_.key_prefix, ":{pins}:due");
+}
 
 std::string RedisResultStore::TenantPrefix(absl::string_view tenant_id) const {
   return absl::StrCat(options_.key_prefix, ":{", tenant_id, "}:");
@@ -188,9 +194,9 @@ void RedisResultStore::RunAsync(std::vector<RedisCommand> cmds,
                                 AsyncRedis::Callback done) {
   // Every script of the store: any of them may be asked for after a
   // flush.
-  const std::string* scripts[] = {&put_.source,     &delete_.source,
-                                  &matrix_.source,  &list_.source,
-                                  &account_.source, &inputs_.source};
+  const std::string* scripts[] = {
+      &put_.source,     &delete_.source, &matrix_.source, &list_.source,
+      &account_.source, &inputs_.source, &pin_.source,    &pins_due_.source};
   PipelineLoadingScriptsAsync(*async_, std::move(cmds), scripts, deadline,
                               std::move(done));
 }
@@ -326,17 +332,18 @@ std::vector<absl::StatusOr<PutOutcome>> RedisResultStore::PutReplies(
     const RedisReply& r = replies[k];
     // One script call's error is its items' (a tenant's), not the batch's.
     const bool bad = r.type != RedisReply::Type::kArray ||
-                     r.elements.size() != 4 * batch.sizes[k];
+                     r.elements.size() != 5 * batch.sizes[k];
     for (size_t j = 0; j < batch.sizes[k]; ++j, ++next) {
       absl::StatusOr<PutOutcome>& o = out[batch.index[next]];
       if (bad) {
         o = ReplyError(r, "storing results");
         continue;
       }
-      o = PutOutcome{.previous_cell = Str(r.elements[4 * j]),
-                     .moved = r.elements[4 * j + 1].integer == 1,
-                     .superseded = r.elements[4 * j + 2].integer == 1,
-                     .current = r.elements[4 * j + 3].integer == 1};
+      o = PutOutcome{.previous_cell = Str(r.elements[5 * j]),
+                     .moved = r.elements[5 * j + 1].integer == 1,
+                     .superseded = r.elements[5 * j + 2].integer == 1,
+                     .current = r.elements[5 * j + 3].integer == 1,
+                     .pin_patch = Str(r.elements[5 * j + 4])};
     }
   }
   return out;
@@ -988,6 +995,26 @@ absl::StatusOr<TransitionPage> RedisResultStore::TransitionsReply(
 
 namespace {
 
+// An answer of kInputs or kPinsDue.
+absl::StatusOr<InputPage> InputsReply(
+    absl::StatusOr<std::vector<RedisReply>> replies) {
+  if (!replies.ok()) return replies.status();
+  RedisReply& r = (*replies)[0];
+  if (r.type != RedisReply::Type::kArray || r.elements.empty() ||
+      r.elements.size() % 3 != 1) {
+    return ReplyError(r, "inputs");
+  }
+  InputPage page;
+  page.entries.reserve(r.elements.size() / 3);
+  for (size_t i = 1; i + 2 < r.elements.size(); i += 3) {
+    page.entries.push_back({std::move(r.elements[i].str),
+                            std::move(r.elements[i + 1].str),
+                            std::move(r.elements[i + 2].str)});
+  }
+  if (r.elements[0].str != "0") page.cursor = r.elements[0].str;
+  return page;
+}
+
 // A step of a walk by SCAN or HSCAN: its cursor and COUNT hint.
 absl::Status CheckWalkStep(absl::string_view cursor, int count) {
   if (count < 1 || count > 1000) {
@@ -1018,25 +1045,76 @@ void RedisResultStore::InputsAsync(absl::string_view tenant_id,
            deadline,
            [done = std::move(done)](
                absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             std::move(done)(InputsReply(std::move(replies)));
+           });
+}
+
+void RedisResultStore::PinsDueAsync(absl::string_view tenant_id, absl::Time now,
+                                    int count, absl::Time deadline,
+                                    InputsCallback done) {
+  if (absl::Status s = CheckWalkStep("", count); !s.ok()) {
+    std::move(done)(std::move(s));
+    return;
+  }
+  RunAsync({EvalSha(pins_due_, tenant_id, "",
+                    {absl::StrCat(ToMillis(now)), absl::StrCat(count)})},
+           deadline,
+           [done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             std::move(done)(InputsReply(std::move(replies)));
+           });
+}
+
+void RedisResultStore::PinAsync(const PinChange& pin, const PutItem& item,
+                                const PutOptions& options, absl::Time deadline,
+                                PinCallback done) {
+  std::vector<RedisCommand> cmds;
+  cmds.push_back(
+      EvalSha(pin_, pin.tenant_id, "",
+              {pin.opportunity_id, pin.cell,
+               pin.cell.empty() ? std::string("0")
+                                : absl::StrCat(ToMillis(pin.expire_time)),
+               pin.patch}));
+  // The tenant's earliest pin expiry, for the sweep (another key: a
+  // command of its own).
+  const bool with_due = !pin.cell.empty();
+  if (with_due) {
+    cmds.push_back({"ZADD", PinnedTenantsKey(), "LT",
+                    absl::StrCat(ToMillis(pin.expire_time)), pin.tenant_id});
+  }
+  const PutCall call{.items = absl::MakeConstSpan(&item, 1),
+                     .options = options};
+  auto batch = std::make_shared<PutBatch>(PutCommands({&call, 1}));
+  for (RedisCommand& c : batch->commands) cmds.push_back(std::move(c));
+  batch->commands.clear();
+  RunAsync(std::move(cmds), deadline,
+           [this, batch, with_due, done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
              if (!replies.ok()) {
                std::move(done)(replies.status());
                return;
              }
-             RedisReply& r = (*replies)[0];
-             if (r.type != RedisReply::Type::kArray || r.elements.empty() ||
-                 r.elements.size() % 3 != 1) {
-               std::move(done)(ReplyError(r, "inputs"));
+             if ((*replies)[0].type != RedisReply::Type::kInteger) {
+               std::move(done)(ReplyError((*replies)[0], "pin"));
                return;
              }
-             InputPage page;
-             page.entries.reserve(r.elements.size() / 3);
-             for (size_t i = 1; i + 2 < r.elements.size(); i += 3) {
-               page.entries.push_back({std::move(r.elements[i].str),
-                                       std::move(r.elements[i + 1].str),
-                                       std::move(r.elements[i + 2].str)});
+             if (with_due && (*replies)[1].is_error()) {
+               std::move(done)(ReplyError((*replies)[1], "ZADD"));
+               return;
              }
-             if (r.elements[0].str != "0") page.cursor = r.elements[0].str;
-             std::move(done)(std::move(page));
+             PinOutcome out{.found = (*replies)[0].integer == 1};
+             std::vector<RedisReply> rest(
+                 std::make_move_iterator(replies->begin() + (with_due ? 2 : 1)),
+                 std::make_move_iterator(replies->end()));
+             std::vector<absl::StatusOr<PutOutcome>> put =
+                 PutReplies(*batch, rest);
+             if (put.size() != 1 || !put[0].ok()) {
+               std::move(done)(put.empty() ? absl::InternalError("redis pin")
+                                           : put[0].status());
+               return;
+             }
+             out.put = *std::move(put[0]);
+             std::move(done)(std::move(out));
            });
 }
 
@@ -1085,6 +1163,86 @@ void RedisResultStore::TenantsAsync(absl::string_view cursor, int count,
              if (r.elements[0].str != "0") page.cursor = r.elements[0].str;
              std::move(done)(std::move(page));
            });
+}
+
+void RedisResultStore::PinnedTenantsAsync(absl::Time now, int count,
+                                          absl::Time deadline,
+                                          TenantsDueCallback done) {
+  if (absl::Status s = CheckWalkStep("", count); !s.ok()) {
+    std::move(done)(std::move(s));
+    return;
+  }
+  RunAsync({{"ZRANGEBYSCORE", PinnedTenantsKey(), "-inf",
+             absl::StrCat(ToMillis(now)), "LIMIT", "0", absl::StrCat(count)}},
+           deadline,
+           [done = std::move(done)](
+               absl::StatusOr<std::vector<RedisReply>> replies) mutable {
+             if (!replies.ok()) {
+               std::move(done)(replies.status());
+               return;
+             }
+             RedisReply& r = (*replies)[0];
+             if (r.type != RedisReply::Type::kArray) {
+               std::move(done)(ReplyError(r, "ZRANGEBYSCORE"));
+               return;
+             }
+             std::vector<std::string> tenants;
+             for (RedisReply& e : r.elements) {
+               tenants.push_back(std::move(e.str));
+             }
+             std::move(done)(std::move(tenants));
+           });
+}
+
+void RedisResultStore::SettlePinsAsync(absl::string_view tenant_id,
+                                       absl::Time deadline,
+                                       StatusCallback done) {
+  // The earliest pin left, then the tenant's entry set to it (or removed);
+  // then read again and lowered, for a pin that came in between (PinAsync
+  // lowers the entry itself after its own pin).
+  const std::string pins = absl::StrCat(TenantPrefix(tenant_id), "pins");
+  const std::string tenant(tenant_id);
+  auto earliest = [](const RedisReply& r) -> std::optional<std::string> {
+    if (r.type != RedisReply::Type::kArray || r.elements.size() < 2) {
+      return std::nullopt;
+    }
+    return r.elements[1].str;
+  };
+  RunAsync(
+      {{"ZRANGE", pins, "0", "0", "WITHSCORES"}}, deadline,
+      [this, pins, tenant, earliest, deadline, done = std::move(done)](
+          absl::StatusOr<std::vector<RedisReply>> first) mutable {
+        if (!first.ok()) {
+          std::move(done)(first.status());
+          return;
+        }
+        std::optional<std::string> next = earliest((*first)[0]);
+        RedisCommand set =
+            next.has_value()
+                ? RedisCommand{"ZADD", PinnedTenantsKey(), *next, tenant}
+                : RedisCommand{"ZREM", PinnedTenantsKey(), tenant};
+        RunAsync(
+            {std::move(set), {"ZRANGE", pins, "0", "0", "WITHSCORES"}},
+            deadline,
+            [this, tenant, earliest, deadline, done = std::move(done)](
+                absl::StatusOr<std::vector<RedisReply>> again) mutable {
+              if (!again.ok()) {
+                std::move(done)(again.status());
+                return;
+              }
+              std::optional<std::string> now = earliest((*again)[1]);
+              if (!now.has_value()) {
+                std::move(done)(absl::OkStatus());
+                return;
+              }
+              RunAsync(
+                  {{"ZADD", PinnedTenantsKey(), "LT", *now, tenant}}, deadline,
+                  [done = std::move(done)](
+                      absl::StatusOr<std::vector<RedisReply>> r) mutable {
+                    std::move(done)(r.ok() ? absl::OkStatus() : r.status());
+                  });
+            });
+      });
 }
 
 }  // namespace oppmatrix

@@ -109,6 +109,15 @@ class RedisResultStore final : public ResultStore {
                    InputsCallback done) override;
   void TenantsAsync(absl::string_view cursor, int count, absl::Time deadline,
                     TenantsCallback done) override;
+  void PinAsync(const PinChange& pin, const PutItem& item,
+                const PutOptions& options, absl::Time deadline,
+                PinCallback done) override;
+  void PinsDueAsync(absl::string_view tenant_id, absl::Time now, int count,
+                    absl::Time deadline, InputsCallback done) override;
+  void PinnedTenantsAsync(absl::Time now, int count, absl::Time deadline,
+                          TenantsDueCallback done) override;
+  void SettlePinsAsync(absl::string_view tenant_id, absl::Time deadline,
+                       StatusCallback done) override;
 
   // Store calls waiting for one in flight (see max_puts_in_flight).
   int64_t puts_waiting() const {
@@ -118,6 +127,8 @@ class RedisResultStore final : public ResultStore {
 
   // "<prefix>:{<tenant>}:" — the start of every key of the tenant.
   std::string TenantPrefix(absl::string_view tenant_id) const;
+  // The sorted set of tenants by their earliest pin expiry.
+  std::string PinnedTenantsKey() const;
 
  private:
   struct Script {
@@ -196,6 +207,8 @@ class RedisResultStore final : public ResultStore {
   const Script list_;
   const Script account_;
   const Script inputs_;
+  const Script pin_;
+  const Script pins_due_;
 };
 
 }  // namespace oppmatrix

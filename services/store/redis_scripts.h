@@ -107,8 +107,16 @@ end
 // also reads the members entry. The cells' totals are summed over the batch and
 // written once per cell at the end.
 //
-// Returns 4 per result: previous cell, moved (0/1), superseded (0/1),
-// current (0/1).
+// Pins: while the result's pin (kPin: fields 'pin' the cell, 'pine' its
+// expiry in ms, 'pinb' its patch) holds, the result is filed in the pin's
+// cell, and the stored Classification is the rules' one with the patch and
+// `rules_cell` (field 25) appended: protobuf merges them when it parses.
+// A write after the pin ended removes it. A write that sets, changes or
+// ends the pin the stored cell follows ('pc') has the cause "override"
+// (after "data" or "ruleset" when those changed too) and is never current.
+//
+// Returns 5 per result: previous cell, moved (0/1), superseded (0/1),
+// current (0/1), the patch of the pin that holds ('' when none).
 inline constexpr char kPut[] = R"lua(
 local N = 21
 local ttl = tonumber(ARGV[3])
@@ -122,6 +130,15 @@ if H > 0 then
       redis.call('HSET', fk, ARGV[i], ARGV[i + 1])
     end
   end
+end
+-- A protobuf string field: its tag's bytes, the length, the bytes.
+local function pb_string(tag, bytes)
+  local n, len = #bytes, ''
+  while n >= 128 do
+    len = len .. string.char(n % 128 + 128)
+    n = math.floor(n / 128)
+  end
+  return tag .. len .. string.char(n) .. bytes
 end
 -- The field numbers whose digests differ between `new` and `old`.
 local function changed(new, old)
@@ -175,17 +192,27 @@ local function put(b)
   local okey = P .. 'opp:' .. id
   local s = redis.call('HMGET', okey, 'fp', 'rv', 'rs', 'at', 'cell', 'pr',
                        'prev', 'ct', 'v', 'exp', 'iat', 'del', 'h', 'acct',
-                       'fd')
+                       'fd', 'pin', 'pine', 'pinb', 'pc')
   -- A deletion's tombstone ('del', its version, and nothing else): an
   -- older version of the opportunity stays deleted.
   local tomb = s[12]
   if tomb and tonumber(ARGV[b + 12]) < (tonumber(tomb) or 0) then
-    return '', 0, 1, 0
+    return '', 0, 1, 0, ''
   end
   -- Only over the same input (a rescore): anything else is newer.
   if ARGV[b + 18] == '1' and s[1] ~= ARGV[b + 6] then
-    return s[7] or '', 0, 1, 0
+    return s[7] or '', 0, 1, 0, ''
   end
+  -- A pin (kPin) that holds puts the result in its cell, and the stored
+  -- result shows it (its patch merged over the rules' result, and the
+  -- rules' cell); one that ended goes. 'pc' records the pin the stored
+  -- cell follows, so that a write that changes it is not current.
+  local rcell = cell
+  local pinned = s[16] and (tonumber(s[17]) or 0) > tonumber(now)
+  if pinned then cell = s[16] end
+  local pin_state = pinned and (s[16] .. '@' .. s[17]) or ''
+  local pin_moved = (s[19] or '') ~= pin_state
+  local patch = pinned and s[18] or ''
   -- The hash's index fields are this script's while 'iat' matches 'at': a
   -- version of the store that does not write them (a replica in a rolling
   -- update) rewrites 'at' but not 'iat'.
@@ -193,8 +220,9 @@ local function put(b)
   if keep ~= '' and trusted and s[1] == ARGV[b + 6] and s[2] == ARGV[b + 7] and
       (s[3] == '1' or ARGV[b + 8] == '0') and s[5] == cell and
       tonumber(s[6]) == tonumber(prio) and s[4] and
-      tonumber(s[4]) >= tonumber(keep) and (s[14] or '') == ARGV[b + 16] then
-    return s[7] or '', 0, 0, 1
+      tonumber(s[4]) >= tonumber(keep) and (s[14] or '') == ARGV[b + 16] and
+      not pin_moved then
+    return s[7] or '', 0, 0, 1, patch
   end
   -- Where the result is indexed: its own fields say so while they are
   -- trusted (written with its members entry, in this script); after its
@@ -211,13 +239,16 @@ local function put(b)
     end
   end
   if from and tonumber(ARGV[b + 12]) < (tonumber(oldversion) or 0) then
-    return prev, 0, 1, 0
+    return prev, 0, 1, 0, ''
   end
   local fp, rv = ARGV[b + 6], ARGV[b + 7]
   -- (A result whose hash expired while its members entry stayed has no
   -- fingerprint to compare with: 'unknown'.)
   local why = s[4] and cause(fp, rv, s[1], s[2]) or
       (from and 'unknown' or 'first')
+  if pin_moved and why ~= 'first' then
+    why = why == 'time' and 'override' or why .. ',override'
+  end
   local fields = ''
   if s[4] and s[15] and fp ~= s[1] then fields = changed(ARGV[b + 19], s[15]) end
   local moved = 0
@@ -268,18 +299,27 @@ local function put(b)
       stored_exp > tonumber(expires)
   if not refresh then exp = s[10] end
   if tomb then redis.call('HDEL', okey, 'del') end
+  local stored = ARGV[b + 5]
+  if pinned then
+    stored = stored .. patch .. pb_string('\202\001', rcell)
+  elseif s[16] then
+    redis.call('HDEL', okey, 'pin', 'pine', 'pinb')
+    redis.call('ZREM', P .. 'pins', id)
+  end
   if h then
-    redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', fp,
+    redis.call('HSET', okey, 'c', stored, 'fp', fp,
                'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
                'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
                'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9], 'h', h,
-               'acct', ARGV[b + 16], 'o', ARGV[b + 17], 'fd', ARGV[b + 19])
+               'acct', ARGV[b + 16], 'o', ARGV[b + 17], 'fd', ARGV[b + 19],
+               'pc', pin_state)
   else
-    redis.call('HSET', okey, 'c', ARGV[b + 5], 'fp', fp,
+    redis.call('HSET', okey, 'c', stored, 'fp', fp,
                'rv', rv, 'rs', ARGV[b + 8], 'at', ARGV[b + 9],
                'cell', cell, 'pr', prio, 'prev', prev, 'ct', cents,
                'v', ARGV[b + 12], 'exp', exp, 'iat', ARGV[b + 9],
-               'acct', ARGV[b + 16], 'o', ARGV[b + 17], 'fd', ARGV[b + 19])
+               'acct', ARGV[b + 16], 'o', ARGV[b + 17], 'fd', ARGV[b + 19],
+               'pc', pin_state)
     if s[13] then redis.call('HDEL', okey, 'h') end
   end
   -- The account's set: joined, left, or its expiry pushed back.
@@ -318,7 +358,7 @@ local function put(b)
     redis.call('PERSIST', okey)
     redis.call('ZREM', KEYS[3], id)
   end
-  return prev, moved, 0, 0
+  return prev, moved, 0, 0, patch
 end
 if ARGV[6] ~= '0' then
   local ids = {}
@@ -327,11 +367,12 @@ if ARGV[6] ~= '0' then
 end
 local out = {}
 for b = first, #ARGV, N do
-  local prev, moved, superseded, current = put(b)
+  local prev, moved, superseded, current, patch = put(b)
   out[#out + 1] = prev
   out[#out + 1] = moved
   out[#out + 1] = superseded
   out[#out + 1] = current
+  out[#out + 1] = patch
 end
 for _, cell in ipairs(order) do
   local n, amt = dn[cell], da[cell]
@@ -533,6 +574,49 @@ for i = 1, #kv, 2 do
     out[#out + 1] = id
     out[#out + 1] = string.match(kv[i + 1], '^([^|]*)|') or ''
     out[#out + 1] = o or ''
+  end
+end
+return out
+)lua";
+
+// Pin: sets or removes one result's pin (see kPut), which the kPut that
+// follows it in the same pipeline applies. ARGV 2 the id, 3 the cell (''
+// removes the pin), 4 its expiry in ms, 5 its patch. The sorted set
+// '<prefix>pins' holds the pinned ids by expiry, for kPinsDue. Returns 1,
+// or 0 when no result is stored.
+inline constexpr char kPin[] = R"lua(
+local id = ARGV[2]
+local okey = P .. 'opp:' .. id
+if redis.call('HEXISTS', okey, 'c') == 0 then return 0 end
+if ARGV[3] == '' then
+  redis.call('HDEL', okey, 'pin', 'pine', 'pinb')
+  redis.call('ZREM', P .. 'pins', id)
+else
+  redis.call('HSET', okey, 'pin', ARGV[3], 'pine', ARGV[4], 'pinb', ARGV[5])
+  redis.call('ZADD', P .. 'pins', ARGV[4], id)
+end
+return 1
+)lua";
+
+// PinsDue: the results whose pin has ended by ARGV 2 (ms), at most ARGV 3,
+// answered as kInputs answers (cursor '0'); an id whose result or pin is
+// gone leaves the set, and a pinned result kept without its opportunity
+// loses the pin here (nothing can classify it again).
+inline constexpr char kPinsDue[] = R"lua(
+local key = P .. 'pins'
+local ids = redis.call('ZRANGEBYSCORE', key, '-inf', ARGV[2], 'LIMIT', 0,
+                       tonumber(ARGV[3]))
+local out = {'0'}
+for _, id in ipairs(ids) do
+  local okey = P .. 'opp:' .. id
+  local o, cell, pin = unpack(redis.call('HMGET', okey, 'o', 'cell', 'pin'))
+  if pin and o and o ~= '' then
+    out[#out + 1] = id
+    out[#out + 1] = cell or ''
+    out[#out + 1] = o
+  else
+    redis.call('ZREM', key, id)
+    if pin then redis.call('HDEL', okey, 'pin', 'pine', 'pinb') end
   end
 end
 return out

@@ -78,6 +78,31 @@ struct PutOutcome {
   // The stored result was already current (PutOptions::keep_current_since):
   // nothing was written.
   bool current = false;
+  // A pin holds (ResultStore::PinAsync): the patch the stored result shows
+  // (a serialized Classification to merge over this one, with
+  // `rules_cell` set to its cell); empty when none.
+  std::string pin_patch = {};
+};
+
+// A pin to set or remove (ResultStore::PinAsync).
+struct PinChange {
+  std::string tenant_id;
+  std::string opportunity_id;
+  // The cell; empty removes the pin.
+  std::string cell = {};
+  absl::Time expire_time = absl::InfinitePast();
+  // What the stored result shows while the pin holds: a serialized
+  // Classification (the pin's cell, label, bands and action, and `pin`)
+  // merged over the result's own.
+  std::string patch = {};
+};
+
+// What setting or removing a pin did.
+struct PinOutcome {
+  // A result was stored (else nothing was written).
+  bool found = false;
+  // What storing the result again did.
+  PutOutcome put = {};
 };
 
 // One stored result to remove: its opportunity was deleted in the CRM.
@@ -266,6 +291,38 @@ class ResultStore {
       absl::AnyInvocable<void(absl::StatusOr<TenantPage>) &&>;
   virtual void TenantsAsync(absl::string_view cursor, int count,
                             absl::Time deadline, TenantsCallback done) = 0;
+
+  // Sets or removes a pin, then stores `item` (the result classified again
+  // from its stored opportunity, with only_over_same_input) in the same
+  // round trip, which files the result in the pin's cell (or back in the
+  // rules' one) at once; answered as GetAsync is. While a pin holds, every
+  // write of the result keeps it in the pin's cell and shows the pin, until
+  // a write after its expiry (PinsDueAsync) removes it.
+  using PinCallback = absl::AnyInvocable<void(absl::StatusOr<PinOutcome>) &&>;
+  virtual void PinAsync(const PinChange& pin, const PutItem& item,
+                        const PutOptions& options, absl::Time deadline,
+                        PinCallback done) = 0;
+
+  // Up to `count` (1 to 1000) of the tenant's results whose pin has ended
+  // by `now`, for a write that removes it, answered as InputsAsync is (one
+  // page, no cursor).
+  virtual void PinsDueAsync(absl::string_view tenant_id, absl::Time now,
+                            int count, absl::Time deadline,
+                            InputsCallback done) = 0;
+
+  // Up to `count` (1 to 1000) tenants with a pin that ended by `now`
+  // (kept as each tenant's earliest pin expiry, by PinAsync and
+  // SettlePinsAsync), answered as GetAsync is.
+  using TenantsDueCallback =
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<std::string>>) &&>;
+  virtual void PinnedTenantsAsync(absl::Time now, int count,
+                                  absl::Time deadline,
+                                  TenantsDueCallback done) = 0;
+  // After the tenant's ended pins went: records its earliest pin expiry
+  // left, or that it has none.
+  using StatusCallback = absl::AnyInvocable<void(absl::Status) &&>;
+  virtual void SettlePinsAsync(absl::string_view tenant_id, absl::Time deadline,
+                               StatusCallback done) = 0;
 
   // The stored result (with `previous_cell`); NOT_FOUND if there is none.
   virtual absl::StatusOr<v1::Classification> Get(absl::string_view tenant_id,

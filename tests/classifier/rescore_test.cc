@@ -50,6 +50,7 @@ using ::oppmatrix::testing::RedisServer;
 using ::oppmatrix::testing::Subprocess;
 using ::oppmatrix::testing::TestNow;
 using ::oppmatrix::testing::TestRedisClient;
+using ::oppmatrix::testing::ViolatedFields;
 using ::testing::Contains;
 using ::testing::Each;
 using ::testing::ElementsAre;
@@ -705,6 +706,174 @@ TEST_F(RescoreTest, ASweepDoesNotOverwriteNewerInputNorBringBackADeletion) {
       client_->classify->GetClassification(Context().get(), get, &response)
           .error_code(),
       grpc::StatusCode::NOT_FOUND);
+}
+
+// The count of `cell` in acme's stored matrix.
+int64_t CellCount(Client& client, const std::string& cell) {
+  v1::GetMatrixRequest request;
+  request.set_tenant_id("acme");
+  v1::GetMatrixResponse matrix;
+  grpc::Status s =
+      client.classify->GetMatrix(Context().get(), request, &matrix);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  for (const v1::MatrixCellSummary& c : matrix.cells()) {
+    if (c.cell() == cell) return c.count();
+  }
+  return 0;
+}
+
+v1::PinOpportunityRequest PinRequest(const std::string& id,
+                                     const std::string& cell,
+                                     absl::Time until) {
+  v1::PinOpportunityRequest request;
+  request.set_tenant_id("acme");
+  request.set_opportunity_id(id);
+  request.set_cell(cell);
+  request.set_reason("in a legal dispute with us: hold all investment");
+  request.set_author("ana");
+  *request.mutable_expire_time() =
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(
+          absl::ToUnixSeconds(until));
+  return request;
+}
+
+TEST_F(RescoreTest, APinSurvivesNewDataAndARescoreThenEndsByItself) {
+  client_->Store({Opp("acme", "held"), Opp("acme", "free")});
+  ASSERT_EQ(client_->Get("held").cell(), "KEY");
+  ASSERT_EQ(CellCount(*client_, "KEY"), 2);
+
+  // Pinned to EXIT for a week: it moves there at once, with the pin.
+  v1::PinOpportunityResponse pinned;
+  grpc::Status s = client_->classify->PinOpportunity(
+      Context().get(), PinRequest("held", "EXIT", Now() + absl::Hours(24 * 7)),
+      &pinned);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const v1::Classification& c = pinned.classification();
+  EXPECT_EQ(c.cell(), "EXIT");
+  EXPECT_EQ(c.rules_cell(), "KEY");
+  EXPECT_EQ(c.action().code(),
+            defaults_.Current()->proto.matrix().cells(3).action().code());
+  EXPECT_EQ(c.pin().author(), "ana");
+  EXPECT_EQ(c.previous_cell(), "KEY");
+  EXPECT_EQ(CellCount(*client_, "KEY"), 1);
+  EXPECT_EQ(CellCount(*client_, "EXIT"), 1);
+  v1::Classification stored = client_->Get("held");
+  EXPECT_EQ(stored.cell(), "EXIT");
+  EXPECT_EQ(stored.rules_cell(), "KEY");
+  EXPECT_EQ(stored.pin().reason(),
+            "in a legal dispute with us: hold all investment");
+  std::vector<v1::Transition> moves = client_->Transitions();
+  ASSERT_FALSE(moves.empty());
+  EXPECT_EQ(moves.back().from_cell(), "KEY");
+  EXPECT_EQ(moves.back().to_cell(), "EXIT");
+  EXPECT_EQ(moves.back().cause(), "override");
+
+  // New data: the rules still say KEY, the pin holds, and the answer says
+  // both.
+  Advance(absl::Hours(1));
+  v1::ClassifyRequest update;
+  *update.mutable_opportunity() = Opp("acme", "held");
+  update.mutable_opportunity()->set_version(4);
+  update.mutable_opportunity()->mutable_amount()->set_units(1'500'000);
+  v1::ClassifyResponse live;
+  ASSERT_TRUE(client_->classify->Classify(Context().get(), update, &live).ok());
+  EXPECT_EQ(live.classification().cell(), "EXIT");
+  EXPECT_EQ(live.classification().rules_cell(), "KEY");
+  EXPECT_TRUE(live.stored());
+  EXPECT_EQ(client_->Get("held").opportunity_version(), 4);
+
+  // A publication's rescore keeps the pin and reports the new rules' cell.
+  const std::string version = client_->Upload(DraftYaml("strict", "99.9"));
+  client_->Publish(version);
+  ASSERT_TRUE(rescorer_->RunOnce().ok());
+  stored = client_->Get("held");
+  EXPECT_EQ(stored.ruleset_version(), version);
+  EXPECT_EQ(stored.cell(), "EXIT");
+  EXPECT_EQ(stored.rules_cell(), "MAINTAIN");
+  EXPECT_EQ(client_->Get("free").cell(), "MAINTAIN");
+  EXPECT_EQ(CellCount(*client_, "EXIT"), 1);
+
+  // Before its expiry nothing ends; after it, the sweep puts the result
+  // back where the rules put it, with cause "override".
+  Sweeper sweeper(tenants_.get(), results_.get(),
+                  {.interval = absl::ZeroDuration(),
+                   .pin_interval = absl::ZeroDuration(),
+                   .rate = 0,
+                   .clock = [this] { return Now(); }});
+  ASSERT_TRUE(sweeper.RunPins().ok());
+  EXPECT_EQ(sweeper.stats().pins_ended, 0);
+  Advance(absl::Hours(24 * 7));
+  ASSERT_TRUE(sweeper.RunPins().ok());
+  EXPECT_EQ(sweeper.stats().pins_ended, 1);
+  stored = client_->Get("held");
+  EXPECT_EQ(stored.cell(), "MAINTAIN");
+  EXPECT_EQ(stored.rules_cell(), "");
+  EXPECT_FALSE(stored.has_pin());
+  EXPECT_EQ(CellCount(*client_, "EXIT"), 0);
+  EXPECT_EQ(CellCount(*client_, "MAINTAIN"), 2);
+  moves = client_->Transitions();
+  EXPECT_EQ(moves.back().from_cell(), "EXIT");
+  EXPECT_EQ(moves.back().to_cell(), "MAINTAIN");
+  EXPECT_EQ(moves.back().cause(), "override");
+  v1::GetHistoryRequest hr;
+  hr.set_tenant_id("acme");
+  hr.set_opportunity_id("held");
+  v1::GetHistoryResponse history;
+  ASSERT_TRUE(
+      client_->classify->GetHistory(Context().get(), hr, &history).ok());
+  std::vector<std::string> causes;
+  for (const v1::HistoryEntry& e : history.entries()) {
+    causes.push_back(absl::StrCat(e.cell(), " ", e.cause()));
+  }
+  EXPECT_THAT(causes, ElementsAre("MAINTAIN override", "EXIT ruleset",
+                                  "EXIT data", "EXIT override", "KEY first"));
+  // Nothing is left to end.
+  ASSERT_TRUE(sweeper.RunPins().ok());
+  EXPECT_EQ(sweeper.stats().pins_ended, 1);
+}
+
+TEST_F(RescoreTest, UnpinPutsTheResultBackAndBadPinsNameTheirField) {
+  client_->Store({Opp("acme", "held")});
+  v1::PinOpportunityResponse pinned;
+  ASSERT_TRUE(client_->classify
+                  ->PinOpportunity(
+                      Context().get(),
+                      PinRequest("held", "DEVELOP", Now() + absl::Hours(1)),
+                      &pinned)
+                  .ok());
+  EXPECT_EQ(client_->Get("held").cell(), "DEVELOP");
+  v1::UnpinOpportunityRequest unpin;
+  unpin.set_tenant_id("acme");
+  unpin.set_opportunity_id("held");
+  v1::UnpinOpportunityResponse back;
+  grpc::Status s =
+      client_->classify->UnpinOpportunity(Context().get(), unpin, &back);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(back.classification().cell(), "KEY");
+  EXPECT_FALSE(back.classification().has_pin());
+  EXPECT_EQ(client_->Get("held").cell(), "KEY");
+  // Again: nothing to remove, answered as it is.
+  ASSERT_TRUE(
+      client_->classify->UnpinOpportunity(Context().get(), unpin, &back).ok());
+  EXPECT_EQ(back.classification().cell(), "KEY");
+
+  v1::PinOpportunityRequest bad =
+      PinRequest("held", "VIP", Now() - absl::Minutes(1));
+  bad.set_reason("");
+  bad.set_author(std::string(300, 'a'));
+  s = client_->classify->PinOpportunity(Context().get(), bad, &pinned);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(s),
+              ElementsAre("cell", "reason", "author", "expire_time"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("must be a cell of the ruleset in force (KEY, "));
+  bad = PinRequest("held", "KEY", Now() + absl::Hours(24 * 400));
+  s = client_->classify->PinOpportunity(Context().get(), bad, &pinned);
+  EXPECT_THAT(s.error_message(), HasSubstr("at most 366 days ahead"));
+  s = client_->classify->PinOpportunity(
+      Context().get(), PinRequest("nobody", "KEY", Now() + absl::Hours(1)),
+      &pinned);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(RescoreTest, BadRequestsNameTheirField) {

@@ -30,6 +30,7 @@ namespace oppmatrix {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Subprocess;
 
 constexpr char kOppctl[] = OPPMATRIX_BINARY_DIR "/clients/oppctl/oppctl";
@@ -419,6 +420,36 @@ TEST_F(OppctlStoreTest, HistoryListsEachStateWithItsCauseAndTheTrend) {
   EXPECT_THAT(Err(), HasSubstr("FAILED_PRECONDITION"));
   EXPECT_EQ(Run({"explain", id, "--entries=x"}), 2);
   EXPECT_EQ(Run({"explain"}), 2);
+
+  // Pin: the stored result goes to the cell and shows the pin; unpin puts
+  // it back where the rules put it.
+  ASSERT_EQ(Run({"pin", id, "--cell=EXIT", "--reason=legal dispute",
+                 "--until=2027-01-31T00:00:00Z", "--author=ana"}),
+            0)
+      << Err();
+  EXPECT_THAT(Out(), HasSubstr("EXIT  Exit"));
+  EXPECT_THAT(Out(), HasSubstr("pinned        by ana at "));
+  EXPECT_THAT(Out(), HasSubstr("until 2027-01-31T00:00:00Z; the rules say " +
+                               h.entries(0).cell() + "\n"));
+  EXPECT_THAT(Out(), HasSubstr("legal dispute\n"));
+  ASSERT_EQ(Run({"--json", "get", id}), 0) << Err();
+  v1::Classification pinned;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Out(), &pinned).ok())
+      << Out();
+  EXPECT_EQ(pinned.cell(), "EXIT");
+  EXPECT_EQ(pinned.rules_cell(), h.entries(0).cell());
+  EXPECT_EQ(pinned.pin().reason(), "legal dispute");
+  ASSERT_EQ(Run({"unpin", id}), 0) << Err();
+  EXPECT_THAT(Out(), Not(HasSubstr("pinned")));
+  ASSERT_EQ(Run({"--json", "get", id}), 0) << Err();
+  EXPECT_THAT(Out(), Not(HasSubstr("\"pin\"")));
+  EXPECT_EQ(Run({"pin", id, "--cell=EXIT", "--reason=x", "--until=soon"}), 2);
+  EXPECT_THAT(Err(), HasSubstr("--until: \"soon\" is neither a time"));
+  EXPECT_EQ(Run({"pin", id, "--cell=NOPE", "--reason=x", "--until=1h",
+                 "--author=ana"}),
+            1);
+  EXPECT_THAT(Err(), HasSubstr("cell: must be a cell of the ruleset in force"));
+  EXPECT_EQ(Run({"unpin"}), 2);
 }
 
 TEST_F(OppctlStoreTest, AccountShowsItsCellAndItsOpenDeals) {
