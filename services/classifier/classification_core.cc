@@ -230,9 +230,9 @@ void ShowPin(const std::string& patch, v1::Classification* c) {
 }
 
 // What a result pinned to `cell` shows: the cell's label, bands and action
-// (refined by `c`'s customer type and value tier), and the pin. The bands
-// are written even when 0, which proto3 would leave out, so that they
-// replace the result's own when merged over it.
+// (refined by `c`'s customer type and value tier), and the pin. The label
+// and bands are written even when empty or 0, which proto3 would leave
+// out, so that they replace the result's own when merged over it.
 std::string PinPatch(const v1::Cell& cell, const v1::Classification& c,
                      v1::Pin pin) {
   v1::Classification p;
@@ -241,6 +241,7 @@ std::string PinPatch(const v1::Cell& cell, const v1::Classification& c,
   PlaceInCell(cell, &p);
   p.clear_customer_type();
   p.clear_value_tier();
+  p.clear_cell_label();
   p.clear_potential_band();
   p.clear_relationship_band();
   *p.mutable_pin() = std::move(pin);
@@ -248,6 +249,8 @@ std::string PinPatch(const v1::Cell& cell, const v1::Classification& c,
   {
     google::protobuf::io::StringOutputStream stream(&out);
     google::protobuf::io::CodedOutputStream coded(&stream);
+    google::protobuf::internal::WireFormatLite::WriteString(
+        v1::Classification::kCellLabelFieldNumber, cell.label(), &coded);
     for (auto [number, value] :
          {std::pair{v1::Classification::kPotentialBandFieldNumber,
                     cell.potential_band()},
@@ -421,6 +424,11 @@ void ClassificationCore::PinStep(std::shared_ptr<PinCall> call) {
               "first")));
           return;
         }
+        // Nothing to remove: the result as it is, unwritten.
+        if (call->cell.empty() && !h->classification.has_pin()) {
+          std::move(call->done)(&h->classification);
+          return;
+        }
         call->result.Clear();
         call->item = ClassifyForStore(*h->input, *call->rules, call->now,
                                       /*with_reasons=*/true, &call->result);
@@ -456,15 +464,23 @@ void ClassificationCore::PinStep(std::shared_ptr<PinCall> call) {
                     "\" opportunity \"", call->opportunity_id, "\"")));
                 return;
               }
-              // A newer write came between the read and this one: again.
-              if (outcome->put.superseded && ++call->attempts < 3) {
+              // A newer write came between the read and this one: again
+              // (after `changed` nothing was written; after a superseded
+              // put the newer write has applied the change, and the answer
+              // is read anew).
+              const bool again = outcome->changed || outcome->put.superseded;
+              if (again && ++call->attempts < 3) {
                 PinStep(std::move(call));
                 return;
               }
-              if (outcome->put.superseded) {
+              if (again) {
                 std::move(call->done)(absl::AbortedError(
-                    "the opportunity kept changing while it was pinned; "
-                    "try again"));
+                    outcome->changed
+                        ? "the opportunity kept changing while it was read; "
+                          "nothing was changed: try again"
+                        : "the opportunity kept changing; the change is "
+                          "made (every write applies it): read it with "
+                          "GetClassification"));
                 return;
               }
               call->result.set_previous_cell(outcome->put.previous_cell);

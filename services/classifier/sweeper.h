@@ -93,6 +93,10 @@ class Sweeper {
  private:
   // Sweeps one tenant's results classified before `cutoff`.
   absl::Status SweepTenant(const std::string& tenant, absl::Time cutoff);
+  // Runs RunPins when the pin interval has passed since the last run (the
+  // sweeping thread's only), giving its status to `note`.
+  template <typename Note>
+  void PinsIfDue(Note& note);
   // Whether to stop; waits up to `d` first (or until Stop).
   bool SleepFor(absl::Duration d);
   void Loop();
@@ -106,6 +110,10 @@ class Sweeper {
   Stats stats_ ABSL_GUARDED_BY(mu_);
   // The rate limit's pace, across tenants (the sweeping thread's only).
   absl::Time next_ = absl::InfinitePast();
+  // When the sweeping thread next ends expired pins, and whether RunOnce
+  // does so between its pages (only when that thread runs it).
+  absl::Time next_pins_ = absl::InfinitePast();
+  bool pins_in_sweep_ = false;
   std::thread thread_;
 };
 

@@ -1074,7 +1074,7 @@ void RedisResultStore::PinAsync(const PinChange& pin, const PutItem& item,
               {pin.opportunity_id, pin.cell,
                pin.cell.empty() ? std::string("0")
                                 : absl::StrCat(ToMillis(pin.expire_time)),
-               pin.patch}));
+               pin.patch, item.fingerprint}));
   // The tenant's earliest pin expiry, for the sweep (another key: a
   // command of its own).
   const bool with_due = !pin.cell.empty();
@@ -1102,7 +1102,8 @@ void RedisResultStore::PinAsync(const PinChange& pin, const PutItem& item,
                std::move(done)(ReplyError((*replies)[1], "ZADD"));
                return;
              }
-             PinOutcome out{.found = (*replies)[0].integer == 1};
+             PinOutcome out{.found = (*replies)[0].integer != 0,
+                            .changed = (*replies)[0].integer == 2};
              std::vector<RedisReply> rest(
                  std::make_move_iterator(replies->begin() + (with_due ? 2 : 1)),
                  std::make_move_iterator(replies->end()));

@@ -113,7 +113,9 @@ end
 // `rules_cell` (field 25) appended: protobuf merges them when it parses.
 // A write after the pin ended removes it. A write that sets, changes or
 // ends the pin the stored cell follows ('pc') has the cause "override"
-// (after "data" or "ruleset" when those changed too) and is never current.
+// (after "data" or "ruleset" when those changed too), adds a history line
+// even where the state is the same, and is never current; nor is one over
+// a pin that has ended.
 //
 // Returns 5 per result: previous cell, moved (0/1), superseded (0/1),
 // current (0/1), the patch of the pin that holds ('' when none).
@@ -221,7 +223,7 @@ local function put(b)
       (s[3] == '1' or ARGV[b + 8] == '0') and s[5] == cell and
       tonumber(s[6]) == tonumber(prio) and s[4] and
       tonumber(s[4]) >= tonumber(keep) and (s[14] or '') == ARGV[b + 16] and
-      not pin_moved then
+      not pin_moved and (pinned or not s[16]) then
     return s[7] or '', 0, 0, 1, patch
   end
   -- Where the result is indexed: its own fields say so while they are
@@ -272,7 +274,7 @@ local function put(b)
         prio .. '|' .. ARGV[b + 15] .. '|' .. rv
     local last_state = string.match(h,
         '^[^|\n]*|([^|\n]*|[^|\n]*|[^|\n]*|[^|\n]*|[^|\n]*|[^|\n]*)|')
-    if last_state ~= state then
+    if last_state ~= state or pin_moved then
       local line = ARGV[b + 9] .. '|' .. state .. '|' .. why .. '|' ..
           ARGV[b + 12] .. '|' .. fields .. '|' .. ARGV[b + 20]
       if last_state and H > 1 then
@@ -581,13 +583,19 @@ return out
 
 // Pin: sets or removes one result's pin (see kPut), which the kPut that
 // follows it in the same pipeline applies. ARGV 2 the id, 3 the cell (''
-// removes the pin), 4 its expiry in ms, 5 its patch. The sorted set
-// '<prefix>pins' holds the pinned ids by expiry, for kPinsDue. Returns 1,
-// or 0 when no result is stored.
+// removes the pin), 4 its expiry in ms, 5 its patch, 6 the fingerprint
+// of the result the caller read. The sorted set '<prefix>pins' holds the
+// pinned ids by expiry, for kPinsDue. Returns 1; 0 when no result is
+// stored; 2, changing nothing, when the stored fingerprint is another
+// (a newer write came: read again). So once it has answered 1, every
+// write of the result applies the change, this call's kPut or a newer
+// one.
 inline constexpr char kPin[] = R"lua(
 local id = ARGV[2]
 local okey = P .. 'opp:' .. id
-if redis.call('HEXISTS', okey, 'c') == 0 then return 0 end
+local c, fp = unpack(redis.call('HMGET', okey, 'c', 'fp'))
+if not c then return 0 end
+if fp ~= ARGV[6] then return 2 end
 if ARGV[3] == '' then
   redis.call('HDEL', okey, 'pin', 'pine', 'pinb')
   redis.call('ZREM', P .. 'pins', id)

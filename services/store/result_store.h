@@ -101,6 +101,9 @@ struct PinChange {
 struct PinOutcome {
   // A result was stored (else nothing was written).
   bool found = false;
+  // The stored result was not the one `item` was classified from (a newer
+  // write came after it was read): nothing was written; read again.
+  bool changed = false;
   // What storing the result again did.
   PutOutcome put = {};
 };

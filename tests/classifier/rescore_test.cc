@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "oppmatrix/v1/classification_service.grpc.pb.h"
 #include "oppmatrix/v1/ruleset_service.grpc.pb.h"
+#include "services/classifier/classification_core.h"
 #include "services/classifier/classifier_server.h"
 #include "services/classifier/rescorer.h"
 #include "services/classifier/sweeper.h"
@@ -852,10 +853,41 @@ TEST_F(RescoreTest, UnpinPutsTheResultBackAndBadPinsNameTheirField) {
   EXPECT_EQ(back.classification().cell(), "KEY");
   EXPECT_FALSE(back.classification().has_pin());
   EXPECT_EQ(client_->Get("held").cell(), "KEY");
-  // Again: nothing to remove, answered as it is.
+  // Again: nothing to remove, answered as it is, and nothing written.
+  Advance(absl::Hours(30 * 24));
   ASSERT_TRUE(
       client_->classify->UnpinOpportunity(Context().get(), unpin, &back).ok());
   EXPECT_EQ(back.classification().cell(), "KEY");
+  EXPECT_EQ(
+      absl::FromUnixSeconds(back.classification().classified_time().seconds()),
+      TestNow());
+  // A pin to the cell the rules give moves nothing, and the history says
+  // it was pinned (and unpinned) all the same.
+  const size_t moves = client_->Transitions().size();
+  ASSERT_TRUE(
+      client_->classify
+          ->PinOpportunity(Context().get(),
+                           PinRequest("held", "KEY", Now() + absl::Hours(1)),
+                           &pinned)
+          .ok());
+  EXPECT_EQ(pinned.classification().cell(), "KEY");
+  EXPECT_EQ(pinned.classification().rules_cell(), "KEY");
+  ASSERT_TRUE(
+      client_->classify->UnpinOpportunity(Context().get(), unpin, &back).ok());
+  EXPECT_EQ(client_->Transitions().size(), moves);
+  v1::GetHistoryRequest hr;
+  hr.set_tenant_id("acme");
+  hr.set_opportunity_id("held");
+  v1::GetHistoryResponse history;
+  ASSERT_TRUE(
+      client_->classify->GetHistory(Context().get(), hr, &history).ok());
+  std::vector<std::string> causes;
+  for (const v1::HistoryEntry& e : history.entries()) {
+    causes.push_back(absl::StrCat(e.cell(), " ", e.cause()));
+  }
+  EXPECT_THAT(causes,
+              ElementsAre("KEY override", "KEY override", "KEY override",
+                          "DEVELOP override", "KEY first"));
 
   v1::PinOpportunityRequest bad =
       PinRequest("held", "VIP", Now() - absl::Minutes(1));
@@ -874,6 +906,37 @@ TEST_F(RescoreTest, UnpinPutsTheResultBackAndBadPinsNameTheirField) {
       Context().get(), PinRequest("nobody", "KEY", Now() + absl::Hours(1)),
       &pinned);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RescoreTest, APinOverAResultStoredSinceItsReadChangesNothing) {
+  client_->Store({Opp("acme", "held")});
+  // Classified from the opportunity as it was before (version 2): a newer
+  // one is stored, so the pin is refused whole and the caller reads again.
+  v1::Opportunity before = Opp("acme", "held");
+  before.set_version(2);
+  v1::Classification result;
+  PutItem item = ClassifyForStore(before, *defaults_.Current(), Now(),
+                                  /*with_reasons=*/true, &result);
+  item.only_over_same_input = true;
+  absl::StatusOr<PinOutcome> o =
+      WaitFor<PinOutcome>([&](ResultStore::PinCallback done) {
+        results_->PinAsync(
+            {.tenant_id = "acme",
+             .opportunity_id = "held",
+             .cell = "EXIT",
+             .expire_time = Now() + absl::Hours(1),
+             .patch = ""},
+            item, {.now = Now(), .keep_current_since = absl::InfiniteFuture()},
+            absl::Now() + absl::Seconds(5), std::move(done));
+      });
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->found);
+  EXPECT_TRUE(o->changed);
+  EXPECT_TRUE(o->put.superseded);
+  v1::Classification stored = client_->Get("held");
+  EXPECT_EQ(stored.cell(), "KEY");
+  EXPECT_FALSE(stored.has_pin());
+  EXPECT_EQ(stored.opportunity_version(), 3);
 }
 
 TEST_F(RescoreTest, BadRequestsNameTheirField) {
