@@ -28,7 +28,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "google/protobuf/util/time_util.h"
 #include "clients/cpp/classification_client.h"
 #include "clients/cpp/connection_flags.h"
 #include "clients/oppctl/crm_import.h"
@@ -38,6 +37,7 @@
 #include "clients/oppctl/rules_diff.h"
 #include "clients/sim/opportunity_generator.h"
 #include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
 #include "oppmatrix/v1/ingestion_service.grpc.pb.h"
 #include "oppmatrix/v1/ruleset_service.grpc.pb.h"
@@ -1466,7 +1466,8 @@ const std::vector<Command>& Commands() {
        "--tenant=T history ID",
        "The states ID's stored result has been in (GetHistory), newest "
        "first: time, cell, grade, scores, ruleset version, opportunity "
-       "version and what caused the change (first, data, ruleset, time), "
+       "version and what caused the change (first, data, ruleset, time, "
+       "override), "
        "with the trend they make.",
        {"tenant"},
        History},
