@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -304,9 +305,10 @@ AnswerWithResult(Done done) {
 struct ClassificationCore::PinCall {
   std::string tenant_id;
   std::string opportunity_id;
-  // Empty: the pin goes.
-  std::string cell;
+  // The cell of `rules` to pin to, and the pin; null: the pin goes.
+  const v1::Cell* cell = nullptr;
   v1::Pin pin;
+  absl::Time expire_time;
   std::shared_ptr<const CompiledRuleset> rules;
   absl::Time now;
   absl::Time deadline;
@@ -326,9 +328,10 @@ void ClassificationCore::PinAsync(const v1::PinOpportunityRequest& request,
   std::vector<FieldViolation> v;
   std::shared_ptr<const CompiledRuleset> rules =
       rules_->ForTenant(request.tenant_id());
+  // Cell ids are upper case; "exit" means EXIT.
   const v1::Cell* cell = nullptr;
   for (const v1::Cell& c : rules->proto.matrix().cells()) {
-    if (c.id() == request.cell()) cell = &c;
+    if (absl::EqualsIgnoreCase(c.id(), request.cell())) cell = &c;
   }
   if (request.cell().empty()) {
     AddViolation(v, "cell", "is required");
@@ -346,18 +349,13 @@ void ClassificationCore::PinAsync(const v1::PinOpportunityRequest& request,
   CheckText("reason", request.reason(), kMaxPinReasonBytes, v);
   CheckText("author", request.author(), kMaxPinAuthorBytes, v);
   const google::protobuf::Timestamp& until = request.expire_time();
+  absl::Time t = absl::InfinitePast();
   if (!request.has_expire_time()) {
     AddViolation(v, "expire_time", "is required");
-  } else if (until.seconds() <
-                 google::protobuf::util::TimeUtil::kTimestampMinSeconds ||
-             until.seconds() >
-                 google::protobuf::util::TimeUtil::kTimestampMaxSeconds ||
-             until.nanos() < 0 || until.nanos() > 999999999) {
-    AddViolation(v, "expire_time",
-                 "must be a valid timestamp between years 1 and 9999");
+  } else if (!IsValidTimestamp(until)) {
+    AddViolation(v, "expire_time", kInvalidTimestamp);
   } else {
-    const absl::Time t = absl::FromUnixSeconds(until.seconds()) +
-                         absl::Nanoseconds(until.nanos());
+    t = ToAbslTime(until);
     if (t <= now) {
       AddViolation(v, "expire_time", "must be after now");
     } else if (t > now + absl::Hours(24 * kMaxPinDays)) {
@@ -375,8 +373,9 @@ void ClassificationCore::PinAsync(const v1::PinOpportunityRequest& request,
   auto call = std::make_shared<PinCall>();
   call->tenant_id = request.tenant_id();
   call->opportunity_id = request.opportunity_id();
-  call->cell = request.cell();
-  call->pin.set_cell(request.cell());
+  call->cell = cell;
+  call->expire_time = t;
+  call->pin.set_cell(cell->id());
   call->pin.set_reason(request.reason());
   call->pin.set_author(request.author());
   *call->pin.mutable_pinned_time() =
@@ -425,7 +424,7 @@ void ClassificationCore::PinStep(std::shared_ptr<PinCall> call) {
           return;
         }
         // Nothing to remove: the result as it is, unwritten.
-        if (call->cell.empty() && !h->classification.has_pin()) {
+        if (call->cell == nullptr && !h->classification.has_pin()) {
           std::move(call->done)(&h->classification);
           return;
         }
@@ -435,16 +434,10 @@ void ClassificationCore::PinStep(std::shared_ptr<PinCall> call) {
         call->item.only_over_same_input = true;
         call->change = {.tenant_id = call->tenant_id,
                         .opportunity_id = call->opportunity_id,
-                        .cell = call->cell};
-        if (!call->cell.empty()) {
-          const google::protobuf::Timestamp& until = call->pin.expire_time();
-          call->change.expire_time = absl::FromUnixSeconds(until.seconds()) +
-                                     absl::Nanoseconds(until.nanos());
-          for (const v1::Cell& c : call->rules->proto.matrix().cells()) {
-            if (c.id() == call->cell) {
-              call->change.patch = PinPatch(c, call->result, call->pin);
-            }
-          }
+                        .cell = call->cell ? call->cell->id() : ""};
+        if (call->cell != nullptr) {
+          call->change.expire_time = call->expire_time;
+          call->change.patch = PinPatch(*call->cell, call->result, call->pin);
         }
         PinCall* raw = call.get();
         store_->PinAsync(

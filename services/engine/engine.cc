@@ -17,14 +17,14 @@
 #include "services/engine/opportunity_validator.h"
 
 namespace oppmatrix {
+absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
 namespace {
 
 using v1::Classification;
 using v1::Opportunity;
-
-absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 double EvalCurve(const std::vector<std::pair<double, double>>& curve,
                  double x) {

@@ -45,6 +45,9 @@ v1::Classification ClassifyValidated(const v1::Opportunity& opportunity,
                                      absl::Time now,
                                      const ClassifyOptions& options);
 
+// A protobuf Timestamp (valid, see IsValidTimestamp) as an absl::Time.
+absl::Time ToAbslTime(const google::protobuf::Timestamp& ts);
+
 // Sets `c`'s cell, label, bands and action to `cell`'s, the action refined
 // by `c`'s customer type and value tier.
 void PlaceInCell(const v1::Cell& cell, v1::Classification* c);

@@ -9,9 +9,16 @@
 #include "google/protobuf/util/time_util.h"
 
 namespace oppmatrix {
-namespace {
 
 using google::protobuf::util::TimeUtil;
+
+bool IsValidTimestamp(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() >= TimeUtil::kTimestampMinSeconds &&
+         ts.seconds() <= TimeUtil::kTimestampMaxSeconds && ts.nanos() >= 0 &&
+         ts.nanos() <= 999999999;
+}
+
+namespace {
 
 // "opportunity" + "amount" -> "opportunity.amount"; either may be empty.
 std::string JoinPath(absl::string_view prefix, absl::string_view field) {
@@ -67,11 +74,8 @@ class Checker {
 
   void Time(absl::string_view field, bool present,
             const google::protobuf::Timestamp& ts) {
-    if (!present) return;
-    if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
-        ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 ||
-        ts.nanos() > 999999999) {
-      Add(field, "must be a valid timestamp between years 1 and 9999");
+    if (present && !IsValidTimestamp(ts)) {
+      Add(field, kInvalidTimestamp);
     }
   }
 

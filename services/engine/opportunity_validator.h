@@ -65,6 +65,12 @@ struct TextLimit {
 // and the README's limits table lists.
 const std::vector<TextLimit>& TextLimits();
 
+// Whether a timestamp is within years 1 to 9999 with nanos 0 to 999,999,999
+// (kInvalidTimestamp says so when it is not).
+bool IsValidTimestamp(const google::protobuf::Timestamp& ts);
+inline constexpr char kInvalidTimestamp[] =
+    "must be a valid timestamp between years 1 and 9999";
+
 // `field` (a full path) must be a tenant id: 1 to kMaxTenantIdBytes bytes of
 // [A-Za-z0-9._-] (so it is safe inside Redis key hash tags).
 void ValidateTenantId(absl::string_view value, absl::string_view field,

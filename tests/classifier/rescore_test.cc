@@ -178,6 +178,21 @@ struct Client {
     return out;
   }
 
+  // "<cell> <cause>" of each of the history's states, newest first.
+  std::vector<std::string> HistoryCauses(const std::string& id) {
+    v1::GetHistoryRequest request;
+    request.set_tenant_id("acme");
+    request.set_opportunity_id(id);
+    v1::GetHistoryResponse history;
+    grpc::Status s = classify->GetHistory(Context().get(), request, &history);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> out;
+    for (const v1::HistoryEntry& e : history.entries()) {
+      out.push_back(absl::StrCat(e.cell(), " ", e.cause()));
+    }
+    return out;
+  }
+
   v1::Classification Get(const std::string& id) {
     v1::GetClassificationRequest request;
     request.set_tenant_id("acme");
@@ -816,18 +831,9 @@ TEST_F(RescoreTest, APinSurvivesNewDataAndARescoreThenEndsByItself) {
   EXPECT_EQ(moves.back().from_cell(), "EXIT");
   EXPECT_EQ(moves.back().to_cell(), "MAINTAIN");
   EXPECT_EQ(moves.back().cause(), "override");
-  v1::GetHistoryRequest hr;
-  hr.set_tenant_id("acme");
-  hr.set_opportunity_id("held");
-  v1::GetHistoryResponse history;
-  ASSERT_TRUE(
-      client_->classify->GetHistory(Context().get(), hr, &history).ok());
-  std::vector<std::string> causes;
-  for (const v1::HistoryEntry& e : history.entries()) {
-    causes.push_back(absl::StrCat(e.cell(), " ", e.cause()));
-  }
-  EXPECT_THAT(causes, ElementsAre("MAINTAIN override", "EXIT ruleset",
-                                  "EXIT data", "EXIT override", "KEY first"));
+  EXPECT_THAT(client_->HistoryCauses("held"),
+              ElementsAre("MAINTAIN override", "EXIT ruleset", "EXIT data",
+                          "EXIT override", "KEY first"));
   // Nothing is left to end.
   ASSERT_TRUE(sweeper.RunPins().ok());
   EXPECT_EQ(sweeper.stats().pins_ended, 1);
@@ -835,14 +841,20 @@ TEST_F(RescoreTest, APinSurvivesNewDataAndARescoreThenEndsByItself) {
 
 TEST_F(RescoreTest, UnpinPutsTheResultBackAndBadPinsNameTheirField) {
   client_->Store({Opp("acme", "held")});
+  // As people type it: the cell in lower case, the reason in Chinese.
+  v1::PinOpportunityRequest typed =
+      PinRequest("held", "develop", Now() + absl::Hours(1));
+  typed.set_reason("客户正在进行法律纠纷，暂停投入，等待法务结论");
+  typed.set_author("李娜");
   v1::PinOpportunityResponse pinned;
-  ASSERT_TRUE(client_->classify
-                  ->PinOpportunity(
-                      Context().get(),
-                      PinRequest("held", "DEVELOP", Now() + absl::Hours(1)),
-                      &pinned)
-                  .ok());
-  EXPECT_EQ(client_->Get("held").cell(), "DEVELOP");
+  grpc::Status typed_status =
+      client_->classify->PinOpportunity(Context().get(), typed, &pinned);
+  ASSERT_TRUE(typed_status.ok()) << typed_status.error_message();
+  v1::Classification held = client_->Get("held");
+  EXPECT_EQ(held.cell(), "DEVELOP");
+  EXPECT_EQ(held.pin().cell(), "DEVELOP");
+  EXPECT_EQ(held.pin().reason(), typed.reason());
+  EXPECT_EQ(held.pin().author(), "李娜");
   v1::UnpinOpportunityRequest unpin;
   unpin.set_tenant_id("acme");
   unpin.set_opportunity_id("held");
@@ -875,17 +887,7 @@ TEST_F(RescoreTest, UnpinPutsTheResultBackAndBadPinsNameTheirField) {
   ASSERT_TRUE(
       client_->classify->UnpinOpportunity(Context().get(), unpin, &back).ok());
   EXPECT_EQ(client_->Transitions().size(), moves);
-  v1::GetHistoryRequest hr;
-  hr.set_tenant_id("acme");
-  hr.set_opportunity_id("held");
-  v1::GetHistoryResponse history;
-  ASSERT_TRUE(
-      client_->classify->GetHistory(Context().get(), hr, &history).ok());
-  std::vector<std::string> causes;
-  for (const v1::HistoryEntry& e : history.entries()) {
-    causes.push_back(absl::StrCat(e.cell(), " ", e.cause()));
-  }
-  EXPECT_THAT(causes,
+  EXPECT_THAT(client_->HistoryCauses("held"),
               ElementsAre("KEY override", "KEY override", "KEY override",
                           "DEVELOP override", "KEY first"));
 
